@@ -1,0 +1,27 @@
+"""sspr-review: weekly review of Microsoft Entra ID self-service password reset (SSPR).
+
+The public API is small and imported lazily, so ``import sspr_review`` stays fast:
+
+- :func:`open_workspace` — open a configuration and a source (graph, demo or files); fetch; read tables.
+- :class:`Workspace` — what :func:`open_workspace` returns.
+- :mod:`sspr_review.schema` — the normalised tables' columns and dtypes.
+- :mod:`sspr_review.errors` — the exception tree.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .workspace import Workspace, open_workspace
+
+__all__ = ["Workspace", "open_workspace"]
+
+_LAZY = {"Workspace": "workspace", "open_workspace": "workspace"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'sspr_review' has no attribute {name!r}")

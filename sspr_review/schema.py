@@ -162,5 +162,5 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
             else:
                 out[name] = col.astype(dtype)  # type: ignore[call-overload]
         else:
-            out[name] = pd.Series(pd.NA, index=frame.index, dtype=dtype)  # type: ignore[call-overload]
+            out[name] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
     return out.reset_index(drop=True)

@@ -1,0 +1,202 @@
+"""``sspr-review``: fetch SSPR data into the history store, build the demo tenant, show what the store holds.
+
+Exit codes: 0 success; 2 bad usage or configuration; 3 a source could not be fetched (the others landed);
+4 the store or an input file is unusable; 5 authentication failed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from . import config as config_mod
+from .errors import AuthError, ConfigError, InputError, SsprReviewError, StoreError
+
+EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH = 2, 3, 4, 5
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SSPR_REVIEW_CONFIG",
+    help="TOML configuration file (see config.example.toml). Env: SSPR_REVIEW_CONFIG.",
+)
+store_option = click.option(
+    "--store",
+    "store_path",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="History store folder; overrides [store] path.",
+)
+progress_option = click.option(
+    "--progress/--no-progress", default=None, help="Progress bars (default: on a terminal only)."
+)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"sspr-review: {message}", err=True)
+    sys.exit(code)
+
+
+def _workspace(
+    config_path: Path | None, store_path: Path | None, source: str, files: Path | None = None
+) -> Any:
+    from .workspace import Workspace
+
+    try:
+        cfg = config_mod.load(config_path, store__path=str(store_path) if store_path else None)
+        return Workspace(cfg, source, files=files)  # type: ignore[arg-type]
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+
+
+def _report(result: Any, ws: Any, show_summary: bool = True) -> None:
+    from .summary import week_summary
+    from .workspace import last_monday
+
+    for line in result.lines():
+        click.echo(line)
+    for line in result.report.lines():
+        click.echo(f"note: {line}")
+    if show_summary:
+        click.echo("")
+        for line in week_summary(ws, last_monday(ws.config.review.timezone, ws.store.high_water("audit"))):
+            click.echo(line)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="sspr-review")
+def main() -> None:
+    """Weekly review of Microsoft Entra ID self-service password reset (SSPR).
+
+    Fetches SSPR audit events, risk detections, registration state and administrator roles from
+    Microsoft Graph into a local history store (Graph keeps audit logs 30 days at most).
+
+    \b
+    Start with the demo tenant:   sspr-review demo
+    Then your own tenant:         sspr-review fetch --config config.toml
+    See what the store holds:     sspr-review status --config config.toml
+    """
+
+
+@main.command()
+@config_option
+@store_option
+@click.option(
+    "--source",
+    type=click.Choice(["graph", "demo", "files"]),
+    default="graph",
+    show_default=True,
+    help="graph: Microsoft Graph; demo: the built-in demo tenant; files: a folder of Graph JSON (--files).",
+)
+@click.option(
+    "--files",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of Graph JSON saved from Graph Explorer or 'az rest' (with --source files).",
+)
+@progress_option
+def fetch(
+    config_path: Path | None, store_path: Path | None, source: str, files: Path | None, progress: bool | None
+) -> None:
+    """Fetch new data from SOURCE into the history store, then print the last week's summary.
+
+    Incremental: each source resumes at the store's high-water mark minus an overlap, so a fetch killed
+    part-way is completed by the next one. A source the app may not read (missing permission or licence)
+    is recorded as "no data" with the reason and the others still land; the exit code is then 3.
+
+    Graph access: set [graph] base_url or SSPR_REVIEW_GRAPH_URL for national clouds or a test server,
+    and [auth] mode (or SSPR_REVIEW_ACCESS_TOKEN for a ready token).
+    """
+    ws = _workspace(config_path, store_path, source, files)
+    try:
+        result = ws.fetch(progress=progress)
+    except AuthError as exc:
+        _fail(f"authentication failed: {exc}", EXIT_AUTH)
+    except (StoreError, InputError) as exc:
+        _fail(str(exc), EXIT_STORE)
+    except SsprReviewError as exc:
+        _fail(str(exc), EXIT_FETCH)
+    _report(result, ws)
+    if not result.ok:
+        missing = ", ".join(name for name, o in result.outcomes.items() if not o.ok)
+        _fail(f"no data from: {missing} (see the reasons above)", EXIT_FETCH)
+
+
+@main.command()
+@config_option
+@store_option
+@click.option(
+    "--users", type=click.IntRange(50, 1_000_000), help="Demo tenant size (default: [demo] users, 2000)."
+)
+@click.option("--weeks", type=click.IntRange(2, 104), help="Weeks of history (default: [demo] weeks, 26).")
+@progress_option
+def demo(
+    config_path: Path | None,
+    store_path: Path | None,
+    users: int | None,
+    weeks: int | None,
+    progress: bool | None,
+) -> None:
+    """Build the demo tenant "Northgate Engineering" into the store and print the last week's summary.
+
+    The demo store is rebuilt as weekly scheduled fetches would have filled it, through the same
+    normalisation and store code as Microsoft Graph data. Needs no tenant and no configuration.
+    """
+    from .workspace import Workspace
+
+    try:
+        cfg = config_mod.load(
+            config_path,
+            store__path=str(store_path) if store_path else None,
+            demo__users=users,
+            demo__weeks=weeks,
+        )
+        ws = Workspace(cfg, "demo")
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    try:
+        results = ws.build_demo_history(progress=progress)
+    except StoreError as exc:
+        _fail(str(exc), EXIT_STORE)
+    click.echo(f"Demo tenant: {len(results)} weekly fetches into {ws.store.path}")
+    _report(results[-1], ws)
+
+
+@main.command()
+@config_option
+@store_option
+@click.option("--source", type=click.Choice(["graph", "demo", "files"]), default="graph", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(config_path: Path | None, store_path: Path | None, source: str, as_json: bool) -> None:
+    """Show what the history store covers: time ranges, snapshots and the last failure of each source."""
+    ws = _workspace(config_path, store_path, source, Path(".") if source == "files" else None)
+    try:
+        info = ws.status()
+    except StoreError as exc:
+        _fail(str(exc), EXIT_STORE)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"Store {info['path']}")
+    if info["tenant"]:
+        click.echo(f"Tenant {info['tenant'].get('name')} ({info['tenant'].get('id')})")
+    for name, entry in info["sources"].items():
+        if entry["intervals"]:
+            held = "; ".join(f"{a[:16]} → {b[:16]}" for a, b in entry["intervals"])
+        elif entry["snapshots"]:
+            held = f"{entry['snapshots']} snapshots, newest {entry['latest_snapshot'][:16]}"
+        else:
+            held = "nothing yet"
+        click.echo(f"  {name:<13} {held}")
+        if entry["last_failure"]:
+            failure = entry["last_failure"]
+            click.echo(
+                f"  {'':<13} last failure ({failure['kind']}, {failure['at'][:16]}): {failure['reason']}"
+            )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

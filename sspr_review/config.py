@@ -1,0 +1,228 @@
+"""Configuration: a TOML file, environment overrides, validation with messages that name the key.
+
+Precedence, lowest first: built-in defaults, the TOML file, environment variables, command-line options.
+Every key ``[section] key`` can be overridden by the environment variable ``SSPR_REVIEW_<SECTION>_<KEY>``
+(upper case), e.g. ``SSPR_REVIEW_STORE_PATH``. ``SSPR_REVIEW_GRAPH_URL`` is a short alias of
+``SSPR_REVIEW_GRAPH_BASE_URL``. Secrets are never configuration values: the file names the *environment
+variable* that holds a secret, never the secret itself.
+
+See ``config.example.toml`` at the project root for every key with its default and meaning.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+ENV_PREFIX = "SSPR_REVIEW_"
+ENV_ALIASES = {"SSPR_REVIEW_GRAPH_URL": ("graph", "base_url")}
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+AuthMode = Literal[
+    "auto",
+    "token",
+    "browser",
+    "device_code",
+    "azure_cli",
+    "client_secret",
+    "certificate",
+    "managed_identity",
+    "workload_identity",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class TenantSettings(_Section):
+    """``[tenant]``: how the tenant is named in reports."""
+
+    name: str = Field("", description="Display name; empty = read from Graph /organization")
+
+
+class GraphSettings(_Section):
+    """``[graph]``: where and how to talk to Microsoft Graph."""
+
+    base_url: str = "https://graph.microsoft.com/v1.0"
+    timeout_seconds: float = Field(60.0, gt=0, le=600)
+    max_retries: int = Field(6, ge=0, le=20)
+    audit_lookback_days: int = Field(30, ge=1, le=30)
+    risk_lookback_days: int = Field(90, ge=1, le=90)
+    throttle_time_scale: float = Field(1.0, gt=0, le=1.0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL such as https://graph.microsoft.com/v1.0")
+        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            raise ValueError(
+                f"{value!r} uses plain http; tokens may only travel unencrypted to localhost. Use https."
+            )
+        return value.rstrip("/")
+
+
+class AuthSettings(_Section):
+    """``[auth]``: which azure-identity credential to use. Secrets stay in the environment."""
+
+    mode: AuthMode = "auto"
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret_env: str = "AZURE_CLIENT_SECRET"
+    certificate_path: str = ""
+    certificate_password_env: str = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
+
+
+class StoreSettings(_Section):
+    """``[store]``: the local history store."""
+
+    path: str = "store"
+    audit_overlap_hours: float = Field(6.0, ge=0, le=24 * 7)
+    risk_overlap_hours: float = Field(48.0, ge=0, le=24 * 14)
+
+
+class ReviewSettings(_Section):
+    """``[review]``: how the review week is defined."""
+
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone name such as 'Europe/London'") from None
+        return value
+
+
+class DemoSettings(_Section):
+    """``[demo]``: size of the built-in demo tenant."""
+
+    users: int = Field(2000, ge=50, le=1_000_000)
+    weeks: int = Field(26, ge=2, le=104)
+    seed: int = 7
+
+
+class Config(_Section):
+    """The whole configuration. ``source_path`` is the file it was read from, if any."""
+
+    tenant: TenantSettings = TenantSettings()
+    graph: GraphSettings = GraphSettings()
+    auth: AuthSettings = AuthSettings()
+    store: StoreSettings = StoreSettings()
+    review: ReviewSettings = ReviewSettings()
+    demo: DemoSettings = DemoSettings()
+    source_path: str | None = Field(None, exclude=True)
+
+    def store_path(self) -> Path:
+        """The store folder; relative paths are taken from the config file's folder (else the CWD)."""
+        path = Path(self.store.path).expanduser()
+        if not path.is_absolute() and self.source_path:
+            path = Path(self.source_path).parent / path
+        return path
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    name: field.annotation  # type: ignore[misc]
+    for name, field in Config.model_fields.items()
+    if name != "source_path"
+}
+
+
+def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+    """Read ``path`` (TOML; optional), apply environment overrides, then ``overrides``.
+
+    ``overrides`` are ``section__key=value`` pairs (for command-line options); ``None`` values are ignored.
+    Raises :class:`ConfigError` naming the file, key and accepted values when anything is wrong.
+    """
+    env = os.environ if env is None else env
+    data: dict[str, dict[str, Any]] = {}
+    origin = "defaults"
+    if path is not None:
+        file = Path(path).expanduser()
+        origin = str(file)
+        try:
+            with file.open("rb") as fh:
+                raw = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(
+                f"config file {file} does not exist; copy config.example.toml there to start"
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+        for section, values in raw.items():
+            if section not in SECTIONS:
+                raise ConfigError(f"{file}: unknown section [{section}]{_suggest(section, SECTIONS)}")
+            if not isinstance(values, dict):
+                raise ConfigError(f"{file}: [{section}] must be a table of keys, got {values!r}")
+            _check_keys(section, values, origin)
+            data[section] = dict(values)
+    for var, value in env.items():
+        target = ENV_ALIASES.get(var) or _env_target(var)
+        if target:
+            data.setdefault(target[0], {})[target[1]] = value
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        section, _, name = key.partition("__")
+        _check_keys(section, {name: value}, "command line")
+        data.setdefault(section, {})[name] = value
+    try:
+        return Config(**data, source_path=str(path) if path is not None else None)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origin)) from None
+
+
+def _env_target(var: str) -> tuple[str, str] | None:
+    if not var.startswith(ENV_PREFIX):
+        return None
+    rest = var[len(ENV_PREFIX) :].lower()
+    for section, model in SECTIONS.items():
+        if rest.startswith(section + "_"):
+            key = rest[len(section) + 1 :]
+            if key in model.model_fields:
+                return section, key
+    return None
+
+
+def _check_keys(section: str, values: Mapping[str, Any], origin: str) -> None:
+    model = SECTIONS.get(section)
+    if model is None:
+        raise ConfigError(f"{origin}: unknown section [{section}]{_suggest(section, SECTIONS)}")
+    for key in values:
+        if key not in model.model_fields:
+            raise ConfigError(
+                f"{origin}: unknown key '{key}' in [{section}]{_suggest(key, model.model_fields)}"
+                f" (known keys: {', '.join(model.model_fields)})"
+            )
+
+
+def _suggest(name: str, known: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" — did you mean '{close[0]}'?" if close else ""
+
+
+def _describe(exc: ValidationError, origin: str) -> str:
+    lines = [f"invalid configuration ({origin}):"]
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        where = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else ".".join(loc)
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        value = err.get("input")
+        shown = f" (got {value!r})" if value is not None and not isinstance(value, dict) else ""
+        env_name = f"{ENV_PREFIX}{'_'.join(loc).upper()}"
+        lines.append(f"  {where}: {msg}{shown}; set it in the config file or {env_name}")
+    return "\n".join(lines)

@@ -1,0 +1,244 @@
+"""The one place that talks to Microsoft Graph: msgraph-sdk requests, paging, rate limits, retries, errors.
+
+Requests are built with msgraph-sdk's typed request builders (so query options are encoded exactly as the
+SDK does), but bodies are read as raw JSON bytes: the SDK's typed models turn enum values they do not know
+into ``None`` and would lose data the history store must keep.
+
+The SDK's own retry handler is switched off; :meth:`GraphClient.pages` retries 429, 5xx and timeouts
+itself, with bounded exponential backoff, honouring ``Retry-After`` and going through the bucket's rate
+limiter again on every attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .auth import CredentialTokenProvider
+from .config import GraphSettings
+from .errors import AccessDenied, FetchFailed, LicenceRequired, SourceError
+from .ratelimit import Limiter, limiters
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from kiota_abstractions.request_information import RequestInformation
+    from msgraph.graph_service_client import GraphServiceClient
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_BACKOFF_SECONDS = 60.0
+MAX_RETRY_AFTER_SECONDS = 300.0
+LICENCE_MARKERS = ("licen", "premium", "p1", "p2", "nonpremium", "sku")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What the kit needs to know about one Graph endpoint to call it and explain its failures."""
+
+    name: str
+    bucket: str
+    permission: str
+    licence: str = ""
+
+
+@dataclass
+class FetchStats:
+    """Counters for one fetch run, per source."""
+
+    requests: int = 0
+    pages: int = 0
+    records: int = 0
+    throttled: int = 0
+    retries: int = 0
+    waited: float = 0.0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+class GraphClient:
+    """msgraph-sdk client with the kit's rate limiting, retries and error mapping.
+
+    Create it inside the event loop that uses it (the limiters belong to that loop) and close it with
+    :meth:`aclose` or ``async with``.
+    """
+
+    def __init__(
+        self,
+        settings: GraphSettings,
+        credential: TokenCredential,
+        *,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        import httpx
+        from kiota_abstractions.authentication import BaseBearerTokenAuthenticationProvider
+        from kiota_http.middleware.options import RetryHandlerOption
+        from msgraph.graph_request_adapter import GraphRequestAdapter
+        from msgraph.graph_service_client import GraphServiceClient
+        from msgraph_core import GraphClientFactory
+
+        self.settings = settings
+        self._scale = settings.throttle_time_scale
+        self._sleep = sleep
+        timeout = httpx.Timeout(settings.timeout_seconds, connect=min(30.0, settings.timeout_seconds))
+        http = GraphClientFactory.create_with_default_middleware(
+            client=httpx.AsyncClient(timeout=timeout, http2=False),
+            options={RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0, should_retry=False)},
+        )
+        self._http = http
+        auth = BaseBearerTokenAuthenticationProvider(CredentialTokenProvider(credential, settings.base_url))
+        adapter = GraphRequestAdapter(auth, client=http)
+        adapter.base_url = settings.base_url
+        self.adapter = adapter
+        self.sdk: GraphServiceClient = GraphServiceClient(request_adapter=adapter)
+        self.limiters: dict[str, Limiter] = limiters(self._scale)
+
+    async def __aenter__(self) -> GraphClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def get_json(
+        self, request: RequestInformation, endpoint: Endpoint, stats: FetchStats, source: str
+    ) -> dict[str, Any]:
+        """Send one GET with rate limiting and retries; return the decoded JSON object."""
+        from kiota_abstractions.api_error import APIError
+        from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+        limiter = self.limiters[endpoint.bucket]
+        attempt = 0
+        while True:
+            stats.waited += await limiter.acquire()
+            stats.requests += 1
+            status: int | None = None
+            retry_after: float | None = None
+            problem = ""
+            try:
+                body = await self.adapter.send_primitive_async(request, "bytes", {"XXX": ODataError})
+            except APIError as exc:
+                status = exc.response_status_code or 0
+                headers = {k.lower(): v for k, v in (exc.response_headers or {}).items()}
+                retry_after = _parse_retry_after(headers.get("retry-after"))
+                problem = _error_text(exc)
+                if status not in RETRY_STATUSES:
+                    stats.statuses[status] = stats.statuses.get(status, 0) + 1
+                    raise _map_error(status, problem, endpoint, source) from None
+            except Exception as exc:  # httpx transport errors and timeouts
+                if not _is_transient(exc):
+                    raise
+                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            else:
+                stats.statuses[200] = stats.statuses.get(200, 0) + 1
+                try:
+                    decoded = json.loads(body or b"{}")
+                except ValueError:
+                    raise FetchFailed(
+                        f"{endpoint.name}: Graph answered with something that is not JSON", source=source
+                    ) from None
+                if not isinstance(decoded, dict):
+                    raise FetchFailed(f"{endpoint.name}: expected a JSON object from Graph", source=source)
+                return decoded
+            if status:
+                stats.statuses[status] = stats.statuses.get(status, 0) + 1
+            if status == 429:
+                stats.throttled += 1
+            attempt += 1
+            if attempt > self.settings.max_retries:
+                what = f"HTTP {status}" if status else problem
+                raise FetchFailed(
+                    f"{endpoint.name}: gave up after {attempt} attempts ({what}). Graph may be degraded; "
+                    "run the fetch again later: it resumes where the store ends.",
+                    source=source,
+                    status=status,
+                )
+            delay = self._backoff(attempt, retry_after)
+            if status == 429:
+                limiter.pause(delay)
+            stats.retries += 1
+            stats.waited += delay
+            await self._sleep(delay)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER_SECONDS * self._scale)
+        base = min(MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1))
+        return base * random.uniform(0.75, 1.0) * self._scale
+
+    async def pages(
+        self,
+        request: RequestInformation,
+        endpoint: Endpoint,
+        stats: FetchStats,
+        source: str,
+        next_request: Callable[[str], RequestInformation],
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Yield each page's ``value`` list, following every ``@odata.nextLink``."""
+        seen_links: set[str] = set()
+        while True:
+            body = await self.get_json(request, endpoint, stats, source)
+            value = body.get("value")
+            if not isinstance(value, list):
+                raise FetchFailed(f"{endpoint.name}: Graph's answer has no 'value' list", source=source)
+            stats.pages += 1
+            stats.records += len(value)
+            yield value
+            link = body.get("@odata.nextLink")
+            if not link:
+                return
+            if link in seen_links:
+                raise FetchFailed(f"{endpoint.name}: Graph repeated a nextLink; stopping", source=source)
+            seen_links.add(link)
+            request = next_request(str(link))
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _error_text(exc: Exception) -> str:
+    error = getattr(exc, "error", None)
+    code = getattr(error, "code", None) or ""
+    message = getattr(error, "message", None) or ""
+    return f"{code}: {message}".strip(": ") or str(exc)
+
+
+def _is_transient(exc: Exception) -> bool:
+    import httpx
+
+    return isinstance(exc, httpx.TimeoutException | httpx.TransportError)
+
+
+def _map_error(status: int, problem: str, endpoint: Endpoint, source: str) -> SourceError:
+    lowered = problem.lower()
+    if status in (401, 403) and endpoint.licence and any(m in lowered for m in LICENCE_MARKERS):
+        return LicenceRequired(
+            f"{endpoint.name} needs a {endpoint.licence} licence in the tenant (Graph said: {problem}). "
+            "Without it this source is reported as 'no data'.",
+            source=source,
+            status=status,
+        )
+    if status == 403:
+        return AccessDenied(
+            f"{endpoint.name} needs the Microsoft Graph application permission {endpoint.permission} "
+            f"with admin consent (Graph said: {problem}). Add it to the app registration and grant consent.",
+            source=source,
+            status=status,
+        )
+    if status == 401:
+        return AccessDenied(
+            f"{endpoint.name}: the token was rejected (HTTP 401: {problem}). Check [auth] and that the token "
+            "is for this tenant and Microsoft Graph.",
+            source=source,
+            status=status,
+        )
+    return FetchFailed(f"{endpoint.name}: HTTP {status} ({problem})", source=source, status=status)

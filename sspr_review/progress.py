@@ -1,0 +1,51 @@
+"""Progress bars for long fetches: records, pages, throttle waits. Notebook-aware through ``tqdm.auto``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from .graph import FetchStats
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        return None
+
+    def set_postfix_str(self, text: str) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class Progress:
+    """One bar per source. ``enabled=None`` shows bars on a terminal or in a notebook, not in pipes."""
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        if enabled is None:
+            enabled = sys.stderr.isatty() or "ipykernel" in sys.modules
+        self.enabled = enabled
+        self._bars: list[Any] = []
+
+    def bar(self, name: str) -> Any:
+        if not self.enabled:
+            return _NoBar()
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            desc=f"{name:<12}", unit=" records", position=len(self._bars), leave=True, dynamic_ncols=True
+        )
+        self._bars.append(bar)
+        return bar
+
+    def close(self, bar: Any, stats: FetchStats | None) -> None:
+        if stats is not None:
+            bar.set_postfix_str(
+                f"{stats.pages} pages, {stats.requests} requests, {stats.throttled}×429, waited {stats.waited:.1f}s"
+            )
+
+    def finish(self) -> None:
+        for bar in self._bars:
+            bar.close()
+        self._bars.clear()

@@ -1,0 +1,430 @@
+"""The history store: Graph keeps audit events 30 days at most (7 on Free tenants), the kit keeps them longer.
+
+Layout, one folder per tenant under the configured path::
+
+    <path>/<tenant>/
+        tenant.json                      id and display name
+        coverage.json                    what time range of each source is held, snapshots, failed fetches
+        audit/2026-11.parquet            one file per month of activityDateTime (UTC)
+        risk/2026-11.parquet             one file per month of detectedDateTime
+        registration/2026-11-23.parquet  one userRegistrationDetails snapshot per fetch day
+        privileged/2026-11-23.parquet    one privileged-principal snapshot per fetch day
+        policy/2026-11-23.json           password protection settings and authentication methods policy
+        rejects/*.jsonl                  records that were not JSON objects, kept as received
+        .lock                            held by the one fetch that may write
+
+Guarantees:
+
+* **Lossless**: each row keeps ``raw``, the record as Graph sent it, beside its normalised columns.
+* **Idempotent**: one row per record id; re-fetching an overlapping window replaces rows, never adds
+  duplicates; for a risk detection the newest ``lastUpdatedDateTime`` wins.
+* **Crash-safe and safe to read while written**: every file is written to a temporary name, flushed to disk
+  and renamed over the old one (an atomic step), and ``coverage.json`` is updated only after the data it
+  describes is on disk. A fetch killed at any instant leaves readable files whose coverage never claims
+  more than they hold; the next fetch re-reads from the last high-water mark and completes it.
+* **Honest coverage**: :meth:`Store.coverage` tells "no events" (covered, empty) from "no data".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import pandas as pd
+
+from . import schema
+from .coverage import SOURCES, SourceCoverage
+from .errors import StoreError
+
+#: Time-ranged tables: the column that places a row in time, and the source whose coverage describes it.
+TIME_COLUMN: Final = {"audit": "activity_time", "risk": "detected_time"}
+SNAPSHOT_TABLES: Final = {"registration": "registration", "privileged": "roles"}
+TABLE_SOURCE: Final = {"audit": "audit", "risk": "risk", **SNAPSHOT_TABLES}
+FORMAT_VERSION: Final = 1
+
+
+def utc_iso(moment: datetime) -> str:
+    """ISO 8601 UTC with a ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    """Write through ``write(tmp_path)`` then rename onto ``path``; fsync file and folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".tmp-{uuid.uuid4().hex}{path.suffix}"
+    try:
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    _atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n"))
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: datetime
+    end: datetime
+
+
+def merge_intervals(intervals: Sequence[Interval]) -> list[Interval]:
+    """Union of closed intervals, sorted."""
+    out: list[Interval] = []
+    for item in sorted(intervals, key=lambda i: i.start):
+        if out and item.start <= out[-1].end:
+            if item.end > out[-1].end:
+                out[-1] = Interval(out[-1].start, item.end)
+        else:
+            out.append(item)
+    return out
+
+
+class Store:
+    """One tenant's history. Readers need nothing; a writer holds :meth:`writing`."""
+
+    def __init__(self, root: str | Path, tenant: str) -> None:
+        if not tenant or "/" in tenant or tenant.startswith("."):
+            raise StoreError(f"invalid tenant folder name {tenant!r}")
+        self.root = Path(root).expanduser()
+        self.tenant = tenant
+        self.path = self.root / tenant
+        self._locked = False
+
+    # ------------------------------------------------------------------ writing
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Store]:
+        """Hold the store's write lock (one fetch at a time); clean up a crashed fetch's temporary files."""
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock_path = self.path / ".lock"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+                raise StoreError(
+                    f"another fetch (pid {holder}) is writing {self.path}; wait for it to finish"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            for tmp in self.path.glob("*/.tmp-*"):
+                tmp.unlink(missing_ok=True)
+            self._locked = True
+            yield self
+        finally:
+            self._locked = False
+            os.close(fd)
+
+    def _require_lock(self) -> None:
+        if not self._locked:
+            raise StoreError("writes to the store must happen inside Store.writing()")
+
+    def write_tenant(self, info: dict[str, Any]) -> None:
+        self._require_lock()
+        _write_json(self.path / "tenant.json", info)
+
+    def tenant_info(self) -> dict[str, Any]:
+        try:
+            data = json.loads((self.path / "tenant.json").read_text())
+            return data if isinstance(data, dict) else {}
+        except FileNotFoundError:
+            return {}
+
+    def write(self, table: str, frame: pd.DataFrame) -> int:
+        """Merge normalised rows (with ``raw``) into a time-ranged table; return how many ids were new."""
+        self._require_lock()
+        if table not in TIME_COLUMN:
+            raise StoreError(f"{table} is not a time-ranged table")
+        if frame.empty:
+            return 0
+        frame = frame.copy()
+        frame["fetched_at"] = pd.Timestamp.now(tz="UTC")
+        keys = frame[TIME_COLUMN[table]].dt.strftime("%Y-%m").fillna("undated")
+        new_ids = 0
+        for key, part in frame.groupby(keys, sort=True):
+            path = self.path / table / f"{key}.parquet"
+            old = pd.read_parquet(path) if path.exists() else None
+            merged = part if old is None else pd.concat([old, part], ignore_index=True)
+            if old is not None:
+                new_ids += int((~part["id"].isin(old["id"])).sum())
+            else:
+                new_ids += int(part["id"].nunique())
+            if table == "risk":
+                merged = merged.sort_values(
+                    ["last_updated_time", "fetched_at"], kind="stable", na_position="first"
+                )
+            merged = merged.drop_duplicates("id", keep="last")
+            merged = merged.sort_values([TIME_COLUMN[table], "id"], kind="stable").reset_index(drop=True)
+            _atomic_write(path, lambda tmp, m=merged: m.to_parquet(tmp, index=False, compression="zstd"))
+        return new_ids
+
+    def write_snapshot(self, table: str, frame: pd.DataFrame, day: datetime) -> None:
+        """Store the snapshot of ``table`` for ``day`` (replacing that day's earlier one)."""
+        self._require_lock()
+        if table not in SNAPSHOT_TABLES:
+            raise StoreError(f"{table} is not a snapshot table")
+        path = self.path / table / f"{day.astimezone(UTC):%Y-%m-%d}.parquet"
+        _atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"))
+
+    def write_policy(self, data: dict[str, Any], day: datetime) -> None:
+        self._require_lock()
+        _write_json(self.path / "policy" / f"{day.astimezone(UTC):%Y-%m-%d}.json", data)
+
+    def write_rejects(self, source: str, items: Sequence[Any]) -> None:
+        """Keep records that could not be normalised, exactly as received."""
+        self._require_lock()
+        if not items:
+            return
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        text = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+        _atomic_write(self.path / "rejects" / f"{source}-{stamp}.jsonl", lambda tmp: tmp.write_text(text))
+
+    # ----------------------------------------------------------------- coverage
+    def _coverage_doc(self) -> dict[str, Any]:
+        try:
+            doc = json.loads((self.path / "coverage.json").read_text())
+        except FileNotFoundError:
+            doc = {}
+        except ValueError as exc:
+            raise StoreError(f"{self.path / 'coverage.json'} is not valid JSON ({exc})") from None
+        if not isinstance(doc, dict):
+            raise StoreError(f"{self.path / 'coverage.json'} is not a JSON object")
+        doc.setdefault("format", FORMAT_VERSION)
+        sources = doc.setdefault("sources", {})
+        for source in SOURCES:
+            entry = sources.setdefault(source, {})
+            entry.setdefault("intervals", [])
+            entry.setdefault("snapshots", [])
+            entry.setdefault("failures", [])
+        return doc
+
+    def _update(self, source: str, change: Any) -> None:
+        self._require_lock()
+        doc = self._coverage_doc()
+        change(doc["sources"][source])
+        _write_json(self.path / "coverage.json", doc)
+
+    def record_interval(self, source: str, start: datetime, end: datetime) -> None:
+        """Declare ``[start, end]`` of ``source`` complete in the store (call after the data is written)."""
+
+        def change(entry: dict[str, Any]) -> None:
+            items = [Interval(parse_iso(a), parse_iso(b)) for a, b in entry["intervals"]]
+            items.append(Interval(start, end))
+            entry["intervals"] = [[utc_iso(i.start), utc_iso(i.end)] for i in merge_intervals(items)]
+
+        self._update(source, change)
+
+    def record_snapshot(self, source: str, moment: datetime) -> None:
+        def change(entry: dict[str, Any]) -> None:
+            entry["snapshots"] = sorted({*entry["snapshots"], utc_iso(moment)})
+
+        self._update(source, change)
+
+    def record_failure(
+        self, source: str, start: datetime | None, end: datetime | None, kind: str, reason: str
+    ) -> None:
+        """Note that ``source`` could not be fetched for a window (kept for the coverage report)."""
+
+        def change(entry: dict[str, Any]) -> None:
+            entry["failures"] = [
+                *entry["failures"][-49:],
+                {
+                    "from": utc_iso(start) if start else None,
+                    "to": utc_iso(end) if end else None,
+                    "kind": kind,
+                    "reason": reason,
+                    "at": utc_iso(datetime.now(UTC)),
+                },
+            ]
+
+        self._update(source, change)
+
+    def intervals(self, source: str) -> list[Interval]:
+        entry = self._coverage_doc()["sources"].get(source, {})
+        return [Interval(parse_iso(a), parse_iso(b)) for a, b in entry.get("intervals", [])]
+
+    def snapshots(self, source: str) -> list[datetime]:
+        entry = self._coverage_doc()["sources"].get(source, {})
+        return [parse_iso(s) for s in entry.get("snapshots", [])]
+
+    def high_water(self, source: str) -> datetime | None:
+        """End of the latest covered interval of ``source``."""
+        items = self.intervals(source)
+        return max(i.end for i in items) if items else None
+
+    def coverage(self, source: str, start: datetime, end: datetime) -> SourceCoverage:
+        """What the store holds of ``source`` for ``[start, end)``."""
+        entry = self._coverage_doc()["sources"].get(source)
+        if entry is None:
+            raise StoreError(f"unknown source {source!r}; sources are {', '.join(SOURCES)}")
+        failures = entry["failures"]
+        if source in ("audit", "risk"):
+            parts = [
+                Interval(max(i.start, start), min(i.end, end))
+                for i in self.intervals(source)
+                if i.end > start and i.start < end
+            ]
+            if not parts:
+                return SourceCoverage(source, None, None, False, _why(failures, start, end, source, self))
+            first, last = parts[0].start, parts[-1].end
+            complete = len(parts) == 1 and first <= start and last >= end
+            reason = None if complete else _why(failures, start, end, source, self, partial=(first, last))
+            return SourceCoverage(source, first, last, complete, reason)
+        snaps = [s for s in self.snapshots(source) if s < end + timedelta(days=1)]
+        usable = [s for s in snaps if s >= start]
+        if usable:
+            return SourceCoverage(source, usable[0], usable[-1], True)
+        if snaps:
+            return SourceCoverage(
+                source,
+                snaps[-1],
+                snaps[-1],
+                False,
+                f"the newest {source} snapshot is from {snaps[-1]:%Y-%m-%d}, before this window; "
+                + (_last_failure(failures) or "no fetch since"),
+            )
+        return SourceCoverage(
+            source, None, None, False, _last_failure(failures) or f"no {source} snapshot yet"
+        )
+
+    # ------------------------------------------------------------------ reading
+    def read(
+        self,
+        table: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        raw: bool = False,
+    ) -> pd.DataFrame:
+        """Rows of ``table`` in ``[start, end)`` (by time column, or by snapshot day), typed per the schema.
+
+        ``raw=True`` adds the ``raw`` JSON text column.
+        """
+        if table not in schema.TABLES:
+            raise StoreError(f"unknown table {table!r}; tables are {', '.join(schema.TABLES)}")
+        folder = self.path / table
+        files = (
+            sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
+            if folder.exists()
+            else []
+        )
+        if table in TIME_COLUMN:
+            files = [f for f in files if _month_overlaps(f.stem, start, end)]
+        else:
+            files = [f for f in files if _day_in(f.stem, start, end)]
+        wanted = list(columns) if columns is not None else list(schema.TABLES[table])
+        if raw:
+            wanted.append("raw")
+        frames = []
+        for file in files:
+            with contextlib.suppress(FileNotFoundError):
+                frames.append(pd.read_parquet(file, columns=wanted))
+        if not frames:
+            out = schema.empty(table)[[c for c in wanted if c in schema.TABLES[table]]]
+            if raw:
+                out["raw"] = pd.Series(dtype="string")
+            return out
+        frame = pd.concat(frames, ignore_index=True)
+        if table in TIME_COLUMN and (start is not None or end is not None):
+            times = frame[TIME_COLUMN[table]]
+            mask = pd.Series(True, index=frame.index)
+            if start is not None:
+                mask &= times >= pd.Timestamp(start)
+            if end is not None:
+                mask &= times < pd.Timestamp(end)
+            frame = frame[mask.fillna(False)].reset_index(drop=True)
+        return frame
+
+    def status(self) -> dict[str, Any]:
+        """A summary of what the store holds, per source."""
+        doc = self._coverage_doc()
+        out: dict[str, Any] = {"path": str(self.path), "tenant": self.tenant_info(), "sources": {}}
+        for source in SOURCES:
+            entry = doc["sources"][source]
+            out["sources"][source] = {
+                "intervals": entry["intervals"],
+                "snapshots": len(entry["snapshots"]),
+                "latest_snapshot": entry["snapshots"][-1] if entry["snapshots"] else None,
+                "last_failure": entry["failures"][-1] if entry["failures"] else None,
+            }
+        for table in schema.TABLES:
+            folder = self.path / table
+            out.setdefault("files", {})[table] = (
+                len([p for p in folder.glob("*.parquet") if not p.name.startswith(".")])
+                if folder.exists()
+                else 0
+            )
+        return out
+
+
+def _month_overlaps(stem: str, start: datetime | None, end: datetime | None) -> bool:
+    if stem == "undated":
+        return start is None and end is None
+    try:
+        month = datetime.strptime(stem, "%Y-%m").replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    after = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return (end is None or month < end) and (start is None or after > start)
+
+
+def _day_in(stem: str, start: datetime | None, end: datetime | None) -> bool:
+    try:
+        day = datetime.strptime(stem, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    return (
+        start is None or day >= start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    ) and (end is None or day < end)
+
+
+def _last_failure(failures: Sequence[dict[str, Any]]) -> str | None:
+    return str(failures[-1]["reason"]) if failures else None
+
+
+def _why(
+    failures: Sequence[dict[str, Any]],
+    start: datetime,
+    end: datetime,
+    source: str,
+    store: Store,
+    partial: tuple[datetime, datetime] | None = None,
+) -> str:
+    for failure in reversed(failures):
+        f_start = parse_iso(failure["from"]) if failure.get("from") else None
+        f_end = parse_iso(failure["to"]) if failure.get("to") else None
+        if (f_start is None or f_start < end) and (f_end is None or f_end > start):
+            return str(failure["reason"])
+    held = store.intervals(source)
+    if not held:
+        return f"the store holds no {source} data yet: run a fetch"
+    span = f"{held[0].start:%Y-%m-%d %H:%M} to {held[-1].end:%Y-%m-%d %H:%M} UTC"
+    if partial:
+        return f"the store holds {source} data only for part of this window (it covers {span})"
+    return f"the window lies outside what the store holds ({span})"

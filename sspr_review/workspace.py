@@ -1,0 +1,155 @@
+"""The Python API notebooks and the CLI share: open a configuration and a source, fetch, read tables.
+
+>>> import sspr_review
+>>> ws = sspr_review.open_workspace(source="demo")        # or open_workspace("config.toml") for Graph
+>>> ws.fetch()                                            # doctest: +SKIP
+>>> audit = ws.read("audit", start, end)                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from . import config as config_mod
+from .coverage import SOURCES, SourceCoverage
+from .errors import ConfigError
+from .store import Store
+
+if TYPE_CHECKING:
+    from .demo import DemoTenant
+    from .fetch import FetchResult
+    from .sources import Source
+
+SourceName = Literal["graph", "demo", "files"]
+SOURCE_NAMES: tuple[str, ...] = ("graph", "demo", "files")
+
+
+def last_monday(timezone: str, now: datetime | None = None) -> datetime:
+    """The most recent Monday 00:00 in ``timezone`` at or before ``now``, as a UTC datetime."""
+    zone = ZoneInfo(timezone)
+    local = (now or datetime.now(UTC)).astimezone(zone)
+    monday = (local - timedelta(days=local.weekday())).date()
+    return datetime(monday.year, monday.month, monday.day, tzinfo=zone).astimezone(UTC)
+
+
+class Workspace:
+    """A configuration, a source and the store folder that source writes to."""
+
+    def __init__(
+        self,
+        config: config_mod.Config,
+        source: SourceName = "graph",
+        *,
+        files: str | Path | None = None,
+        demo_end: datetime | None = None,
+    ) -> None:
+        if source not in SOURCE_NAMES:
+            raise ConfigError(f"unknown source {source!r}; choose one of {', '.join(SOURCE_NAMES)}")
+        if source == "files" and files is None:
+            raise ConfigError("the files source needs the folder of Graph JSON files (--files DIR)")
+        self.config = config
+        self.source_name = source
+        self.files = Path(files) if files is not None else None
+        self._demo_end = demo_end
+        self._demo: DemoTenant | None = None
+        key = {"demo": "demo", "files": "files"}.get(source) or (config.auth.tenant_id or "graph")
+        self.store = Store(config.store_path(), key)
+
+    # ------------------------------------------------------------------ sources
+    def demo_tenant(self) -> DemoTenant:
+        """The demo tenant (built once), ending at the most recent review-week end."""
+        if self._demo is None:
+            from .demo import DemoTenant
+
+            demo = self.config.demo
+            end = self._demo_end or last_monday(self.config.review.timezone)
+            self._demo = DemoTenant(users=demo.users, weeks=demo.weeks, seed=demo.seed, end=end)
+        return self._demo
+
+    def _source(self, as_of: datetime | None = None) -> Source:
+        if self.source_name == "demo":
+            from .sources import DemoSource
+
+            return DemoSource(self.demo_tenant(), as_of)
+        if self.source_name == "files":
+            from .sources import FilesSource
+
+            assert self.files is not None
+            return FilesSource(self.files)
+        from .auth import build_credential
+        from .sources import GraphSource
+
+        return GraphSource(self.config, build_credential(self.config.auth))
+
+    # -------------------------------------------------------------------- fetch
+    def fetch(self, *, progress: bool | None = None, as_of: datetime | None = None) -> FetchResult:
+        """Fetch every source incrementally into the store and return what happened per source."""
+        from .fetch import fetch_into, run_sync
+
+        async def go() -> FetchResult:
+            source = self._source(as_of)
+            try:
+                window = None
+                if self.source_name == "files":
+                    window = source.window()  # type: ignore[attr-defined]
+                with self.store.writing():
+                    info = await source.tenant()
+                    if info:
+                        self.store.write_tenant(info)
+                    return await fetch_into(self.store, source, self.config, progress=progress, window=window)
+            finally:
+                await source.aclose()
+
+        return run_sync(go())
+
+    def build_demo_history(self, *, progress: bool | None = None) -> list[FetchResult]:
+        """Fill the demo store as weekly scheduled runs would have: one fetch per week of the demo history.
+
+        The demo store is rebuilt from scratch, so repeated demos give the same store.
+        """
+        import shutil
+
+        if self.source_name != "demo":
+            raise ConfigError("build_demo_history is for the demo source")
+        tenant = self.demo_tenant()
+        shutil.rmtree(self.store.path, ignore_errors=True)
+        results = []
+        moment = tenant.start + timedelta(days=7)
+        while moment <= tenant.end:
+            results.append(self.fetch(progress=progress, as_of=moment))
+            moment += timedelta(days=7)
+        return results
+
+    # --------------------------------------------------------------------- read
+    def read(
+        self, table: str, start: datetime | None = None, end: datetime | None = None, *, raw: bool = False
+    ) -> pd.DataFrame:
+        """Rows of a normalised table in ``[start, end)`` (see :mod:`sspr_review.schema`)."""
+        return self.store.read(table, start, end, raw=raw)
+
+    def coverage(self, start: datetime, end: datetime) -> dict[str, SourceCoverage]:
+        """What the store holds of each source for ``[start, end)``."""
+        return {name: self.store.coverage(name, start, end) for name in SOURCES}
+
+    def status(self) -> dict[str, Any]:
+        return self.store.status()
+
+
+def open_workspace(
+    config: str | Path | None = None,
+    *,
+    source: SourceName | None = None,
+    store: str | Path | None = None,
+    files: str | Path | None = None,
+    demo_end: datetime | None = None,
+) -> Workspace:
+    """Open a workspace from a config file (or the defaults) for ``source`` (default: graph with a config
+    file, demo without one)."""
+    cfg = config_mod.load(config, store__path=str(store) if store is not None else None)
+    chosen: SourceName = source or ("graph" if config is not None else "demo")
+    return Workspace(cfg, chosen, files=files, demo_end=demo_end)

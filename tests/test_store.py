@@ -1,0 +1,144 @@
+import json
+import multiprocessing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sspr_review import normalize
+from sspr_review.errors import StoreError
+from sspr_review.store import Store
+
+T0 = datetime(2026, 11, 16, tzinfo=UTC)
+
+
+def audit_record(i: int, when: datetime, reason: str = "r") -> dict:
+    return {
+        "id": f"id-{i}",
+        "activityDateTime": when.strftime("%Y-%m-%dT%H:%M:%S.0000000Z"),
+        "activityDisplayName": "Reset password (self-service)",
+        "loggedByService": "Self-service Password Management",
+        "result": "success",
+        "resultReason": reason,
+        "targetResources": [{"id": f"u{i}", "type": "User", "userPrincipalName": f"u{i}@x"}],
+    }
+
+
+def write_audit(store: Store, records: list[dict]) -> int:
+    frame, _ = normalize.audit(records)
+    return store.write("audit", frame)
+
+
+def test_write_is_idempotent_across_overlapping_windows_and_months(tmp_path: Path) -> None:
+    store = Store(tmp_path, "t")
+    first = [audit_record(i, T0 - timedelta(days=20) + timedelta(days=i)) for i in range(10)]
+    second = [audit_record(i, T0 - timedelta(days=20) + timedelta(days=i)) for i in range(5, 15)]
+    with store.writing():
+        assert write_audit(store, first) == 10
+        assert write_audit(store, second) == 5
+        assert write_audit(store, second) == 0
+    frame = store.read("audit")
+    assert sorted(frame["id"]) == sorted(f"id-{i}" for i in range(15))
+    assert len(list((tmp_path / "t" / "audit").glob("*.parquet"))) == 2  # October and November
+
+
+def test_read_filters_time_range_and_keeps_raw(tmp_path: Path) -> None:
+    store = Store(tmp_path, "t")
+    with store.writing():
+        write_audit(store, [audit_record(i, T0 + timedelta(hours=i)) for i in range(5)])
+    part = store.read("audit", T0 + timedelta(hours=1), T0 + timedelta(hours=3), raw=True)
+    assert part["id"].tolist() == ["id-1", "id-2"]
+    assert json.loads(part["raw"].iloc[0])["id"] == "id-1"
+    assert store.read("audit", T0 - timedelta(days=90), T0 - timedelta(days=60)).empty
+
+
+def test_risk_newest_last_updated_wins(tmp_path: Path) -> None:
+    store = Store(tmp_path, "t")
+    base = {"id": "r1", "riskEventType": "leakedCredentials", "detectedDateTime": "2026-11-10T08:00:00Z"}
+    newer = base | {"riskState": "remediated", "lastUpdatedDateTime": "2026-11-12T08:00:00Z"}
+    older = base | {"riskState": "atRisk", "lastUpdatedDateTime": "2026-11-10T09:00:00Z"}
+    with store.writing():
+        store.write("risk", normalize.risk([newer])[0])
+        store.write("risk", normalize.risk([older])[0])  # a late re-read of an older state must not win
+    assert store.read("risk")["risk_state"].tolist() == ["remediated"]
+
+
+def test_coverage_tells_no_data_from_no_events(tmp_path: Path) -> None:
+    store = Store(tmp_path, "t")
+    week = (T0, T0 + timedelta(days=7))
+    assert not store.coverage("audit", *week).available
+    assert "no audit data yet" in (store.coverage("audit", *week).reason or "")
+    with store.writing():
+        store.record_interval("audit", T0 - timedelta(days=1), T0 + timedelta(days=3))
+        store.record_interval("audit", T0 + timedelta(days=3), T0 + timedelta(days=8))
+        store.record_failure("risk", *week, "permission", "needs IdentityRiskEvent.Read.All")
+    cov = store.coverage("audit", *week)
+    assert cov.complete and cov.start == T0 and cov.end == week[1]
+    assert store.read("audit", *week).empty  # covered and empty: zero events, truthfully
+    risk = store.coverage("risk", *week)
+    assert not risk.available and risk.reason == "needs IdentityRiskEvent.Read.All"
+    later = store.coverage("audit", T0 + timedelta(days=7), T0 + timedelta(days=14))
+    assert later.available and not later.complete and "part of this window" in (later.reason or "")
+
+
+def test_snapshot_coverage(tmp_path: Path) -> None:
+    store = Store(tmp_path, "t")
+    frame, _ = normalize.registration([{"id": "u1", "isSsprRegistered": True}], T0)
+    with store.writing():
+        store.write_snapshot("registration", frame.drop(columns="raw"), T0 + timedelta(hours=5))
+        store.record_snapshot("registration", T0 + timedelta(hours=5))
+    assert store.coverage("registration", T0, T0 + timedelta(days=7)).complete
+    old = store.coverage("registration", T0 + timedelta(days=14), T0 + timedelta(days=21))
+    assert not old.complete and "before this window" in (old.reason or "")
+    assert len(store.read("registration", T0, T0 + timedelta(days=1))) == 1
+
+
+def test_writes_need_the_lock_and_one_writer_at_a_time(tmp_path: Path) -> None:
+    store = Store(tmp_path, "t")
+    with pytest.raises(StoreError, match="inside Store.writing"):
+        store.record_interval("audit", T0, T0)
+    with store.writing(), pytest.raises(StoreError, match="another fetch"), Store(tmp_path, "t").writing():
+        pass
+
+
+def _hold_lock(path: str, ready: "multiprocessing.synchronize.Event", done: "multiprocessing.synchronize.Event") -> None:
+    with Store(path, "t").writing():
+        ready.set()
+        done.wait(10)
+
+
+def test_lock_is_held_across_processes(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    ready, done = ctx.Event(), ctx.Event()
+    proc = ctx.Process(target=_hold_lock, args=(str(tmp_path), ready, done))
+    proc.start()
+    try:
+        assert ready.wait(20)
+        with pytest.raises(StoreError, match=rf"pid {proc.pid}"), Store(tmp_path, "t").writing():
+            pass
+    finally:
+        done.set()
+        proc.join(10)
+    with Store(tmp_path, "t").writing():  # free again
+        pass
+
+
+def test_crash_leftovers_are_ignored_and_cleaned(tmp_path: Path) -> None:
+    store = Store(tmp_path, "t")
+    with store.writing():
+        write_audit(store, [audit_record(1, T0)])
+    junk = tmp_path / "t" / "audit" / ".tmp-deadbeef.parquet"
+    junk.write_bytes(b"half a file")
+    assert store.read("audit")["id"].tolist() == ["id-1"]
+    with store.writing():
+        pass
+    assert not junk.exists()
+
+
+def test_unknown_table_and_bad_tenant(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="unknown table"):
+        Store(tmp_path, "t").read("sign_ins")
+    with pytest.raises(StoreError, match="invalid tenant"):
+        Store(tmp_path, "../x")
+    assert isinstance(Store(tmp_path, "t").read("privileged"), pd.DataFrame)
