@@ -110,11 +110,11 @@ class _Writer:
         self.outcome.new += self.store.write(self.table, frame)
 
 
-async def _drain(streams: list[Pages], sink: Any, bar: Any) -> None:
+async def _drain(streams: list[Pages], sink: Any, bar: Any, stats: Any) -> None:
     async def one(stream: Pages) -> None:
         async for page in stream:
             await sink(page)
-            bar.update(len(page))
+            Progress.update(bar, len(page), stats())
 
     await asyncio.gather(*(one(s) for s in streams))
 
@@ -159,10 +159,9 @@ async def fetch_into(
         writer = _Writer(store, table, outcomes[name], report)
         bar = bars.bar(name)
         try:
-            await _drain(streams, writer.add, bar)
+            await _drain(streams, writer.add, bar, lambda: source.stats.get(name))
         finally:
             await writer.flush()
-            bars.close(bar, source.stats.get(name))
         store.record_interval(name, start, now)
 
     registration_frame: list[pd.DataFrame] = []
@@ -176,10 +175,7 @@ async def fetch_into(
                 records.extend(page)
                 outcomes["registration"].records += len(page)
 
-            try:
-                await _drain(source.registration(), add, bar)
-            finally:
-                bars.close(bar, source.stats.get("registration"))
+            await _drain(source.registration(), add, bar, lambda: source.stats.get("registration"))
             frame, rep = normalize.registration(records, now)
             report.merge(rep)
             store.write_rejects("registration", rep.rejected)

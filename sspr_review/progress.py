@@ -12,7 +12,7 @@ class _NoBar:
     def update(self, n: int = 1) -> None:
         return None
 
-    def set_postfix_str(self, text: str) -> None:
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
         return None
 
     def close(self) -> None:
@@ -39,10 +39,14 @@ class Progress:
         self._bars.append(bar)
         return bar
 
-    def close(self, bar: Any, stats: FetchStats | None) -> None:
+    @staticmethod
+    def update(bar: Any, records: int, stats: FetchStats | None) -> None:
+        """Count ``records`` more and show pages, requests, 429s and throttle waits so far."""
+        bar.update(records)
         if stats is not None:
             bar.set_postfix_str(
-                f"{stats.pages} pages, {stats.requests} requests, {stats.throttled}×429, waited {stats.waited:.1f}s"
+                f"{stats.pages} pages, {stats.requests} requests, {stats.throttled}×429, waited {stats.waited:.1f}s",
+                refresh=False,
             )
 
     def finish(self) -> None:

@@ -58,7 +58,7 @@ class SlidingWindowLimiter:
             waited = 0.0
             while True:
                 now = self._clock()
-                while self._starts and now - self._starts[0] >= self.window:
+                while self._starts and self._starts[0] + self.window <= now:
                     self._starts.popleft()
                 delay = self._paused_until - now
                 if len(self._starts) >= self.limit:

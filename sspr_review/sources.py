@@ -43,12 +43,8 @@ REGISTRATION = Endpoint(
     "AuditLog.Read.All",
     "Microsoft Entra ID P1 or P2",
 )
-ROLE_DEFINITIONS = Endpoint(
-    "roleManagement/directory/roleDefinitions", "directory", "RoleManagement.Read.Directory"
-)
-ROLE_ASSIGNMENTS = Endpoint(
-    "roleManagement/directory/roleAssignments", "directory", "RoleManagement.Read.Directory"
-)
+ROLE_DEFINITIONS = Endpoint("roleManagement/directory/roleDefinitions", "directory", "RoleManagement.Read.Directory")
+ROLE_ASSIGNMENTS = Endpoint("roleManagement/directory/roleAssignments", "directory", "RoleManagement.Read.Directory")
 ROLE_ELIGIBILITY = Endpoint(
     "roleManagement/directory/roleEligibilityScheduleInstances",
     "directory",
@@ -57,9 +53,7 @@ ROLE_ELIGIBILITY = Endpoint(
 )
 GROUP_MEMBERS = Endpoint("groups/{id}/transitiveMembers", "directory", "GroupMember.Read.All")
 GROUP_SETTINGS = Endpoint("groupSettings", "directory", "Directory.Read.All")
-AUTH_METHODS_POLICY = Endpoint(
-    "policies/authenticationMethodsPolicy", "directory", "Policy.Read.AuthenticationMethod"
-)
+AUTH_METHODS_POLICY = Endpoint("policies/authenticationMethodsPolicy", "directory", "Policy.Read.AuthenticationMethod")
 ORGANIZATION = Endpoint("organization", "directory", "Organization.Read.All")
 
 
@@ -187,6 +181,9 @@ class GraphSource:
         from msgraph.generated.role_management.directory.role_definitions.role_definitions_request_builder import (
             RoleDefinitionsRequestBuilder as D,
         )
+        from msgraph.generated.role_management.directory.role_eligibility_schedule_instances.role_eligibility_schedule_instances_request_builder import (  # noqa: E501
+            RoleEligibilityScheduleInstancesRequestBuilder as E,
+        )
 
         from .errors import SourceError
 
@@ -212,7 +209,14 @@ class GraphSource:
         )
         try:
             data.eligibility = await self._list(
-                directory.role_eligibility_schedule_instances, None, ROLE_ELIGIBILITY, "roles"
+                directory.role_eligibility_schedule_instances,
+                RequestConfiguration(
+                    query_parameters=E.RoleEligibilityScheduleInstancesRequestBuilderGetQueryParameters(
+                        expand=["principal"]
+                    )
+                ),
+                ROLE_ELIGIBILITY,
+                "roles",
             )
         except SourceError as exc:
             data.notes.append(f"PIM-eligible administrators are not included: {exc}")
@@ -315,9 +319,7 @@ class DemoSource:
     async def policy(self) -> dict[str, Any]:
         settings = self.tenant_data.group_settings()
         return {
-            "passwordRuleSettings": next(
-                (s for s in settings if s.get("templateId") == PASSWORD_RULE_TEMPLATE), None
-            ),
+            "passwordRuleSettings": next((s for s in settings if s.get("templateId") == PASSWORD_RULE_TEMPLATE), None),
             "authenticationMethodsPolicy": self.tenant_data.authentication_methods_policy(),
         }
 
@@ -406,9 +408,7 @@ class FilesSource:
             context = str(items.get("@odata.context", ""))
             items = items["value"] if isinstance(items.get("value"), list) else [items]
         if not isinstance(items, list):
-            raise InputError(
-                f"{file}: expected a Graph response, a list or an object, got {type(items).__name__}"
-            )
+            raise InputError(f"{file}: expected a Graph response, a list or an object, got {type(items).__name__}")
         for index, item in enumerate(items):
             if not isinstance(item, dict):
                 raise InputError(f"{file}: item {index} is not a JSON object")
@@ -448,9 +448,7 @@ class FilesSource:
         if not self.has(kind):
             return [_missing(self.folder, kind)]
         lo, hi = graph_time(start), graph_time(end)
-        return [
-            _one_page([r for r in self.records.get(kind, []) if lo <= str(r.get(key, ""))[:19] + "Z" <= hi])
-        ]
+        return [_one_page([r for r in self.records.get(kind, []) if lo <= str(r.get(key, ""))[:19] + "Z" <= hi])]
 
     def audit(self, start: datetime, end: datetime) -> list[Pages]:
         return self._filtered("audit", "activityDateTime", start, end)
@@ -480,9 +478,7 @@ class FilesSource:
         settings = self.records.get("groupsetting", [])
         methods = self.records.get("authmethods", [])
         return {
-            "passwordRuleSettings": next(
-                (s for s in settings if s.get("templateId") == PASSWORD_RULE_TEMPLATE), None
-            ),
+            "passwordRuleSettings": next((s for s in settings if s.get("templateId") == PASSWORD_RULE_TEMPLATE), None),
             "authenticationMethodsPolicy": methods[0] if methods else None,
         }
 

@@ -60,11 +60,23 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
+def private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) readable by the owner only: the store holds personal data."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+
+
 def _atomic_write(path: Path, write: Any) -> None:
-    """Write through ``write(tmp_path)`` then rename onto ``path``; fsync file and folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write through ``write(tmp_path)`` then rename onto ``path``; fsync file and folder. Owner-only."""
+    private_dir(path.parent)
     tmp = path.parent / f".tmp-{uuid.uuid4().hex}{path.suffix}"
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
         write(tmp)
         fd = os.open(tmp, os.O_RDONLY)
         try:
@@ -119,7 +131,7 @@ class Store:
     @contextlib.contextmanager
     def writing(self) -> Iterator[Store]:
         """Hold the store's write lock (one fetch at a time); clean up a crashed fetch's temporary files."""
-        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.path)
         lock_path = self.path / ".lock"
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:

@@ -142,3 +142,13 @@ def test_unknown_table_and_bad_tenant(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="invalid tenant"):
         Store(tmp_path, "../x")
     assert isinstance(Store(tmp_path, "t").read("privileged"), pd.DataFrame)
+
+
+def test_store_files_and_folders_are_owner_only(tmp_path: Path) -> None:
+    store = Store(tmp_path / "new" / "root", "t")
+    with store.writing():
+        write_audit(store, [audit_record(1, T0)])
+        store.record_interval("audit", T0, T0 + timedelta(hours=1))
+    for path in [tmp_path / "new", store.path, store.path / "audit", *store.path.rglob("*")]:
+        mode = path.stat().st_mode & 0o777
+        assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
