@@ -57,9 +57,7 @@ def build_credential(settings: AuthSettings, *, env: Mapping[str, str] | None = 
     token = env.get(TOKEN_ENV, "")
     if mode == "token" or (mode == "auto" and token):
         if not token:
-            raise AuthError(
-                f"[auth] mode = 'token' needs the access token in the environment variable {TOKEN_ENV}"
-            )
+            raise AuthError(f"[auth] mode = 'token' needs the access token in the environment variable {TOKEN_ENV}")
         return StaticToken(token)
 
     import azure.identity as identity
@@ -101,11 +99,7 @@ def build_credential(settings: AuthSettings, *, env: Mapping[str, str] | None = 
             password=password,
         )
     if mode == "managed_identity":
-        return (
-            identity.ManagedIdentityCredential(client_id=client)
-            if client
-            else identity.ManagedIdentityCredential()
-        )
+        return identity.ManagedIdentityCredential(client_id=client) if client else identity.ManagedIdentityCredential()
     if mode == "workload_identity":
         return identity.WorkloadIdentityCredential(tenant_id=tenant, client_id=client)
     raise AuthError(f"unknown [auth] mode {mode!r}")  # pragma: no cover - the config validates modes

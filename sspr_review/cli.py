@@ -41,9 +41,7 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def _workspace(
-    config_path: Path | None, store_path: Path | None, source: str, files: Path | None = None
-) -> Any:
+def _workspace(config_path: Path | None, store_path: Path | None, source: str, files: Path | None = None) -> Any:
     from .workspace import Workspace
 
     try:
@@ -128,9 +126,7 @@ def fetch(
 @main.command()
 @config_option
 @store_option
-@click.option(
-    "--users", type=click.IntRange(50, 1_000_000), help="Demo tenant size (default: [demo] users, 2000)."
-)
+@click.option("--users", type=click.IntRange(50, 1_000_000), help="Demo tenant size (default: [demo] users, 2000).")
 @click.option("--weeks", type=click.IntRange(2, 104), help="Weeks of history (default: [demo] weeks, 26).")
 @progress_option
 def demo(
@@ -172,7 +168,7 @@ def demo(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(config_path: Path | None, store_path: Path | None, source: str, as_json: bool) -> None:
     """Show what the history store covers: time ranges, snapshots and the last failure of each source."""
-    ws = _workspace(config_path, store_path, source, Path(".") if source == "files" else None)
+    ws = _workspace(config_path, store_path, source)
     try:
         info = ws.status()
     except StoreError as exc:
@@ -193,9 +189,7 @@ def status(config_path: Path | None, store_path: Path | None, source: str, as_js
         click.echo(f"  {name:<13} {held}")
         if entry["last_failure"]:
             failure = entry["last_failure"]
-            click.echo(
-                f"  {'':<13} last failure ({failure['kind']}, {failure['at'][:16]}): {failure['reason']}"
-            )
+            click.echo(f"  {'':<13} last failure ({failure['kind']}, {failure['at'][:16]}): {failure['reason']}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -68,9 +68,7 @@ class GraphSettings(_Section):
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL such as https://graph.microsoft.com/v1.0")
         if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-            raise ValueError(
-                f"{value!r} uses plain http; tokens may only travel unencrypted to localhost. Use https."
-            )
+            raise ValueError(f"{value!r} uses plain http; tokens may only travel unencrypted to localhost. Use https.")
         return value.rstrip("/")
 
 
@@ -158,9 +156,7 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
             with file.open("rb") as fh:
                 raw = tomllib.load(fh)
         except FileNotFoundError:
-            raise ConfigError(
-                f"config file {file} does not exist; copy config.example.toml there to start"
-            ) from None
+            raise ConfigError(f"config file {file} does not exist; copy config.example.toml there to start") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file} is not valid TOML: {exc}") from None
         for section, values in raw.items():

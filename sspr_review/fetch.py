@@ -48,9 +48,7 @@ class Outcome:
         """One line for the terminal."""
         if not self.ok:
             return f"{self.source:<13} NO DATA ({self.kind}): {self.reason}"
-        span = (
-            f" {self.start:%Y-%m-%d %H:%M} → {self.end:%Y-%m-%d %H:%M} UTC" if self.start and self.end else ""
-        )
+        span = f" {self.start:%Y-%m-%d %H:%M} → {self.end:%Y-%m-%d %H:%M} UTC" if self.start and self.end else ""
         stats = ""
         if self.stats and self.stats.requests:
             stats = f", {self.stats.requests} requests, {self.stats.throttled} throttled"
@@ -68,9 +66,7 @@ class FetchResult:
         return all(o.ok for o in self.outcomes.values())
 
     def lines(self) -> list[str]:
-        return [o.line() for o in self.outcomes.values()] + [
-            n for o in self.outcomes.values() for n in o.notes
-        ]
+        return [o.line() for o in self.outcomes.values()] + [n for o in self.outcomes.values() for n in o.notes]
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -220,9 +216,7 @@ async def fetch_into(
         risk_start = start_of("risk", config.store.risk_overlap_hours, config.graph.risk_lookback_days)
     try:
         await asyncio.gather(
-            guarded(
-                "audit", timed("audit", "audit", source.audit(audit_start, now), audit_start), audit_start
-            ),
+            guarded("audit", timed("audit", "audit", source.audit(audit_start, now), audit_start), audit_start),
             guarded("risk", timed("risk", "risk", source.risk(risk_start, now), risk_start), risk_start),
             snapshots(),
             guarded("policy", policy()),

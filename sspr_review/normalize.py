@@ -55,9 +55,7 @@ KNOWN_ACTIVITIES: Final = frozenset(
 )
 KNOWN_RESULTS: Final = frozenset({"success", "failure", "timeout"})
 RISK_ENUMS: Final[Mapping[str, frozenset[str]]] = {
-    "riskState": frozenset(
-        {"none", "confirmedSafe", "remediated", "dismissed", "atRisk", "confirmedCompromised"}
-    ),
+    "riskState": frozenset({"none", "confirmedSafe", "remediated", "dismissed", "atRisk", "confirmedCompromised"}),
     "riskLevel": frozenset({"low", "medium", "high", "hidden", "none"}),
     "detectionTimingType": frozenset({"notDefined", "realtime", "nearRealtime", "offline"}),
     "activity": frozenset({"signin", "user", "servicePrincipal"}),
@@ -131,9 +129,7 @@ class Report:
         if self.bad_timestamps:
             out.append(f"{self.bad_timestamps} records with a missing or unreadable timestamp")
         if self.rejected:
-            out.append(
-                f"{len(self.rejected)} records that are not JSON objects (kept in the store's rejects)"
-            )
+            out.append(f"{len(self.rejected)} records that are not JSON objects (kept in the store's rejects)")
         return out
 
 
@@ -181,9 +177,7 @@ def _count(counter: dict[str, int], key: str) -> None:
     counter[key] = counter.get(key, 0) + 1
 
 
-def _frame(
-    rows: dict[str, list[Any]], table: str, raw: list[str], report: Report, ts: Sequence[str]
-) -> pd.DataFrame:
+def _frame(rows: dict[str, list[Any]], table: str, raw: list[str], report: Report, ts: Sequence[str]) -> pd.DataFrame:
     frame = schema.conform(pd.DataFrame(rows), table)
     for col in ts:
         given = pd.Series(rows.get(col, [None] * len(frame))).notna().to_numpy()
@@ -244,9 +238,7 @@ def audit(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
         cols["user_upn"].append(_text(_get(subject, "userPrincipalName")))
         cols["user_name"].append(_text(_get(subject, "displayName")))
         cols["on_premises_agent"].append(_text(details.get("OnPremisesAgent")))
-        cols["additional_details"].append(
-            json.dumps(details, ensure_ascii=False, sort_keys=True) if details else None
-        )
+        cols["additional_details"].append(json.dumps(details, ensure_ascii=False, sort_keys=True) if details else None)
         cols["known_activity"].append(known_activity)
         cols["known_result"].append(known_result)
         raw.append(raw_json(rec))
@@ -394,9 +386,7 @@ def privileged(
         missing = frame["user_upn"].isna()
         frame.loc[missing, "user_upn"] = frame.loc[missing, "principal_id"].map(lookup["user_upn"])
         missing_name = frame["user_name"].isna()
-        frame.loc[missing_name, "user_name"] = frame.loc[missing_name, "principal_id"].map(
-            lookup["user_name"]
-        )
+        frame.loc[missing_name, "user_name"] = frame.loc[missing_name, "principal_id"].map(lookup["user_name"])
         unknown_type = frame["principal_type"].isna() & frame["principal_id"].isin(lookup.index)
         frame.loc[unknown_type, "principal_type"] = "user"
     return frame

@@ -33,9 +33,7 @@ class Progress:
             return _NoBar()
         from tqdm.auto import tqdm
 
-        bar = tqdm(
-            desc=f"{name:<12}", unit=" records", position=len(self._bars), leave=True, dynamic_ncols=True
-        )
+        bar = tqdm(desc=f"{name:<12}", unit=" records", position=len(self._bars), leave=True, dynamic_ncols=True)
         self._bars.append(bar)
         return bar
 

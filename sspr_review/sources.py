@@ -361,6 +361,7 @@ FILE_KIND_NAMES = {
     "risk": "riskDetection",
     "registration": "userRegistrationDetails",
     "assignment": "role assignment",
+    "policy": "groupSetting or authenticationMethodsPolicy",
 }
 
 
@@ -477,6 +478,9 @@ class FilesSource:
     async def policy(self) -> dict[str, Any]:
         settings = self.records.get("groupsetting", [])
         methods = self.records.get("authmethods", [])
+        if not settings and not methods:
+            async for _ in _missing(self.folder, "policy"):
+                pass
         return {
             "passwordRuleSettings": next((s for s in settings if s.get("templateId") == PASSWORD_RULE_TEMPLATE), None),
             "authenticationMethodsPolicy": methods[0] if methods else None,

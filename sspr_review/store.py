@@ -187,9 +187,7 @@ class Store:
             else:
                 new_ids += int(part["id"].nunique())
             if table == "risk":
-                merged = merged.sort_values(
-                    ["last_updated_time", "fetched_at"], kind="stable", na_position="first"
-                )
+                merged = merged.sort_values(["last_updated_time", "fetched_at"], kind="stable", na_position="first")
             merged = merged.drop_duplicates("id", keep="last")
             merged = merged.sort_values([TIME_COLUMN[table], "id"], kind="stable").reset_index(drop=True)
             _atomic_write(path, lambda tmp, m=merged: m.to_parquet(tmp, index=False, compression="zstd"))
@@ -257,9 +255,7 @@ class Store:
 
         self._update(source, change)
 
-    def record_failure(
-        self, source: str, start: datetime | None, end: datetime | None, kind: str, reason: str
-    ) -> None:
+    def record_failure(self, source: str, start: datetime | None, end: datetime | None, kind: str, reason: str) -> None:
         """Note that ``source`` could not be fetched for a window (kept for the coverage report)."""
 
         def change(entry: dict[str, Any]) -> None:
@@ -320,9 +316,7 @@ class Store:
                 f"the newest {source} snapshot is from {snaps[-1]:%Y-%m-%d}, before this window; "
                 + (_last_failure(failures) or "no fetch since"),
             )
-        return SourceCoverage(
-            source, None, None, False, _last_failure(failures) or f"no {source} snapshot yet"
-        )
+        return SourceCoverage(source, None, None, False, _last_failure(failures) or f"no {source} snapshot yet")
 
     # ------------------------------------------------------------------ reading
     def read(
@@ -341,11 +335,7 @@ class Store:
         if table not in schema.TABLES:
             raise StoreError(f"unknown table {table!r}; tables are {', '.join(schema.TABLES)}")
         folder = self.path / table
-        files = (
-            sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
-            if folder.exists()
-            else []
-        )
+        files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(".")) if folder.exists() else []
         if table in TIME_COLUMN:
             files = [f for f in files if _month_overlaps(f.stem, start, end)]
         else:
@@ -388,9 +378,7 @@ class Store:
         for table in schema.TABLES:
             folder = self.path / table
             out.setdefault("files", {})[table] = (
-                len([p for p in folder.glob("*.parquet") if not p.name.startswith(".")])
-                if folder.exists()
-                else 0
+                len([p for p in folder.glob("*.parquet") if not p.name.startswith(".")]) if folder.exists() else 0
             )
         return out
 
@@ -411,9 +399,9 @@ def _day_in(stem: str, start: datetime | None, end: datetime | None) -> bool:
         day = datetime.strptime(stem, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         return False
-    return (
-        start is None or day >= start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    ) and (end is None or day < end)
+    return (start is None or day >= start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)) and (
+        end is None or day < end
+    )
 
 
 def _last_failure(failures: Sequence[dict[str, Any]]) -> str | None:

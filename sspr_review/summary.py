@@ -15,25 +15,17 @@ def week_summary(ws: Workspace, week_ending: datetime) -> list[str]:
     A source without data says so; it never reads as zero events.
     """
     start = week_ending - timedelta(days=7)
-    lines = [
-        f"Week {start:%Y-%m-%d %H:%M} → {week_ending:%Y-%m-%d %H:%M} UTC ({ws.config.review.timezone} week)"
-    ]
+    lines = [f"Week {start:%Y-%m-%d %H:%M} → {week_ending:%Y-%m-%d %H:%M} UTC ({ws.config.review.timezone} week)"]
     coverage = ws.coverage(start, week_ending)
     for name, cov in coverage.items():
         state = (
-            "complete"
-            if cov.complete
-            else f"NO DATA: {cov.reason}"
-            if not cov.available
-            else f"partial: {cov.reason}"
+            "complete" if cov.complete else f"NO DATA: {cov.reason}" if not cov.available else f"partial: {cov.reason}"
         )
         lines.append(f"  {name:<13} {state}")
     if coverage["audit"].available:
         audit = ws.read("audit", start, week_ending)
         counts = audit.groupby("activity", dropna=False).size().sort_values(ascending=False)
-        flows = audit.loc[
-            audit["activity"] == "Self-service password reset flow activity progress", "correlation_id"
-        ]
+        flows = audit.loc[audit["activity"] == "Self-service password reset flow activity progress", "correlation_id"]
         lines.append(f"  {len(audit)} audit events, {flows.nunique()} SSPR flows")
         lines.extend(f"    {count:>6}  {_clean(name)}" for name, count in counts.head(12).items())
     if coverage["risk"].available:

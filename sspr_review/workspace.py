@@ -50,8 +50,6 @@ class Workspace:
     ) -> None:
         if source not in SOURCE_NAMES:
             raise ConfigError(f"unknown source {source!r}; choose one of {', '.join(SOURCE_NAMES)}")
-        if source == "files" and files is None:
-            raise ConfigError("the files source needs the folder of Graph JSON files (--files DIR)")
         self.config = config
         self.source_name = source
         self.files = Path(files) if files is not None else None
@@ -79,7 +77,8 @@ class Workspace:
         if self.source_name == "files":
             from .sources import FilesSource
 
-            assert self.files is not None
+            if self.files is None:
+                raise ConfigError("the files source needs the folder of Graph JSON files (--files DIR)")
             return FilesSource(self.files)
         from .auth import build_credential
         from .sources import GraphSource

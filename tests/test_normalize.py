@@ -99,7 +99,12 @@ def test_risk_enums_and_additional_info() -> None:
 
 def test_registration_flags_stay_missing_not_false() -> None:
     recs = [
-        {"id": "u1", "userPrincipalName": "a@x", "isSsprRegistered": True, "methodsRegistered": ["mobilePhone", "email"]},
+        {
+            "id": "u1",
+            "userPrincipalName": "a@x",
+            "isSsprRegistered": True,
+            "methodsRegistered": ["mobilePhone", "email"],
+        },
         {"id": "u2", "userPrincipalName": "b@x"},
     ]
     frame, _ = normalize.registration(recs, datetime(2026, 11, 23, 15, 0, tzinfo=UTC))
@@ -113,8 +118,16 @@ def test_privileged_group_members_and_eligibility() -> None:
     day = datetime(2026, 11, 23, tzinfo=UTC)
     defs = [{"id": "ga", "displayName": "Global Administrator", "templateId": "ga"}]
     assignments = [
-        {"roleDefinitionId": "ga", "principalId": "u1", "principal": {"@odata.type": "#microsoft.graph.user", "id": "u1", "userPrincipalName": "a@x"}},
-        {"roleDefinitionId": "ga", "principalId": "g1", "principal": {"@odata.type": "#microsoft.graph.group", "id": "g1", "displayName": "Tier0"}},
+        {
+            "roleDefinitionId": "ga",
+            "principalId": "u1",
+            "principal": {"@odata.type": "#microsoft.graph.user", "id": "u1", "userPrincipalName": "a@x"},
+        },
+        {
+            "roleDefinitionId": "ga",
+            "principalId": "g1",
+            "principal": {"@odata.type": "#microsoft.graph.group", "id": "g1", "displayName": "Tier0"},
+        },
     ]
     eligible = [{"roleDefinitionId": "ga", "principalId": "u3", "memberType": "Direct"}]
     members = {"g1": [{"id": "u2", "userPrincipalName": "b@x", "displayName": "B"}]}

@@ -102,7 +102,9 @@ def test_writes_need_the_lock_and_one_writer_at_a_time(tmp_path: Path) -> None:
         pass
 
 
-def _hold_lock(path: str, ready: "multiprocessing.synchronize.Event", done: "multiprocessing.synchronize.Event") -> None:
+def _hold_lock(
+    path: str, ready: "multiprocessing.synchronize.Event", done: "multiprocessing.synchronize.Event"
+) -> None:
     with Store(path, "t").writing():
         ready.set()
         done.wait(10)
