@@ -1137,6 +1137,8 @@ class GraphServer:
         if version is None:
             raise _GraphError(404, "ResourceNotFound", f"Invalid version: '{path}'.")
         relative = stripped[len(version) :]
+        # Graph accepts the namespace alias "graph." for "microsoft.graph." in type casts; msgraph-sdk sends it.
+        relative = re.sub(r"/graph\.(\w+)$", r"/microsoft.graph.\1", relative)
         for route in ROUTES:
             m = route.pattern.match(relative)
             if m:
