@@ -15,6 +15,7 @@ import click
 
 from . import config as config_mod
 from .errors import AuthError, ConfigError, InputError, SsprReviewError, StoreError
+from .store import write_private_text
 
 EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH = 2, 3, 4, 5
 
@@ -51,18 +52,30 @@ def _workspace(config_path: Path | None, store_path: Path | None, source: str, f
         _fail(str(exc), EXIT_CONFIG)
 
 
-def _report(result: Any, ws: Any, show_summary: bool = True) -> None:
-    from .summary import week_summary
-    from .workspace import last_monday
-
+def _report(result: Any, ws: Any) -> None:
     for line in result.lines():
         click.echo(line)
     for line in result.report.lines():
         click.echo(f"note: {line}")
-    if show_summary:
-        click.echo("")
-        for line in week_summary(ws, last_monday(ws.config.review.timezone, ws.store.high_water("audit"))):
-            click.echo(line)
+    click.echo("")
+    _summary(ws, None)
+
+
+def _summary(ws: Any, week_ending: str | None) -> Any:
+    from .summary import review_lines
+
+    review = ws.review(week_ending)
+    for line in review_lines(review):
+        click.echo(line)
+    return review
+
+
+week_option = click.option(
+    "--week-ending",
+    metavar="DATE",
+    help="Review the week ending at 00:00 on DATE (YYYY-MM-DD, normally a Monday) in [review] timezone. "
+    "Default: the most recent Monday.",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -159,6 +172,35 @@ def demo(
         _fail(str(exc), EXIT_STORE)
     click.echo(f"Demo tenant: {len(results)} weekly fetches into {ws.store.path}")
     _report(results[-1], ws)
+
+
+@main.command()
+@config_option
+@store_option
+@click.option("--source", type=click.Choice(["graph", "demo", "files"]), default="graph", show_default=True)
+@week_option
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write findings.json (the machine-readable review; see docs/findings-json.md) to this file.",
+)
+def review(
+    config_path: Path | None, store_path: Path | None, source: str, week_ending: str | None, json_path: Path | None
+) -> None:
+    """Review one week from the store (no fetch): coverage, metrics against last week, findings and actions."""
+    from .analysis import findings_json
+
+    ws = _workspace(config_path, store_path, source)
+    try:
+        result = _summary(ws, week_ending)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    except StoreError as exc:
+        _fail(str(exc), EXIT_STORE)
+    if json_path is not None:
+        write_private_text(json_path, json.dumps(findings_json(result), indent=2) + "\n")
+        click.echo(f"findings.json written to {json_path}")
 
 
 @main.command()

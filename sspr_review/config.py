@@ -11,17 +11,19 @@ See ``config.example.toml`` at the project root for every key with its default a
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_type_hints
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
+from .analysis.settings import AnalysisSettings
 from .errors import ConfigError
 
 ENV_PREFIX = "SSPR_REVIEW_"
@@ -114,6 +116,19 @@ class DemoSettings(_Section):
     seed: int = 7
 
 
+#: ``[analysis]``: thresholds and windows of the findings, one key per :class:`AnalysisSettings` field
+#: (the time zone comes from ``[review]``). Built from the dataclass so the two never drift apart.
+AnalysisSection: type[_Section] = create_model(  # type: ignore[call-overload]
+    "AnalysisSection",
+    __base__=_Section,
+    **{
+        f.name: (get_type_hints(AnalysisSettings)[f.name], f.default)
+        for f in dataclasses.fields(AnalysisSettings)
+        if f.name != "timezone"
+    },
+)
+
+
 class Config(_Section):
     """The whole configuration. ``source_path`` is the file it was read from, if any."""
 
@@ -123,7 +138,12 @@ class Config(_Section):
     store: StoreSettings = StoreSettings()
     review: ReviewSettings = ReviewSettings()
     demo: DemoSettings = DemoSettings()
+    analysis: AnalysisSection = AnalysisSection()
     source_path: str | None = Field(None, exclude=True)
+
+    def analysis_settings(self) -> AnalysisSettings:
+        """The analyses' thresholds, with the review time zone."""
+        return AnalysisSettings(timezone=self.review.timezone, **self.analysis.model_dump())
 
     def store_path(self) -> Path:
         """The store folder; relative paths are taken from the config file's folder (else the CWD)."""
@@ -148,7 +168,7 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
     """
     env = os.environ if env is None else env
     data: dict[str, dict[str, Any]] = {}
-    origin = "defaults"
+    origin = "environment and defaults"
     if path is not None:
         file = Path(path).expanduser()
         origin = str(file)
@@ -177,9 +197,14 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
         _check_keys(section, {name: value}, "command line")
         data.setdefault(section, {})[name] = value
     try:
-        return Config(**data, source_path=str(path) if path is not None else None)
+        cfg = Config(**data, source_path=str(path) if path is not None else None)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, origin)) from None
+    try:
+        cfg.analysis_settings()
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration ({origin}): [analysis] {exc}") from None
+    return cfg
 
 
 def _env_target(var: str) -> tuple[str, str] | None:

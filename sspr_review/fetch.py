@@ -52,7 +52,8 @@ class Outcome:
         stats = ""
         if self.stats and self.stats.requests:
             stats = f", {self.stats.requests} requests, {self.stats.throttled} throttled"
-        return f"{self.source:<13} ok{span}: {self.records} records, {self.new} new{stats}"
+        counts = f"{self.records} records, {self.new} new" if self.start else f"snapshot of {self.records} records"
+        return f"{self.source:<13} ok{span}: {counts}{stats}"
 
 
 @dataclass

@@ -22,37 +22,10 @@ from typing import Any, Final
 import pandas as pd
 
 from . import schema
+from .analysis.activities import KNOWN_ACTIVITIES as _ANALYSIS_ACTIVITIES
 
-SSPR_SERVICE: Final = "Self-service Password Management"
-
-#: Activity names the kit understands (lower case). Others are kept and counted as unknown.
-KNOWN_ACTIVITIES: Final = frozenset(
-    name.lower()
-    for name in (
-        "Blocked from self-service password reset",
-        "Change password (self-service)",
-        "Reset password (by admin)",
-        "Reset password (self-service)",
-        "Security info saved for self-service password reset",
-        "Self-service password reset flow activity progress",
-        "Unlock user account (self-service)",
-        "User registered for self-service password reset",
-        "Enable password writeback for directory",
-        "Disable password writeback for directory",
-        "Self-service password reset policy changes",
-        "Reset user password",
-        "Reset password",
-        "User registered security info",
-        "User registered all required security info",
-        "User started security info registration",
-        "User deleted security info",
-        "User changed default security info",
-        "User updated security info",
-        "Admin registered security info",
-        "Admin deleted security info",
-        "Admin updated security info",
-    )
-)
+#: Activity names the kit understands (lower case) are listed once, in :mod:`sspr_review.analysis.activities`.
+KNOWN_ACTIVITIES: Final = _ANALYSIS_ACTIVITIES
 KNOWN_RESULTS: Final = frozenset({"success", "failure", "timeout"})
 RISK_ENUMS: Final[Mapping[str, frozenset[str]]] = {
     "riskState": frozenset({"none", "confirmedSafe", "remediated", "dismissed", "atRisk", "confirmedCompromised"}),

@@ -35,15 +35,13 @@ BUDGETS: dict[str, Budget | None] = {
 #: Safety margin added to each window: a fraction of the window plus a fixed allowance for the time a
 #: request spends between our clock and Graph's.
 MARGIN_FRACTION = 0.02
-MARGIN_SECONDS = 0.01
+MARGIN_SECONDS = 0.05
 
 
 class SlidingWindowLimiter:
     """At most ``budget.limit`` request starts in any ``budget.window`` seconds (scaled by ``time_scale``)."""
 
-    def __init__(
-        self, budget: Budget, *, time_scale: float = 1.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, budget: Budget, *, time_scale: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = budget.limit
         self.window = budget.window * time_scale * (1 + MARGIN_FRACTION) + MARGIN_SECONDS
         self._clock = clock

@@ -94,6 +94,11 @@ def _atomic_write(path: Path, write: Any) -> None:
         os.close(dir_fd)
 
 
+def write_private_text(path: Path, text: str) -> None:
+    """Write ``text`` atomically to ``path``, readable by the owner only."""
+    _atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
 def _write_json(path: Path, data: Any) -> None:
     _atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n"))
 

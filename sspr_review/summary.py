@@ -1,41 +1,72 @@
-"""The week's summary printed by ``sspr-review fetch`` and ``sspr-review demo``."""
+"""The plain-text summary of a review, printed by ``sspr-review fetch``, ``demo`` and ``review``."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    from .analysis import Metric, Review
 
-from .workspace import Workspace
-
-
-def week_summary(ws: Workspace, week_ending: datetime) -> list[str]:
-    """Plain-text lines: the coverage of each source and the week's SSPR activity counts.
-
-    A source without data says so; it never reads as zero events.
-    """
-    start = week_ending - timedelta(days=7)
-    lines = [f"Week {start:%Y-%m-%d %H:%M} → {week_ending:%Y-%m-%d %H:%M} UTC ({ws.config.review.timezone} week)"]
-    coverage = ws.coverage(start, week_ending)
-    for name, cov in coverage.items():
-        state = (
-            "complete" if cov.complete else f"NO DATA: {cov.reason}" if not cov.available else f"partial: {cov.reason}"
-        )
-        lines.append(f"  {name:<13} {state}")
-    if coverage["audit"].available:
-        audit = ws.read("audit", start, week_ending)
-        counts = audit.groupby("activity", dropna=False).size().sort_values(ascending=False)
-        flows = audit.loc[audit["activity"] == "Self-service password reset flow activity progress", "correlation_id"]
-        lines.append(f"  {len(audit)} audit events, {flows.nunique()} SSPR flows")
-        lines.extend(f"    {count:>6}  {_clean(name)}" for name, count in counts.head(12).items())
-    if coverage["risk"].available:
-        risk = ws.read("risk", start, week_ending)
-        leaked = int((risk["risk_event_type"] == "leakedCredentials").sum())
-        lines.append(f"  {len(risk)} risk detections, {leaked} leaked credentials")
-    return lines
+#: Metrics shown in the terminal summary, in order.
+HEADLINE = (
+    "sspr_resets",
+    "flows_started",
+    "flow_success_rate",
+    "blocked_users",
+    "helpdesk_resets",
+    "taps_issued",
+    "self_service_share",
+    "registration_coverage",
+    "users_not_registered",
+)
 
 
-def _clean(value: object) -> str:
-    """Tenant text for a terminal: no control characters (an activity name could carry escape codes)."""
-    text = "<missing>" if value is None or value is pd.NA else str(value)
+def clean(value: object) -> str:
+    """Tenant text for a terminal: control characters (escape sequences) replaced."""
+    text = "" if value is None else str(value)
     return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def fmt(metric: Metric, value: float | int | None) -> str:
+    if value is None:
+        return "no data"
+    if metric.unit == "ratio":
+        return f"{value:.0%}"
+    if metric.unit == "currency":
+        return f"{value:,.0f}"
+    return f"{value:,}"
+
+
+def review_lines(review: Review) -> list[str]:
+    """Coverage, headline metrics with last week's values, and the findings with their actions."""
+    window = review.window
+    lines = [
+        f"Review of {clean(review.tenant.get('name'))}: week ending {window.week_ending:%a %Y-%m-%d} "
+        f"({window.timezone}; {window.start:%Y-%m-%d %H:%M} → {window.end:%Y-%m-%d %H:%M} UTC)",
+        "",
+        "Data coverage",
+    ]
+    for name, cov in review.coverage.items():
+        state = "complete" if cov.complete else ("NO DATA" if not cov.available else "PARTIAL")
+        reason = f": {clean(cov.reason)}" if cov.reason and not cov.complete else ""
+        lines.append(f"  {name:<13} {state}{reason}")
+    lines += ["", f"  {'metric':<26}{'this week':>12}{'last week':>12}"]
+    for name in HEADLINE:
+        metric = review.metrics.get(name)
+        if metric is not None:
+            lines.append(
+                f"  {name.replace('_', ' '):<26}{fmt(metric, metric.value):>12}{fmt(metric, metric.previous):>12}"
+            )
+    by_severity: dict[str, int] = {}
+    for finding in review.findings:
+        by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
+    counts = ", ".join(f"{n} {s}" for s, n in by_severity.items()) or "none"
+    lines += ["", f"Findings: {counts}"]
+    for finding in review.findings:
+        status = review.status(finding)
+        tag = f" [{status}]" if status else ""
+        lines.append(f"  {finding.severity.upper():<9}{clean(finding.title)}{tag}")
+        lines.append(f"  {'':<9}→ {clean(finding.action)}")
+    if review.comparison is not None and review.comparison.resolved:
+        lines.append(f"Resolved since last week: {len(review.comparison.resolved)}")
+    return lines

@@ -21,6 +21,7 @@ from .errors import ConfigError
 from .store import Store
 
 if TYPE_CHECKING:
+    from .analysis import Review, ReviewWindow
     from .demo import DemoTenant
     from .fetch import FetchResult
     from .sources import Source
@@ -137,6 +138,51 @@ class Workspace:
 
     def status(self) -> dict[str, Any]:
         return self.store.status()
+
+    def tenant(self) -> dict[str, str]:
+        """Tenant id and name for reports: ``[tenant] name`` wins over what the store learnt from Graph."""
+        info = self.store.tenant_info()
+        name = self.config.tenant.name or str(info.get("name") or self.store.tenant)
+        return {"id": str(info.get("id") or self.store.tenant), "name": name}
+
+    def window(self, week_ending: str | datetime | None = None) -> ReviewWindow:
+        """The review week ending at ``week_ending`` (default: the most recent Monday in [review] timezone)."""
+        from .analysis import review_window
+
+        try:
+            return review_window(week_ending or None, self.config.review.timezone)
+        except ValueError as exc:
+            raise ConfigError(f"week ending: {exc}") from None
+
+    def review(self, week_ending: str | datetime | None = None, *, compare: bool = True) -> Review:
+        """Review one week from the store: metrics with last week's values, findings, trend.
+
+        With ``compare`` the previous week is reviewed too, so each finding says new or continuing and
+        last week's resolved findings are listed.
+        """
+        from . import schema
+        from .analysis import build_review
+
+        window = self.window(week_ending)
+        settings = self.config.analysis_settings()
+        tables = {name: self.store.read(name) for name in schema.TABLES}
+        history = {s: ivs[0].start for s in ("audit", "risk") if (ivs := self.store.intervals(s))}
+        tenant = self.tenant()
+        previous = None
+        if compare:
+            before = window.shift(1)
+            previous = build_review(
+                tables, self.coverage(before.start, before.end), before, settings, tenant=tenant, history_start=history
+            ).findings
+        return build_review(
+            tables,
+            self.coverage(window.start, window.end),
+            window,
+            settings,
+            tenant=tenant,
+            previous_findings=previous,
+            history_start=history,
+        )
 
 
 def open_workspace(

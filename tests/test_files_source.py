@@ -99,7 +99,7 @@ def test_broken_json_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"bad\.json: not valid JSON"):
         FilesSource(folder)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="holds no .json"):
+    with pytest.raises(InputError, match=r"holds no \.json"):
         FilesSource(tmp_path / "empty")
 
 

@@ -41,7 +41,7 @@ def test_never_more_than_limit_in_any_window_and_no_slower_than_needed() -> None
         assert starts[i + 5] - starts[i] >= 10.0  # the 6th start is a full window after the 1st
     assert starts[:5] == [0.0] * 5  # a burst uses the whole budget at once
     # 23 requests need 4 further windows; the margin costs at most ~3 %
-    assert 40.0 <= starts[-1] <= 40.0 * 1.03 + 0.05
+    assert 40.0 <= starts[-1] <= 40.0 * 1.03 + 4 * 0.05
 
 
 def test_pause_holds_the_bucket() -> None:
@@ -55,4 +55,4 @@ def test_time_scale_shrinks_windows() -> None:
     clock = FakeClock()
     limiter = SlidingWindowLimiter(Budget(1, 1.0), time_scale=0.01, clock=clock)
     starts = run_with_fake_time(limiter, clock, 3)
-    assert starts[2] < 0.1
+    assert starts[2] < 2 * (0.01 * 1.02 + 0.05) + 1e-9  # two scaled windows plus the fixed jitter margin

@@ -96,7 +96,7 @@ def test_snapshot_coverage(tmp_path: Path) -> None:
 
 def test_writes_need_the_lock_and_one_writer_at_a_time(tmp_path: Path) -> None:
     store = Store(tmp_path, "t")
-    with pytest.raises(StoreError, match="inside Store.writing"):
+    with pytest.raises(StoreError, match=r"inside Store\.writing"):
         store.record_interval("audit", T0, T0)
     with store.writing(), pytest.raises(StoreError, match="another fetch"), Store(tmp_path, "t").writing():
         pass

@@ -1,0 +1,98 @@
+"""The analysis layer: pure, vectorised functions over the normalised tables of :mod:`sspr_review.schema`.
+
+Typical use::
+
+    window = review_window(None, "Europe/Berlin")
+    review = build_review(tables, coverage, window, AnalysisSettings(timezone="Europe/Berlin"))
+    document = findings_json(review)
+
+Modules: :mod:`.window` (the review week), :mod:`.settings` (thresholds), :mod:`.activities` (which audit events
+are what), :mod:`.reasons` (resultReason rule table), :mod:`.flows` (SSPR flows), :mod:`.prepare` (derived tables),
+:mod:`.metrics` (weekly metrics and trend), :mod:`.findings` (one function per rule, fingerprints, comparison)
+and :mod:`.review` (one review and its findings.json).
+"""
+
+from .activities import KNOWN_ACTIVITIES, activity_kind
+from .findings import (
+    KINDS,
+    RULES,
+    SEVERITIES,
+    Comparison,
+    Finding,
+    Rule,
+    compare,
+    data_gaps,
+    evaluate,
+    find_admin_password_resets,
+    find_blocked_users,
+    find_helpdesk_resets,
+    find_leaked_credentials_remediated,
+    find_leaked_credentials_unremediated,
+    find_registration_gaps,
+    find_reset_spikes,
+    find_writeback_failures,
+    finding_from_dict,
+    finding_to_dict,
+    fingerprint,
+    sort_findings,
+)
+from .flows import Flows, classify_events, completed_resets, flows, unrecognised_reasons
+from .metrics import METRIC_SPECS, Metric, MetricSpec, weekly_metrics, window_metrics
+from .prepare import ReviewData, prepare, privileged_lookup
+from .reasons import END_STATES, METHODS, STAGES, ReasonRule, classify_reasons, reason_rules
+from .review import SCHEMA_VERSION, Review, build_review, findings_json, findings_schema
+from .settings import AnalysisSettings
+from .window import ReviewWindow, review_window
+
+__all__ = [
+    "END_STATES",
+    "KINDS",
+    "KNOWN_ACTIVITIES",
+    "METHODS",
+    "METRIC_SPECS",
+    "RULES",
+    "SCHEMA_VERSION",
+    "SEVERITIES",
+    "STAGES",
+    "AnalysisSettings",
+    "Comparison",
+    "Finding",
+    "Flows",
+    "Metric",
+    "MetricSpec",
+    "ReasonRule",
+    "Review",
+    "ReviewData",
+    "ReviewWindow",
+    "Rule",
+    "activity_kind",
+    "build_review",
+    "classify_events",
+    "classify_reasons",
+    "compare",
+    "completed_resets",
+    "data_gaps",
+    "evaluate",
+    "find_admin_password_resets",
+    "find_blocked_users",
+    "find_helpdesk_resets",
+    "find_leaked_credentials_remediated",
+    "find_leaked_credentials_unremediated",
+    "find_registration_gaps",
+    "find_reset_spikes",
+    "find_writeback_failures",
+    "finding_from_dict",
+    "finding_to_dict",
+    "findings_json",
+    "findings_schema",
+    "fingerprint",
+    "flows",
+    "prepare",
+    "privileged_lookup",
+    "reason_rules",
+    "review_window",
+    "sort_findings",
+    "unrecognised_reasons",
+    "weekly_metrics",
+    "window_metrics",
+]

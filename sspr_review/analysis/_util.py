@@ -1,0 +1,213 @@
+"""Small vectorised helpers shared by the analysis modules (private)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+NAT: Final = np.iinfo(np.int64).min
+NS_PER_MINUTE: Final = 60 * 1_000_000_000
+NS_PER_HOUR: Final = 60 * NS_PER_MINUTE
+NS_PER_DAY: Final = 24 * NS_PER_HOUR
+
+
+def ns(values: pd.Series | pd.Index) -> np.ndarray:
+    """Nanoseconds since the epoch (UTC) as int64; missing values are :data:`NAT` (smaller than any time)."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    series = pd.Series(values)
+    if not isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = pd.to_datetime(series, utc=True, errors="coerce")
+    return np.asarray(series.to_numpy(dtype="datetime64[ns]")).view(np.int64)
+
+
+def to_ns(value: datetime) -> int:
+    """A datetime as int64 nanoseconds since the epoch (a naive datetime is taken as UTC)."""
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return int(ts.as_unit("ns").value)
+
+
+def timestamps(values: np.ndarray) -> pd.Series:
+    """int64 nanoseconds back to a ``datetime64[ns, UTC]`` Series (NAT becomes NaT)."""
+    return pd.Series(pd.to_datetime(np.asarray(values, dtype=np.int64).view("datetime64[ns]"), utc=True))
+
+
+def iso(value: Any) -> str | None:
+    """ISO 8601 UTC with ``Z`` (milliseconds only when non-zero); ``None`` for a missing value."""
+    if value is None:
+        return None
+    if isinstance(value, (int, np.integer)):
+        if int(value) == NAT:
+            return None
+        value = pd.Timestamp(int(value), tz="UTC")
+    ts = pd.Timestamp(value)
+    if pd.isna(ts):
+        return None
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    text = ts.strftime("%Y-%m-%dT%H:%M:%S")
+    millis = ts.microsecond // 1000
+    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """A UTC :class:`datetime` from a timestamp-like value or int64 nanoseconds; ``None`` when missing."""
+    if value is None:
+        return None
+    if isinstance(value, (int, np.integer)):
+        if int(value) == NAT:
+            return None
+        return pd.Timestamp(int(value), tz="UTC").to_pydatetime(warn=False)
+    ts = pd.Timestamp(value)
+    if pd.isna(ts):
+        return None
+    out: datetime = (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime(warn=False)
+    return out.astimezone(UTC)
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready Python value: numpy/pandas scalars unwrapped, timestamps ISO, NA/NaN as ``None``."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset, np.ndarray, pd.Series, pd.Index)):
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else list(value)
+        return [plain(v) for v in items]
+    if isinstance(value, (pd.Timestamp, datetime, np.datetime64)):
+        return iso(value)
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(float(value)) else float(value)
+    return value if isinstance(value, str) else str(value)
+
+
+def lower(values: pd.Series) -> pd.Series:
+    """Strip and lower-case a string column; blanks become missing."""
+    out = values.astype("string").str.strip().str.lower()
+    return out.mask(out == "")
+
+
+def isin(values: pd.Series, pool: pd.Series | Iterable[Any]) -> np.ndarray:
+    """Boolean array: the string value is one of ``pool`` (exact match; missing values never are).
+
+    Uses Arrow's hash set; a Series pool is handed over without creating Python objects.
+    """
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    left = pa.array(values.astype("string").array)
+    if isinstance(pool, pd.Series):
+        right = pa.array(pool.dropna().astype("string").array).cast(pa.large_string())
+    else:
+        right = pa.array([str(v) for v in pool if v is not None and v is not pd.NA], type=pa.large_string())
+    hit = pc.fill_null(pc.is_in(left.cast(pa.large_string()), value_set=right), False)
+    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def lower_isin(values: pd.Series, wanted: Iterable[str]) -> np.ndarray:
+    """Boolean array: the trimmed, lower-cased value is in ``wanted`` (computed on the distinct values)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    hit = lower(pd.Series(pd.Index(uniques), dtype="string")).isin(set(wanted)).to_numpy(dtype=bool, na_value=False)
+    return np.append(hit, False)[codes]
+
+
+def user_key(frame: pd.DataFrame, id_col: str = "user_id", upn_col: str = "user_upn") -> pd.Series:
+    """Identity of an account: its object id (lower case), else ``upn:<upn>``; missing when neither is known."""
+    ids = lower(frame[id_col])
+    upns = "upn:" + lower(frame[upn_col])
+    return ids.fillna(upns)
+
+
+def texts(values: Iterable[Any]) -> list[str]:
+    """Sorted distinct non-missing values as strings."""
+    return sorted({str(v) for v in values if v is not None and not pd.isna(v) and str(v) != ""})
+
+
+def capped(values: Sequence[str], limit: int) -> list[str]:
+    """The first ``limit`` values."""
+    return list(values[:limit])
+
+
+def week_index(times: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Index of the half-open interval ``bounds[i] <= t < bounds[i+1]`` holding each time; -1 when outside."""
+    idx = np.searchsorted(bounds, times, side="right") - 1
+    idx[(idx >= len(bounds) - 1) | (times == NAT)] = -1
+    return idx
+
+
+def snapshot_lookup(
+    times: np.ndarray,
+    ids: pd.Series,
+    upns: pd.Series,
+    snapshots: pd.DataFrame,
+    *,
+    id_col: str,
+    upn_col: str,
+    columns: Sequence[str],
+) -> pd.DataFrame:
+    """For each event, ``columns`` of its user's row in the latest snapshot at or before the event.
+
+    ``snapshots`` has a ``snapshot_date`` column and at most one row per user per snapshot; an event before the
+    first snapshot uses the first one. Users match on object id, else on UPN (case-insensitive). Returns a frame
+    with one row per event, in event order (positional index), with a boolean ``found`` column.
+    """
+    n = len(times)
+    out = pd.DataFrame(index=pd.RangeIndex(n))
+    if n == 0 or snapshots.empty:
+        for col in columns:
+            out[col] = pd.Series(pd.NA, index=out.index, dtype=snapshots[col].dtype if col in snapshots else object)
+        out["found"] = np.zeros(n, dtype=bool)
+        return out
+    snap_ns = ns(snapshots["snapshot_date"])
+    dates = np.unique(snap_ns[snap_ns != NAT])
+    pos = np.clip(np.searchsorted(dates, times, side="right") - 1, 0, None)
+    left = pd.DataFrame(
+        {
+            "_snap": dates[pos],
+            "_id": lower(pd.Series(ids.to_numpy(), dtype="string")).to_numpy(),
+            "_upn": lower(pd.Series(upns.to_numpy(), dtype="string")).to_numpy(),
+            "_row": np.arange(n),
+        }
+    )
+    # Only the snapshots needed, and only rows whose id or UPN (as given or lower-cased) an event names.
+    event_ids = {v for s in (ids, left["_id"]) for v in s.dropna()} if len(ids) else set()
+    event_upns = {v for s in (upns, left["_upn"]) for v in s.dropna()} if len(upns) else set()
+    wanted = np.isin(snap_ns, np.unique(dates[pos])) & (
+        isin(snapshots[id_col], event_ids) | isin(snapshots[upn_col], event_upns)
+    )
+    right = pd.DataFrame(
+        {
+            "_snap": snap_ns[wanted],
+            "_id": lower(snapshots[id_col][wanted]).to_numpy(),
+            "_upn": lower(snapshots[upn_col][wanted]).to_numpy(),
+        }
+    )
+    for col in columns:
+        right[col] = snapshots[col][wanted].to_numpy()
+    by_id = left.dropna(subset=["_id"]).merge(
+        right.dropna(subset=["_id"]).drop(columns="_upn").drop_duplicates(["_snap", "_id"]),
+        on=["_snap", "_id"],
+        how="inner",
+    )
+    rest = left[~left["_row"].isin(by_id["_row"])].dropna(subset=["_upn"])
+    by_upn = rest.merge(
+        right.dropna(subset=["_upn"]).drop(columns="_id").drop_duplicates(["_snap", "_upn"]),
+        on=["_snap", "_upn"],
+        how="inner",
+    )
+    found = pd.concat([by_id, by_upn], ignore_index=True).drop_duplicates("_row").set_index("_row")
+    found = found.reindex(pd.RangeIndex(n))
+    for col in columns:
+        out[col] = found[col].astype(snapshots[col].dtype).to_numpy()
+    out["found"] = found["_snap"].notna().to_numpy()
+    return out

@@ -1,0 +1,339 @@
+"""Weekly SSPR metrics: the review week with the week before it, and the trend over the whole history.
+
+Every metric is computed for all weeks at once (each event's week is found with one ``searchsorted`` and counted
+with ``bincount``). Weeks end at the review window's end and step back seven days of wall-clock time in the
+review time zone.
+
+Missing data is ``None``/``<NA>``, never 0: a metric of a source that is not complete for the review week is
+missing for that week, and a week before the start of a source's history (``history_start``, by default its
+earliest record) is missing too. A ratio whose denominator is 0 (no flows, no resets) is missing as well.
+
+Registration metrics use the latest stored snapshot *dated within the week*: a snapshot dated (UTC day of the
+fetch) after the week's first local day and up to its last local day, the ``week_ending`` day itself included,
+so the Monday-morning fetch describes the week that just ended. Among SSPR-enabled member users (a missing
+``is_sspr_enabled`` counts as enabled), coverage is the SSPR-capable share; administrators (``is_admin`` or in
+the roles snapshot) are shown separately, whatever their user type.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from ._util import NAT, NS_PER_DAY, lower_isin, ns, timestamps, to_ns, user_key, week_index
+from .flows import is_kind
+from .prepare import ReviewData, in_roles
+from .reasons import END_STATES, METHODS
+from .settings import AnalysisSettings
+from .window import ReviewWindow, zone
+
+__all__ = ["METRIC_SPECS", "Metric", "MetricSpec", "week_bounds", "weekly_metrics", "window_metrics"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """Name, unit ("count", "ratio" in 0-1, or "currency"), source and meaning of a metric."""
+
+    name: str
+    unit: str
+    source: str
+    description: str
+
+
+def _method_specs() -> tuple[MetricSpec, ...]:
+    out = []
+    for m in METHODS:
+        label = m.replace("_", " ")
+        out += [
+            MetricSpec(f"method_{m}_tried", "count", "audit", f"Flows in which the {label} gate was tried"),
+            MetricSpec(f"method_{m}_failed", "count", "audit", f"Flows in which the {label} gate was never passed"),
+            MetricSpec(f"method_{m}_failure_rate", "ratio", "audit", f"Failed / tried for the {label} gate"),
+        ]
+    return tuple(out)
+
+
+#: Every metric, in report order.
+METRIC_SPECS: Final[tuple[MetricSpec, ...]] = (
+    MetricSpec("sspr_resets", "count", "audit", "Completed self-service password resets, one per flow"),
+    MetricSpec("flows_started", "count", "audit", "SSPR flows started"),
+    MetricSpec("flow_success_rate", "ratio", "audit", "Share of the flows started in the week that completed"),
+    MetricSpec("blocked_users", "count", "audit", "Distinct users blocked from SSPR"),
+    MetricSpec("account_unlocks", "count", "audit", "Accounts unlocked through self-service"),
+    MetricSpec("password_changes", "count", "audit", "Self-service password changes"),
+    MetricSpec("banned_password_rejections", "count", "audit", "New passwords rejected as banned"),
+    MetricSpec("helpdesk_resets", "count", "audit", "Passwords reset by an administrator or the helpdesk"),
+    MetricSpec("taps_issued", "count", "audit", "Temporary Access Passes issued"),
+    MetricSpec("self_service_share", "ratio", "audit", "SSPR resets / (SSPR resets + helpdesk resets)"),
+    MetricSpec("helpdesk_cost_avoided", "currency", "audit", "SSPR resets × the cost of one helpdesk reset"),
+    MetricSpec("registration_coverage", "ratio", "registration", "SSPR-capable share of SSPR-enabled members"),
+    MetricSpec("users_not_registered", "count", "registration", "SSPR-enabled members not SSPR-capable"),
+    MetricSpec("sspr_enabled_members", "count", "registration", "SSPR-enabled member users"),
+    MetricSpec("admin_registration_coverage", "ratio", "registration", "SSPR-capable share of administrators"),
+    MetricSpec("admins_not_capable", "count", "registration", "Administrators not SSPR-capable"),
+    *_method_specs(),
+)
+_SPEC: Final = {s.name: s for s in METRIC_SPECS}
+_TIME_RANGED: Final = ("audit", "risk")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric's value for the review week and for the week before (``None`` when not known)."""
+
+    name: str
+    value: float | int | None
+    previous: float | int | None
+    unit: str
+    source: str
+
+    @property
+    def change(self) -> float | int | None:
+        """``value - previous``, when both are known."""
+        if self.value is None or self.previous is None:
+            return None
+        return self.value - self.previous
+
+
+def week_bounds(window: ReviewWindow, weeks: int) -> np.ndarray:
+    """``weeks + 1`` boundaries (int64 ns, ascending) of the ``weeks`` weeks ending with the review week."""
+    ends = [to_ns(window.shift(k).end) for k in range(weeks - 1, -1, -1)]
+    return np.array([to_ns(window.shift(weeks - 1).start), *ends], dtype=np.int64)
+
+
+def _earliest(data: ReviewData) -> dict[str, int]:
+    out = {}
+    for source, values in (
+        ("audit", data.events["time"].to_numpy()),
+        ("risk", ns(data.risk["detected_time"].fillna(data.risk["activity_time"]))),
+        ("registration", ns(data.registration["snapshot_date"])),
+    ):
+        values = values[values != NAT]
+        if len(values):
+            out[source] = int(values.min())
+    return out
+
+
+def _count(times: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    idx = week_index(np.asarray(times, dtype=np.int64), bounds)
+    return np.bincount(idx[idx >= 0], minlength=len(bounds) - 1).astype(np.float64)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def _day_number(day: date) -> int:
+    return day.toordinal() - date(1970, 1, 1).toordinal()
+
+
+def _registration(data: ReviewData, bounds: np.ndarray, timezone: str) -> dict[str, np.ndarray]:
+    weeks = len(bounds) - 1
+    nan = np.full(weeks, np.nan)
+    out = {k: nan.copy() for k in _REGISTRATION_METRICS}
+    reg = data.registration
+    if reg.empty:
+        return out
+    snap_ns = ns(reg["snapshot_date"])
+    snap_day = np.where(snap_ns == NAT, np.iinfo(np.int64).min, snap_ns // NS_PER_DAY)
+    days = np.unique(snap_day[snap_ns != NAT])
+    if days.size == 0:
+        return out
+    tz = zone(timezone)
+    local_days = np.array(
+        [_day_number(pd.Timestamp(int(b), tz="UTC").tz_convert(tz).date()) for b in bounds], dtype=np.int64
+    )
+    pick = np.searchsorted(days, local_days[1:], side="right") - 1
+    valid = (pick >= 0) & (days[np.clip(pick, 0, None)] > local_days[:-1])
+    chosen = np.unique(days[pick[valid]])
+    rows = np.flatnonzero(np.isin(snap_day, chosen))
+    sub = reg[list(_REGISTRATION_COLUMNS)].iloc[rows]
+    code = np.searchsorted(chosen, snap_day[rows])
+    member = lower_isin(sub["user_type"], ["member"])
+    enabled = sub["is_sspr_enabled"].astype("boolean").fillna(True).to_numpy(dtype=bool)
+    capable = sub["is_sspr_capable"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    admin = sub["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    admin |= in_roles(data, sub, snap_ns[rows])
+    n = len(chosen)
+
+    def tally(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(code[mask], minlength=n).astype(np.float64)
+
+    den = tally(member & enabled)
+    cap = tally(member & enabled & capable)
+    admins = tally(admin)
+    admins_cap = tally(admin & capable)
+    per_snapshot = {
+        "registration_coverage": _ratio(cap, den),
+        "users_not_registered": den - cap,
+        "sspr_enabled_members": den,
+        "admin_registration_coverage": _ratio(admins_cap, admins),
+        "admins_not_capable": admins - admins_cap,
+    }
+    week_of = np.flatnonzero(valid)
+    snap_of = np.searchsorted(chosen, days[pick[valid]])
+    for name, values in per_snapshot.items():
+        out[name][week_of] = values[snap_of]
+    return out
+
+
+_REGISTRATION_COLUMNS: Final = ("user_id", "user_upn", "user_type", "is_sspr_enabled", "is_sspr_capable", "is_admin")
+_REGISTRATION_METRICS: Final = (
+    "registration_coverage",
+    "users_not_registered",
+    "sspr_enabled_members",
+    "admin_registration_coverage",
+    "admins_not_capable",
+)
+
+
+def _audit_counts(data: ReviewData, bounds: np.ndarray, settings: AnalysisSettings) -> dict[str, np.ndarray]:
+    events = data.events
+    success = events["success"].to_numpy(dtype=bool)
+    time = events["time"].to_numpy()
+    flows = data.flows
+    start = ns(flows["start"])
+    completed = flows["completed"].to_numpy(dtype=bool)
+    out: dict[str, np.ndarray] = {}
+    resets = _count(ns(data.resets["time"]), bounds)
+    helpdesk = _count(ns(data.admin_resets["time"]), bounds)
+    out["sspr_resets"] = resets
+    started = _count(start, bounds)
+    out["flows_started"] = started
+    out["flow_success_rate"] = _ratio(_count(start[completed], bounds), started)
+    blocked_rows = np.flatnonzero(is_kind(events, "blocked"))
+    blocked = pd.DataFrame(
+        {
+            "week": week_index(time[blocked_rows], bounds),
+            "user": user_key(data.audit.iloc[blocked_rows]).fillna("?").to_numpy(),
+        }
+    ).drop_duplicates()
+    blocked = blocked[blocked["week"] >= 0]
+    out["blocked_users"] = np.bincount(blocked["week"].to_numpy(), minlength=len(bounds) - 1).astype(np.float64)
+    out["account_unlocks"] = _count(time[is_kind(events, "unlock") & success], bounds)
+    out["password_changes"] = _count(time[is_kind(events, "change") & success], bounds)
+    banned = np.asarray(events["end_state"].cat.codes) == END_STATES.index("banned_password")
+    out["banned_password_rejections"] = _count(time[banned], bounds)
+    out["helpdesk_resets"] = helpdesk
+    out["taps_issued"] = _count(ns(data.taps["time"]), bounds)
+    out["self_service_share"] = _ratio(resets, resets + helpdesk)
+    out["helpdesk_cost_avoided"] = resets * settings.helpdesk_reset_cost
+    tried = flows["tried_bits"].to_numpy()
+    failed = flows["failed_bits"].to_numpy()
+    for i, m in enumerate(METHODS):
+        bit = 1 << i
+        t = _count(start[(tried & bit) != 0], bounds)
+        f = _count(start[(failed & bit) != 0], bounds)
+        out[f"method_{m}_tried"] = t
+        out[f"method_{m}_failed"] = f
+        out[f"method_{m}_failure_rate"] = _ratio(f, t)
+    return out
+
+
+def weekly_metrics(
+    data: ReviewData,
+    window: ReviewWindow,
+    settings: AnalysisSettings | None = None,
+    *,
+    history_start: Mapping[str, datetime] | None = None,
+    weeks: int | None = None,
+) -> pd.DataFrame:
+    """One row per week, oldest first, ending with the review week: the trend over the whole history.
+
+    Columns: ``week_start``, ``week_end`` (UTC), ``week_ending`` (local date of the end) and one column per
+    :data:`METRIC_SPECS` entry (``Int64`` counts, ``Float64`` ratios and amounts; ``<NA>`` when unknown).
+    ``weeks`` fixes the number of weeks (default: from the earliest record of any table, at least 2, at most
+    ``settings.max_history_weeks``). ``history_start`` gives, per time-ranged source, the time from which the
+    store is complete (default: its earliest record); earlier and partly covered weeks are ``<NA>``. The review
+    week follows ``data.complete`` instead.
+
+    >>> from sspr_review import schema
+    >>> from sspr_review.analysis import prepare, review_window
+    >>> data = prepare({"audit": schema.empty("audit")})
+    >>> weekly_metrics(data, review_window("2024-03-11", "UTC"), weeks=2)["sspr_resets"].tolist()
+    [<NA>, 0]
+    """
+    settings = AnalysisSettings() if settings is None else settings
+    earliest = _earliest(data)
+    if weeks is None:
+        first = min(earliest.values(), default=to_ns(window.previous_start))
+        span = to_ns(window.end) - first
+        weeks = max(2, min(settings.max_history_weeks, math.ceil(span / (7 * NS_PER_DAY))))
+    if weeks < 1:
+        raise ValueError("weeks must be at least 1")
+    bounds = week_bounds(window, weeks)
+    values = _audit_counts(data, bounds, settings) | _registration(data, bounds, window.timezone)
+    starts = {**earliest, **{k: to_ns(v) for k, v in (history_start or {}).items()}}
+    last = weeks - 1
+    tz = zone(window.timezone)
+    frame = pd.DataFrame(
+        {
+            "week_start": timestamps(bounds[:-1]),
+            "week_end": timestamps(bounds[1:]),
+            "week_ending": [str(pd.Timestamp(int(b), tz="UTC").tz_convert(tz).date()) for b in bounds[1:]],
+        }
+    )
+    for spec in METRIC_SPECS:
+        column = np.asarray(values[spec.name], dtype=np.float64).copy()
+        if spec.source in _TIME_RANGED:
+            begin = starts.get(spec.source)
+            covered = bounds[:-1] >= begin if begin is not None else np.zeros(weeks, dtype=bool)
+            column[~covered] = np.nan
+        if not data.has(spec.source):
+            column[last] = np.nan
+        elif spec.source in _TIME_RANGED:
+            column[last] = values[spec.name][last]
+        if spec.unit == "count":
+            frame[spec.name] = pd.array(_ints(column), dtype="Int64")
+        else:
+            frame[spec.name] = pd.array(_floats(column), dtype="Float64")
+    return frame
+
+
+def _floats(column: np.ndarray) -> list[float | None]:
+    return [None if math.isnan(v) else float(v) for v in column.tolist()]
+
+
+def _ints(column: np.ndarray) -> list[int | None]:
+    return [None if math.isnan(v) else round(v) for v in column.tolist()]
+
+
+def _scalar(value: object) -> float | int | None:
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(float(value)) else float(value)
+    return None
+
+
+def window_metrics(
+    data: ReviewData,
+    window: ReviewWindow,
+    settings: AnalysisSettings | None = None,
+    *,
+    history_start: Mapping[str, datetime] | None = None,
+    weekly: pd.DataFrame | None = None,
+) -> dict[str, Metric]:
+    """Metrics of the review week, each with the previous week's value (from :func:`weekly_metrics`)."""
+    if weekly is None:
+        weekly = weekly_metrics(data, window, settings, history_start=history_start, weeks=2)
+    current = weekly.iloc[-1]
+    previous = weekly.iloc[-2] if len(weekly) > 1 else None
+    return {
+        spec.name: Metric(
+            name=spec.name,
+            value=_scalar(current[spec.name]),
+            previous=None if previous is None else _scalar(previous[spec.name]),
+            unit=spec.unit,
+            source=spec.source,
+        )
+        for spec in METRIC_SPECS
+    }

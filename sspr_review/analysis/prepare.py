@@ -1,0 +1,328 @@
+"""The derived tables every metric and rule uses, computed once: :class:`ReviewData` from :func:`prepare`.
+
+Building it classifies every audit event, groups SSPR flows, and picks out completed resets (one per flow),
+admin/helpdesk resets (de-duplicated) and Temporary Access Passes. The rules and metrics then select from these
+tables by time; none of them loops over events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from ..coverage import SourceCoverage
+from . import activities as act
+from ._util import NAT, NS_PER_MINUTE, isin, lower, lower_isin, ns, snapshot_lookup, timestamps, user_key
+from .flows import classify_events, completed_resets, flows, is_kind
+from .settings import AnalysisSettings
+
+__all__ = [
+    "TABLE_SOURCES",
+    "ReviewData",
+    "admin_resets",
+    "in_roles",
+    "prepare",
+    "privileged_lookup",
+    "temporary_access_passes",
+]
+
+#: Which coverage source each table comes from.
+TABLE_SOURCES: Final[Mapping[str, str]] = {
+    "audit": "audit",
+    "risk": "risk",
+    "registration": "registration",
+    "privileged": "roles",
+}
+
+
+@dataclass(frozen=True)
+class ReviewData:
+    """Normalised tables plus what the analyses derive from them (see :func:`prepare`).
+
+    ``complete`` names the sources whose coverage is complete for the review window; a rule or metric that
+    needs another source is not evaluated. ``events`` is :func:`~.flows.classify_events` of ``audit`` plus
+    ``flow``; ``flows`` one row per flow; ``resets`` the completed SSPR resets (one per flow);
+    ``admin_resets`` the admin/helpdesk resets; ``taps`` the Temporary Access Passes issued.
+    """
+
+    audit: pd.DataFrame
+    risk: pd.DataFrame
+    registration: pd.DataFrame
+    privileged: pd.DataFrame
+    events: pd.DataFrame
+    flows: pd.DataFrame
+    resets: pd.DataFrame
+    admin_resets: pd.DataFrame
+    taps: pd.DataFrame
+    complete: frozenset[str] = field(default_factory=frozenset)
+
+    def has(self, source: str) -> bool:
+        """The source is complete for the review window."""
+        return source in self.complete
+
+
+def _table(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
+    frame = tables.get(name)
+    if frame is None:
+        return schema.empty(name)
+    missing = [c for c in schema.TABLES[name] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"table {name!r} lacks the columns {missing}; build it with sspr_review.schema.conform")
+    return frame.reset_index(drop=True)
+
+
+def admin_resets(
+    audit: pd.DataFrame,
+    events: pd.DataFrame,
+    flow_table: pd.DataFrame,
+    settings: AnalysisSettings,
+) -> pd.DataFrame:
+    """Admin/helpdesk password resets (see :mod:`.activities`), events of one reset merged.
+
+    The SSPR service's "Reset password (by admin)" and Core Directory's "Reset user password" for the same user
+    within ``settings.admin_reset_merge_minutes`` are one reset. Columns: ``time``, ``user_id``, ``user_upn``,
+    ``user_key``, ``initiator_type``, ``initiator_id``, ``initiator_upn``, ``initiator_name``, ``ip``,
+    ``correlation_id``, ``activity``, ``on_premises_agent``, ``events``; sorted by time.
+    """
+    success = events["success"].to_numpy(dtype=bool)
+    by_admin = is_kind(events, "admin_reset") & success
+    directory = np.flatnonzero(is_kind(events, "directory_reset") & success)
+    sub = audit.iloc[directory]
+    from_user = (lower(sub["initiator_type"]) == "user").to_numpy(dtype=bool, na_value=False)
+    same_id = (lower(sub["initiator_id"]) == lower(sub["target_id"])).to_numpy(dtype=bool, na_value=False)
+    same_upn = (lower(sub["initiator_upn"]) == lower(sub["target_upn"])).to_numpy(dtype=bool, na_value=False)
+    sync = lower(sub["initiator_upn"]).str.startswith(act.SYNC_ACCOUNT_PREFIX).to_numpy(dtype=bool, na_value=False)
+    flow_ids = flow_table["correlation_id"].dropna()
+    in_flow = isin(lower(sub["correlation_id"]), flow_ids)
+    keep = directory[from_user & ~same_id & ~same_upn & ~sync & ~in_flow]
+    rows = np.union1d(np.flatnonzero(by_admin), keep)
+    picked = audit.iloc[rows]
+    frame = pd.DataFrame(
+        {
+            "time": events["time"].to_numpy()[rows],
+            "user_id": picked["user_id"].to_numpy(),
+            "user_upn": picked["user_upn"].to_numpy(),
+            "user_key": user_key(picked).to_numpy(),
+            "initiator_type": picked["initiator_type"].to_numpy(),
+            "initiator_id": picked["initiator_id"].to_numpy(),
+            "initiator_upn": picked["initiator_upn"].to_numpy(),
+            "initiator_name": picked["initiator_name"].to_numpy(),
+            "ip": picked["ip"].to_numpy(),
+            "correlation_id": picked["correlation_id"].to_numpy(),
+            "activity": picked["activity"].to_numpy(),
+            "on_premises_agent": picked["on_premises_agent"].to_numpy(),
+        }
+    )
+    frame = frame[frame["time"].to_numpy() != NAT]
+    frame["user_key"] = frame["user_key"].fillna(pd.Series("row:" + frame.index.astype(str), index=frame.index))
+    frame = frame.sort_values(["user_key", "time"], kind="stable").reset_index(drop=True)
+    time = frame["time"].to_numpy()
+    keys = frame["user_key"].to_numpy()
+    gap = settings.admin_reset_merge_minutes * NS_PER_MINUTE
+    new = np.ones(len(frame), dtype=bool)
+    if len(frame) > 1:
+        new[1:] = (keys[1:] != keys[:-1]) | (np.diff(time) > gap)
+    group = np.cumsum(new) - 1
+    merged = frame.assign(_group=group).groupby("_group", sort=True)
+    out = merged.first()
+    out["events"] = merged.size()
+    out["time"] = timestamps(out["time"].to_numpy()).to_numpy()
+    out = out.reset_index(drop=True)
+    for col in out.columns:
+        if col not in ("time", "events"):
+            out[col] = out[col].astype("string")
+    out["time"] = pd.to_datetime(out["time"], utc=True)
+    out["events"] = out["events"].astype(np.int64)
+    result: pd.DataFrame = out.sort_values("time", kind="stable").reset_index(drop=True)
+    return result
+
+
+def temporary_access_passes(audit: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Temporary Access Passes issued: ``time``, ``user_id``, ``user_upn``, ``user_key``, ``initiator_upn``."""
+    rows = np.flatnonzero(is_kind(events, "tap") & events["success"].to_numpy(dtype=bool))
+    picked = audit.iloc[rows]
+    out = pd.DataFrame(
+        {
+            "time": timestamps(events["time"].to_numpy()[rows]),
+            "user_id": picked["user_id"].to_numpy(),
+            "user_upn": picked["user_upn"].to_numpy(),
+            "user_key": user_key(picked).to_numpy(),
+            "initiator_upn": picked["initiator_upn"].to_numpy(),
+        }
+    )
+    for col in ("user_id", "user_upn", "user_key", "initiator_upn"):
+        out[col] = out[col].astype("string")
+    return out.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def prepare(
+    tables: Mapping[str, pd.DataFrame],
+    settings: AnalysisSettings | None = None,
+    *,
+    coverage: Mapping[str, SourceCoverage] | None = None,
+) -> ReviewData:
+    """Derive everything the rules and metrics need from the normalised ``tables``.
+
+    ``tables`` maps ``audit``, ``risk``, ``registration`` and ``privileged`` to frames shaped like
+    :mod:`sspr_review.schema` (a missing table is an empty one). ``coverage`` says which sources are complete
+    for the review window; without it, every table passed in counts as complete.
+    """
+    settings = AnalysisSettings() if settings is None else settings
+    audit = _table(tables, "audit")
+    events = classify_events(audit)
+    flow_result = flows(audit, events)
+    flow_table = flow_result.table
+    resets = completed_resets(flow_table)
+    resets["user_key"] = user_key(resets)
+    if coverage is None:
+        complete = frozenset(TABLE_SOURCES[name] for name in tables if name in TABLE_SOURCES)
+    else:
+        complete = frozenset(name for name, cov in coverage.items() if cov.complete)
+    return ReviewData(
+        audit=audit,
+        risk=_table(tables, "risk"),
+        registration=_table(tables, "registration"),
+        privileged=_table(tables, "privileged"),
+        events=flow_result.events,
+        flows=flow_table,
+        resets=resets,
+        admin_resets=admin_resets(audit, events, flow_table, settings),
+        taps=temporary_access_passes(audit, events),
+        complete=complete,
+    )
+
+
+def _join(values: pd.Series) -> str:
+    return "; ".join(sorted({str(v) for v in values.dropna() if str(v)}))
+
+
+def privileged_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upns: pd.Series) -> pd.DataFrame:
+    """Whether each account held a privileged role at the time (latest role snapshot at or before it).
+
+    Uses the ``privileged`` table (active, eligible, via a group, or ``isAdmin``) when the roles source is
+    complete, else the registration report's ``is_admin`` flag when registration is complete, else nothing.
+    Returns one row per event (positional): ``privileged`` (nullable boolean; missing when unknown),
+    ``roles``, ``assignments``, ``groups`` ("; "-joined) and ``basis`` ("roles", "registration" or missing).
+    """
+    n = len(times)
+    out = pd.DataFrame(index=pd.RangeIndex(n))
+    if data.has("roles"):
+        priv = data.privileged
+        ptype = lower(priv["principal_type"])
+        users = priv[((ptype == "user") | ptype.isna()).to_numpy(dtype=bool)]
+        if len(users) and n:
+            snap_ns = ns(users["snapshot_date"])
+            dates = np.unique(snap_ns[snap_ns != NAT])
+            needed = dates[np.clip(np.searchsorted(dates, times, side="right") - 1, 0, None)]
+            wanted_ids = set(lower(pd.Series(ids.to_numpy(), dtype="string")).dropna())
+            wanted_upns = set(lower(pd.Series(upns.to_numpy(), dtype="string")).dropna())
+            users = users[
+                np.isin(snap_ns, needed)
+                & (lower_isin(users["principal_id"], wanted_ids) | lower_isin(users["user_upn"], wanted_upns))
+            ]
+            key = user_key(users, "principal_id", "user_upn")
+            agg = (
+                users.assign(_key=key.to_numpy())
+                .groupby(["snapshot_date", "_key"], sort=False, dropna=True)
+                .agg(
+                    principal_id=("principal_id", "first"),
+                    user_upn=("user_upn", "first"),
+                    roles=("role_name", _join),
+                    assignments=("assignment", _join),
+                    groups=("via_group_name", _join),
+                )
+                .reset_index()
+            )
+            found = snapshot_lookup(
+                times,
+                ids,
+                upns,
+                agg,
+                id_col="principal_id",
+                upn_col="user_upn",
+                columns=["roles", "assignments", "groups"],
+            )
+        else:
+            found = pd.DataFrame(
+                {"roles": pd.NA, "assignments": pd.NA, "groups": pd.NA, "found": False}, index=out.index
+            )
+        out["privileged"] = pd.array(found["found"].to_numpy(dtype=bool), dtype="boolean")
+        for col in ("roles", "assignments", "groups"):
+            out[col] = pd.array(found[col].to_numpy(), dtype="string")
+        out["basis"] = pd.array(["roles"] * n, dtype="string")
+        return out
+    if data.has("registration"):
+        found = snapshot_lookup(
+            times,
+            ids,
+            upns,
+            data.registration,
+            id_col="user_id",
+            upn_col="user_upn",
+            columns=["is_admin"],
+        )
+        admin = found["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        out["privileged"] = pd.array(admin, dtype="boolean")
+        flags = pd.Series(admin)
+        role = "(an administrator role; from the registration report's isAdmin)"
+        out["roles"] = pd.array(flags.map({True: role, False: None}).to_numpy(), dtype="string")
+        out["assignments"] = pd.array(flags.map({True: "isAdmin", False: None}).to_numpy(), dtype="string")
+        out["groups"] = pd.array([None] * n, dtype="string")
+        out["basis"] = pd.array(["registration"] * n, dtype="string")
+        return out
+    out["privileged"] = pd.array([None] * n, dtype="boolean")
+    for col in ("roles", "assignments", "groups", "basis"):
+        out[col] = pd.array([None] * n, dtype="string")
+    return out
+
+
+def registration_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upns: pd.Series) -> pd.DataFrame:
+    """Each account's row in the latest registration snapshot at or before the time (positional), with
+    ``found``; empty columns when registration is not complete."""
+    columns: Sequence[str] = (
+        "is_admin",
+        "is_sspr_registered",
+        "is_sspr_enabled",
+        "is_sspr_capable",
+        "methods_registered",
+        "method_count",
+    )
+    reg = data.registration if data.has("registration") else data.registration.iloc[0:0]
+    return snapshot_lookup(times, ids, upns, reg, id_col="user_id", upn_col="user_upn", columns=list(columns))
+
+
+def in_roles(data: ReviewData, reg: pd.DataFrame, reg_snap: np.ndarray) -> np.ndarray:
+    """Registration rows whose user is in the latest roles snapshot at or before the registration snapshot."""
+    priv = data.privileged
+    if priv.empty or reg.empty:
+        return np.zeros(len(reg), dtype=bool)
+    ptype = lower(priv["principal_type"])
+    priv = priv[((ptype == "user") | ptype.isna()).to_numpy(dtype=bool)]
+    ids = lower(priv["principal_id"])
+    upns = lower(priv["user_upn"])
+    reg_ids = reg["user_id"].astype("string")
+    reg_upns = reg["user_upn"].astype("string")
+    candidates = isin(reg_ids, set(ids.dropna()) | set(priv["principal_id"].dropna()))
+    no_id = np.flatnonzero(reg_ids.isna().to_numpy(dtype=bool))
+    candidates[no_id] = lower_isin(reg_upns.iloc[no_id], upns.dropna())
+    rows = np.flatnonzero(candidates)
+    out = np.zeros(len(reg), dtype=bool)
+    if rows.size == 0:
+        return out
+    priv_ns = ns(priv["snapshot_date"])
+    dates = np.unique(priv_ns[priv_ns != NAT])
+    use = dates[np.clip(np.searchsorted(dates, reg_snap[rows], side="right") - 1, 0, None)]
+    keys = pd.DataFrame({"_snap": priv_ns, "_id": ids.to_numpy(), "_upn": upns.to_numpy()})
+    left = pd.DataFrame(
+        {"_snap": use, "_id": lower(reg_ids.iloc[rows]).to_numpy(), "_upn": lower(reg_upns.iloc[rows]).to_numpy()}
+    )
+    by_id = left.reset_index().merge(keys[["_snap", "_id"]].dropna().drop_duplicates(), on=["_snap", "_id"])
+    by_upn = left.reset_index().merge(keys[["_snap", "_upn"]].dropna().drop_duplicates(), on=["_snap", "_upn"])
+    hit = np.union1d(by_id["index"].to_numpy(), by_upn["index"].to_numpy()).astype(np.int64)
+    out[rows[hit]] = True
+    return out

@@ -1,0 +1,234 @@
+"""One review: metrics, findings and flows for a week (:func:`build_review`), and its findings.json
+(:func:`findings_json`; the format is described in ``docs/findings-json.md`` and
+``sspr_review/data/findings.schema.json``)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from ..coverage import SOURCES, SourceCoverage
+from ._util import iso, plain, to_ns
+from .findings import (
+    Comparison,
+    Finding,
+    compare,
+    data_gaps,
+    evaluate,
+    finding_from_dict,
+    finding_to_dict,
+    sort_findings,
+)
+from .flows import is_kind, unrecognised_reasons
+from .metrics import Metric, weekly_metrics, window_metrics
+from .prepare import prepare
+from .reasons import END_STATES
+from .settings import AnalysisSettings
+from .window import ReviewWindow
+
+__all__ = ["SCHEMA_VERSION", "Review", "build_review", "findings_json", "findings_schema"]
+
+#: Version of the findings.json format (major.minor; a major change breaks readers).
+SCHEMA_VERSION: Final = "1.0"
+SCHEMA_RESOURCE: Final = "data/findings.schema.json"
+
+
+@dataclass(frozen=True)
+class Review:
+    """The result of one review.
+
+    ``metrics`` are the review week's values with the previous week's; ``weekly`` the trend (one row per week);
+    ``findings`` sorted by severity; ``comparison`` against the previous review (``None`` without one);
+    ``not_evaluated`` the finding kinds whose sources were incomplete; ``flows`` the SSPR flows started in the
+    week; ``flow_summary`` their count per end state (``None`` when audit data is incomplete);
+    ``unrecognised_reasons`` and ``unknown_activities`` what the kit could not classify in the week.
+    """
+
+    tenant: Mapping[str, str]
+    window: ReviewWindow
+    settings: AnalysisSettings
+    coverage: Mapping[str, SourceCoverage]
+    metrics: Mapping[str, Metric]
+    weekly: pd.DataFrame
+    findings: tuple[Finding, ...]
+    not_evaluated: tuple[str, ...]
+    flows: pd.DataFrame
+    flow_summary: Mapping[str, int] | None
+    unrecognised_reasons: pd.DataFrame
+    unknown_activities: pd.DataFrame
+    comparison: Comparison | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def status(self, finding: Finding) -> str | None:
+        """ "new" or "continuing" against the previous review; ``None`` without one."""
+        return None if self.comparison is None else self.comparison.status(finding)
+
+
+def _previous(previous: Sequence[Finding] | Mapping[str, Any] | None) -> list[Finding] | None:
+    if previous is None:
+        return None
+    if isinstance(previous, Mapping):
+        return [finding_from_dict(item) for item in previous.get("findings", ())]
+    return list(previous)
+
+
+def _unknown_activities(data_audit: pd.DataFrame, events: pd.DataFrame, window: ReviewWindow) -> pd.DataFrame:
+    times = events["time"].to_numpy()
+    mask = is_kind(events, "unknown") & (times >= to_ns(window.start)) & (times < to_ns(window.end))
+    rows = np.flatnonzero(mask)
+    frame = pd.DataFrame(
+        {
+            "activity": data_audit["activity"].iloc[rows].astype("string").fillna("(missing)").to_numpy(),
+            "service": data_audit["service"].iloc[rows].astype("string").fillna("").to_numpy(),
+        }
+    )
+    if frame.empty:
+        return pd.DataFrame(
+            {
+                "activity": pd.Series(dtype="string"),
+                "service": pd.Series(dtype="string"),
+                "events": pd.Series(dtype="int64"),
+            }
+        )
+    out = frame.groupby(["activity", "service"], sort=True).size().rename("events").reset_index()
+    out["activity"] = out["activity"].astype("string")
+    out["service"] = out["service"].astype("string")
+    out["events"] = out["events"].astype("int64")
+    return out.sort_values(["events", "activity"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def build_review(
+    tables: Mapping[str, pd.DataFrame],
+    coverage: Mapping[str, SourceCoverage],
+    window: ReviewWindow,
+    settings: AnalysisSettings | None = None,
+    *,
+    tenant: Mapping[str, str] | None = None,
+    previous_findings: Sequence[Finding] | Mapping[str, Any] | None = None,
+    history_start: Mapping[str, datetime] | None = None,
+) -> Review:
+    """Review the week ``window`` from the normalised ``tables`` (``audit``, ``risk``, ``registration``,
+    ``privileged``; see :mod:`sspr_review.schema`).
+
+    ``coverage`` says, per source, whether the store covers the window; a source that is absent or incomplete
+    is a ``data_gap`` finding, the rules needing it are not evaluated and its metrics are ``None``.
+    ``previous_findings`` (last week's findings, or last week's findings.json as parsed JSON) marks each finding
+    new or continuing and lists the resolved ones. ``history_start`` gives, per time-ranged source, when the
+    store's data begins (default: its earliest record), for the trend and the previous week's values. The week
+    is defined by ``window`` (its time zone wins over ``settings.timezone``).
+    """
+    settings = AnalysisSettings(timezone=window.timezone) if settings is None else settings
+    data = prepare(tables, settings, coverage=coverage)
+    weekly = weekly_metrics(data, window, settings, history_start=history_start)
+    metrics = window_metrics(data, window, settings, weekly=weekly)
+    found, not_evaluated = evaluate(data, window, settings)
+    found += data_gaps(coverage, data.complete, not_evaluated, window)
+    findings = sort_findings(found)
+    previous = _previous(previous_findings)
+    comparison = None if previous is None else compare(findings, previous, not_evaluated=not_evaluated)
+    start = data.flows["start"]
+    in_week = ((start >= pd.Timestamp(window.start)) & (start < pd.Timestamp(window.end))).to_numpy(dtype=bool)
+    week_flows = data.flows[in_week].reset_index(drop=True)
+    summary: dict[str, int] | None = None
+    if data.has("audit"):
+        counts = week_flows["end_state"].value_counts()
+        summary = {state: int(counts.get(state, 0)) for state in END_STATES}
+    return Review(
+        tenant=dict(tenant or {}),
+        window=window,
+        settings=settings,
+        coverage=dict(coverage),
+        metrics=metrics,
+        weekly=weekly,
+        findings=findings,
+        not_evaluated=not_evaluated,
+        flows=week_flows,
+        flow_summary=summary,
+        unrecognised_reasons=unrecognised_reasons(data.audit, data.events, window.start, window.end),
+        unknown_activities=_unknown_activities(data.audit, data.events, window),
+        comparison=comparison,
+    )
+
+
+def _coverage(coverage: Mapping[str, SourceCoverage]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for source in [*SOURCES, *sorted(set(coverage) - set(SOURCES))]:
+        cov = coverage.get(source)
+        if cov is None:
+            out[source] = {"from": None, "to": None, "complete": False, "reason": "no coverage information"}
+        else:
+            out[source] = {
+                "from": iso(cov.start),
+                "to": iso(cov.end),
+                "complete": bool(cov.complete),
+                "reason": cov.reason,
+            }
+    return out
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [plain(dict(zip(frame.columns, row, strict=True))) for row in frame.itertuples(index=False)]
+
+
+def findings_json(review: Review, *, generated_at: datetime | None = None) -> dict[str, Any]:
+    """The machine-readable result of ``review`` (a JSON-serialisable dict; see ``docs/findings-json.md``).
+
+    Timestamps are ISO 8601 UTC with ``Z``; unknown values are ``null``, never 0.
+    """
+    generated = datetime.now(UTC) if generated_at is None else generated_at
+    if generated.tzinfo is None:
+        raise ValueError("generated_at must be timezone-aware")
+    window = review.window
+    findings = []
+    for f in review.findings:
+        item = finding_to_dict(f)
+        item["status"] = review.status(f)
+        findings.append(item)
+    resolved: Iterable[Finding] = () if review.comparison is None else review.comparison.resolved
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "tenant": {str(k): str(v) for k, v in review.tenant.items()},
+        "window": {
+            "start": iso(window.start),
+            "end": iso(window.end),
+            "previous_start": iso(window.previous_start),
+            "time_zone": window.timezone,
+            "week_ending": window.week_ending.isoformat(),
+        },
+        "generated_at": iso(generated),
+        "coverage": _coverage(review.coverage),
+        "metrics": {
+            name: {"value": plain(m.value), "previous": plain(m.previous), "unit": m.unit, "source": m.source}
+            for name, m in review.metrics.items()
+        },
+        "findings": findings,
+        "resolved": [{"kind": f.kind, "title": f.title, "fingerprint": f.fingerprint} for f in resolved],
+        "not_evaluated": list(review.not_evaluated),
+        "flows": {
+            "started": None if review.flow_summary is None else len(review.flows),
+            "by_end_state": None if review.flow_summary is None else dict(review.flow_summary),
+        },
+        "unrecognised_reasons": _records(review.unrecognised_reasons),
+        "unknown_activities": _records(review.unknown_activities),
+        "settings": plain(review.settings.as_dict()),
+    }
+    return doc
+
+
+@functools.cache
+def _schema_text() -> str:
+    return resources.files("sspr_review").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+
+
+def findings_schema() -> dict[str, Any]:
+    """The JSON Schema of findings.json (``sspr_review/data/findings.schema.json``)."""
+    loaded: dict[str, Any] = json.loads(_schema_text())
+    return loaded
