@@ -29,7 +29,7 @@ from .findings import (
 )
 from .flows import is_kind, unrecognised_reasons
 from .metrics import Metric, weekly_metrics, window_metrics
-from .prepare import prepare
+from .prepare import ReviewData, prepare
 from .reasons import END_STATES
 from .settings import AnalysisSettings
 from .window import ReviewWindow
@@ -66,6 +66,8 @@ class Review:
     unknown_activities: pd.DataFrame
     comparison: Comparison | None = None
     notes: tuple[str, ...] = field(default=())
+    #: The prepared tables the review was computed from (for charts and drill-down tables).
+    data: ReviewData | None = field(default=None, repr=False, compare=False)
 
     def status(self, finding: Finding) -> str | None:
         """ "new" or "continuing" against the previous review; ``None`` without one."""
@@ -155,6 +157,7 @@ def build_review(
         unrecognised_reasons=unrecognised_reasons(data.audit, data.events, window.start, window.end),
         unknown_activities=_unknown_activities(data.audit, data.events, window),
         comparison=comparison,
+        data=data,
     )
 
 
