@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test check format lab bench clean
+.PHONY: help install demo test check format lab browser clean
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -20,11 +20,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## Create .venv and install the kit with its test tools
 
-demo: $(STAMP)  ## Build the demo tenant into the store and print the week's summary
-	$(BIN)/sspr-review demo
+demo: $(STAMP)  ## Build the demo tenant and its weekly reports in reports/, and print where they are
+	$(BIN)/sspr-review run --source demo
 
-test: $(STAMP)  ## Run the test suite
+test: $(STAMP) browser  ## Run the test suite
 	$(BIN)/python -m pytest
+
+lab: $(STAMP)  ## Open JupyterLab on the notebooks with the project's kernel
+	$(BIN)/jupyter lab notebooks/
+
+browser:  ## Install Debian's Chromium for the browser tests when missing (needs root)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Chromium for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Chromium is missing: the browser tests will be skipped (sudo apt-get install chromium)"; fi; }
 
 check: $(STAMP)  ## ruff (lint and format) and mypy
 	$(BIN)/ruff check .

@@ -1,7 +1,8 @@
 """``sspr-review``: fetch SSPR data into the history store, build the demo tenant, show what the store holds.
 
 Exit codes: 0 success; 2 bad usage or configuration; 3 a source could not be fetched (the others landed);
-4 the store or an input file is unusable; 5 authentication failed.
+4 the store or an input file is unusable; 5 authentication failed; 6 a report notebook failed;
+7 findings at or above ``run --fail-on`` exist.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from . import config as config_mod
 from .errors import AuthError, ConfigError, InputError, SsprReviewError, StoreError
 from .store import write_private_text
 
-EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH = 2, 3, 4, 5
+EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS = 2, 3, 4, 5, 6, 7
 
 config_option = click.option(
     "--config",
@@ -172,6 +173,92 @@ def demo(
         _fail(str(exc), EXIT_STORE)
     click.echo(f"Demo tenant: {len(results)} weekly fetches into {ws.store.path}")
     _report(results[-1], ws)
+
+
+@main.command()
+@config_option
+@store_option
+@click.option(
+    "--source",
+    type=click.Choice(["graph", "demo", "files"]),
+    default="graph",
+    show_default=True,
+    help="graph: Microsoft Graph; demo: the built-in demo tenant (rebuilt); files: Graph JSON (--files).",
+)
+@click.option("--files", type=click.Path(exists=True, file_okay=False, path_type=Path), help="With --source files.")
+@week_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Reports go to OUT/<week ending>/ (owner-only: they hold user names and IPs).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["critical", "high", "medium", "low", "info"]),
+    help="Exit 7 when findings of this severity or worse exist (for schedulers).",
+)
+@click.option(
+    "--fetch/--no-fetch", "do_fetch", default=True, help="Fetch before reporting (default) or use the store as is."
+)
+@progress_option
+def run(
+    config_path: Path | None,
+    store_path: Path | None,
+    source: str,
+    files: Path | None,
+    week_ending: str | None,
+    out: Path,
+    fail_on: str | None,
+    do_fetch: bool,
+    progress: bool | None,
+) -> None:
+    """Fetch, then build the week's reports: weekly-review.html, adoption-trends.html, the executed
+    notebooks and findings.json, in OUT/<week ending>/.
+
+    The HTML hides code and draws every chart offline (plotly.js embedded once per report).
+    Exit codes: 0 done; 3 a source returned no data (reports still written, gaps shown);
+    4 store or input unusable; 5 authentication failed; 6 a notebook failed; 7 --fail-on matched.
+    """
+    from .notebooks import NotebookFailed
+    from .run import run as run_reports
+
+    ws = _workspace(config_path, store_path, source, files)
+    try:
+        result = run_reports(
+            ws,
+            week_ending=week_ending,
+            out=out,
+            fetch=do_fetch,
+            progress=progress,
+            log=lambda msg: click.echo(msg, err=True),
+        )
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    except AuthError as exc:
+        _fail(f"authentication failed: {exc}", EXIT_AUTH)
+    except (StoreError, InputError) as exc:
+        _fail(str(exc), EXIT_STORE)
+    except NotebookFailed as exc:
+        _fail(f"report notebook failed: {exc}", EXIT_NOTEBOOK)
+    except SsprReviewError as exc:
+        _fail(str(exc), EXIT_FETCH)
+    if result.fetch is not None:
+        for line in result.fetch.lines():
+            click.echo(line)
+    click.echo(f"Reports for the week ending {result.folder.name}:")
+    for path in [*result.html, result.folder / "findings.json"]:
+        click.echo(f"  {path.resolve()}")
+    counts: dict[str, int] = {}
+    for finding in result.findings.get("findings", []):
+        counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
+    click.echo("Findings: " + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none"))
+    if result.fetch is not None and not result.fetch.ok:
+        missing = ", ".join(name for name, o in result.fetch.outcomes.items() if not o.ok)
+        _fail(f"no data from: {missing} (the reports show the gap)", EXIT_FETCH)
+    if fail_on and (matched := result.at_or_above(fail_on)):
+        _fail(f"{len(matched)} findings at or above {fail_on}", EXIT_FINDINGS)
 
 
 @main.command()

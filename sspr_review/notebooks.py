@@ -8,6 +8,7 @@ the JupyterLab template would load (require.js, MathJax, mermaid, the widget man
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,9 @@ def execute(
 
     output.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     output.touch(mode=0o600)
+    # The kernelspec runs "python": make that this interpreter (a scheduler's PATH may not have the venv).
+    path = os.environ.get("PATH", "")
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), path])
     try:
         papermill.execute_notebook(
             str(notebook),
@@ -76,6 +80,8 @@ def execute(
             f"(the executed notebook {output} shows the failing cell)",
             notebook=output,
         ) from None
+    finally:
+        os.environ["PATH"] = path
     private_file(output)
     return output
 
@@ -84,6 +90,7 @@ def export_html(executed: Path, html: Path) -> Path:
     """Export an executed notebook to standalone HTML without code (owner-only)."""
     import nbformat
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(
         template_name="sspr_report",
@@ -92,6 +99,8 @@ def export_html(executed: Path, html: Path) -> Path:
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
+    # Cells tagged "report-hide" (the notebook's own instructions) are for JupyterLab, not the report.
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"report-hide"}), enabled=True)
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
     html.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(html, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

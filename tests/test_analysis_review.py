@@ -166,8 +166,6 @@ def test_findings_json_needs_an_aware_generated_at() -> None:
         findings_json(review, generated_at=datetime(2024, 3, 11))
 
 
-
-
 @pytest.fixture(scope="module")
 def demo_review() -> tuple[Any, Any]:
     """The review of the demo tenant's last week, and what it planted."""

@@ -1,0 +1,234 @@
+"""Plotly figures of the review: pure functions, review (or frames) in, figure out.
+
+Every string that comes from the tenant (names, UPNs, IPs, reasons) is HTML-escaped before it reaches a
+label or hover text: plotly renders a subset of HTML in text (``<a href>``, ``<b>``...), so an escaped
+``&lt;script&gt;`` shows as text and cannot become markup. Times are shown in the review's time zone and
+every axis says what it counts.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from .analysis import Review
+
+SELF_SERVICE = "#1a73e8"
+HELPDESK = "#e37400"
+FAILED = "#d93025"
+OK = "#137333"
+GREY = "#9aa0a6"
+LAYOUT: dict[str, Any] = {
+    "template": "plotly_white",
+    "height": 380,
+    "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
+    "legend": {"orientation": "h", "y": -0.2},
+    "font": {"size": 13},
+}
+
+
+def esc(value: object) -> str:
+    """Tenant text made safe for plotly labels and hovers."""
+    return "" if value is None or value is pd.NA else html.escape(str(value))
+
+
+def _local(times: pd.Series, timezone: str) -> pd.Series:
+    local: pd.Series = times.dt.tz_convert(timezone).dt.tz_localize(None)
+    return local
+
+
+def _figure(title: str, x: str, y: str) -> go.Figure:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.update_layout(title={"text": title}, xaxis_title=x, yaxis_title=y, **LAYOUT)
+    return fig
+
+
+def no_data(title: str, reason: str) -> go.Figure:
+    """An empty chart that says why it is empty (never an empty chart that reads as zero)."""
+    fig = _figure(title, "", "")
+    fig.add_annotation(
+        text=f"No data: {esc(reason)}",
+        showarrow=False,
+        font={"size": 16, "color": FAILED},
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def _audit_gap(review: Review) -> str | None:
+    cov = review.coverage.get("audit")
+    if cov is None or review.data is None:
+        return "no audit data"
+    return None if cov.complete else (cov.reason or "audit data incomplete for this week")
+
+
+def resets_per_hour(review: Review) -> go.Figure:
+    """Accounts completing an SSPR reset per hour of the week, the spike threshold, and spike windows shaded.
+
+    Distinct accounts, not resets: one user resetting ten times is not a spike, and the threshold counts
+    accounts too.
+    """
+    title = "Accounts completing a self-service reset, per hour"
+    gap = _audit_gap(review)
+    if gap:
+        return no_data(title, gap)
+    assert review.data is not None
+    import plotly.graph_objects as go
+
+    tz, window = review.window.timezone, review.window
+    resets = review.data.resets
+    in_week = resets[(resets["time"] >= pd.Timestamp(window.start)) & (resets["time"] < pd.Timestamp(window.end))]
+    hours = pd.date_range(
+        pd.Timestamp(window.start).tz_convert(tz), pd.Timestamp(window.end).tz_convert(tz), freq="h", inclusive="left"
+    ).tz_localize(None)
+    per_hour = pd.DataFrame({"hour": _local(in_week["time"], tz).dt.floor("h"), "user": in_week["user_key"]})
+    counts = per_hour.groupby("hour")["user"].nunique().reindex(hours, fill_value=0)
+    fig = _figure(f"{title} ({tz})", f"Hour ({tz})", "Accounts")
+    fig.add_trace(go.Bar(x=counts.index, y=counts.to_numpy(), name="Accounts", marker_color=SELF_SERVICE))
+    threshold = review.settings.spike_accounts
+    fig.add_hline(
+        y=threshold,
+        line_dash="dash",
+        line_color=FAILED,
+        annotation_text=f"spike threshold: {threshold} accounts within {review.settings.spike_window_minutes} min",
+        annotation_position="top left",
+    )
+    for finding in review.findings:
+        if finding.kind == "reset_spike" and finding.start is not None and finding.end is not None:
+            fig.add_vrect(
+                x0=pd.Timestamp(finding.start).tz_convert(tz).tz_localize(None) - pd.Timedelta(minutes=30),
+                x1=pd.Timestamp(finding.end).tz_convert(tz).tz_localize(None) + pd.Timedelta(minutes=30),
+                fillcolor=FAILED,
+                opacity=0.2,
+                line_width=0,
+                annotation_text=f"spike: {len(finding.users)} accounts",
+                annotation_position="top right",
+            )
+    fig.update_yaxes(rangemode="tozero")
+    return fig
+
+
+def resets_per_day(review: Review) -> go.Figure:
+    """Self-service resets against helpdesk resets, per day of the week."""
+    title = "Password resets per day: self-service versus helpdesk"
+    gap = _audit_gap(review)
+    if gap:
+        return no_data(title, gap)
+    assert review.data is not None
+    import plotly.graph_objects as go
+
+    tz, window = review.window.timezone, review.window
+    days = pd.date_range(pd.Timestamp(window.start).tz_convert(tz).normalize(), periods=7, freq="D").tz_localize(None)
+
+    def per_day(times: pd.Series) -> pd.Series:
+        times = times[(times >= pd.Timestamp(window.start)) & (times < pd.Timestamp(window.end))]
+        counts: pd.Series = _local(times, tz).dt.normalize().value_counts().reindex(days, fill_value=0)
+        return counts
+
+    sspr = per_day(review.data.resets["time"])
+    helpdesk = per_day(review.data.admin_resets["time"])
+    fig = _figure(f"{title} ({tz})", "Day", "Resets")
+    fig.add_trace(go.Bar(x=days, y=sspr.values, name="Self-service (SSPR)", marker_color=SELF_SERVICE))
+    fig.add_trace(go.Bar(x=days, y=helpdesk.values, name="Helpdesk / admin", marker_color=HELPDESK))
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(tickformat="%a %d %b")
+    return fig
+
+
+STAGE_LABELS = {
+    "started": "Started",
+    "gate_verified": "Verified a method",
+    "all_gates_verified": "All methods verified",
+    "new_password_submitted": "New password submitted",
+    "completed": "Completed",
+}
+
+
+def funnel(review: Review) -> go.Figure:
+    """How far the week's SSPR flows got: started → verified → new password → completed."""
+    title = "SSPR funnel: how far this week's flows got"
+    gap = _audit_gap(review)
+    if gap:
+        return no_data(title, gap)
+    import plotly.graph_objects as go
+
+    from .analysis import STAGES
+
+    flows = review.flows
+    reached = flows["furthest_stage"].astype("string").map({stage: i for i, stage in enumerate(STAGES)}).fillna(0)
+    values = [int((reached >= STAGES.index(stage)).sum()) for stage in STAGE_LABELS]
+    values[-1] = int(flows["completed"].sum())  # a completed flow counts even if a step event is missing
+    fig = _figure(title, "Flows", "")
+    fig.add_trace(go.Funnel(y=list(STAGE_LABELS.values()), x=values, textinfo="value+percent initial"))
+    return fig
+
+
+def method_outcomes(review: Review) -> go.Figure:
+    """Per verification method: flows that tried it, and how many never passed it."""
+    title = "Verification methods: tried and failed this week"
+    gap = _audit_gap(review)
+    if gap:
+        return no_data(title, gap)
+    import plotly.graph_objects as go
+
+    from .analysis import METHODS
+
+    labels, tried, failed = [], [], []
+    for method in METHODS:
+        t = review.metrics.get(f"method_{method}_tried")
+        f = review.metrics.get(f"method_{method}_failed")
+        labels.append(method.replace("_", " "))
+        tried.append((t.value if t else 0) or 0)
+        failed.append((f.value if f else 0) or 0)
+    passed = [t - f for t, f in zip(tried, failed, strict=True)]
+    fig = _figure(title, "Flows", "Method")
+    fig.add_trace(go.Bar(y=labels, x=passed, name="Passed", orientation="h", marker_color=OK))
+    fig.add_trace(go.Bar(y=labels, x=failed, name="Never passed", orientation="h", marker_color=FAILED))
+    fig.update_layout(barmode="stack")
+    return fig
+
+
+TREND_LABELS = {
+    "sspr_resets": "Self-service resets",
+    "helpdesk_resets": "Helpdesk resets",
+    "self_service_share": "Self-service share",
+    "registration_coverage": "Registration coverage",
+    "admin_registration_coverage": "Administrators' registration coverage",
+    "flow_success_rate": "Flow success rate",
+    "blocked_users": "Blocked users",
+    "banned_password_rejections": "Banned-password rejections",
+    "helpdesk_cost_avoided": "Helpdesk cost avoided",
+}
+
+
+def trend(review: Review, columns: list[str], title: str, *, y_title: str, percent: bool = False) -> go.Figure:
+    """Weekly trend of metrics across the whole history (weeks without data are gaps, not zeros)."""
+    import plotly.graph_objects as go
+
+    weekly = review.weekly
+    if weekly.empty:
+        return no_data(title, "the store holds no history yet")
+    fig = _figure(f"{title}, per week ending ({review.window.timezone})", "Week ending", y_title)
+    x = pd.to_datetime(weekly["week_ending"])
+    for column in columns:
+        values = pd.to_numeric(weekly[column], errors="coerce")
+        fig.add_trace(
+            go.Scatter(x=x, y=values, mode="lines+markers", name=TREND_LABELS.get(column, column), connectgaps=False)
+        )
+    if percent:
+        fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    else:
+        fig.update_yaxes(rangemode="tozero")
+    return fig

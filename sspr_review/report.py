@@ -1,0 +1,517 @@
+"""What the notebooks display: one function per report section, each returning HTML or a plotly figure.
+
+The notebooks stay thin: a parameters cell, :func:`open_review`, then one call per section. All tenant text
+is escaped here (HTML tables through pandas' escaping, titles and tiles through :func:`html.escape`).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from . import charts
+from .workspace import Workspace, open_workspace
+
+if TYPE_CHECKING:
+    from IPython.display import HTML
+
+    from .analysis import Finding, Review
+
+SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+MAX_USERS_SHOWN = 8
+
+
+#: The CDN MathJax tag plotly's notebook renderer adds to every figure: the report needs no MathJax and
+#: must not reach the internet.
+_MATHJAX_TAG = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*mathjax[^\"]*\"[^>]*>\s*</script>", re.IGNORECASE)
+
+
+def setup() -> None:
+    """Plotly for both audiences: JupyterLab uses the JSON mimetype, nbconvert the HTML with plotly.js
+    embedded once (offline), without the MathJax CDN tag."""
+    import plotly.io as pio
+    from plotly.io._base_renderers import NotebookRenderer
+
+    class OfflineNotebookRenderer(NotebookRenderer):  # type: ignore[misc]
+        def to_mimebundle(self, fig_dict: Any) -> dict[str, Any]:
+            bundle: dict[str, Any] = super().to_mimebundle(fig_dict)
+            bundle["text/html"] = _MATHJAX_TAG.sub("", bundle["text/html"])
+            return bundle
+
+    if "sspr_offline" not in pio.renderers:
+        pio.renderers["sspr_offline"] = OfflineNotebookRenderer()
+    pio.renderers.default = "plotly_mimetype+sspr_offline"
+    pd.set_option("display.max_colwidth", 120)
+
+
+@dataclass(frozen=True)
+class Context:
+    """A workspace and the review of one week."""
+
+    ws: Workspace
+    review: Review
+
+
+def open_review(
+    config_path: str = "",
+    source: str = "demo",
+    week_ending: str = "",
+    store: str = "",
+    files: str = "",
+    *,
+    compare: bool = True,
+) -> Context:
+    """Open the workspace the parameters describe and review the week. Never fetches from Graph: the CLI
+    (``sspr-review fetch`` / ``run``) does that. The demo store is built on first use."""
+    setup()
+    ws = open_workspace(
+        config_path or None,
+        source=source,  # type: ignore[arg-type]
+        store=store or None,
+        files=files or None,
+    )
+    if source == "demo" and not ws.store.intervals("audit"):
+        ws.build_demo_history(progress=False)
+    return Context(ws, ws.review(week_ending or None, compare=compare))
+
+
+def _html(text: str) -> HTML:
+    from IPython.display import HTML
+
+    return HTML(text)
+
+
+def _e(value: object) -> str:
+    return "" if value is None or value is pd.NA else html.escape(str(value))
+
+
+def _table(frame: pd.DataFrame, empty: str) -> str:
+    if frame.empty:
+        return f"<p><i>{_e(empty)}</i></p>"
+    return frame.to_html(index=False, escape=True, na_rep="—", classes="sspr", border=0)
+
+
+def _when(value: Any, tz: str) -> str:
+    if value is None or value is pd.NA:
+        return "—"
+    return f"{pd.Timestamp(value).tz_convert(tz):%a %d %b %H:%M}"
+
+
+def _names(ctx: Context, upns: pd.Series) -> pd.Series:
+    """``Display Name <upn>`` from the latest registration snapshot (the UPN alone when unknown)."""
+    data = ctx.review.data
+    if data is None or data.registration.empty:
+        return upns.astype("string")
+    reg = data.registration.sort_values("snapshot_date").drop_duplicates("user_upn", keep="last")
+    lookup = pd.Series(reg["user_name"].to_numpy(), index=reg["user_upn"].str.lower().to_numpy())
+    names = upns.astype("string").str.lower().map(lookup)
+    labelled: pd.Series = (names + " <" + upns.astype("string") + ">").fillna(upns.astype("string"))
+    return labelled
+
+
+def _with_names(ctx: Context, frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    if not frame.empty:
+        frame[column] = _names(ctx, frame[column]).to_numpy()
+    return frame
+
+
+def _users(users: tuple[str, ...] | list[str]) -> str:
+    shown = ", ".join(users[:MAX_USERS_SHOWN])
+    more = len(users) - MAX_USERS_SHOWN
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+# ------------------------------------------------------------------------------------------- header
+def header(ctx: Context) -> HTML:
+    r = ctx.review
+    w = r.window
+    return _html(
+        f"<h1>SSPR weekly review — {_e(r.tenant.get('name'))}</h1>"
+        f"<p>Week ending <b>{w.week_ending:%A %d %B %Y}</b> 00:00 {_e(w.timezone)} "
+        f"({w.start:%Y-%m-%d %H:%M} → {w.end:%Y-%m-%d %H:%M} UTC), compared with the week before.</p>"
+    )
+
+
+def coverage_banner(ctx: Context) -> HTML:
+    """What each source covers this week; loudly what is missing (a missing source is not zero events)."""
+    rows = []
+    missing = []
+    for name, cov in ctx.review.coverage.items():
+        if cov.complete:
+            state = "complete"
+        elif cov.available:
+            state = "PARTIAL"
+            missing.append(name)
+        else:
+            state = "NO DATA"
+            missing.append(name)
+        rows.append({"source": name, "state": state, "why": "" if cov.complete else (cov.reason or "")})
+    frame = pd.DataFrame(rows)
+    if missing:
+        top = (
+            f"<div class='sspr-banner sspr-bad'>Data missing for this week: {_e(', '.join(missing))}. "
+            "Findings that depend on it could not be evaluated; numbers from it show as “no data”, not zero.</div>"
+        )
+    else:
+        top = "<div class='sspr-banner sspr-ok'>All sources are complete for this week.</div>"
+    return _html(top + _table(frame, ""))
+
+
+# -------------------------------------------------------------------------------------------- findings
+def _badge(severity: str) -> str:
+    return f"<span class='sspr-sev sspr-{_e(severity)}'>{_e(severity)}</span>"
+
+
+def needs_attention(ctx: Context) -> HTML:
+    """Findings by severity, each with what to do."""
+    r = ctx.review
+    if not r.findings:
+        return _html("<div class='sspr-banner sspr-ok'>No findings this week.</div>")
+    rows = []
+    for f in r.findings:
+        status = r.status(f) or ""
+        rows.append(
+            "<tr>"
+            f"<td>{_badge(f.severity)}</td><td>{_e(status)}</td>"
+            f"<td><b>{_e(f.title)}</b><br><small>{_e(_users(list(f.users)))}</small></td>"
+            f"<td>{_e(f.action)}</td></tr>"
+        )
+    counts = ", ".join(
+        f"{sum(1 for f in r.findings if f.severity == s)} {s}"
+        for s in SEVERITY_ORDER
+        if any(f.severity == s for f in r.findings)
+    )
+    return _html(
+        f"<p>{_e(counts)}</p><table class='sspr'><tr><th>severity</th><th>vs last week</th><th>finding</th>"
+        f"<th>what to do</th></tr>{''.join(rows)}</table>"
+    )
+
+
+def kpi_tiles(ctx: Context) -> HTML:
+    """The week's headline numbers with their change from last week."""
+    from .summary import HEADLINE, fmt
+
+    tiles = []
+    for name in (*HEADLINE, "helpdesk_cost_avoided"):
+        metric = ctx.review.metrics.get(name)
+        if metric is None:
+            continue
+        label = name.replace("_", " ")
+        if name == "helpdesk_cost_avoided":
+            label += f" ({ctx.review.settings.currency})"
+        change = metric.change
+        if change is None:
+            delta, cls = "no comparison", "sspr-flat"
+        else:
+            shown = f"{change:+.0%}" if metric.unit == "ratio" else f"{change:+,.0f}"
+            delta, cls = (
+                f"{shown} vs last week",
+                "sspr-up" if change > 0 else "sspr-down" if change < 0 else "sspr-flat",
+            )
+        tiles.append(
+            f"<div class='sspr-tile'><div class='v'>{_e(fmt(metric, metric.value))}</div>"
+            f"<div class='l'>{_e(label)}</div><div class='d {cls}'>{_e(delta)}</div></div>"
+        )
+    return _html(f"<div class='sspr-tiles'>{''.join(tiles)}</div>")
+
+
+def _of_kind(ctx: Context, *kinds: str) -> list[Finding]:
+    return [f for f in ctx.review.findings if f.kind in kinds]
+
+
+def _not_evaluated(ctx: Context, kind: str) -> str | None:
+    if kind in ctx.review.not_evaluated:
+        return "Not evaluated this week: a source it needs is missing (see the coverage banner)."
+    return None
+
+
+def blocked_users(ctx: Context) -> HTML:
+    """Users blocked from SSPR this week, with the assessment and its signals."""
+    gap = _not_evaluated(ctx, "blocked_user")
+    if gap:
+        return _html(f"<p><i>{_e(gap)}</i></p>")
+    tz = ctx.review.window.timezone
+    rows = [
+        {
+            "user": f.users[0] if f.users else "",
+            "assessment": str(f.evidence.get("assessment", "")).replace("_", " "),
+            "blocked": _when(f.evidence.get("last_blocked"), tz),
+            "IPs": ", ".join(map(str, f.evidence.get("ips", []))),
+            "signals": "; ".join(
+                map(str, [*f.evidence.get("attack_signals", []), *f.evidence.get("registration_signals", [])])
+            ),
+        }
+        for f in _of_kind(ctx, "blocked_user")
+    ]
+    frame = _with_names(ctx, pd.DataFrame(rows), "user")
+    return _html(_table(frame, "No user was blocked from SSPR this week."))
+
+
+def leaked_credentials(ctx: Context) -> HTML:
+    """Leaked-credentials detections: remediated by the user (and how fast) and not remediated."""
+    gap = _not_evaluated(ctx, "leaked_credentials_unremediated")
+    if gap:
+        return _html(f"<p><i>{_e(gap)}</i></p>")
+    tz = ctx.review.window.timezone
+    rows = []
+    for f in _of_kind(ctx, "leaked_credentials_unremediated", "leaked_credentials_remediated"):
+        fixed = f.kind == "leaked_credentials_remediated"
+        hours = f.evidence.get("hours_to_remediate")
+        rows.append(
+            {
+                "user": f.users[0] if f.users else "",
+                "detected": _when(f.evidence.get("detected"), tz),
+                "status": "remediated by the user" if fixed else "NOT remediated",
+                "time to remediate": f"{hours:.0f} h" if isinstance(hours, int | float) else "—",
+                "age (days)": "" if fixed else f.evidence.get("age_days", ""),
+                "risk state": f.evidence.get("risk_state", ""),
+            }
+        )
+    frame = _with_names(ctx, pd.DataFrame(rows), "user")
+    return _html(_table(frame, "No leaked-credentials detections to report this week."))
+
+
+def admin_resets(ctx: Context) -> HTML:
+    """Password resets of privileged role holders."""
+    gap = _not_evaluated(ctx, "admin_password_reset")
+    if gap:
+        return _html(f"<p><i>{_e(gap)}</i></p>")
+    rows = [
+        {
+            "administrator": f.users[0] if f.users else "",
+            "roles": ", ".join(map(str, f.evidence.get("roles", []))),
+            "via group": ", ".join(map(str, f.evidence.get("via_groups", []))),
+            "reset by": ", ".join(map(str, f.evidence.get("initiators", []))),
+            "IPs": ", ".join(map(str, f.evidence.get("ips", []))),
+            "when": _when(f.start, ctx.review.window.timezone),
+        }
+        for f in _of_kind(ctx, "admin_password_reset")
+    ]
+    frame = _with_names(ctx, pd.DataFrame(rows), "administrator")
+    return _html(_table(frame, "No administrator's password was reset this week."))
+
+
+def helpdesk_resets(ctx: Context) -> HTML:
+    """Helpdesk resets of non-privileged users, against Temporary Access Passes issued."""
+    rows = [
+        {
+            "user": f.users[0] if f.users else "",
+            "reset by": ", ".join(map(str, f.evidence.get("initiators", []))),
+            "when": _when(f.start, ctx.review.window.timezone),
+            "TAP issued": "yes" if f.evidence.get("tap_issued") else "no",
+            "vs last week": ctx.review.status(f) or "",
+        }
+        for f in _of_kind(ctx, "helpdesk_reset")
+    ]
+    taps = ctx.review.metrics.get("taps_issued")
+    note = f"<p>Temporary Access Passes issued this week: {_e(taps.value if taps else 'no data')}.</p>"
+    frame = _with_names(ctx, pd.DataFrame(rows), "user")
+    return _html(note + _table(frame, "No helpdesk resets this week."))
+
+
+def writeback_failures(ctx: Context) -> HTML:
+    rows = [
+        {
+            "cause": f.evidence.get("cause", ""),
+            "attempts": f.evidence.get("attempts", ""),
+            "users": len(f.users),
+            "reasons": "; ".join(map(str, f.evidence.get("reasons", []))),
+            "remedy": f.evidence.get("remedy", f.action),
+        }
+        for f in _of_kind(ctx, "writeback_failure")
+    ]
+    return _html(_table(pd.DataFrame(rows), "No password-writeback failures this week."))
+
+
+def changes(ctx: Context) -> HTML:
+    """New, continuing and resolved findings against last week."""
+    comparison = ctx.review.comparison
+    if comparison is None:
+        return _html("<p><i>No comparison with last week.</i></p>")
+    rows = []
+    for status, items in (
+        ("new", comparison.new),
+        ("continuing", comparison.continuing),
+        ("resolved", comparison.resolved),
+        ("unknown (not evaluated this week)", comparison.unknown),
+    ):
+        rows += [{"status": status, "severity": f.severity, "finding": f.title} for f in items]
+    return _html(_table(pd.DataFrame(rows), "No findings this week or last."))
+
+
+def unrecognised(ctx: Context) -> HTML:
+    """What the kit could not classify this week (kept and counted, never dropped)."""
+    parts = [
+        _table(ctx.review.unrecognised_reasons, "Every SSPR step this week was recognised."),
+        _table(ctx.review.unknown_activities, "Every activity this week was known."),
+    ]
+    return _html("".join(parts))
+
+
+# ---------------------------------------------------------------------------------------------- charts
+def chart(ctx: Context, name: str) -> Any:
+    """One of the weekly charts by name: resets_per_hour, resets_per_day, funnel, method_outcomes."""
+    builders = {
+        "resets_per_hour": charts.resets_per_hour,
+        "resets_per_day": charts.resets_per_day,
+        "funnel": charts.funnel,
+        "method_outcomes": charts.method_outcomes,
+    }
+    return builders[name](ctx.review)
+
+
+TRENDS = {
+    "resets": (["sspr_resets", "helpdesk_resets"], "Password resets", "Resets", False),
+    "self_service_share": (["self_service_share"], "Self-service share of resets", "Share", True),
+    "registration": (
+        ["registration_coverage", "admin_registration_coverage"],
+        "SSPR registration coverage",
+        "Share",
+        True,
+    ),
+    "success": (["flow_success_rate"], "SSPR flow success rate", "Share of flows", True),
+    "blocked": (
+        ["blocked_users", "banned_password_rejections"],
+        "Blocked users and banned-password rejections",
+        "Count",
+        False,
+    ),
+    "cost": (["helpdesk_cost_avoided"], "Estimated helpdesk cost avoided", "Cost", False),
+}
+
+
+def trend(ctx: Context, name: str) -> Any:
+    """One adoption-trend chart by name (see :data:`TRENDS`)."""
+    columns, title, y_title, percent = TRENDS[name]
+    if name == "cost":
+        y_title = ctx.review.settings.currency
+    return charts.trend(ctx.review, columns, title, y_title=y_title, percent=percent)
+
+
+def trend_table(ctx: Context) -> HTML:
+    """The weekly numbers behind the trend charts."""
+    weekly = ctx.review.weekly
+    columns = ["week_ending", *[c for c in charts.TREND_LABELS if c in weekly]]
+    frame = weekly[columns].copy()
+    for column in columns[1:]:
+        if "share" in column or "coverage" in column or "rate" in column:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").map(
+                lambda v: "—" if pd.isna(v) else f"{v:.0%}"
+            )
+    frame.columns = ["week ending", *[charts.TREND_LABELS[c] for c in columns[1:]]]
+    return _html(_table(frame.iloc[::-1], "No history yet."))
+
+
+# ---------------------------------------------------------------------------------------------- output
+def write_findings(ctx: Context, path: str) -> None:
+    """Write findings.json (owner-only) when ``path`` is set; the run command reads it back."""
+    if not path:
+        return
+    from .analysis import findings_json
+    from .store import write_private_text
+
+    write_private_text(Path(path), json.dumps(findings_json(ctx.review), indent=2) + "\n")
+
+
+# ---------------------------------------------------------------------------------------- one user
+def _user_mask(frame: pd.DataFrame, upn: str, *columns: str) -> pd.Series:
+    wanted = upn.strip().lower()
+    mask = pd.Series(False, index=frame.index)
+    for column in columns:
+        mask |= frame[column].astype("string").str.lower().eq(wanted).fillna(False)
+    return mask
+
+
+def user_profile(ctx: Context, upn: str) -> HTML:
+    """The user's registration state (latest snapshot) and administrator roles."""
+    if not upn:
+        return _html("<div class='sspr-banner sspr-warn'>Set the parameter <code>user</code> to a UPN.</div>")
+    data = ctx.review.data
+    assert data is not None
+    reg = data.registration[_user_mask(data.registration, upn, "user_upn")]
+    parts = [f"<h2>{_e(upn)}</h2>"]
+    if reg.empty:
+        parts.append("<p><i>No registration record for this user in the store.</i></p>")
+    else:
+        latest = reg.sort_values("snapshot_date").iloc[[-1]]
+        cols = [
+            "snapshot_date",
+            "user_name",
+            "user_type",
+            "is_sspr_registered",
+            "is_sspr_capable",
+            "is_mfa_registered",
+            "methods_registered",
+            "is_admin",
+        ]
+        parts.append(_table(latest[cols], ""))
+    roles = data.privileged[_user_mask(data.privileged, upn, "user_upn")]
+    if not roles.empty:
+        latest_day = roles["snapshot_date"].max()
+        roles = roles[roles["snapshot_date"] == latest_day][["role_name", "assignment", "via_group_name"]]
+    parts.append("<h3>Administrator roles</h3>" + _table(roles, "No administrator role."))
+    return _html("".join(parts))
+
+
+def user_flows(ctx: Context, upn: str, weeks: int = 4) -> HTML:
+    """Every SSPR step of the user in the last ``weeks`` weeks: method, IP and outcome, flow by flow."""
+    data = ctx.review.data
+    assert data is not None
+    since = pd.Timestamp(ctx.review.window.end) - pd.Timedelta(weeks=weeks)
+    audit = data.audit
+    mask = _user_mask(audit, upn, "user_upn", "target_upn", "initiator_upn") & (audit["activity_time"] >= since)
+    mask &= audit["activity_time"] < pd.Timestamp(ctx.review.window.end)
+    events = data.events.loc[mask[mask].index] if len(data.events) == len(audit) else None
+    frame = audit.loc[
+        mask, ["activity_time", "activity", "result", "result_reason", "ip", "initiator_upn", "correlation_id"]
+    ]
+    frame = frame.copy()
+    if events is not None:
+        frame["stage"] = events["stage"].astype("string").to_numpy()
+        frame["method"] = events["method"].astype("string").to_numpy()
+        frame["end state"] = events["end_state"].astype("string").to_numpy()
+    frame["activity_time"] = (
+        frame["activity_time"].dt.tz_convert(ctx.review.window.timezone).dt.strftime("%a %d %b %H:%M:%S")
+    )
+    frame = frame.rename(columns={"activity_time": f"time ({ctx.review.window.timezone})", "correlation_id": "flow"})
+    return _html(_table(frame, f"No SSPR or password events for this user in the last {weeks} weeks."))
+
+
+def user_risk(ctx: Context, upn: str) -> HTML:
+    """The user's risk detections (as last updated)."""
+    data = ctx.review.data
+    assert data is not None
+    if "risk" not in {n for n, c in ctx.review.coverage.items() if c.available}:
+        return _html("<p><i>No risk data in the store (see the coverage banner).</i></p>")
+    risk = data.risk[_user_mask(data.risk, upn, "user_upn")]
+    cols = [
+        "detected_time",
+        "risk_event_type",
+        "risk_level",
+        "risk_state",
+        "risk_detail",
+        "ip",
+        "country",
+        "last_updated_time",
+    ]
+    return _html(_table(risk.sort_values("detected_time")[cols], "No risk detections for this user."))
+
+
+def trends_header(ctx: Context) -> HTML:
+    weekly = ctx.review.weekly
+    span = (
+        f"{len(weekly)} weeks up to the week ending {ctx.review.window.week_ending:%d %B %Y}"
+        if len(weekly)
+        else "no history yet"
+    )
+    return _html(
+        f"<h1>SSPR adoption trends — {_e(ctx.review.tenant.get('name'))}</h1>"
+        f"<p>{_e(span)}, weeks ending Monday 00:00 {_e(ctx.review.window.timezone)}. "
+        "Weeks a source did not cover show as gaps, not zeros.</p>"
+    )

@@ -1,0 +1,35 @@
+"""Shared fixtures: a small demo store built once per test session through the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "sspr_review.cli"]
+SMALL_DEMO = "[demo]\nusers = 600\nweeks = 6\n"
+
+
+@pytest.fixture(scope="session")
+def small_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "config.toml"
+    path.write_text(SMALL_DEMO)
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory, small_config: Path) -> Path:
+    """A store holding the small demo tenant, as `sspr-review demo` builds it."""
+    store = tmp_path_factory.mktemp("demo-store")
+    done = subprocess.run(
+        [*CLI, "demo", "--config", str(small_config), "--store", str(store), "--no-progress"],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return store

@@ -1,0 +1,107 @@
+"""The notebooks, executed by papermill against the demo tenant, then checked by nbval."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sspr_review import notebooks
+
+NOTEBOOKS = sorted(notebooks.notebooks_dir().glob("*.ipynb"))
+
+
+def test_notebooks_are_committed_without_outputs_and_have_parameters() -> None:
+    assert {p.stem for p in NOTEBOOKS} == set(notebooks.REPORTS)
+    for path in NOTEBOOKS:
+        book = nbformat.read(path, as_version=4)
+        code = [c for c in book.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), path.name
+        params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+        assert len(params) == 1, path.name
+        # no secrets as parameters, and the notebooks stay thin: no functions or classes in cells
+        assert not any(w in params[0].source.lower() for w in ("secret", "password", "token")), path.name
+        assert not any(line.startswith(("def ", "class ")) for c in code for line in c.source.splitlines())
+
+
+def run_nbval(executed: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "--nbval-current-env",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-o",
+            "addopts=",
+            "-W",
+            "ignore",
+            str(executed),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ},
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("stem", sorted(notebooks.REPORTS))
+def test_notebook_executes_with_papermill_and_passes_nbval(
+    stem: str, demo_store: Path, small_config: Path, tmp_path: Path
+) -> None:
+    params = {"config_path": str(small_config), "source": "demo", "store": str(demo_store)}
+    if stem == "user_investigation":
+        params["user"] = "robert.tables@northgate-eng.example"
+    if stem == "weekly_review":
+        params["findings_json"] = str(tmp_path / "findings.json")
+    executed = notebooks.execute(
+        notebooks.notebooks_dir() / f"{stem}.ipynb", tmp_path / f"{stem}.ipynb", params, cwd=tmp_path
+    )
+    book = nbformat.read(executed, as_version=4)
+    outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    html = "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
+    if stem == "weekly_review":
+        assert "Needs attention" in "".join(c.source for c in book.cells)
+        assert "spike" in html and "Northgate Engineering" in html
+        assert json.loads((tmp_path / "findings.json").read_text())["tenant"]["name"] == "Northgate Engineering"
+        # the hostile display name is escaped in the tables, never markup
+        assert "Robert &lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
+    if stem == "user_investigation":
+        assert "robert.tables@northgate-eng.example" in html and "Reset" in html
+    figures = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    assert figures if stem != "user_investigation" else True
+    result = run_nbval(executed, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert " passed" in result.stdout
+
+
+def test_default_parameters_work(tmp_path: Path) -> None:
+    """ "Run All" with no configuration: the demo store is built in the working folder on first use."""
+    executed = notebooks.execute(
+        notebooks.notebooks_dir() / "user_investigation.ipynb", tmp_path / "out.ipynb", {}, cwd=tmp_path
+    )
+    book = nbformat.read(executed, as_version=4)
+    text = json.dumps([o for c in book.cells if c.cell_type == "code" for o in c.outputs])
+    assert "Set the parameter" in text  # no user given: the notebook says what to do
+    assert (tmp_path / "store" / "demo" / "coverage.json").exists()
+
+
+def test_a_failing_notebook_names_the_cell(tmp_path: Path, demo_store: Path) -> None:
+    with pytest.raises(notebooks.NotebookFailed, match=r"weekly_review.ipynb failed in cell \d+: ConfigError"):
+        notebooks.execute(
+            notebooks.notebooks_dir() / "weekly_review.ipynb",
+            tmp_path / "out.ipynb",
+            {"store": str(demo_store), "week_ending": "not-a-date"},
+            cwd=tmp_path,
+        )
+    assert (tmp_path / "out.ipynb").stat().st_mode & 0o077 == 0

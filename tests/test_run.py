@@ -1,0 +1,124 @@
+"""`sspr-review run`: every artefact, findings.json against its schema with the planted cases, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from sspr_review.analysis import findings_schema
+
+CLI = [sys.executable, "-m", "sspr_review.cli"]
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, "run", "--no-progress", *args], capture_output=True, text=True, cwd=cwd, env={**os.environ}, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    root = tmp_path_factory.mktemp("run")
+    (root / "config.toml").write_text("[demo]\nusers = 600\nweeks = 6\n")
+    done = run_cli("--source", "demo", "--config", "config.toml", "--out", "reports", cwd=root)
+    return done, root
+
+
+def test_run_writes_every_artefact_owner_only(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    done, root = demo_run
+    assert done.returncode == 0, done.stderr
+    (folder,) = (root / "reports").iterdir()
+    names = {p.name for p in folder.iterdir()}
+    assert names == {
+        "weekly-review.html",
+        "adoption-trends.html",
+        "weekly_review.ipynb",
+        "adoption_trends.ipynb",
+        "findings.json",
+    }
+    assert folder.stat().st_mode & 0o077 == 0
+    assert all(p.stat().st_mode & 0o077 == 0 for p in folder.iterdir())
+    assert str(folder / "weekly-review.html") in done.stdout
+    html = (folder / "weekly-review.html").read_text()
+    assert "report.open_review" not in html  # code hidden
+    assert len(re.findall(r"plotly\.js v\d", html)) == 1  # plotly.js embedded once
+
+
+def test_findings_json_validates_and_holds_the_planted_cases(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, root = demo_run
+    (folder,) = (root / "reports").iterdir()
+    doc = json.loads((folder / "findings.json").read_text())
+    jsonschema.validate(doc, findings_schema())
+    assert doc["window"]["week_ending"] == folder.name
+    kinds: dict[str, list[dict]] = {}
+    for finding in doc["findings"]:
+        kinds.setdefault(finding["kind"], []).append(finding)
+    (spike,) = kinds["reset_spike"]
+    assert len(spike["users"]) == 14 and spike["severity"] == "high"
+    assert {f["evidence"]["assessment"] for f in kinds["blocked_user"]} == {
+        "needs_registration_help",
+        "possible_attack",
+    }
+    assert len(kinds["leaked_credentials_unremediated"]) >= 4 and kinds["leaked_credentials_remediated"]
+    assert len(kinds["admin_password_reset"]) == 2
+    assert kinds["helpdesk_reset"] and kinds["writeback_failure"]
+    assert any(f["evidence"]["tap_issued"] for f in kinds["helpdesk_reset"])
+    severities = [f["severity"] for f in doc["findings"]]
+    order = ["critical", "high", "medium", "low", "info"]
+    assert severities == sorted(severities, key=order.index)
+    assert all(c["complete"] for c in doc["coverage"].values())
+
+
+def test_fail_on_and_notebook_failure_exit_codes(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, root = demo_run
+    store = ["--config", "config.toml", "--out", "reports2", "--no-fetch", "--source", "demo"]
+    high = run_cli(*store, "--fail-on", "high", cwd=root)
+    assert high.returncode == 7 and "findings at or above high" in high.stderr
+    # a store file that cannot be read makes the weekly notebook fail: exit 6, the reason on stderr
+    (part,) = sorted((root / "store" / "demo" / "audit").glob("*.parquet"))[-1:]
+    part.write_bytes(b"not parquet")
+    broken = run_cli(*store, cwd=root)
+    assert broken.returncode == 6 and "report notebook failed: weekly_review.ipynb failed in cell" in broken.stderr
+
+
+def test_missing_source_still_reports_and_exits_3(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    export.mkdir()
+    audit = {
+        "id": "a1",
+        "activityDateTime": "2026-11-17T10:00:00Z",
+        "activityDisplayName": "Reset password (self-service)",
+        "loggedByService": "Self-service Password Management",
+        "result": "success",
+    }
+    (export / "audit.json").write_text(json.dumps({"value": [audit]}))
+    done = run_cli(
+        "--source",
+        "files",
+        "--files",
+        str(export),
+        "--week-ending",
+        "2026-11-23",
+        "--store",
+        "store",
+        "--out",
+        "reports",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "no data from: risk, registration, roles, policy" in done.stderr
+    doc = json.loads((tmp_path / "reports" / "2026-11-23" / "findings.json").read_text())
+    gaps = {f["evidence"]["source"] for f in doc["findings"] if f["kind"] == "data_gap"}
+    assert {"risk", "registration"} <= gaps
+    assert doc["metrics"]["registration_coverage"]["value"] is None  # no data, not zero
+    html = (tmp_path / "reports" / "2026-11-23" / "weekly-review.html").read_text()
+    assert "Data missing for this week" in html
