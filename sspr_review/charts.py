@@ -103,7 +103,7 @@ def resets_per_hour(review: Review) -> go.Figure:
         line_dash="dash",
         line_color=FAILED,
         annotation_text=f"spike threshold: {threshold} accounts within {review.settings.spike_window_minutes} min",
-        annotation_position="top left",
+        annotation_position="bottom right",
     )
     for finding in review.findings:
         if finding.kind == "reset_spike" and finding.start is not None and finding.end is not None:

@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 2 bad usage or configuration; 3 a source could not be fetched (the others landed);
 4 the store or an input file is unusable; 5 authentication failed; 6 a report notebook failed;
-7 findings at or above ``run --fail-on`` exist.
+7 findings at or above ``run --fail-on`` exist; 8 the e-mail could not be sent; 1 ``doctor`` found a problem.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from . import config as config_mod
 from .errors import AuthError, ConfigError, InputError, SsprReviewError, StoreError
 from .store import write_private_text
 
-EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS = 2, 3, 4, 5, 6, 7
+EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS, EXIT_MAIL = 2, 3, 4, 5, 6, 7, 8
 
 config_option = click.option(
     "--config",
@@ -202,6 +202,12 @@ def demo(
 @click.option(
     "--fetch/--no-fetch", "do_fetch", default=True, help="Fetch before reporting (default) or use the store as is."
 )
+@click.option(
+    "--email", "do_email", is_flag=True, help="E-mail the review as configured in [mail] when the reports are done."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="With --email: write the message as weekly-review.eml instead of sending."
+)
 @progress_option
 def run(
     config_path: Path | None,
@@ -212,6 +218,8 @@ def run(
     out: Path,
     fail_on: str | None,
     do_fetch: bool,
+    do_email: bool,
+    dry_run: bool,
     progress: bool | None,
 ) -> None:
     """Fetch, then build the week's reports: weekly-review.html, adoption-trends.html, the executed
@@ -219,7 +227,8 @@ def run(
 
     The HTML hides code and draws every chart offline (plotly.js embedded once per report).
     Exit codes: 0 done; 3 a source returned no data (reports still written, gaps shown);
-    4 store or input unusable; 5 authentication failed; 6 a notebook failed; 7 --fail-on matched.
+    4 store or input unusable; 5 authentication failed; 6 a notebook failed; 7 --fail-on matched;
+    8 the e-mail could not be sent.
     """
     from .notebooks import NotebookFailed
     from .run import run as run_reports
@@ -254,11 +263,49 @@ def run(
     for finding in result.findings.get("findings", []):
         counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
     click.echo("Findings: " + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none"))
+    if do_email:
+        _email(ws, result.folder, dry_run)
     if result.fetch is not None and not result.fetch.ok:
         missing = ", ".join(name for name, o in result.fetch.outcomes.items() if not o.ok)
         _fail(f"no data from: {missing} (the reports show the gap)", EXIT_FETCH)
     if fail_on and (matched := result.at_or_above(fail_on)):
         _fail(f"{len(matched)} findings at or above {fail_on}", EXIT_FINDINGS)
+
+
+def _email(ws: Any, folder: Path, dry_run: bool) -> None:
+    from .mail import MailError, ReportFolder, send
+
+    try:
+        where, notes = send(ReportFolder.load(folder), ws.config.mail, ws, dry_run=dry_run)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    except InputError as exc:
+        _fail(str(exc), EXIT_STORE)
+    except AuthError as exc:
+        _fail(f"authentication failed: {exc}", EXIT_AUTH)
+    except (MailError, SsprReviewError) as exc:
+        _fail(f"e-mail not sent: {exc}", EXIT_MAIL)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"E-mail {where}")
+
+
+@main.command()
+@config_option
+@store_option
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Write the message as FOLDER/weekly-review.eml instead of sending.")
+def email(config_path: Path | None, store_path: Path | None, folder: Path, dry_run: bool) -> None:
+    """E-mail the review in FOLDER (a report folder of 'sspr-review run') as configured in [mail].
+
+    The body holds the data coverage, the findings that need attention with their actions, the KPIs against
+    last week and the charts as inline images (rendered through a local Chromium; without one the body goes
+    without images). The interactive HTML reports are attached unless configured off or pseudonymised.
+    Transports: SMTP (STARTTLS by default; login from SSPR_REVIEW_SMTP_USERNAME/PASSWORD) or Microsoft Graph
+    sendMail (Mail.Send).
+    """
+    ws = _workspace(config_path, store_path, "graph")
+    _email(ws, folder, dry_run)
 
 
 @main.command()
@@ -288,6 +335,32 @@ def review(
     if json_path is not None:
         write_private_text(json_path, json.dumps(findings_json(result), indent=2) + "\n")
         click.echo(f"findings.json written to {json_path}")
+
+
+@main.command()
+@config_option
+@click.option("--no-graph", is_flag=True, help="Skip the Microsoft Graph checks (e.g. to test only the mail relay).")
+def doctor(config_path: Path | None, no_graph: bool) -> None:
+    """Check that a scheduled run will work: configuration, a token, each Graph source (ok, missing
+    permission or missing licence, named), the SMTP relay (connect, TLS, login; nothing is sent) and
+    Chromium for the e-mail's charts. Exits 1 when something is wrong, with the fix under each problem.
+    """
+    import os
+
+    from .doctor import run_checks
+
+    try:
+        cfg = config_mod.load(config_path)
+    except ConfigError as exc:
+        click.echo(f"[FAIL] configuration: {exc}\n       fix: correct the key named above")
+        sys.exit(1)
+    checks = run_checks(cfg, dict(os.environ), graph=not no_graph)
+    for check in checks:
+        click.echo(check.line())
+    failed = [c for c in checks if not c.ok]
+    click.echo(f"{len(checks) - len(failed)} ok, {len(failed)} to fix")
+    if failed:
+        sys.exit(1)
 
 
 @main.command()

@@ -108,6 +108,56 @@ class ReviewSettings(_Section):
         return value
 
 
+class MailSettings(_Section):
+    """``[mail]``: the emailed weekly review. Passwords and keys stay in the environment."""
+
+    transport: Literal["smtp", "graph"] = "smtp"
+    to: list[str] = []
+    cc: list[str] = []
+    sender: str = Field("", description="From address; with transport graph, the mailbox that sends")
+    subject: str = "SSPR review {tenant}, week ending {week_ending}: {high_count} high or critical findings"
+    attach_html: bool = True
+    attach_trends: bool = True
+    charts: bool = True
+    pseudonymise: bool = False
+    pseudonym_key_env: str = "SSPR_REVIEW_PSEUDONYM_KEY"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_allow_plain: bool = False
+    smtp_ca_file: str = ""
+    smtp_username_env: str = "SSPR_REVIEW_SMTP_USERNAME"
+    smtp_password_env: str = "SSPR_REVIEW_SMTP_PASSWORD"
+    smtp_timeout_seconds: float = Field(30.0, gt=0, le=600)
+
+    @field_validator("to", "cc", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
+    @field_validator("to", "cc")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if "@" not in v or any(c in v for c in " <>,;\r\n")]
+        if bad:
+            raise ValueError(f"not plain e-mail addresses: {', '.join(map(repr, bad))}")
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        import string
+
+        fields = {name for _, name, _, _ in string.Formatter().parse(value) if name}
+        unknown = fields - SUBJECT_FIELDS
+        if unknown:
+            raise ValueError(f"unknown field {{{sorted(unknown)[0]}}}; use {', '.join(sorted(SUBJECT_FIELDS))}")
+        return value
+
+
+SUBJECT_FIELDS = frozenset({"tenant", "week_ending", "high_count", "critical_count", "findings_count"})
+
+
 class DemoSettings(_Section):
     """``[demo]``: size of the built-in demo tenant."""
 
@@ -138,6 +188,7 @@ class Config(_Section):
     store: StoreSettings = StoreSettings()
     review: ReviewSettings = ReviewSettings()
     demo: DemoSettings = DemoSettings()
+    mail: MailSettings = MailSettings()
     analysis: AnalysisSection = AnalysisSection()
     source_path: str | None = Field(None, exclude=True)
 

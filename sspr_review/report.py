@@ -409,14 +409,27 @@ def trend_table(ctx: Context) -> HTML:
 
 
 # ---------------------------------------------------------------------------------------------- output
+#: Charts the e-mail shows as images, in order (figures are stored as plotly JSON next to findings.json).
+EMAIL_CHARTS = ("resets_per_hour", "resets_per_day")
+
+
 def write_findings(ctx: Context, path: str) -> None:
-    """Write findings.json (owner-only) when ``path`` is set; the run command reads it back."""
+    """Write findings.json and charts.json (owner-only) next to each other when ``path`` is set.
+
+    The run command reads findings.json back; the e-mail renders charts.json to PNG.
+    """
     if not path:
         return
     from .analysis import findings_json
     from .store import write_private_text
 
-    write_private_text(Path(path), json.dumps(findings_json(ctx.review), indent=2) + "\n")
+    target = Path(path)
+    write_private_text(target, json.dumps(findings_json(ctx.review), indent=2) + "\n")
+    figures = {name: chart(ctx, name).to_plotly_json() for name in EMAIL_CHARTS}
+    figures["registration"] = trend(ctx, "registration").to_plotly_json()
+    from plotly.utils import PlotlyJSONEncoder
+
+    write_private_text(target.with_name("charts.json"), json.dumps(figures, cls=PlotlyJSONEncoder))
 
 
 # ---------------------------------------------------------------------------------------- one user

@@ -42,6 +42,7 @@ def test_run_writes_every_artefact_owner_only(demo_run: tuple[subprocess.Complet
         "weekly_review.ipynb",
         "adoption_trends.ipynb",
         "findings.json",
+        "charts.json",
     }
     assert folder.stat().st_mode & 0o077 == 0
     assert all(p.stat().st_mode & 0o077 == 0 for p in folder.iterdir())

@@ -1,0 +1,204 @@
+"""``sspr-review doctor``: is this installation ready for a scheduled run? One line per check, with the fix.
+
+Checks: the configuration; a token; each Graph source with a minimal request (ok, missing permission,
+missing licence); the SMTP relay (connect, TLS, login, no mail sent) when ``[mail] transport = "smtp"``
+and recipients are set; Chromium for the e-mail's chart images.
+"""
+
+from __future__ import annotations
+
+import shutil
+import smtplib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .config import LOOPBACK_HOSTS, Config
+from .errors import AuthError, SsprReviewError
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else "FAIL"
+        fix = f"\n       fix: {self.fix}" if self.fix and not self.ok else ""
+        return f"[{mark}] {self.name}: {self.detail}{fix}"
+
+
+def _probes(client: Any) -> list[tuple[str, Any, Any]]:
+    """(name, endpoint, request) for the smallest request each source answers."""
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
+        DirectoryAuditsRequestBuilder as Audits,
+    )
+    from msgraph.generated.identity_protection.risk_detections.risk_detections_request_builder import (
+        RiskDetectionsRequestBuilder as Risk,
+    )
+    from msgraph.generated.reports.authentication_methods.user_registration_details.user_registration_details_request_builder import (  # noqa: E501
+        UserRegistrationDetailsRequestBuilder as Registration,
+    )
+    from msgraph.generated.role_management.directory.role_assignments.role_assignments_request_builder import (
+        RoleAssignmentsRequestBuilder as Roles,
+    )
+
+    from . import sources as s
+
+    sdk = client.sdk
+    nobody = "id eq '00000000-0000-0000-0000-000000000000'"
+    return [
+        (
+            "audit (directoryAudits)",
+            s.AUDITS,
+            sdk.audit_logs.directory_audits.to_get_request_information(
+                RequestConfiguration(query_parameters=Audits.DirectoryAuditsRequestBuilderGetQueryParameters(top=1))
+            ),
+        ),
+        (
+            "risk (riskDetections)",
+            s.RISK,
+            sdk.identity_protection.risk_detections.to_get_request_information(
+                RequestConfiguration(query_parameters=Risk.RiskDetectionsRequestBuilderGetQueryParameters(top=1))
+            ),
+        ),
+        (
+            "registration (userRegistrationDetails)",
+            s.REGISTRATION,
+            sdk.reports.authentication_methods.user_registration_details.to_get_request_information(
+                RequestConfiguration(
+                    query_parameters=Registration.UserRegistrationDetailsRequestBuilderGetQueryParameters(filter=nobody)
+                )
+            ),
+        ),
+        (
+            "roles (roleAssignments)",
+            s.ROLE_ASSIGNMENTS,
+            sdk.role_management.directory.role_assignments.to_get_request_information(
+                RequestConfiguration(query_parameters=Roles.RoleAssignmentsRequestBuilderGetQueryParameters(top=1))
+            ),
+        ),
+        (
+            "PIM eligibility (roleEligibilityScheduleInstances)",
+            s.ROLE_ELIGIBILITY,
+            sdk.role_management.directory.role_eligibility_schedule_instances.to_get_request_information(),
+        ),
+        ("password protection (groupSettings)", s.GROUP_SETTINGS, sdk.group_settings.to_get_request_information()),
+        (
+            "authentication methods policy",
+            s.AUTH_METHODS_POLICY,
+            sdk.policies.authentication_methods_policy.to_get_request_information(),
+        ),
+    ]
+
+
+def graph_checks(config: Config) -> list[Check]:
+    """A token, then one minimal request per source."""
+    from .auth import CredentialTokenProvider, build_credential
+    from .fetch import run_sync
+    from .graph import FetchStats, GraphClient
+
+    try:
+        credential = build_credential(config.auth)
+    except AuthError as exc:
+        return [Check("credential", False, str(exc), "set [auth] mode and what it needs (README: Your own tenant)")]
+
+    async def go() -> list[Check]:
+        out: list[Check] = []
+        async with GraphClient(config.graph.model_copy(update={"max_retries": 1}), credential) as client:
+            try:
+                await CredentialTokenProvider(credential, config.graph.base_url).get_authorization_token(
+                    config.graph.base_url
+                )
+            except AuthError as exc:
+                return [
+                    Check("token", False, str(exc), "check [auth] tenant_id, client_id and the credential's secret")
+                ]
+            out.append(Check("token", True, f"acquired for {config.graph.base_url}"))
+            for name, endpoint, request in _probes(client):
+                try:
+                    await client.get_json(request, endpoint, FetchStats(), name)
+                except SsprReviewError as exc:
+                    kind = getattr(exc, "kind", "error")
+                    fix = {
+                        "permission": f"add the application permission {endpoint.permission} and grant admin consent",
+                        "licence": f"this source needs {endpoint.licence}; without it the report shows it as no data",
+                    }.get(kind, "check connectivity to Microsoft Graph and try again")
+                    out.append(Check(name, False, str(exc), fix))
+                else:
+                    out.append(Check(name, True, f"readable ({endpoint.permission})"))
+        return out
+
+    return run_sync(go())
+
+
+def smtp_check(config: Config, env: dict[str, str]) -> Check:
+    """Connect, negotiate TLS and log in without sending anything."""
+    mail = config.mail
+    name = f"SMTP {mail.smtp_host}:{mail.smtp_port}"
+    if mail.smtp_security == "none" and not (mail.smtp_allow_plain and mail.smtp_host in LOOPBACK_HOSTS):
+        return Check(
+            name, False, "plain SMTP is configured for a remote relay", "use smtp_security = 'starttls' or 'tls'"
+        )
+    context = ssl.create_default_context(cafile=mail.smtp_ca_file or None)
+    try:
+        smtp: smtplib.SMTP
+        if mail.smtp_security == "tls":
+            smtp = smtplib.SMTP_SSL(mail.smtp_host, mail.smtp_port, timeout=mail.smtp_timeout_seconds, context=context)
+        else:
+            smtp = smtplib.SMTP(mail.smtp_host, mail.smtp_port, timeout=mail.smtp_timeout_seconds)
+        with smtp:
+            smtp.ehlo()
+            if mail.smtp_security == "starttls":
+                if not smtp.has_extn("starttls"):
+                    return Check(
+                        name, False, "the relay does not offer STARTTLS", "use smtp_security = 'tls' or another relay"
+                    )
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            user = env.get(mail.smtp_username_env, "")
+            if user:
+                smtp.login(user, env.get(mail.smtp_password_env, ""))
+                return Check(name, True, f"connected ({mail.smtp_security}) and logged in as {user}")
+            return Check(name, True, f"connected ({mail.smtp_security}); no login configured")
+    except smtplib.SMTPAuthenticationError as exc:
+        return Check(
+            name,
+            False,
+            f"login refused ({exc.smtp_code})",
+            f"check {mail.smtp_username_env} and {mail.smtp_password_env}",
+        )
+    except (smtplib.SMTPException, OSError) as exc:
+        return Check(name, False, f"{type(exc).__name__}: {exc}", "check [mail] smtp_host, smtp_port and the firewall")
+
+
+def chromium_check(which: Callable[[str], str | None] = shutil.which) -> Check:
+    import os
+
+    browser = os.environ.get("BROWSER_PATH") or which("chromium") or which("chromium-browser")
+    if browser:
+        return Check("Chromium (e-mail charts)", True, browser)
+    return Check(
+        "Chromium (e-mail charts)",
+        False,
+        "not found: e-mails go without chart images",
+        "apt-get install chromium (or set BROWSER_PATH to a Chrome/Chromium binary)",
+    )
+
+
+def run_checks(config: Config, env: dict[str, str], *, graph: bool = True) -> list[Check]:
+    checks = [Check("configuration", True, config.source_path or "defaults and environment")]
+    if graph:
+        checks += graph_checks(config)
+    if config.mail.to:
+        if config.mail.transport == "smtp":
+            checks.append(smtp_check(config, env))
+        else:
+            checks.append(Check("Graph sendMail", True, f"as {config.mail.sender} (Mail.Send is checked when sending)"))
+    if config.mail.charts:
+        checks.append(chromium_check())
+    return checks
