@@ -7,8 +7,10 @@ Exit codes: 0 success; 2 bad usage or configuration; 3 a source could not be fet
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -36,6 +38,18 @@ store_option = click.option(
 progress_option = click.option(
     "--progress/--no-progress", default=None, help="Progress bars (default: on a terminal only)."
 )
+source_option = click.option(
+    "--source",
+    type=click.Choice(["graph", "demo", "files"]),
+    default="graph",
+    show_default=True,
+    help="graph: Microsoft Graph; demo: the built-in demo tenant; files: a folder of Graph JSON (--files).",
+)
+files_option = click.option(
+    "--files",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of Graph JSON saved from Graph Explorer or 'az rest' (with --source files).",
+)
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -43,14 +57,32 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+@contextlib.contextmanager
+def _exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
+    """Turn the kit's errors into the documented exit codes, with the message (and its fix) on stderr."""
+    from .notebooks import NotebookFailed
+
+    try:
+        yield
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    except AuthError as exc:
+        _fail(f"authentication failed: {exc}", EXIT_AUTH)
+    except (StoreError, InputError) as exc:
+        _fail(str(exc), EXIT_STORE)
+    except NotebookFailed as exc:
+        _fail(f"report notebook failed: {exc}", EXIT_NOTEBOOK)
+    except SsprReviewError as exc:
+        _fail(f"{prefix}{exc}", other)
+
+
 def _workspace(config_path: Path | None, store_path: Path | None, source: str, files: Path | None = None) -> Any:
     from .workspace import Workspace
 
-    try:
+    with _exit_codes():
         cfg = config_mod.load(config_path, store__path=str(store_path) if store_path else None)
         return Workspace(cfg, source, files=files)  # type: ignore[arg-type]
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_CONFIG)
+    raise AssertionError("unreachable")  # pragma: no cover - _exit_codes exits
 
 
 def _report(result: Any, ws: Any) -> None:
@@ -97,18 +129,8 @@ def main() -> None:
 @main.command()
 @config_option
 @store_option
-@click.option(
-    "--source",
-    type=click.Choice(["graph", "demo", "files"]),
-    default="graph",
-    show_default=True,
-    help="graph: Microsoft Graph; demo: the built-in demo tenant; files: a folder of Graph JSON (--files).",
-)
-@click.option(
-    "--files",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of Graph JSON saved from Graph Explorer or 'az rest' (with --source files).",
-)
+@source_option
+@files_option
 @progress_option
 def fetch(
     config_path: Path | None, store_path: Path | None, source: str, files: Path | None, progress: bool | None
@@ -123,14 +145,8 @@ def fetch(
     and [auth] mode (or SSPR_REVIEW_ACCESS_TOKEN for a ready token).
     """
     ws = _workspace(config_path, store_path, source, files)
-    try:
+    with _exit_codes():
         result = ws.fetch(progress=progress)
-    except AuthError as exc:
-        _fail(f"authentication failed: {exc}", EXIT_AUTH)
-    except (StoreError, InputError) as exc:
-        _fail(str(exc), EXIT_STORE)
-    except SsprReviewError as exc:
-        _fail(str(exc), EXIT_FETCH)
     _report(result, ws)
     if not result.ok:
         missing = ", ".join(name for name, o in result.outcomes.items() if not o.ok)
@@ -157,7 +173,7 @@ def demo(
     """
     from .workspace import Workspace
 
-    try:
+    with _exit_codes():
         cfg = config_mod.load(
             config_path,
             store__path=str(store_path) if store_path else None,
@@ -165,12 +181,7 @@ def demo(
             demo__weeks=weeks,
         )
         ws = Workspace(cfg, "demo")
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_CONFIG)
-    try:
         results = ws.build_demo_history(progress=progress)
-    except StoreError as exc:
-        _fail(str(exc), EXIT_STORE)
     click.echo(f"Demo tenant: {len(results)} weekly fetches into {ws.store.path}")
     _report(results[-1], ws)
 
@@ -178,14 +189,8 @@ def demo(
 @main.command()
 @config_option
 @store_option
-@click.option(
-    "--source",
-    type=click.Choice(["graph", "demo", "files"]),
-    default="graph",
-    show_default=True,
-    help="graph: Microsoft Graph; demo: the built-in demo tenant (rebuilt); files: Graph JSON (--files).",
-)
-@click.option("--files", type=click.Path(exists=True, file_okay=False, path_type=Path), help="With --source files.")
+@source_option
+@files_option
 @week_option
 @click.option(
     "--out",
@@ -230,11 +235,10 @@ def run(
     4 store or input unusable; 5 authentication failed; 6 a notebook failed; 7 --fail-on matched;
     8 the e-mail could not be sent.
     """
-    from .notebooks import NotebookFailed
     from .run import run as run_reports
 
     ws = _workspace(config_path, store_path, source, files)
-    try:
+    with _exit_codes():
         result = run_reports(
             ws,
             week_ending=week_ending,
@@ -243,16 +247,6 @@ def run(
             progress=progress,
             log=lambda msg: click.echo(msg, err=True),
         )
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_CONFIG)
-    except AuthError as exc:
-        _fail(f"authentication failed: {exc}", EXIT_AUTH)
-    except (StoreError, InputError) as exc:
-        _fail(str(exc), EXIT_STORE)
-    except NotebookFailed as exc:
-        _fail(f"report notebook failed: {exc}", EXIT_NOTEBOOK)
-    except SsprReviewError as exc:
-        _fail(str(exc), EXIT_FETCH)
     if result.fetch is not None:
         for line in result.fetch.lines():
             click.echo(line)
@@ -273,18 +267,10 @@ def run(
 
 
 def _email(ws: Any, folder: Path, dry_run: bool) -> None:
-    from .mail import MailError, ReportFolder, send
+    from .mail import ReportFolder, send
 
-    try:
+    with _exit_codes(EXIT_MAIL, "e-mail not sent: "):
         where, notes = send(ReportFolder.load(folder), ws.config.mail, ws, dry_run=dry_run)
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_CONFIG)
-    except InputError as exc:
-        _fail(str(exc), EXIT_STORE)
-    except AuthError as exc:
-        _fail(f"authentication failed: {exc}", EXIT_AUTH)
-    except (MailError, SsprReviewError) as exc:
-        _fail(f"e-mail not sent: {exc}", EXIT_MAIL)
     for note in notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"E-mail {where}")
@@ -311,7 +297,7 @@ def email(config_path: Path | None, store_path: Path | None, folder: Path, dry_r
 @main.command()
 @config_option
 @store_option
-@click.option("--source", type=click.Choice(["graph", "demo", "files"]), default="graph", show_default=True)
+@source_option
 @week_option
 @click.option(
     "--json",
@@ -326,12 +312,8 @@ def review(
     from .analysis import findings_json
 
     ws = _workspace(config_path, store_path, source)
-    try:
+    with _exit_codes():
         result = _summary(ws, week_ending)
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_CONFIG)
-    except StoreError as exc:
-        _fail(str(exc), EXIT_STORE)
     if json_path is not None:
         write_private_text(json_path, json.dumps(findings_json(result), indent=2) + "\n")
         click.echo(f"findings.json written to {json_path}")
@@ -366,15 +348,13 @@ def doctor(config_path: Path | None, no_graph: bool) -> None:
 @main.command()
 @config_option
 @store_option
-@click.option("--source", type=click.Choice(["graph", "demo", "files"]), default="graph", show_default=True)
+@source_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(config_path: Path | None, store_path: Path | None, source: str, as_json: bool) -> None:
     """Show what the history store covers: time ranges, snapshots and the last failure of each source."""
     ws = _workspace(config_path, store_path, source)
-    try:
+    with _exit_codes():
         info = ws.status()
-    except StoreError as exc:
-        _fail(str(exc), EXIT_STORE)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
