@@ -1,4 +1,4 @@
-"""``sspr-review``: fetch SSPR data into the history store, build the demo tenant, show what the store holds.
+"""``sspr-review``: fetch SSPR data into the history store, review the week, build and e-mail the reports.
 
 Exit codes: 0 success; 2 bad usage or configuration; 3 a source could not be fetched (the others landed);
 4 the store or an input file is unusable; 5 authentication failed; 6 a report notebook failed;
@@ -120,9 +120,11 @@ def main() -> None:
     Microsoft Graph into a local history store (Graph keeps audit logs 30 days at most).
 
     \b
-    Start with the demo tenant:   sspr-review demo
-    Then your own tenant:         sspr-review fetch --config config.toml
-    See what the store holds:     sspr-review status --config config.toml
+    The demo tenant's reports:    sspr-review run --source demo
+    Check your set-up:            sspr-review doctor --config config.toml
+    Fetch from your tenant:       sspr-review fetch --config config.toml
+    The weekly reports (+ mail):  sspr-review run --config config.toml --email
+    What the store holds:         sspr-review status --config config.toml
     """
 
 
