@@ -345,6 +345,46 @@ def changes(ctx: Context) -> HTML:
     return _html(_table(pd.DataFrame(rows), "No findings this week or last."))
 
 
+PASSWORD_RULES = {
+    "EnableBannedPasswordCheck": "Banned-password check (cloud)",
+    "EnableBannedPasswordCheckOnPremises": "Banned-password check on-premises",
+    "BannedPasswordCheckOnPremisesMode": "On-premises mode (Audit or Enforce)",
+    "LockoutThreshold": "Smart lockout threshold (failed sign-ins)",
+    "LockoutDurationInSeconds": "Smart lockout duration (seconds)",
+}
+
+
+def configuration(ctx: Context) -> HTML:
+    """Password protection settings and the authentication methods policy, as last fetched in the week.
+
+    Graph has no API for the SSPR policy itself (methods required, notifications): check those in the portal.
+    """
+    snapshot = ctx.ws.store.read_policy(ctx.review.window.end)
+    if snapshot is None:
+        cov = ctx.review.coverage.get("policy")
+        return _html(f"<p><i>No data: {_e(cov.reason if cov else 'no policy snapshot')}</i></p>")
+    day, policy = snapshot
+    rules = policy.get("passwordRuleSettings") or {}
+    values = {str(v.get("name")): v.get("value") for v in rules.get("values", []) if isinstance(v, dict)}
+    rows = [{"setting": label, "value": values.get(key, "default")} for key, label in PASSWORD_RULES.items()]
+    banned = str(values.get("BannedPasswordList") or "")
+    rows.append({"setting": "Custom banned passwords", "value": f"{len(banned.split()) if banned else 0} terms"})
+    if not rules:
+        rows = [{"setting": "Password protection", "value": "defaults (no custom settings saved)"}]
+    methods_policy = policy.get("authenticationMethodsPolicy") or {}
+    methods = [
+        {"method": str(m.get("id", "")), "state": str(m.get("state", ""))}
+        for m in methods_policy.get("authenticationMethodConfigurations", [])
+        if isinstance(m, dict)
+    ]
+    return _html(
+        f"<p>As fetched on {day:%d %B %Y}. Graph does not expose the SSPR policy itself (methods required, "
+        "notifications): review those in the Entra admin center.</p>"
+        + _table(pd.DataFrame(rows), "")
+        + _table(pd.DataFrame(methods), "The authentication methods policy was not readable.")
+    )
+
+
 def unrecognised(ctx: Context) -> HTML:
     """What the kit could not classify this week (kept and counted, never dropped)."""
     parts = [

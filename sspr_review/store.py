@@ -210,6 +210,17 @@ class Store:
         self._require_lock()
         _write_json(self.path / "policy" / f"{day.astimezone(UTC):%Y-%m-%d}.json", data)
 
+    def read_policy(self, at: datetime | None = None) -> tuple[datetime, dict[str, Any]] | None:
+        """The newest policy snapshot taken on or before the day of ``at`` (default: the newest), with its day."""
+        folder = self.path / "policy"
+        days = sorted(p for p in folder.glob("*.json") if not p.name.startswith(".")) if folder.exists() else []
+        for path in reversed(days):
+            day = datetime.strptime(path.stem, "%Y-%m-%d").replace(tzinfo=UTC)
+            if at is None or day <= at:
+                data = json.loads(path.read_text())
+                return (day, data) if isinstance(data, dict) else None
+        return None
+
     def write_rejects(self, source: str, items: Sequence[Any]) -> None:
         """Keep records that could not be normalised, exactly as received."""
         self._require_lock()

@@ -73,6 +73,7 @@ def test_notebook_executes_with_papermill_and_passes_nbval(
     if stem == "weekly_review":
         assert "Needs attention" in "".join(c.source for c in book.cells)
         assert "spike" in html and "Northgate Engineering" in html
+        assert "Banned-password check (cloud)" in html and "TemporaryAccessPass" in html  # configuration
         assert json.loads((tmp_path / "findings.json").read_text())["tenant"]["name"] == "Northgate Engineering"
         # the hostile display name is escaped in the tables, never markup
         assert "Robert &lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html

@@ -154,3 +154,14 @@ def test_store_files_and_folders_are_owner_only(tmp_path: Path) -> None:
     for path in [tmp_path / "new", store.path, store.path / "audit", *store.path.rglob("*")]:
         mode = path.stat().st_mode & 0o777
         assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
+
+
+def test_policy_snapshots_by_day(tmp_path: Path) -> None:
+    store = Store(tmp_path, "t")
+    assert store.read_policy() is None
+    with store.writing():
+        store.write_policy({"v": 1}, T0)
+        store.write_policy({"v": 2}, T0 + timedelta(days=7))
+    assert store.read_policy() == (T0 + timedelta(days=7), {"v": 2})
+    assert store.read_policy(T0 + timedelta(days=3)) == (T0, {"v": 1})
+    assert store.read_policy(T0 - timedelta(days=1)) is None
