@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test check format lab browser clean
+.PHONY: help install demo test bench check format lab browser clean
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,6 +25,12 @@ demo: $(STAMP)  ## Build the demo tenant and its weekly reports in reports/, and
 
 test: $(STAMP) browser  ## Run the test suite
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)  ## Run the benchmarks (about 10 minutes) and write docs/benchmarks.md
+	$(BIN)/python benchmarks/bench_fetch.py
+	$(BIN)/python benchmarks/bench_analysis.py
+	$(BIN)/python benchmarks/bench_run.py
+	$(BIN)/python benchmarks/render.py
 
 lab: $(STAMP)  ## Open JupyterLab on the notebooks with the project's kernel
 	$(BIN)/jupyter lab notebooks/

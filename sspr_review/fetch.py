@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -20,13 +20,16 @@ from .config import Config
 from .errors import SourceError
 from .graph import FetchStats
 from .progress import Progress
-from .sources import Pages, Source
+from .sources import Pages, RoleData, Source
 from .store import Store
 
 T = TypeVar("T")
 
 #: Records buffered before they are normalised and written (bounds memory on large tenants).
 FLUSH_RECORDS = 50_000
+#: Records normalised together in a worker thread while the next pages are fetched (so normalising never
+#: waits for the last page: the fetch ends soon after Graph's last answer).
+CHUNK_RECORDS = 10_000
 
 
 @dataclass
@@ -80,31 +83,70 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
+class _Chunks:
+    """Normalises records in chunks in a worker thread while more pages arrive; ``take()`` waits for them.
+
+    ``normalise(records)`` returns ``(frame, report)``; chunks keep their order.
+    """
+
+    def __init__(self, normalise: Callable[[list[Any]], tuple[pd.DataFrame, normalize.Report]]) -> None:
+        self.normalise = normalise
+        self.buffer: list[Any] = []
+        self.pending: list[asyncio.Task[tuple[pd.DataFrame, normalize.Report]]] = []
+        self.buffered = 0  # records in the buffer and in pending chunks
+
+    def add(self, page: list[Any]) -> None:
+        self.buffer.extend(page)
+        self.buffered += len(page)
+        if len(self.buffer) >= CHUNK_RECORDS:
+            self._start()
+
+    def _start(self) -> None:
+        items, self.buffer = self.buffer, []
+        self.pending.append(asyncio.create_task(asyncio.to_thread(self.normalise, items)))
+
+    async def take(self) -> list[tuple[pd.DataFrame, normalize.Report]]:
+        """Every chunk so far, normalised (at least one, possibly of no records), in order."""
+        if self.buffer or not self.pending:
+            self._start()
+        pending, self.pending, self.buffered = self.pending, [], 0
+        return list(await asyncio.gather(*pending))
+
+    def cancel(self) -> None:
+        for task in self.pending:
+            task.cancel()
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
 class _Writer:
-    """Buffers pages of one time-ranged table; normalises and writes them in batches."""
+    """Normalises the pages of one time-ranged table as they arrive and writes them in batches."""
 
     def __init__(self, store: Store, table: str, outcome: Outcome, report: normalize.Report) -> None:
         self.store, self.table, self.outcome, self.report = store, table, outcome, report
-        self.buffer: list[Any] = []
+        self.chunks = _Chunks(getattr(normalize, table))
         self.lock = asyncio.Lock()
 
     async def add(self, page: list[Any]) -> None:
-        self.buffer.extend(page)
+        self.chunks.add(page)
         self.outcome.records += len(page)
-        if len(self.buffer) >= FLUSH_RECORDS:
+        if self.chunks.buffered >= FLUSH_RECORDS:
             await self.flush()
 
     async def flush(self) -> None:
         async with self.lock:
-            items, self.buffer = self.buffer, []
-            if items:
-                await asyncio.to_thread(self._write, items)
+            if not self.chunks.buffered:
+                return
+            done = await self.chunks.take()
+            await asyncio.to_thread(self._write, done)
 
-    def _write(self, items: list[Any]) -> None:
-        frame, report = getattr(normalize, self.table)(items)
-        self.report.merge(report)
-        self.store.write_rejects(self.table, report.rejected)
-        self.outcome.new += self.store.write(self.table, frame)
+    def _write(self, done: list[tuple[pd.DataFrame, normalize.Report]]) -> None:
+        for _frame, report in done:
+            self.report.merge(report)
+            self.store.write_rejects(self.table, report.rejected)
+        self.outcome.new += self.store.write(self.table, _concat([f for f, _ in done]))
 
 
 async def _drain(streams: list[Pages], sink: Any, bar: Any, stats: Any) -> None:
@@ -158,40 +200,59 @@ async def fetch_into(
         try:
             await _drain(streams, writer.add, bar, lambda: source.stats.get(name))
         finally:
-            await writer.flush()
+            await writer.flush()  # what arrived is kept even when a later page fails (coverage is not claimed)
         store.record_interval(name, start, now)
 
     registration_frame: list[pd.DataFrame] = []
 
+    async def read_roles() -> RoleData | SourceError:
+        try:
+            return await source.roles()
+        except SourceError as exc:
+            return exc
+
     async def snapshots() -> None:
+        # Role assignments are read while the registration report pages (they need no registration data;
+        # only their normalisation does).
+        roles_data = asyncio.create_task(read_roles())
+
         async def registration() -> None:
             bar = bars.bar("registration")
-            records: list[Any] = []
+            chunks = _Chunks(lambda items: normalize.registration(items, now))
 
             async def add(page: list[Any]) -> None:
-                records.extend(page)
+                chunks.add(page)
                 outcomes["registration"].records += len(page)
 
-            await _drain(source.registration(), add, bar, lambda: source.stats.get("registration"))
-            frame, rep = normalize.registration(records, now)
-            report.merge(rep)
-            store.write_rejects("registration", rep.rejected)
+            try:
+                await _drain(source.registration(), add, bar, lambda: source.stats.get("registration"))
+            except BaseException:
+                chunks.cancel()
+                raise
+            done = await chunks.take()
+            for _frame, rep in done:
+                report.merge(rep)
+                store.write_rejects("registration", rep.rejected)
+            frame = _concat([f for f, _ in done])
             store.write_snapshot("registration", frame.drop(columns="raw"), now)
             store.record_snapshot("registration", now)
             registration_frame.append(frame)
 
-        await guarded("registration", registration())
+        try:
+            await guarded("registration", registration())
+        except BaseException:
+            roles_data.cancel()
+            raise
         users = registration_frame[0] if registration_frame else None
 
         async def roles() -> None:
-            try:
-                data = await source.roles()
-            except SourceError as exc:
+            data = await roles_data
+            if isinstance(data, SourceError):
                 if users is None:
-                    raise
+                    raise data
                 frame = normalize.privileged_from_flags(users, now)
                 outcomes["roles"].notes.append(
-                    f"roles: using the registration report's isAdmin flag instead of role assignments ({exc})"
+                    f"roles: using the registration report's isAdmin flag instead of role assignments ({data})"
                 )
             else:
                 outcomes["roles"].notes.extend(f"roles: {n}" for n in data.notes)

@@ -113,13 +113,17 @@ class GraphClient:
         limiter = self.limiters[endpoint.bucket]
         attempt = 0
         while True:
-            stats.waited += await limiter.acquire()
+            waited, slot = await limiter.reserve()
+            stats.waited += waited
             stats.requests += 1
             status: int | None = None
             retry_after: float | None = None
             problem = ""
             try:
-                body = await self.adapter.send_primitive_async(request, "bytes", {"XXX": ODataError})
+                try:
+                    body = await self.adapter.send_primitive_async(request, "bytes", {"XXX": ODataError})
+                finally:
+                    limiter.settle(slot)
             except APIError as exc:
                 status = exc.response_status_code or 0
                 headers = {k.lower(): v for k, v in (exc.response_headers or {}).items()}

@@ -343,22 +343,18 @@ class Store:
         *,
         columns: Sequence[str] | None = None,
         raw: bool = False,
+        compact: bool = False,
     ) -> pd.DataFrame:
         """Rows of ``table`` in ``[start, end)`` (by time column, or by snapshot day), typed per the schema.
 
-        ``raw=True`` adds the ``raw`` JSON text column.
+        ``raw=True`` adds the ``raw`` JSON text column. ``compact=True`` returns the string columns whose values
+        repeat (activity names, reasons, user ids and UPNs on events) as categoricals: the same values in a
+        fraction of the memory, for a year of a large tenant (each distinct text is held once; see
+        :func:`_read_compact`).
         """
-        if table not in schema.TABLES:
-            raise StoreError(f"unknown table {table!r}; tables are {', '.join(schema.TABLES)}")
-        folder = self.path / table
-        files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(".")) if folder.exists() else []
-        if table in TIME_COLUMN:
-            files = [f for f in files if _month_overlaps(f.stem, start, end)]
-        else:
-            files = [f for f in files if _day_in(f.stem, start, end)]
-        wanted = list(columns) if columns is not None else list(schema.TABLES[table])
-        if raw:
-            wanted.append("raw")
+        files, wanted = self._files(table, start, end, columns, raw)
+        if compact:
+            return _read_compact(files, table, wanted, start, end)
         frames = []
         for file in files:
             with contextlib.suppress(FileNotFoundError):
@@ -379,6 +375,48 @@ class Store:
             frame = frame[mask.fillna(False)].reset_index(drop=True)
         return frame
 
+    def _files(
+        self,
+        table: str,
+        start: datetime | None,
+        end: datetime | None,
+        columns: Sequence[str] | None = None,
+        raw: bool = False,
+    ) -> tuple[list[Path], list[str]]:
+        if table not in schema.TABLES:
+            raise StoreError(f"unknown table {table!r}; tables are {', '.join(schema.TABLES)}")
+        folder = self.path / table
+        files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(".")) if folder.exists() else []
+        if table in TIME_COLUMN:
+            files = [f for f in files if _month_overlaps(f.stem, start, end)]
+        else:
+            files = [f for f in files if _day_in(f.stem, start, end)]
+        wanted = list(columns) if columns is not None else list(schema.TABLES[table])
+        if raw:
+            wanted.append("raw")
+        return files, wanted
+
+    def snapshot_days(self, table: str) -> list[datetime]:
+        """The days (UTC midnight) of the stored snapshots of a snapshot table, oldest first."""
+        if table not in SNAPSHOT_TABLES:
+            raise StoreError(f"{table} is not a snapshot table")
+        files, _ = self._files(table, None, None)
+        return [datetime.strptime(f.stem, "%Y-%m-%d").replace(tzinfo=UTC) for f in files]
+
+    def iter_snapshots(
+        self, table: str, columns: Sequence[str], start: datetime | None = None, end: datetime | None = None
+    ) -> Iterator[Any]:
+        """Each stored snapshot of ``table`` in ``[start, end)`` as a ``pyarrow.Table`` of ``columns``, oldest
+        first, one at a time (so a year of snapshots never has to be in memory at once)."""
+        import pyarrow.parquet as pq
+
+        if table not in SNAPSHOT_TABLES:
+            raise StoreError(f"{table} is not a snapshot table")
+        files, wanted = self._files(table, start, end, columns)
+        for file in files:
+            with contextlib.suppress(FileNotFoundError):
+                yield pq.read_table(file, columns=wanted)
+
     def status(self) -> dict[str, Any]:
         """A summary of what the store holds, per source."""
         doc = self._coverage_doc()
@@ -397,6 +435,86 @@ class Store:
                 len([p for p in folder.glob("*.parquet") if not p.name.startswith(".")]) if folder.exists() else 0
             )
         return out
+
+
+#: The string columns a compact read turns into categoricals: those whose values repeat over many rows (an
+#: activity name, a reason text, a user's id and UPN on every event of the user). Ids that are distinct per row or
+#: per few rows (record ids, correlation ids) and the registration report's user columns (one row per user and
+#: snapshot) stay strings: a categorical would cost more time to build than it saves memory.
+_COMPACT_COLUMNS: Final[dict[str, frozenset[str]]] = {
+    "audit": frozenset(c for c, t in schema.AUDIT.items() if t == schema.STR) - {"id", "correlation_id"},
+    "risk": frozenset(
+        {"risk_event_type", "risk_state", "risk_level", "risk_detail", "source", "detection_timing_type", "activity"}
+    ),
+    "registration": frozenset({"user_type", "methods_registered"}),
+    "privileged": frozenset(),
+}
+
+
+#: Columns converted together by a compact read: the decoded Parquet pages of one group are released before the
+#: next group is read, which bounds the read's peak memory to about the frame plus one group.
+_COMPACT_GROUP = 4
+
+
+def _read_compact(
+    files: Sequence[Path], table: str, wanted: list[str], start: datetime | None, end: datetime | None
+) -> pd.DataFrame:
+    """Read ``files`` with Arrow, repeating string columns dictionary-encoded, into one frame in which those
+    columns are categoricals (each distinct text held once, however many rows repeat it).
+
+    Every file is opened once and read a few columns at a time (each group is converted and its Arrow memory
+    released before the next is read). The open files keep the rows consistent across groups even if a fetch
+    replaces a file meanwhile (it renames a new file over the old path; the open file is the old one).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    spec = schema.TABLES[table]
+    dictionary = [c for c in wanted if c in _COMPACT_COLUMNS[table]]
+    with contextlib.ExitStack() as stack:
+        handles = []
+        for file in files:
+            with contextlib.suppress(FileNotFoundError):
+                handle = pq.ParquetFile(file, read_dictionary=dictionary)
+                stack.callback(handle.close)
+                handles.append(handle)
+        if not handles:
+            out = schema.empty(table)[[c for c in wanted if c in spec]]
+            if "raw" in wanted:
+                out["raw"] = pd.Series(dtype="string")
+            for col in dictionary:
+                out[col] = out[col].astype("category")
+            return out
+        mask = None
+        if table in TIME_COLUMN and (start is not None or end is not None):
+            times = pa.chunked_array(
+                [c for h in handles for c in h.read(columns=[TIME_COLUMN[table]]).column(0).chunks],
+                type=handles[0].schema_arrow.field(TIME_COLUMN[table]).type,
+            )
+            mask = pc.is_valid(times)
+            if start is not None:
+                mask = pc.and_(mask, pc.greater_equal(times, pa.scalar(pd.Timestamp(start), times.type)))
+            if end is not None:
+                mask = pc.and_(mask, pc.less(times, pa.scalar(pd.Timestamp(end), times.type)))
+        pieces = []
+        for i in range(0, len(wanted), _COMPACT_GROUP):
+            columns = wanted[i : i + _COMPACT_GROUP]
+            group = pa.concat_tables([h.read(columns=columns) for h in handles], promote_options="permissive")
+            if mask is not None:
+                group = group.filter(mask)
+            pieces.append(group.to_pandas(split_blocks=True, self_destruct=True))
+            del group
+            pa.default_memory_pool().release_unused()  # the decoded pages go back to the system now
+    frame = pd.concat(pieces, axis=1) if len(pieces) > 1 else pieces[0]
+    for col in frame.columns:
+        if col in dictionary:
+            continue
+        dtype = spec.get(col, schema.STR if col == "raw" else None)
+        if dtype is not None and str(frame[col].dtype) != dtype:
+            frame[col] = frame[col].astype(dtype)
+    result: pd.DataFrame = frame.reset_index(drop=True)
+    return result
 
 
 def _month_overlaps(stem: str, start: datetime | None, end: datetime | None) -> bool:

@@ -159,30 +159,69 @@ class Workspace:
 
         With ``compare`` the previous week is reviewed too, so each finding says new or continuing and
         last week's resolved findings are listed.
+
+        Built for a year of a large tenant: the tables are read once, compactly (string columns as
+        categoricals), and prepared once for both weeks. Registration snapshots are loaded in full only from
+        the one in force when the earliest reviewed week began; the older ones are streamed, one at a time,
+        into the per-snapshot counts the adoption trend needs (``Review.data.registration`` therefore holds
+        the recent snapshots only).
         """
-        from . import schema
-        from .analysis import build_review
+        from .analysis import build_review, prepare
+        from .analysis.metrics import registration_counts_arrow
+        from .analysis.review import week_findings
 
         window = self.window(week_ending)
         settings = self.config.analysis_settings()
-        tables = {name: self.store.read(name) for name in schema.TABLES}
-        history = {s: ivs[0].start for s in ("audit", "risk") if (ivs := self.store.intervals(s))}
+        before = window.shift(1)
+        earliest = before.start if compare else window.start
+        store = self.store
+        privileged = store.read("privileged")
+        counts = registration_counts_arrow(privileged, store.iter_snapshots("registration", REGISTRATION_COUNT_INPUT))
+        days = store.snapshot_days("registration")
+        anchor = max((d for d in days if d <= earliest), default=None)
+        tables = {
+            "audit": store.read("audit", compact=True),
+            "risk": store.read("risk"),
+            "registration": store.read("registration", anchor, compact=True),
+            "privileged": privileged,
+        }
+        history = {s: ivs[0].start for s in ("audit", "risk") if (ivs := store.intervals(s))}
         tenant = self.tenant()
+        coverage = self.coverage(window.start, window.end)
+        data = prepare(tables, settings, coverage=coverage, registration_counts=counts)
+        _release_arrow_memory()
         previous = None
         if compare:
-            before = window.shift(1)
-            previous = build_review(
-                tables, self.coverage(before.start, before.end), before, settings, tenant=tenant, history_start=history
-            ).findings
+            previous = week_findings(data, self.coverage(before.start, before.end), before, settings)[0]
         return build_review(
             tables,
-            self.coverage(window.start, window.end),
+            coverage,
             window,
             settings,
             tenant=tenant,
             previous_findings=previous,
             history_start=history,
+            prepared=data,
         )
+
+
+def _release_arrow_memory() -> None:
+    """Return the memory Arrow's allocator keeps after large temporary arrays to the system."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
+#: Registration columns the adoption trend counts (see ``analysis.metrics.registration_counts_arrow``).
+REGISTRATION_COUNT_INPUT = (
+    "snapshot_date",
+    "user_id",
+    "user_upn",
+    "user_type",
+    "is_sspr_enabled",
+    "is_sspr_capable",
+    "is_admin",
+)
 
 
 def open_workspace(

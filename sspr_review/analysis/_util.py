@@ -92,6 +92,24 @@ def plain(value: Any) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
+def take_rows(frame: pd.DataFrame, rows: np.ndarray, columns: Sequence[str]) -> pd.DataFrame:
+    """``frame[columns].iloc[rows]`` with categorical columns turned into strings.
+
+    Tables may come with categorical string columns (a compact store read); the rows the analyses pick out of
+    them then look exactly as they would from a schema-typed table, and only the picked rows are converted.
+    """
+    out = frame[list(columns)].iloc[rows]
+    for col in columns:
+        if isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype("string")
+    return out
+
+
+def strings(values: pd.Series) -> pd.Series:
+    """A string column as pandas' ``string`` dtype (categoricals decoded)."""
+    return values if values.dtype == "string" else values.astype("string")
+
+
 def lower(values: pd.Series) -> pd.Series:
     """Strip and lower-case a string column; blanks become missing."""
     out = values.astype("string").str.strip().str.lower()

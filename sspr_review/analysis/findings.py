@@ -49,6 +49,7 @@ from ._util import (
     lower_isin,
     ns,
     plain,
+    take_rows,
     texts,
     to_ns,
     user_key,
@@ -264,15 +265,25 @@ def find_reset_spikes(data: ReviewData, window: ReviewWindow, settings: Analysis
 
 def _spike_finding(rows: pd.DataFrame, peak: int, peak_at: int, width: int, settings: AnalysisSettings) -> Finding:
     shown = rows.assign(_user=_display(rows).to_numpy(), _key=_key(rows).to_numpy())
+    # one entry per account, accounts in order of appearance (a spike can hold thousands of them)
+    codes, _uniques = pd.factorize(shown["_key"], use_na_sentinel=True)
+    order = np.argsort(codes, kind="stable")
+    order = order[codes[order] >= 0]
+    bounds = np.flatnonzero(np.r_[True, codes[order][1:] != codes[order][:-1]]) if order.size else order
+    shown_user = shown["_user"].tolist()
+    user_ids = shown["user_id"].tolist()
+    when = ns(shown["time"])
+    ips = shown["ip"].tolist()
     accounts = []
-    for _, group in shown.groupby("_key", sort=False):
+    for group in np.split(order, bounds[1:]) if order.size else []:
+        first_row = int(group[0])
         accounts.append(
             {
-                "user": str(group["_user"].iloc[0]),
-                "user_id": plain(group["user_id"].iloc[0]),
+                "user": str(shown_user[first_row]),
+                "user_id": plain(user_ids[first_row]),
                 "resets": len(group),
-                "first_reset": iso(group["time"].min()),
-                "ips": texts(group["ip"]),
+                "first_reset": iso(int(when[group].min())),
+                "ips": texts(ips[i] for i in group.tolist()),
             }
         )
     accounts.sort(key=lambda a: (a["first_reset"] or "", a["user"]))
@@ -328,7 +339,7 @@ def find_blocked_users(data: ReviewData, window: ReviewWindow, settings: Analysi
     if rows.size == 0:
         return []
     audit = data.audit
-    blocked = audit.iloc[rows][["user_id", "user_upn", "ip"]].reset_index(drop=True)
+    blocked = take_rows(audit, rows, ["user_id", "user_upn", "ip"]).reset_index(drop=True)
     blocked["time"] = times[rows]
     blocked["key"] = _key(blocked).to_numpy()
     blocked["shown"] = _display(blocked).to_numpy()
@@ -361,7 +372,7 @@ def find_blocked_users(data: ReviewData, window: ReviewWindow, settings: Analysi
     candidate_ips = {ip for ips in (*block_ips.tolist(), *flow_ips.tolist()) for ip in ips}
     sspr_rows = np.flatnonzero(is_kind(events, "progress", "sspr_reset", "blocked") & _window_mask(times, window))
     sspr_rows = sspr_rows[isin(audit["ip"].iloc[sspr_rows], candidate_ips)]
-    seen = audit.iloc[sspr_rows][["user_id", "user_upn", "ip"]].reset_index(drop=True)
+    seen = take_rows(audit, sspr_rows, ["user_id", "user_upn", "ip"]).reset_index(drop=True)
     seen = pd.DataFrame(
         {"ip": seen["ip"].to_numpy(), "key": _key(seen).to_numpy(), "shown": _display(seen).to_numpy()}
     ).dropna(subset=["ip"])
@@ -510,17 +521,29 @@ def _leaks(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
     keep = (det != NAT) & (det < to_ns(window.end))
     leaks = leaks[keep].reset_index(drop=True)
     leaks["detected_ns"] = det[keep]
-    # Remediations: completed SSPR resets and successful self-service password changes.
+    # Remediations: completed SSPR resets and successful self-service password changes, of these users only
+    # (an account matches on its id or UPN: rows with neither in common cannot pair in _pairs).
+    ids, upns = set(lower(leaks["user_id"]).dropna()), set(lower(leaks["user_upn"]).dropna())
+    end = to_ns(window.end)
     events = data.events
-    change_rows = np.flatnonzero(is_kind(events, "change") & events["success"].to_numpy(dtype=bool))
-    changes = data.audit.iloc[change_rows][["user_id", "user_upn"]].reset_index(drop=True)
+    change_rows = np.flatnonzero(
+        is_kind(events, "change") & events["success"].to_numpy(dtype=bool) & (events["time"].to_numpy() < end)
+    )
+    change_rows = change_rows[
+        _may_pair(data.audit["user_id"].iloc[change_rows], data.audit["user_upn"].iloc[change_rows], ids, upns)
+    ]
+    changes = take_rows(data.audit, change_rows, ["user_id", "user_upn"]).reset_index(drop=True)
     changes["time"] = events["time"].to_numpy()[change_rows]
     changes["how"] = "password_change"
-    resets = data.resets[["user_id", "user_upn"]].reset_index(drop=True)
-    resets["time"] = ns(data.resets["time"])
+    reset_time = ns(data.resets["time"])
+    reset_rows = np.flatnonzero(reset_time < end)
+    reset_rows = reset_rows[
+        _may_pair(data.resets["user_id"].iloc[reset_rows], data.resets["user_upn"].iloc[reset_rows], ids, upns)
+    ]
+    resets = data.resets[["user_id", "user_upn"]].iloc[reset_rows].reset_index(drop=True)
+    resets["time"] = reset_time[reset_rows]
     resets["how"] = "sspr_reset"
     fixes = pd.concat([resets, changes], ignore_index=True)
-    fixes = fixes[(fixes["time"] < to_ns(window.end)).to_numpy()].reset_index(drop=True)
     leaks["fix_ns"] = NAT
     leaks["fix_how"] = pd.array([None] * len(leaks), dtype="string")
     if len(leaks) and len(fixes):
@@ -533,6 +556,11 @@ def _leaks(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
         leaks.loc[pairs["l"].to_numpy(), "fix_how"] = pairs["how"].to_numpy()
     result: pd.DataFrame = leaks
     return result
+
+
+def _may_pair(user_ids: pd.Series, user_upns: pd.Series, ids: set[str], upns: set[str]) -> np.ndarray:
+    """Rows whose lower-cased id or UPN is among ``ids``/``upns`` (a superset of what :func:`_pairs` pairs)."""
+    return np.asarray(lower_isin(user_ids, ids) | lower_isin(user_upns, upns), dtype=bool)
 
 
 def _leak_records(leaks: pd.DataFrame) -> list[dict[str, Any]]:
@@ -869,7 +897,7 @@ def find_writeback_failures(data: ReviewData, window: ReviewWindow, settings: An
     if rows.size == 0:
         return []
     audit = data.audit
-    frame = audit.iloc[rows][["user_id", "user_upn", "result_reason", "activity", "on_premises_agent"]]
+    frame = take_rows(audit, rows, ["user_id", "user_upn", "result_reason", "activity", "on_premises_agent"])
     rules = events["end_state_rule"].iloc[rows].astype("string").fillna("onpremises")
     frame = frame.reset_index(drop=True).assign(
         time=times[rows],

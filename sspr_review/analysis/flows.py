@@ -147,8 +147,8 @@ def _first_present(column: pd.Series, rows_sorted: np.ndarray, flow_sorted: np.n
     first = present[np.r_[True, flow_sorted[present][1:] != flow_sorted[present][:-1]]] if present.size else present
     take = np.full(n_flows, -1, dtype=np.int64)
     take[flow_sorted[first]] = rows_sorted[first]
-    values = column.astype("string").array.take(take, allow_fill=True)
-    return pd.Series(values, dtype="string")
+    values = column.array.take(take, allow_fill=True)
+    return pd.Series(values).astype("string").reset_index(drop=True)
 
 
 def flows(audit: pd.DataFrame, events: pd.DataFrame | None = None) -> Flows:

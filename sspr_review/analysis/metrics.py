@@ -18,22 +18,34 @@ the roles snapshot) are shown separately, whatever their user type.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from ._util import NAT, NS_PER_DAY, lower_isin, ns, timestamps, to_ns, user_key, week_index
+from ._util import NAT, NS_PER_DAY, lower_isin, ns, take_rows, timestamps, to_ns, user_key, week_index
 from .flows import is_kind
-from .prepare import ReviewData, in_roles
+from .prepare import ReviewData, role_candidates, roles_match
 from .reasons import END_STATES, METHODS
 from .settings import AnalysisSettings
 from .window import ReviewWindow, zone
 
-__all__ = ["METRIC_SPECS", "Metric", "MetricSpec", "week_bounds", "weekly_metrics", "window_metrics"]
+__all__ = [
+    "METRIC_SPECS",
+    "REGISTRATION_COUNT_COLUMNS",
+    "Metric",
+    "MetricSpec",
+    "registration_counts",
+    "registration_counts_arrow",
+    "week_bounds",
+    "weekly_metrics",
+    "window_metrics",
+]
 
 
 @dataclass(frozen=True)
@@ -108,10 +120,13 @@ def week_bounds(window: ReviewWindow, weeks: int) -> np.ndarray:
 
 def _earliest(data: ReviewData) -> dict[str, int]:
     out = {}
+    registration = ns(data.registration["snapshot_date"])
+    if data.registration_counts is not None:
+        registration = np.concatenate([registration, data.registration_counts["first_ns"].to_numpy(dtype=np.int64)])
     for source, values in (
         ("audit", data.events["time"].to_numpy()),
         ("risk", ns(data.risk["detected_time"].fillna(data.risk["activity_time"]))),
-        ("registration", ns(data.registration["snapshot_date"])),
+        ("registration", registration),
     ):
         values = values[values != NAT]
         if len(values):
@@ -133,16 +148,183 @@ def _day_number(day: date) -> int:
     return day.toordinal() - date(1970, 1, 1).toordinal()
 
 
+_REGISTRATION_COLUMNS: Final = ("user_id", "user_upn", "user_type", "is_sspr_enabled", "is_sspr_capable", "is_admin")
+_REGISTRATION_METRICS: Final = (
+    "registration_coverage",
+    "users_not_registered",
+    "sspr_enabled_members",
+    "admin_registration_coverage",
+    "admins_not_capable",
+)
+#: Columns of :func:`registration_counts`.
+REGISTRATION_COUNT_COLUMNS: Final = (
+    "day",
+    "first_ns",
+    "enabled_members",
+    "capable_members",
+    "admins",
+    "capable_admins",
+)
+
+
+def _tally(
+    day: np.ndarray,
+    member: np.ndarray,
+    enabled: np.ndarray,
+    capable: np.ndarray,
+    admin: np.ndarray,
+    *,
+    snap_ns: np.ndarray,
+) -> pd.DataFrame:
+    if len(day) and day.min() == day.max():  # one snapshot: the usual case
+        days, code = day[:1], np.zeros(len(day), dtype=np.intp)
+        first = snap_ns.min(keepdims=True)
+    else:
+        days, code = np.unique(day, return_inverse=True)
+        code = code.reshape(-1)
+        first = np.full(len(days), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, code, snap_ns)
+    n = len(days)
+
+    def tally(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(code[mask], minlength=n).astype(np.int64)
+
+    scope = member & enabled
+    return pd.DataFrame(
+        {
+            "day": days.astype(np.int64),
+            "first_ns": first,
+            "enabled_members": tally(scope),
+            "capable_members": tally(scope & capable),
+            "admins": tally(admin),
+            "capable_admins": tally(admin & capable),
+        }
+    )
+
+
+def registration_counts(privileged: pd.DataFrame, reg: pd.DataFrame, days: np.ndarray | None = None) -> pd.DataFrame:
+    """Per registration snapshot day (UTC days since the epoch), what the registration metrics count.
+
+    Among SSPR-enabled member users (a missing ``is_sspr_enabled`` counts as enabled) the SSPR-capable ones;
+    administrators (``is_admin``, or in the latest ``privileged`` snapshot at or before the registration
+    snapshot) and the capable ones among them. ``first_ns`` is the day's earliest ``snapshot_date``. Only the
+    ``days`` given, when given. Columns: :data:`REGISTRATION_COUNT_COLUMNS`.
+    """
+    if reg.empty:
+        return pd.DataFrame({c: np.zeros(0, dtype=np.int64) for c in REGISTRATION_COUNT_COLUMNS})
+    snap_ns = ns(reg["snapshot_date"])
+    valid = snap_ns != NAT
+    day = np.where(valid, snap_ns // NS_PER_DAY, np.iinfo(np.int64).min)
+    keep = valid if days is None else valid & np.isin(day, days)
+    rows = np.flatnonzero(keep)
+    sub = reg[list(_REGISTRATION_COLUMNS)].iloc[rows]
+    member = lower_isin(sub["user_type"], ["member"])
+    enabled = sub["is_sspr_enabled"].astype("boolean").fillna(True).to_numpy(dtype=bool)
+    capable = sub["is_sspr_capable"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    admin = sub["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    admin |= roles_match(privileged, sub, snap_ns[rows])
+    return _tally(day[rows], member, enabled, capable, admin, snap_ns=snap_ns[rows])
+
+
+def registration_counts_arrow(privileged: pd.DataFrame, tables: Iterable[pa.Table]) -> pd.DataFrame:
+    """:func:`registration_counts` of stored snapshots read one at a time as Arrow tables (the columns
+    ``snapshot_date``, ``user_id``, ``user_upn``, ``user_type``, ``is_sspr_enabled``, ``is_sspr_capable``,
+    ``is_admin``), without turning their hundreds of thousands of ids into Python objects: the flags are
+    computed in Arrow, and only the rows that can be in a role (:func:`~.prepare.role_candidates`) are kept, to
+    go through :func:`~.prepare.roles_match` together at the end."""
+    ids, upns = role_candidates(privileged)
+    id_set = pa.array(sorted(ids), pa.string())
+    parts: list[pd.DataFrame] = []
+    held: list[pd.DataFrame] = []  # rows that may be in a role and are not counted as admins yet
+    for table in tables:
+        if table.num_rows == 0:
+            continue
+        snap = table.column("snapshot_date").cast(pa.timestamp("ns", "UTC")).cast(pa.int64())
+        snap_ns = np.asarray(pc.fill_null(snap, NAT).to_numpy(zero_copy_only=False), dtype=np.int64)
+        valid = snap_ns != NAT
+        member = _is_member(table.column("user_type"))
+        enabled = _bools(table.column("is_sspr_enabled"), True)
+        capable = _bools(table.column("is_sspr_capable"), False)
+        admin = _bools(table.column("is_admin"), False)
+        if ids or upns:
+            user_id = table.column("user_id").cast(pa.string())
+            maybe = pc.or_(pc.fill_null(pc.is_in(user_id, value_set=id_set), False), pc.is_null(user_id))
+            rows = np.flatnonzero(_bools(maybe, False) & valid & ~admin)
+            if rows.size:
+                picked = table.select(["user_id", "user_upn"]).take(pa.array(rows)).to_pandas()
+                held.append(
+                    pd.DataFrame(
+                        {
+                            "user_id": pd.array(picked["user_id"].to_numpy(dtype=object), dtype="string"),
+                            "user_upn": pd.array(picked["user_upn"].to_numpy(dtype=object), dtype="string"),
+                            "snap_ns": snap_ns[rows],
+                            "capable": capable[rows],
+                        }
+                    )
+                )
+        keep = np.flatnonzero(valid)
+        parts.append(
+            _tally(
+                snap_ns[keep] // NS_PER_DAY,
+                member[keep],
+                enabled[keep],
+                capable[keep],
+                admin[keep],
+                snap_ns=snap_ns[keep],
+            )
+        )
+    if not parts:
+        return registration_counts(privileged, pd.DataFrame())
+    counts = pd.concat(parts, ignore_index=True)
+    if held:
+        maybe_admins = pd.concat(held, ignore_index=True)
+        snap_ns = maybe_admins["snap_ns"].to_numpy(dtype=np.int64)
+        hit = roles_match(privileged, maybe_admins, snap_ns)
+        found = _tally(
+            snap_ns[hit] // NS_PER_DAY,
+            np.zeros(int(hit.sum()), dtype=bool),
+            np.zeros(int(hit.sum()), dtype=bool),
+            maybe_admins["capable"].to_numpy(dtype=bool)[hit],
+            np.ones(int(hit.sum()), dtype=bool),
+            snap_ns=snap_ns[hit],
+        )
+        counts = pd.concat([counts, found], ignore_index=True)
+    summed = counts.groupby("day", sort=True).agg(
+        first_ns=("first_ns", "min"),
+        enabled_members=("enabled_members", "sum"),
+        capable_members=("capable_members", "sum"),
+        admins=("admins", "sum"),
+        capable_admins=("capable_admins", "sum"),
+    )
+    return summed.reset_index()[list(REGISTRATION_COUNT_COLUMNS)].astype(np.int64)
+
+
+def _is_member(user_type: pa.ChunkedArray) -> np.ndarray:
+    """``user_type`` is "member" (trimmed, any case), computed on the distinct values."""
+    encoded = pc.dictionary_encode(user_type).combine_chunks()
+    kinds = pc.utf8_lower(pc.utf8_trim_whitespace(encoded.dictionary.cast(pa.string())))
+    hit = np.append(_bools(pc.equal(kinds, "member"), False), False)
+    codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.asarray(hit[codes], dtype=bool)
+
+
+def _bools(values: pa.ChunkedArray | pa.Array, missing: bool) -> np.ndarray:
+    return np.asarray(pc.fill_null(values, missing).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _registration(data: ReviewData, bounds: np.ndarray, timezone: str) -> dict[str, np.ndarray]:
     weeks = len(bounds) - 1
     nan = np.full(weeks, np.nan)
     out = {k: nan.copy() for k in _REGISTRATION_METRICS}
-    reg = data.registration
-    if reg.empty:
-        return out
-    snap_ns = ns(reg["snapshot_date"])
-    snap_day = np.where(snap_ns == NAT, np.iinfo(np.int64).min, snap_ns // NS_PER_DAY)
-    days = np.unique(snap_day[snap_ns != NAT])
+    counts = data.registration_counts
+    if counts is None:
+        reg = data.registration
+        if reg.empty:
+            return out
+        snap_ns = ns(reg["snapshot_date"])
+        days = np.unique(snap_ns[snap_ns != NAT] // NS_PER_DAY)
+    else:
+        days = np.unique(counts["day"].to_numpy(dtype=np.int64))
     if days.size == 0:
         return out
     tz = zone(timezone)
@@ -152,23 +334,13 @@ def _registration(data: ReviewData, bounds: np.ndarray, timezone: str) -> dict[s
     pick = np.searchsorted(days, local_days[1:], side="right") - 1
     valid = (pick >= 0) & (days[np.clip(pick, 0, None)] > local_days[:-1])
     chosen = np.unique(days[pick[valid]])
-    rows = np.flatnonzero(np.isin(snap_day, chosen))
-    sub = reg[list(_REGISTRATION_COLUMNS)].iloc[rows]
-    code = np.searchsorted(chosen, snap_day[rows])
-    member = lower_isin(sub["user_type"], ["member"])
-    enabled = sub["is_sspr_enabled"].astype("boolean").fillna(True).to_numpy(dtype=bool)
-    capable = sub["is_sspr_capable"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    admin = sub["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    admin |= in_roles(data, sub, snap_ns[rows])
-    n = len(chosen)
-
-    def tally(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(code[mask], minlength=n).astype(np.float64)
-
-    den = tally(member & enabled)
-    cap = tally(member & enabled & capable)
-    admins = tally(admin)
-    admins_cap = tally(admin & capable)
+    if counts is None:
+        counts = registration_counts(data.privileged, data.registration, chosen)
+    counts = counts.groupby("day", sort=True).sum(numeric_only=True).reindex(chosen, fill_value=0)
+    den = counts["enabled_members"].to_numpy(dtype=np.float64)
+    cap = counts["capable_members"].to_numpy(dtype=np.float64)
+    admins = counts["admins"].to_numpy(dtype=np.float64)
+    admins_cap = counts["capable_admins"].to_numpy(dtype=np.float64)
     per_snapshot = {
         "registration_coverage": _ratio(cap, den),
         "users_not_registered": den - cap,
@@ -181,16 +353,6 @@ def _registration(data: ReviewData, bounds: np.ndarray, timezone: str) -> dict[s
     for name, values in per_snapshot.items():
         out[name][week_of] = values[snap_of]
     return out
-
-
-_REGISTRATION_COLUMNS: Final = ("user_id", "user_upn", "user_type", "is_sspr_enabled", "is_sspr_capable", "is_admin")
-_REGISTRATION_METRICS: Final = (
-    "registration_coverage",
-    "users_not_registered",
-    "sspr_enabled_members",
-    "admin_registration_coverage",
-    "admins_not_capable",
-)
 
 
 def _audit_counts(data: ReviewData, bounds: np.ndarray, settings: AnalysisSettings) -> dict[str, np.ndarray]:
@@ -211,7 +373,7 @@ def _audit_counts(data: ReviewData, bounds: np.ndarray, settings: AnalysisSettin
     blocked = pd.DataFrame(
         {
             "week": week_index(time[blocked_rows], bounds),
-            "user": user_key(data.audit.iloc[blocked_rows]).fillna("?").to_numpy(),
+            "user": user_key(take_rows(data.audit, blocked_rows, ["user_id", "user_upn"])).fillna("?").to_numpy(),
         }
     ).drop_duplicates()
     blocked = blocked[blocked["week"] >= 0]

@@ -17,7 +17,18 @@ import pandas as pd
 from .. import schema
 from ..coverage import SourceCoverage
 from . import activities as act
-from ._util import NAT, NS_PER_MINUTE, isin, lower, lower_isin, ns, snapshot_lookup, timestamps, user_key
+from ._util import (
+    NAT,
+    NS_PER_MINUTE,
+    isin,
+    lower,
+    lower_isin,
+    ns,
+    snapshot_lookup,
+    take_rows,
+    timestamps,
+    user_key,
+)
 from .flows import classify_events, completed_resets, flows, is_kind
 from .settings import AnalysisSettings
 
@@ -25,9 +36,12 @@ __all__ = [
     "TABLE_SOURCES",
     "ReviewData",
     "admin_resets",
+    "complete_sources",
     "in_roles",
     "prepare",
     "privileged_lookup",
+    "role_candidates",
+    "roles_match",
     "temporary_access_passes",
 ]
 
@@ -60,6 +74,11 @@ class ReviewData:
     admin_resets: pd.DataFrame
     taps: pd.DataFrame
     complete: frozenset[str] = field(default_factory=frozenset)
+    #: Per registration snapshot day, the counts the registration metrics need (see
+    #: :func:`~.metrics.registration_counts`), computed over every snapshot when ``registration`` holds only
+    #: the recent ones (``Workspace.review`` streams the older snapshots instead of loading them); ``None``:
+    #: computed from ``registration``.
+    registration_counts: pd.DataFrame | None = None
 
     def has(self, source: str) -> bool:
         """The source is complete for the review window."""
@@ -74,6 +93,28 @@ def _table(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
     if missing:
         raise ValueError(f"table {name!r} lacks the columns {missing}; build it with sspr_review.schema.conform")
     return frame.reset_index(drop=True)
+
+
+_ADMIN_RESET_MATCH: Final = (
+    "initiator_type",
+    "initiator_id",
+    "initiator_upn",
+    "target_id",
+    "target_upn",
+    "correlation_id",
+)
+_ADMIN_RESET_COLUMNS: Final = (
+    "user_id",
+    "user_upn",
+    "initiator_type",
+    "initiator_id",
+    "initiator_upn",
+    "initiator_name",
+    "ip",
+    "correlation_id",
+    "activity",
+    "on_premises_agent",
+)
 
 
 def admin_resets(
@@ -92,7 +133,7 @@ def admin_resets(
     success = events["success"].to_numpy(dtype=bool)
     by_admin = is_kind(events, "admin_reset") & success
     directory = np.flatnonzero(is_kind(events, "directory_reset") & success)
-    sub = audit.iloc[directory]
+    sub = take_rows(audit, directory, _ADMIN_RESET_MATCH)
     from_user = (lower(sub["initiator_type"]) == "user").to_numpy(dtype=bool, na_value=False)
     same_id = (lower(sub["initiator_id"]) == lower(sub["target_id"])).to_numpy(dtype=bool, na_value=False)
     same_upn = (lower(sub["initiator_upn"]) == lower(sub["target_upn"])).to_numpy(dtype=bool, na_value=False)
@@ -101,7 +142,7 @@ def admin_resets(
     in_flow = isin(lower(sub["correlation_id"]), flow_ids)
     keep = directory[from_user & ~same_id & ~same_upn & ~sync & ~in_flow]
     rows = np.union1d(np.flatnonzero(by_admin), keep)
-    picked = audit.iloc[rows]
+    picked = take_rows(audit, rows, _ADMIN_RESET_COLUMNS)
     frame = pd.DataFrame(
         {
             "time": events["time"].to_numpy()[rows],
@@ -145,7 +186,7 @@ def admin_resets(
 def temporary_access_passes(audit: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """Temporary Access Passes issued: ``time``, ``user_id``, ``user_upn``, ``user_key``, ``initiator_upn``."""
     rows = np.flatnonzero(is_kind(events, "tap") & events["success"].to_numpy(dtype=bool))
-    picked = audit.iloc[rows]
+    picked = take_rows(audit, rows, ("user_id", "user_upn", "initiator_upn"))
     out = pd.DataFrame(
         {
             "time": timestamps(events["time"].to_numpy()[rows]),
@@ -165,36 +206,45 @@ def prepare(
     settings: AnalysisSettings | None = None,
     *,
     coverage: Mapping[str, SourceCoverage] | None = None,
+    registration_counts: pd.DataFrame | None = None,
 ) -> ReviewData:
     """Derive everything the rules and metrics need from the normalised ``tables``.
 
     ``tables`` maps ``audit``, ``risk``, ``registration`` and ``privileged`` to frames shaped like
-    :mod:`sspr_review.schema` (a missing table is an empty one). ``coverage`` says which sources are complete
-    for the review window; without it, every table passed in counts as complete.
+    :mod:`sspr_review.schema` (a missing table is an empty one); string columns may also be categorical (as
+    ``Store.read(..., compact=True)`` returns them). ``coverage`` says which sources are complete for the
+    review window; without it, every table passed in counts as complete. ``registration_counts`` (see
+    :func:`~.metrics.registration_counts`) stands in for the registration snapshots ``tables`` leaves out.
     """
     settings = AnalysisSettings() if settings is None else settings
     audit = _table(tables, "audit")
-    events = classify_events(audit)
-    flow_result = flows(audit, events)
+    flow_result = flows(audit, classify_events(audit))
+    events = flow_result.events  # the classification plus each event's flow (one frame held, not two)
     flow_table = flow_result.table
     resets = completed_resets(flow_table)
     resets["user_key"] = user_key(resets)
     if coverage is None:
         complete = frozenset(TABLE_SOURCES[name] for name in tables if name in TABLE_SOURCES)
     else:
-        complete = frozenset(name for name, cov in coverage.items() if cov.complete)
+        complete = complete_sources(coverage)
     return ReviewData(
         audit=audit,
         risk=_table(tables, "risk"),
         registration=_table(tables, "registration"),
         privileged=_table(tables, "privileged"),
-        events=flow_result.events,
+        events=events,
         flows=flow_table,
         resets=resets,
         admin_resets=admin_resets(audit, events, flow_table, settings),
         taps=temporary_access_passes(audit, events),
         complete=complete,
+        registration_counts=registration_counts,
     )
+
+
+def complete_sources(coverage: Mapping[str, SourceCoverage]) -> frozenset[str]:
+    """The sources whose coverage is complete."""
+    return frozenset(name for name, cov in coverage.items() if cov.complete)
 
 
 def _join(values: pd.Series) -> str:
@@ -298,7 +348,22 @@ def registration_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upn
 
 def in_roles(data: ReviewData, reg: pd.DataFrame, reg_snap: np.ndarray) -> np.ndarray:
     """Registration rows whose user is in the latest roles snapshot at or before the registration snapshot."""
-    priv = data.privileged
+    return roles_match(data.privileged, reg, reg_snap)
+
+
+def role_candidates(priv: pd.DataFrame) -> tuple[set[str], set[str]]:
+    """The ids (as given and lower-cased) and lower-cased UPNs of the user principals in ``priv``: a
+    registration row can be in a role only if its ``user_id`` is one of the ids, or, without an id, its
+    lower-cased UPN is one of the UPNs (see :func:`roles_match`)."""
+    ptype = lower(priv["principal_type"])
+    priv = priv[((ptype == "user") | ptype.isna()).to_numpy(dtype=bool)]
+    return set(lower(priv["principal_id"]).dropna()) | set(priv["principal_id"].dropna()), set(
+        lower(priv["user_upn"]).dropna()
+    )
+
+
+def roles_match(priv: pd.DataFrame, reg: pd.DataFrame, reg_snap: np.ndarray) -> np.ndarray:
+    """:func:`in_roles` against the ``privileged`` table ``priv``."""
     if priv.empty or reg.empty:
         return np.zeros(len(reg), dtype=bool)
     ptype = lower(priv["principal_type"])

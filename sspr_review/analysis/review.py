@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, Final
@@ -29,12 +29,12 @@ from .findings import (
 )
 from .flows import is_kind, unrecognised_reasons
 from .metrics import Metric, weekly_metrics, window_metrics
-from .prepare import ReviewData, prepare
+from .prepare import ReviewData, complete_sources, prepare
 from .reasons import END_STATES
 from .settings import AnalysisSettings
 from .window import ReviewWindow
 
-__all__ = ["SCHEMA_VERSION", "Review", "build_review", "findings_json", "findings_schema"]
+__all__ = ["SCHEMA_VERSION", "Review", "build_review", "findings_json", "findings_schema", "week_findings"]
 
 #: Version of the findings.json format (major.minor; a major change breaks readers).
 SCHEMA_VERSION: Final = "1.0"
@@ -116,6 +116,7 @@ def build_review(
     tenant: Mapping[str, str] | None = None,
     previous_findings: Sequence[Finding] | Mapping[str, Any] | None = None,
     history_start: Mapping[str, datetime] | None = None,
+    prepared: ReviewData | None = None,
 ) -> Review:
     """Review the week ``window`` from the normalised ``tables`` (``audit``, ``risk``, ``registration``,
     ``privileged``; see :mod:`sspr_review.schema`).
@@ -125,15 +126,18 @@ def build_review(
     ``previous_findings`` (last week's findings, or last week's findings.json as parsed JSON) marks each finding
     new or continuing and lists the resolved ones. ``history_start`` gives, per time-ranged source, when the
     store's data begins (default: its earliest record), for the trend and the previous week's values. The week
-    is defined by ``window`` (its time zone wins over ``settings.timezone``).
+    is defined by ``window`` (its time zone wins over ``settings.timezone``). ``prepared``: the result of
+    :func:`~.prepare.prepare` of ``tables`` when already at hand (``tables`` is then not read again; its
+    ``complete`` sources are taken from ``coverage``).
     """
     settings = AnalysisSettings(timezone=window.timezone) if settings is None else settings
-    data = prepare(tables, settings, coverage=coverage)
+    if prepared is None:
+        data = prepare(tables, settings, coverage=coverage)
+    else:
+        data = replace(prepared, complete=complete_sources(coverage))
     weekly = weekly_metrics(data, window, settings, history_start=history_start)
     metrics = window_metrics(data, window, settings, weekly=weekly)
-    found, not_evaluated = evaluate(data, window, settings)
-    found += data_gaps(coverage, data.complete, not_evaluated, window)
-    findings = sort_findings(found)
+    findings, not_evaluated = week_findings(data, coverage, window, settings)
     previous = _previous(previous_findings)
     comparison = None if previous is None else compare(findings, previous, not_evaluated=not_evaluated)
     start = data.flows["start"]
@@ -159,6 +163,18 @@ def build_review(
         comparison=comparison,
         data=data,
     )
+
+
+def week_findings(
+    data: ReviewData, coverage: Mapping[str, SourceCoverage], window: ReviewWindow, settings: AnalysisSettings
+) -> tuple[tuple[Finding, ...], tuple[str, ...]]:
+    """The findings of ``window`` (sorted, data gaps included) and the kinds not evaluated: what
+    :func:`build_review` reports, without the metrics. ``data``'s complete sources are taken from
+    ``coverage``, so one :func:`~.prepare.prepare` serves the review week and the week before it."""
+    data = replace(data, complete=complete_sources(coverage))
+    found, not_evaluated = evaluate(data, window, settings)
+    found += data_gaps(coverage, data.complete, not_evaluated, window)
+    return sort_findings(found), not_evaluated
 
 
 def _coverage(coverage: Mapping[str, SourceCoverage]) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,177 @@
+"""B4: ``sspr-review run --source demo`` end to end, the size of its HTML, and ``import sspr_review``.
+
+The run is the real command (``sspr_review.cli.main``) in a fresh interpreter, with timers around its
+phases: interpreter and CLI start, fetch (for the demo: building the demo store week by week), per notebook
+the Jupyter kernel's start-up and shutdown, executing the cells, and the HTML export. The default demo tenant is
+used (``[demo]``: 2,000 users, 26 weeks).
+
+Run: ``python benchmarks/bench_run.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import common
+
+HTML_TARGET_MB = 6.0
+IMPORT_TARGET_S = 0.5
+HEAVY = ("msgraph", "kiota_http", "azure.identity", "pandas", "pyarrow", "numpy", "plotly", "papermill", "nbconvert")
+
+#: The child: the real CLI, timed. argv: store, out.
+CHILD = r"""
+import json, resource, sys, time
+started = time.perf_counter()
+import nbclient.client as nc
+import sspr_review.run as run_mod
+from sspr_review.cli import main
+
+phases = {"kernel start": 0.0, "kernel shutdown": 0.0}
+def timed(name, func):
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            phases[name] += time.perf_counter() - t0
+    return wrapper
+# papermill drives nbclient's synchronous wrappers (setup_kernel calls these)
+nc.NotebookClient.start_new_kernel = timed("kernel start", nc.NotebookClient.start_new_kernel)
+nc.NotebookClient.start_new_kernel_client = timed("kernel start", nc.NotebookClient.start_new_kernel_client)
+nc.NotebookClient._cleanup_kernel = timed("kernel shutdown", nc.NotebookClient._cleanup_kernel)
+captured = {}
+real_run = run_mod.run
+def run(*args, **kwargs):
+    result = real_run(*args, **kwargs)
+    captured.update(result.timings)
+    return result
+run_mod.run = run
+ready = time.perf_counter()
+try:
+    main(["run", "--source", "demo", "--store", sys.argv[1], "--out", sys.argv[2], "--no-progress"],
+         standalone_mode=False)
+finally:
+    done = time.perf_counter()
+print(json.dumps({
+    "startup_s": ready - started, "cli_s": done - ready, "timings": captured, "phases": phases,
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
+"""
+
+
+def import_times(repeat: int = 7) -> dict[str, Any]:
+    """Median wall time of fresh interpreters importing the package (and what that import loads)."""
+
+    def median(code: str) -> float:
+        runs = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, cwd=common.ROOT)
+            runs.append(time.perf_counter() - t0)
+        return round(statistics.median(runs), 3)
+
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import sys, sspr_review; print(','.join(m for m in {HEAVY!r} if m in sys.modules))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=common.ROOT,
+    ).stdout.strip()
+    bare = median("pass")
+    package = median("import sspr_review")
+    return {
+        "python_s": bare,
+        "import_sspr_review_s": package,
+        "import_sspr_review_net_s": round(package - bare, 3),
+        "import_workspace_s": median("import sspr_review.workspace"),
+        "import_cli_s": median("import sspr_review.cli"),
+        "heavy_modules_loaded_by_import": [m for m in loaded.split(",") if m],
+        "target_s": IMPORT_TARGET_S,
+        "met": package <= IMPORT_TARGET_S,
+    }
+
+
+def end_to_end() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="sspr-bench-run-") as tmp:
+        store, out = Path(tmp) / "store", Path(tmp) / "reports"
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(store), str(out)],
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+            env={**os.environ, "PYTHONPATH": str(common.ROOT)},
+            timeout=900,
+        )
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"sspr-review run failed:\n{proc.stderr[-3000:]}")
+        child = json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
+        html = {}
+        for path in sorted(out.glob("*/*.html")):
+            text = path.read_text(encoding="utf-8")
+            html[path.name] = {
+                "mb": round(path.stat().st_size / 2**20, 2),
+                "plotly_js_copies": text.count("* plotly.js v"),
+                "charts": text.count("Plotly.newPlot("),
+            }
+    timings = child["timings"]
+    kernel_start = child["phases"]["kernel start"]
+    kernel_stop = child["phases"]["kernel shutdown"]
+    execute = sum(v for k, v in timings.items() if k.startswith("execute "))
+    export = sum(v for k, v in timings.items() if k.startswith("export "))
+    parts = {
+        "interpreter start and imports": child["startup_s"],
+        "fetch (demo store, week by week)": timings.get("fetch", 0.0),
+        "kernel start-up": kernel_start,
+        "notebook execution": execute - kernel_start - kernel_stop,
+        "kernel shutdown": kernel_stop,
+        "HTML export": export,
+    }
+    parts["other (process start and exit, findings.json, output)"] = wall - sum(parts.values())
+    return {
+        "wall_s": round(wall, 2),
+        "peak_rss_mb": round(child["peak_rss_mb"], 1),
+        "phases_s": {k: round(v, 2) for k, v in parts.items()},
+        "shares": {k: round(v / wall, 3) for k, v in parts.items()},
+        "run_timings_s": {k: round(v, 2) for k, v in timings.items()},
+        "html": html,
+        "html_target_mb": HTML_TARGET_MB,
+        "html_met": all(h["mb"] < HTML_TARGET_MB and h["plotly_js_copies"] == 1 for h in html.values()),
+    }
+
+
+def main() -> dict[str, Any]:
+    print("B4: sspr-review run --source demo ...", flush=True)
+    run = end_to_end()
+    print(
+        f"B4 run: {run['wall_s']} s; " + ", ".join(f"{k} {v} s" for k, v in run["phases_s"].items()),
+        flush=True,
+    )
+    for name, h in run["html"].items():
+        print(f"B4 {name}: {h['mb']} MB, plotly.js embedded {h['plotly_js_copies']}x, {h['charts']} charts")
+    imports = import_times()
+    print(
+        f"B4 import sspr_review: {imports['import_sspr_review_s']} s (bare interpreter {imports['python_s']} s); "
+        f"heavy modules loaded: {imports['heavy_modules_loaded_by_import'] or 'none'}",
+        flush=True,
+    )
+    result = {"run": run, "imports": imports}
+    common.save("run", result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

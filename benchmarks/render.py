@@ -1,0 +1,357 @@
+"""Render ``docs/benchmarks.md`` from ``benchmarks/results/*.json`` (written by the bench_*.py scripts).
+
+Run alone (``python benchmarks/render.py``) to re-render from the last results without measuring again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import common
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _verdict(ok: bool | None) -> str:
+    return common.verdict(ok)
+
+
+def _machine(results: list[dict[str, Any]]) -> list[str]:
+    machine = next((r["machine"] for r in results if r), None)
+    if machine is None:
+        return []
+    packages = ", ".join(f"{k} {v}" for k, v in machine["packages"].items() if v)
+    dates = sorted({r["machine"]["date"] for r in results if r})
+    return [
+        "| | |",
+        "|---|---|",
+        f"| CPU | {machine['cpu']}, {machine['cores']} cores available |",
+        f"| memory | {machine['memory_gb']} GB |",
+        f"| system | {machine['os']} |",
+        f"| Python | {machine['python']} |",
+        f"| packages | {packages} |",
+        f"| measured | {', '.join(dates)} |",
+        "",
+    ]
+
+
+def _fetch(r: dict[str, Any]) -> list[str]:
+    b1, b2, plain = r["b1"], r["b2"], r.get("plain")
+    scale = r["scale"]
+    records = b1["records"]
+    out = [
+        "## B1 Fetch against the documented throttles",
+        "",
+        f"The test Graph server (`tests/graph_server.py`, its own process) enforces Graph's documented limits — "
+        f"reports 5 requests / 10 s, Identity Protection 1 request / s — on a clock scaled by **{scale}** "
+        f"(10 s windows last {10 * scale:g} s; the ratio of the two limits is kept), serving one week of a "
+        f"{r['users']:,}-user demo tenant. The client's limiter runs at the same scale "
+        f"(`[graph] throttle_time_scale`). Each client runs in a fresh process; its wall time is the whole fetch "
+        "as `sspr-review fetch` does it (tenant, audit, risk, registration, roles, policy, normalised and written "
+        "to the store).",
+        "",
+        "| | the kit | target | |",
+        "|---|---|---|---|",
+        f"| records | {records['audit']:,} audit, {records['risk']:,} risk detections, "
+        f"{records['registration']:,} registration rows | | |",
+        f"| requests | {b1['requests']} ({b1['paged_requests_total']} paged: "
+        f"{b1['paged_requests']['audit']} audit in {b1['queries']['audit']} queries, "
+        f"{b1['paged_requests']['risk']} risk, {b1['paged_requests']['registration']} registration; "
+        f"{b1['requests'] - b1['paged_requests_total']} roles, settings, policy, tenant) | | |",
+        f"| paged requests / minimum the page sizes allow | {b1['paged_requests_total']} / "
+        f"{b1['minimum_paged_requests_total']} = {b1['requests_over_minimum']:.3f} | ≤ 1.05 | "
+        f"{_verdict(b1['requests_over_minimum'] <= 1.05)} |",
+        f"| 429 received | {b1['429']} | 0 | {_verdict(b1['429'] == 0)} |",
+        f"| wall time | {b1['wall_s']:.2f} s | | |",
+        f"| throttle lower bound | {b1['lower_bound_s']:.2f} s | | |",
+        f"| wall time / lower bound | {b1['ratio_to_lower_bound']:.3f} | ≤ 1.15 | "
+        f"{_verdict(b1['ratio_to_lower_bound'] <= 1.15)} |",
+    ]
+    if plain:
+        un = plain["unscaled"]
+        out += [
+            f"| the plain way (see below) | {plain['wall_s']:.1f} s, {plain['requests']} requests, "
+            f"{plain['429']} × 429 | | |",
+            f"| speed-up over the plain way, as measured | {plain['speedup']:.1f} × | ≥ 3 × | "
+            f"{_verdict(plain['speedup'] >= 3)} |",
+            f"| speed-up at the real (unscaled) limits, lower estimate | {un['speedup_at_least']:.2f} × "
+            f"(kit ≈ {un['kit_s']:.0f} s, plain ≥ {un['plain_at_least_s']:.0f} s) | ≥ 3 × | "
+            f"{_verdict(un['speedup_at_least'] >= 3)} |",
+        ]
+    phases = b1.get("phases", {})
+    out += [
+        "",
+        "**Lower bound**: for each bucket, `(ceil(n / limit) - 1) × window` for the `n` requests it answered — "
+        "the earliest moment the last request may start — and the maximum over the buckets (here the reports "
+        f"bucket: {b1['buckets']['reports']['requests']} requests; Identity Protection had "
+        f"{b1['buckets']['identityProtection']['requests']}). The wall time adds what no throttle "
+        f"imposes: {_fmt(phases.get('before_first_report_request_s'))} s before the first report request "
+        f"(start-up, the tenant request), {_fmt(phases.get('after_last_report_request_s'))} s after the last "
+        "one (its answer, the last normalisation, the snapshot files, roles and coverage), and the limiter's "
+        f"margin between (report requests spanned {_fmt(phases.get('report_span_s'))} s against "
+        f"{b1['lower_bound_s']:.2f} s). At scale {scale:g} these fixed costs weigh {1 / scale:g} × more than "
+        "against real Graph.",
+        "",
+        "**Requests**: every query asks for the largest page (`$top=999` audit, 500 risk; the registration "
+        "report's page is fixed at 1,000), so the paged requests are the minimum: one per full page plus one "
+        "partial last page per query. The four directoryAudits queries and the registration report share the "
+        "reports bucket and run concurrently, so while any of them has a page to fetch the bucket is never idle. "
+        "Splitting the audit window into parallel sub-windows would add parallel streams, but the registration "
+        "report (100 of the 130 report requests at 100,000 users) already keeps the bucket saturated, and each "
+        "sub-window adds a partial last page to each of the four queries, which raises the requests and the "
+        "lower bound alike." + _split_note(b1),
+        "",
+    ]
+    if plain:
+        segs = plain["segments_s"]
+        out += [
+            "**The plain way** is msgraph-sdk as Microsoft's samples use it: the typed request builders "
+            "(`client.audit_logs.directory_audits.get()` with a `$filter` for the window, then "
+            "`with_url(page.odata_next_link).get()` until the last page), the default page size (100 audit, "
+            "20 risk), the four audit queries, the risk query and the registration report one after the other, "
+            "and the SDK's default retry handler (3 retries, honouring `Retry-After`). Because kiota reads "
+            "`Retry-After` only in whole seconds and the scaled server sends fractions, its retry delays are "
+            "scaled like the server's clock (`_scale_sdk_retries`): the policy is the SDK's, the clock the "
+            f"benchmark's. It made {plain['requests']} requests and received {plain['429']} × 429 "
+            f"({plain['429_by_bucket']}); it spent {segs.get('audit', 0):.0f} s on the audit queries, "
+            f"{segs.get('risk', 0):.0f} s on risk and {segs.get('registration', 0):.0f} s on the registration "
+            f"report, {plain['cpu_s']:.0f} s of it CPU: turning JSON into typed models costs about 2.5 ms per "
+            "record in Python, against about 0.02 ms for the kit's raw JSON.",
+            "",
+            "Because that CPU time does not shrink with the time scale, the measured speed-up overstates what "
+            "a user sees against real Graph. The unscaled estimate takes the kit's measured time with its "
+            "throttle-bound part grown to scale 1, and for the plain way, per part run in sequence, the larger "
+            "of its measured time and its own throttle bound at scale 1 (a lower estimate: real runs add the "
+            "retry waits on top).",
+            "",
+        ]
+    out += [
+        "## B2 The second weekly run",
+        "",
+        "A week later the server holds both weeks; the kit fetches again into the same store (from the "
+        "store's high-water mark minus the overlap: 6 h for audit events, 48 h for risk detections, whose "
+        "state changes after the fact).",
+        "",
+        "| source | requests | records read | new | read again (in the overlap) | bound: new / page + queries + 1 | |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, s in b2["sources"].items():
+        again = s.get("fetched_again_in_overlap", "all (snapshot)")
+        out.append(
+            f"| {name} | {s['requests']} | {s['records']:,} | {s['new']:,} | {_fmt(again)} | {s['bound']} | "
+            f"{_verdict(bool(s['within_bound']))} |"
+        )
+    out += [
+        "",
+        f"Records fetched twice outside the overlap: **{b2['refetched_outside_overlap']}** (target 0: "
+        f"{_verdict(b2['refetched_outside_overlap'] == 0)}). 429 received: {b2['429']}. Wall time "
+        f"{b2['wall_s']:.2f} s against a lower bound of {b2['lower_bound_s']:.2f} s. The registration report "
+        "has no delta query and no documented `$top`: it is read whole every week (a snapshot is what the "
+        "adoption trend is made of), and is most of the weekly run's requests.",
+        "",
+    ]
+    return out
+
+
+def _split_note(b1: dict[str, Any]) -> str:
+    runs = []
+    for k in (2, 3, 4, 8):
+        split = common.load(f"fetch-split{k}")
+        if split:
+            s = split["b1"]
+            runs.append(
+                f"{k} sub-windows: {s['paged_requests_total']} paged requests "
+                f"(+{s['paged_requests_total'] / b1['paged_requests_total'] - 1:.1%}), lower bound "
+                f"{s['lower_bound_s']:.1f} s, wall time {s['wall_s']:.1f} s"
+            )
+    if not runs:
+        return " Not done: it only adds requests while the bucket is saturated."
+    return (
+        f" Measured (`bench_fetch.py --audit-split K`) against one window ({b1['paged_requests_total']} paged "
+        f"requests, wall time {b1['wall_s']:.1f} s): " + "; ".join(runs) + ". So the kit keeps one window."
+    )
+
+
+def _analysis(r: dict[str, Any]) -> list[str]:
+    sizes = r["sizes"]
+    out = [
+        "## B3 Analyses over a year of history",
+        "",
+        "A year of store history is built per size (`benchmarks/synth.py`, cached in `benchmarks/.cache`, not "
+        "timed): two weeks of the demo tenant at that size, normalised by the kit, repeated back over 52 weeks "
+        "with unique record and correlation ids; one registration and one roles snapshot per week, with "
+        "adoption growing over the year. A fresh process then runs `Workspace.review()` for the last week: it "
+        "reads the store, prepares events, flows and resets, computes the weekly metrics over the whole year "
+        "(the adoption trend), this week's findings and last week's (for new / continuing / resolved), and the "
+        "flow summary — what the weekly review and adoption-trends notebooks show. Peak memory is the process's "
+        "peak resident set size (pandas and Arrow allocate outside Python's heap).",
+        "",
+        "| | " + " | ".join(f"{int(u):,} users" for u in sizes) + " |",
+        "|---|" + "---|" * len(sizes),
+    ]
+
+    def row(label: str, values: list[str]) -> None:
+        out.append(f"| {label} | " + " | ".join(values) + " |")
+
+    entries = list(sizes.values())
+    row("audit events in the store", [f"{e['store']['audit']:,}" for e in entries])
+    row("registration rows (52 snapshots)", [f"{e['store']['registration']:,}" for e in entries])
+    row("risk detections", [f"{e['store']['risk']:,}" for e in entries])
+    row("store on disk", [f"{e['store']['bytes_on_disk'] / 2**20:,.0f} MB" for e in entries])
+    row("review wall time", [f"{e['wall_s']:.2f} s (runs: {', '.join(map(str, e['runs_wall_s']))})" for e in entries])
+    row("target", [f"≤ {e['target_s']:g} s, ≤ {e['target_mb'] / 1024:g} GB" for e in entries])
+    row("peak RSS", [f"{e['peak_rss_mb_max']:,.0f} MB (baseline {e['baseline_rss_mb']:.0f} MB)" for e in entries])
+    row("verdict", [_verdict(e["met"]) for e in entries])
+    row("time per audit event", [f"{e['us_per_audit_row']:.2f} µs" for e in entries])
+    row("memory per million audit events", [f"{e['mb_per_million_audit_rows']:,.0f} MB" for e in entries])
+    row("flows in the year / in the week", [f"{e['rows']['flows']:,} / {e['flows_in_week']:,}" for e in entries])
+    row("findings", [f"{e['findings']}" for e in entries])
+    phases = sorted({p for e in entries for p in e["phases_s"]})
+    for phase in phases:
+        row(f"— {phase}", [_fmt(e["phases_s"].get(phase)) + " s" for e in entries])
+    out += [
+        "",
+        "Cost grows linearly with the records: time per audit event and memory per million audit events stay "
+        "about the same from the smaller tenant to the larger one (the registration snapshots grow with the "
+        "users and are streamed, see below).",
+        "",
+        "What makes it fit (`Workspace.review`, `Store.read(..., compact=True)`, `analysis/`): the store is read "
+        "once, with the string columns whose values repeat (activity, reason, service, user ids and UPNs on "
+        "events, IPs) as categoricals — each distinct text held once — and record and correlation ids as Arrow "
+        "strings; a year of audit events at 500,000 users is about 1.1 GB in memory instead of about 4.2 GB. "
+        "Files are read a few columns at a time, releasing Arrow's memory between groups. The events are "
+        "classified and grouped into flows once for both weeks (last week's findings reuse the prepared data). "
+        "Registration snapshots are loaded in full only from the one in force when last week began (three "
+        "snapshots); all 52 are streamed one at a time through Arrow into the per-snapshot counts the trend "
+        "needs (`analysis.metrics.registration_counts_arrow`), so 26 million registration rows are never in "
+        "memory together. The rules pick rows out of the big tables before converting them.",
+        "",
+        "Note: `Review.data.registration` therefore holds the recent snapshots only (the trend's counts cover "
+        "them all).",
+        "",
+    ]
+    return out
+
+
+def _run(r: dict[str, Any]) -> list[str]:
+    run, imports = r["run"], r["imports"]
+    out = [
+        "## B4 Run and report",
+        "",
+        "`sspr-review run --source demo` (the real command in a fresh interpreter; the demo tenant at its "
+        "defaults, 2,000 users and 26 weeks), with the share of each phase:",
+        "",
+        "| phase | seconds | share |",
+        "|---|---|---|",
+    ]
+    for name, seconds in run["phases_s"].items():
+        out.append(f"| {name} | {seconds:.2f} | {run['shares'][name]:.0%} |")
+    out += [
+        f"| **total** | **{run['wall_s']:.2f}** | |",
+        "",
+        f"Peak RSS of the command: {run['peak_rss_mb']:,.0f} MB (the kernels are separate processes).",
+        "",
+        "| report | size | plotly.js copies | charts | target | |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, h in run["html"].items():
+        ok = h["mb"] < run["html_target_mb"] and h["plotly_js_copies"] == 1
+        out.append(
+            f"| {name} | {h['mb']:.2f} MB | {h['plotly_js_copies']} | {h['charts']} | "
+            f"< {run['html_target_mb']:g} MB, plotly.js once | {_verdict(ok)} |"
+        )
+    heavy = ", ".join(imports["heavy_modules_loaded_by_import"]) or "none of msgraph, kiota, azure.identity, " + (
+        "pandas, pyarrow, numpy, plotly, papermill, nbconvert"
+    )
+    out += [
+        "",
+        f'`python -c "import sspr_review"`: **{imports["import_sspr_review_s"]:.3f} s** (median of 7; a bare '
+        f"interpreter takes {imports['python_s']:.3f} s; target < {imports['target_s']:g} s: "
+        f"{_verdict(imports['met'])}). Heavy modules it loads: {heavy}. For comparison, "
+        f"`import sspr_review.workspace` (pandas, pyarrow) takes {imports['import_workspace_s']:.2f} s and "
+        f"`import sspr_review.cli` {imports['import_cli_s']:.2f} s; msgraph loads only when a Graph source is "
+        "created.",
+        "",
+        "Plotly.js (about 4.6 MB of the page) is embedded once per report; the rest of each report is well under 1 MB.",
+        "",
+    ]
+    return out
+
+
+def _missed(fetch: dict[str, Any] | None, analysis: dict[str, Any] | None, run: dict[str, Any] | None) -> list[str]:
+    notes: list[str] = []
+    if fetch:
+        b1, plain = fetch["b1"], fetch.get("plain")
+        if b1["429"]:
+            notes.append(
+                "B1 received 429s: the server admitted a request later than the limiter's transit bound "
+                "(`ratelimit.MAX_TRANSIT_SECONDS`); raise it, or run the server on a less loaded machine."
+            )
+        if b1["ratio_to_lower_bound"] > 1.15:
+            notes.append(
+                "B1 wall time is above 1.15 × the lower bound: at this time scale the fixed start-up and tail "
+                "costs weigh more than against real Graph; a larger scale (e.g. `--scale 0.2`) measures the "
+                "limiter itself."
+            )
+        if plain and (plain["speedup"] < 3 or plain["unscaled"]["speedup_at_least"] < 3):
+            notes.append(
+                "B1: the speed-up over the plain way at the unscaled limits is under 3 ×. The plain way's "
+                "default page of 100 audit events costs it about 10 × more audit requests; the rest of the gap "
+                "is the registration report, whose 1,000-row pages both ways must read (no `$top`, no delta)."
+            )
+    if analysis:
+        for users, e in analysis["sizes"].items():
+            if e["met"] is False:
+                notes.append(
+                    f"B3 at {int(users):,} users: {e['wall_s']:.1f} s and {e['peak_rss_mb_max']:,.0f} MB against "
+                    f"≤ {e['target_s']:g} s and ≤ {e['target_mb'] / 1024:g} GB."
+                )
+    if run and not run["run"]["html_met"]:
+        notes.append("B4: a report is over 6 MB or embeds plotly.js more than once.")
+    if run and not run["imports"]["met"]:
+        notes.append("B4: `import sspr_review` takes 0.5 s or more.")
+    out = ["## Targets missed", ""]
+    out += [f"- {n}" for n in notes] if notes else ["None in this run: every target above is met.", ""]
+    return [*out, ""]
+
+
+def render() -> str:
+    fetch, analysis, run = common.load("fetch"), common.load("analysis"), common.load("run")
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`benchmarks/bench_fetch.py`, `bench_analysis.py`, `bench_run.py`; each can "
+        "be run alone and updates its section). These are measurements, not tests: the test suite stays fast "
+        "and never times anything. Expect about 10 minutes for all of them, most of it the plain msgraph-sdk "
+        "fetch of B1 and building the 500,000-user store the first time (cached afterwards).",
+        "",
+        "## Machine",
+        "",
+        *_machine([r for r in (fetch, analysis, run) if r]),
+    ]
+    if fetch:
+        lines += _fetch(fetch)
+    if analysis:
+        lines += _analysis(analysis)
+    if run:
+        lines += _run(run)
+    lines += _missed(fetch, analysis, run)
+    text = "\n".join(lines).rstrip() + "\n"
+    common.DOCS.parent.mkdir(parents=True, exist_ok=True)
+    common.DOCS.write_text(text, encoding="utf-8")
+    return text
+
+
+if __name__ == "__main__":
+    render()
+    print(common.DOCS)
