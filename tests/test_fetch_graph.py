@@ -93,9 +93,10 @@ def test_complete_fetch_pages_everything_without_429(
     assert len(ws.read("registration")) == len(data.user_registration_details)
     # the limiter was exercised (more report requests than one window allows) and no 429 came back
     reports = server.count("/auditLogs/directoryAudits") + server.count("/userRegistrationDetails")
+    # more report requests than one window allows, so the limiter had to pace them; the server enforces the
+    # documented sliding window at admission and counts every 429 (its log's arrival stamps are taken earlier,
+    # before parsing, so they are not the moments it judged)
     assert reports > 5
-    times = sorted(r.time for r in server.requests if r.path.endswith(("directoryAudits", "userRegistrationDetails")))
-    assert all(later - first >= 10 * SCALE for first, later in zip(times, times[5:], strict=False))
     assert server.count("", status=429) == 0
     assert all(o.stats is None or o.stats.throttled == 0 for o in result.outcomes.values())
 
