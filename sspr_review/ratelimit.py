@@ -9,9 +9,10 @@ budget and the long-run rate is exactly the budget.
 Graph counts a request when it *arrives*, which is some time after it left: the limiter cannot see that
 moment, only bound it. Until a request is answered, its transit is taken as :data:`MARGIN_SECONDS`; once
 :meth:`SlidingWindowLimiter.settle` reports the answer, the transit is bounded by the time it took (the
-request cannot have arrived after its answer), at most :data:`MAX_TRANSIT_SECONDS`. A quick answer frees its
-slot sooner; a slow one (a server busy enough to admit it late) holds it longer, so a late arrival does not
-make the request that follows it in the window arrive too early.
+request cannot have arrived after its answer), never less than :data:`MARGIN_SECONDS` (a server may admit a
+request a little after it arrives) and at most :data:`MAX_TRANSIT_SECONDS`. A slow answer (a server busy
+enough to admit it late) holds its slot longer, so a late arrival does not make the request that follows it in
+the window arrive too early.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ class SlidingWindowLimiter:
     def settle(self, slot: Slot | None) -> None:
         """The request of ``slot`` was answered (or failed) now: bound its transit by the time it took."""
         if slot is not None:
-            slot.transit = min(max(self._clock() - slot.granted, 0.0), MAX_TRANSIT_SECONDS)
+            slot.transit = min(max(self._clock() - slot.granted, MARGIN_SECONDS), MAX_TRANSIT_SECONDS)
 
     def pause(self, seconds: float) -> None:
         """Hold every request of this bucket for ``seconds`` (after a 429)."""

@@ -73,8 +73,10 @@ def test_a_slot_is_held_for_the_answer_time_up_to_the_transit_bound(answer_after
     clock = Clock()
     limiter = SlidingWindowLimiter(Budget(1, 1.0), clock=clock)
     got = starts(limiter, clock, 3, answer_after)
-    transit = min(answer_after, MAX_TRANSIT_SECONDS)
+    transit = min(max(answer_after, MARGIN_SECONDS), MAX_TRANSIT_SECONDS)
     window = 1.0 * 1.02
     assert got[1] == pytest.approx(max(window + transit, answer_after))
-    # a quick answer frees the slot sooner than the default allowance, a slow one later (never before arrival)
-    assert (got[1] < window + MARGIN_SECONDS) == (answer_after < MARGIN_SECONDS)
+    # a slow answer holds the slot longer than the default allowance (never before arrival); a quick one never
+    # frees it before the default allowance, since a server may admit a request a little after it arrives
+    assert got[1] >= window + MARGIN_SECONDS - 1e-9
+    assert (got[1] > window + MARGIN_SECONDS + 1e-9) == (answer_after > MARGIN_SECONDS)
