@@ -451,6 +451,39 @@ _COMPACT_COLUMNS: Final[dict[str, frozenset[str]]] = {
 }
 
 
+@contextlib.contextmanager
+def lean_arrow_memory() -> Iterator[None]:
+    """Within the block, Arrow allocates from jemalloc when pyarrow has it, and returns what it freed at the end.
+
+    pyarrow's default allocator on most platforms, mimalloc, keeps the pages of freed arrays: reading and
+    preparing a year of a large tenant leaves hundreds of MB of them (about 400 MB more peak memory, and a
+    slower review, at 500,000 users). jemalloc gives them back within a second. The previous default pool is
+    restored afterwards (arrays keep the pool they came from).
+    """
+    import pyarrow as pa
+
+    previous = pa.default_memory_pool()
+    pool = None
+    if "jemalloc" in pa.supported_memory_backends():
+        with contextlib.suppress(NotImplementedError, pa.ArrowException):
+            pool = pa.jemalloc_memory_pool()
+    if pool is not None:
+        pa.set_memory_pool(pool)
+    try:
+        yield
+    finally:
+        release_arrow_memory()
+        if pool is not None:
+            pa.set_memory_pool(previous)
+
+
+def release_arrow_memory() -> None:
+    """Hand the memory Arrow's allocator kept after large temporary arrays back to the system."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
 #: Columns converted together by a compact read: the decoded Parquet pages of one group are released before the
 #: next group is read, which bounds the read's peak memory to about the frame plus one group.
 _COMPACT_GROUP = 4
@@ -505,7 +538,7 @@ def _read_compact(
                 group = group.filter(mask)
             pieces.append(group.to_pandas(split_blocks=True, self_destruct=True))
             del group
-            pa.default_memory_pool().release_unused()  # the decoded pages go back to the system now
+            release_arrow_memory()  # the decoded pages go back to the system now
     frame = pd.concat(pieces, axis=1) if len(pieces) > 1 else pieces[0]
     for col in frame.columns:
         if col in dictionary:

@@ -167,61 +167,46 @@ class Workspace:
         the recent snapshots only).
         """
         from .analysis import build_review, prepare
-        from .analysis.metrics import registration_counts_arrow
+        from .analysis.metrics import REGISTRATION_COUNT_INPUT, registration_counts_arrow
         from .analysis.review import week_findings
+        from .store import lean_arrow_memory, release_arrow_memory
 
         window = self.window(week_ending)
         settings = self.config.analysis_settings()
         before = window.shift(1)
         earliest = before.start if compare else window.start
         store = self.store
-        privileged = store.read("privileged")
-        counts = registration_counts_arrow(privileged, store.iter_snapshots("registration", REGISTRATION_COUNT_INPUT))
-        days = store.snapshot_days("registration")
-        anchor = max((d for d in days if d <= earliest), default=None)
-        tables = {
-            "audit": store.read("audit", compact=True),
-            "risk": store.read("risk"),
-            "registration": store.read("registration", anchor, compact=True),
-            "privileged": privileged,
-        }
-        history = {s: ivs[0].start for s in ("audit", "risk") if (ivs := store.intervals(s))}
-        tenant = self.tenant()
-        coverage = self.coverage(window.start, window.end)
-        data = prepare(tables, settings, coverage=coverage, registration_counts=counts)
-        _release_arrow_memory()
-        previous = None
-        if compare:
-            previous = week_findings(data, self.coverage(before.start, before.end), before, settings)[0]
-        return build_review(
-            tables,
-            coverage,
-            window,
-            settings,
-            tenant=tenant,
-            previous_findings=previous,
-            history_start=history,
-            prepared=data,
-        )
-
-
-def _release_arrow_memory() -> None:
-    """Return the memory Arrow's allocator keeps after large temporary arrays to the system."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-
-
-#: Registration columns the adoption trend counts (see ``analysis.metrics.registration_counts_arrow``).
-REGISTRATION_COUNT_INPUT = (
-    "snapshot_date",
-    "user_id",
-    "user_upn",
-    "user_type",
-    "is_sspr_enabled",
-    "is_sspr_capable",
-    "is_admin",
-)
+        with lean_arrow_memory():
+            privileged = store.read("privileged")
+            snapshots = store.iter_snapshots("registration", REGISTRATION_COUNT_INPUT)
+            counts = registration_counts_arrow(privileged, snapshots)
+            days = store.snapshot_days("registration")
+            anchor = max((d for d in days if d <= earliest), default=None)
+            tables = {
+                "audit": store.read("audit", compact=True),
+                "risk": store.read("risk"),
+                "registration": store.read("registration", anchor, compact=True),
+                "privileged": privileged,
+            }
+            history = {s: ivs[0].start for s in ("audit", "risk") if (ivs := store.intervals(s))}
+            tenant = self.tenant()
+            coverage = self.coverage(window.start, window.end)
+            release_arrow_memory()
+            data = prepare(tables, settings, coverage=coverage, registration_counts=counts)
+            release_arrow_memory()
+            previous = None
+            if compare:
+                previous = week_findings(data, self.coverage(before.start, before.end), before, settings)[0]
+            return build_review(
+                tables,
+                coverage,
+                window,
+                settings,
+                tenant=tenant,
+                previous_findings=previous,
+                history_start=history,
+                prepared=data,
+            )
 
 
 def open_workspace(

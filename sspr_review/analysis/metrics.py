@@ -38,6 +38,7 @@ from .window import ReviewWindow, zone
 __all__ = [
     "METRIC_SPECS",
     "REGISTRATION_COUNT_COLUMNS",
+    "REGISTRATION_COUNT_INPUT",
     "Metric",
     "MetricSpec",
     "registration_counts",
@@ -155,6 +156,16 @@ _REGISTRATION_METRICS: Final = (
     "sspr_enabled_members",
     "admin_registration_coverage",
     "admins_not_capable",
+)
+#: The stored registration columns :func:`registration_counts_arrow` reads.
+REGISTRATION_COUNT_INPUT: Final = (
+    "snapshot_date",
+    "user_id",
+    "user_upn",
+    "user_type",
+    "is_sspr_enabled",
+    "is_sspr_capable",
+    "is_admin",
 )
 #: Columns of :func:`registration_counts`.
 REGISTRATION_COUNT_COLUMNS: Final = (
