@@ -193,8 +193,15 @@ class Config(_Section):
     source_path: str | None = Field(None, exclude=True)
 
     def analysis_settings(self) -> AnalysisSettings:
-        """The analyses' thresholds, with the review time zone."""
-        return AnalysisSettings(timezone=self.review.timezone, **self.analysis.model_dump())
+        """The analyses' thresholds, with the review time zone; a relative ``reason_rules`` path is taken from
+        the config file's folder (else the CWD)."""
+        values = self.analysis.model_dump()
+        if values["reason_rules"]:
+            rules = Path(values["reason_rules"]).expanduser()
+            if not rules.is_absolute() and self.source_path:
+                rules = Path(self.source_path).parent / rules
+            values["reason_rules"] = str(rules)
+        return AnalysisSettings(timezone=self.review.timezone, **values)
 
     def store_path(self) -> Path:
         """The store folder; relative paths are taken from the config file's folder (else the CWD)."""

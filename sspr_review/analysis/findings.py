@@ -868,6 +868,8 @@ WRITEBACK_CAUSES: Final[Mapping[str, str]] = {
     "onpremisesconnectivityerror": "agent_unreachable",
     "onpremisesadminactionrequired": "ad_refused",
     "onpremisessuccesscloudfailure": "cloud_update_failed",
+    "on-premises operation result: changesuccess": "cloud_update_failed",
+    "writebacknotenabled": "writeback_disabled",
 }
 _WRITEBACK_REMEDIES: Final[Mapping[str, str]] = {
     "writeback_disabled": "Password writeback is off for these users: enable it in Entra Connect (optional "

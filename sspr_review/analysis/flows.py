@@ -7,10 +7,11 @@ reset password", "Successfully completed reset."), and then counts as one comple
 events it has.
 
 The end state of a flow is ``completed`` when it completed, else the end state of its last step that ends
-something (abandoned, cancelled, contacted admin, throttled, failed configuration, failed writeback, banned
-password), else ``in_progress``. A method was *tried* when a gate for it started or completed, or the user was
-throttled or contacted an admin after trying it; *verified* when its gate completed; *failed* when tried and never
-verified in the flow.
+something (unlocked, abandoned, cancelled, contacted admin, throttled, failed configuration, failed writeback,
+banned password, failed password policy, failed system), else ``in_progress``. An unlock ("User successfully
+unlocked the account") ends a flow without a reset: it is no completed reset. A method was *tried* when a gate
+for it started or completed, or the user was throttled or contacted an admin after trying it; *verified* when its
+gate completed; *failed* when tried and never verified in the flow.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pandas as pd
 
 from . import activities as act
 from ._util import NAT, lower, ns, timestamps, to_ns
-from .reasons import END_STATES, METHODS, STAGES, classification_frame, classify_unique
+from .reasons import END_STATES, METHODS, STAGES, ReasonRule, classification_frame, classify_unique
 
 __all__ = [
     "Flows",
@@ -48,7 +49,7 @@ def is_kind(events: pd.DataFrame, *kinds: str) -> np.ndarray:
     return np.isin(codes, [act.KINDS.index(k) for k in kinds])
 
 
-def classify_events(audit: pd.DataFrame) -> pd.DataFrame:
+def classify_events(audit: pd.DataFrame, rules: tuple[ReasonRule, ...] | None = None) -> pd.DataFrame:
     """Kind and reason classification of every audit row; a frame aligned with ``audit``.
 
     Columns: ``kind`` (categorical, see :mod:`.activities`), ``success`` (bool), ``time`` (int64 ns),
@@ -56,7 +57,8 @@ def classify_events(audit: pd.DataFrame) -> pd.DataFrame:
     with a reason), and ``stage``, ``method``, ``end_state``, ``end_state_rule``, ``matched``, ``recognised``
     as from :func:`~sspr_review.analysis.reasons.classify_reasons` (missing/False where not classified).
 
-    The distinct reason texts are classified once and mapped back to the events by their codes.
+    The distinct reason texts are classified once and mapped back to the events by their codes. ``rules``: the
+    reason rules in force (default: the packaged table; see :meth:`.AnalysisSettings.rules`).
     """
     kind = act.activity_kind(audit)
     success = act.is_success(audit)
@@ -65,8 +67,8 @@ def classify_events(audit: pd.DataFrame) -> pd.DataFrame:
     blank = np.append(texts.astype("string").str.strip().to_numpy(dtype=object, na_value="") == "", True)
     frame = pd.DataFrame({"kind": kind.array}, index=audit.index)
     classified = is_kind(frame, "progress") | (is_kind(frame, *_FAILURE_CLASSIFIED) & ~success & ~blank[codes])
-    found = classify_unique(texts)
-    classes = classification_frame(found, np.where(classified, codes, -1), audit.index)
+    found = classify_unique(texts, rules)
+    classes = classification_frame(found, np.where(classified, codes, -1), audit.index, rules)
     return pd.DataFrame(
         {
             "kind": kind.array,

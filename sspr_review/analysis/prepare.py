@@ -218,7 +218,7 @@ def prepare(
     """
     settings = AnalysisSettings() if settings is None else settings
     audit = _table(tables, "audit")
-    flow_result = flows(audit, classify_events(audit))
+    flow_result = flows(audit, classify_events(audit, settings.rules()))
     events = flow_result.events  # the classification plus each event's flow (one frame held, not two)
     flow_table = flow_result.table
     resets = completed_resets(flow_table)

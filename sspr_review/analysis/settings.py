@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .reasons import ReasonRule, load_rules
 from .window import zone
 
 
@@ -53,6 +54,9 @@ class AnalysisSettings:
     max_users_listed: int = 200
     #: Most weeks in the trend table (the history is otherwise used in full).
     max_history_weeks: int = 520
+    #: Your own resultReason rules: a CSV file with the columns of the packaged ``result_reasons.csv``, tried
+    #: before it (your rules win). Empty: the packaged rules only. See :mod:`.reasons`.
+    reason_rules: str = ""
 
     def __post_init__(self) -> None:
         positive = {
@@ -84,6 +88,12 @@ class AnalysisSettings:
         if self.helpdesk_reset_cost < 0:
             raise ValueError(f"analysis setting helpdesk_reset_cost must not be negative: {self.helpdesk_reset_cost}")
         zone(self.timezone)
+        if self.reason_rules:
+            load_rules(self.reason_rules)  # a malformed table fails here, naming file, line and column
+
+    def rules(self) -> tuple[ReasonRule, ...]:
+        """The reason rules in force: ``reason_rules`` (if set) before the packaged table."""
+        return load_rules(self.reason_rules or None)
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as a plain dictionary (for findings.json and reports)."""
