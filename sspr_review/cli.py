@@ -125,6 +125,7 @@ def main() -> None:
     Fetch from your tenant:       sspr-review fetch --config config.toml
     The weekly reports (+ mail):  sspr-review run --config config.toml --email
     What the store holds:         sspr-review status --config config.toml
+    How reason texts classify:    sspr-review reasons --from-store --config config.toml
     """
 
 
@@ -374,6 +375,88 @@ def status(config_path: Path | None, store_path: Path | None, source: str, as_js
         if entry["last_failure"]:
             failure = entry["last_failure"]
             click.echo(f"  {'':<13} last failure ({failure['kind']}, {failure['at'][:16]}): {failure['reason']}")
+
+
+def _tsv_field(value: object) -> str:
+    """Tenant text as one TSV field: tabs, newlines and other control or invisible characters escaped."""
+    named = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+    text = "" if value is None else str(value)
+    return "".join(
+        ch if ch.isprintable() else named.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
+        for ch in text
+    )
+
+
+@main.command()
+@config_option
+@store_option
+@source_option
+@click.option(
+    "--from-store", is_flag=True, help="Classify every distinct resultReason the review classifies in the store."
+)
+@click.option(
+    "--reason-rules",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your rules CSV (columns pattern,stage,method,end_state,note), tried before the packaged table; "
+    "overrides [analysis] reason_rules.",
+)
+def reasons(
+    config_path: Path | None, store_path: Path | None, source: str, from_store: bool, reason_rules: Path | None
+) -> None:
+    """Show how resultReason texts are classified, to check a new string or test a rule before the review.
+
+    Reads texts one per line on standard input (or, with --from-store, every distinct resultReason the review
+    classifies in the store: flow progress steps and failed resets, changes and unlocks) and prints a TSV with
+    a header: string, stage, method, outcome (the flow end state) and rule, the rules that set them as
+    'pattern (file:line)'. An empty rule means the text is unrecognised: the review lists it under "what the
+    kit could not classify". The rules are your [analysis] reason_rules file (or --reason-rules), then the
+    packaged table; in each of stage, method and outcome the first matching rule wins. A pattern is a
+    case-insensitive substring, or a regular expression after 're:'. Tabs, newlines and other control
+    characters in tenant text are printed escaped (\\t, \\n, \\x1b), so the TSV stays parseable.
+
+    \b
+    Check a new string:   echo "User completed the passkey verification option" | sspr-review reasons
+    Test your rules:      sspr-review reasons --from-store --config config.toml --reason-rules my_rules.csv
+    Unrecognised only:    sspr-review reasons --from-store --config config.toml | awk -F'\\t' '$5 == ""'
+    """
+    import pandas as pd
+
+    from .analysis.flows import classify_events
+    from .analysis.reasons import explain_reasons
+
+    with _exit_codes():
+        rules_file = str(reason_rules.resolve()) if reason_rules else None
+        cfg = config_mod.load(
+            config_path, store__path=str(store_path) if store_path else None, analysis__reason_rules=rules_file
+        )
+        rules = cfg.analysis_settings().rules()
+        if from_store:
+            from .workspace import Workspace
+
+            ws = Workspace(cfg, source)  # type: ignore[arg-type]
+            columns = ["activity_time", "activity", "result", "result_reason"]
+            audit = ws.store.read("audit", columns=columns, compact=True)
+            if audit.empty:
+                _fail(
+                    f"no data: the store {ws.store.path} holds no audit events yet; "
+                    "run 'sspr-review fetch' first (or pass --store / --source)",
+                    EXIT_FETCH,
+                )
+            classified = classify_events(audit, rules)["classified"].to_numpy(dtype=bool)
+            texts = sorted({str(v) for v in audit["result_reason"][classified].dropna().unique() if str(v).strip()})
+        else:
+            stdin = sys.stdin.buffer
+            if stdin.isatty():
+                click.echo("Reading resultReason texts from standard input, one per line (end with Ctrl-D).", err=True)
+            raw = stdin.read().decode("utf-8", errors="replace").removeprefix("\ufeff")
+            texts = [line.removesuffix("\r") for line in raw.split("\n") if line.strip()]
+        found = explain_reasons(pd.Series(texts, dtype="string"), rules)
+    click.echo("string\tstage\tmethod\toutcome\trule")
+    for text, row in zip(texts, found.itertuples(index=False), strict=True):
+        fields = (text, row.stage, row.method, row.end_state, row.rule)
+        click.echo("\t".join(_tsv_field(f) for f in fields))
+    unrecognised = int((found["rule"] == "").sum())
+    click.echo(f"{len(texts)} texts, {unrecognised} unrecognised", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,10 +1,21 @@
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
-from sspr_review.analysis import METHODS, classify_reasons, reason_rules
-from sspr_review.analysis.reasons import parse_rules
+from sspr_review.analysis import (
+    METHODS,
+    AnalysisSettings,
+    classify_reasons,
+    prepare,
+    reason_rules,
+    unrecognised_reasons,
+)
+from sspr_review.analysis.reasons import ReasonRulesError, explain_reasons, load_rules, parse_rules
+from tests.test_analysis_support import WINDOW, audit, step, t
 
 GATE_METHODS = {
     "email": "email",
@@ -124,8 +135,112 @@ def test_rule_table_is_valid_and_names_every_method() -> None:
         ("pattern,stage,method,end_state,note\nx,flying,,,\n", "stage"),
         ("pattern,stage,method,end_state,note\n,started,,,\n", "empty pattern"),
         ("pattern,stage,method,end_state,note\nx,,,,note only\n", "sets nothing"),
+        ("pattern,stage,method,end_state,note\nx,,,,note only\n", "line 2, column stage"),
+        ("pattern,stage,method,note\nx,started,,\n", "line 1: missing column 'end_state'"),
+        ("pattern,stage,method,outcome,note\nx,started,,,\n", "unknown column 'outcome'"),
+        ("pattern,stage,method,end_state\nx,started,,,\n", "line 2: 5 fields but the header has 4 columns"),
+        (
+            "pattern,stage,method,end_state\nx,,,throtled\n",
+            "line 2, column end_state: 'throtled'.*did you mean throttled",
+        ),
+        ("pattern,stage,method,end_state\nx,,sms,\n\nx,,sms,\n", "line 4, column pattern: .*twice .*line 2"),
+        ("pattern,stage,method,end_state\nre:user (started,gate_started,,\n", "line 2, column pattern: bad regular"),
+        ("pattern,stage,method,end_state\nre:  ,gate_started,,\n", "line 2, column pattern: empty pattern"),
+        ("pattern,stage,method,end_state\nre:.*,gate_started,,\n", "matches every text"),
+        ("", "line 1: no header"),
     ],
 )
 def test_malformed_rule_tables_are_rejected(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_rules(text)
+
+
+def test_malformed_rule_errors_name_the_file() -> None:
+    with pytest.raises(ReasonRulesError, match=r"^my_rules.csv line 3, column stage: 'flying' is not a known stage"):
+        parse_rules("pattern,stage,method,end_state,note\nok,started,,,\nx,flying,,,\n", "my_rules.csv")
+
+
+def test_regular_expression_rules_match_case_insensitively_anywhere() -> None:
+    rules = parse_rules(
+        'pattern,stage,method,end_state\n"re:^user (started|began) the \\w+ option$",gate_started,sms,\n'
+    )
+    out = classify_reasons(
+        pd.Series(["User BEGAN the pigeon option", "User began the pigeon option today", "x"]), rules
+    )
+    assert out["stage"].tolist()[:1] == ["gate_started"] and out["method"].tolist()[:1] == ["sms"]
+    assert out["recognised"].tolist() == [True, False, False]
+
+
+MY_RULES = """pattern,stage,method,end_state,note
+passkey verification,,app_notification,,Our tenant's passkeys count as the Authenticator app
+too many,,,abandoned,We treat throttling as abandoning (overrides the packaged rule of the same pattern)
+"re:^user verified (with|by) a passkey$",gate_verified,app_notification,in_progress,A wording we saw
+"""
+
+
+def _rules_file(tmp_path: Path, text: str = MY_RULES) -> Path:
+    path = tmp_path / "my_rules.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_user_rules_are_tried_before_the_packaged_ones(tmp_path: Path) -> None:
+    rules = load_rules(_rules_file(tmp_path))
+    assert [r.pattern for r in rules[:3]] == [
+        "passkey verification",
+        "too many",
+        "re:^user verified (with|by) a passkey$",
+    ]
+    assert [r.pattern for r in rules].count("too many") == 1  # the packaged rule of that pattern is replaced
+    assert len(rules) == len(reason_rules()) + 2
+    texts = pd.Series(
+        [
+            "User completed the passkey verification option",
+            "User entered too many invalid SMS verification codes and is blocked for 24 hours",
+            "User verified with a passkey",
+            "User successfully reset password",
+        ]
+    )
+    out = classify_reasons(texts, rules).astype(object).where(lambda f: f.notna(), None)
+    assert out["recognised"].all()
+    assert out["stage"].tolist() == ["gate_verified", None, "gate_verified", "completed"]
+    assert out["method"].tolist() == ["app_notification", "sms", "app_notification", None]
+    assert out["end_state"].tolist() == ["in_progress", "abandoned", "in_progress", "completed"]
+    shown = explain_reasons(texts, rules)["rule"].tolist()
+    assert shown[0] == "user completed the (result_reasons.csv:12) + passkey verification (my_rules.csv:2)"
+    assert shown[1] == "sms verification (result_reasons.csv:46) + too many (my_rules.csv:3)"
+
+
+def test_the_review_uses_the_configured_rules(tmp_path: Path) -> None:
+    rows = [step(t("1d"), "u1", "User started the passkey verification option", "c1")]
+    tables = {"audit": audit(rows)}
+    before = prepare(tables)
+    assert unrecognised_reasons(before.audit, before.events, WINDOW.start, WINDOW.end)["events"].tolist() == [1]
+    after = prepare(tables, AnalysisSettings(reason_rules=str(_rules_file(tmp_path))))
+    assert unrecognised_reasons(after.audit, after.events, WINDOW.start, WINDOW.end).empty
+    assert after.flows["methods_tried"].tolist() == ["app_notification"]
+
+
+def test_an_edited_rules_file_is_read_again(tmp_path: Path) -> None:
+    path = _rules_file(tmp_path)
+    assert load_rules(path)[0].pattern == "passkey verification"
+    path.write_text("pattern,stage,method,end_state\nfido key,,app_code,\n", encoding="utf-8")
+    os.utime(path, ns=(path.stat().st_mtime_ns + 10**9,) * 2)  # a clock-independent change of the mtime
+    assert load_rules(path)[0].pattern == "fido key"
+
+
+def test_unusable_rules_files_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ReasonRulesError, match=r"reason rules file .*nope.csv does not exist"):
+        load_rules(tmp_path / "nope.csv")
+    bad = tmp_path / "latin1.csv"
+    bad.write_bytes("pattern,stage,method,end_state\nr\xe9initialis\xe9,started,,\n".encode("latin-1"))
+    with pytest.raises(ReasonRulesError, match=r"latin1.csv is not UTF-8 text"):
+        load_rules(bad)
+    with pytest.raises(ValueError, match=r"my_rules.csv line 2, column method: 'pigeon'"):
+        AnalysisSettings(reason_rules=str(_rules_file(tmp_path, "pattern,stage,method,end_state\nx,,pigeon,\n")))
+
+
+def test_a_spreadsheet_export_with_bom_and_crlf_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffPattern,Stage,Method,End_State,Note\r\npasskey,,app_code,,x\r\n".encode())
+    assert load_rules(path)[0].method == "app_code"

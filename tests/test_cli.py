@@ -52,3 +52,62 @@ def test_graph_fetch_without_credentials_exits_5(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 5 and "SSPR_REVIEW_ACCESS_TOKEN" in done.stderr
+
+
+def _tsv(output: str) -> list[list[str]]:
+    return [line.split("\t") for line in output.splitlines()]
+
+
+def test_reasons_classifies_stdin_as_a_tsv() -> None:
+    text = "User started the mobile app\nUser verified with a passkey\n\nEvil\treason\x1b[31m\u202e\r\nSuccess\n"
+    result = CliRunner().invoke(main, ["reasons"], input=text)
+    assert result.exit_code == 0, result.output
+    rows = _tsv(result.stdout)
+    assert rows[0] == ["string", "stage", "method", "outcome", "rule"]
+    assert all(len(row) == 5 for row in rows)  # the tab and escape in the tenant text did not break the table
+    assert rows[1] == [
+        "User started the mobile app",
+        "gate_started",
+        "app_notification",
+        "in_progress",
+        "user started the (result_reasons.csv:11) + mobile app (result_reasons.csv:59)",
+    ]
+    assert rows[2] == ["User verified with a passkey", "", "", "", ""]
+    assert rows[3][0] == "Evil\\treason\\x1b[31m\\u202e"
+    assert rows[4][3] == "unlocked" and rows[4][4].startswith("re:^success")
+    assert len(rows) == 5
+    assert "4 texts, 2 unrecognised" in result.stderr
+
+
+def test_reasons_tests_a_rules_file_before_the_review(tmp_path: Path) -> None:
+    rules = tmp_path / "my_rules.csv"
+    rules.write_text("pattern,stage,method,end_state,note\nwith a passkey,gate_verified,app_code,in_progress,ours\n")
+    runner = CliRunner()
+    result = runner.invoke(main, ["reasons", "--reason-rules", str(rules)], input="User verified with a passkey\n")
+    assert _tsv(result.stdout)[1] == [
+        "User verified with a passkey",
+        "gate_verified",
+        "app_code",
+        "in_progress",
+        "with a passkey (my_rules.csv:2)",
+    ]
+    config = tmp_path / "config.toml"  # the same through [analysis] reason_rules, relative to the config file
+    config.write_text('[analysis]\nreason_rules = "my_rules.csv"\n')
+    by_config = runner.invoke(main, ["reasons", "--config", str(config)], input="User verified with a passkey\n")
+    assert by_config.stdout == result.stdout
+    rules.write_text("pattern,stage,method,end_state\nwith a passkey,verified,,\n")
+    bad = runner.invoke(main, ["reasons", "--reason-rules", str(rules)], input="x\n")
+    assert bad.exit_code == 2
+    assert "my_rules.csv line 2, column stage: 'verified' is not a known stage" in bad.stderr
+
+
+def test_reasons_from_the_store(demo_store: Path, small_config: Path) -> None:
+    args = ["reasons", "--from-store", "--source", "demo", "--config", str(small_config), "--store", str(demo_store)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    rows = {row[0]: row for row in _tsv(result.stdout)[1:]}
+    assert rows["User completed the passkey verification option"][1:] == ["gate_verified", "", "in_progress", ""]
+    assert rows["OnPremisesConnectivityError"][3] == "failed_writeback"
+    assert "User has been blocked after more than 5 attempts in 24 hours" not in rows  # the review never classifies it
+    empty = CliRunner().invoke(main, ["reasons", "--from-store", "--store", str(demo_store / "none")])
+    assert empty.exit_code == 3 and "no data" in empty.stderr

@@ -79,3 +79,27 @@ def test_example_config_is_valid() -> None:
     example = Path(__file__).parent.parent / "config.example.toml"
     cfg = config.load(example, env={})
     assert cfg.auth.mode in ("auto", "client_secret", "certificate")
+
+
+def test_reason_rules_path_is_relative_to_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "my_rules.csv").write_text("pattern,stage,method,end_state\npasskey,,app_code,\n")
+    path = write(tmp_path, '[analysis]\nreason_rules = "rules/my_rules.csv"\n')
+    monkeypatch.chdir(tmp_path / "rules")  # elsewhere than the config file's folder
+    settings = config.load(path, env={}).analysis_settings()
+    assert settings.reason_rules == str(tmp_path / "rules" / "my_rules.csv")
+    assert settings.rules()[0].pattern == "passkey"
+    env = config.load(env={"SSPR_REVIEW_ANALYSIS_REASON_RULES": "my_rules.csv"}).analysis_settings()
+    assert env.rules()[0].pattern == "passkey"  # no config file: relative to the working directory
+
+
+def test_a_bad_reason_rules_file_is_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / "my_rules.csv").write_text("pattern,stage,method,end_state\nok,started,,\nre:(,gate_started,,\n")
+    path = write(tmp_path, '[analysis]\nreason_rules = "my_rules.csv"\n')
+    with pytest.raises(ConfigError) as err:
+        config.load(path, env={})
+    text = str(err.value)
+    where = f"{tmp_path / 'my_rules.csv'} line 3, column pattern: bad regular expression"
+    assert "[analysis]" in text and where in text
+    with pytest.raises(ConfigError, match=r"nope\.csv does not exist"):
+        config.load(write(tmp_path, '[analysis]\nreason_rules = "nope.csv"\n'), env={})
