@@ -251,24 +251,29 @@ async def fetch_into(
                 if users is None:
                     raise data
                 frame = normalize.privileged_from_flags(users, now)
+                missing = [f"role assignments are not included, only the registration report's isAdmin flag ({data})"]
                 outcomes["roles"].notes.append(
                     f"roles: using the registration report's isAdmin flag instead of role assignments ({data})"
                 )
             else:
+                missing = list(data.notes)
                 outcomes["roles"].notes.extend(f"roles: {n}" for n in data.notes)
                 frame = normalize.privileged(
                     data.definitions, data.assignments, data.eligibility, data.group_members, now, users=users
                 )
             outcomes["roles"].records = len(frame)
             store.write_snapshot("privileged", frame, now)
-            store.record_snapshot("roles", now)
+            store.record_snapshot("roles", now, missing)  # what could not be read stays in the coverage
 
         await guarded("roles", roles())
 
     async def policy() -> None:
         data = await source.policy()
         store.write_policy(data, now)
-        store.record_snapshot("policy", now)
+        error = data.get("passwordRuleSettingsError")
+        missing = [f"password protection settings are not included: {error}"] if error else []
+        outcomes["policy"].notes.extend(f"policy: {m}" for m in missing)
+        store.record_snapshot("policy", now, missing)
         outcomes["policy"].records = sum(1 for v in data.values() if v)
 
     if window:

@@ -177,7 +177,11 @@ def _body(
     window = doc.get("window", {})
     week = str(window.get("week_ending", ""))
     coverage = doc.get("coverage", {})
-    missing = [(name, c.get("reason") or "") for name, c in coverage.items() if not c.get("complete")]
+    missing = [
+        (name, "; ".join([*([c["reason"]] if c.get("reason") else []), *c.get("missing", [])]))
+        for name, c in coverage.items()
+        if not c.get("complete")
+    ]
     items = [f for f in doc.get("findings", []) if f.get("severity") != "info"]
     info = [f for f in doc.get("findings", []) if f.get("severity") == "info"]
     metrics = doc.get("metrics", {})

@@ -143,7 +143,7 @@ def coverage_banner(ctx: Context) -> HTML:
     rows = []
     missing = []
     for name, cov in ctx.review.coverage.items():
-        if cov.complete:
+        if cov.whole:
             state = "complete"
         elif cov.available:
             state = "PARTIAL"
@@ -151,7 +151,8 @@ def coverage_banner(ctx: Context) -> HTML:
         else:
             state = "NO DATA"
             missing.append(name)
-        rows.append({"source": name, "state": state, "why": "" if cov.complete else (cov.reason or "")})
+        why = [] if cov.complete or not cov.reason else [cov.reason]
+        rows.append({"source": name, "state": state, "why": "; ".join([*why, *cov.missing])})
     frame = pd.DataFrame(rows)
     if missing:
         top = (

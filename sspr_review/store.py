@@ -4,7 +4,8 @@ Layout, one folder per tenant under the configured path::
 
     <path>/<tenant>/
         tenant.json                      id and display name
-        coverage.json                    what time range of each source is held, snapshots, failed fetches
+        coverage.json                    what time range of each source is held, snapshots (with the parts
+                                         a snapshot could not read), failed fetches
         audit/2026-11.parquet            one file per month of activityDateTime (UTC)
         risk/2026-11.parquet             one file per month of detectedDateTime
         registration/2026-11-23.parquet  one userRegistrationDetails snapshot per fetch day
@@ -33,7 +34,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -265,11 +266,29 @@ class Store:
 
         self._update(source, change)
 
-    def record_snapshot(self, source: str, moment: datetime) -> None:
+    def record_snapshot(self, source: str, moment: datetime, missing: Sequence[str] = ()) -> None:
+        """Declare the snapshot of ``source`` taken at ``moment`` stored; ``missing`` names the parts of it that
+        could not be read (kept in coverage.json under ``missing``, by snapshot time, for the review to show)."""
+
         def change(entry: dict[str, Any]) -> None:
-            entry["snapshots"] = sorted({*entry["snapshots"], utc_iso(moment)})
+            at = utc_iso(moment)
+            entry["snapshots"] = sorted({*entry["snapshots"], at})
+            parts = {k: v for k, v in entry.get("missing", {}).items() if k in entry["snapshots"] and k != at}
+            if missing:
+                parts[at] = [str(m) for m in missing]
+            if parts or "missing" in entry:
+                entry["missing"] = dict(sorted(parts.items()))
 
         self._update(source, change)
+
+    def missing_parts(self, source: str, start: datetime, end: datetime) -> tuple[str, ...]:
+        """What could not be read of the snapshots of ``source`` taken in ``[start, end]`` (in order, once each)."""
+        entry = self._coverage_doc()["sources"].get(source, {})
+        parts: dict[str, None] = {}
+        for at, items in sorted(dict(entry.get("missing") or {}).items()):
+            if start <= parse_iso(at) <= end and isinstance(items, list):
+                parts.update(dict.fromkeys(str(i) for i in items))
+        return tuple(parts)
 
     def record_failure(self, source: str, start: datetime | None, end: datetime | None, kind: str, reason: str) -> None:
         """Note that ``source`` could not be fetched for a window (kept for the coverage report)."""
@@ -302,7 +321,14 @@ class Store:
         return max(i.end for i in items) if items else None
 
     def coverage(self, source: str, start: datetime, end: datetime) -> SourceCoverage:
-        """What the store holds of ``source`` for ``[start, end)``."""
+        """What the store holds of ``source`` for ``[start, end)``, with the parts of the snapshots used that
+        could not be read (``missing``)."""
+        cov = self._coverage(source, start, end)
+        if source in TIME_COLUMN or cov.start is None or cov.end is None:
+            return cov
+        return replace(cov, missing=self.missing_parts(source, cov.start, cov.end))
+
+    def _coverage(self, source: str, start: datetime, end: datetime) -> SourceCoverage:
         entry = self._coverage_doc()["sources"].get(source)
         if entry is None:
             raise StoreError(f"unknown source {source!r}; sources are {', '.join(SOURCES)}")

@@ -47,8 +47,10 @@ def review_lines(review: Review) -> list[str]:
         "Data coverage",
     ]
     for name, cov in review.coverage.items():
-        state = "complete" if cov.complete else ("NO DATA" if not cov.available else "PARTIAL")
+        state = "complete" if cov.whole else ("NO DATA" if not cov.available else "PARTIAL")
         reason = f": {clean(cov.reason)}" if cov.reason and not cov.complete else ""
+        if cov.missing:
+            reason += (": " if not reason else "; ") + "; ".join(clean(m) for m in cov.missing)
         lines.append(f"  {name:<13} {state}{reason}")
     lines += ["", f"  {'metric':<26}{'this week':>12}{'last week':>12}"]
     for name in HEADLINE:

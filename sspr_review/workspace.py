@@ -189,6 +189,9 @@ class Workspace:
                 "privileged": privileged,
             }
             history = {s: ivs[0].start for s in ("audit", "risk") if (ivs := store.intervals(s))}
+            # the trend and last week's figures count only weeks the store holds complete, never the rows of a
+            # fetch that failed part-way
+            covered = {s: [(i.start, i.end) for i in store.intervals(s)] for s in ("audit", "risk")}
             tenant = self.tenant()
             coverage = self.coverage(window.start, window.end)
             release_arrow_memory()
@@ -205,6 +208,7 @@ class Workspace:
                 tenant=tenant,
                 previous_findings=previous,
                 history_start=history,
+                covered=covered,
                 prepared=data,
             )
 

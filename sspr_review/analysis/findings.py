@@ -383,6 +383,8 @@ def find_blocked_users(data: ReviewData, window: ReviewWindow, settings: Analysi
     reg = registration_lookup(data, users["last"].to_numpy(), users["user_id"], users["user_upn"])
     priv = privileged_lookup(data, users["last"].to_numpy(), users["user_id"], users["user_upn"])
     not_evaluated = [s for s in ("risk", "registration") if not data.has(s)]
+    missing_text = " and ".join(not_evaluated)
+    missing_why = [why for src in not_evaluated for why in data.lacks(src)]
 
     out = []
     for i in range(n):
@@ -427,7 +429,12 @@ def find_blocked_users(data: ReviewData, window: ReviewWindow, settings: Analysi
                     help_signals["too_few_methods"] = {"registered": _int(count), "needed": needed}
         if int(config.get(key, 0)):
             help_signals["configuration_failures"] = int(config.get(key, 0))
-        assessment = "possible_attack" if attack else "needs_registration_help"
+        if attack:
+            assessment = "possible_attack"
+        elif not_evaluated:  # a signal that could have shown an attack is missing: not ruled out
+            assessment = "attack_not_ruled_out"
+        else:
+            assessment = "needs_registration_help"
         shown = str(users.at[i, "shown"])
         blocks = _int(users.at[i, "blocks"])
         evidence = {
@@ -440,7 +447,17 @@ def find_blocked_users(data: ReviewData, window: ReviewWindow, settings: Analysi
             "registration_signals": help_signals,
             "not_evaluated": not_evaluated,
         }
-        if assessment == "possible_attack":
+        if not_evaluated:
+            evidence["missing_signals"] = {src: list(data.lacks(src)) for src in not_evaluated}
+        if assessment == "attack_not_ruled_out":
+            action = (
+                f"The {missing_text} data was not available, so an attack could not be ruled out: check the "
+                "user's risk detections and sign-ins in the Entra admin center and verify the person through a "
+                "known channel (call back on a number on file, or their manager) before helping them register or "
+                f"resetting anything. Then fix the {missing_text} source ({'; '.join(missing_why)}) so the next "
+                "review can tell."
+            )
+        elif assessment == "possible_attack":
             action = (
                 "Treat this as a possible account-takeover attempt: verify the person through a known channel "
                 "(call back on a number on file, or their manager) and issue a Temporary Access Pass rather than "
@@ -451,12 +468,15 @@ def find_blocked_users(data: ReviewData, window: ReviewWindow, settings: Analysi
                 "Contact the user and help them register enough SSPR methods (https://aka.ms/mysecurityinfo); "
                 "if configuration failures are listed, check that SSPR is enabled and licensed for them."
             )
+        suffix = {
+            "possible_attack": " (possible attack)",
+            "attack_not_ruled_out": f" — {missing_text} data missing, attack not ruled out",
+        }.get(assessment, "")
         out.append(
             Finding(
                 kind="blocked_user",
-                severity="high" if attack else "low",
-                title=f"{shown} was blocked from self-service password reset"
-                + (" (possible attack)" if attack else ""),
+                severity="low" if assessment == "needs_registration_help" else "high",
+                title=f"{shown} was blocked from self-service password reset{suffix}",
                 users=(shown,),
                 start=as_datetime(_int(users.at[i, "first"])),
                 end=as_datetime(_int(users.at[i, "last"])),
@@ -732,7 +752,9 @@ def _groups(frame: pd.DataFrame) -> list[tuple[str, list[int]]]:
 
 
 def _resets_by_user(frame: pd.DataFrame) -> tuple[dict[str, list[Any]], list[tuple[str, list[int]]]]:
-    cols = _columns(frame, (*_RESET_FIELDS, "shown", "roles", "assignments", "groups", "basis", "privileged"))
+    cols = _columns(
+        frame, (*_RESET_FIELDS, "shown", "roles", "assignments", "groups", "basis", "privileged", "mismatch")
+    )
     cols["time"] = frame["time"].tolist()
     cols["iso"] = [iso(t) for t in cols["time"]]
     return cols, _groups(frame)
@@ -769,27 +791,44 @@ def find_admin_password_resets(data: ReviewData, window: ReviewWindow, settings:
         how = {0: "by self-service", len(rows): "by an administrator"}.get(
             by_admin, "by self-service and by an administrator"
         )
+        mismatch = any(bool(cols["mismatch"][i]) for i in rows)
+        gaps = list(data.lacks("roles"))
         evidence = {
             "roles": roles,
             "assignments": _distinct(cols, "assignments", rows, split=True),
             "via_groups": _distinct(cols, "groups", rows, split=True),
             "privilege_basis": cols["basis"][rows[0]],
+            "not_in_role_data": mismatch,
+            "role_data_gaps": gaps,
             "resets": _reset_list(cols, rows, settings.max_users_listed),
             "initiators": _distinct(cols, "initiator", rows),
             "ips": _distinct(cols, "ip", rows),
         }
+        what = ", ".join(roles[:3]) or "privileged"
+        action = (
+            "Confirm through a known channel that the administrator (or an authorised colleague) made this reset; "
+            "if not, treat the account as compromised: revoke sessions, reset it with a Temporary Access Pass and "
+            "review the role's recent activity."
+        )
+        if mismatch:
+            what = "isAdmin in the registration report, not in the role data"
+            action += (
+                " The registration report flags this account as an administrator but the role data does not list it"
+                + (f" (the role data is incomplete: {'; '.join(gaps)})" if gaps else "")
+                + ": check which roles it holds in the Entra admin center."
+            )
+        elif cols["basis"][rows[0]] == "registration" and gaps:
+            what += "; role data missing"
         out.append(
             Finding(
                 kind="admin_password_reset",
                 severity="high",
-                title=f"Password of administrator {shown} ({', '.join(roles[:3]) or 'privileged'}) was reset {how}",
+                title=f"Password of administrator {shown} ({what}) was reset {how}",
                 users=(shown,),
                 start=as_datetime(cols["time"][rows[0]]),
                 end=as_datetime(cols["time"][rows[-1]]),
                 evidence=evidence,
-                action="Confirm through a known channel that the administrator (or an authorised colleague) made "
-                "this reset; if not, treat the account as compromised: revoke sessions, reset it with a Temporary "
-                "Access Pass and review the role's recent activity.",
+                action=action,
                 fingerprint=fingerprint("admin_password_reset", key),
             )
         )
@@ -825,13 +864,15 @@ def find_helpdesk_resets(data: ReviewData, window: ReviewWindow, settings: Analy
         taps_seen = sorted({int(tap_of[i]) for i in rows if tap_of[i] != NAT})
         issued = bool(taps_seen)
         initiators = _distinct(cols, "initiator", rows)
+        gaps = list(data.lacks("roles"))
         evidence = {
             "resets": _reset_list(cols, rows, settings.max_users_listed),
             "initiators": initiators,
             "ips": _distinct(cols, "ip", rows),
             "tap_issued": issued,
             "tap_times": [iso(t) for t in taps_seen],
-            "privileged": _flag(cols["privileged"][rows[0]]),
+            "privileged": None if gaps else _flag(cols["privileged"][rows[0]]),
+            "role_data_gaps": gaps,
         }
         if issued:
             action = (
@@ -843,11 +884,20 @@ def find_helpdesk_resets(data: ReviewData, window: ReviewWindow, settings: Analy
                 "Ask the helpdesk why self-service was not used: the intended procedure is SSPR, or a Temporary "
                 "Access Pass and re-registration, not a password handed over by the helpdesk."
             )
+        title = f"{shown}'s password was reset by {', '.join(initiators[:2]) or 'an administrator'}"
+        if gaps:  # the missing role data could have made this an administrator's reset (high)
+            state = "missing" if not data.has("roles") else "incomplete"
+            title += f" — role data {state}, administrator not ruled out"
+            action = (
+                f"The role data is {state} ({'; '.join(gaps)}), so this account may hold an administrator role: "
+                "check its roles in the Entra admin center, and if it holds one, confirm through a known channel "
+                "that the reset was authorised, as for an administrator's reset. " + action
+            )
         out.append(
             Finding(
                 kind="helpdesk_reset",
-                severity="medium",
-                title=f"{shown}'s password was reset by {', '.join(initiators[:2]) or 'an administrator'}",
+                severity="high" if gaps else "medium",
+                title=title,
                 users=(shown,),
                 start=as_datetime(cols["time"][rows[0]]),
                 end=as_datetime(cols["time"][rows[-1]]),

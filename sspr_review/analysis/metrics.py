@@ -18,7 +18,7 @@ the roles snapshot) are shown separately, whatever their user type.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
@@ -415,6 +415,7 @@ def weekly_metrics(
     settings: AnalysisSettings | None = None,
     *,
     history_start: Mapping[str, datetime] | None = None,
+    covered: Mapping[str, Sequence[tuple[datetime, datetime]]] | None = None,
     weeks: int | None = None,
 ) -> pd.DataFrame:
     """One row per week, oldest first, ending with the review week: the trend over the whole history.
@@ -423,8 +424,10 @@ def weekly_metrics(
     :data:`METRIC_SPECS` entry (``Int64`` counts, ``Float64`` ratios and amounts; ``<NA>`` when unknown).
     ``weeks`` fixes the number of weeks (default: from the earliest record of any table, at least 2, at most
     ``settings.max_history_weeks``). ``history_start`` gives, per time-ranged source, the time from which the
-    store is complete (default: its earliest record); earlier and partly covered weeks are ``<NA>``. The review
-    week follows ``data.complete`` instead.
+    store is complete (default: its earliest record); earlier and partly covered weeks are ``<NA>``. ``covered``
+    gives instead, per time-ranged source, the intervals ``(start, end)`` the store holds complete data for: a
+    week not wholly inside one of them is ``<NA>`` whatever rows it holds (a fetch that failed part-way leaves
+    rows but no interval). The review week follows ``data.complete`` instead.
 
     >>> from sspr_review import schema
     >>> from sspr_review.analysis import prepare, review_window
@@ -455,9 +458,12 @@ def weekly_metrics(
     for spec in METRIC_SPECS:
         column = np.asarray(values[spec.name], dtype=np.float64).copy()
         if spec.source in _TIME_RANGED:
-            begin = starts.get(spec.source)
-            covered = bounds[:-1] >= begin if begin is not None else np.zeros(weeks, dtype=bool)
-            column[~covered] = np.nan
+            if covered is not None and spec.source in covered:
+                held = _weeks_inside(bounds, covered[spec.source])
+            else:
+                begin = starts.get(spec.source)
+                held = bounds[:-1] >= begin if begin is not None else np.zeros(weeks, dtype=bool)
+            column[~held] = np.nan
         if not data.has(spec.source):
             column[last] = np.nan
         elif spec.source in _TIME_RANGED:
@@ -467,6 +473,15 @@ def weekly_metrics(
         else:
             frame[spec.name] = pd.array(_floats(column), dtype="Float64")
     return frame
+
+
+def _weeks_inside(bounds: np.ndarray, intervals: Sequence[tuple[datetime, datetime]]) -> np.ndarray:
+    """Per week of ``bounds``, whether it lies wholly inside one of ``intervals`` (closed)."""
+    starts, ends = bounds[:-1], bounds[1:]
+    inside = np.zeros(len(starts), dtype=bool)
+    for first, last in intervals:
+        inside |= (starts >= to_ns(first)) & (ends <= to_ns(last))
+    return inside
 
 
 def _floats(column: np.ndarray) -> list[float | None]:

@@ -42,6 +42,7 @@ __all__ = [
     "privileged_lookup",
     "role_candidates",
     "roles_match",
+    "source_gaps",
     "temporary_access_passes",
 ]
 
@@ -79,10 +80,19 @@ class ReviewData:
     #: the recent ones (``Workspace.review`` streams the older snapshots instead of loading them); ``None``:
     #: computed from ``registration``.
     registration_counts: pd.DataFrame | None = None
+    #: Per source, what it lacks for the review window (see :func:`source_gaps`): the reason of an incomplete
+    #: source, or the parts a complete source could not read (PIM eligibility, a role group's members).
+    gaps: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def has(self, source: str) -> bool:
         """The source is complete for the review window."""
         return source in self.complete
+
+    def lacks(self, source: str) -> tuple[str, ...]:
+        """What ``source`` lacks for the review window: empty when it is complete and every part was read."""
+        if source not in self.complete:
+            return self.gaps.get(source) or (f"no {source} data for the week",)
+        return tuple(self.gaps.get(source, ()))
 
 
 def _table(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
@@ -225,8 +235,9 @@ def prepare(
     resets["user_key"] = user_key(resets)
     if coverage is None:
         complete = frozenset(TABLE_SOURCES[name] for name in tables if name in TABLE_SOURCES)
+        gaps: dict[str, tuple[str, ...]] = {}
     else:
-        complete = complete_sources(coverage)
+        complete, gaps = complete_sources(coverage), source_gaps(coverage)
     return ReviewData(
         audit=audit,
         risk=_table(tables, "risk"),
@@ -239,6 +250,7 @@ def prepare(
         taps=temporary_access_passes(audit, events),
         complete=complete,
         registration_counts=registration_counts,
+        gaps=gaps,
     )
 
 
@@ -247,21 +259,41 @@ def complete_sources(coverage: Mapping[str, SourceCoverage]) -> frozenset[str]:
     return frozenset(name for name, cov in coverage.items() if cov.complete)
 
 
+def source_gaps(coverage: Mapping[str, SourceCoverage]) -> dict[str, tuple[str, ...]]:
+    """Per source that is not whole, what it lacks: the reason when it is incomplete, else the parts of it that
+    could not be read (``SourceCoverage.missing``)."""
+    out = {}
+    for name, cov in coverage.items():
+        if not cov.complete:
+            out[name] = (cov.reason or f"no {name} data for the week", *cov.missing)
+        elif cov.missing:
+            out[name] = tuple(cov.missing)
+    return out
+
+
 def _join(values: pd.Series) -> str:
     return "; ".join(sorted({str(v) for v in values.dropna() if str(v)}))
 
 
 def privileged_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upns: pd.Series) -> pd.DataFrame:
-    """Whether each account held a privileged role at the time (latest role snapshot at or before it).
+    """Whether each account held a privileged role at the time: any available signal says so.
 
-    Uses the ``privileged`` table (active, eligible, via a group, or ``isAdmin``) when the roles source is
-    complete, else the registration report's ``is_admin`` flag when registration is complete, else nothing.
-    Returns one row per event (positional): ``privileged`` (nullable boolean; missing when unknown),
-    ``roles``, ``assignments``, ``groups`` ("; "-joined) and ``basis`` ("roles", "registration" or missing).
+    The signals are the ``privileged`` table (active, eligible, via a group, or ``isAdmin``; the latest roles
+    snapshot at or before the time) when the roles source is complete, and the registration report's
+    ``is_admin`` flag (latest snapshot at or before the time) when registration is complete. An account flagged
+    ``is_admin`` but absent from the role data is privileged, and ``mismatch`` marks it. Returns one row per
+    event (positional): ``privileged`` (nullable boolean; missing when neither source is there), ``roles``,
+    ``assignments``, ``groups`` ("; "-joined), ``basis`` ("roles" when the role data lists the account,
+    "registration" when only ``is_admin`` does or when it is the only signal, missing without either),
+    ``mismatch`` (boolean) and ``gaps`` (what the role data lacks, "; "-joined, or missing when it is whole:
+    a "not privileged" answer is then certain only when ``gaps`` is missing).
     """
     n = len(times)
     out = pd.DataFrame(index=pd.RangeIndex(n))
-    if data.has("roles"):
+    has_roles, has_registration = data.has("roles"), data.has("registration")
+    listed = np.zeros(n, dtype=bool)
+    found_cols: dict[str, np.ndarray] = {c: np.full(n, None, dtype=object) for c in ("roles", "assignments", "groups")}
+    if has_roles:
         priv = data.privileged
         ptype = lower(priv["principal_type"])
         users = priv[((ptype == "user") | ptype.isna()).to_numpy(dtype=bool)]
@@ -297,37 +329,36 @@ def privileged_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upns:
                 upn_col="user_upn",
                 columns=["roles", "assignments", "groups"],
             )
-        else:
-            found = pd.DataFrame(
-                {"roles": pd.NA, "assignments": pd.NA, "groups": pd.NA, "found": False}, index=out.index
-            )
-        out["privileged"] = pd.array(found["found"].to_numpy(dtype=bool), dtype="boolean")
-        for col in ("roles", "assignments", "groups"):
-            out[col] = pd.array(found[col].to_numpy(), dtype="string")
-        out["basis"] = pd.array(["roles"] * n, dtype="string")
-        return out
-    if data.has("registration"):
-        found = snapshot_lookup(
-            times,
-            ids,
-            upns,
-            data.registration,
-            id_col="user_id",
-            upn_col="user_upn",
-            columns=["is_admin"],
+            listed = found["found"].to_numpy(dtype=bool)
+            for col in found_cols:
+                found_cols[col] = found[col].to_numpy(dtype=object)
+    flagged = np.zeros(n, dtype=bool)
+    if has_registration and n:
+        reg = snapshot_lookup(
+            times, ids, upns, data.registration, id_col="user_id", upn_col="user_upn", columns=["is_admin"]
         )
-        admin = found["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-        out["privileged"] = pd.array(admin, dtype="boolean")
-        flags = pd.Series(admin)
-        role = "(an administrator role; from the registration report's isAdmin)"
-        out["roles"] = pd.array(flags.map({True: role, False: None}).to_numpy(), dtype="string")
-        out["assignments"] = pd.array(flags.map({True: "isAdmin", False: None}).to_numpy(), dtype="string")
-        out["groups"] = pd.array([None] * n, dtype="string")
-        out["basis"] = pd.array(["registration"] * n, dtype="string")
+        flagged = reg["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    if not has_roles and not has_registration:
+        out["privileged"] = pd.array([None] * n, dtype="boolean")
+        for col in ("roles", "assignments", "groups", "basis"):
+            out[col] = pd.array([None] * n, dtype="string")
+        out["mismatch"] = np.zeros(n, dtype=bool)
+        out["gaps"] = pd.array(["; ".join(data.lacks("roles"))] * n, dtype="string")
         return out
-    out["privileged"] = pd.array([None] * n, dtype="boolean")
-    for col in ("roles", "assignments", "groups", "basis"):
-        out[col] = pd.array([None] * n, dtype="string")
+    only_flag = flagged & ~listed
+    out["privileged"] = pd.array(listed | flagged, dtype="boolean")
+    roles = found_cols["roles"].copy()
+    roles[only_flag] = "(an administrator role; from the registration report's isAdmin)"
+    assignments = found_cols["assignments"].copy()
+    assignments[only_flag] = "isAdmin"
+    out["roles"] = pd.array(roles, dtype="string")
+    out["assignments"] = pd.array(assignments, dtype="string")
+    out["groups"] = pd.array(found_cols["groups"], dtype="string")
+    basis = np.where(listed, "roles", np.where(only_flag | (not has_roles), "registration", "roles"))
+    out["basis"] = pd.array(basis.astype(object), dtype="string")
+    out["mismatch"] = only_flag & has_roles
+    gaps = "; ".join(data.lacks("roles")) or None
+    out["gaps"] = pd.array([gaps] * n, dtype="string")
     return out
 
 

@@ -29,7 +29,7 @@ from .findings import (
 )
 from .flows import is_kind, unrecognised_reasons
 from .metrics import Metric, weekly_metrics, window_metrics
-from .prepare import ReviewData, complete_sources, prepare
+from .prepare import ReviewData, complete_sources, prepare, source_gaps
 from .reasons import END_STATES
 from .settings import AnalysisSettings
 from .window import ReviewWindow
@@ -116,6 +116,7 @@ def build_review(
     tenant: Mapping[str, str] | None = None,
     previous_findings: Sequence[Finding] | Mapping[str, Any] | None = None,
     history_start: Mapping[str, datetime] | None = None,
+    covered: Mapping[str, Sequence[tuple[datetime, datetime]]] | None = None,
     prepared: ReviewData | None = None,
 ) -> Review:
     """Review the week ``window`` from the normalised ``tables`` (``audit``, ``risk``, ``registration``,
@@ -125,7 +126,9 @@ def build_review(
     is a ``data_gap`` finding, the rules needing it are not evaluated and its metrics are ``None``.
     ``previous_findings`` (last week's findings, or last week's findings.json as parsed JSON) marks each finding
     new or continuing and lists the resolved ones. ``history_start`` gives, per time-ranged source, when the
-    store's data begins (default: its earliest record), for the trend and the previous week's values. The week
+    store's data begins (default: its earliest record), for the trend and the previous week's values;
+    ``covered`` gives instead, per time-ranged source, the intervals the store holds complete (a week not wholly
+    inside one is "no data" in the trend and as the previous week's value, whatever rows it holds). The week
     is defined by ``window`` (its time zone wins over ``settings.timezone``). ``prepared``: the result of
     :func:`~.prepare.prepare` of ``tables`` when already at hand (``tables`` is then not read again; its
     ``complete`` sources are taken from ``coverage``).
@@ -134,8 +137,8 @@ def build_review(
     if prepared is None:
         data = prepare(tables, settings, coverage=coverage)
     else:
-        data = replace(prepared, complete=complete_sources(coverage))
-    weekly = weekly_metrics(data, window, settings, history_start=history_start)
+        data = replace(prepared, complete=complete_sources(coverage), gaps=source_gaps(coverage))
+    weekly = weekly_metrics(data, window, settings, history_start=history_start, covered=covered)
     metrics = window_metrics(data, window, settings, weekly=weekly)
     findings, not_evaluated = week_findings(data, coverage, window, settings)
     previous = _previous(previous_findings)
@@ -171,24 +174,31 @@ def week_findings(
     """The findings of ``window`` (sorted, data gaps included) and the kinds not evaluated: what
     :func:`build_review` reports, without the metrics. ``data``'s complete sources are taken from
     ``coverage``, so one :func:`~.prepare.prepare` serves the review week and the week before it."""
-    data = replace(data, complete=complete_sources(coverage))
+    data = replace(data, complete=complete_sources(coverage), gaps=source_gaps(coverage))
     found, not_evaluated = evaluate(data, window, settings)
     found += data_gaps(coverage, data.complete, not_evaluated, window)
     return sort_findings(found), not_evaluated
 
 
 def _coverage(coverage: Mapping[str, SourceCoverage]) -> dict[str, dict[str, Any]]:
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for source in [*SOURCES, *sorted(set(coverage) - set(SOURCES))]:
         cov = coverage.get(source)
         if cov is None:
-            out[source] = {"from": None, "to": None, "complete": False, "reason": "no coverage information"}
+            out[source] = {
+                "from": None,
+                "to": None,
+                "complete": False,
+                "reason": "no coverage information",
+                "missing": [],
+            }
         else:
             out[source] = {
                 "from": iso(cov.start),
                 "to": iso(cov.end),
-                "complete": bool(cov.complete),
+                "complete": bool(cov.whole),
                 "reason": cov.reason,
+                "missing": list(cov.missing),
             }
     return out
 
