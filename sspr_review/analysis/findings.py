@@ -331,7 +331,9 @@ def find_blocked_users(data: ReviewData, window: ReviewWindow, settings: Analysi
     failed for methods the user never registered (registration source needed). Otherwise
     ``needs_registration_help`` (low), with the registration signals found: not SSPR-registered or capable,
     fewer methods than needed, configuration failures, or no registration row. Sources that were not available
-    are listed in ``evidence.not_evaluated``.
+    are listed in ``evidence.not_evaluated`` (and why in ``evidence.missing_signals``); without an attack signal
+    and with risk or registration missing, an attack is not ruled out: ``attack_not_ruled_out`` (high, the
+    severity the missing signal could have raised it to), the title and action naming the missing data.
     """
     events = data.events
     times = events["time"].to_numpy()
@@ -773,9 +775,11 @@ def _distinct(cols: dict[str, list[Any]], name: str, rows: list[int], split: boo
 
 def find_admin_password_resets(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[Finding]:
     """``admin_password_reset`` (high): any password reset of a privileged role holder in the week, self-service
-    or by someone else; one finding per account. Privileged = in the latest roles snapshot at or before the
-    reset (active, eligible, through a group, or ``isAdmin``); without roles data, the registration report's
-    ``is_admin`` flag."""
+    or by someone else; one finding per account. Privileged = any available signal (see
+    :func:`~.prepare.privileged_lookup`): in the latest roles snapshot at or before the reset (active, eligible,
+    through a group, or ``isAdmin``), or flagged ``is_admin`` by the registration report. An account only the
+    flag names is reported as not in the role data (``evidence.not_in_role_data``), with what the role data
+    lacked (``evidence.role_data_gaps``)."""
     frame = _week_resets(data, window)
     if frame.empty:
         return []
@@ -838,7 +842,10 @@ def find_admin_password_resets(data: ReviewData, window: ReviewWindow, settings:
 def find_helpdesk_resets(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[Finding]:
     """``helpdesk_reset`` (medium): an administrator reset a non-privileged user's password in the week; one
     finding per user. ``evidence.tap_issued`` says whether a Temporary Access Pass was issued for the user within
-    ``tap_match_hours`` of a reset; ``evidence.privileged`` is null when privilege could not be checked."""
+    ``tap_match_hours`` of a reset; ``evidence.privileged`` is null when privilege could not be fully checked.
+    When the role data is missing or lacks a part (PIM eligibility, a group's members), the account may be an
+    administrator's: the finding is then high (what an administrator's reset would be), and its title and action
+    say so, naming what was missing (``evidence.role_data_gaps``)."""
     frame = _week_resets(data, window)
     frame = frame[(frame["type"] == "admin").to_numpy(dtype=bool)].reset_index(drop=True)
     if frame.empty:
