@@ -196,7 +196,8 @@ def _body(
         text = "; ".join(f"{name}: {reason}" for name, reason in missing)
         h.append(
             "<p style='background:#fdecea;border:2px solid #d93025;padding:8px;font-weight:bold'>"
-            f"Data missing for this week: {e(text)}. Findings that depend on it were not evaluated.</p>"
+            f"Data missing for this week: {e(text)}. Findings that depend on it were not evaluated, or say what "
+            "they could not rule out.</p>"
         )
         t.append(f"DATA MISSING: {text}")
     else:

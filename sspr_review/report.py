@@ -141,27 +141,36 @@ def header(ctx: Context) -> HTML:
 def coverage_banner(ctx: Context) -> HTML:
     """What each source covers this week; loudly what is missing (a missing source is not zero events)."""
     rows = []
-    missing = []
+    missing: list[str] = []
+    parts: list[str] = []
     for name, cov in ctx.review.coverage.items():
         if cov.whole:
             state = "complete"
         elif cov.available:
             state = "PARTIAL"
-            missing.append(name)
+            (missing if not cov.complete else parts).append(name)
         else:
             state = "NO DATA"
             missing.append(name)
         why = [] if cov.complete or not cov.reason else [cov.reason]
         rows.append({"source": name, "state": state, "why": "; ".join([*why, *cov.missing])})
     frame = pd.DataFrame(rows)
+    top = ""
     if missing:
-        top = (
+        top += (
             f"<div class='sspr-banner sspr-bad'>Data missing for this week: {_e(', '.join(missing))}. "
             "Findings that depend on it could not be evaluated; numbers from it show as “no data”, not zero.</div>"
         )
-    else:
+    if parts:
+        top += (
+            f"<div class='sspr-banner sspr-bad'>Parts could not be read for this week: {_e(', '.join(parts))} "
+            "(named below). What was read is used; findings that rely on the missing parts say what they could not "
+            "rule out.</div>"
+        )
+    if not top:
         top = "<div class='sspr-banner sspr-ok'>All sources are complete for this week.</div>"
-    return _html(top + _table(frame, ""))
+    notes = "".join(f"<p><b>Note:</b> {_e(note)}</p>" for note in ctx.review.notes)
+    return _html(top + _table(frame, "") + notes)
 
 
 # -------------------------------------------------------------------------------------------- findings

@@ -52,6 +52,7 @@ def review_lines(review: Review) -> list[str]:
         if cov.missing:
             reason += (": " if not reason else "; ") + "; ".join(clean(m) for m in cov.missing)
         lines.append(f"  {name:<13} {state}{reason}")
+    lines += [f"  note: {clean(note)}" for note in review.notes]
     lines += ["", f"  {'metric':<26}{'this week':>12}{'last week':>12}"]
     for name in HEADLINE:
         metric = review.metrics.get(name)

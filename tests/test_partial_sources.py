@@ -172,6 +172,12 @@ def test_pim_eligibility_unlicensed_is_shown_as_missing_and_eligible_admins_stay
     )
     assert found["privileged"].tolist() == [True] * len(eligible)
     assert found["mismatch"].tolist() == [True] * len(eligible)
+    # ... and the review notes the mismatch (terminal, findings.json, report)
+    (note,) = doc["notes"]
+    assert f"{len(eligible)} accounts the registration report flags as administrators are not in the role data" in note
+    assert all(u in note for u in eligible) and "PIM-eligible" in note
+    assert "note: " + note[:60] in reviewed.stdout
+    assert note[:60] in banner
 
 
 def test_group_members_unreadable_keep_the_group_admin_privileged(

@@ -69,6 +69,7 @@ __all__ = [
     "Comparison",
     "Finding",
     "Rule",
+    "admins_not_in_roles",
     "compare",
     "data_gaps",
     "evaluate",
@@ -1076,6 +1077,20 @@ def find_registration_gaps(data: ReviewData, window: ReviewWindow, settings: Ana
             fingerprint=fingerprint("registration_gap"),
         )
     ]
+
+
+def admins_not_in_roles(data: ReviewData, window: ReviewWindow) -> list[str]:
+    """Accounts the week's registration snapshot flags ``isAdmin`` that the role data does not list (sorted; empty
+    unless both sources are complete). They count as privileged (:func:`~.prepare.privileged_lookup`); the
+    review notes the mismatch."""
+    if not (data.has("roles") and data.has("registration")):
+        return []
+    snap = _week_snapshot(data, window)
+    if snap.empty:
+        return []
+    flagged = snap["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    listed = in_roles(data, snap, ns(snap["snapshot_date"]))
+    return sorted(set(_display(snap[flagged & ~listed]).astype(str)))
 
 
 # ----------------------------------------------------------------------------------------------- rule registry

@@ -20,6 +20,7 @@ from ._util import iso, plain, to_ns
 from .findings import (
     Comparison,
     Finding,
+    admins_not_in_roles,
     compare,
     data_gaps,
     evaluate,
@@ -49,7 +50,8 @@ class Review:
     ``findings`` sorted by severity; ``comparison`` against the previous review (``None`` without one);
     ``not_evaluated`` the finding kinds whose sources were incomplete; ``flows`` the SSPR flows started in the
     week; ``flow_summary`` their count per end state (``None`` when audit data is incomplete);
-    ``unrecognised_reasons`` and ``unknown_activities`` what the kit could not classify in the week.
+    ``unrecognised_reasons`` and ``unknown_activities`` what the kit could not classify in the week; ``notes``
+    what the reviewer should know about the data (accounts flagged ``isAdmin`` that the role data does not list).
     """
 
     tenant: Mapping[str, str]
@@ -146,6 +148,16 @@ def build_review(
     start = data.flows["start"]
     in_week = ((start >= pd.Timestamp(window.start)) & (start < pd.Timestamp(window.end))).to_numpy(dtype=bool)
     week_flows = data.flows[in_week].reset_index(drop=True)
+    notes = []
+    if unlisted := admins_not_in_roles(data, window):
+        limit = settings.max_users_listed
+        shown = ", ".join(unlisted[:limit]) + (f" and {len(unlisted) - limit} more" if len(unlisted) > limit else "")
+        gaps = data.lacks("roles")
+        notes.append(
+            f"{len(unlisted)} accounts the registration report flags as administrators are not in the role data "
+            f"({shown}); they are treated as privileged"
+            + (f" (the role data lacks: {'; '.join(gaps)})" if gaps else "; check their role assignments")
+        )
     summary: dict[str, int] | None = None
     if data.has("audit"):
         counts = week_flows["end_state"].value_counts()
@@ -164,6 +176,7 @@ def build_review(
         unrecognised_reasons=unrecognised_reasons(data.audit, data.events, window.start, window.end),
         unknown_activities=_unknown_activities(data.audit, data.events, window),
         comparison=comparison,
+        notes=tuple(notes),
         data=data,
     )
 
@@ -241,6 +254,7 @@ def findings_json(review: Review, *, generated_at: datetime | None = None) -> di
         "findings": findings,
         "resolved": [{"kind": f.kind, "title": f.title, "fingerprint": f.fingerprint} for f in resolved],
         "not_evaluated": list(review.not_evaluated),
+        "notes": list(review.notes),
         "flows": {
             "started": None if review.flow_summary is None else len(review.flows),
             "by_end_state": None if review.flow_summary is None else dict(review.flow_summary),
