@@ -222,3 +222,15 @@ def test_the_review_notes_accounts_flagged_is_admin_that_the_role_data_does_not_
         "reason": None,
         "missing": [PIM_GAP],
     }
+
+
+def test_registration_gap_with_incomplete_role_data_does_not_rule_out_administrators() -> None:
+    from sspr_review.analysis import find_registration_gaps
+
+    rows = [reg_row(f"u{i}", capable=i < 5) for i in range(10)]
+    low = find_registration_gaps(prepare({"registration": registration(*rows)}, coverage=coverage()), WINDOW, S)
+    assert low[0].severity == "low" and low[0].evidence["role_data_gaps"] == []
+    data = prepare({"registration": registration(*rows)}, coverage=_partial_roles(PIM_GAP))
+    (f,) = find_registration_gaps(data, WINDOW, S)
+    assert f.severity == "medium" and "administrators not ruled out" in f.title
+    assert f.evidence["role_data_gaps"] == [PIM_GAP]

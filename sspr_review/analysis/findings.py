@@ -1026,7 +1026,8 @@ def _week_snapshot(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
 
 def find_registration_gaps(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[Finding]:
     """``registration_gap``: SSPR-capable share of SSPR-enabled member users below ``registration_target``
-    (low), or administrators not SSPR-capable (medium)."""
+    (low), or administrators not SSPR-capable (medium). With the role data missing or incomplete, administrators
+    may hide among the users not capable: medium, the title saying so (``evidence.role_data_gaps``)."""
     snap = _week_snapshot(data, window)
     if snap.empty:
         return []
@@ -1052,6 +1053,9 @@ def find_registration_gaps(data: ReviewData, window: ReviewWindow, settings: Ana
         )
     if admins_missing:
         parts.append(f"{len(admins_missing)} administrators not SSPR-capable")
+    gaps = list(data.gaps.get("roles", ()))  # as the coverage names them (no coverage given: isAdmin suffices)
+    if gaps and not admins_missing:  # administrators the role data lacks could be among the users not capable
+        parts.append("role data incomplete, administrators not ruled out among them")
     evidence = {
         "snapshot_date": iso(snap["snapshot_date"].iloc[0]),
         "coverage": coverage,
@@ -1062,11 +1066,12 @@ def find_registration_gaps(data: ReviewData, window: ReviewWindow, settings: Ana
         "admins": int(admin.sum()),
         "admins_not_capable": admins_missing,
         "not_registered_sample": missing[:limit],
+        "role_data_gaps": gaps,
     }
     return [
         Finding(
             kind="registration_gap",
-            severity="medium" if admins_missing else "low",
+            severity="medium" if admins_missing or gaps else "low",
             title="; ".join(parts),
             users=tuple((admins_missing + missing)[:limit]),
             start=as_datetime(snap["snapshot_date"].iloc[0]),
