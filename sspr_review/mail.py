@@ -178,6 +178,7 @@ def _body(
     week = str(window.get("week_ending", ""))
     coverage = doc.get("coverage", {})
     missing = [(name, c.get("reason") or "") for name, c in coverage.items() if not c.get("complete")]
+    approximate = [(name, c.get("reason") or "") for name, c in coverage.items() if c.get("approximate")]
     items = [f for f in doc.get("findings", []) if f.get("severity") != "info"]
     info = [f for f in doc.get("findings", []) if f.get("severity") == "info"]
     metrics = doc.get("metrics", {})
@@ -195,7 +196,14 @@ def _body(
             f"Data missing for this week: {e(text)}. Findings that depend on it were not evaluated.</p>"
         )
         t.append(f"DATA MISSING: {text}")
-    else:
+    if approximate:
+        text = "; ".join(f"{name}: {reason}" for name, reason in approximate)
+        h.append(
+            "<p style='background:#fff4e5;border:1px solid #f0a030;padding:8px'>"
+            f"Approximate for this week: {e(text)}.</p>"
+        )
+        t.append(f"APPROXIMATE: {text}")
+    if not missing and not approximate:
         h.append("<p style='background:#e7f5ea;border:1px solid #8fc99c;padding:8px'>All sources complete.</p>")
         t.append("Data: all sources complete.")
     h.append("<h3>Needs attention</h3>")

@@ -139,11 +139,16 @@ def header(ctx: Context) -> HTML:
 
 
 def coverage_banner(ctx: Context) -> HTML:
-    """What each source covers this week; loudly what is missing (a missing source is not zero events)."""
+    """What each source covers this week; loudly what is missing (a missing source is not zero events), and
+    which snapshot each snapshot source uses (an approximate one, far from the week, with its date)."""
     rows = []
     missing = []
+    approximate = []
     for name, cov in ctx.review.coverage.items():
-        if cov.complete:
+        if cov.approximate:
+            state = "APPROXIMATE"
+            approximate.append(f"{name} ({cov.snapshot_note()})")
+        elif cov.complete:
             state = "complete"
         elif cov.available:
             state = "PARTIAL"
@@ -151,16 +156,25 @@ def coverage_banner(ctx: Context) -> HTML:
         else:
             state = "NO DATA"
             missing.append(name)
-        rows.append({"source": name, "state": state, "why": "" if cov.complete else (cov.reason or "")})
+        why = "" if cov.complete and not cov.approximate else (cov.reason or "")
+        rows.append({"source": name, "state": state, "snapshot used": cov.snapshot_note() or "", "why": why})
     frame = pd.DataFrame(rows)
+    parts = []
     if missing:
-        top = (
+        parts.append(
             f"<div class='sspr-banner sspr-bad'>Data missing for this week: {_e(', '.join(missing))}. "
             "Findings that depend on it could not be evaluated; numbers from it show as “no data”, not zero.</div>"
         )
-    else:
-        top = "<div class='sspr-banner sspr-ok'>All sources are complete for this week.</div>"
-    return _html(top + _table(frame, ""))
+    if approximate:
+        parts.append(
+            f"<div class='sspr-banner sspr-warn'>Approximate for this week: {_e('; '.join(approximate))}. "
+            "No snapshot lies within the tolerance of the week's end; the findings and numbers use the nearest "
+            "one.</div>"
+        )
+    if not parts:
+        parts.append("<div class='sspr-banner sspr-ok'>All sources are complete for this week.</div>")
+    parts.extend(f"<p><i>{_e(note)}</i></p>" for note in ctx.review.notes)
+    return _html("".join(parts) + _table(frame, ""))
 
 
 # -------------------------------------------------------------------------------------------- findings
@@ -355,15 +369,18 @@ PASSWORD_RULES = {
 
 
 def configuration(ctx: Context) -> HTML:
-    """Password protection settings and the authentication methods policy, as last fetched in the week.
+    """Password protection settings and the authentication methods policy, from the policy snapshot the week uses
+    (see the coverage banner).
 
     Graph has no API for the SSPR policy itself (methods required, notifications): check those in the portal.
     """
-    snapshot = ctx.ws.store.read_policy(ctx.review.window.end)
+    cov = ctx.review.coverage.get("policy")
+    used = cov.snapshot if cov is not None and cov.snapshot is not None else ctx.review.window.end
+    snapshot = ctx.ws.store.read_policy(used)
     if snapshot is None:
-        cov = ctx.review.coverage.get("policy")
         return _html(f"<p><i>No data: {_e(cov.reason if cov else 'no policy snapshot')}</i></p>")
     day, policy = snapshot
+    approximate = " (approximate: far from the week under review)" if cov is not None and cov.approximate else ""
     rules = policy.get("passwordRuleSettings") or {}
     values = {str(v.get("name")): v.get("value") for v in rules.get("values", []) if isinstance(v, dict)}
     rows = [{"setting": label, "value": values.get(key, "default")} for key, label in PASSWORD_RULES.items()]
@@ -378,8 +395,8 @@ def configuration(ctx: Context) -> HTML:
         if isinstance(m, dict)
     ]
     return _html(
-        f"<p>As fetched on {day:%d %B %Y}. Graph does not expose the SSPR policy itself (methods required, "
-        "notifications): review those in the Entra admin center.</p>"
+        f"<p>As fetched on {day:%d %B %Y}{_e(approximate)}. Graph does not expose the SSPR policy itself (methods "
+        "required, notifications): review those in the Entra admin center.</p>"
         + _table(pd.DataFrame(rows), "")
         + _table(pd.DataFrame(methods), "The authentication methods policy was not readable.")
     )

@@ -47,9 +47,15 @@ def review_lines(review: Review) -> list[str]:
         "Data coverage",
     ]
     for name, cov in review.coverage.items():
-        state = "complete" if cov.complete else ("NO DATA" if not cov.available else "PARTIAL")
-        reason = f": {clean(cov.reason)}" if cov.reason and not cov.complete else ""
-        lines.append(f"  {name:<13} {state}{reason}")
+        if cov.approximate:
+            state = "APPROXIMATE"
+        else:
+            state = "complete" if cov.complete else ("NO DATA" if not cov.available else "PARTIAL")
+        reason = f": {clean(cov.reason)}" if cov.reason and (not cov.complete or cov.approximate) else ""
+        note = cov.snapshot_note()
+        used = f" ({clean(note)})" if note and not cov.approximate else ""
+        lines.append(f"  {name:<13} {state}{used}{reason}")
+    lines += [f"  {clean(note)}" for note in review.notes]
     lines += ["", f"  {'metric':<26}{'this week':>12}{'last week':>12}"]
     for name in HEADLINE:
         metric = review.metrics.get(name)

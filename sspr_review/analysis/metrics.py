@@ -323,7 +323,9 @@ def _bools(values: pa.ChunkedArray | pa.Array, missing: bool) -> np.ndarray:
     return np.asarray(pc.fill_null(values, missing).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _registration(data: ReviewData, bounds: np.ndarray, timezone: str) -> dict[str, np.ndarray]:
+def _registration(
+    data: ReviewData, bounds: np.ndarray, timezone: str, fixed: Mapping[int, datetime | None] | None = None
+) -> dict[str, np.ndarray]:
     weeks = len(bounds) - 1
     nan = np.full(weeks, np.nan)
     out = {k: nan.copy() for k in _REGISTRATION_METRICS}
@@ -344,6 +346,16 @@ def _registration(data: ReviewData, bounds: np.ndarray, timezone: str) -> dict[s
     )
     pick = np.searchsorted(days, local_days[1:], side="right") - 1
     valid = (pick >= 0) & (days[np.clip(pick, 0, None)] > local_days[:-1])
+    for ago, when in (fixed or {}).items():
+        week = weeks - 1 - ago
+        if not 0 <= week < weeks:
+            continue
+        valid[week] = False
+        if when is not None:
+            day = to_ns(when) // NS_PER_DAY
+            at = int(np.searchsorted(days, day))
+            if at < len(days) and days[at] == day:
+                pick[week], valid[week] = at, True
     chosen = np.unique(days[pick[valid]])
     if counts is None:
         counts = registration_counts(data.privileged, data.registration, chosen)
@@ -416,6 +428,7 @@ def weekly_metrics(
     *,
     history_start: Mapping[str, datetime] | None = None,
     weeks: int | None = None,
+    registration_snapshots: Mapping[int, datetime | None] | None = None,
 ) -> pd.DataFrame:
     """One row per week, oldest first, ending with the review week: the trend over the whole history.
 
@@ -424,7 +437,10 @@ def weekly_metrics(
     ``weeks`` fixes the number of weeks (default: from the earliest record of any table, at least 2, at most
     ``settings.max_history_weeks``). ``history_start`` gives, per time-ranged source, the time from which the
     store is complete (default: its earliest record); earlier and partly covered weeks are ``<NA>``. The review
-    week follows ``data.complete`` instead.
+    week follows ``data.complete`` instead. ``registration_snapshots`` fixes the registration snapshot of some
+    weeks, by weeks before the review week (0: the review week, 1: the week before), as the review's coverage
+    chose them (``None``: no snapshot of its own, the week's registration metrics are ``<NA>``); the other weeks
+    use the latest snapshot dated within the week.
 
     >>> from sspr_review import schema
     >>> from sspr_review.analysis import prepare, review_window
@@ -441,7 +457,9 @@ def weekly_metrics(
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
     bounds = week_bounds(window, weeks)
-    values = _audit_counts(data, bounds, settings) | _registration(data, bounds, window.timezone)
+    values = _audit_counts(data, bounds, settings) | _registration(
+        data, bounds, window.timezone, registration_snapshots
+    )
     starts = {**earliest, **{k: to_ns(v) for k, v in (history_start or {}).items()}}
     last = weeks - 1
     tz = zone(window.timezone)
@@ -494,10 +512,18 @@ def window_metrics(
     *,
     history_start: Mapping[str, datetime] | None = None,
     weekly: pd.DataFrame | None = None,
+    registration_snapshots: Mapping[int, datetime | None] | None = None,
 ) -> dict[str, Metric]:
     """Metrics of the review week, each with the previous week's value (from :func:`weekly_metrics`)."""
     if weekly is None:
-        weekly = weekly_metrics(data, window, settings, history_start=history_start, weeks=2)
+        weekly = weekly_metrics(
+            data,
+            window,
+            settings,
+            history_start=history_start,
+            weeks=2,
+            registration_snapshots=registration_snapshots,
+        )
     current = weekly.iloc[-1]
     previous = weekly.iloc[-2] if len(weekly) > 1 else None
     return {

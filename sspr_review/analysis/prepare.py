@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Final
 
 import numpy as np
@@ -19,6 +20,7 @@ from ..coverage import SourceCoverage
 from . import activities as act
 from ._util import (
     NAT,
+    NS_PER_DAY,
     NS_PER_MINUTE,
     isin,
     lower,
@@ -27,6 +29,7 @@ from ._util import (
     snapshot_lookup,
     take_rows,
     timestamps,
+    to_ns,
     user_key,
 )
 from .flows import classify_events, completed_resets, flows, is_kind
@@ -36,6 +39,7 @@ __all__ = [
     "TABLE_SOURCES",
     "ReviewData",
     "admin_resets",
+    "chosen_snapshots",
     "complete_sources",
     "in_roles",
     "prepare",
@@ -79,10 +83,27 @@ class ReviewData:
     #: the recent ones (``Workspace.review`` streams the older snapshots instead of loading them); ``None``:
     #: computed from ``registration``.
     registration_counts: pd.DataFrame | None = None
+    #: Per snapshot source (``registration``, ``roles``), the snapshot the window under evaluation uses (see
+    #: :meth:`sspr_review.store.Store.coverage`): every lookup of the window reads that snapshot. Empty: each
+    #: event uses the latest snapshot at or before it.
+    snapshots: Mapping[str, datetime] = field(default_factory=dict)
 
     def has(self, source: str) -> bool:
         """The source is complete for the review window."""
         return source in self.complete
+
+    def snapshot_day(self, source: str) -> int | None:
+        """The UTC day (days since the epoch) of the snapshot of ``source`` the window uses, if one is chosen."""
+        when = self.snapshots.get(source)
+        return None if when is None else to_ns(when) // NS_PER_DAY
+
+    def roles(self) -> pd.DataFrame:
+        """The ``privileged`` rows the window uses: the chosen roles snapshot's, else all of them."""
+        day = self.snapshot_day("roles")
+        if day is None:
+            return self.privileged
+        rows: pd.DataFrame = self.privileged[ns(self.privileged["snapshot_date"]) // NS_PER_DAY == day]
+        return rows
 
 
 def _table(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
@@ -247,6 +268,11 @@ def complete_sources(coverage: Mapping[str, SourceCoverage]) -> frozenset[str]:
     return frozenset(name for name, cov in coverage.items() if cov.complete)
 
 
+def chosen_snapshots(coverage: Mapping[str, SourceCoverage]) -> dict[str, datetime]:
+    """The snapshot each snapshot source's coverage says the window uses (for :attr:`ReviewData.snapshots`)."""
+    return {name: cov.snapshot for name, cov in coverage.items() if cov.snapshot is not None and cov.complete}
+
+
 def _join(values: pd.Series) -> str:
     return "; ".join(sorted({str(v) for v in values.dropna() if str(v)}))
 
@@ -255,14 +281,15 @@ def privileged_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upns:
     """Whether each account held a privileged role at the time (latest role snapshot at or before it).
 
     Uses the ``privileged`` table (active, eligible, via a group, or ``isAdmin``) when the roles source is
-    complete, else the registration report's ``is_admin`` flag when registration is complete, else nothing.
+    complete (only the chosen roles snapshot when :attr:`ReviewData.snapshots` names one), else the registration
+    report's ``is_admin`` flag when registration is complete (its chosen snapshot likewise), else nothing.
     Returns one row per event (positional): ``privileged`` (nullable boolean; missing when unknown),
     ``roles``, ``assignments``, ``groups`` ("; "-joined) and ``basis`` ("roles", "registration" or missing).
     """
     n = len(times)
     out = pd.DataFrame(index=pd.RangeIndex(n))
     if data.has("roles"):
-        priv = data.privileged
+        priv = data.roles()
         ptype = lower(priv["principal_type"])
         users = priv[((ptype == "user") | ptype.isna()).to_numpy(dtype=bool)]
         if len(users) and n:
@@ -315,6 +342,7 @@ def privileged_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upns:
             id_col="user_id",
             upn_col="user_upn",
             columns=["is_admin"],
+            day=data.snapshot_day("registration"),
         )
         admin = found["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
         out["privileged"] = pd.array(admin, dtype="boolean")
@@ -343,12 +371,22 @@ def registration_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upn
         "method_count",
     )
     reg = data.registration if data.has("registration") else data.registration.iloc[0:0]
-    return snapshot_lookup(times, ids, upns, reg, id_col="user_id", upn_col="user_upn", columns=list(columns))
+    return snapshot_lookup(
+        times,
+        ids,
+        upns,
+        reg,
+        id_col="user_id",
+        upn_col="user_upn",
+        columns=list(columns),
+        day=data.snapshot_day("registration"),
+    )
 
 
 def in_roles(data: ReviewData, reg: pd.DataFrame, reg_snap: np.ndarray) -> np.ndarray:
-    """Registration rows whose user is in the latest roles snapshot at or before the registration snapshot."""
-    return roles_match(data.privileged, reg, reg_snap)
+    """Registration rows whose user is in the roles snapshot the window uses (:meth:`ReviewData.roles`; without
+    a chosen one, the latest roles snapshot at or before the registration snapshot)."""
+    return roles_match(data.roles(), reg, reg_snap)
 
 
 def role_candidates(priv: pd.DataFrame) -> tuple[set[str], set[str]]:
