@@ -183,12 +183,35 @@ def _badge(severity: str) -> str:
 
 
 def needs_attention(ctx: Context) -> HTML:
-    """Findings by severity, each with what to do."""
+    """Findings by severity, each with what to do; more than ``[analysis] rollup_threshold`` of one kind and
+    severity as one entry with a table of the users (each marked new or continuing)."""
+    from .rollup import Rollup, distinct, roll_up, status_counts
+
     r = ctx.review
     if not r.findings:
         return _html("<div class='sspr-banner sspr-ok'>No findings this week.</div>")
     rows = []
-    for f in r.findings:
+    tz = r.window.timezone
+    for entry in roll_up(r.findings, r.settings.rollup_threshold, lambda f: f.kind, lambda f: f.severity):
+        if isinstance(entry, Rollup):
+            items = entry.items
+            table = pd.DataFrame(
+                {
+                    "user": [", ".join(f.users) or f.title for f in items],
+                    "vs last week": [r.status(f) or "" for f in items],
+                    "since": [_when(f.start, tz) for f in items],
+                    "finding": [f.title for f in items],
+                }
+            )
+            actions = "<br>".join(_e(a) for a in distinct([f.action for f in items]))
+            rows.append(
+                "<tr>"
+                f"<td>{_badge(entry.severity)}</td><td>{_e(status_counts([r.status(f) for f in items]))}</td>"
+                f"<td><b>{_e(entry.title)}</b><details><summary>the {len(items)} users</summary>"
+                f"{_table(table, '')}</details></td><td>{actions}</td></tr>"
+            )
+            continue
+        f = entry
         status = r.status(f) or ""
         rows.append(
             "<tr>"

@@ -171,3 +171,25 @@ def test_first_reviewed_week_has_only_new_findings(
     doc = findings_json(review)
     assert {f["status"] for f in doc["findings"]} == {"new"} and doc["resolved"] == []
     assert set(KINDS) >= kinds
+
+
+def test_an_approximate_snapshot_is_shown_with_its_date_in_report_and_mail(tmp_path: Path, tuesday_store: Path) -> None:
+    from sspr_review import mail, report
+
+    ws = demo_workspace(tuesday_store, TEN_DAYS_LATER)
+    review = ws.review("2026-11-09")  # two weeks back: the only snapshots were taken 15.4 days after it
+    banner = str(report.coverage_banner(report.Context(ws, review)).data)
+    assert "Approximate for this week: registration (snapshot of 2026-11-24 14:00 UTC, 15.4 days after" in banner
+    assert "APPROXIMATE" in banner and "Data missing" not in banner
+    assert "approximate" in str(report.configuration(report.Context(ws, review)).data)
+    doc = findings_json(review)
+    settings = config.MailSettings(
+        to=["secops@northgate-eng.example"], sender="sspr@northgate-eng.example", charts=False, attach_html=False
+    )
+    message = mail.compose(mail.ReportFolder(tmp_path, doc, {}), settings).message
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert (
+        "APPROXIMATE: registration: no registration snapshot within 7 days of the week's end; using the one of " in text
+    )
+    assert "2026-11-24 14:00 UTC (15.4 days after the week's end)" in text
+    assert "DATA MISSING" not in text

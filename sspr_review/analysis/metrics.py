@@ -80,6 +80,13 @@ METRIC_SPECS: Final[tuple[MetricSpec, ...]] = (
     MetricSpec("account_unlocks", "count", "audit", "Accounts unlocked through self-service"),
     MetricSpec("password_changes", "count", "audit", "Self-service password changes"),
     MetricSpec("banned_password_rejections", "count", "audit", "New passwords rejected as banned"),
+    MetricSpec(
+        "writeback_failures",
+        "count",
+        "audit",
+        "Password-writeback failures: SSPR flows (or events outside a flow) that failed on-premises",
+    ),
+    MetricSpec("unrecognised_reasons", "count", "audit", "SSPR events whose result reason no rule recognised"),
     MetricSpec("helpdesk_resets", "count", "audit", "Passwords reset by an administrator or the helpdesk"),
     MetricSpec("taps_issued", "count", "audit", "Temporary Access Passes issued"),
     MetricSpec("self_service_share", "ratio", "audit", "SSPR resets / (SSPR resets + helpdesk resets)"),
@@ -405,6 +412,9 @@ def _audit_counts(data: ReviewData, bounds: np.ndarray, settings: AnalysisSettin
     out["password_changes"] = _count(time[is_kind(events, "change") & success], bounds)
     banned = np.asarray(events["end_state"].cat.codes) == END_STATES.index("banned_password")
     out["banned_password_rejections"] = _count(time[banned], bounds)
+    out["writeback_failures"] = _writeback_failures(events, bounds)
+    unrecognised = events["classified"].to_numpy(dtype=bool) & ~events["recognised"].to_numpy(dtype=bool)
+    out["unrecognised_reasons"] = _count(time[unrecognised], bounds)
     out["helpdesk_resets"] = helpdesk
     out["taps_issued"] = _count(ns(data.taps["time"]), bounds)
     out["self_service_share"] = _ratio(resets, resets + helpdesk)
@@ -419,6 +429,17 @@ def _audit_counts(data: ReviewData, bounds: np.ndarray, settings: AnalysisSettin
         out[f"method_{m}_failed"] = f
         out[f"method_{m}_failure_rate"] = _ratio(f, t)
     return out
+
+
+def _writeback_failures(events: pd.DataFrame, bounds: np.ndarray) -> np.ndarray:
+    """Per week, the writeback failures as the ``writeback_failure`` findings count attempts: one per SSPR flow
+    (in the week of its first failed event), one per failed event outside a flow."""
+    rows = np.flatnonzero(np.asarray(events["end_state"].cat.codes) == END_STATES.index("failed_writeback"))
+    times = events["time"].to_numpy()[rows]
+    flow = events["flow"].to_numpy()[rows] if "flow" in events else np.full(rows.size, -1)
+    in_flow = flow >= 0
+    first = pd.Series(times[in_flow]).groupby(flow[in_flow]).min().to_numpy(dtype=np.int64)
+    return _count(np.concatenate([first, times[~in_flow]]), bounds)
 
 
 def weekly_metrics(
