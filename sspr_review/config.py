@@ -97,6 +97,9 @@ class ReviewSettings(_Section):
     """``[review]``: how the review week is defined."""
 
     timezone: str = "UTC"
+    #: A week uses the registration, roles and policy snapshot nearest to its end; one further away than this is
+    #: used but shown as approximate.
+    snapshot_tolerance_days: float = Field(7.0, ge=0, le=366)
 
     @field_validator("timezone")
     @classmethod

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 #: The sources the kit fetches. ``audit`` is time-ranged (directoryAudits); ``risk`` is time-ranged by
 #: detection time; ``registration``, ``roles`` and ``policy`` are snapshots taken at fetch time.
 SOURCES: Final = ("audit", "risk", "registration", "roles", "policy")
+#: The sources that are snapshots taken at fetch time (one is chosen per review week).
+SNAPSHOT_SOURCES: Final = ("registration", "roles", "policy")
+#: ``[review] snapshot_tolerance_days`` by default.
+DEFAULT_SNAPSHOT_TOLERANCE_DAYS: Final = 7.0
 
 
 @dataclass(frozen=True)
@@ -16,9 +20,15 @@ class SourceCoverage:
     """Coverage of one source for one window.
 
     ``start``/``end`` is the part of the window the store holds complete data for (``None`` when nothing);
-    for snapshot sources they are the times of the first and last snapshot used. ``complete`` is true only
-    when the whole window is covered. ``reason`` says, in plain words, why not (missing permission, missing
-    licence, failed fetch, window outside what the store holds).
+    for snapshot sources they are both the time of the snapshot used. ``complete`` is true only
+    when the whole window is covered (a snapshot source: a snapshot was found for the week). ``reason`` says, in
+    plain words, why not (missing permission, missing licence, failed fetch, window outside what the store holds),
+    and for an approximate snapshot why it is approximate.
+
+    Snapshot sources also say which snapshot the week uses: ``snapshot`` (its time) and ``offset`` (the snapshot's
+    time minus the window's end: negative when taken before the week ended). ``approximate`` is true when the
+    snapshot lies further from the week's end than ``[review] snapshot_tolerance_days``: the source is still
+    used, and shown as approximate.
 
     ``missing`` lists the parts of the source that could not be read for the data used (for example
     "PIM-eligible administrators are not included: ..." when the roles source lacks the PIM licence): the data
@@ -31,6 +41,9 @@ class SourceCoverage:
     complete: bool
     reason: str | None = None
     missing: tuple[str, ...] = ()
+    snapshot: datetime | None = None
+    offset: timedelta | None = None
+    approximate: bool = False
 
     @property
     def available(self) -> bool:
@@ -41,3 +54,38 @@ class SourceCoverage:
     def whole(self) -> bool:
         """True when the whole window is covered and every part of the source was read."""
         return self.complete and not self.missing
+
+    @property
+    def offset_days(self) -> float | None:
+        """``offset`` in days (one decimal), ``None`` without a snapshot."""
+        return None if self.offset is None else round(self.offset.total_seconds() / 86400, 1)
+
+    def snapshot_note(self) -> str | None:
+        """Which snapshot the week uses, in words: "snapshot of 2026-11-24 14:00 UTC, 1.4 days after the
+        week's end"; ``None`` for a time-ranged source."""
+        if self.snapshot is None or self.offset is None:
+            return None
+        return f"snapshot of {self.snapshot:%Y-%m-%d %H:%M} UTC, {describe_offset(self.offset)}"
+
+    def state(self) -> str:
+        """One word for reports: complete, approximate, partial or no data."""
+        if self.approximate:
+            return "approximate"
+        if self.whole:
+            return "complete"
+        return "partial" if self.available else "no data"
+
+
+def describe_offset(offset: timedelta) -> str:
+    """``offset`` (snapshot time minus the week's end) in words."""
+    seconds = offset.total_seconds()
+    if abs(seconds) < 60:
+        return "at the week's end"
+    hours = abs(seconds) / 3600
+    if hours < 1:
+        amount = f"{abs(seconds) / 60:.0f} minutes"
+    elif hours < 48:
+        amount = f"{hours:.0f} hours" if round(hours) != 1 else "1 hour"
+    else:
+        amount = f"{hours / 24:.1f} days"
+    return f"{amount} {'after' if seconds > 0 else 'before'} the week's end"

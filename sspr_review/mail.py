@@ -36,8 +36,10 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
+from .analysis.settings import AnalysisSettings
 from .config import LOOPBACK_HOSTS, MailSettings
 from .errors import ConfigError, InputError, SsprReviewError
+from .rollup import Rollup, distinct, roll_up, status_counts
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +184,7 @@ def _body(
         for name, c in coverage.items()
         if not c.get("complete")
     ]
+    approximate = [(name, c.get("reason") or "") for name, c in coverage.items() if c.get("approximate")]
     items = [f for f in doc.get("findings", []) if f.get("severity") != "info"]
     info = [f for f in doc.get("findings", []) if f.get("severity") == "info"]
     metrics = doc.get("metrics", {})
@@ -200,7 +203,14 @@ def _body(
             "they could not rule out.</p>"
         )
         t.append(f"DATA MISSING: {text}")
-    else:
+    if approximate:
+        text = "; ".join(f"{name}: {reason}" for name, reason in approximate)
+        h.append(
+            "<p style='background:#fff4e5;border:1px solid #f0a030;padding:8px'>"
+            f"Approximate for this week: {e(text)}.</p>"
+        )
+        t.append(f"APPROXIMATE: {text}")
+    if not missing and not approximate:
         h.append("<p style='background:#e7f5ea;border:1px solid #8fc99c;padding:8px'>All sources complete.</p>")
         t.append("Data: all sources complete.")
     h.append("<h3>Needs attention</h3>")
@@ -210,7 +220,13 @@ def _body(
         t.append("No findings that need action this week.")
     else:
         h.append("<table cellpadding='6' style='border-collapse:collapse;font-size:13px'>")
-        for f in items:
+        threshold = _threshold(doc)
+        for f in roll_up(items, threshold, lambda i: str(i.get("kind", "")), lambda i: str(i.get("severity", ""))):
+            if isinstance(f, Rollup):
+                h_rows, t_rows = _rollup_entry(f, ids)
+                h += h_rows
+                t += t_rows
+                continue
             sev = str(f.get("severity", ""))
             title = ids.text(str(f.get("title", "")))
             users = [ids.user(u) for u in f.get("users", [])]
@@ -254,6 +270,44 @@ def _body(
     h.append("</div>")
     t += ["", footer, *notes]
     return "".join(h), "\n".join(t) + "\n"
+
+
+def _threshold(doc: Mapping[str, Any]) -> int:
+    value = (doc.get("settings") or {}).get("rollup_threshold")
+    return value if isinstance(value, int) and not isinstance(value, bool) else AnalysisSettings().rollup_threshold
+
+
+def _rollup_entry(entry: Rollup[dict[str, Any]], ids: _Identities) -> tuple[list[str], list[str]]:
+    """One e-mail entry for many findings of one kind and severity: a table of the users, each new or
+    continuing, and the distinct actions. Tenant text is escaped (and pseudonymised when configured)."""
+    e = html.escape
+    sev = entry.severity
+    statuses = [str(f["status"]) if f.get("status") else None for f in entry.items]
+    tally = status_counts(statuses)
+    cell = "style='padding:2px 8px 2px 0'"
+    rows = []
+    lines = []
+    for f, status in zip(entry.items, statuses, strict=True):
+        users = [ids.user(str(u)) for u in f.get("users", [])]
+        shown = ", ".join(users) or ids.text(str(f.get("title", "")))
+        since = str(f.get("start") or "")[:10]
+        rows.append(f"<tr><td {cell}>{e(shown)}</td><td {cell}>{e(status or '')}</td><td {cell}>{e(since)}</td></tr>")
+        lines.append(f"    {shown}  {status or ''}  {since}".rstrip())
+    actions = distinct([ids.text(str(f.get("action", ""))) for f in entry.items])
+    html_rows = [
+        "<tr style='border-bottom:1px solid #ddd'>"
+        f"<td style='vertical-align:top'><span style='background:{COLORS.get(sev, '#5f6368')};color:#fff;"
+        f"padding:1px 6px;border-radius:3px'>{e(sev)}</span></td>"
+        f"<td><b>{e(entry.title)}</b>{e(f' ({tally})' if tally else '')}"
+        "<table cellpadding='0' style='border-collapse:collapse;font-size:12px;margin:4px 0'>"
+        f"<tr><th align='left' {cell}>user</th><th align='left' {cell}>vs last week</th>"
+        f"<th align='left' {cell}>since</th></tr>{''.join(rows)}</table>"
+        + "<br>".join(e(a) for a in actions)
+        + "</td></tr>"
+    ]
+    text = [f"[{sev.upper()}] {entry.title}" + (f" ({tally})" if tally else ""), *lines]
+    text += [f"    do: {a}" for a in actions]
+    return html_rows, text
 
 
 @dataclass

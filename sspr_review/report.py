@@ -139,12 +139,19 @@ def header(ctx: Context) -> HTML:
 
 
 def coverage_banner(ctx: Context) -> HTML:
-    """What each source covers this week; loudly what is missing (a missing source is not zero events)."""
+    """What each source covers this week; loudly what is missing (a missing source is not zero events), and
+    which snapshot each snapshot source uses (an approximate one, far from the week, with its date)."""
     rows = []
     missing: list[str] = []
     parts: list[str] = []
+    approximate: list[str] = []
     for name, cov in ctx.review.coverage.items():
-        if cov.whole:
+        if cov.approximate:
+            state = "APPROXIMATE"
+            approximate.append(f"{name} ({cov.snapshot_note()})")
+            if cov.missing:
+                parts.append(name)
+        elif cov.whole:
             state = "complete"
         elif cov.available:
             state = "PARTIAL"
@@ -152,8 +159,15 @@ def coverage_banner(ctx: Context) -> HTML:
         else:
             state = "NO DATA"
             missing.append(name)
-        why = [] if cov.complete or not cov.reason else [cov.reason]
-        rows.append({"source": name, "state": state, "why": "; ".join([*why, *cov.missing])})
+        why = [] if (cov.complete and not cov.approximate) or not cov.reason else [cov.reason]
+        rows.append(
+            {
+                "source": name,
+                "state": state,
+                "snapshot used": cov.snapshot_note() or "",
+                "why": "; ".join([*why, *cov.missing]),
+            }
+        )
     frame = pd.DataFrame(rows)
     top = ""
     if missing:
@@ -167,6 +181,12 @@ def coverage_banner(ctx: Context) -> HTML:
             "(named below). What was read is used; findings that rely on the missing parts say what they could not "
             "rule out.</div>"
         )
+    if approximate:
+        top += (
+            f"<div class='sspr-banner sspr-warn'>Approximate for this week: {_e('; '.join(approximate))}. "
+            "No snapshot lies within the tolerance of the week's end; the findings and numbers use the nearest "
+            "one.</div>"
+        )
     if not top:
         top = "<div class='sspr-banner sspr-ok'>All sources are complete for this week.</div>"
     notes = "".join(f"<p><b>Note:</b> {_e(note)}</p>" for note in ctx.review.notes)
@@ -179,12 +199,35 @@ def _badge(severity: str) -> str:
 
 
 def needs_attention(ctx: Context) -> HTML:
-    """Findings by severity, each with what to do."""
+    """Findings by severity, each with what to do; more than ``[analysis] rollup_threshold`` of one kind and
+    severity as one entry with a table of the users (each marked new or continuing)."""
+    from .rollup import Rollup, distinct, roll_up, status_counts
+
     r = ctx.review
     if not r.findings:
         return _html("<div class='sspr-banner sspr-ok'>No findings this week.</div>")
     rows = []
-    for f in r.findings:
+    tz = r.window.timezone
+    for entry in roll_up(r.findings, r.settings.rollup_threshold, lambda f: f.kind, lambda f: f.severity):
+        if isinstance(entry, Rollup):
+            items = entry.items
+            table = pd.DataFrame(
+                {
+                    "user": [", ".join(f.users) or f.title for f in items],
+                    "vs last week": [r.status(f) or "" for f in items],
+                    "since": [_when(f.start, tz) for f in items],
+                    "finding": [f.title for f in items],
+                }
+            )
+            actions = "<br>".join(_e(a) for a in distinct([f.action for f in items]))
+            rows.append(
+                "<tr>"
+                f"<td>{_badge(entry.severity)}</td><td>{_e(status_counts([r.status(f) for f in items]))}</td>"
+                f"<td><b>{_e(entry.title)}</b><details><summary>the {len(items)} users</summary>"
+                f"{_table(table, '')}</details></td><td>{actions}</td></tr>"
+            )
+            continue
+        f = entry
         status = r.status(f) or ""
         rows.append(
             "<tr>"
@@ -365,15 +408,18 @@ PASSWORD_RULES = {
 
 
 def configuration(ctx: Context) -> HTML:
-    """Password protection settings and the authentication methods policy, as last fetched in the week.
+    """Password protection settings and the authentication methods policy, from the policy snapshot the week uses
+    (see the coverage banner).
 
     Graph has no API for the SSPR policy itself (methods required, notifications): check those in the portal.
     """
-    snapshot = ctx.ws.store.read_policy(ctx.review.window.end)
+    cov = ctx.review.coverage.get("policy")
+    used = cov.snapshot if cov is not None and cov.snapshot is not None else ctx.review.window.end
+    snapshot = ctx.ws.store.read_policy(used)
     if snapshot is None:
-        cov = ctx.review.coverage.get("policy")
         return _html(f"<p><i>No data: {_e(cov.reason if cov else 'no policy snapshot')}</i></p>")
     day, policy = snapshot
+    approximate = " (approximate: far from the week under review)" if cov is not None and cov.approximate else ""
     rules = policy.get("passwordRuleSettings") or {}
     values = {str(v.get("name")): v.get("value") for v in rules.get("values", []) if isinstance(v, dict)}
     rows = [{"setting": label, "value": values.get(key, "default")} for key, label in PASSWORD_RULES.items()]
@@ -388,8 +434,8 @@ def configuration(ctx: Context) -> HTML:
         if isinstance(m, dict)
     ]
     return _html(
-        f"<p>As fetched on {day:%d %B %Y}. Graph does not expose the SSPR policy itself (methods required, "
-        "notifications): review those in the Entra admin center.</p>"
+        f"<p>As fetched on {day:%d %B %Y}{_e(approximate)}. Graph does not expose the SSPR policy itself (methods "
+        "required, notifications): review those in the Entra admin center.</p>"
         + _table(pd.DataFrame(rows), "")
         + _table(pd.DataFrame(methods), "The authentication methods policy was not readable.")
     )

@@ -117,12 +117,15 @@ class GraphSource:
 
     name = "graph"
 
-    def __init__(self, config: Config, credential: TokenCredential) -> None:
+    def __init__(
+        self, config: Config, credential: TokenCredential, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.client = GraphClient(config.graph, credential)
         self.stats: dict[str, FetchStats] = {}
+        self._clock = clock
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return self._clock() if self._clock is not None else datetime.now(UTC)
 
     def _stats(self, source: str) -> FetchStats:
         return self.stats.setdefault(source, FetchStats())

@@ -42,13 +42,19 @@ from typing import Any, Final
 import pandas as pd
 
 from . import schema
-from .coverage import SOURCES, SourceCoverage
+from .coverage import DEFAULT_SNAPSHOT_TOLERANCE_DAYS, SOURCES, SourceCoverage, describe_offset
 from .errors import StoreError
 
 #: Time-ranged tables: the column that places a row in time, and the source whose coverage describes it.
 TIME_COLUMN: Final = {"audit": "activity_time", "risk": "detected_time"}
 SNAPSHOT_TABLES: Final = {"registration": "registration", "privileged": "roles"}
 TABLE_SOURCE: Final = {"audit": "audit", "risk": "risk", **SNAPSHOT_TABLES}
+#: Where each snapshot source's snapshots lie: (folder, file suffix); one file per UTC day.
+SNAPSHOT_FILES: Final = {
+    "registration": ("registration", ".parquet"),
+    "roles": ("privileged", ".parquet"),
+    "policy": ("policy", ".json"),
+}
 FORMAT_VERSION: Final = 1
 
 
@@ -320,15 +326,27 @@ class Store:
         items = self.intervals(source)
         return max(i.end for i in items) if items else None
 
-    def coverage(self, source: str, start: datetime, end: datetime) -> SourceCoverage:
-        """What the store holds of ``source`` for ``[start, end)``, with the parts of the snapshots used that
-        could not be read (``missing``)."""
-        cov = self._coverage(source, start, end)
+    def coverage(
+        self,
+        source: str,
+        start: datetime,
+        end: datetime,
+        *,
+        tolerance: timedelta = timedelta(days=DEFAULT_SNAPSHOT_TOLERANCE_DAYS),
+    ) -> SourceCoverage:
+        """What the store holds of ``source`` for ``[start, end)``, with the parts of the snapshot used that
+        could not be read (``missing``).
+
+        A snapshot source (registration, roles, policy) uses the snapshot :func:`choose_snapshot` picks for the
+        window's end; beyond ``tolerance`` from it the coverage is ``approximate`` (still used). Only a source
+        with no snapshot at all has no coverage.
+        """
+        cov = self._coverage(source, start, end, tolerance)
         if source in TIME_COLUMN or cov.start is None or cov.end is None:
             return cov
         return replace(cov, missing=self.missing_parts(source, cov.start, cov.end))
 
-    def _coverage(self, source: str, start: datetime, end: datetime) -> SourceCoverage:
+    def _coverage(self, source: str, start: datetime, end: datetime, tolerance: timedelta) -> SourceCoverage:
         entry = self._coverage_doc()["sources"].get(source)
         if entry is None:
             raise StoreError(f"unknown source {source!r}; sources are {', '.join(SOURCES)}")
@@ -345,20 +363,40 @@ class Store:
             complete = len(parts) == 1 and first <= start and last >= end
             reason = None if complete else _why(failures, start, end, source, self, partial=(first, last))
             return SourceCoverage(source, first, last, complete, reason)
-        snaps = [s for s in self.snapshots(source) if s < end + timedelta(days=1)]
-        usable = [s for s in snaps if s >= start]
-        if usable:
-            return SourceCoverage(source, usable[0], usable[-1], True)
-        if snaps:
-            return SourceCoverage(
-                source,
-                snaps[-1],
-                snaps[-1],
-                False,
-                f"the newest {source} snapshot is from {snaps[-1]:%Y-%m-%d}, before this window; "
-                + (_last_failure(failures) or "no fetch since"),
+        snaps = self.snapshot_moments(source)
+        chosen = choose_snapshot(snaps, end, tolerance)
+        if chosen is None:
+            return SourceCoverage(source, None, None, False, _last_failure(failures) or f"no {source} snapshot yet")
+        offset = chosen - end
+        approximate = abs(offset) > tolerance
+        reason = None
+        if approximate:
+            days = tolerance.total_seconds() / 86400
+            reason = (
+                f"no {source} snapshot within {days:g} days of the week's end; using the one of "
+                f"{chosen:%Y-%m-%d %H:%M} UTC ({describe_offset(offset)})"
             )
-        return SourceCoverage(source, None, None, False, _last_failure(failures) or f"no {source} snapshot yet")
+            failed = [f for f in failures if f.get("at") and parse_iso(f["at"]) > chosen]
+            if failed:
+                reason += f"; later fetches failed: {failed[-1]['reason']}"
+        return SourceCoverage(
+            source, chosen, chosen, True, reason, snapshot=chosen, offset=offset, approximate=approximate
+        )
+
+    def snapshot_moments(self, source: str) -> list[datetime]:
+        """When each stored snapshot of a snapshot source was taken, oldest first: one per UTC day (a later fetch
+        the same day replaces that day's file, so the day's newest recorded time), only days whose file exists."""
+        if source not in SNAPSHOT_FILES:
+            raise StoreError(f"{source} is not a snapshot source; they are {', '.join(SNAPSHOT_FILES)}")
+        folder, suffix = SNAPSHOT_FILES[source]
+        path = self.path / folder
+        days = {p.stem for p in path.glob(f"*{suffix}") if not p.name.startswith(".")} if path.exists() else set()
+        newest: dict[str, datetime] = {}
+        for moment in self.snapshots(source):
+            day = f"{moment:%Y-%m-%d}"
+            if day in days and (day not in newest or moment > newest[day]):
+                newest[day] = moment
+        return sorted(newest.values())
 
     # ------------------------------------------------------------------ reading
     def read(
@@ -574,6 +612,18 @@ def _read_compact(
             frame[col] = frame[col].astype(dtype)
     result: pd.DataFrame = frame.reset_index(drop=True)
     return result
+
+
+def choose_snapshot(moments: Sequence[datetime], end: datetime, tolerance: timedelta) -> datetime | None:
+    """The snapshot a week ending at ``end`` uses: the one nearest to ``end`` among those within ``tolerance``
+    of it (on a tie the later one); without one, the newest taken before, else the oldest taken after."""
+    if not moments:
+        return None
+    near = [m for m in moments if abs(m - end) <= tolerance]
+    if near:
+        return min(near, key=lambda m: (abs(m - end), -m.timestamp()))
+    before = [m for m in moments if m < end]
+    return max(before) if before else min(moments)
 
 
 def _month_overlaps(stem: str, start: datetime | None, end: datetime | None) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .rollup import Rollup, distinct, roll_up, status_counts
+
 if TYPE_CHECKING:
     from .analysis import Metric, Review
 
@@ -38,7 +40,8 @@ def fmt(metric: Metric, value: float | int | None) -> str:
 
 
 def review_lines(review: Review) -> list[str]:
-    """Coverage, headline metrics with last week's values, and the findings with their actions."""
+    """Coverage, headline metrics with last week's values, and the findings with their actions (more than
+    ``[analysis] rollup_threshold`` of one kind and severity as one entry with a table of the users)."""
     window = review.window
     lines = [
         f"Review of {clean(review.tenant.get('name'))}: week ending {window.week_ending:%a %Y-%m-%d} "
@@ -47,11 +50,16 @@ def review_lines(review: Review) -> list[str]:
         "Data coverage",
     ]
     for name, cov in review.coverage.items():
-        state = "complete" if cov.whole else ("NO DATA" if not cov.available else "PARTIAL")
-        reason = f": {clean(cov.reason)}" if cov.reason and not cov.complete else ""
+        if cov.approximate:
+            state = "APPROXIMATE"
+        else:
+            state = "complete" if cov.whole else ("NO DATA" if not cov.available else "PARTIAL")
+        reason = f": {clean(cov.reason)}" if cov.reason and (not cov.complete or cov.approximate) else ""
         if cov.missing:
             reason += (": " if not reason else "; ") + "; ".join(clean(m) for m in cov.missing)
-        lines.append(f"  {name:<13} {state}{reason}")
+        used_note = cov.snapshot_note()
+        used = f" ({clean(used_note)})" if used_note and not cov.approximate else ""
+        lines.append(f"  {name:<13} {state}{used}{reason}")
     lines += [f"  note: {clean(note)}" for note in review.notes]
     lines += ["", f"  {'metric':<26}{'this week':>12}{'last week':>12}"]
     for name in HEADLINE:
@@ -65,11 +73,22 @@ def review_lines(review: Review) -> list[str]:
         by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
     counts = ", ".join(f"{n} {s}" for s, n in by_severity.items()) or "none"
     lines += ["", f"Findings: {counts}"]
-    for finding in review.findings:
-        status = review.status(finding)
+    threshold = review.settings.rollup_threshold
+    for entry in roll_up(review.findings, threshold, lambda f: f.kind, lambda f: f.severity):
+        if isinstance(entry, Rollup):
+            items = entry.items
+            tag = status_counts([review.status(f) for f in items])
+            lines.append(f"  {entry.severity.upper():<9}{entry.title}" + (f" [{tag}]" if tag else ""))
+            width = min(60, max(len(clean(", ".join(f.users) or f.title)) for f in items))
+            for f in items:
+                shown = clean(", ".join(f.users) or f.title)
+                lines.append(f"  {'':<11}{shown:<{width}}  {review.status(f) or ''}")
+            lines += [f"  {'':<9}→ {clean(action)}" for action in distinct([f.action for f in items])]
+            continue
+        status = review.status(entry)
         tag = f" [{status}]" if status else ""
-        lines.append(f"  {finding.severity.upper():<9}{clean(finding.title)}{tag}")
-        lines.append(f"  {'':<9}→ {clean(finding.action)}")
+        lines.append(f"  {entry.severity.upper():<9}{clean(entry.title)}{tag}")
+        lines.append(f"  {'':<9}→ {clean(entry.action)}")
     if review.comparison is not None and review.comparison.resolved:
         lines.append(f"Resolved since last week: {len(review.comparison.resolved)}")
     return lines

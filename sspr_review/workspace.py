@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -16,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from . import config as config_mod
-from .coverage import SOURCES, SourceCoverage
+from .coverage import SNAPSHOT_SOURCES, SOURCES, SourceCoverage
 from .errors import ConfigError
 from .store import Store
 
@@ -30,6 +32,14 @@ SourceName = Literal["graph", "demo", "files"]
 SOURCE_NAMES: tuple[str, ...] = ("graph", "demo", "files")
 
 
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """The current time (UTC)."""
+    return datetime.now(UTC)
+
+
 def last_monday(timezone: str, now: datetime | None = None) -> datetime:
     """The most recent Monday 00:00 in ``timezone`` at or before ``now``, as a UTC datetime."""
     zone = ZoneInfo(timezone)
@@ -39,7 +49,13 @@ def last_monday(timezone: str, now: datetime | None = None) -> datetime:
 
 
 class Workspace:
-    """A configuration, a source and the store folder that source writes to."""
+    """A configuration, a source and the store folder that source writes to.
+
+    ``clock`` gives the current time (UTC-aware; default: the system clock). Everything that depends on "now"
+    asks it: the default review week (the most recent Monday), the end of the demo tenant's history and the time
+    the demo tenant is looked at by a fetch, and the end of a Graph fetch's window. Tests inject one to run the
+    same review "on Monday morning" and "ten days later" without waiting.
+    """
 
     def __init__(
         self,
@@ -48,9 +64,11 @@ class Workspace:
         *,
         files: str | Path | None = None,
         demo_end: datetime | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if source not in SOURCE_NAMES:
             raise ConfigError(f"unknown source {source!r}; choose one of {', '.join(SOURCE_NAMES)}")
+        self.clock: Clock = clock or system_clock
         self.config = config
         self.source_name = source
         self.files = Path(files) if files is not None else None
@@ -66,15 +84,22 @@ class Workspace:
             from .demo import DemoTenant
 
             demo = self.config.demo
-            end = self._demo_end or last_monday(self.config.review.timezone)
+            end = self._demo_end or last_monday(self.config.review.timezone, self.now())
             self._demo = DemoTenant(users=demo.users, weeks=demo.weeks, seed=demo.seed, end=end)
         return self._demo
+
+    def now(self) -> datetime:
+        """The current time from the workspace's clock (UTC)."""
+        moment = self.clock()
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ConfigError(f"the workspace clock gave {moment!r}, a time without a time zone: return UTC times")
+        return moment.astimezone(UTC)
 
     def _source(self, as_of: datetime | None = None) -> Source:
         if self.source_name == "demo":
             from .sources import DemoSource
 
-            return DemoSource(self.demo_tenant(), as_of)
+            return DemoSource(self.demo_tenant(), as_of or self.now())
         if self.source_name == "files":
             from .sources import FilesSource
 
@@ -84,7 +109,7 @@ class Workspace:
         from .auth import build_credential
         from .sources import GraphSource
 
-        return GraphSource(self.config, build_credential(self.config.auth))
+        return GraphSource(self.config, build_credential(self.config.auth), clock=self.now)
 
     # -------------------------------------------------------------------- fetch
     def fetch(self, *, progress: bool | None = None, as_of: datetime | None = None) -> FetchResult:
@@ -133,8 +158,10 @@ class Workspace:
         return self.store.read(table, start, end, raw=raw)
 
     def coverage(self, start: datetime, end: datetime) -> dict[str, SourceCoverage]:
-        """What the store holds of each source for ``[start, end)``."""
-        return {name: self.store.coverage(name, start, end) for name in SOURCES}
+        """What the store holds of each source for ``[start, end)``; a snapshot source says which snapshot the
+        window uses (the one nearest to ``end``; beyond ``[review] snapshot_tolerance_days`` approximate)."""
+        tolerance = timedelta(days=self.config.review.snapshot_tolerance_days)
+        return {name: self.store.coverage(name, start, end, tolerance=tolerance) for name in SOURCES}
 
     def status(self) -> dict[str, Any]:
         return self.store.status()
@@ -150,7 +177,7 @@ class Workspace:
         from .analysis import review_window
 
         try:
-            return review_window(week_ending or None, self.config.review.timezone)
+            return review_window(week_ending or None, self.config.review.timezone, now=self.now())
         except ValueError as exc:
             raise ConfigError(f"week ending: {exc}") from None
 
@@ -158,7 +185,12 @@ class Workspace:
         """Review one week from the store: metrics with last week's values, findings, trend.
 
         With ``compare`` the previous week is reviewed too, so each finding says new or continuing and
-        last week's resolved findings are listed.
+        last week's resolved findings are listed. When the week before holds no data at all (the store's first
+        reviewed week), every finding is new.
+
+        Each week reads the registration, roles and policy snapshot its coverage chose (the one nearest to the
+        week's end; see :meth:`coverage`), so a review run any day after the week, or a catch-up review of an
+        older week, sees the same data.
 
         Built for a year of a large tenant: the tables are read once, compactly (string columns as
         categoricals), and prepared once for both weeks. Registration snapshots are loaded in full only from
@@ -176,12 +208,21 @@ class Workspace:
         before = window.shift(1)
         earliest = before.start if compare else window.start
         store = self.store
+        coverage = self.coverage(window.start, window.end)
+        previous_coverage = self.coverage(before.start, before.end) if compare else None
+        chosen = [
+            c.snapshot.replace(hour=0, minute=0, second=0, microsecond=0)
+            for c in (coverage["registration"], (previous_coverage or {}).get("registration"))
+            if c is not None and c.snapshot is not None
+        ]
         with lean_arrow_memory():
             privileged = store.read("privileged")
             snapshots = store.iter_snapshots("registration", REGISTRATION_COUNT_INPUT)
             counts = registration_counts_arrow(privileged, snapshots)
             days = store.snapshot_days("registration")
             anchor = max((d for d in days if d <= earliest), default=None)
+            if chosen:  # the registration rows the two weeks' snapshots hold are read in full too
+                anchor = min([*chosen, *([anchor] if anchor is not None else [])])
             tables = {
                 "audit": store.read("audit", compact=True),
                 "risk": store.read("risk"),
@@ -193,14 +234,20 @@ class Workspace:
             # fetch that failed part-way
             covered = {s: [(i.start, i.end) for i in store.intervals(s)] for s in ("audit", "risk")}
             tenant = self.tenant()
-            coverage = self.coverage(window.start, window.end)
             release_arrow_memory()
             data = prepare(tables, settings, coverage=coverage, registration_counts=counts)
             release_arrow_memory()
             previous = None
-            if compare:
-                previous = week_findings(data, self.coverage(before.start, before.end), before, settings)[0]
-            return build_review(
+            notes: list[str] = []
+            if previous_coverage is not None:
+                if holds_data(previous_coverage):
+                    previous = list(week_findings(data, previous_coverage, before, settings)[0])
+                else:
+                    previous = []
+                    notes.append(
+                        "The week before holds no data (this is the store's first reviewed week): every finding is new."
+                    )
+            review = build_review(
                 tables,
                 coverage,
                 window,
@@ -210,7 +257,15 @@ class Workspace:
                 history_start=history,
                 covered=covered,
                 prepared=data,
+                previous_coverage=previous_coverage,
             )
+            return replace(review, notes=(*review.notes, *notes)) if notes else review
+
+
+def holds_data(coverage: dict[str, SourceCoverage]) -> bool:
+    """Some source holds data of the window: a time-ranged source covers part of it, or a snapshot lies within
+    the tolerance of its end (an approximate snapshot, borrowed from another time, does not count)."""
+    return any(c.available and not (c.source in SNAPSHOT_SOURCES and c.approximate) for c in coverage.values())
 
 
 def open_workspace(
@@ -220,9 +275,10 @@ def open_workspace(
     store: str | Path | None = None,
     files: str | Path | None = None,
     demo_end: datetime | None = None,
+    clock: Clock | None = None,
 ) -> Workspace:
     """Open a workspace from a config file (or the defaults) for ``source`` (default: graph with a config
-    file, demo without one)."""
+    file, demo without one). ``clock``: see :class:`Workspace`."""
     cfg = config_mod.load(config, store__path=str(store) if store is not None else None)
     chosen: SourceName = source or ("graph" if config is not None else "demo")
-    return Workspace(cfg, chosen, files=files, demo_end=demo_end)
+    return Workspace(cfg, chosen, files=files, demo_end=demo_end, clock=clock)

@@ -189,11 +189,14 @@ def test_weeks_the_store_does_not_hold_complete_are_no_data_whatever_rows_it_has
 
 def test_store_keeps_what_a_snapshot_could_not_read(tmp_path: Path) -> None:
     store = Store(tmp_path, "t")
+    # the week [03-04, 03-11) uses the snapshot nearest its end (03-05), the next week the one of 03-19
     first, second = (
         datetime.fromisoformat("2024-03-05T06:00:00+00:00"),
-        datetime.fromisoformat("2024-03-12T06:00:00+00:00"),
+        datetime.fromisoformat("2024-03-19T06:00:00+00:00"),
     )
     with store.writing():
+        for day in (first, second):
+            store.write_snapshot("privileged", schema.empty("privileged"), day)
         store.record_snapshot("roles", first, [PIM_GAP])
         store.record_snapshot("roles", second)
     partial = store.coverage("roles", WINDOW.start, WINDOW.end)
@@ -221,6 +224,9 @@ def test_the_review_notes_accounts_flagged_is_admin_that_the_role_data_does_not_
         "complete": False,
         "reason": None,
         "missing": [PIM_GAP],
+        "approximate": False,
+        "snapshot": None,
+        "snapshot_offset_days": None,
     }
 
 

@@ -88,11 +88,19 @@ def _findings(doc: dict[str, Any], kind: str, user: str) -> list[dict[str, Any]]
 # ------------------------------------------------------------------------------ 15.1 figures from partial data
 
 
-def test_audit_failing_part_way_gives_no_figures_for_any_week(
-    server: GraphServer, tenant: DemoTenant, tmp_path: Path
-) -> None:
-    server.add_fault(Fault("/auditLogs/directoryAudits", 401, times=100_000, after=2))
-    fetched, reviewed, doc, ws = _fetch_and_review(server, tenant, tmp_path)
+@pytest.fixture(scope="module")
+def larger_tenant(tenant: DemoTenant) -> DemoTenant:
+    # enough SSPR events in the first fetch's 30 days for several pages of 999
+    return DemoTenant(users=3000, weeks=5, end=tenant.end)
+
+
+def test_audit_failing_part_way_gives_no_figures_for_any_week(larger_tenant: DemoTenant, tmp_path: Path) -> None:
+    tenant = larger_tenant
+    with GraphServer(GraphData.from_demo(tenant), time_scale=SCALE, token=TOKEN) as server:
+        # The four queries' first pages, then one more page: a stream asks for its next page only after its
+        # last one was stored, so at least one full page has landed when the sixth request on fails.
+        server.add_fault(Fault("/auditLogs/directoryAudits", 401, times=100_000, after=5))
+        fetched, reviewed, doc, ws = _fetch_and_review(server, tenant, tmp_path)
     assert fetched.returncode != 0
     assert not ws.read("audit").empty, "some audit pages landed before the failure (the case under test)"
     assert ws.store.intervals("audit") == []

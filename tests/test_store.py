@@ -82,16 +82,68 @@ def test_coverage_tells_no_data_from_no_events(tmp_path: Path) -> None:
     assert later.available and not later.complete and "part of this window" in (later.reason or "")
 
 
-def test_snapshot_coverage(tmp_path: Path) -> None:
+def snapshot_store(tmp_path: Path, *moments: datetime) -> Store:
     store = Store(tmp_path, "t")
     frame, _ = normalize.registration([{"id": "u1", "isSsprRegistered": True}], T0)
     with store.writing():
-        store.write_snapshot("registration", frame.drop(columns="raw"), T0 + timedelta(hours=5))
-        store.record_snapshot("registration", T0 + timedelta(hours=5))
-    assert store.coverage("registration", T0, T0 + timedelta(days=7)).complete
-    old = store.coverage("registration", T0 + timedelta(days=14), T0 + timedelta(days=21))
-    assert not old.complete and "before this window" in (old.reason or "")
+        for moment in moments:
+            store.write_snapshot("registration", frame.drop(columns="raw"), moment)
+            store.record_snapshot("registration", moment)
+    return store
+
+
+def test_snapshot_coverage(tmp_path: Path) -> None:
+    store = snapshot_store(tmp_path, T0 + timedelta(hours=5))
+    week = store.coverage("registration", T0 - timedelta(days=7), T0)
+    assert week.complete and not week.approximate and week.reason is None
+    assert week.snapshot == T0 + timedelta(hours=5) and week.offset == timedelta(hours=5)
+    assert week.snapshot_note() == "snapshot of 2026-11-16 05:00 UTC, 5 hours after the week's end"
+    # a catch-up review of a week long gone uses the one snapshot there is, and says it is approximate
+    old = store.coverage("registration", T0 - timedelta(days=28), T0 - timedelta(days=21))
+    assert old.complete and old.approximate and old.snapshot == T0 + timedelta(hours=5)
+    assert old.offset_days == 21.2
+    assert "no registration snapshot within 7 days" in (old.reason or "")
+    assert "21.2 days after the week's end" in (old.reason or "")
+    later = store.coverage("registration", T0 + timedelta(days=14), T0 + timedelta(days=21))
+    assert later.complete and later.approximate and "before the week's end" in (later.reason or "")
     assert len(store.read("registration", T0, T0 + timedelta(days=1))) == 1
+    none = Store(tmp_path, "other").coverage("registration", T0, T0 + timedelta(days=7))
+    assert not none.available and not none.complete and none.reason == "no registration snapshot yet"
+
+
+def test_a_week_uses_the_snapshot_nearest_to_its_end(tmp_path: Path) -> None:
+    end = T0 + timedelta(hours=5)  # Monday 00:00 in New York
+    daily = [end + timedelta(days=d, hours=h) for d in range(-10, 9) for h in (0.5,)]
+    store = snapshot_store(tmp_path, *daily)
+    cov = store.coverage("registration", end - timedelta(days=7), end)
+    assert cov.snapshot == end + timedelta(hours=0.5)  # not the newest within the tolerance, six days later
+    # the week before uses its own end's snapshot: last week's numbers come from a week earlier
+    before = store.coverage("registration", end - timedelta(days=14), end - timedelta(days=7))
+    assert before.snapshot == end - timedelta(days=7) + timedelta(hours=0.5) and not before.approximate
+    # a Tuesday-afternoon fetch after the week is within the tolerance: complete, not approximate
+    tuesday = snapshot_store(tmp_path / "tuesday", end + timedelta(hours=33))
+    cov = tuesday.coverage("registration", end - timedelta(days=7), end)
+    assert (
+        cov.complete
+        and not cov.approximate
+        and cov.snapshot_note() == ("snapshot of 2026-11-17 14:00 UTC, 33 hours after the week's end")
+    )
+    # beyond the tolerance: the newest one before, else the oldest one after
+    two = snapshot_store(tmp_path / "two", end - timedelta(days=20), end + timedelta(days=20))
+    assert two.coverage("registration", end - timedelta(days=7), end).snapshot == end - timedelta(days=20)
+    wide = two.coverage("registration", end - timedelta(days=7), end, tolerance=timedelta(days=30))
+    assert wide.snapshot == end + timedelta(days=20) and not wide.approximate  # equally near: the later one
+    first = two.coverage("registration", end - timedelta(days=37), end - timedelta(days=30))
+    assert first.snapshot == end - timedelta(days=20) and first.approximate
+
+
+def test_snapshot_of_a_day_is_the_last_written_that_day(tmp_path: Path) -> None:
+    """Two fetches on one UTC day: the day's file holds the later one, so coverage names the later one."""
+    end = T0 + timedelta(hours=5)
+    store = snapshot_store(tmp_path, end + timedelta(hours=1), end + timedelta(hours=9))
+    assert store.snapshot_moments("registration") == [end + timedelta(hours=9)]
+    (store.path / "registration" / "2026-11-16.parquet").unlink()  # a snapshot whose file is gone is not used
+    assert not store.coverage("registration", end - timedelta(days=7), end).available
 
 
 def test_writes_need_the_lock_and_one_writer_at_a_time(tmp_path: Path) -> None:

@@ -172,22 +172,26 @@ def snapshot_lookup(
     id_col: str,
     upn_col: str,
     columns: Sequence[str],
+    day: int | None = None,
 ) -> pd.DataFrame:
     """For each event, ``columns`` of its user's row in the latest snapshot at or before the event.
 
     ``snapshots`` has a ``snapshot_date`` column and at most one row per user per snapshot; an event before the
-    first snapshot uses the first one. Users match on object id, else on UPN (case-insensitive). Returns a frame
-    with one row per event, in event order (positional index), with a boolean ``found`` column.
+    first snapshot uses the first one. ``day`` (UTC days since the epoch): every event uses the snapshot of that
+    day instead (none found when there is none). Users match on object id, else on UPN (case-insensitive).
+    Returns a frame with one row per event, in event order (positional index), with a boolean ``found`` column.
     """
     n = len(times)
     out = pd.DataFrame(index=pd.RangeIndex(n))
-    if n == 0 or snapshots.empty:
+    snap_ns = ns(snapshots["snapshot_date"])
+    dates = np.unique(snap_ns[snap_ns != NAT])
+    if day is not None:
+        dates = dates[dates // NS_PER_DAY == day]
+    if n == 0 or snapshots.empty or dates.size == 0:
         for col in columns:
             out[col] = pd.Series(pd.NA, index=out.index, dtype=snapshots[col].dtype if col in snapshots else object)
         out["found"] = np.zeros(n, dtype=bool)
         return out
-    snap_ns = ns(snapshots["snapshot_date"])
-    dates = np.unique(snap_ns[snap_ns != NAT])
     pos = np.clip(np.searchsorted(dates, times, side="right") - 1, 0, None)
     left = pd.DataFrame(
         {

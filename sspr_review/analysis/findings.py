@@ -1005,13 +1005,19 @@ def find_writeback_failures(data: ReviewData, window: ReviewWindow, settings: An
 
 
 def _week_snapshot(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
-    """Registration rows of the latest snapshot dated within the week (see :mod:`.metrics`), else the latest
-    snapshot dated on or before the week's end day."""
+    """Registration rows of the snapshot the window uses (:attr:`ReviewData.snapshots`); without a chosen one,
+    the latest snapshot dated within the week (see :mod:`.metrics`), else the latest snapshot dated on or before
+    the week's end day."""
     reg = data.registration
     if reg.empty:
         return reg
     snap = ns(reg["snapshot_date"])
     day = np.where(snap == NAT, np.iinfo(np.int64).min, snap // NS_PER_DAY)
+    columns = ["snapshot_date", "user_id", "user_upn", "user_type", "is_sspr_enabled", "is_sspr_capable", "is_admin"]
+    wanted = data.snapshot_day("registration")
+    if wanted is not None:
+        picked: pd.DataFrame = reg[columns][day == wanted]
+        return picked
     tz = zone(window.timezone)
     epoch = pd.Timestamp("1970-01-01").date().toordinal()
     end_day = window.end.astimezone(tz).date().toordinal() - epoch
@@ -1019,7 +1025,6 @@ def _week_snapshot(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
     if not usable.any():
         return reg.iloc[0:0]
     chosen = day[usable].max()
-    columns = ["snapshot_date", "user_id", "user_upn", "user_type", "is_sspr_enabled", "is_sspr_capable", "is_admin"]
     result: pd.DataFrame = reg[columns][day == chosen]
     return result
 

@@ -80,6 +80,13 @@ METRIC_SPECS: Final[tuple[MetricSpec, ...]] = (
     MetricSpec("account_unlocks", "count", "audit", "Accounts unlocked through self-service"),
     MetricSpec("password_changes", "count", "audit", "Self-service password changes"),
     MetricSpec("banned_password_rejections", "count", "audit", "New passwords rejected as banned"),
+    MetricSpec(
+        "writeback_failures",
+        "count",
+        "audit",
+        "Password-writeback failures: SSPR flows (or events outside a flow) that failed on-premises",
+    ),
+    MetricSpec("unrecognised_reasons", "count", "audit", "SSPR events whose result reason no rule recognised"),
     MetricSpec("helpdesk_resets", "count", "audit", "Passwords reset by an administrator or the helpdesk"),
     MetricSpec("taps_issued", "count", "audit", "Temporary Access Passes issued"),
     MetricSpec("self_service_share", "ratio", "audit", "SSPR resets / (SSPR resets + helpdesk resets)"),
@@ -323,7 +330,9 @@ def _bools(values: pa.ChunkedArray | pa.Array, missing: bool) -> np.ndarray:
     return np.asarray(pc.fill_null(values, missing).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _registration(data: ReviewData, bounds: np.ndarray, timezone: str) -> dict[str, np.ndarray]:
+def _registration(
+    data: ReviewData, bounds: np.ndarray, timezone: str, fixed: Mapping[int, datetime | None] | None = None
+) -> dict[str, np.ndarray]:
     weeks = len(bounds) - 1
     nan = np.full(weeks, np.nan)
     out = {k: nan.copy() for k in _REGISTRATION_METRICS}
@@ -344,6 +353,16 @@ def _registration(data: ReviewData, bounds: np.ndarray, timezone: str) -> dict[s
     )
     pick = np.searchsorted(days, local_days[1:], side="right") - 1
     valid = (pick >= 0) & (days[np.clip(pick, 0, None)] > local_days[:-1])
+    for ago, when in (fixed or {}).items():
+        week = weeks - 1 - ago
+        if not 0 <= week < weeks:
+            continue
+        valid[week] = False
+        if when is not None:
+            day = to_ns(when) // NS_PER_DAY
+            at = int(np.searchsorted(days, day))
+            if at < len(days) and days[at] == day:
+                pick[week], valid[week] = at, True
     chosen = np.unique(days[pick[valid]])
     if counts is None:
         counts = registration_counts(data.privileged, data.registration, chosen)
@@ -393,6 +412,9 @@ def _audit_counts(data: ReviewData, bounds: np.ndarray, settings: AnalysisSettin
     out["password_changes"] = _count(time[is_kind(events, "change") & success], bounds)
     banned = np.asarray(events["end_state"].cat.codes) == END_STATES.index("banned_password")
     out["banned_password_rejections"] = _count(time[banned], bounds)
+    out["writeback_failures"] = _writeback_failures(events, bounds)
+    unrecognised = events["classified"].to_numpy(dtype=bool) & ~events["recognised"].to_numpy(dtype=bool)
+    out["unrecognised_reasons"] = _count(time[unrecognised], bounds)
     out["helpdesk_resets"] = helpdesk
     out["taps_issued"] = _count(ns(data.taps["time"]), bounds)
     out["self_service_share"] = _ratio(resets, resets + helpdesk)
@@ -409,6 +431,17 @@ def _audit_counts(data: ReviewData, bounds: np.ndarray, settings: AnalysisSettin
     return out
 
 
+def _writeback_failures(events: pd.DataFrame, bounds: np.ndarray) -> np.ndarray:
+    """Per week, the writeback failures as the ``writeback_failure`` findings count attempts: one per SSPR flow
+    (in the week of its first failed event), one per failed event outside a flow."""
+    rows = np.flatnonzero(np.asarray(events["end_state"].cat.codes) == END_STATES.index("failed_writeback"))
+    times = events["time"].to_numpy()[rows]
+    flow = events["flow"].to_numpy()[rows] if "flow" in events else np.full(rows.size, -1)
+    in_flow = flow >= 0
+    first = pd.Series(times[in_flow]).groupby(flow[in_flow]).min().to_numpy(dtype=np.int64)
+    return _count(np.concatenate([first, times[~in_flow]]), bounds)
+
+
 def weekly_metrics(
     data: ReviewData,
     window: ReviewWindow,
@@ -417,6 +450,7 @@ def weekly_metrics(
     history_start: Mapping[str, datetime] | None = None,
     covered: Mapping[str, Sequence[tuple[datetime, datetime]]] | None = None,
     weeks: int | None = None,
+    registration_snapshots: Mapping[int, datetime | None] | None = None,
 ) -> pd.DataFrame:
     """One row per week, oldest first, ending with the review week: the trend over the whole history.
 
@@ -427,7 +461,10 @@ def weekly_metrics(
     store is complete (default: its earliest record); earlier and partly covered weeks are ``<NA>``. ``covered``
     gives instead, per time-ranged source, the intervals ``(start, end)`` the store holds complete data for: a
     week not wholly inside one of them is ``<NA>`` whatever rows it holds (a fetch that failed part-way leaves
-    rows but no interval). The review week follows ``data.complete`` instead.
+    rows but no interval). The review week follows ``data.complete`` instead. ``registration_snapshots`` fixes
+    the registration snapshot of some weeks, by weeks before the review week (0: the review week, 1: the week
+    before), as the review's coverage chose them (``None``: no snapshot of its own, the week's registration
+    metrics are ``<NA>``); the other weeks use the latest snapshot dated within the week.
 
     >>> from sspr_review import schema
     >>> from sspr_review.analysis import prepare, review_window
@@ -444,7 +481,9 @@ def weekly_metrics(
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
     bounds = week_bounds(window, weeks)
-    values = _audit_counts(data, bounds, settings) | _registration(data, bounds, window.timezone)
+    values = _audit_counts(data, bounds, settings) | _registration(
+        data, bounds, window.timezone, registration_snapshots
+    )
     starts = {**earliest, **{k: to_ns(v) for k, v in (history_start or {}).items()}}
     last = weeks - 1
     tz = zone(window.timezone)
@@ -509,10 +548,18 @@ def window_metrics(
     *,
     history_start: Mapping[str, datetime] | None = None,
     weekly: pd.DataFrame | None = None,
+    registration_snapshots: Mapping[int, datetime | None] | None = None,
 ) -> dict[str, Metric]:
     """Metrics of the review week, each with the previous week's value (from :func:`weekly_metrics`)."""
     if weekly is None:
-        weekly = weekly_metrics(data, window, settings, history_start=history_start, weeks=2)
+        weekly = weekly_metrics(
+            data,
+            window,
+            settings,
+            history_start=history_start,
+            weeks=2,
+            registration_snapshots=registration_snapshots,
+        )
     current = weekly.iloc[-1]
     previous = weekly.iloc[-2] if len(weekly) > 1 else None
     return {

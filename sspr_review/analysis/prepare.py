@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Final
 
 import numpy as np
@@ -19,6 +20,7 @@ from ..coverage import SourceCoverage
 from . import activities as act
 from ._util import (
     NAT,
+    NS_PER_DAY,
     NS_PER_MINUTE,
     isin,
     lower,
@@ -27,6 +29,7 @@ from ._util import (
     snapshot_lookup,
     take_rows,
     timestamps,
+    to_ns,
     user_key,
 )
 from .flows import classify_events, completed_resets, flows, is_kind
@@ -36,6 +39,7 @@ __all__ = [
     "TABLE_SOURCES",
     "ReviewData",
     "admin_resets",
+    "chosen_snapshots",
     "complete_sources",
     "in_roles",
     "prepare",
@@ -83,6 +87,10 @@ class ReviewData:
     #: Per source, what it lacks for the review window (see :func:`source_gaps`): the reason of an incomplete
     #: source, or the parts a complete source could not read (PIM eligibility, a role group's members).
     gaps: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Per snapshot source (``registration``, ``roles``), the snapshot the window under evaluation uses (see
+    #: :meth:`sspr_review.store.Store.coverage`): every lookup of the window reads that snapshot. Empty: each
+    #: event uses the latest snapshot at or before it.
+    snapshots: Mapping[str, datetime] = field(default_factory=dict)
 
     def has(self, source: str) -> bool:
         """The source is complete for the review window."""
@@ -93,6 +101,19 @@ class ReviewData:
         if source not in self.complete:
             return self.gaps.get(source) or (f"no {source} data for the week",)
         return tuple(self.gaps.get(source, ()))
+
+    def snapshot_day(self, source: str) -> int | None:
+        """The UTC day (days since the epoch) of the snapshot of ``source`` the window uses, if one is chosen."""
+        when = self.snapshots.get(source)
+        return None if when is None else to_ns(when) // NS_PER_DAY
+
+    def roles(self) -> pd.DataFrame:
+        """The ``privileged`` rows the window uses: the chosen roles snapshot's, else all of them."""
+        day = self.snapshot_day("roles")
+        if day is None:
+            return self.privileged
+        rows: pd.DataFrame = self.privileged[ns(self.privileged["snapshot_date"]) // NS_PER_DAY == day]
+        return rows
 
 
 def _table(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
@@ -271,6 +292,11 @@ def source_gaps(coverage: Mapping[str, SourceCoverage]) -> dict[str, tuple[str, 
     return out
 
 
+def chosen_snapshots(coverage: Mapping[str, SourceCoverage]) -> dict[str, datetime]:
+    """The snapshot each snapshot source's coverage says the window uses (for :attr:`ReviewData.snapshots`)."""
+    return {name: cov.snapshot for name, cov in coverage.items() if cov.snapshot is not None and cov.complete}
+
+
 def _join(values: pd.Series) -> str:
     return "; ".join(sorted({str(v) for v in values.dropna() if str(v)}))
 
@@ -294,7 +320,7 @@ def privileged_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upns:
     listed = np.zeros(n, dtype=bool)
     found_cols: dict[str, np.ndarray] = {c: np.full(n, None, dtype=object) for c in ("roles", "assignments", "groups")}
     if has_roles:
-        priv = data.privileged
+        priv = data.roles()
         ptype = lower(priv["principal_type"])
         users = priv[((ptype == "user") | ptype.isna()).to_numpy(dtype=bool)]
         if len(users) and n:
@@ -335,7 +361,14 @@ def privileged_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upns:
     flagged = np.zeros(n, dtype=bool)
     if has_registration and n:
         reg = snapshot_lookup(
-            times, ids, upns, data.registration, id_col="user_id", upn_col="user_upn", columns=["is_admin"]
+            times,
+            ids,
+            upns,
+            data.registration,
+            id_col="user_id",
+            upn_col="user_upn",
+            columns=["is_admin"],
+            day=data.snapshot_day("registration"),
         )
         flagged = reg["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     if not has_roles and not has_registration:
@@ -374,12 +407,22 @@ def registration_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upn
         "method_count",
     )
     reg = data.registration if data.has("registration") else data.registration.iloc[0:0]
-    return snapshot_lookup(times, ids, upns, reg, id_col="user_id", upn_col="user_upn", columns=list(columns))
+    return snapshot_lookup(
+        times,
+        ids,
+        upns,
+        reg,
+        id_col="user_id",
+        upn_col="user_upn",
+        columns=list(columns),
+        day=data.snapshot_day("registration"),
+    )
 
 
 def in_roles(data: ReviewData, reg: pd.DataFrame, reg_snap: np.ndarray) -> np.ndarray:
-    """Registration rows whose user is in the latest roles snapshot at or before the registration snapshot."""
-    return roles_match(data.privileged, reg, reg_snap)
+    """Registration rows whose user is in the roles snapshot the window uses (:meth:`ReviewData.roles`; without
+    a chosen one, the latest roles snapshot at or before the registration snapshot)."""
+    return roles_match(data.roles(), reg, reg_snap)
 
 
 def role_candidates(priv: pd.DataFrame) -> tuple[set[str], set[str]]:

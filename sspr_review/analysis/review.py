@@ -30,7 +30,7 @@ from .findings import (
 )
 from .flows import is_kind, unrecognised_reasons
 from .metrics import Metric, weekly_metrics, window_metrics
-from .prepare import ReviewData, complete_sources, prepare, source_gaps
+from .prepare import ReviewData, chosen_snapshots, complete_sources, prepare, source_gaps
 from .reasons import END_STATES
 from .settings import AnalysisSettings
 from .window import ReviewWindow
@@ -120,6 +120,7 @@ def build_review(
     history_start: Mapping[str, datetime] | None = None,
     covered: Mapping[str, Sequence[tuple[datetime, datetime]]] | None = None,
     prepared: ReviewData | None = None,
+    previous_coverage: Mapping[str, SourceCoverage] | None = None,
 ) -> Review:
     """Review the week ``window`` from the normalised ``tables`` (``audit``, ``risk``, ``registration``,
     ``privileged``; see :mod:`sspr_review.schema`).
@@ -133,14 +134,21 @@ def build_review(
     inside one is "no data" in the trend and as the previous week's value, whatever rows it holds). The week
     is defined by ``window`` (its time zone wins over ``settings.timezone``). ``prepared``: the result of
     :func:`~.prepare.prepare` of ``tables`` when already at hand (``tables`` is then not read again; its
-    ``complete`` sources are taken from ``coverage``).
+    ``complete`` sources are taken from ``coverage``). The snapshot sources' coverage says which snapshot the
+    week uses (``SourceCoverage.snapshot``): the findings and the week's registration metrics read that one;
+    ``previous_coverage``, the previous week's coverage, does the same for last week's values (a previous week
+    that would use the same snapshot as this one has no registration values of its own).
     """
     settings = AnalysisSettings(timezone=window.timezone) if settings is None else settings
     if prepared is None:
         data = prepare(tables, settings, coverage=coverage)
     else:
         data = replace(prepared, complete=complete_sources(coverage), gaps=source_gaps(coverage))
-    weekly = weekly_metrics(data, window, settings, history_start=history_start, covered=covered)
+    data = replace(data, snapshots=chosen_snapshots(coverage))
+    fixed = _registration_snapshots(coverage, previous_coverage)
+    weekly = weekly_metrics(
+        data, window, settings, history_start=history_start, covered=covered, registration_snapshots=fixed
+    )
     metrics = window_metrics(data, window, settings, weekly=weekly)
     findings, not_evaluated = week_findings(data, coverage, window, settings)
     previous = _previous(previous_findings)
@@ -181,13 +189,32 @@ def build_review(
     )
 
 
+def _registration_snapshots(
+    coverage: Mapping[str, SourceCoverage], previous: Mapping[str, SourceCoverage] | None
+) -> dict[int, datetime | None]:
+    """The registration snapshot of the review week (0) and the week before (1), by weeks before the review
+    week, as the coverage chose them (for :func:`~.metrics.weekly_metrics`)."""
+    out: dict[int, datetime | None] = {}
+    now = coverage.get("registration")
+    if now is not None and now.snapshot is not None:
+        out[0] = now.snapshot
+    before = None if previous is None else previous.get("registration")
+    if before is not None and before.snapshot is not None:
+        same = now is not None and now.snapshot is not None and now.snapshot.date() == before.snapshot.date()
+        out[1] = None if same else before.snapshot
+    return out
+
+
 def week_findings(
     data: ReviewData, coverage: Mapping[str, SourceCoverage], window: ReviewWindow, settings: AnalysisSettings
 ) -> tuple[tuple[Finding, ...], tuple[str, ...]]:
     """The findings of ``window`` (sorted, data gaps included) and the kinds not evaluated: what
-    :func:`build_review` reports, without the metrics. ``data``'s complete sources are taken from
-    ``coverage``, so one :func:`~.prepare.prepare` serves the review week and the week before it."""
-    data = replace(data, complete=complete_sources(coverage), gaps=source_gaps(coverage))
+    :func:`build_review` reports, without the metrics. ``data``'s complete sources and the snapshots the week
+    uses are taken from ``coverage``, so one :func:`~.prepare.prepare` serves the review week and the week
+    before it."""
+    data = replace(
+        data, complete=complete_sources(coverage), gaps=source_gaps(coverage), snapshots=chosen_snapshots(coverage)
+    )
     found, not_evaluated = evaluate(data, window, settings)
     found += data_gaps(coverage, data.complete, not_evaluated, window)
     return sort_findings(found), not_evaluated
@@ -198,21 +225,17 @@ def _coverage(coverage: Mapping[str, SourceCoverage]) -> dict[str, dict[str, Any
     for source in [*SOURCES, *sorted(set(coverage) - set(SOURCES))]:
         cov = coverage.get(source)
         if cov is None:
-            out[source] = {
-                "from": None,
-                "to": None,
-                "complete": False,
-                "reason": "no coverage information",
-                "missing": [],
-            }
-        else:
-            out[source] = {
-                "from": iso(cov.start),
-                "to": iso(cov.end),
-                "complete": bool(cov.whole),
-                "reason": cov.reason,
-                "missing": list(cov.missing),
-            }
+            cov = SourceCoverage(source, None, None, False, "no coverage information")
+        out[source] = {
+            "from": iso(cov.start),
+            "to": iso(cov.end),
+            "complete": bool(cov.whole),
+            "reason": cov.reason,
+            "missing": list(cov.missing),
+            "approximate": bool(cov.approximate),
+            "snapshot": iso(cov.snapshot),
+            "snapshot_offset_days": cov.offset_days,
+        }
     return out
 
 

@@ -57,6 +57,9 @@ class AnalysisSettings:
     #: Your own resultReason rules: a CSV file with the columns of the packaged ``result_reasons.csv``, tried
     #: before it (your rules win). Empty: the packaged rules only. See :mod:`.reasons`.
     reason_rules: str = ""
+    #: More findings than this of one kind and one severity in a week are shown as one entry with a table of the
+    #: users (report, terminal summary, e-mail); findings.json keeps every finding.
+    rollup_threshold: int = 10
 
     def __post_init__(self) -> None:
         positive = {
@@ -69,6 +72,7 @@ class AnalysisSettings:
             "leak_remediation_days": self.leak_remediation_days,
             "max_users_listed": self.max_users_listed,
             "max_history_weeks": self.max_history_weeks,
+            "rollup_threshold": self.rollup_threshold,
         }
         for name, value in positive.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
