@@ -270,7 +270,7 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
         _check_keys(section, {name: value}, "command line")
         data.setdefault(section, {})[name] = value
     try:
-        cfg = Config(**data, source_path=str(path) if path is not None else None)
+        cfg = Config.model_validate({**data, "source_path": str(path) if path is not None else None})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, origin)) from None
     try:
@@ -292,11 +292,12 @@ def _from_env(var: str, target: tuple[str, str], value: str) -> Any:
     """Environment values are text: convert them to the key's type (strictness applies after)."""
     model = SECTIONS[target[0]]
     annotation = model.model_fields[target[1]].annotation
-    if annotation in (bool, int, float):
+    kinds: dict[Any, str] = {bool: "true or false", int: "a whole number", float: "a number"}
+    if annotation is not None and annotation in kinds:
         try:
             return TypeAdapter(annotation).validate_python(value.strip(), strict=False)
         except ValidationError:
-            kind = {bool: "true or false", int: "a whole number", float: "a number"}[annotation]
+            kind = kinds[annotation]
             raise ConfigError(
                 f"invalid configuration (environment): [{target[0]}] {target[1]}: {var}={value!r} is not {kind}"
             ) from None

@@ -56,19 +56,24 @@ def test_unknown_and_malformed_records_are_kept_and_counted() -> None:
         "targetResources": "oops",
         "futureProperty": {"x": 1},
     }
-    frame, report = normalize.audit([AUDIT, weird, "not an object", None])
+    dated = weird | {"activityDateTime": "2026-11-16T08:00:00Z"}
+    frame, report = normalize.audit([AUDIT, dated, weird, "not an object", None])
     assert len(frame) == 2
-    assert report.records == 4
-    assert report.rejected == ["not an object", None]
-    assert report.unknown_activities == {"Something new": 1}
-    assert report.unknown_values == {"result=unknownFutureValue": 1}
-    assert report.missing_id == 1 and report.bad_timestamps == 1
+    assert report.records == 5
+    # Not objects, and an event that cannot be placed in time: listed with the reason, kept in rejects/
+    assert [r.text for r in report.rejected[:2]] == ['"not an object"', "null"]
+    assert all("not a JSON object" in r.reason for r in report.rejected[:2])
+    assert "activityDateTime 'not a date' is not a readable date and time" in report.rejected[2].reason
+    assert json.loads(report.rejected[2].text)["futureProperty"] == {"x": 1}
+    assert report.unknown_activities == {"Something new": 2}
+    assert report.unknown_values == {"result=unknownFutureValue": 2}
+    assert report.missing_id == 2 and report.bad_timestamps == 0
     row = frame.iloc[1]
     assert row["initiator_type"] == "app" and row["initiator_name"] == "Graph app"
-    assert not row["known_activity"] and pd.isna(row["activity_time"])
+    assert not row["known_activity"] and not pd.isna(row["activity_time"])
     assert row["id"].startswith("sha1:")
     assert json.loads(row["raw"])["futureProperty"] == {"x": 1}
-    assert len(report.lines()) == 5
+    assert len(report.lines()) == 4
 
 
 def test_empty_input_gives_typed_empty_frame() -> None:
