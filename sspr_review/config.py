@@ -258,17 +258,17 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
             if not isinstance(values, dict):
                 raise ConfigError(f"{file}: [{section}] must be a table of keys, got {values!r}")
             _check_keys(section, values, origin)
-            data[section] = {key: _from_file(file, section, key, value) for key, value in values.items()}
+            data[section] = {key: _absolute(section, key, value, file.parent) for key, value in values.items()}
     for var, value in env.items():
         target = ENV_ALIASES.get(var) or _env_target(var)
         if target:
-            data.setdefault(target[0], {})[target[1]] = _from_env(var, target, value)
+            data.setdefault(target[0], {})[target[1]] = _absolute(*target, _from_env(var, target, value))
     for key, value in overrides.items():
         if value is None:
             continue
         section, _, name = key.partition("__")
         _check_keys(section, {name: value}, "command line")
-        data.setdefault(section, {})[name] = value
+        data.setdefault(section, {})[name] = _absolute(section, name, value)
     try:
         cfg = Config.model_validate({**data, "source_path": str(path) if path is not None else None})
     except ValidationError as exc:
@@ -280,11 +280,11 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
     return cfg
 
 
-def _from_file(file: Path, section: str, key: str, value: Any) -> Any:
-    """A value from the file: a relative path is taken from the file's folder."""
+def _absolute(section: str, key: str, value: Any, folder: Path | None = None) -> Any:
+    """A path key's value as an absolute path: a relative one is taken from ``folder`` (default: the current one)."""
     if (section, key) in PATH_KEYS and isinstance(value, str) and value:
         path = Path(value).expanduser()
-        return value if path.is_absolute() else os.path.abspath(file.parent / path)
+        return str(path) if path.is_absolute() else os.path.abspath((folder or Path.cwd()) / path)
     return value
 
 
