@@ -227,12 +227,19 @@ def _split(records: Iterable[Any], report: Report, table: str) -> list[tuple[Map
     return good
 
 
-def _record_id(record: Mapping[str, Any], report: Report) -> str:
+def record_key(record: Mapping[str, Any]) -> str:
+    """The id the store keys ``record`` by: its ``id``, else one derived from its content."""
     value = record.get("id")
     if isinstance(value, str) and value:
         return value
-    report.missing_id += 1
-    return "sha1:" + hashlib.sha1(raw_json(record).encode()).hexdigest()
+    return "sha1:" + hashlib.sha1(raw_json(record).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _record_id(record: Mapping[str, Any], report: Report) -> str:
+    key = record_key(record)
+    if key.startswith("sha1:") and key != record.get("id"):
+        report.missing_id += 1
+    return key
 
 
 def _count(counter: dict[str, int], key: str) -> None:
@@ -256,8 +263,7 @@ def time_problem(value: Any, name: str) -> str:
 
 def parse_times(values: Sequence[Any]) -> pd.Series:
     """Graph time strings as UTC timestamps, exactly as normalisation reads them (unreadable: ``NaT``)."""
-    text = pd.Series([_text(v) for v in values], dtype=object)
-    return pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601").astype(schema.TS)
+    return schema.utc_times(pd.Series([_text(v) for v in values], dtype=object))
 
 
 def _frame(rows: dict[str, list[Any]], table: str, raw: list[str], report: Report, ts: Sequence[str]) -> pd.DataFrame:

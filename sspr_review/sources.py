@@ -472,8 +472,8 @@ class FilesSource:
                     normalize.safe_text(rec),
                 )
                 keep[i] = False
-        ids = pd.Series([r.get("id") if isinstance(r.get("id"), str) and r.get("id") else None for r in records])
-        repeated = (ids.duplicated(keep=False) & ids.notna() & pd.Series(keep)).to_numpy()
+        ids = pd.Series([normalize.record_key(r) for r in records], dtype=object)
+        repeated = (ids.duplicated(keep=False) & pd.Series(keep)).to_numpy()
         if repeated.any():
             newest = normalize.parse_times([r.get(newest_by) for r in records]) if newest_by else None
             for record_id, group in ids[repeated].groupby(ids[repeated], sort=False):
