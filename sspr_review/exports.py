@@ -149,8 +149,11 @@ def _split_records(text: str) -> tuple[list[str], str, bool]:
     return items, context, True
 
 
-def _parse_document(text: str, where: str, out: FileRecords) -> list[tuple[Any, str]]:
-    """Items of one JSON document, each with where it was; what cannot be read goes to ``out.rejected``."""
+def _parse_document(text: str, where: str, out: FileRecords, *, line: bool = False) -> list[tuple[Any, str]]:
+    """Items of one JSON document, each with where it was; what cannot be read goes to ``out.rejected``.
+
+    A ``line`` of JSON Lines is one item, unless it is a Graph response (an object with a ``value`` list).
+    """
     doc: Any = _TOO_DEEP
     try:
         if depth(text) <= MAX_DEPTH + 1:
@@ -166,11 +169,13 @@ def _parse_document(text: str, where: str, out: FileRecords) -> list[tuple[Any, 
             if isinstance(doc.get("value"), list):
                 return [(item, f"{where} item {i}") for i, item in enumerate(doc["value"])]
             return [(doc, where)]
-        if isinstance(doc, list):
+        if isinstance(doc, list) and not line:
             return [(item, f"{where} item {i}") for i, item in enumerate(doc)]
         return [(doc, where)]
     # Too deep to parse as a whole: split the record list and read each record alone.
     pieces, context, listed = _split_records(text)
+    if line and not text.lstrip().startswith("{"):
+        pieces, listed = [text.strip()], False
     out.context = out.context or context
     items: list[tuple[Any, str]] = []
     for i, piece in enumerate(pieces):
@@ -216,7 +221,7 @@ def read_file(file: Path) -> FileRecords:
             except ValueError as exc:
                 out.rejected.append(Rejected(str(exc), where, line[:2000].decode("utf-8", "replace")))
                 continue
-            items.extend(_parse_document(text, where, out))
+            items.extend(_parse_document(text, where, out, line=True))
     else:
         try:
             text = _decode(data, encoding).lstrip("\ufeff")
@@ -226,9 +231,9 @@ def read_file(file: Path) -> FileRecords:
         if encoding != "utf-8":
             surrogates = bool(_SURROGATE_ESCAPE.search(text))
         if file.suffix == ".jsonl":
-            for number, row in enumerate(text.splitlines(), 1):
+            for number, row in enumerate(text.split("\n"), 1):
                 if row.strip():
-                    items.extend(_parse_document(row, f"{file} line {number}", out))
+                    items.extend(_parse_document(row, f"{file} line {number}", out, line=True))
         else:
             items = _parse_document(text, str(file), out)
     for item, where in items:

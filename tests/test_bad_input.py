@@ -245,3 +245,29 @@ def test_relative_paths_command_line_from_cwd_config_file_from_its_folder(tmp_pa
         "status", "--config", "sub/c.toml", "--json", cwd=tmp_path, env={"SSPR_REVIEW_STORE_PATH": "envstore"}
     )
     assert Path(json.loads(from_env.stdout)["path"]).parent == tmp_path / "envstore"
+
+
+# --------------------------------------------------------------------------- the same from Microsoft Graph
+def test_graph_record_that_cannot_be_stored_is_named_and_the_others_land(tmp_path: Path) -> None:
+    """Through the real msgraph-sdk against the Graph test server: an audit event carrying a lone surrogate (a
+    \\ud800 escape in Graph's JSON, which Parquet cannot hold; it crashed the store's write) is listed with its
+    id and field, exit 4; every other event of the window lands."""
+    from sspr_review.demo import DemoTenant
+    from sspr_review.workspace import last_monday
+    from tests.graph_server import GraphData, GraphServer
+
+    data = GraphData.from_demo(DemoTenant(users=200, weeks=2, end=last_monday("UTC")))
+    newest = max(r["activityDateTime"] for r in data.directory_audits)
+    data.directory_audits.append(audit(900, newest, activityDisplayName="Reset password (self-service) \ud800"))
+    with GraphServer(data, time_scale=0.02, token="t") as server:
+        env = {
+            "SSPR_REVIEW_GRAPH_URL": server.url,
+            "SSPR_REVIEW_ACCESS_TOKEN": "t",
+            "SSPR_REVIEW_GRAPH_THROTTLE_TIME_SCALE": "0.02",
+        }
+        done = cli("fetch", "--store", tmp_path / "store", "--no-progress", env=env)
+    no_traceback(done)
+    assert done.returncode == 4, done.stdout[:2000] + done.stderr
+    assert "audit record 'a900': field activityDisplayName holds text that is not valid Unicode" in done.stderr
+    audit_rows = pd.concat(pd.read_parquet(f) for f in (tmp_path / "store" / "graph" / "audit").glob("*.parquet"))
+    assert len(audit_rows) > 100 and "a900" not in set(audit_rows["id"])
