@@ -200,8 +200,8 @@ class Config(_Section):
     source_path: str | None = Field(None, exclude=True)
 
     def analysis_settings(self) -> AnalysisSettings:
-        """The analyses' thresholds, with the review time zone; a relative ``reason_rules`` path is taken from
-        the config file's folder (else the CWD)."""
+        """The analyses' thresholds, with the review time zone. :func:`load` has made ``reason_rules`` absolute;
+        a relative one in a directly built :class:`Config` is taken from the config file's folder (else the CWD)."""
         values = self.analysis.model_dump()
         if values["reason_rules"]:
             rules = Path(values["reason_rules"]).expanduser()
