@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +28,7 @@ from sspr_review.workspace import Workspace
 settings.register_profile(
     "sspr", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
-settings.register_profile("thorough", max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+settings.register_profile("thorough", max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "sspr"))
 
 ODD_TIMES = [
@@ -132,6 +133,7 @@ def write(folder: Path, files: list[tuple[str, str, bool, list[Any]]]) -> int:
     return count
 
 
+@pytest.mark.timeout(1800)  # the thorough profile's longer search
 @given(exports())
 def test_every_generated_record_is_stored_or_reported(files: list[tuple[str, str, bool, list[Any]]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
