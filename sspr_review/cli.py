@@ -1,7 +1,8 @@
 """``sspr-review``: fetch SSPR data into the history store, review the week, build and e-mail the reports.
 
 Exit codes: 0 success; 2 bad usage or configuration; 3 a source could not be fetched (the others landed);
-4 the store or an input file is unusable; 5 authentication failed; 6 a report notebook failed;
+4 the store is unusable, or input files or records cannot be read (each named; the readable ones landed);
+5 authentication failed; 6 a report notebook failed;
 7 findings at or above ``run --fail-on`` exist; 8 the e-mail could not be sent; 1 ``doctor`` found a problem.
 """
 
@@ -21,6 +22,7 @@ from .errors import AuthError, ConfigError, InputError, SsprReviewError, StoreEr
 from .store import write_private_text
 
 EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS, EXIT_MAIL = 2, 3, 4, 5, 6, 7, 8
+EXIT_INPUT = EXIT_STORE  # input files or records that cannot be read (named; the readable ones still land)
 
 config_option = click.option(
     "--config",
@@ -91,23 +93,45 @@ def _report(result: Any, ws: Any) -> None:
     for line in result.report.lines():
         click.echo(f"note: {line}")
     click.echo("")
-    _summary(ws, None)
+    with _exit_codes():
+        _summary(ws, None)
 
 
 def _summary(ws: Any, week_ending: str | None) -> Any:
     from .summary import review_lines
 
     review = ws.review(week_ending)
+    if ws.week_note:
+        click.echo(f"Week: {ws.week_note}")
     for line in review_lines(review):
         click.echo(line)
     return review
+
+
+def _outcome(result: Any, ws: Any, tail: str) -> None:
+    """Exit 4 when input records could not be read (listed; the others landed), else 3 when a source had no data."""
+    missing = ", ".join(name for name, o in result.outcomes.items() if not o.ok)
+    unreadable = result.report.unreadable
+    if unreadable:
+        if missing:
+            click.echo(f"sspr-review: no data from: {missing} ({tail})", err=True)
+        shown = "".join(f"\n  {r.line()}" for r in unreadable[:20])
+        more = f"\n  and {len(unreadable) - 20} more" if len(unreadable) > 20 else ""
+        _fail(
+            f"{len(unreadable)} input {'record' if len(unreadable) == 1 else 'records'} could not be read and"
+            f" {'was' if len(unreadable) == 1 else 'were'} not stored (the readable ones landed; each is kept in"
+            f" {ws.store.path / 'rejects'} with the reason; fix or re-export them and fetch again):{shown}{more}",
+            EXIT_INPUT,
+        )
+    if missing:
+        _fail(f"no data from: {missing} ({tail})", EXIT_FETCH)
 
 
 week_option = click.option(
     "--week-ending",
     metavar="DATE",
     help="Review the week ending at 00:00 on DATE (YYYY-MM-DD, normally a Monday) in [review] timezone. "
-    "Default: the most recent Monday.",
+    "Default: the most recent Monday; with --source files, the last complete week the files cover.",
 )
 
 
@@ -151,9 +175,7 @@ def fetch(
     with _exit_codes():
         result = ws.fetch(progress=progress)
     _report(result, ws)
-    if not result.ok:
-        missing = ", ".join(name for name, o in result.outcomes.items() if not o.ok)
-        _fail(f"no data from: {missing} (see the reasons above)", EXIT_FETCH)
+    _outcome(result, ws, "see the reasons above")
 
 
 @main.command()
@@ -235,13 +257,16 @@ def run(
 
     The HTML hides code and draws every chart offline (plotly.js embedded once per report).
     Exit codes: 0 done; 3 a source returned no data (reports still written, gaps shown);
-    4 store or input unusable; 5 authentication failed; 6 a notebook failed; 7 --fail-on matched;
+    4 store unusable or input records unreadable (named);
+    5 authentication failed; 6 a notebook failed; 7 --fail-on matched;
     8 the e-mail could not be sent.
     """
     from .run import run as run_reports
 
     ws = _workspace(config_path, store_path, source, files)
     with _exit_codes():
+        if week_ending:
+            ws.window(week_ending)  # a bad date is an error before the fetch, not after it
         result = run_reports(
             ws,
             week_ending=week_ending,
@@ -253,6 +278,8 @@ def run(
     if result.fetch is not None:
         for line in result.fetch.lines():
             click.echo(line)
+    if ws.week_note:
+        click.echo(f"Week: {ws.week_note}")
     click.echo(f"Reports for the week ending {result.folder.name}:")
     for path in [*result.html, result.folder / "findings.json"]:
         click.echo(f"  {path.resolve()}")
@@ -262,9 +289,8 @@ def run(
     click.echo("Findings: " + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none"))
     if do_email:
         _email(ws, result.folder, dry_run)
-    if result.fetch is not None and not result.fetch.ok:
-        missing = ", ".join(name for name, o in result.fetch.outcomes.items() if not o.ok)
-        _fail(f"no data from: {missing} (the reports show the gap)", EXIT_FETCH)
+    if result.fetch is not None:
+        _outcome(result.fetch, ws, "the reports show the gap")
     if fail_on and (matched := result.at_or_above(fail_on)):
         _fail(f"{len(matched)} findings at or above {fail_on}", EXIT_FINDINGS)
 

@@ -6,6 +6,13 @@ Every key ``[section] key`` can be overridden by the environment variable ``SSPR
 ``SSPR_REVIEW_GRAPH_BASE_URL``. Secrets are never configuration values: the file names the *environment
 variable* that holds a secret, never the secret itself.
 
+Types are strict: a TOML value must have the key's type (``audit_overlap_hours = true`` is an error, not 1;
+an integer is accepted where a number is expected). Environment variables are text, so their values are
+converted first (``"6"`` → 6, ``"true"``/``"false"`` for switches), then checked the same way.
+
+Relative paths follow one rule: a path written in the configuration file is relative to that file's folder;
+a path from the command line or the environment is relative to the current folder (:data:`PATH_KEYS`).
+
 See ``config.example.toml`` at the project root for every key with its default and meaning.
 """
 
@@ -21,7 +28,7 @@ from typing import Any, Literal, get_type_hints
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model, field_validator
 
 from .analysis.settings import AnalysisSettings
 from .errors import ConfigError
@@ -44,7 +51,7 @@ AuthMode = Literal[
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
 
 
 class TenantSettings(_Section):
@@ -196,8 +203,8 @@ class Config(_Section):
     source_path: str | None = Field(None, exclude=True)
 
     def analysis_settings(self) -> AnalysisSettings:
-        """The analyses' thresholds, with the review time zone; a relative ``reason_rules`` path is taken from
-        the config file's folder (else the CWD)."""
+        """The analyses' thresholds, with the review time zone. :func:`load` has made ``reason_rules`` absolute;
+        a relative one in a directly built :class:`Config` is taken from the config file's folder (else the CWD)."""
         values = self.analysis.model_dump()
         if values["reason_rules"]:
             rules = Path(values["reason_rules"]).expanduser()
@@ -207,12 +214,20 @@ class Config(_Section):
         return AnalysisSettings(timezone=self.review.timezone, **values)
 
     def store_path(self) -> Path:
-        """The store folder; relative paths are taken from the config file's folder (else the CWD)."""
-        path = Path(self.store.path).expanduser()
-        if not path.is_absolute() and self.source_path:
-            path = Path(self.source_path).parent / path
-        return path
+        """The store folder (:func:`load` has already resolved a relative path written in the file)."""
+        return Path(self.store.path).expanduser()
 
+
+#: Keys that name a file or folder. Written in the configuration file, a relative one is taken from the file's
+#: folder; from the command line or the environment, from the current folder. Empty means "not set".
+PATH_KEYS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("store", "path"),
+        ("auth", "certificate_path"),
+        ("mail", "smtp_ca_file"),
+        ("analysis", "reason_rules"),
+    }
+)
 
 SECTIONS: dict[str, type[_Section]] = {
     name: field.annotation  # type: ignore[misc]
@@ -246,19 +261,19 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
             if not isinstance(values, dict):
                 raise ConfigError(f"{file}: [{section}] must be a table of keys, got {values!r}")
             _check_keys(section, values, origin)
-            data[section] = dict(values)
+            data[section] = {key: _absolute(section, key, value, file.parent) for key, value in values.items()}
     for var, value in env.items():
         target = ENV_ALIASES.get(var) or _env_target(var)
         if target:
-            data.setdefault(target[0], {})[target[1]] = value
+            data.setdefault(target[0], {})[target[1]] = _absolute(*target, _from_env(var, target, value))
     for key, value in overrides.items():
         if value is None:
             continue
         section, _, name = key.partition("__")
         _check_keys(section, {name: value}, "command line")
-        data.setdefault(section, {})[name] = value
+        data.setdefault(section, {})[name] = _absolute(section, name, value)
     try:
-        cfg = Config(**data, source_path=str(path) if path is not None else None)
+        cfg = Config.model_validate({**data, "source_path": str(path) if path is not None else None})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, origin)) from None
     try:
@@ -266,6 +281,30 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
     except ValueError as exc:
         raise ConfigError(f"invalid configuration ({origin}): [analysis] {exc}") from None
     return cfg
+
+
+def _absolute(section: str, key: str, value: Any, folder: Path | None = None) -> Any:
+    """A path key's value as an absolute path: a relative one is taken from ``folder`` (default: the current one)."""
+    if (section, key) in PATH_KEYS and isinstance(value, str) and value:
+        path = Path(value).expanduser()
+        return str(path) if path.is_absolute() else os.path.abspath((folder or Path.cwd()) / path)
+    return value
+
+
+def _from_env(var: str, target: tuple[str, str], value: str) -> Any:
+    """Environment values are text: convert them to the key's type (strictness applies after)."""
+    model = SECTIONS[target[0]]
+    annotation = model.model_fields[target[1]].annotation
+    kinds: dict[Any, str] = {bool: "true or false", int: "a whole number", float: "a number"}
+    if annotation is not None and annotation in kinds:
+        try:
+            return TypeAdapter(annotation).validate_python(value.strip(), strict=False)
+        except ValidationError:
+            kind = kinds[annotation]
+            raise ConfigError(
+                f"invalid configuration (environment): [{target[0]}] {target[1]}: {var}={value!r} is not {kind}"
+            ) from None
+    return value
 
 
 def _env_target(var: str) -> tuple[str, str] | None:
@@ -297,6 +336,11 @@ def _suggest(name: str, known: Mapping[str, Any]) -> str:
     return f" — did you mean '{close[0]}'?" if close else ""
 
 
+def _toml_type(value: Any) -> str:
+    names = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array", dict: "table"}
+    return next((n for t, n in names.items() if isinstance(value, t)), type(value).__name__)
+
+
 def _describe(exc: ValidationError, origin: str) -> str:
     lines = [f"invalid configuration ({origin}):"]
     for err in exc.errors():
@@ -304,7 +348,11 @@ def _describe(exc: ValidationError, origin: str) -> str:
         where = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else ".".join(loc)
         msg = str(err["msg"]).removeprefix("Value error, ")
         value = err.get("input")
-        shown = f" (got {value!r})" if value is not None and not isinstance(value, dict) else ""
+        if isinstance(value, bool) and err["type"] in ("int_type", "float_type"):
+            msg = f"expected a number, not the boolean {str(value).lower()}"
+        elif err["type"] in ("int_type", "float_type", "bool_type", "string_type", "list_type"):
+            msg = f"{msg} (the value's type is {_toml_type(value)})"
+        shown = f" (got {value!r})" if value is not None and not isinstance(value, dict | bool) else ""
         env_name = f"{ENV_PREFIX}{'_'.join(loc).upper()}"
         lines.append(f"  {where}: {msg}{shown}; set it in the config file or {env_name}")
     return "\n".join(lines)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -164,16 +164,23 @@ async def fetch_into(
     config: Config,
     *,
     progress: bool | None = None,
-    window: tuple[datetime, datetime] | None = None,
+    windows: Mapping[str, tuple[datetime, datetime]] | None = None,
 ) -> FetchResult:
     """Fetch every source into ``store`` (the caller holds ``store.writing()``).
 
-    ``window`` forces the audit and risk window (the files source passes the span of its records);
-    otherwise each starts at the store's high-water mark minus the configured overlap, or at the
-    look-back limit on a first run, and ends at ``source.now()``.
+    ``windows`` forces the window of a time-ranged source (``audit``, ``risk``: the files source passes the
+    span of each kind's own records); otherwise each starts at the store's high-water mark minus the
+    configured overlap, or at the look-back limit on a first run, and ends at ``source.now()``.
+    What the source itself set aside while reading (``source.report``, the files source) is merged into the
+    result's report and kept in the store's ``rejects/``.
     """
-    now = (window[1] if window else source.now()).astimezone(UTC).replace(microsecond=0)
+    windows = windows or {}
+    now = source.now().astimezone(UTC).replace(microsecond=0)
     report = normalize.Report()
+    loaded = getattr(source, "report", None)
+    if isinstance(loaded, normalize.Report):
+        report.merge(loaded)
+        store.write_rejects(source.name, loaded.rejected)
     outcomes = {name: Outcome(name) for name in ("audit", "risk", "registration", "roles", "policy")}
     bars = Progress(enabled=progress)
 
@@ -182,26 +189,29 @@ async def fetch_into(
         hwm = store.high_water(name)
         return floor if hwm is None else max(floor, min(hwm, now) - timedelta(hours=overlap_hours))
 
-    async def guarded(name: str, job: Awaitable[None], start: datetime | None = None) -> None:
+    async def guarded(
+        name: str, job: Awaitable[None], start: datetime | None = None, end: datetime | None = None
+    ) -> None:
         outcome = outcomes[name]
-        outcome.start, outcome.end = start, now
+        end = end or now
+        outcome.start, outcome.end = start, end
         try:
             await job
             outcome.ok = True
         except SourceError as exc:
             outcome.kind, outcome.reason = exc.kind, str(exc)
-            store.record_failure(name, start, now, exc.kind, str(exc))
+            store.record_failure(name, start, end, exc.kind, str(exc))
         finally:
             outcome.stats = source.stats.get(name)
 
-    async def timed(name: str, table: str, streams: list[Pages], start: datetime) -> None:
+    async def timed(name: str, table: str, streams: list[Pages], start: datetime, end: datetime) -> None:
         writer = _Writer(store, table, outcomes[name], report)
         bar = bars.bar(name)
         try:
             await _drain(streams, writer.add, bar, lambda: source.stats.get(name))
         finally:
             await writer.flush()  # what arrived is kept even when a later page fails (coverage is not claimed)
-        store.record_interval(name, start, now)
+        store.record_interval(name, start, end)
 
     registration_frame: list[pd.DataFrame] = []
 
@@ -276,15 +286,20 @@ async def fetch_into(
         store.record_snapshot("policy", now, missing)
         outcomes["policy"].records = sum(1 for v in data.values() if v)
 
-    if window:
-        audit_start = risk_start = window[0]
-    else:
-        audit_start = start_of("audit", config.store.audit_overlap_hours, config.graph.audit_lookback_days)
-        risk_start = start_of("risk", config.store.risk_overlap_hours, config.graph.risk_lookback_days)
+    audit_start, audit_end = windows.get("audit") or (
+        start_of("audit", config.store.audit_overlap_hours, config.graph.audit_lookback_days),
+        now,
+    )
+    risk_start, risk_end = windows.get("risk") or (
+        start_of("risk", config.store.risk_overlap_hours, config.graph.risk_lookback_days),
+        now,
+    )
+    audit_job = timed("audit", "audit", source.audit(audit_start, audit_end), audit_start, audit_end)
+    risk_job = timed("risk", "risk", source.risk(risk_start, risk_end), risk_start, risk_end)
     try:
         await asyncio.gather(
-            guarded("audit", timed("audit", "audit", source.audit(audit_start, now), audit_start), audit_start),
-            guarded("risk", timed("risk", "risk", source.risk(risk_start, now), risk_start), risk_start),
+            guarded("audit", audit_job, audit_start, audit_end),
+            guarded("risk", risk_job, risk_start, risk_end),
             snapshots(),
             guarded("policy", policy()),
         )

@@ -2,8 +2,12 @@
 
 Normalisation never crashes on what Graph may send tomorrow: missing keys and nulls become ``<NA>``, unknown
 activity names and enum values are kept as they are and flagged (``known_activity``, ``known_result``,
-``known_enums``), and each call returns a :class:`Report` counting them. A record that is not a JSON object
-at all cannot be normalised; it is returned in ``Report.rejected`` so the caller keeps it.
+``known_enums``), and each call returns a :class:`Report` counting them. A record that cannot be stored is
+never dropped without a word: it is returned in ``Report.rejected`` (a :class:`Rejected`, saying where it came
+from and why) so the caller lists it and keeps it in the store's ``rejects/``. That is a record that is not a JSON
+object, one nested too deep or holding text that is not valid Unicode, and an audit event or risk detection
+whose time (``activityDateTime``, ``detectedDateTime``) is missing or unreadable, so it cannot be placed in
+time.
 
 Every returned frame also carries a ``raw`` column: the record as received, as JSON text, so the store keeps
 the data losslessly and a later version of the kit can normalise it again.
@@ -67,6 +71,35 @@ KNOWN_RISK_EVENT_TYPES: Final = frozenset(
 )
 
 
+#: Nesting deeper than this is not a Graph record (Graph's are under ten levels deep); it is rejected.
+MAX_DEPTH: Final = 64
+#: How many rejected records :meth:`Report.lines` names one by one (all are in ``rejects/``).
+LISTED: Final = 10
+#: The longest text of a rejected record kept in ``rejects/`` when it could not be read as JSON.
+KEPT_TEXT: Final = 100_000
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record that was not stored: where it came from, why, and what was received.
+
+    ``unreadable`` is false for a conflicting duplicate set aside in favour of another copy (a note, not an
+    input error).
+    """
+
+    reason: str
+    where: str = ""
+    text: str = ""
+    unreadable: bool = True
+
+    def line(self) -> str:
+        return f"{self.where}: {self.reason}" if self.where else self.reason
+
+    def document(self) -> dict[str, Any]:
+        """What ``rejects/*.jsonl`` keeps of it."""
+        return {"where": self.where, "reason": self.reason, "received": self.text[:KEPT_TEXT]}
+
+
 @dataclass
 class Report:
     """What one normalisation saw: how many records, and how many were odd in which way."""
@@ -76,7 +109,16 @@ class Report:
     unknown_values: dict[str, int] = field(default_factory=dict)
     missing_id: int = 0
     bad_timestamps: int = 0
-    rejected: list[Any] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    identical_copies: int = 0
+
+    @property
+    def unreadable(self) -> list[Rejected]:
+        """Rejected records that could not be read (input errors), without conflicting duplicates."""
+        return [r for r in self.rejected if r.unreadable]
+
+    def reject(self, reason: str, where: str = "", text: str = "", *, unreadable: bool = True) -> None:
+        self.rejected.append(Rejected(reason, where, text, unreadable))
 
     def merge(self, other: Report) -> None:
         self.records += other.records
@@ -87,6 +129,7 @@ class Report:
         self.missing_id += other.missing_id
         self.bad_timestamps += other.bad_timestamps
         self.rejected.extend(other.rejected)
+        self.identical_copies += other.identical_copies
 
     def lines(self) -> list[str]:
         """Human-readable notes, empty when nothing was odd."""
@@ -101,8 +144,19 @@ class Report:
             out.append(f"{self.missing_id} records without an id (given one derived from their content)")
         if self.bad_timestamps:
             out.append(f"{self.bad_timestamps} records with a missing or unreadable timestamp")
-        if self.rejected:
-            out.append(f"{len(self.rejected)} records that are not JSON objects (kept in the store's rejects)")
+        if self.identical_copies:
+            out.append(f"{self.identical_copies} identical copies of records given more than once, stored once")
+        for unreadable, what in (
+            (True, "records not stored because they cannot be read"),  # "record" when one
+            (False, "conflicting duplicates set aside"),
+        ):
+            items = [r for r in self.rejected if r.unreadable is unreadable]
+            if items:
+                more = f"; and {len(items) - LISTED} more" if len(items) > LISTED else ""
+                listed = "; ".join(r.line() for r in items[:LISTED])
+                if len(items) == 1:
+                    what = what.replace("records", "record", 1).replace("duplicates", "duplicate")
+                out.append(f"{len(items)} {what} (kept in the store's rejects/): {listed}{more}")
         return out
 
 
@@ -127,45 +181,118 @@ def raw_json(record: Any) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
-def _split(records: Iterable[Any], report: Report) -> list[Mapping[str, Any]]:
+def safe_text(value: Any) -> str:
+    """``value`` as JSON text for ``rejects/``, whatever it holds (lone surrogates escaped, too deep: a note)."""
+    try:
+        return json.dumps(value, ensure_ascii=True)
+    except RecursionError:
+        return "(not kept: nested too deep to write out)"
+    except (TypeError, ValueError):
+        return repr(value)[:KEPT_TEXT]
+
+
+def unicode_problem(record: Mapping[str, Any]) -> str | None:
+    """Why ``record`` cannot be stored as UTF-8 text (a lone surrogate, from a ``\\ud800`` escape), or ``None``."""
+    for key, value in record.items():
+        try:
+            json.dumps({key: value}, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return f"field {key} holds text that is not valid Unicode (a lone surrogate such as \\ud800)"
+    return None
+
+
+def _split(records: Iterable[Any], report: Report, table: str) -> list[tuple[Mapping[str, Any], str]]:
+    """The records that are JSON objects, each with its ``raw`` text; the others go to ``report.rejected``."""
     good = []
     for record in records:
         report.records += 1
-        if isinstance(record, Mapping):
-            good.append(record)
-        else:
-            report.rejected.append(record)
+        if not isinstance(record, Mapping):
+            report.reject(f"not a JSON object (a {type(record).__name__})", f"{table} record", safe_text(record))
+            continue
+        where = f"{table} record {record.get('id')!r}" if record.get("id") is not None else f"{table} record"
+        try:
+            text = raw_json(record)
+            if not text.isascii():
+                text.encode("utf-8")
+        except RecursionError:
+            report.reject("nested too deep to write out (Graph records are under ten levels deep)", where)
+            continue
+        except UnicodeEncodeError:
+            report.reject(unicode_problem(record) or "holds text that is not valid Unicode", where, safe_text(record))
+            continue
+        except (TypeError, ValueError) as exc:
+            report.reject(f"cannot be written as JSON ({exc})", where, safe_text(record))
+            continue
+        good.append((record, text))
     return good
 
 
-def _record_id(record: Mapping[str, Any], report: Report) -> str:
+def record_key(record: Mapping[str, Any]) -> str:
+    """The id the store keys ``record`` by: its ``id``, else one derived from its content."""
     value = record.get("id")
     if isinstance(value, str) and value:
         return value
-    report.missing_id += 1
-    return "sha1:" + hashlib.sha1(raw_json(record).encode()).hexdigest()
+    return "sha1:" + hashlib.sha1(raw_json(record).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _record_id(record: Mapping[str, Any], report: Report) -> str:
+    key = record_key(record)
+    if key.startswith("sha1:") and key != record.get("id"):
+        report.missing_id += 1
+    return key
 
 
 def _count(counter: dict[str, int], key: str) -> None:
     counter[key] = counter.get(key, 0) + 1
 
 
+#: The time that places a row of a time-ranged table in the store, and the Graph property it comes from.
+PLACED_BY: Final = {"audit": ("activity_time", "activityDateTime"), "risk": ("detected_time", "detectedDateTime")}
+
+
+def time_problem(value: Any, name: str) -> str:
+    """Why ``value`` of the Graph property ``name`` is no usable time."""
+    if value is None or value == "":
+        return f"{name} is missing or empty, so the record cannot be placed in time"
+    shown = value if isinstance(value, str) else _text(value)
+    return (
+        f"{name} {str(shown)[:60]!r} is not a readable date and time "
+        "(ISO 8601 such as 2026-11-16T08:30:00Z, years 1678 to 2261)"
+    )
+
+
+def parse_times(values: Sequence[Any]) -> pd.Series:
+    """Graph time strings as UTC timestamps, exactly as normalisation reads them (unreadable: ``NaT``)."""
+    return schema.utc_times(pd.Series([_text(v) for v in values], dtype=object))
+
+
 def _frame(rows: dict[str, list[Any]], table: str, raw: list[str], report: Report, ts: Sequence[str]) -> pd.DataFrame:
     frame = schema.conform(pd.DataFrame(rows), table)
+    frame["raw"] = pd.Series(raw, dtype="string")
+    placed = PLACED_BY.get(table)
+    if placed is not None and len(frame):
+        col, name = placed
+        unplaced = frame[col].isna().to_numpy()
+        if unplaced.any():
+            for i in unplaced.nonzero()[0]:
+                report.reject(time_problem(rows[col][i], name), f"{table} record {frame['id'].iloc[i]!r}", raw[i])
+            frame = frame[~unplaced].reset_index(drop=True)
+            rows = {k: [v for v, bad in zip(vals, unplaced, strict=True) if not bad] for k, vals in rows.items()}
     for col in ts:
+        if placed is not None and col == placed[0]:
+            continue
         given = pd.Series(rows.get(col, [None] * len(frame))).notna().to_numpy()
         report.bad_timestamps += int((frame[col].isna().to_numpy() & given).sum())
-    frame["raw"] = pd.Series(raw, dtype="string")
     return frame
 
 
 def audit(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
     """Normalise directoryAudit records (see :data:`sspr_review.schema.AUDIT`)."""
     report = Report()
-    good = _split(records, report)
+    good = _split(records, report, "audit")
     cols: dict[str, list[Any]] = {name: [] for name in schema.AUDIT}
     raw: list[str] = []
-    for rec in good:
+    for rec, text in good:
         user = _get(rec, "initiatedBy", "user")
         app = _get(rec, "initiatedBy", "app")
         targets = rec.get("targetResources")
@@ -214,17 +341,17 @@ def audit(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
         cols["additional_details"].append(json.dumps(details, ensure_ascii=False, sort_keys=True) if details else None)
         cols["known_activity"].append(known_activity)
         cols["known_result"].append(known_result)
-        raw.append(raw_json(rec))
+        raw.append(text)
     return _frame(cols, "audit", raw, report, ["activity_time"]), report
 
 
 def risk(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
     """Normalise riskDetection records (see :data:`sspr_review.schema.RISK`)."""
     report = Report()
-    good = _split(records, report)
+    good = _split(records, report, "risk")
     cols: dict[str, list[Any]] = {name: [] for name in schema.RISK}
     raw: list[str] = []
-    for rec in good:
+    for rec, text in good:
         known = True
         for key, allowed in RISK_ENUMS.items():
             value = rec.get(key)
@@ -261,19 +388,19 @@ def risk(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
         cols["user_name"].append(_text(rec.get("userDisplayName")))
         cols["additional_info"].append(_text(info))
         cols["known_enums"].append(known)
-        raw.append(raw_json(rec))
+        raw.append(text)
     return _frame(cols, "risk", raw, report, ["detected_time", "last_updated_time"]), report
 
 
 def registration(records: Iterable[Any], snapshot_date: datetime) -> tuple[pd.DataFrame, Report]:
     """Normalise one userRegistrationDetails snapshot taken on ``snapshot_date`` (UTC day)."""
     report = Report()
-    good = _split(records, report)
+    good = _split(records, report, "registration")
     day = pd.Timestamp(snapshot_date).tz_convert("UTC").normalize()
     flags = [name for name, dtype in schema.REGISTRATION.items() if dtype == schema.BOOL]
     cols: dict[str, list[Any]] = {name: [] for name in schema.REGISTRATION}
     raw: list[str] = []
-    for rec in good:
+    for rec, text in good:
         methods = rec.get("methodsRegistered")
         methods = sorted(str(m) for m in methods) if isinstance(methods, list) else []
         cols["snapshot_date"].append(day)
@@ -287,7 +414,7 @@ def registration(records: Iterable[Any], snapshot_date: datetime) -> tuple[pd.Da
         cols["methods_registered"].append(",".join(methods))
         cols["method_count"].append(len(methods))
         cols["last_updated_time"].append(_text(rec.get("lastUpdatedDateTime")))
-        raw.append(raw_json(rec))
+        raw.append(text)
     return _frame(cols, "registration", raw, report, ["last_updated_time"]), report
 
 

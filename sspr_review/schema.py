@@ -146,6 +146,16 @@ def empty(table: str) -> pd.DataFrame:
     return conform(pd.DataFrame(), table)
 
 
+def utc_times(values: pd.Series) -> pd.Series:
+    """ISO 8601 text as UTC nanosecond timestamps; unreadable text, and times outside what nanosecond timestamps
+    hold (1677-09-21 to 2262-04-11, such as year 1 or 9999), become ``NaT``."""
+    out = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    if out.dtype != TS:  # pandas may pick a coarser unit that holds years 1 to 9999
+        lowest, highest = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+        out = out.where((out >= lowest) & (out <= highest)).astype(TS)
+    return out
+
+
 def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """Return ``frame`` with exactly ``table``'s columns, in order, cast to their dtypes.
 
@@ -158,7 +168,7 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
         if name in frame.columns:
             col = frame[name]
             if dtype == TS:
-                out[name] = pd.to_datetime(col, utc=True, errors="coerce", format="ISO8601").astype(TS)
+                out[name] = utc_times(col)
             else:
                 out[name] = col.astype(dtype)  # type: ignore[call-overload]
         else:

@@ -6,12 +6,14 @@ that (normalisation, the store, analyses) is the same code for all of them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import pandas as pd
 
 from .errors import InputError
 from .graph import Endpoint, FetchStats, GraphClient
@@ -349,14 +351,22 @@ def _kind(record: Mapping[str, Any], context: str) -> str | None:
         return "authmethods"
     if "values" in record and "templateId" in record:
         return "groupsetting"
-    if "verifiedDomains" in record:
+    if ORGANIZATION_KEYS.intersection(record):
         return "organization"
     for key, kind in KIND_MARKERS.items():
         if key in record:
             return kind
     if "groupsettings" in context.lower():
         return "groupsetting"
+    if context.lower().rstrip("/").split("#")[-1].startswith("organization"):
+        return "organization"  # GET /organization?$select=id,displayName
     return None
+
+
+#: Keys only an organization record carries.
+ORGANIZATION_KEYS = frozenset(
+    {"verifiedDomains", "tenantType", "countryLetterCode", "assignedPlans", "onPremisesSyncEnabled"}
+)
 
 
 FILE_KIND_NAMES = {
@@ -368,102 +378,194 @@ FILE_KIND_NAMES = {
 }
 
 
-async def _missing(folder: Path, kind: str) -> Pages:
+async def _missing(folder: Path, kind: str, given: int = 0) -> Pages:
     from .errors import FetchFailed
 
+    if given:
+        raise FetchFailed(
+            f"none of the {given} {FILE_KIND_NAMES[kind]} records in {folder} could be read (each is listed with why)",
+            source=kind,
+        )
     raise FetchFailed(f"the files in {folder} hold no {FILE_KIND_NAMES[kind]} records", source=kind)
     yield []  # pragma: no cover - makes this an async generator
+
+
+#: Per kind: the property that places a record in time in the store (its absence or an unreadable value is an
+#: input error), the one whose span is the kind's window (else the first), and the one that picks which of
+#: conflicting copies of one id is kept (the newest; else the last one given).
+FILE_TIMES: dict[str, tuple[str, str, str | None]] = {
+    "audit": ("activityDateTime", "activityDateTime", None),
+    "risk": ("detectedDateTime", "lastUpdatedDateTime", "lastUpdatedDateTime"),
+    "registration": ("", "", "lastUpdatedDateTime"),
+}
 
 
 class FilesSource:
     """A folder of Graph JSON as saved from Graph Explorer or ``az rest`` (for air-gapped review).
 
     Each ``*.json`` file holds one Graph response (``{"value": [...]}``), a bare list of records, or one
-    object; ``*.jsonl`` holds one record per line. The kind of each record is recognised from its keys; a
-    file with records of no known kind is an error naming the file. ``now()`` is the newest record time.
+    object; ``*.jsonl`` holds one record per line; UTF-8, or UTF-16/32 with a byte-order mark (PowerShell).
+    The kind of each record is recognised from its keys.
+
+    Nothing is dropped without a word: every record given is either handed on (and stored) or listed in
+    :attr:`report` (``rejected``, with file, item or line, record id, field and reason). That is a file that
+    cannot be opened or decoded, JSON that does not parse, an item that is not an object or of no kind the kit
+    reads, a record nested too deep, an audit event or risk detection without a readable time, and a
+    conflicting copy of a record id (which copy was kept, and why, is said). Identical copies are stored once.
+
+    Each kind's window is the span of its own records (:meth:`windows`); ``now()`` is the newest of them.
     """
 
     name = "files"
 
     def __init__(self, folder: str | Path) -> None:
+        from . import normalize
+        from .exports import read_file
+
         self.folder = Path(folder).expanduser()
         if not self.folder.is_dir():
             raise InputError(f"{self.folder} is not a folder of Graph JSON files")
         self.stats: dict[str, FetchStats] = {}
         self.records: dict[str, list[Record]] = {}
+        self.where: dict[str, list[str]] = {}
+        self.given: dict[str, int] = {}
+        self.report = normalize.Report()
+        self._times: dict[str, pd.Series] = {}
         files = sorted([*self.folder.rglob("*.json"), *self.folder.rglob("*.jsonl")])
         if not files:
             raise InputError(f"{self.folder} holds no .json or .jsonl files")
         for file in files:
-            self._load(file)
+            if file.is_dir():
+                continue
+            loaded = read_file(file)
+            self.report.rejected.extend(loaded.rejected)
+            for item, where in loaded.records:
+                kind = _kind(item, loaded.context)
+                if kind is None:
+                    self.report.reject(
+                        "not a record the kit reads (directoryAudit, riskDetection, userRegistrationDetails, role"
+                        " assignment or definition, groupSetting, authentication methods policy, organization);"
+                        f" its keys are {', '.join(sorted(item)[:8])}",
+                        where,
+                        normalize.safe_text(item),
+                    )
+                    continue
+                self.records.setdefault(kind, []).append(item)
+                self.where.setdefault(kind, []).append(where)
+        for kind in FILE_TIMES:
+            self.given[kind] = len(self.records.get(kind, []))
+            self._settle(kind)
 
-    def _load(self, file: Path) -> None:
-        try:
-            text = file.read_text(encoding="utf-8-sig")
-            items: Any = (
-                [json.loads(line) for line in text.splitlines() if line.strip()]
-                if file.suffix == ".jsonl"
-                else json.loads(text)
-            )
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InputError(f"{file}: not valid JSON ({exc})") from None
-        context = ""
-        if isinstance(items, dict):
-            context = str(items.get("@odata.context", ""))
-            items = items["value"] if isinstance(items.get("value"), list) else [items]
-        if not isinstance(items, list):
-            raise InputError(f"{file}: expected a Graph response, a list or an object, got {type(items).__name__}")
-        for index, item in enumerate(items):
-            if not isinstance(item, dict):
-                raise InputError(f"{file}: item {index} is not a JSON object")
-            kind = _kind(item, context)
-            if kind is None:
-                raise InputError(
-                    f"{file}: item {index} is not a record the kit reads (directoryAudit, riskDetection, "
-                    "userRegistrationDetails, role assignment or definition, groupSetting, authentication "
-                    f"methods policy, organization); its keys are {', '.join(sorted(item)[:8])}"
+    def _settle(self, kind: str) -> None:
+        """Set aside records of ``kind`` without a readable time and conflicting copies; note the window times."""
+        from . import normalize
+
+        records, where = self.records.get(kind, []), self.where.get(kind, [])
+        if not records:
+            return
+        placed_by, window_by, newest_by = FILE_TIMES[kind]
+        keep = np.ones(len(records), dtype=bool)
+        if placed_by:
+            placed = normalize.parse_times([r.get(placed_by) for r in records])
+            for i in np.flatnonzero(placed.isna().to_numpy()):
+                rec = records[i]
+                self.report.reject(
+                    normalize.time_problem(rec.get(placed_by), placed_by),
+                    f"{where[i]}{_id_of(rec)}",
+                    normalize.safe_text(rec),
                 )
-            self.records.setdefault(kind, []).append(item)
+                keep[i] = False
+        ids = pd.Series([normalize.record_key(r) for r in records], dtype=object)
+        repeated = (ids.duplicated(keep=False) & pd.Series(keep)).to_numpy()
+        if repeated.any():
+            newest = normalize.parse_times([r.get(newest_by) for r in records]) if newest_by else None
+            for record_id, group in ids[repeated].groupby(ids[repeated], sort=False):
+                indices = [int(i) for i in group.index]
+                chosen = self._keep_one(kind, str(record_id), indices, newest)
+                keep[indices] = False
+                keep[chosen] = True
+        self.records[kind] = [r for r, k in zip(records, keep, strict=True) if k]
+        self.where[kind] = [w for w, k in zip(where, keep, strict=True) if k]
+        if window_by:
+            kept = self.records[kind]
+            times = normalize.parse_times([r.get(window_by) for r in kept])
+            if window_by != placed_by:
+                times = times.fillna(normalize.parse_times([r.get(placed_by) for r in kept]))
+            self._times[kind] = times
 
-    def _times(self, kind: str, key: str) -> list[str]:
-        return [str(r[key]) for r in self.records.get(kind, []) if r.get(key)]
+    def _keep_one(self, kind: str, record_id: str, indices: list[int], newest: pd.Series | None) -> int:
+        """Which of the copies ``indices`` of one id is kept: the newest by ``newest``, else the last given.
+
+        Conflicting copies set aside are listed in the report with the one kept and why; identical ones counted.
+        """
+        from . import normalize
+
+        records, where = self.records[kind], self.where[kind]
+        chosen, why = indices[-1], "the last one given, as a later export replaces an earlier one"
+        if newest is not None:
+            stamps = newest.iloc[indices]
+            if stamps.notna().any() and stamps.nunique() > 1:
+                top = stamps.max()
+                chosen = max(i for i, stamp in zip(indices, stamps, strict=True) if stamp == top)
+                why = f"the newest {FILE_TIMES[kind][2]}"
+        text = normalize.raw_json(_sorted(records[chosen]))
+        for i in indices:
+            if i == chosen:
+                continue
+            if normalize.raw_json(_sorted(records[i])) == text:
+                self.report.identical_copies += 1
+                continue
+            self.report.reject(
+                f"id {record_id!r} is given {len(indices)} times with different content; kept the copy in"
+                f" {where[chosen]} ({why})",
+                where[i],
+                normalize.safe_text(records[i]),
+                unreadable=False,
+            )
+        return chosen
+
+    def windows(self) -> dict[str, tuple[datetime, datetime]]:
+        """Per time-ranged kind, the span of its own records' times (the second is exclusive)."""
+        out = {}
+        for kind, times in self._times.items():
+            readable = times.dropna()
+            if len(readable):
+                out[kind] = (
+                    readable.min().floor("s").to_pydatetime(),
+                    readable.max().floor("s").to_pydatetime() + timedelta(seconds=1),
+                )
+        return out
 
     def now(self) -> datetime:
-        times = self._times("audit", "activityDateTime") + self._times("risk", "lastUpdatedDateTime")
-        if not times:
-            return datetime.now(UTC)
-        return datetime.fromisoformat(max(times).replace("Z", "+00:00")[:26].rstrip("+")).replace(
-            tzinfo=UTC
-        ) + timedelta(seconds=1)
+        ends = [end for _, end in self.windows().values()]
+        return max(ends) if ends else datetime.now(UTC)
 
     def window(self) -> tuple[datetime, datetime] | None:
-        """The span of audit record times in the files."""
-        times = sorted(self._times("audit", "activityDateTime"))
-        if not times:
-            return None
-        parse: Callable[[str], datetime] = lambda t: datetime.fromisoformat(t[:19]).replace(tzinfo=UTC)  # noqa: E731
-        return parse(times[0]), parse(times[-1]) + timedelta(seconds=1)
+        """The span of the audit records' times (see :meth:`windows` for every kind)."""
+        return self.windows().get("audit")
 
     async def tenant(self) -> dict[str, Any]:
         orgs = self.records.get("organization", [])
         return {"id": orgs[0].get("id"), "name": orgs[0].get("displayName")} if orgs else {}
 
-    def _filtered(self, kind: str, key: str, start: datetime, end: datetime) -> list[Pages]:
+    def _filtered(self, kind: str, start: datetime, end: datetime) -> list[Pages]:
         if not self.has(kind):
-            return [_missing(self.folder, kind)]
-        lo, hi = graph_time(start), graph_time(end)
-        return [_one_page([r for r in self.records.get(kind, []) if lo <= str(r.get(key, ""))[:19] + "Z" <= hi])]
+            return [_missing(self.folder, kind, self.given.get(kind, 0))]
+        times = self._times[kind]
+        inside = ((times >= pd.Timestamp(start)) & (times <= pd.Timestamp(end))).to_numpy()
+        records = self.records[kind]
+        return [_one_page([r for r, ok in zip(records, inside, strict=True) if ok], len(records) or 1)]
 
     def audit(self, start: datetime, end: datetime) -> list[Pages]:
-        return self._filtered("audit", "activityDateTime", start, end)
+        return self._filtered("audit", start, end)
 
     def risk(self, since: datetime, end: datetime) -> list[Pages]:
-        return self._filtered("risk", "lastUpdatedDateTime", since, end)
+        return self._filtered("risk", since, end)
 
     def registration(self) -> list[Pages]:
         if not self.has("registration"):
-            return [_missing(self.folder, "registration")]
-        return [_one_page(self.records["registration"])]
+            return [_missing(self.folder, "registration", self.given.get("registration", 0))]
+        return [_one_page(self.records["registration"], len(self.records["registration"]))]
 
     def has(self, kind: str) -> bool:
         return bool(self.records.get(kind))
@@ -491,6 +593,19 @@ class FilesSource:
 
     async def aclose(self) -> None:
         return None
+
+
+def _id_of(record: Mapping[str, Any]) -> str:
+    return f" (id {record['id']!r})" if isinstance(record.get("id"), str) and record["id"] else ""
+
+
+def _sorted(value: Any) -> Any:
+    """``value`` with object keys in order, to compare two copies of a record by content."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
 
 
 def chain(*lists: Iterable[Pages]) -> list[Pages]:

@@ -11,7 +11,7 @@ Layout, one folder per tenant under the configured path::
         registration/2026-11-23.parquet  one userRegistrationDetails snapshot per fetch day
         privileged/2026-11-23.parquet    one privileged-principal snapshot per fetch day
         policy/2026-11-23.json           password protection settings and authentication methods policy
-        rejects/*.jsonl                  records that were not JSON objects, kept as received
+        rejects/*.jsonl                  records that were not stored, each with where it came from and why
         .lock                            held by the one fetch that may write
 
 Guarantees:
@@ -37,13 +37,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
 from . import schema
 from .coverage import DEFAULT_SNAPSHOT_TOLERANCE_DAYS, SOURCES, SourceCoverage, describe_offset
 from .errors import StoreError
+
+if TYPE_CHECKING:
+    from .normalize import Rejected
 
 #: Time-ranged tables: the column that places a row in time, and the source whose coverage describes it.
 TIME_COLUMN: Final = {"audit": "activity_time", "risk": "detected_time"}
@@ -228,13 +231,13 @@ class Store:
                 return (day, data) if isinstance(data, dict) else None
         return None
 
-    def write_rejects(self, source: str, items: Sequence[Any]) -> None:
-        """Keep records that could not be normalised, exactly as received."""
+    def write_rejects(self, source: str, items: Sequence[Rejected]) -> None:
+        """Keep records that were not stored, one JSON line each: where from, why, and what was received."""
         self._require_lock()
         if not items:
             return
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        text = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+        text = "".join(json.dumps(item.document(), ensure_ascii=True) + "\n" for item in items)
         _atomic_write(self.path / "rejects" / f"{source}-{stamp}.jsonl", lambda tmp: tmp.write_text(text))
 
     # ----------------------------------------------------------------- coverage

@@ -76,6 +76,8 @@ class Workspace:
         self._demo: DemoTenant | None = None
         key = {"demo": "demo", "files": "files"}.get(source) or (config.auth.tenant_id or "graph")
         self.store = Store(config.store_path(), key)
+        #: How the last default review week was chosen, when that needs saying (the files source).
+        self.week_note: str | None = None
 
     # ------------------------------------------------------------------ sources
     def demo_tenant(self) -> DemoTenant:
@@ -119,14 +121,14 @@ class Workspace:
         async def go() -> FetchResult:
             source = self._source(as_of)
             try:
-                window = None
+                windows = None
                 if self.source_name == "files":
-                    window = source.window()  # type: ignore[attr-defined]
+                    windows = source.windows()  # type: ignore[attr-defined]
                 with self.store.writing():
                     info = await source.tenant()
                     if info:
                         self.store.write_tenant(info)
-                    return await fetch_into(self.store, source, self.config, progress=progress, window=window)
+                    return await fetch_into(self.store, source, self.config, progress=progress, windows=windows)
             finally:
                 await source.aclose()
 
@@ -176,10 +178,39 @@ class Workspace:
         """The review week ending at ``week_ending`` (default: the most recent Monday in [review] timezone)."""
         from .analysis import review_window
 
+        self.week_note = None
         try:
+            if not week_ending and self.source_name == "files":
+                chosen = self._files_week()
+                if chosen is not None:
+                    return chosen
             return review_window(week_ending or None, self.config.review.timezone, now=self.now())
         except ValueError as exc:
             raise ConfigError(f"week ending: {exc}") from None
+
+    def _files_week(self) -> ReviewWindow | None:
+        """The last complete week the files cover (audit records, else risk detections), or, when they cover
+        no complete week, the week their newest record falls in; ``None`` before the first fetch."""
+        from .analysis import review_window
+
+        for source in ("audit", "risk"):
+            intervals = self.store.intervals(source)
+            if intervals:
+                break
+        else:
+            return None
+        first, last = intervals[-1].start, intervals[-1].end
+        span = f"{source} records from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
+        week = review_window(None, self.config.review.timezone, now=last)
+        if week.start >= first:
+            self.week_note = f"the last complete week the files cover ({span}); choose another with --week-ending"
+            return week
+        week = week.shift(-1)
+        self.week_note = (
+            f"the files cover no complete week ({span}): reviewing the week their newest record falls in,"
+            " which they cover in part; choose another with --week-ending"
+        )
+        return week
 
     def review(self, week_ending: str | datetime | None = None, *, compare: bool = True) -> Review:
         """Review one week from the store: metrics with last week's values, findings, trend.

@@ -84,20 +84,22 @@ def test_a_kind_missing_from_the_files_is_no_data_not_zero(tmp_path: Path) -> No
     assert ws.read("registration").empty and ws.store.snapshots("registration") == []
 
 
-def test_unrecognised_record_names_the_file(tmp_path: Path) -> None:
+def test_unrecognised_record_is_listed_with_its_file_and_the_others_load(tmp_path: Path) -> None:
     folder = tmp_path / "export"
     write_export(folder)
     (folder / "signins.json").write_text(json.dumps({"value": [{"id": "s1", "appDisplayName": "Teams"}]}))
-    with pytest.raises(InputError, match=r"signins\.json: item 0 is not a record the kit reads"):
-        FilesSource(folder)
+    source = FilesSource(folder)
+    (rejected,) = source.report.unreadable
+    assert rejected.where.endswith("signins.json item 0") and "not a record the kit reads" in rejected.reason
+    assert len(source.records["audit"]) == 8
 
 
 def test_broken_json_names_the_file(tmp_path: Path) -> None:
     folder = tmp_path / "export"
     folder.mkdir()
     (folder / "bad.json").write_text("{not json")
-    with pytest.raises(InputError, match=r"bad\.json: not valid JSON"):
-        FilesSource(folder)
+    (rejected,) = FilesSource(folder).report.unreadable
+    assert rejected.where.endswith("bad.json") and rejected.reason.startswith("not valid JSON")
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match=r"holds no \.json"):
         FilesSource(tmp_path / "empty")

@@ -1,5 +1,6 @@
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
@@ -56,19 +57,24 @@ def test_unknown_and_malformed_records_are_kept_and_counted() -> None:
         "targetResources": "oops",
         "futureProperty": {"x": 1},
     }
-    frame, report = normalize.audit([AUDIT, weird, "not an object", None])
+    dated = weird | {"activityDateTime": "2026-11-16T08:00:00Z"}
+    frame, report = normalize.audit([AUDIT, dated, weird, "not an object", None])
     assert len(frame) == 2
-    assert report.records == 4
-    assert report.rejected == ["not an object", None]
-    assert report.unknown_activities == {"Something new": 1}
-    assert report.unknown_values == {"result=unknownFutureValue": 1}
-    assert report.missing_id == 1 and report.bad_timestamps == 1
+    assert report.records == 5
+    # Not objects, and an event that cannot be placed in time: listed with the reason, kept in rejects/
+    assert [r.text for r in report.rejected[:2]] == ['"not an object"', "null"]
+    assert all("not a JSON object" in r.reason for r in report.rejected[:2])
+    assert "activityDateTime 'not a date' is not a readable date and time" in report.rejected[2].reason
+    assert json.loads(report.rejected[2].text)["futureProperty"] == {"x": 1}
+    assert report.unknown_activities == {"Something new": 2}
+    assert report.unknown_values == {"result=unknownFutureValue": 2}
+    assert report.missing_id == 2 and report.bad_timestamps == 0
     row = frame.iloc[1]
     assert row["initiator_type"] == "app" and row["initiator_name"] == "Graph app"
-    assert not row["known_activity"] and pd.isna(row["activity_time"])
+    assert not row["known_activity"] and not pd.isna(row["activity_time"])
     assert row["id"].startswith("sha1:")
     assert json.loads(row["raw"])["futureProperty"] == {"x": 1}
-    assert len(report.lines()) == 5
+    assert len(report.lines()) == 4
 
 
 def test_empty_input_gives_typed_empty_frame() -> None:
@@ -137,3 +143,27 @@ def test_privileged_group_members_and_eligibility() -> None:
     assert by_upn.loc["b@x", "via_group_name"] == "Tier0" and by_upn.loc["b@x", "principal_type"] == "user"
     assert by_upn.loc["c@x", "assignment"] == "eligible" and by_upn.loc["c@x", "role_name"] == "Global Administrator"
     assert set(frame["principal_type"]) == {"user", "group"}
+
+
+def test_records_that_cannot_be_stored_are_rejected_with_the_reason_not_crashes() -> None:
+    """The Graph path's safety net: lone surrogates, nesting past the stack, and times nanosecond timestamps
+    cannot hold (year 1 and 9999, whichever unit pandas picks) are rejected one by one; the rest are kept."""
+    deep: Any = "x"
+    for _ in range(5000):
+        deep = [deep]
+    records = [
+        AUDIT,
+        AUDIT | {"id": "s1", "activityDisplayName": "bad \ud800 text"},
+        AUDIT | {"id": "d1", "deep": deep},
+        AUDIT | {"id": "y1", "activityDateTime": "0001-01-01T00:00:00Z"},
+        AUDIT | {"id": "y9", "activityDateTime": "9999-12-31T23:59:59Z"},
+    ]
+    frame, report = normalize.audit(records)
+    assert frame["id"].tolist() == [AUDIT["id"]]
+    reasons = {r.where: r.reason for r in report.rejected}
+    assert "field activityDisplayName holds text that is not valid Unicode" in reasons["audit record 's1'"]
+    assert "nested too deep" in reasons["audit record 'd1'"]
+    assert "'0001-01-01T00:00:00Z' is not a readable date and time" in reasons["audit record 'y1'"]
+    assert "years 1678 to 2261" in reasons["audit record 'y9'"]
+    only_year_one, _ = normalize.risk([{"id": "r", "detectedDateTime": "0001-01-01T00:00:00Z"}])
+    assert only_year_one.empty

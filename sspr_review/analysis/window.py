@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["ReviewWindow", "review_window", "zone"]
+__all__ = ["FIRST_WEEK_ENDING", "LAST_WEEK_ENDING", "ReviewWindow", "review_window", "zone"]
+
+#: The range of week endings the kit reviews: the store's timestamps (pandas, nanoseconds) reach from 1677 to
+#: 2262, and no SSPR event predates 1970.
+FIRST_WEEK_ENDING = date(1970, 1, 15)
+LAST_WEEK_ENDING = date(2261, 12, 31)
 
 
 def zone(name: str) -> ZoneInfo:
@@ -135,6 +140,11 @@ def review_window(
         end_day, at = week_ending, time(0)
     else:
         raise ValueError(f"week_ending must be a date, a datetime, an ISO date string or None, not {week_ending!r}")
+    if not FIRST_WEEK_ENDING <= end_day <= LAST_WEEK_ENDING:
+        raise ValueError(
+            f"week_ending {end_day.isoformat()} is out of range: use a date between {FIRST_WEEK_ENDING.isoformat()}"
+            f" and {LAST_WEEK_ENDING.isoformat()}, such as the Monday after the week to review"
+        )
     return ReviewWindow(
         start=_local(end_day - timedelta(days=7), at, tz),
         end=_local(end_day, at, tz),

@@ -1,0 +1,253 @@
+"""Reading a folder of Graph JSON exports (for the files source) without ever crashing on what is in it.
+
+Whatever a file holds, :func:`read_file` returns the records it could read and lists the rest, each with where it
+was (file, item or line, record id, field) and why: a file that cannot be opened (a symlink loop, no permission),
+text that is not UTF-8/UTF-16/UTF-32, JSON that does not parse, a record nested deeper than
+:data:`~sspr_review.normalize.MAX_DEPTH` (parsing it would exhaust the stack: the other records of its file are
+still read, by splitting the file's record list without parsing it), an item that is not a JSON object, and text
+that is not valid Unicode (a lone surrogate from a ``\\ud800`` escape).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .normalize import MAX_DEPTH, Rejected, unicode_problem
+
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:,]', re.S)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_TOO_DEEP = object()
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+@dataclass
+class FileRecords:
+    """What one file gave: records (with where each was) and what could not be read."""
+
+    records: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    context: str = ""
+
+
+def depth(text: str) -> int:
+    """How deeply ``text`` (JSON) nests arrays and objects, without parsing it (brackets in strings skipped).
+
+    Vectorised: escaped backslashes and quotes are removed, then everything but brackets and quotes; a bracket
+    after an odd number of quotes is inside a string.
+    """
+    data = text.encode("utf-8", "surrogatepass").replace(b"\\\\", b"").replace(b'\\"', b"")
+    kept = data.translate(None, _NOT_STRUCTURE)
+    if not kept:
+        return 0
+    codes = np.frombuffer(kept, dtype=np.uint8)
+    outside = np.cumsum(codes == ord('"')) % 2 == 0
+    steps = ((codes == ord("[")) | (codes == ord("{"))).astype(np.int64) - ((codes == ord("]")) | (codes == ord("}")))
+    return max(int(np.cumsum(steps * outside).max()), 0)
+
+
+def _encoding(data: bytes) -> str:
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    if len(data) >= 2 and data[0] != 0 and data[1] == 0:
+        return "utf-16-le"  # PowerShell's Out-File without a byte-order mark
+    if len(data) >= 2 and data[0] == 0 and data[1] != 0:
+        return "utf-16-be"
+    return "utf-8"
+
+
+def _decode(data: bytes, encoding: str) -> str:
+    """``data`` as text; ``ValueError`` naming the byte when it is not text in ``encoding``."""
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"not {encoding.upper().removesuffix('-SIG')} text (byte {exc.start}: 0x{data[exc.start]:02x});"
+            " save the export as UTF-8"
+        ) from None
+
+
+def _json_error(exc: json.JSONDecodeError) -> str:
+    return f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+
+
+def _deep_detail(text: str) -> str:
+    """Which top-level field of the record in ``text`` nests deepest, and the record's id, for the message."""
+    level, key, prev, record_id = 0, "", "", ""
+    deepest: dict[str, int] = {}
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        char = token[0]
+        if char in "[{":
+            level += 1
+            if level > 1 and key:
+                deepest[key] = max(deepest.get(key, 0), level - 1)
+        elif char in "]}":
+            level -= 1
+        elif char == '"' and level == 1:
+            if prev in ("{", ","):
+                key = str(json.loads(token))
+            elif prev == ":" and key == "id":
+                record_id = str(json.loads(token))
+        prev = char
+    field_name = max(deepest, key=lambda k: deepest[k]) if deepest else ""
+    parts = [f"id {record_id!r}" if record_id else "", f"field {field_name}" if field_name else ""]
+    return ", ".join(p for p in parts if p)
+
+
+def _split_records(text: str) -> tuple[list[str], str, bool]:
+    """The texts of a document's records without parsing them, and its ``@odata.context``.
+
+    The records are the elements of a top-level array, of a top-level object's ``value`` array, or the
+    document itself. Used only for documents too deep to parse; each piece is then parsed (or rejected) alone.
+    """
+    level = 0
+    records_level: int | None = None
+    start = 0
+    prev, key, top, context = "", "", "", ""
+    items: list[str] = []
+    found = False
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        char = token[0]
+        if char in "[{":
+            level += 1
+            if level == 1:
+                top = char
+                if char == "[":
+                    records_level, start, found = 1, match.end(), True
+            elif level == 2 and char == "[" and top == "{" and prev == ":" and key == "value" and not found:
+                records_level, start, found = 2, match.end(), True
+        elif char in "]}":
+            if records_level is not None and level == records_level and char == "]":
+                piece = text[start : match.start()].strip()
+                if piece or items:
+                    items.append(piece)
+                records_level = None
+            level -= 1
+        elif char == "," and records_level is not None and level == records_level:
+            items.append(text[start : match.start()].strip())
+            start = match.end()
+        elif char == '"' and level == 1 and top == "{":
+            if prev in ("{", ","):
+                key = str(json.loads(token))
+            elif prev == ":" and key == "@odata.context":
+                context = str(json.loads(token))
+        prev = char
+    if not found:
+        return [text.strip()], context, False
+    return items, context, True
+
+
+def _parse_document(text: str, where: str, out: FileRecords, *, line: bool = False) -> list[tuple[Any, str]]:
+    """Items of one JSON document, each with where it was; what cannot be read goes to ``out.rejected``.
+
+    A ``line`` of JSON Lines is one item, unless it is a Graph response (an object with a ``value`` list).
+    """
+    doc: Any = _TOO_DEEP
+    try:
+        if depth(text) <= MAX_DEPTH + 1:
+            doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        out.rejected.append(Rejected(_json_error(exc), where, text[:2000]))
+        return []
+    except RecursionError:
+        doc = _TOO_DEEP
+    if doc is not _TOO_DEEP:
+        if isinstance(doc, dict):
+            out.context = out.context or str(doc.get("@odata.context", ""))
+            if isinstance(doc.get("value"), list):
+                return [(item, f"{where} item {i}") for i, item in enumerate(doc["value"])]
+            return [(doc, where)]
+        if isinstance(doc, list) and not line:
+            return [(item, f"{where} item {i}") for i, item in enumerate(doc)]
+        return [(doc, where)]
+    # Too deep to parse as a whole: split the record list and read each record alone.
+    pieces, context, listed = _split_records(text)
+    if line and not text.lstrip().startswith("{"):
+        pieces, listed = [text.strip()], False
+    out.context = out.context or context
+    items: list[tuple[Any, str]] = []
+    for i, piece in enumerate(pieces):
+        at = f"{where} item {i}" if listed else where
+        levels = depth(piece)
+        if levels > MAX_DEPTH:
+            detail = _deep_detail(piece)
+            out.rejected.append(
+                Rejected(
+                    f"nested {levels} levels deep{f' ({detail})' if detail else ''}; Graph records are under ten"
+                    " levels deep, so this is not one",
+                    at,
+                    piece[:2000],
+                )
+            )
+            continue
+        try:
+            items.append((json.loads(piece), at))
+        except json.JSONDecodeError as exc:
+            out.rejected.append(Rejected(_json_error(exc), at, piece[:2000]))
+    return items
+
+
+def read_file(file: Path) -> FileRecords:
+    """The JSON objects in ``file`` (``.json``: a Graph response, a list or one object; ``.jsonl``: one per line)."""
+    out = FileRecords()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        out.rejected.append(Rejected(f"cannot be read ({exc.strerror or exc}); no record in it was loaded", str(file)))
+        return out
+    encoding = _encoding(data)
+    items: list[tuple[Any, str]] = []
+    if encoding == "utf-8":
+        surrogates = bool(_SURROGATE_ESCAPE_BYTES.search(data))
+    if file.suffix == ".jsonl" and encoding == "utf-8":
+        for number, line in enumerate(data.split(b"\n"), 1):
+            if not line.strip():
+                continue
+            where = f"{file} line {number}"
+            try:
+                text = _decode(line, encoding)
+            except ValueError as exc:
+                out.rejected.append(Rejected(str(exc), where, line[:2000].decode("utf-8", "replace")))
+                continue
+            items.extend(_parse_document(text, where, out, line=True))
+    else:
+        try:
+            text = _decode(data, encoding).lstrip("\ufeff")
+        except ValueError as exc:
+            out.rejected.append(Rejected(f"{exc}; no record in it was loaded", str(file)))
+            return out
+        if encoding != "utf-8":
+            surrogates = bool(_SURROGATE_ESCAPE.search(text))
+        if file.suffix == ".jsonl":
+            for number, row in enumerate(text.split("\n"), 1):
+                if row.strip():
+                    items.extend(_parse_document(row, f"{file} line {number}", out, line=True))
+        else:
+            items = _parse_document(text, str(file), out)
+    for item, where in items:
+        if not isinstance(item, dict):
+            kind = "null" if item is None else type(item).__name__
+            out.rejected.append(Rejected(f"is not a JSON object (a {kind})", where, json.dumps(item)[:2000]))
+            continue
+        if surrogates and (problem := unicode_problem(item)):
+            out.rejected.append(Rejected(problem, where, json.dumps(item, ensure_ascii=True)[:2000]))
+            continue
+        out.records.append((item, where))
+    return out
