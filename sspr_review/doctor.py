@@ -100,7 +100,7 @@ def graph_checks(config: Config) -> list[Check]:
     """A token, then one minimal request per source."""
     from .auth import CredentialTokenProvider, build_credential
     from .fetch import run_sync
-    from .graph import FetchStats, GraphClient
+    from .graph import FetchStats, GraphClient, app_budget
 
     try:
         credential = build_credential(config.auth)
@@ -109,7 +109,8 @@ def graph_checks(config: Config) -> list[Check]:
 
     async def go() -> list[Check]:
         out: list[Check] = []
-        async with GraphClient(config.graph.model_copy(update={"max_retries": 1}), credential) as client:
+        settings = config.graph.model_copy(update={"max_retries": 1})
+        async with GraphClient(settings, credential, budget=app_budget(config)) as client:
             try:
                 await CredentialTokenProvider(credential, config.graph.base_url).get_authorization_token(
                     config.graph.base_url

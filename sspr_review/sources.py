@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import InputError
-from .graph import Endpoint, FetchStats, GraphClient
+from .graph import Endpoint, FetchStats, GraphClient, app_budget
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -118,7 +118,7 @@ class GraphSource:
     name = "graph"
 
     def __init__(self, config: Config, credential: TokenCredential) -> None:
-        self.client = GraphClient(config.graph, credential)
+        self.client = GraphClient(config.graph, credential, budget=app_budget(config))
         self.stats: dict[str, FetchStats] = {}
 
     def now(self) -> datetime:
