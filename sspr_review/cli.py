@@ -76,6 +76,16 @@ def _exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
         _fail(f"{prefix}{exc}", other)
 
 
+def _missing_sources(result: Any, gap: str) -> NoReturn:
+    """Exit for a fetch where some source got no data: 5 once when Graph rejected the token (a 401 part-way
+    through the fetch), else 3 naming the sources."""
+    rejected = [o for o in result.outcomes.values() if o.kind == "auth"]
+    if rejected:
+        _fail(f"authentication failed: {rejected[0].reason}", EXIT_AUTH)
+    missing = ", ".join(name for name, o in result.outcomes.items() if not o.ok)
+    _fail(f"no data from: {missing} ({gap})", EXIT_FETCH)
+
+
 def _workspace(config_path: Path | None, store_path: Path | None, source: str, files: Path | None = None) -> Any:
     from .workspace import Workspace
 
@@ -152,8 +162,7 @@ def fetch(
         result = ws.fetch(progress=progress)
     _report(result, ws)
     if not result.ok:
-        missing = ", ".join(name for name, o in result.outcomes.items() if not o.ok)
-        _fail(f"no data from: {missing} (see the reasons above)", EXIT_FETCH)
+        _missing_sources(result, "see the reasons above")
 
 
 @main.command()
@@ -263,8 +272,7 @@ def run(
     if do_email:
         _email(ws, result.folder, dry_run)
     if result.fetch is not None and not result.fetch.ok:
-        missing = ", ".join(name for name, o in result.fetch.outcomes.items() if not o.ok)
-        _fail(f"no data from: {missing} (the reports show the gap)", EXIT_FETCH)
+        _missing_sources(result.fetch, "the reports show the gap")
     if fail_on and (matched := result.at_or_above(fail_on)):
         _fail(f"{len(matched)} findings at or above {fail_on}", EXIT_FINDINGS)
 

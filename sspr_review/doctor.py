@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import LOOPBACK_HOSTS, Config
-from .errors import AuthError, SsprReviewError
+from .errors import AuthError, SsprReviewError, TokenRejected
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,9 @@ def graph_checks(config: Config) -> list[Check]:
             for name, endpoint, request in _probes(client):
                 try:
                     await client.get_json(request, endpoint, FetchStats(), name)
+                except TokenRejected as exc:  # the same for every source: said once
+                    out[0] = Check("token", False, str(exc), "check [auth] and the credential named above")
+                    break
                 except SsprReviewError as exc:
                     kind = getattr(exc, "kind", "error")
                     fix = {

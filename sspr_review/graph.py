@@ -21,9 +21,9 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .auth import CredentialTokenProvider
+from .auth import TOKEN_ENV, CredentialTokenProvider
 from .config import Config, GraphSettings
-from .errors import AccessDenied, FetchFailed, LicenceRequired, SourceError
+from .errors import AccessDenied, FetchFailed, LicenceRequired, SourceError, TokenRejected
 from .ratelimit import Limiter, Record, SharedRecord, Slot, limiters
 
 if TYPE_CHECKING:
@@ -330,9 +330,11 @@ def _map_error(status: int, problem: str, endpoint: Endpoint, source: str) -> So
             status=status,
         )
     if status == 401:
-        return AccessDenied(
-            f"{endpoint.name}: the token was rejected (HTTP 401: {problem}). Check [auth] and that the token "
-            "is for this tenant and Microsoft Graph.",
+        return TokenRejected(
+            f"Microsoft Graph rejected the access token (HTTP 401 from {endpoint.name}: {problem}): it is invalid, "
+            "expired, or issued for another tenant or another resource than Microsoft Graph. Check [auth] mode, "
+            f"tenant_id and client_id and the credential they use; a token in {TOKEN_ENV} is sent as it is "
+            "(mode auto or token): replace it with a current token for Microsoft Graph.",
             source=source,
             status=status,
         )

@@ -251,10 +251,14 @@ class GraphSource:
         return out
 
     async def tenant(self) -> dict[str, Any]:
-        from .errors import SourceError
+        """The tenant's id and name; the fetch's first request, so a rejected token stops it here, once
+        (:class:`~sspr_review.errors.TokenRejected` is an authentication error), before any source is tried."""
+        from .errors import SourceError, TokenRejected
 
         try:
             orgs = await self._list(self.client.sdk.organization, None, ORGANIZATION, "tenant")
+        except TokenRejected:
+            raise
         except SourceError:
             return {}
         return {"id": orgs[0].get("id"), "name": orgs[0].get("displayName")} if orgs else {}
