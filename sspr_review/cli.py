@@ -152,7 +152,8 @@ def fetch(
 
     Incremental: each source resumes at the store's high-water mark minus an overlap, so a fetch killed
     part-way is completed by the next one. A source the app may not read (missing permission or licence)
-    is recorded as "no data" with the reason and the others still land; the exit code is then 3.
+    is recorded as "no data" with the reason and the others still land; the exit code is then 3 (5, with one
+    message, when Graph rejected the token).
 
     Graph access: set [graph] base_url or SSPR_REVIEW_GRAPH_URL for national clouds or a test server,
     and [auth] mode (or SSPR_REVIEW_ACCESS_TOKEN for a ready token).
