@@ -109,7 +109,11 @@ def _summary(ws: Any, week_ending: str | None) -> Any:
 
 
 def _outcome(result: Any, ws: Any, tail: str) -> None:
-    """Exit 4 when input records could not be read (listed; the others landed), else 3 when a source had no data."""
+    """Exit 5 once when Graph rejected the token part-way (a 401), else 4 when input records could not be read
+    (listed; the others landed), else 3 when a source had no data."""
+    rejected = [o for o in result.outcomes.values() if o.kind == "auth"]
+    if rejected:
+        _fail(f"authentication failed: {rejected[0].reason}", EXIT_AUTH)
     missing = ", ".join(name for name, o in result.outcomes.items() if not o.ok)
     unreadable = result.report.unreadable
     if unreadable:
@@ -166,7 +170,8 @@ def fetch(
 
     Incremental: each source resumes at the store's high-water mark minus an overlap, so a fetch killed
     part-way is completed by the next one. A source the app may not read (missing permission or licence)
-    is recorded as "no data" with the reason and the others still land; the exit code is then 3.
+    is recorded as "no data" with the reason and the others still land; the exit code is then 3 (5, with one
+    message, when Graph rejected the token).
 
     Graph access: set [graph] base_url or SSPR_REVIEW_GRAPH_URL for national clouds or a test server,
     and [auth] mode (or SSPR_REVIEW_ACCESS_TOKEN for a ready token).

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import LOOPBACK_HOSTS, Config
-from .errors import AuthError, SsprReviewError
+from .errors import AuthError, SsprReviewError, TokenRejected
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def graph_checks(config: Config) -> list[Check]:
     """A token, then one minimal request per source."""
     from .auth import CredentialTokenProvider, build_credential
     from .fetch import run_sync
-    from .graph import FetchStats, GraphClient
+    from .graph import FetchStats, GraphClient, app_budget
 
     try:
         credential = build_credential(config.auth)
@@ -109,7 +109,8 @@ def graph_checks(config: Config) -> list[Check]:
 
     async def go() -> list[Check]:
         out: list[Check] = []
-        async with GraphClient(config.graph.model_copy(update={"max_retries": 1}), credential) as client:
+        settings = config.graph.model_copy(update={"max_retries": 1})
+        async with GraphClient(settings, credential, budget=app_budget(config)) as client:
             try:
                 await CredentialTokenProvider(credential, config.graph.base_url).get_authorization_token(
                     config.graph.base_url
@@ -122,6 +123,9 @@ def graph_checks(config: Config) -> list[Check]:
             for name, endpoint, request in _probes(client):
                 try:
                     await client.get_json(request, endpoint, FetchStats(), name)
+                except TokenRejected as exc:  # the same for every source: said once
+                    out[0] = Check("token", False, str(exc), "check [auth] and the credential named above")
+                    break
                 except SsprReviewError as exc:
                     kind = getattr(exc, "kind", "error")
                     fix = {

@@ -5,10 +5,12 @@
     SsprReviewError                 anything the kit raises on purpose; ``str()`` says what and how to fix it
     ├── ConfigError                 a bad or unknown configuration key or value, or a bad command-line value
     ├── AuthError                   no credential could be built or no token acquired
+    │   └── TokenRejected           401: Graph rejected the token (also a SourceError, kind "auth")
     ├── SourceError                 a source could not deliver data for a window
     │   ├── AccessDenied            403: the app lacks a named permission
     │   ├── LicenceRequired         403: the tenant lacks a named licence
-    │   └── FetchFailed             retries exhausted (429, 5xx, timeouts) or an unreadable answer
+    │   ├── FetchFailed             retries exhausted (429, 5xx, timeouts) or an unreadable answer
+    │   └── TokenRejected
     ├── StoreError                  the history store is unusable (locked by another fetch, corrupt file)
     └── InputError                  a file given to the kit (Graph JSON export) is not what it claims
 """
@@ -55,6 +57,16 @@ class FetchFailed(SourceError):
     """Retries were exhausted or the answer could not be read."""
 
     kind = "failed"
+
+
+class TokenRejected(AuthError, SourceError):
+    """Graph answered 401: the token is invalid, expired or for another tenant or resource.
+
+    An authentication failure (exit 5), not a missing permission; as a :class:`SourceError` it is recorded for
+    the source whose request was rejected when it happens part-way through a fetch.
+    """
+
+    kind = "auth"
 
 
 class StoreError(SsprReviewError):

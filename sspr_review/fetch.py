@@ -50,7 +50,10 @@ class Outcome:
     def line(self) -> str:
         """One line for the terminal."""
         if not self.ok:
-            return f"{self.source:<13} NO DATA ({self.kind}): {self.reason}"
+            reason = (
+                "Graph rejected the access token (the reason and fix follow)" if self.kind == "auth" else self.reason
+            )
+            return f"{self.source:<13} NO DATA ({self.kind}): {reason}"
         span = f" {self.start:%Y-%m-%d %H:%M} → {self.end:%Y-%m-%d %H:%M} UTC" if self.start and self.end else ""
         stats = ""
         if self.stats and self.stats.requests:

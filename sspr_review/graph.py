@@ -6,22 +6,25 @@ into ``None`` and would lose data the history store must keep.
 
 The SDK's own retry handler is switched off; :meth:`GraphClient.pages` retries 429, 5xx and timeouts
 itself, with bounded exponential backoff, honouring ``Retry-After`` and going through the bucket's rate
-limiter again on every attempt.
+limiter again on every attempt. The limiter admits each request in the last middleware before the network
+(:func:`_admission`), and keeps its record of recent requests with every other process of this user calling
+the same tenant with the same application (:func:`app_budget`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .auth import CredentialTokenProvider
-from .config import GraphSettings
-from .errors import AccessDenied, FetchFailed, LicenceRequired, SourceError
-from .ratelimit import Limiter, limiters
+from .auth import TOKEN_ENV, CredentialTokenProvider
+from .config import Config, GraphSettings
+from .errors import AccessDenied, FetchFailed, LicenceRequired, SourceError, TokenRejected
+from .ratelimit import Limiter, Record, SharedRecord, Slot, limiters
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -57,11 +60,92 @@ class FetchStats:
     statuses: dict[int, int] = field(default_factory=dict)
 
 
+@dataclass
+class _Ticket:
+    """The bucket one request goes through, handed to the admission middleware; it adds the seconds waited."""
+
+    limiter: Limiter
+    waited: float = 0.0
+
+
+_TICKET: contextvars.ContextVar[_Ticket | None] = contextvars.ContextVar("sspr_review_graph_ticket", default=None)
+
+
+class _Admission:
+    """One request's passage through its bucket, driven by httpcore's trace events: the slot is granted when
+    the request's headers are about to be written (the connection is open, the bytes leave next) and settled
+    when the answer's headers arrive (or sending or receiving failed)."""
+
+    def __init__(self, ticket: _Ticket) -> None:
+        self.ticket = ticket
+        self.slot: Slot | None = None
+        self.granted = False
+
+    async def trace(self, name: str, info: dict[str, Any]) -> None:
+        if name.endswith(".send_request_headers.started") and not self.granted:
+            waited, self.slot = await self.ticket.limiter.reserve()
+            self.ticket.waited += waited
+            self.granted = True
+        elif name.endswith(_ANSWERED):
+            self.settle()
+
+    def settle(self) -> None:
+        if self.slot is not None:
+            self.ticket.limiter.settle(self.slot)
+            self.slot = None
+
+
+_ANSWERED = (
+    ".receive_response_headers.complete",
+    ".receive_response_headers.failed",
+    ".send_request_headers.failed",
+    ".send_request_body.failed",
+)
+
+
+def _admission() -> Any:
+    """The last middleware before the HTTP transport: the request waits for its rate-limit slot right before
+    its bytes are written.
+
+    The limiter counts the time from a grant to Graph's arrival as transit and bounds it (see ratelimit).
+    Granting at the moment of sending keeps out of it what happens in this process first: acquiring a token
+    from Entra ID, building the request, opening a connection (TCP and TLS), a busy event loop starting
+    several requests at once; in a fresh process these took up to 0.3 s, more than the transit allowed for.
+    A request that never reached the network (a connection that could not be opened) consumes no slot.
+    """
+    from kiota_http.middleware.middleware import BaseMiddleware
+
+    class AdmissionHandler(BaseMiddleware):
+        async def send(self, request: Any, transport: Any) -> Any:
+            ticket = _TICKET.get()
+            if ticket is None:
+                return await super().send(request, transport)
+            admission = _Admission(ticket)
+            request.extensions["trace"] = admission.trace
+            try:
+                response = await super().send(request, transport)
+            finally:
+                admission.settle()
+            if not admission.granted:  # pragma: no cover - only if httpcore stopped reporting its sends
+                raise RuntimeError("httpcore sent a request without reporting it: the rate limiter was bypassed")
+            return response
+
+    return AdmissionHandler()
+
+
+def app_budget(config: Config) -> SharedRecord:
+    """The request record shared by every process of this user that calls this Graph host for the configured
+    tenant and application (Graph's budgets are per app and tenant)."""
+    return SharedRecord.for_app(config.graph.base_url, config.auth.tenant_id, config.auth.client_id)
+
+
 class GraphClient:
     """msgraph-sdk client with the kit's rate limiting, retries and error mapping.
 
     Create it inside the event loop that uses it (the limiters belong to that loop) and close it with
-    :meth:`aclose` or ``async with``.
+    :meth:`aclose` or ``async with``. ``budget`` is where the limiters record recent requests; by default the
+    record every process of this user shares for ``settings.base_url`` (:func:`app_budget` gives the one keyed by
+    the configured tenant and application).
     """
 
     def __init__(
@@ -70,21 +154,26 @@ class GraphClient:
         credential: TokenCredential,
         *,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        budget: Record | None = None,
     ) -> None:
         import httpx
         from kiota_abstractions.authentication import BaseBearerTokenAuthenticationProvider
+        from kiota_http.kiota_client_factory import KiotaClientFactory
         from kiota_http.middleware.options import RetryHandlerOption
         from msgraph.graph_request_adapter import GraphRequestAdapter
         from msgraph.graph_service_client import GraphServiceClient
         from msgraph_core import GraphClientFactory
+        from msgraph_core.middleware import GraphTelemetryHandler
 
         self.settings = settings
         self._scale = settings.throttle_time_scale
         self._sleep = sleep
         timeout = httpx.Timeout(settings.timeout_seconds, connect=min(30.0, settings.timeout_seconds))
-        http = GraphClientFactory.create_with_default_middleware(
-            client=httpx.AsyncClient(timeout=timeout, http2=False),
-            options={RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0, should_retry=False)},
+        options: dict[str, Any] = {RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0, should_retry=False)}
+        # msgraph-sdk's default middleware, then the kit's admission last, right before the transport
+        middleware = [*KiotaClientFactory.get_default_middleware(options), GraphTelemetryHandler(), _admission()]
+        http = GraphClientFactory.create_with_custom_middleware(
+            middleware, client=httpx.AsyncClient(timeout=timeout, http2=False)
         )
         self._http = http
         auth = BaseBearerTokenAuthenticationProvider(CredentialTokenProvider(credential, settings.base_url))
@@ -92,7 +181,8 @@ class GraphClient:
         adapter.base_url = settings.base_url
         self.adapter = adapter
         self.sdk: GraphServiceClient = GraphServiceClient(request_adapter=adapter)
-        self.limiters: dict[str, Limiter] = limiters(self._scale)
+        self.budget: Record = budget if budget is not None else SharedRecord.for_app(settings.base_url)
+        self.limiters: dict[str, Limiter] = limiters(self._scale, self.budget)
 
     async def __aenter__(self) -> GraphClient:
         return self
@@ -113,17 +203,18 @@ class GraphClient:
         limiter = self.limiters[endpoint.bucket]
         attempt = 0
         while True:
-            waited, slot = await limiter.reserve()
-            stats.waited += waited
             stats.requests += 1
             status: int | None = None
             retry_after: float | None = None
             problem = ""
+            ticket = _Ticket(limiter)
+            context = _TICKET.set(ticket)
             try:
                 try:
                     body = await self.adapter.send_primitive_async(request, "bytes", {"XXX": ODataError})
                 finally:
-                    limiter.settle(slot)
+                    _TICKET.reset(context)
+                    stats.waited += ticket.waited
             except APIError as exc:
                 status = exc.response_status_code or 0
                 headers = {k.lower(): v for k, v in (exc.response_headers or {}).items()}
@@ -239,9 +330,11 @@ def _map_error(status: int, problem: str, endpoint: Endpoint, source: str) -> So
             status=status,
         )
     if status == 401:
-        return AccessDenied(
-            f"{endpoint.name}: the token was rejected (HTTP 401: {problem}). Check [auth] and that the token "
-            "is for this tenant and Microsoft Graph.",
+        return TokenRejected(
+            f"Microsoft Graph rejected the access token (HTTP 401 from {endpoint.name}: {problem}): it is invalid, "
+            "expired, or issued for another tenant or another resource than Microsoft Graph. Check [auth] mode, "
+            f"tenant_id and client_id and the credential they use; a token in {TOKEN_ENV} is sent as it is "
+            "(mode auto or token): replace it with a current token for Microsoft Graph.",
             source=source,
             status=status,
         )

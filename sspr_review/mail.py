@@ -487,7 +487,7 @@ def graph_send(message: EmailMessage, settings: MailSettings, ws: Any) -> None:
 
     from .auth import build_credential
     from .fetch import run_sync
-    from .graph import Endpoint, FetchStats, GraphClient
+    from .graph import Endpoint, FetchStats, GraphClient, app_budget
 
     body = json.dumps(graph_message(message)).encode()
     if len(body) > GRAPH_REQUEST_LIMIT:
@@ -497,7 +497,9 @@ def graph_send(message: EmailMessage, settings: MailSettings, ws: Any) -> None:
     endpoint = Endpoint("users/{sender}/sendMail", "directory", "Mail.Send")
 
     async def go() -> None:
-        async with GraphClient(ws.config.graph, build_credential(ws.config.auth)) as client:
+        async with GraphClient(
+            ws.config.graph, build_credential(ws.config.auth), budget=app_budget(ws.config)
+        ) as client:
             request = RequestInformation(
                 Method.POST, "{+baseurl}/users/{user_id}/sendMail", {"user_id": settings.sender}
             )

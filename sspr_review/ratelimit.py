@@ -13,15 +13,38 @@ request cannot have arrived after its answer), never less than :data:`MARGIN_SEC
 request a little after it arrives) and at most :data:`MAX_TRANSIT_SECONDS`. A slow answer (a server busy
 enough to admit it late) holds its slot longer, so a late arrival does not make the request that follows it in
 the window arrive too early.
+
+The budget belongs to the application and the tenant, not to one process: a fetch started right after
+another one (or beside it, or after one was killed) must count the requests the other sent. The record of
+recent requests per bucket therefore lives in a :class:`SharedRecord`, a small JSON file in the user's state
+directory (:func:`state_dir`) keyed by Graph host, tenant and client id, read and updated under an exclusive
+file lock for every grant, answer and pause. Its times are wall-clock (``time.time``) seconds, the only clock
+that processes share. The record only holds the last few seconds of grants: a stale one is empty, a corrupt
+one (unreadable JSON, odd values, an entry "in the future" after the clock was set back) is ignored entry by
+entry, and deleting the file at any time is safe. A :class:`LocalRecord` keeps the same record inside one
+process (monotonic clock); it is also the fallback, with a warning, when the shared file cannot be used.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import hashlib
+import itertools
+import json
+import logging
+import math
+import os
+import stat
 import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,37 +70,279 @@ MARGIN_SECONDS = 0.05
 #: The most transit time a settled request's slot is held for (a bound on arrival jitter, in real seconds:
 #: network and server delays do not shrink with ``time_scale``).
 MAX_TRANSIT_SECONDS = 0.2
+#: The longest pause a shared record may impose (Graph's Retry-After is a few seconds; a larger value in the
+#: file is a corrupt or hostile one).
+MAX_PAUSE_SECONDS = 300.0
+
+#: Environment variable naming the kit's state directory (default ``$XDG_STATE_HOME/sspr-review``, else
+#: ``~/.local/state/sspr-review``): where the shared request records live.
+STATE_DIR_ENV = "SSPR_REVIEW_STATE_DIR"
+RECORD_VERSION = 1
+#: A record file larger than this is not one the kit wrote: it is ignored (and replaced on the next grant).
+MAX_RECORD_BYTES = 64 * 1024
+#: How long to wait for another process's lock on the record (held for well under a millisecond normally)
+#: before falling back to this process's own record for that request.
+LOCK_TIMEOUT_SECONDS = 2.0
+
+_slot_ids = itertools.count()
+_id_prefix = os.urandom(3).hex()
 
 
 class Slot:
-    """One granted request start: when it was granted and the transit time assumed for it."""
+    """One granted request start: when it was granted, the transit time assumed for it and the window span it
+    holds (``granted + transit + span`` is when it frees), with an id to settle it by."""
 
-    __slots__ = ("granted", "transit")
+    __slots__ = ("granted", "id", "span", "transit")
 
-    def __init__(self, granted: float, transit: float) -> None:
+    def __init__(self, granted: float, transit: float, span: float = 0.0, id: str = "") -> None:
         self.granted = granted
         self.transit = transit
+        self.span = span
+        self.id = id or f"{os.getpid():x}.{_id_prefix}.{next(_slot_ids):x}"
+
+    def free_at(self) -> float:
+        return self.granted + self.transit + self.span
+
+
+@dataclass
+class BucketState:
+    """One bucket's record: the slots still (possibly) counted by Graph, and a pause after a 429."""
+
+    slots: list[Slot] = field(default_factory=list)
+    paused_until: float = 0.0
+    changed: bool = False
+
+
+class Record(Protocol):
+    """Where a limiter keeps its bucket's slots: in this process, or shared by every process on the machine."""
+
+    shared: bool
+
+    def update(self, bucket: str, now: float) -> contextlib.AbstractContextManager[BucketState]:
+        """The bucket's state at ``now``, held exclusively for the block; changes (``changed``) are kept."""
+        ...
+
+
+class LocalRecord:
+    """The record of one process (the limiters of one fetch), on the monotonic clock."""
+
+    shared = False
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, BucketState] = {}
+
+    @contextlib.contextmanager
+    def update(self, bucket: str, now: float) -> Iterator[BucketState]:
+        state = self._buckets.setdefault(bucket, BucketState())
+        state.slots = [s for s in state.slots if s.free_at() > now]
+        yield state
+        state.changed = False
+
+
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The kit's state directory: ``$SSPR_REVIEW_STATE_DIR``, else ``$XDG_STATE_HOME/sspr-review``, else
+    ``~/.local/state/sspr-review``."""
+    env = os.environ if env is None else env
+    if env.get(STATE_DIR_ENV):
+        return Path(env[STATE_DIR_ENV]).expanduser()
+    xdg = env.get("XDG_STATE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "state"
+    return base / "sspr-review"
+
+
+def budget_key(base_url: str, tenant_id: str = "", client_id: str = "") -> dict[str, str]:
+    """What Graph's budget belongs to: the Graph host, the tenant and the application (client id)."""
+    parts = urlsplit(base_url)
+    return {
+        "graph": (parts.netloc or parts.path).lower(),
+        "tenant": tenant_id.strip().lower(),
+        "client": client_id.strip().lower(),
+    }
+
+
+class SharedRecord:
+    """The record of every process of this user on this machine that uses the same Graph host, tenant and
+    application: ``<state dir>/graph-budget-<hash of the key>.json``, owner-only, updated under ``flock``.
+
+    Processes whose configuration names no tenant or client id share one record per Graph host (the safe
+    side: they may wait for each other, never overrun each other).
+    """
+
+    shared = True
+
+    def __init__(self, path: Path, key: Mapping[str, str]) -> None:
+        self.path = path
+        self.key = dict(key)
+        self._fallback = LocalRecord()
+        self._warned = False
+
+    @classmethod
+    def for_app(
+        cls, base_url: str, tenant_id: str = "", client_id: str = "", *, env: Mapping[str, str] | None = None
+    ) -> SharedRecord:
+        key = budget_key(base_url, tenant_id, client_id)
+        digest = hashlib.sha256("\n".join(key.values()).encode()).hexdigest()[:16]
+        return cls(state_dir(env) / f"graph-budget-{digest}.json", key)
+
+    # ------------------------------------------------------------------------------------------- file
+    def _warn(self, problem: str) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "sspr-review: cannot use the shared Graph request record %s (%s); this process counts only its "
+                "own requests, so a fetch running beside it may receive HTTP 429 (retried). Fix the folder's "
+                "permissions or set %s to a writable folder.",
+                self.path,
+                problem,
+                STATE_DIR_ENV,
+            )
+
+    def _open(self) -> int:
+        folder = self.path.parent
+        missing = []
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for created in reversed(missing):
+            created.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise OSError("not a regular file")
+            if info.st_mode & 0o077 and info.st_uid == os.geteuid():
+                os.fchmod(fd, 0o600)
+            deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return fd
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise OSError(f"locked by another process for more than {LOCK_TIMEOUT_SECONDS:g} s") from None
+                    time.sleep(0.0005)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    @contextlib.contextmanager
+    def update(self, bucket: str, now: float) -> Iterator[BucketState]:
+        try:
+            fd = self._open()
+        except OSError as exc:
+            self._warn(exc.strerror or str(exc))
+            with self._fallback.update(bucket, now) as state:
+                yield state
+            return
+        try:
+            try:
+                raw = os.pread(fd, MAX_RECORD_BYTES + 1, 0)
+            except OSError:
+                raw = b""
+            buckets = parse_record(raw, now)
+            state = buckets.setdefault(bucket, BucketState())
+            yield state
+            if any(b.changed for b in buckets.values()):
+                data = self.dumps(buckets, now)
+                try:
+                    os.pwrite(fd, data, 0)
+                    os.ftruncate(fd, len(data))
+                except OSError as exc:
+                    self._warn(exc.strerror or str(exc))
+        finally:
+            os.close(fd)  # releases the lock
+
+    def dumps(self, buckets: Mapping[str, BucketState], now: float) -> bytes:
+        out: dict[str, Any] = {}
+        for name, state in buckets.items():
+            slots = [[s.granted, s.transit, s.span, s.id] for s in state.slots if s.free_at() > now]
+            if slots or state.paused_until > now:
+                out[name] = {"paused_until": state.paused_until if state.paused_until > now else 0.0, "slots": slots}
+        record = {"version": RECORD_VERSION, **self.key, "written": now, "buckets": out}
+        return json.dumps(record, separators=(",", ":")).encode()
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def parse_record(raw: bytes, now: float) -> dict[str, BucketState]:
+    """The buckets of a shared record file's bytes at wall-clock ``now``; anything unreadable is ignored.
+
+    Text after the JSON object (a write cut short by a kill leaves the old record's tail) is ignored. Slots
+    that have freed are dropped; values are bounded to what the kit writes: a transit within
+    ``[MARGIN_SECONDS, MAX_TRANSIT_SECONDS]``, a span no longer than the bucket's documented window with its
+    margin, a grant or pause no later than ``now`` allows (an entry in the future, after the clock was set
+    back, is taken as granted ``now``, so it holds its slot one window at most).
+    """
+    if not raw or len(raw) > MAX_RECORD_BYTES:
+        return {}
+    try:
+        record, _ = json.JSONDecoder().raw_decode(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return {}
+    if not isinstance(record, dict) or record.get("version") != RECORD_VERSION:
+        return {}
+    buckets = record.get("buckets")
+    if not isinstance(buckets, dict):
+        return {}
+    out: dict[str, BucketState] = {}
+    for name, entry in buckets.items():
+        budget = BUDGETS.get(name)
+        if budget is None or not isinstance(entry, dict):
+            continue
+        state = BucketState()
+        longest = budget.window * (1 + MARGIN_FRACTION)
+        paused = _number(entry.get("paused_until"))
+        if paused is not None and paused > now:
+            state.paused_until = min(paused, now + MAX_PAUSE_SECONDS)
+        raw_slots = entry.get("slots")
+        for item in raw_slots if isinstance(raw_slots, list) else []:
+            if not isinstance(item, list) or len(item) != 4 or not isinstance(item[3], str) or len(item[3]) > 64:
+                continue
+            granted, transit, span = (_number(v) for v in item[:3])
+            if granted is None or transit is None or span is None:
+                continue
+            if granted > now:
+                granted, state.changed = now, True
+            transit = min(max(transit, MARGIN_SECONDS), MAX_TRANSIT_SECONDS)
+            slot = Slot(granted, transit, min(max(span, 0.0), longest), item[3])
+            if slot.free_at() > now:
+                state.slots.append(slot)
+        state.slots.sort(key=lambda s: s.granted)
+        out[name] = state
+    return out
 
 
 class SlidingWindowLimiter:
     """At most ``budget.limit`` request starts in any ``budget.window`` seconds (scaled by ``time_scale``).
 
     A slot is busy from its grant until ``granted + transit + window``; see the module doc for ``transit``.
+    ``record`` holds the bucket's slots (default: this process only); a shared record needs a wall clock, which
+    ``clock`` defaults to then.
     """
 
-    def __init__(self, budget: Budget, *, time_scale: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        budget: Budget,
+        *,
+        time_scale: float = 1.0,
+        clock: Callable[[], float] | None = None,
+        record: Record | None = None,
+        bucket: str = "default",
+    ) -> None:
         self.limit = budget.limit
         self.span = budget.window * time_scale * (1 + MARGIN_FRACTION)
         #: The window with the default transit allowance (what a slot costs when its answer is not reported).
         self.window = self.span + MARGIN_SECONDS
-        self._clock = clock
-        self._slots: deque[Slot] = deque()
+        self.record: Record = record if record is not None else LocalRecord()
+        self.bucket = bucket
+        self._clock = clock or (time.time if self.record.shared else time.monotonic)
         self._lock = asyncio.Lock()
-        self._paused_until = 0.0
         self.waited = 0.0
-
-    def _free_at(self, slot: Slot) -> float:
-        return slot.granted + slot.transit + self.span
 
     async def acquire(self) -> float:
         """Wait for a slot; return the seconds waited."""
@@ -89,14 +354,17 @@ class SlidingWindowLimiter:
             waited = 0.0
             while True:
                 now = self._clock()
-                if self._slots:
-                    self._slots = deque(s for s in self._slots if self._free_at(s) > now)
-                delay = self._paused_until - now
-                if len(self._slots) >= self.limit:
-                    delay = max(delay, min(self._free_at(s) for s in self._slots) - now)
-                if delay <= 0:
-                    slot = Slot(now, MARGIN_SECONDS)
-                    self._slots.append(slot)
+                slot = None
+                with self.record.update(self.bucket, now) as state:
+                    busy = [s.free_at() for s in state.slots if s.free_at() > now]
+                    delay = state.paused_until - now
+                    if len(busy) >= self.limit:
+                        delay = max(delay, sorted(busy)[len(busy) - self.limit] - now)
+                    if delay <= 0:
+                        slot = Slot(now, MARGIN_SECONDS, self.span)
+                        state.slots.append(slot)
+                        state.changed = True
+                if slot is not None:
                     self.waited += waited
                     return waited, slot
                 await asyncio.sleep(delay)
@@ -104,12 +372,27 @@ class SlidingWindowLimiter:
 
     def settle(self, slot: Slot | None) -> None:
         """The request of ``slot`` was answered (or failed) now: bound its transit by the time it took."""
-        if slot is not None:
-            slot.transit = min(max(self._clock() - slot.granted, MARGIN_SECONDS), MAX_TRANSIT_SECONDS)
+        if slot is None:
+            return
+        now = self._clock()
+        slot.transit = min(max(now - slot.granted, MARGIN_SECONDS), MAX_TRANSIT_SECONDS)
+        if not self.record.shared or slot.transit == MARGIN_SECONDS:
+            return  # a local record holds this very slot; a shared one already holds the default transit
+        with self.record.update(self.bucket, now) as state:
+            for held in state.slots:
+                if held.id == slot.id:
+                    if held is not slot:
+                        held.transit = slot.transit
+                        state.changed = True
+                    break
 
     def pause(self, seconds: float) -> None:
-        """Hold every request of this bucket for ``seconds`` (after a 429)."""
-        self._paused_until = max(self._paused_until, self._clock() + seconds)
+        """Hold every request of this bucket for ``seconds`` (after a 429), in every process sharing the record."""
+        now = self._clock()
+        with self.record.update(self.bucket, now) as state:
+            if now + seconds > state.paused_until:
+                state.paused_until = now + seconds
+                state.changed = True
 
 
 class ConcurrencyLimiter:
@@ -137,9 +420,13 @@ class ConcurrencyLimiter:
 Limiter = SlidingWindowLimiter | ConcurrencyLimiter
 
 
-def limiters(time_scale: float = 1.0) -> dict[str, Limiter]:
-    """One limiter per bucket, fresh for one fetch run (they must live in the run's event loop)."""
+def limiters(time_scale: float = 1.0, record: Record | None = None) -> dict[str, Limiter]:
+    """One limiter per bucket for one fetch run (they must live in the run's event loop), keeping their slots
+    in ``record`` (default: this process only; pass a :class:`SharedRecord` to share Graph's budget)."""
+    record = record if record is not None else LocalRecord()
     return {
-        name: SlidingWindowLimiter(budget, time_scale=time_scale) if budget else ConcurrencyLimiter()
+        name: SlidingWindowLimiter(budget, time_scale=time_scale, record=record, bucket=name)
+        if budget
+        else ConcurrencyLimiter()
         for name, budget in BUDGETS.items()
     }

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .graph import Endpoint, FetchStats, GraphClient
+from .graph import Endpoint, FetchStats, GraphClient, app_budget
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -122,7 +122,7 @@ class GraphSource:
     def __init__(
         self, config: Config, credential: TokenCredential, *, clock: Callable[[], datetime] | None = None
     ) -> None:
-        self.client = GraphClient(config.graph, credential)
+        self.client = GraphClient(config.graph, credential, budget=app_budget(config))
         self.stats: dict[str, FetchStats] = {}
         self._clock = clock
 
@@ -256,10 +256,14 @@ class GraphSource:
         return out
 
     async def tenant(self) -> dict[str, Any]:
-        from .errors import SourceError
+        """The tenant's id and name; the fetch's first request, so a rejected token stops it here, once
+        (:class:`~sspr_review.errors.TokenRejected` is an authentication error), before any source is tried."""
+        from .errors import SourceError, TokenRejected
 
         try:
             orgs = await self._list(self.client.sdk.organization, None, ORGANIZATION, "tenant")
+        except TokenRejected:
+            raise
         except SourceError:
             return {}
         return {"id": orgs[0].get("id"), "name": orgs[0].get("displayName")} if orgs else {}

@@ -13,6 +13,13 @@ CLI = [sys.executable, "-m", "sspr_review.cli"]
 SMALL_DEMO = "[demo]\nusers = 600\nweeks = 6\n"
 
 
+@pytest.fixture(autouse=True)
+def _isolated_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test (and the CLI processes it starts) keeps the shared Graph request record in its own folder,
+    not in the user's state directory."""
+    monkeypatch.setenv("SSPR_REVIEW_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture(scope="session")
 def small_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("config") / "config.toml"

@@ -17,6 +17,7 @@ import pytest
 
 from sspr_review import config
 from sspr_review.demo import DemoTenant
+from sspr_review.errors import AuthError, TokenRejected
 from sspr_review.fetch import FetchResult
 from sspr_review.sources import SSPR, audit_filters, risk_filter
 from sspr_review.workspace import Workspace, last_monday
@@ -97,7 +98,8 @@ def test_complete_fetch_pages_everything_without_429(
     # documented sliding window at admission and counts every 429 (its log's arrival stamps are taken earlier,
     # before parsing, so they are not the moments it judged)
     assert reports > 5
-    assert server.count("", status=429) == 0
+    assert [r.path for r in server.requests if r.status == 429] == []  # (count("") matches no path)
+    assert server.throttled == {"reports": 0, "identityProtection": 0}
     assert all(o.stats is None or o.stats.throttled == 0 for o in result.outcomes.values())
 
 
@@ -270,8 +272,43 @@ def test_duplicates_across_pages_and_odd_records(
 def test_rejected_token_is_explained(server: GraphServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ws = workspace(server, tmp_path, monkeypatch, SSPR_REVIEW_ACCESS_TOKEN="wrong")
     monkeypatch.setenv("SSPR_REVIEW_ACCESS_TOKEN", "wrong")
-    result = ws.fetch(progress=False)
-    assert not result.outcomes["audit"].ok and "token was rejected" in result.outcomes["audit"].reason
+    with pytest.raises(TokenRejected, match="rejected the access token") as raised:
+        ws.fetch(progress=False)
+    assert isinstance(raised.value, AuthError) and "SSPR_REVIEW_ACCESS_TOKEN" in str(raised.value)
+    assert len(server.requests) == 1  # the first request's 401 stops the fetch: no source is tried
+    assert all(entry["last_failure"] is None for entry in ws.status()["sources"].values())
+
+
+def test_cli_rejected_token_exits_5_with_one_authentication_error(server: GraphServer, tmp_path: Path) -> None:
+    """Issue 15 item 4: a 401 is an authentication failure (exit 5), said once, not a permission per source."""
+    done = _run_cli(graph_env(server, tmp_path / "s", SSPR_REVIEW_ACCESS_TOKEN="expired-token"))
+    assert done.returncode == 5, (done.returncode, done.stdout, done.stderr)
+    assert done.stderr.count("authentication failed") == 1
+    assert done.stderr.count("rejected the access token") == 1 and "HTTP 401" in done.stderr
+    assert "SSPR_REVIEW_ACCESS_TOKEN" in done.stderr  # the fix
+    assert "permission" not in done.stdout + done.stderr and "NO DATA" not in done.stdout
+    assert [r.status for r in server.requests] == [401]
+
+
+def test_cli_401_part_way_exits_5_once_and_the_other_sources_land(server: GraphServer, tmp_path: Path) -> None:
+    server.add_fault(Fault("/auditLogs/directoryAudits", 401, times=1000, after=1))
+    done = _run_cli(graph_env(server, tmp_path / "s"))
+    assert done.returncode == 5, (done.returncode, done.stdout, done.stderr)
+    assert done.stderr.count("rejected the access token") == 1
+    fetched = done.stdout.split("\n\n")[0].splitlines()  # the fetch's lines (the week's review follows)
+    assert fetched[0].startswith("audit") and "NO DATA (auth)" in fetched[0] and "HTTP 401" not in fetched[0]
+    assert [line.split()[1].rstrip(":") for line in fetched[1:5]] == [
+        "ok"
+    ] * 4  # risk, registration, roles, policy landed
+    assert "permission" not in done.stdout + done.stderr
+
+
+def test_doctor_says_once_that_the_token_was_rejected(server: GraphServer, tmp_path: Path) -> None:
+    env = graph_env(server, tmp_path / "s", SSPR_REVIEW_ACCESS_TOKEN="wrong")
+    done = subprocess.run([*CLI, "doctor"], env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stdout.count("rejected the access token") == 1 and "[FAIL] token" in done.stdout
+    assert "(directoryAudits)" not in done.stdout and "permission" not in done.stdout
 
 
 def _store_rows(store: Path) -> dict[str, Any]:

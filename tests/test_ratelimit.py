@@ -1,6 +1,21 @@
 import asyncio
+import json
+import logging
+import stat
+from pathlib import Path
 
-from sspr_review.ratelimit import Budget, SlidingWindowLimiter
+import pytest
+
+from sspr_review.ratelimit import (
+    BUDGETS,
+    MAX_PAUSE_SECONDS,
+    STATE_DIR_ENV,
+    Budget,
+    SharedRecord,
+    SlidingWindowLimiter,
+    parse_record,
+    state_dir,
+)
 
 
 class FakeClock:
@@ -56,3 +71,161 @@ def test_time_scale_shrinks_windows() -> None:
     limiter = SlidingWindowLimiter(Budget(1, 1.0), time_scale=0.01, clock=clock)
     starts = run_with_fake_time(limiter, clock, 3)
     assert starts[2] < 2 * (0.01 * 1.02 + 0.05) + 1e-9  # two scaled windows plus the fixed jitter margin
+
+
+# ------------------------------------------------------------------------------ the record shared by processes
+
+WALL = 1_800_000_000.0  # a wall-clock time (shared records use time.time)
+
+
+def shared(tmp_path: Path, tenant: str = "contoso", client: str = "app") -> SharedRecord:
+    return SharedRecord.for_app("https://graph.microsoft.com/v1.0", tenant, client, env={STATE_DIR_ENV: str(tmp_path)})
+
+
+def two_processes(record_a: SharedRecord, record_b: SharedRecord, clock: FakeClock, n: int) -> list[float]:
+    """Starts of n requests alternating between two limiters, as two processes with their own records would."""
+    a = SlidingWindowLimiter(BUDGETS["reports"], clock=clock, record=record_a, bucket="reports")  # type: ignore[arg-type]
+    b = SlidingWindowLimiter(BUDGETS["reports"], clock=clock, record=record_b, bucket="reports")  # type: ignore[arg-type]
+    starts: list[float] = []
+    for i in range(n):
+        starts += run_with_fake_time(a if i % 2 else b, clock, 1)
+    return starts
+
+
+def test_processes_sharing_a_record_share_the_budget(tmp_path: Path) -> None:
+    clock = FakeClock()
+    clock.now = WALL
+    starts = two_processes(shared(tmp_path), shared(tmp_path), clock, 12)
+    for i in range(len(starts) - 5):
+        assert starts[i + 5] - starts[i] >= 10.0
+    assert starts[:5] == [WALL] * 5
+
+
+def test_the_record_is_keyed_by_graph_host_tenant_and_client(tmp_path: Path) -> None:
+    assert shared(tmp_path).path == shared(tmp_path, "CONTOSO ", "App").path
+    assert shared(tmp_path).path != shared(tmp_path, "fabrikam").path
+    assert shared(tmp_path).path != shared(tmp_path, client="other-app").path
+    gov = SharedRecord.for_app("https://graph.microsoft.us/v1.0", "contoso", "app", env={STATE_DIR_ENV: str(tmp_path)})
+    assert gov.path != shared(tmp_path).path
+    clock = FakeClock()
+    clock.now = WALL
+    starts = two_processes(shared(tmp_path), shared(tmp_path, "fabrikam"), clock, 10)
+    assert starts == [WALL] * 10  # two tenants: two budgets
+
+
+def test_state_dir_default_and_override(tmp_path: Path) -> None:
+    assert state_dir({STATE_DIR_ENV: str(tmp_path)}) == tmp_path
+    assert state_dir({"XDG_STATE_HOME": "/var/state"}) == Path("/var/state/sspr-review")
+    assert state_dir({"XDG_STATE_HOME": "relative"}) == Path.home() / ".local/state/sspr-review"
+    assert state_dir({}) == Path.home() / ".local/state/sspr-review"
+
+
+def test_record_file_is_owner_only_and_holds_only_live_slots(tmp_path: Path) -> None:
+    record = shared(tmp_path / "state")
+    clock = FakeClock()
+    clock.now = WALL
+    limiter = SlidingWindowLimiter(Budget(5, 10.0), clock=clock, record=record, bucket="reports")
+    run_with_fake_time(limiter, clock, 3)
+    assert stat.S_IMODE(record.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(record.path.parent.stat().st_mode) == 0o700
+    body = json.loads(record.path.read_text())
+    assert body["tenant"] == "contoso" and body["client"] == "app" and body["graph"] == "graph.microsoft.com"
+    assert len(body["buckets"]["reports"]["slots"]) == 3
+    clock.now += 60  # a minute later the old slots are gone from the file at the next grant
+    run_with_fake_time(limiter, clock, 1)
+    assert len(json.loads(record.path.read_text())["buckets"]["reports"]["slots"]) == 1
+
+
+def test_a_pause_after_a_429_holds_every_process(tmp_path: Path) -> None:
+    clock = FakeClock()
+    clock.now = WALL
+    a = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
+    b = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
+    a.pause(5.0)
+    assert run_with_fake_time(b, clock, 1) == [WALL + 5.0]
+
+
+def test_a_settled_transit_is_seen_by_the_other_process(tmp_path: Path) -> None:
+    clock = FakeClock()
+    clock.now = WALL
+    a = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
+    b = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
+
+    _, slot = asyncio.run(a.reserve())
+    clock.now += 0.15  # answered after 0.15 s: the slot is held that much longer than the default 0.05
+    a.settle(slot)
+    assert run_with_fake_time(b, clock, 1) == [pytest.approx(WALL + 0.15 + 1.02, rel=0, abs=1e-6)]
+
+
+CORRUPT = [
+    b"",
+    b"not json",
+    b"\xff\xfe",
+    b"[" * 5000 + b"]" * 5000,
+    b'{"version": 2, "buckets": {}}',
+    b'{"version": 1, "buckets": []}',
+    b'{"version": 1, "buckets": {"reports": "x", "nope": {}}}',
+    b'{"version": 1, "buckets": {"reports": {"slots": [1, [true, 0.1, 10, "a"], [NaN, 0.1, 10, "b"], '
+    b'["1", 0.1, 10, "c"], [1e300, 1e300, 1e300, "d"]], "paused_until": 1e300}}}',
+    b'{"version": 1, "buckets": {"reports": {"paused_until": Infinity, "slots": [[0, 0, 0, 0]]}}}',
+    b"x" * (70 * 1024),
+]
+
+
+@pytest.mark.parametrize("content", CORRUPT, ids=range(len(CORRUPT)))
+def test_a_corrupt_or_hostile_record_never_crashes_and_never_blocks_long(tmp_path: Path, content: bytes) -> None:
+    record = shared(tmp_path)
+    record.path.parent.mkdir(parents=True, exist_ok=True)
+    record.path.write_bytes(content)
+    clock = FakeClock()
+    clock.now = WALL
+    limiter = SlidingWindowLimiter(Budget(5, 10.0), clock=clock, record=record, bucket="reports")
+    starts = run_with_fake_time(limiter, clock, 5)
+    # at worst a value "in the future" holds its slot for one window from now, and a pause is capped
+    assert starts[-1] <= WALL + MAX_PAUSE_SECONDS
+    assert json.loads(record.path.read_text())["version"] == 1  # replaced by a good record
+
+
+def test_a_record_from_the_future_holds_one_window_at_most(tmp_path: Path) -> None:
+    """After the clock was set back an hour, the old entries look an hour ahead: each holds one window."""
+    record = shared(tmp_path)
+    record.path.parent.mkdir(parents=True, exist_ok=True)
+    slots = [[WALL + 3600, 0.05, 10.2, f"s{i}"] for i in range(5)]
+    record.path.write_text(json.dumps({"version": 1, "buckets": {"reports": {"slots": slots, "paused_until": 0}}}))
+    clock = FakeClock()
+    clock.now = WALL
+    limiter = SlidingWindowLimiter(Budget(5, 10.0), clock=clock, record=record, bucket="reports")
+    assert run_with_fake_time(limiter, clock, 1)[0] == pytest.approx(WALL + 10.25, rel=0, abs=1e-6)
+
+
+def test_a_write_cut_short_leaves_a_readable_record() -> None:
+    good = b'{"version":1,"buckets":{"reports":{"paused_until":0,"slots":[[100.0,0.05,10.2,"a"]]}}}'
+    state = parse_record(good + b'0.05,10.2,"old"]]}}}', now=101.0)
+    assert [s.id for s in state["reports"].slots] == ["a"]
+
+
+def test_an_unusable_state_dir_falls_back_to_this_process_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "file").write_text("")
+    record = SharedRecord.for_app("https://graph.microsoft.com/v1.0", env={STATE_DIR_ENV: str(tmp_path / "file")})
+    clock = FakeClock()
+    clock.now = WALL
+    limiter = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=record, bucket="identity_protection")
+    with caplog.at_level(logging.WARNING):
+        starts = run_with_fake_time(limiter, clock, 3)
+    assert starts[1] - starts[0] >= 1.0 and starts[2] - starts[1] >= 1.0  # still limited, within the process
+    warnings = [r.getMessage() for r in caplog.records if "shared Graph request record" in r.getMessage()]
+    assert len(warnings) == 1 and STATE_DIR_ENV in warnings[0] and str(tmp_path / "file") in warnings[0]  # once
+
+
+def test_a_symlinked_record_is_not_followed(tmp_path: Path) -> None:
+    record = shared(tmp_path)
+    target = tmp_path / "elsewhere"
+    target.write_text("keep me")
+    record.path.parent.mkdir(parents=True, exist_ok=True)
+    record.path.symlink_to(target)
+    clock = FakeClock()
+    clock.now = WALL
+    run_with_fake_time(SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=record, bucket="reports"), clock, 1)
+    assert target.read_text() == "keep me"
