@@ -24,7 +24,7 @@ import pytest
 from tests import wheelhouse
 
 REPO = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.install
+pytestmark = [pytest.mark.install, pytest.mark.timeout(1800)]
 #: Packages for developers only: a user's environment must not have them.
 DEV_ONLY = {"pytest", "nbval", "jupyterlab", "kaleido", "ruff", "mypy", "aiosmtpd"}
 
