@@ -103,7 +103,7 @@ def run(
         failed = out / f"{week}.failed"
         shutil.rmtree(failed, ignore_errors=True)
         folder.rename(failed)
-        executed = failed / exc.notebook.name
+        executed = (failed / exc.notebook.name).resolve()
         raise notebooks.NotebookFailed(str(exc).replace(str(exc.notebook), str(executed)), notebook=executed) from None
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -132,7 +132,7 @@ def _build(
         timings[f"export {stem}"] = time.perf_counter() - t0
         executed_books.append(executed)
     for executed in executed_books:
-        notebooks.slim(executed, replace={str(folder.resolve()): str(final.resolve())})
+        notebooks.slim(executed, replace={str(folder.resolve()): str(final.resolve()), str(folder): str(final)})
     if not (folder / "findings.json").is_file():
         raise notebooks.NotebookFailed(
             f"weekly_review.ipynb wrote no findings.json (the executed notebook {folder / 'weekly_review.ipynb'} "
