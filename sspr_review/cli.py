@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 2 bad usage or configuration; 3 a source could not be fetched (the others landed);
 4 the store is unusable, or input files or records cannot be read (each named; the readable ones landed);
-5 authentication failed; 6 a report notebook failed;
+5 authentication failed; 6 a report notebook failed, or a notebook,
+the report template or a Python kernel is missing;
 7 findings at or above ``run --fail-on`` exist; 8 the e-mail could not be sent; 1 ``doctor`` found a problem.
 """
 
@@ -62,11 +63,11 @@ def _fail(message: str, code: int) -> NoReturn:
 @contextlib.contextmanager
 def _exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
     """Turn the kit's errors into the documented exit codes, with the message (and its fix) on stderr."""
-    from .notebooks import NotebookFailed
+    from .notebooks import CopyRefused, NotebookFailed, ToolchainMissing
 
     try:
         yield
-    except ConfigError as exc:
+    except (ConfigError, CopyRefused) as exc:
         _fail(str(exc), EXIT_CONFIG)
     except AuthError as exc:
         _fail(f"authentication failed: {exc}", EXIT_AUTH)
@@ -74,6 +75,8 @@ def _exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
         _fail(str(exc), EXIT_STORE)
     except NotebookFailed as exc:
         _fail(f"report notebook failed: {exc}", EXIT_NOTEBOOK)
+    except ToolchainMissing as exc:
+        _fail(f"cannot build the reports: {exc} (sspr-review doctor checks the installation)", EXIT_NOTEBOOK)
     except SsprReviewError as exc:
         _fail(f"{prefix}{exc}", other)
 
@@ -154,6 +157,7 @@ def main() -> None:
     The weekly reports (+ mail):  sspr-review run --config config.toml --email
     What the store holds:         sspr-review status --config config.toml
     How reason texts classify:    sspr-review reasons --from-store --config config.toml
+    The notebooks, for JupyterLab: sspr-review notebooks DIR
     """
 
 
@@ -260,11 +264,12 @@ def run(
     """Fetch, then build the week's reports: weekly-review.html, adoption-trends.html, the executed
     notebooks and findings.json, in OUT/<week ending>/.
 
-    The HTML hides code and draws every chart offline (plotly.js embedded once per report).
+    The HTML hides code and draws every chart offline (plotly.js embedded once per report). The folder is
+    built next to OUT/<week ending>/ and replaces it only when complete.
     Exit codes: 0 done; 3 a source returned no data (reports still written, gaps shown);
     4 store unusable or input records unreadable (named);
-    5 authentication failed; 6 a notebook failed; 7 --fail-on matched;
-    8 the e-mail could not be sent.
+    5 authentication failed; 6 a notebook failed, or a notebook, the report
+    template or the kernel is missing; 7 --fail-on matched; 8 the e-mail could not be sent.
     """
     from .run import run as run_reports
 
@@ -353,13 +358,32 @@ def review(
         click.echo(f"findings.json written to {json_path}")
 
 
+@main.command("notebooks")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite copies edited since they were copied.")
+def notebooks_command(folder: Path, force: bool) -> None:
+    """Copy the report notebooks (weekly_review, adoption_trends, user_investigation) into FOLDER, to open
+    them in JupyterLab (pip install 'sspr-review[lab]'; then: jupyter lab FOLDER).
+
+    Running it again updates copies you did not change. A copy you edited is never overwritten unless you
+    pass --force: nothing is copied and the exit code is 2.
+    """
+    from .notebooks import copy_notebooks
+
+    with _exit_codes():
+        done = copy_notebooks(folder, force=force)
+    for path, action in done:
+        click.echo(f"{action:<12} {path}")
+
+
 @main.command()
 @config_option
 @click.option("--no-graph", is_flag=True, help="Skip the Microsoft Graph checks (e.g. to test only the mail relay).")
 def doctor(config_path: Path | None, no_graph: bool) -> None:
     """Check that a scheduled run will work: configuration, a token, each Graph source (ok, missing
-    permission or missing licence, named), the SMTP relay (connect, TLS, login; nothing is sent) and
-    Chromium for the e-mail's charts. Exits 1 when something is wrong, with the fix under each problem.
+    permission or missing licence, named), the SMTP relay (connect, TLS, login; nothing is sent),
+    Chromium for the e-mail's charts, and the report notebooks, their template and a Python kernel.
+    Exits 1 when something is wrong, with the fix under each problem.
     """
     import os
 

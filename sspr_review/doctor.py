@@ -2,7 +2,8 @@
 
 Checks: the configuration; a token; each Graph source with a minimal request (ok, missing permission,
 missing licence); the SMTP relay (connect, TLS, login, no mail sent) when ``[mail] transport = "smtp"``
-and recipients are set; Chromium for the e-mail's chart images.
+and recipients are set; Chromium for the e-mail's chart images; the report notebooks, the report template and
+a Python kernel (what ``run`` needs besides data).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import shutil
 import smtplib
 import ssl
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -194,8 +196,37 @@ def chromium_check(which: Callable[[str], str | None] = shutil.which) -> Check:
     )
 
 
+def toolchain_checks() -> list[Check]:
+    """The packaged notebooks (readable), the nbconvert report template and a Python kernel with ipykernel."""
+    import nbformat
+
+    from . import notebooks
+
+    checks = []
+    try:
+        found = notebooks.packaged_notebooks()
+        for path in found.values():
+            nbformat.validate(nbformat.read(path, as_version=4))  # type: ignore[no-untyped-call]
+        checks.append(Check("report notebooks", True, f"{len(found)} in {notebooks.notebooks_dir()}"))
+    except notebooks.ToolchainMissing as exc:
+        checks.append(Check("report notebooks", False, str(exc), notebooks.REINSTALL))
+    except (OSError, ValueError, nbformat.ValidationError) as exc:
+        checks.append(Check("report notebooks", False, f"unreadable: {exc}", notebooks.REINSTALL))
+    try:
+        checks.append(Check("report template", True, str(notebooks.template_dir() / notebooks.TEMPLATE)))
+    except notebooks.ToolchainMissing as exc:
+        checks.append(Check("report template", False, str(exc), notebooks.REINSTALL))
+    try:
+        python = notebooks.kernel_python()
+        checks.append(Check("Python kernel", True, f"{notebooks.KERNEL!r} runs {python}"))
+    except notebooks.ToolchainMissing as exc:
+        checks.append(Check("Python kernel", False, str(exc), f"pip install ipykernel (into {sys.prefix})"))
+    return checks
+
+
 def run_checks(config: Config, env: dict[str, str], *, graph: bool = True) -> list[Check]:
     checks = [Check("configuration", True, config.source_path or "defaults and environment")]
+    checks += toolchain_checks()
     if graph:
         checks += graph_checks(config)
     if config.mail.to:

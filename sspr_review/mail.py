@@ -8,7 +8,7 @@ Structure::
     │   └── multipart/related
     │       ├── text/html                  coverage, needs attention with actions, KPIs, <img src="cid:...">
     │       └── image/png (Content-ID) ×N  charts rendered by kaleido through a local Chromium
-    └── text/html attachments              weekly-review.html, adoption-trends.html (interactive)
+    └── application/zip attachments        weekly-review.zip, adoption-trends.zip (the interactive HTML)
 
 Everything is built from a report folder written by ``sspr-review run`` (findings.json and charts.json), so
 ``sspr-review email <folder>`` can send an earlier run. All tenant text is escaped. With ``[mail]
@@ -29,7 +29,7 @@ import re
 import shutil
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -63,6 +63,9 @@ CHART_TITLES = {
 }
 #: Microsoft Graph sendMail accepts requests up to 4 MB; base64 grows attachments by a third.
 GRAPH_REQUEST_LIMIT = 4 * 1024 * 1024
+#: The largest message sent over SMTP (bytes as sent, base64 included): many relays and mailboxes refuse
+#: more. Each HTML report is about 5 MB (plotly.js is embedded for offline charts), about 1.5 MB zipped.
+MESSAGE_LIMIT = 5_000_000
 
 
 class MailError(SsprReviewError):
@@ -261,7 +264,8 @@ def _body(
     for name, cid in images:
         h.append(f"<h3>{e(CHART_TITLES.get(name, name))}</h3><img src='cid:{cid}' width='760' alt='{e(name)}'>")
     footer = (
-        f"The interactive report is attached ({', '.join(attached)}): open it in a browser."
+        f"Attached, zipped: {'; '.join(attached)}. Unzip and open the HTML in a browser: the charts are "
+        "interactive and need no internet."
         if attached
         else "The interactive report is not attached; it is in the report folder on the reporting host."
     )
@@ -322,8 +326,11 @@ def compose(
     *,
     env: Mapping[str, str] | None = None,
     size_limit: int | None = None,
+    measure: Callable[[EmailMessage], int] | None = None,
 ) -> Composed:
-    """Build the message. ``size_limit`` (bytes of attachments) leaves out what does not fit, saying so."""
+    """Build the message, the HTML reports attached zipped. It stays within ``size_limit`` bytes (default
+    :data:`MESSAGE_LIMIT`) as ``measure`` counts them (default: the message as sent): an attachment that does
+    not fit is left out, and the body says so."""
     env = os.environ if env is None else env
     notes: list[str] = []
     if not settings.to:
@@ -341,27 +348,15 @@ def compose(
         key = secret.encode()
     ids = _Identities(key, report.findings.get("findings", []))
 
-    attachments: list[tuple[str, bytes, str]] = []  # (file name, content, MIME subtype)
+    attachments: list[tuple[str, bytes, str]] = []  # (file name, content, report inside)
     if key is not None and (settings.attach_html or settings.attach_trends):
         notes.append("The HTML reports are not attached because they name users and the body is pseudonymised.")
     elif settings.attach_html or settings.attach_trends:
         wanted = [("weekly-review.html", settings.attach_html), ("adoption-trends.html", settings.attach_trends)]
-        budget = size_limit
         for name, wanted_it in wanted:
             path = report.folder / name
-            if not wanted_it or not path.exists():
-                continue
-            item = (name, path.read_bytes(), "html")
-            if budget is not None and len(item[1]) > budget:
-                zipped = _zip(name, item[1])
-                if len(zipped) > budget:
-                    notes.append(f"{name} is not attached: even zipped it would exceed the message size limit.")
-                    continue
-                item = (f"{Path(name).stem}.zip", zipped, "zip")
-                notes.append(f"{name} is attached zipped ({item[0]}) to fit the message size limit.")
-            attachments.append(item)
-            if budget is not None:
-                budget -= len(item[1])
+            if wanted_it and path.exists():
+                attachments.append((f"{Path(name).stem}.zip", _zip(name, path.read_bytes()), name))
 
     images: list[tuple[str, bytes]] = []
     if settings.charts:
@@ -370,8 +365,33 @@ def compose(
             notes.append(f"Charts are not shown: {why}.")
             log.warning("e-mail without charts: %s", why)
     cids = [(name, make_msgid(domain="sspr-review.invalid")[1:-1]) for name, _ in images]
-    body_html, body_text = _body(report, ids, cids, [name for name, _, _ in attachments], notes)
+    limit = MESSAGE_LIMIT if size_limit is None else size_limit
+    size = measure or (lambda m: len(m.as_bytes()))
+    left_out: list[str] = []
+    while True:
+        msg = _message(report, settings, ids, images, cids, attachments, [*notes, *left_out])
+        if size(msg) <= limit or not attachments:
+            break
+        _, _, inside = attachments.pop()  # the trends go first, then the weekly review
+        left_out.insert(
+            0,
+            f"{inside} is not attached: with it the message would exceed {limit / 1e6:.1f} MB; "
+            f"it is in the report folder {report.folder.name} on the reporting host.",
+        )
+    return Composed(msg, [*notes, *left_out])
 
+
+def _message(
+    report: ReportFolder,
+    settings: MailSettings,
+    ids: _Identities,
+    images: list[tuple[str, bytes]],
+    cids: list[tuple[str, str]],
+    attachments: list[tuple[str, bytes, str]],
+    notes: list[str],
+) -> EmailMessage:
+    attached = [f"{name} ({inside}, {len(content) / 1e6:.1f} MB)" for name, content, inside in attachments]
+    body_html, body_text = _body(report, ids, cids, attached, notes)
     msg = EmailMessage()
     msg["Subject"] = subject(settings, report.findings)
     msg["From"] = settings.sender
@@ -386,10 +406,9 @@ def compose(
     assert isinstance(html_part, EmailMessage)
     for (name, png), (_, cid) in zip(images, cids, strict=True):
         html_part.add_related(png, maintype="image", subtype="png", cid=f"<{cid}>", filename=f"{name}.png")
-    for name, content, kind in attachments:
-        maintype = "text" if kind == "html" else "application"
-        msg.add_attachment(content, maintype=maintype, subtype=kind, filename=name)
-    return Composed(msg, notes)
+    for name, content, _ in attachments:
+        msg.add_attachment(content, maintype="application", subtype="zip", filename=name)
+    return msg
 
 
 def _zip(name: str, content: bytes) -> bytes:
@@ -520,8 +539,15 @@ def save_eml(message: EmailMessage, folder: Path) -> Path:
 
 def send(report: ReportFolder, settings: MailSettings, ws: Any, *, dry_run: bool = False) -> tuple[str, list[str]]:
     """Compose and send (or save) the review mail; return (where it went, notes)."""
-    limit = int(GRAPH_REQUEST_LIMIT * 0.7) if settings.transport == "graph" else None
-    composed = compose(report, settings, size_limit=limit)
+    if settings.transport == "graph":
+        composed = compose(
+            report,
+            settings,
+            size_limit=GRAPH_REQUEST_LIMIT,
+            measure=lambda m: len(json.dumps(graph_message(m)).encode()),
+        )
+    else:
+        composed = compose(report, settings)
     if dry_run:
         return f"saved to {save_eml(composed.message, report.folder)}", composed.notes
     if settings.transport == "graph":

@@ -1,21 +1,39 @@
 """Executing the report notebooks with papermill and exporting them to standalone HTML with nbconvert.
 
+The notebooks are kept once, in the repository's ``notebooks/`` folder; the wheel carries them inside the
+package as ``sspr_review/notebook_files/`` (``pyproject.toml`` maps the folder), beside the nbconvert report
+template ``sspr_review/templates/sspr_report``. Both are found with :mod:`importlib.resources`; in a git
+checkout (an editable install) the notebooks are read from ``notebooks/`` itself.
+
 The HTML has no code cells, and every chart is drawn offline: plotly.js is embedded once per report by
-plotly's ``notebook`` renderer, and the report template (``templates/sspr_report``) drops the CDN scripts
-the JupyterLab template would load (require.js, MathJax, mermaid, the widget manager).
+plotly's ``notebook`` renderer, and the report template drops the CDN scripts the JupyterLab template would
+load (require.js, MathJax, mermaid, the widget manager). The executed notebooks keep their outputs but not
+plotly.js (:func:`slim`): JupyterLab draws the figures from their plotly JSON.
+
+Kernels talk to papermill over IPC sockets in a private temporary folder, not TCP on localhost.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.resources
+import importlib.util
 import os
+import re
+import shutil
+import subprocess
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from .errors import SsprReviewError
 
-TEMPLATES = Path(__file__).parent / "templates"
+#: Where the notebooks sit inside the installed package (the wheel maps the top-level notebooks/ here).
+PACKAGED_NOTEBOOKS = "notebook_files"
+TEMPLATE = "sspr_report"
+REINSTALL = "reinstall the kit (pip install --force-reinstall sspr-review, or make install in a git checkout)"
 #: Notebook file stem → report file name stem.
 REPORTS = {
     "weekly_review": "weekly-review",
@@ -33,9 +51,107 @@ class NotebookFailed(SsprReviewError):
         self.notebook = notebook
 
 
+class ToolchainMissing(SsprReviewError):
+    """A packaged notebook, the report template or a Python kernel cannot be found; the text says what to do."""
+
+
+def _package_root() -> Path:
+    root = importlib.resources.files("sspr_review")
+    return Path(str(root))
+
+
 def notebooks_dir() -> Path:
-    """The project's ``notebooks/`` folder (next to the package in a clone of the repository)."""
-    return Path(__file__).resolve().parent.parent / "notebooks"
+    """The folder holding the packaged notebooks: ``sspr_review/notebook_files`` of an installed wheel, or
+    ``notebooks/`` of a git checkout. Raises :class:`ToolchainMissing` when neither is there."""
+    packaged = _package_root() / PACKAGED_NOTEBOOKS
+    if packaged.is_dir():
+        return packaged
+    checkout = _package_root().parent / "notebooks"
+    if checkout.is_dir() and (checkout.parent / "pyproject.toml").is_file():
+        return checkout
+    raise ToolchainMissing(f"the report notebooks are missing: {packaged} does not exist; {REINSTALL}")
+
+
+def packaged_notebooks() -> dict[str, Path]:
+    """Notebook stem → path of each notebook the kit ships (weekly_review, adoption_trends, user_investigation).
+
+    Raises :class:`ToolchainMissing` naming the first one that is missing."""
+    folder = notebooks_dir()
+    found = {stem: folder / f"{stem}.ipynb" for stem in REPORTS}
+    for path in found.values():
+        if not path.is_file():
+            raise ToolchainMissing(f"the report notebook {path} is missing; {REINSTALL}")
+    return found
+
+
+def notebook(stem: str) -> Path:
+    """The packaged notebook ``stem`` (e.g. ``weekly_review``)."""
+    return packaged_notebooks()[stem]
+
+
+def template_dir() -> Path:
+    """The folder holding the nbconvert report template ``sspr_report``. Raises :class:`ToolchainMissing`."""
+    folder = _package_root() / "templates"
+    if not (folder / TEMPLATE / "index.html.j2").is_file():
+        raise ToolchainMissing(f"the report template {folder / TEMPLATE}/index.html.j2 is missing; {REINSTALL}")
+    return folder
+
+
+def _kernel_path() -> str:
+    """PATH for the kernel: the kernelspec runs "python", which must be this interpreter (a scheduler's PATH
+    may not have the virtual environment)."""
+    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
+def kernel_python(kernel_name: str = KERNEL) -> str:
+    """The interpreter the kernel ``kernel_name`` runs, checked to have ipykernel. Raises :class:`ToolchainMissing`."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    fix = f"install ipykernel into {sys.prefix} ({REINSTALL})"
+    try:
+        spec = KernelSpecManager().get_kernel_spec(kernel_name)
+    except NoSuchKernel:
+        raise ToolchainMissing(f"no Jupyter kernel named {kernel_name!r} is installed; {fix}") from None
+    program = spec.argv[0] if spec.argv else ""
+    python = shutil.which(program, path=_kernel_path()) if program else None
+    if python is None:
+        raise ToolchainMissing(f"the {kernel_name!r} kernel runs {program!r}, which is not on PATH; {fix}")
+    if Path(python).resolve() == Path(sys.executable).resolve():
+        has_ipykernel = importlib.util.find_spec("ipykernel") is not None
+    else:
+        probe = [python, "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('ipykernel') is None)"]
+        has_ipykernel = subprocess.run(probe, capture_output=True, timeout=60).returncode == 0
+    if not has_ipykernel:
+        raise ToolchainMissing(f"the {kernel_name!r} kernel's Python {python} has no ipykernel; {fix}")
+    return python
+
+
+def preflight(stems: tuple[str, ...] = tuple(REPORTS), kernel_name: str = KERNEL) -> None:
+    """Check that the notebooks ``stems``, the report template and a Python kernel are there."""
+    for stem in stems:
+        notebook(stem)
+    template_dir()
+    kernel_python(kernel_name)
+
+
+@contextlib.contextmanager
+def _ipc_kernels() -> Iterator[type]:
+    """A kernel manager class whose kernels listen on IPC sockets in a private temporary folder.
+
+    Over TCP every kernel start prints "Kernel is running over TCP without encryption" (ipykernel 7), and any
+    local user could reach the ports; IPC sockets in a 0700 folder are reachable by the owner only."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    folder = Path(tempfile.mkdtemp(prefix="sspr-kernel-"))  # mkdtemp: owner-only
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(transport="ipc", ip=str(folder / "kernel"), **kwargs)
+
+    try:
+        yield IPCKernelManager
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def private_file(path: Path) -> None:
@@ -56,23 +172,31 @@ def execute(
     Parameters are written into the executed notebook: never pass secrets.
     """
     import papermill
+    from jupyter_client.kernelspec import NoSuchKernel
     from papermill.exceptions import PapermillExecutionError
 
+    if not notebook.is_file():
+        raise ToolchainMissing(f"the notebook {notebook} is missing; {REINSTALL}")
     output.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     output.touch(mode=0o600)
-    # The kernelspec runs "python": make that this interpreter (a scheduler's PATH may not have the venv).
     path = os.environ.get("PATH", "")
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), path])
+    os.environ["PATH"] = _kernel_path()
     try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(output),
-            parameters=dict(parameters),
-            kernel_name=kernel_name,
-            progress_bar=False,
-            cwd=str(cwd or notebook.parent),
-            log_output=False,
-        )
+        with _ipc_kernels() as manager:
+            papermill.execute_notebook(
+                str(notebook),
+                str(output),
+                parameters=dict(parameters),
+                kernel_name=kernel_name,
+                progress_bar=False,
+                cwd=str(cwd or Path.cwd()),
+                log_output=False,
+                kernel_manager_class=manager,
+            )
+    except NoSuchKernel:
+        raise ToolchainMissing(
+            f"no Jupyter kernel named {kernel_name!r} is installed; install ipykernel into {sys.prefix}"
+        ) from None
     except PapermillExecutionError as exc:
         private_file(output)
         raise NotebookFailed(
@@ -93,8 +217,8 @@ def export_html(executed: Path, html: Path) -> Path:
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(
-        template_name="sspr_report",
-        extra_template_basedirs=[str(TEMPLATES)],
+        template_name=TEMPLATE,
+        extra_template_basedirs=[str(template_dir())],
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
@@ -108,3 +232,112 @@ def export_html(executed: Path, html: Path) -> Path:
         fh.write(body)
     private_file(html)
     return html
+
+
+#: plotly.js as plotly's notebook renderer embeds it (its licence header carries the version).
+_PLOTLY_JS = re.compile(r"\* plotly\.js v\d")
+PLOTLY_JSON = "application/vnd.plotly.v1+json"
+
+
+def slim(executed: Path, *, replace: Mapping[str, str] | None = None) -> Path:
+    """Rewrite an executed notebook without plotly.js (owner-only, atomically).
+
+    A figure output keeps its plotly JSON (JupyterLab draws it) and loses its HTML twin; the output that only
+    loads plotly.js goes. ``replace`` maps strings in the injected parameters and papermill's metadata (the
+    temporary folder ``run`` builds in → the report folder)."""
+    import nbformat
+
+    from .store import write_private_text
+
+    book = nbformat.read(executed, as_version=4)
+    for cell in book.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.outputs:
+            data = output.get("data", {})
+            if PLOTLY_JSON in data:
+                data.pop("text/html", None)
+            elif _PLOTLY_JS.search(str(data.get("text/html", ""))):
+                continue
+            kept.append(output)
+        cell.outputs = kept
+        if replace and "injected-parameters" in cell.metadata.get("tags", []):
+            for old, new in replace.items():
+                cell.source = cell.source.replace(old, new)
+    papermill_meta = book.metadata.get("papermill", {})
+    if replace and papermill_meta:
+        for key in ("output_path",):
+            if isinstance(papermill_meta.get(key), str):
+                for old, new in replace.items():
+                    papermill_meta[key] = papermill_meta[key].replace(old, new)
+        params = papermill_meta.get("parameters", {})
+        for key, value in list(params.items()):
+            if isinstance(value, str):
+                for old, new in replace.items():
+                    value = value.replace(old, new)
+                params[key] = value
+    write_private_text(executed, nbformat.writes(book))
+    return executed
+
+
+#: What ``sspr-review notebooks`` copied, by file name → SHA-256, so an analyst's edits are told from old copies.
+COPY_RECORD = ".sspr-review-notebooks.json"
+
+
+class CopyRefused(SsprReviewError):
+    """``sspr-review notebooks`` would overwrite copies an analyst edited; the text names them."""
+
+
+def _digest(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def copy_notebooks(folder: Path, *, force: bool = False) -> list[tuple[Path, str]]:
+    """Copy the packaged notebooks into ``folder``: (path, what happened) for each.
+
+    A copy that differs from both the packaged notebook and what an earlier copy wrote (recorded in
+    ``folder/.sspr-review-notebooks.json``) is an analyst's edit: nothing is written and :class:`CopyRefused`
+    names it, unless ``force``."""
+    import json
+
+    from .store import private_dir, write_private_text
+
+    packaged = packaged_notebooks()
+    record_path = folder / COPY_RECORD
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
+    except ValueError:
+        record = {}
+    plan: list[tuple[Path, bytes, str]] = []
+    edited: list[Path] = []
+    for source in packaged.values():
+        target = folder / source.name
+        content = source.read_bytes()
+        if not target.exists():
+            plan.append((target, content, "copied"))
+            continue
+        current = _digest(target.read_bytes())
+        if current == _digest(content):
+            plan.append((target, content, "up to date"))
+        elif current == record.get(source.name):
+            plan.append((target, content, "updated"))
+        else:
+            edited.append(target)
+            plan.append((target, content, "overwritten"))
+    if edited and not force:
+        names = ", ".join(str(p) for p in edited)
+        raise CopyRefused(
+            f"{names}: edited since sspr-review copied {'it' if len(edited) == 1 else 'them'}; nothing was copied. "
+            "Keep your edits (copy into another folder), or pass --force to overwrite them"
+        )
+    private_dir(folder)
+    for target, content, action in plan:
+        if action != "up to date":
+            write_private_text(target, content.decode("utf-8"))
+    write_private_text(
+        record_path, json.dumps({t.name: _digest(c) for t, c, _ in plan}, indent=2, sort_keys=True) + "\n"
+    )
+    return [(target, action) for target, _, action in plan]

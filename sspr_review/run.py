@@ -8,12 +8,23 @@ Output, readable by its owner only (it holds user names and IP addresses)::
         weekly_review.ipynb     the executed notebooks (open them in JupyterLab to dig further)
         adoption_trends.ipynb
         findings.json           the machine-readable review (docs/findings-json.md)
+        charts.json             the figures, for the e-mail's images
+
+The folder is built as ``<out>/.<week ending>.partial-<pid>-<random>/`` next to it and moved into place only
+when complete (an atomic exchange on Linux, replacing the previous complete folder), so a reader or a mailer
+never sees a mixed or half-written folder; a run killed part-way leaves the previous folder as it was, and the
+next run removes the leftover. A notebook that fails leaves its folder as ``<out>/<week ending>.failed/``.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
+import os
+import shutil
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,11 +76,14 @@ def run(
 ) -> RunResult:
     """Fetch (unless ``fetch`` is false), then build the week's reports into ``out/<week ending>/``.
 
-    Raises :class:`~sspr_review.notebooks.NotebookFailed` when a notebook fails; fetch errors of single
-    sources do not stop the run (the report shows them as data gaps).
+    Raises :class:`~sspr_review.notebooks.NotebookFailed` when a notebook fails and
+    :class:`~sspr_review.notebooks.ToolchainMissing` (before fetching) when a notebook, the report template
+    or the kernel is missing; fetch errors of single sources do not stop the run (the report shows them as
+    data gaps).
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    notebooks.preflight(RUN_NOTEBOOKS)
     result: FetchResult | None = None
     if fetch:
         log(f"fetching from {ws.source_name} into {ws.store.path}")
@@ -78,21 +92,119 @@ def run(
         )
     timings["fetch"] = time.perf_counter() - started
     week = ws.window(week_ending).week_ending.isoformat()
-    folder = out / week
-    private_dir(folder)
+    private_dir(out)
+    remove_leftovers(out)
+    final = out / week
+    folder = out / f".{week}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(mode=0o700)
+    try:
+        html = _build(ws, week, folder, final, timings, log)
+    except notebooks.NotebookFailed as exc:
+        failed = out / f"{week}.failed"
+        shutil.rmtree(failed, ignore_errors=True)
+        folder.rename(failed)
+        executed = (failed / exc.notebook.name).resolve()
+        raise notebooks.NotebookFailed(str(exc).replace(str(exc.notebook), str(executed)), notebook=executed) from None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    publish(folder, final)
+    findings = json.loads((final / "findings.json").read_text(encoding="utf-8"))
+    timings["total"] = time.perf_counter() - started
+    return RunResult(final, result, findings, [final / p.name for p in html], timings)
+
+
+def _build(
+    ws: Workspace, week: str, folder: Path, final: Path, timings: dict[str, float], log: Callable[[str], None]
+) -> list[Path]:
+    """Execute and export every notebook into ``folder``; slim the executed notebooks for ``final``."""
     params = parameters(ws, week)
     html = []
+    executed_books = []
     for stem in RUN_NOTEBOOKS:
         t0 = time.perf_counter()
         log(f"executing {stem}")
         extra = {"findings_json": str((folder / "findings.json").resolve())} if stem == "weekly_review" else {}
-        executed = notebooks.execute(
-            notebooks.notebooks_dir() / f"{stem}.ipynb", folder / f"{stem}.ipynb", params | extra
-        )
+        executed = notebooks.execute(notebooks.notebook(stem), folder / f"{stem}.ipynb", params | extra)
         timings[f"execute {stem}"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         html.append(notebooks.export_html(executed, folder / f"{notebooks.REPORTS[stem]}.html"))
         timings[f"export {stem}"] = time.perf_counter() - t0
-    findings = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
-    timings["total"] = time.perf_counter() - started
-    return RunResult(folder, result, findings, html, timings)
+        executed_books.append(executed)
+    for executed in executed_books:
+        notebooks.slim(executed, replace={str(folder.resolve()): str(final.resolve()), str(folder): str(final)})
+    if not (folder / "findings.json").is_file():
+        raise notebooks.NotebookFailed(
+            f"weekly_review.ipynb wrote no findings.json (the executed notebook {folder / 'weekly_review.ipynb'} "
+            "shows what it did)",
+            notebook=folder / "weekly_review.ipynb",
+        )
+    return html
+
+
+def remove_leftovers(out: Path) -> None:
+    """Remove what runs that were killed left (their process is gone): a temporary folder, or a previous
+    folder set aside for the swap (restored when the swap did not finish)."""
+    for leftover in sorted(out.glob(".*.partial-*")) + sorted(out.glob(".*.previous-*")):
+        week, _, rest = leftover.name[1:].partition(".partial-" if ".partial-" in leftover.name else ".previous-")
+        try:
+            pid = int(rest.split("-")[0])
+        except ValueError:
+            continue
+        if pid == os.getpid() or _alive(pid):
+            continue
+        if ".previous-" in leftover.name and not (out / week).exists():
+            leftover.rename(out / week)
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where that is not available."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    try:
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    return bool(renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0)
+
+
+def publish(folder: Path, final: Path) -> None:
+    """Move the complete ``folder`` to ``final``, replacing a previous complete folder only now."""
+    _fsync_dir(folder)
+    if final.exists() and _exchange(folder, final):
+        shutil.rmtree(folder, ignore_errors=True)  # now the previous folder
+    else:
+        previous = final.with_name(f".{final.name}.previous-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        if final.exists():
+            final.rename(previous)
+        folder.rename(final)
+        shutil.rmtree(previous, ignore_errors=True)
+    _fsync_dir(final.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

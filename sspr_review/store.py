@@ -159,7 +159,8 @@ class Store:
                 ) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
-            for tmp in self.path.glob("*/.tmp-*"):
+            # a crashed writer's temporary files: beside tenant.json and coverage.json, and in every table folder
+            for tmp in self.path.rglob(".tmp-*"):
                 tmp.unlink(missing_ok=True)
             self._locked = True
             yield self

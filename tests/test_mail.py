@@ -70,8 +70,19 @@ def test_starttls_login_and_mime_structure(report_folder: Path, tls_files: tuple
         cid = image["Content-ID"].strip("<>")
         assert f"cid:{cid}" in body and image.get_payload(decode=True)[:4] == b"\x89PNG"
     names = {p.get_filename(): p for p in attachments}
-    assert set(names) == {"weekly-review.html", "adoption-trends.html"}
-    assert names["weekly-review.html"].get_payload(decode=True) == (report_folder / "weekly-review.html").read_bytes()
+    # both reports attached, compressed, and the whole message under 5 MB (it was 14 MB with the raw HTML)
+    assert set(names) == {"weekly-review.zip", "adoption-trends.zip"}
+    import io
+    import zipfile
+
+    for stem in ("weekly-review", "adoption-trends"):
+        archive = zipfile.ZipFile(io.BytesIO(names[f"{stem}.zip"].get_payload(decode=True)))
+        assert archive.read(f"{stem}.html") == (report_folder / f"{stem}.html").read_bytes()
+    assert len(msg.as_bytes()) < 5_000_000
+    assert composed.notes == []
+    text = plain.get_content()
+    assert "Attached, zipped: weekly-review.zip (weekly-review.html, " in text
+    assert "adoption-trends.zip (adoption-trends.html, " in text
     # escaped tenant text: shown, never markup
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in body
     assert "<script" not in body and "<img src=x" not in body
@@ -172,6 +183,7 @@ def test_dry_run_writes_eml_into_the_report_folder(report_folder: Path, tmp_path
     assert done.returncode == 0, done.stderr
     eml = folder / "weekly-review.eml"
     assert eml.exists() and eml.stat().st_mode & 0o077 == 0
+    assert eml.stat().st_size < 5_000_000
     parsed = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert parsed["To"] == "a@x.example"
     missing = subprocess.run(

@@ -52,6 +52,36 @@ def test_run_writes_every_artefact_owner_only(demo_run: tuple[subprocess.Complet
     assert len(re.findall(r"plotly\.js v\d", html)) == 1  # plotly.js embedded once
 
 
+def test_executed_notebooks_keep_their_figures_without_plotly_js(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    """The week's folder holds plotly.js once per HTML report, not again in each executed notebook."""
+    import nbformat
+
+    done, root = demo_run
+    assert done.returncode == 0, done.stderr
+    (folder,) = (root / "reports").iterdir()
+    for stem in ("weekly_review", "adoption_trends"):
+        path = folder / f"{stem}.ipynb"
+        text = path.read_text()
+        assert not re.search(r"plotly\.js v\d", text) and path.stat().st_size < 1_000_000, stem
+        book = nbformat.read(path, as_version=4)
+        nbformat.validate(book)
+        outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
+        assert not [o for o in outputs if o.output_type == "error"]
+        figures = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
+        assert len(figures) >= 3 and all(f["data"]["application/vnd.plotly.v1+json"]["data"] for f in figures)
+        # the parameters name the report folder, not the temporary folder the run built it in
+        injected = next(c for c in book.cells if "injected-parameters" in c.metadata.get("tags", []))
+        assert ".partial-" not in injected.source and ".partial-" not in json.dumps(book.metadata)
+    doc = nbformat.read(folder / "weekly_review.ipynb", as_version=4)
+    assert f'findings_json = "{(folder / "findings.json").resolve()}"' in "".join(c.source for c in doc.cells)
+    # JupyterLab draws that mimetype through plotly's own lab extension (installed with plotly)
+    extension = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "jupyterlab-plotly" / "package.json"
+    assert json.loads(extension.read_text())["jupyterlab"]["mimeExtension"]
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 12_000_000  # was about 20 MB
+
+
 def test_findings_json_validates_and_holds_the_planted_cases(
     demo_run: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
@@ -89,6 +119,12 @@ def test_fail_on_and_notebook_failure_exit_codes(demo_run: tuple[subprocess.Comp
     part.write_bytes(b"not parquet")
     broken = run_cli(*store, cwd=root)
     assert broken.returncode == 6 and "report notebook failed: weekly_review.ipynb failed in cell" in broken.stderr
+    # the failing notebook is kept beside, never inside, a report folder
+    (failed,) = (root / "reports2").glob("*.failed")
+    assert str(failed / "weekly_review.ipynb") in broken.stderr and (failed / "weekly_review.ipynb").stat().st_size
+    week = failed.name.removesuffix(".failed")
+    assert sorted(p.name for p in (root / "reports2").iterdir()) == [week, failed.name]  # the earlier one intact
+    assert (root / "reports2" / week / "weekly-review.html").stat().st_size
 
 
 def test_missing_source_still_reports_and_exits_3(tmp_path: Path) -> None:
