@@ -1009,8 +1009,8 @@ class _History:
         high, medium, deleted, late, before, tap = self.pick(6)
         for u in (high, medium, deleted, late, before, tap):
             u.methods = app
-        # security info changed after a reset: 40 minutes after an SMS-verified reset, from another IP, with the
-        # duplicated "registered" event Graph sometimes logs for one method
+        # security info changed after a reset: 40 minutes after an SMS-verified reset, from another IP, one sitting
+        # with the "registered" event twice (Graph sometimes logs one method twice) and a new default method
         end, _ = self.flow(high, at(1, 20, 10), high.ip, gates=["mobile SMS"])
         auth_push = METHODS["microsoftAuthenticatorPush"][1]
         self.sitting(

@@ -476,11 +476,8 @@ def phone_only_unjudged(data: ReviewData, window: ReviewWindow, settings: Analys
     if not data.has("audit"):
         return {}
     resets, _ = _phone_only(data, window, settings)
-    unjudged = resets[~resets["judged"].to_numpy(dtype=bool)]
-    if not unjudged.empty:
-        reset_ips = _reset_ips(data, resets)
-        no_ip = ~np.isin(np.arange(len(resets)), reset_ips["l"].to_numpy())
-        unjudged = resets[~resets["judged"].to_numpy(dtype=bool) | no_ip]
+    no_ip = ~np.isin(np.arange(len(resets)), _reset_ips(data, resets)["l"].to_numpy())
+    unjudged = resets[~resets["judged"].to_numpy(dtype=bool) | no_ip]
     return {"resets": len(unjudged), "users": int(_key(unjudged).nunique()) if len(unjudged) else 0}
 
 
@@ -514,6 +511,9 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
     reg = registration_lookup(data, sub["time"].to_numpy(), sub["user_id"], sub["user_upn"])
     snap = reg_dates(data, sub)
     sub = sub.assign(_key=_key(sub).to_numpy(), _shown=_display(sub).to_numpy())
+    times = data.events["time"].to_numpy()
+    times = times[times != NAT]
+    history_from = iso(int(times.min())) if times.size else None
     out = []
     for j, li in enumerate(hits.tolist()):
         used_list = [m for m in method_labels(np.asarray([int(used_bits.get(j, 0))]))[0].split(",") if m]
@@ -535,6 +535,7 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
             ],
             "earlier_ips_count": len(ips),
             "lookback_days": settings.new_ip_lookback_days,
+            "audit_history_from": history_from,
             "non_phone_methods_used_before": used_list,
             "non_phone_methods_registered": registered_non_phone if data.has("registration") else None,
             "methods_registered": registered_all if data.has("registration") else None,
