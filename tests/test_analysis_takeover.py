@@ -190,6 +190,13 @@ def test_a_chain_is_reported_in_the_week_of_its_first_change() -> None:
     assert found.start is not None and found.start < WINDOW.start
     end = pd.Timestamp(WINDOW.end)
     assert chains(flow(end - pd.Timedelta("1h"), "u1"), change(end + pd.Timedelta("1h"))) == []
+    # a chain whose first change was last week was last week's finding, even if it goes on into this week
+    started = (
+        flow(late_sunday, "u1"),
+        change(late_sunday + pd.Timedelta("1h")),
+        change(late_sunday + pd.Timedelta("3h")),
+    )
+    assert chains(*started) == []
 
 
 def test_a_failed_change_is_not_a_change() -> None:

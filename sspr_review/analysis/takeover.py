@@ -115,6 +115,7 @@ _REASON_METHODS: Final = (
     ("password", "password"),
 )
 _MAX_EARLIER_IPS: Final = 5
+_GATE_NAMES: Final[dict[str, str]] = {"sms": "SMS", "voice": "voice call", "office_phone": "office phone"}
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -294,7 +295,8 @@ def find_security_info_changes_after_reset(
     start, end = to_ns(window.start), to_ns(window.end)
     changes = security_info_changes(data)
     ct = changes["time"].to_numpy()
-    changes = changes[(ct >= start) & (ct < end + width)].reset_index(drop=True)
+    # every change of a chain that may start in the week: its reset is at most one window before the week
+    changes = changes[(ct >= start - width) & (ct < end + width)].reset_index(drop=True)
     if changes.empty:
         return []
     resets = _resets(data, start - width, end)
@@ -484,8 +486,8 @@ def phone_only_unjudged(data: ReviewData, window: ReviewWindow, settings: Analys
 def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[Finding]:
     """``phone_only_reset_new_ip``: see the module docstring. **high** when the user has a non-phone method
     (Authenticator notification or code, passkey / FIDO2, Windows Hello) verified in an earlier SSPR flow or
-    registered in the registration snapshot in force at the reset (registration data needed: without it,
-    ``evidence.not_evaluated`` names it), else **medium**."""
+    registered in the registration snapshot in force at the reset (the first one when none is older; registration
+    data needed: without it, ``evidence.not_evaluated`` names it), else **medium**."""
     resets, earlier = _phone_only(data, window, settings)
     if resets.empty or not resets["judged"].any():
         return []
@@ -509,7 +511,7 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
     used = pd.DataFrame({"l": fpairs["l"].to_numpy()[before], "bits": fbits[before]})
     used_bits = used.groupby("l")["bits"].agg(lambda s: int(np.bitwise_or.reduce(s.to_numpy())))
     reg = registration_lookup(data, sub["time"].to_numpy(), sub["user_id"], sub["user_upn"])
-    snap = reg_dates(data, sub)
+    snap = _snapshot_dates(data, sub)
     sub = sub.assign(_key=_key(sub).to_numpy(), _shown=_display(sub).to_numpy())
     times = data.events["time"].to_numpy()
     times = times[times != NAT]
@@ -543,11 +545,12 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
             "not_evaluated": [] if data.has("registration") else ["registration"],
         }
         shown = str(sub.at[j, "_shown"])
+        gate_names = " and ".join(_GATE_NAMES.get(g, g) for g in gates)
         out.append(
             Finding(
                 kind="phone_only_reset_new_ip",
                 severity="high" if high else "medium",
-                title=f"{shown} reset their password by SSPR with only {', '.join(gates)} from a new IP address "
+                title=f"{shown} reset their password by SSPR verified only by {gate_names} from a new IP address "
                 f"({', '.join(list(new_ips.get(li, []))[:2])})"
                 + (" although they have a non-phone method" if high else ""),
                 users=(shown,),
@@ -565,7 +568,7 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
     return out
 
 
-def reg_dates(data: ReviewData, frame: pd.DataFrame) -> list[str | None]:
+def _snapshot_dates(data: ReviewData, frame: pd.DataFrame) -> list[str | None]:
     """Date (ISO) of the registration snapshot :func:`~.prepare.registration_lookup` uses for each row."""
     reg = data.registration
     if not data.has("registration") or reg.empty:
