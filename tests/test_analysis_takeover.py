@@ -219,13 +219,22 @@ def earlier(offset: str, ip: str | None = HOME, user: str = "u1") -> Any:
 
 
 def test_a_phone_only_reset_from_a_new_ip_is_medium_without_other_methods() -> None:
-    (found,) = phone(earlier("-10d"), flow(t("2d 23h"), "u1", ip=ELSEWHERE))
+    reg = registration(reg_row("u1", "2024-03-01", methods="mobilePhone"))
+    (found,) = phone(earlier("-10d"), flow(t("2d 23h"), "u1", ip=ELSEWHERE), reg=reg)
     assert found.kind == "phone_only_reset_new_ip" and found.severity == "medium"
     ev_ = found.evidence
     assert ev_["gates"] == ["sms"] and ev_["new_ips"] == [ELSEWHERE]
     assert ev_["earlier_ips"] == [{"ip": HOME, "last_seen": "2024-02-23T00:00:00Z"}]
-    assert ev_["not_evaluated"] == ["registration"] and ev_["methods_registered"] is None
+    assert ev_["methods_registered"] == ["mobilePhone"] and ev_["not_evaluated"] == []
     assert "other than that phone" in found.action and "mobile operator" in found.action
+    assert "verified only by SMS from a new IP address (203.0.113.50)" in found.title
+
+
+def test_without_registration_data_the_finding_stays_high_and_says_why() -> None:
+    (found,) = phone(earlier("-10d"), flow(t("2d 23h"), "u1", ip=ELSEWHERE))
+    assert found.severity == "high" and "registration data missing" in found.title
+    assert found.evidence["not_evaluated"] == ["registration"] and found.evidence["methods_registered"] is None
+    assert "registered methods" in found.action
 
 
 def test_high_when_the_user_registered_or_used_a_non_phone_method() -> None:

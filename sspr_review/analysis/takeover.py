@@ -486,8 +486,9 @@ def phone_only_unjudged(data: ReviewData, window: ReviewWindow, settings: Analys
 def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[Finding]:
     """``phone_only_reset_new_ip``: see the module docstring. **high** when the user has a non-phone method
     (Authenticator notification or code, passkey / FIDO2, Windows Hello) verified in an earlier SSPR flow or
-    registered in the registration snapshot in force at the reset (the first one when none is older; registration
-    data needed: without it, ``evidence.not_evaluated`` names it), else **medium**."""
+    registered in the registration snapshot in force at the reset (the first one when none is older), else
+    **medium**. Without registration data a registered method cannot be ruled out: the finding stays **high**,
+    says so in its title and action, and ``evidence.not_evaluated`` names the source."""
     resets, earlier = _phone_only(data, window, settings)
     if resets.empty or not resets["judged"].any():
         return []
@@ -523,7 +524,11 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
             [m for m in str(reg.at[j, "methods_registered"] or "").split(",") if m] if bool(reg.at[j, "found"]) else []
         )
         registered_non_phone = [m for m in registered_all if m.strip().lower() in NON_PHONE_REGISTERED]
-        high = bool(used_list or registered_non_phone)
+        known = bool(used_list or registered_non_phone)
+        # without registration data a registered non-phone method cannot be ruled out: keep the severity it
+        # could have raised the finding to, and say so
+        unknown = not known and not data.has("registration")
+        high = known or unknown
         ips = earlier[earlier["l"] == li].sort_values("last_seen", ascending=False, kind="stable")
         gates = [m for m in str(method_labels(np.asarray([_int(sub.at[j, "verified_bits"])]))[0]).split(",") if m]
         reset = _reset_record(sub, j, list(all_ips.get(li, [])))
@@ -543,6 +548,11 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
             "methods_registered": registered_all if data.has("registration") else None,
             "registration_snapshot": snap[j] if data.has("registration") else None,
             "not_evaluated": [] if data.has("registration") else ["registration"],
+            "severity_reason": "a non-phone method registered or used before"
+            if known
+            else "registration data missing: a non-phone method is not ruled out"
+            if unknown
+            else "no non-phone method registered or used before",
         }
         shown = str(sub.at[j, "_shown"])
         gate_names = " and ".join(_GATE_NAMES.get(g, g) for g in gates)
@@ -552,14 +562,25 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
                 severity="high" if high else "medium",
                 title=f"{shown} reset their password by SSPR verified only by {gate_names} from a new IP address "
                 f"({', '.join(list(new_ips.get(li, []))[:2])})"
-                + (" although they have a non-phone method" if high else ""),
+                + (
+                    " although they have a non-phone method"
+                    if known
+                    else " (registration data missing: a non-phone method is not ruled out)"
+                    if unknown
+                    else ""
+                ),
                 users=(shown,),
                 start=as_datetime(_int(sub.at[j, "flow_start"])),
                 end=as_datetime(_int(sub.at[j, "time"])),
                 evidence=plain(evidence),
                 action="Check with the user through a channel other than that phone (their manager, a call to a "
                 "number not on the account) that they made this reset; if a SIM swap is suspected, ask the mobile "
-                "operator; revoke the user's sessions.",
+                "operator; revoke the user's sessions."
+                + (
+                    " Registration data was missing: check the user's registered methods in the portal."
+                    if unknown
+                    else ""
+                ),
                 fingerprint=fingerprint(
                     "phone_only_reset_new_ip", sub.at[j, "_key"], plain(sub.at[j, "flow"]), iso(_int(sub.at[j, "time"]))
                 ),
