@@ -175,13 +175,19 @@ def test_a_tap_more_than_the_window_before_the_change_does_not_excuse_it() -> No
     assert len(chains(tap, flow(reset, "u1"), change(reset + pd.Timedelta("1h")))) == 1
 
 
-def test_missing_ips_are_not_compared_and_do_not_raise_severity() -> None:
+def test_missing_ips_are_not_compared_and_keep_the_severity_they_could_raise() -> None:
     reset = t("2d 10h")
     (no_change_ip,) = chains(flow(reset, "u1"), change(reset + pd.Timedelta("1h"), ip=None))
-    assert no_change_ip.severity == "medium" and no_change_ip.evidence["ip_compared"] is False
+    assert no_change_ip.severity == "high" and no_change_ip.evidence["ip_compared"] is False
     assert no_change_ip.evidence["changes"][0]["ip_used_by_reset"] is None
+    assert "an IP address is missing" in no_change_ip.title
     (no_reset_ip,) = chains(flow(reset, "u1", ip=None), change(reset + pd.Timedelta("1h"), ip=ELSEWHERE))
-    assert no_reset_ip.severity == "medium" and no_reset_ip.evidence["changes_without_ip_comparison"] == 1
+    assert no_reset_ip.severity == "high" and no_reset_ip.evidence["changes_without_ip_comparison"] == 1
+    # one change compared and from the reset's IP, one without an IP: still not ruled out
+    (mixed,) = chains(
+        flow(reset, "u1"), change(reset + pd.Timedelta("1h")), change(reset + pd.Timedelta("2h"), ip=None)
+    )
+    assert mixed.severity == "high" and mixed.evidence["changes_without_ip_comparison"] == 1
 
 
 def test_a_chain_is_reported_in_the_week_of_its_first_change() -> None:

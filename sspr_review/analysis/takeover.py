@@ -289,8 +289,8 @@ def find_security_info_changes_after_reset(
     changes (each change attached to the latest reset of the user before it, at most ``takeover_window_hours``
     later, and not within ``takeover_window_hours`` after a Temporary Access Pass for the user) has its first
     change in the week. **high** when a change deleted a method or came from an IP address none of the reset's
-    events used (a change or reset without an IP is not compared: ``evidence.ip_compared`` says so), else
-    **medium**."""
+    events used, or when a change or the reset has no IP so that cannot be ruled out (``evidence.ip_compared``
+    is then false and the title says so), else **medium**."""
     width = settings.takeover_window_hours * NS_PER_HOUR
     start, end = to_ns(window.start), to_ns(window.end)
     changes = security_info_changes(data)
@@ -358,7 +358,8 @@ def find_security_info_changes_after_reset(
                     "deletion": bool(changes.at[ri, "deletion"]),
                 }
             )
-        high = bool(foreign) or deleted
+        # a change or reset without an IP could have come from elsewhere: keep the severity that could raise
+        high = bool(foreign) or deleted or uncompared > 0
         reset = _reset_record(resets, li, reset_ip_list)
         reset_t = _int(resets.at[li, "time"])
         first_t, last_t = int(group["tc"].min()), int(group["tc"].max())
@@ -369,6 +370,8 @@ def find_security_info_changes_after_reset(
             why.append("a method was deleted")
         if foreign:
             why.append("from an IP address the reset did not use")
+        if uncompared and not foreign:
+            why.append("an IP address is missing: a change from elsewhere is not ruled out")
         evidence = {
             "reset": reset,
             "changes": listed[: settings.max_users_listed],
