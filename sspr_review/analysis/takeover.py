@@ -25,6 +25,7 @@ are event-like: the same reset is not reported twice, so next week's review list
 from __future__ import annotations
 
 import re
+import weakref
 from typing import Any, Final
 
 import numpy as np
@@ -145,16 +146,22 @@ def _reason_method(reasons: pd.Series) -> np.ndarray:
     return np.array([*found, None], dtype=object)[codes]
 
 
-def security_info_changes(data: ReviewData) -> pd.DataFrame:
-    """Successful security-info changes (see :data:`CHANGE_ACTIVITIES`), Temporary Access Passes excluded, one
-    row per event (the same record twice, or identical events of one sitting, once): ``time`` (int64 ns),
-    ``user_id``, ``user_upn``, ``ip``, ``activity``, ``reason``, ``method``, ``deletion``, ``initiator``,
-    ``initiator_type``, ``id``; sorted by time."""
+def security_info_changes(data: ReviewData, start: int | None = None, end: int | None = None) -> pd.DataFrame:
+    """Successful security-info changes (see :data:`CHANGE_ACTIVITIES`) in ``[start, end)`` (int64 ns; None:
+    open), Temporary Access Passes excluded, one row per event (the same record twice, or identical events of
+    one sitting, once): ``time`` (int64 ns), ``user_id``, ``user_upn``, ``ip``, ``activity``, ``reason``,
+    ``method``, ``deletion``, ``initiator``, ``initiator_type``, ``id``; sorted by time."""
     audit, events = data.audit, data.events
-    change, deletion = _name_flags(audit["activity"], audit["service"])
-    rows = np.flatnonzero(
-        change & events["success"].to_numpy(dtype=bool) & ~is_kind(events, "tap") & (events["time"].to_numpy() != NAT)
-    )
+    time = events["time"].to_numpy()
+    span = time != NAT
+    if start is not None:
+        span &= time >= start
+    if end is not None:
+        span &= time < end
+    candidates = np.flatnonzero(span)
+    change, deletion = _name_flags(audit["activity"].iloc[candidates], audit["service"].iloc[candidates])
+    keep = change & events["success"].to_numpy(dtype=bool)[candidates] & ~is_kind(events, "tap")[candidates]
+    rows, deletion = candidates[keep], deletion[keep]
     cols = ["id", "user_id", "user_upn", "ip", "activity", "result_reason", "initiator_upn", "initiator_name"]
     picked = take_rows(audit, rows, [*cols, "initiator_type"]).reset_index(drop=True)
     frame = pd.DataFrame(
@@ -166,7 +173,7 @@ def security_info_changes(data: ReviewData) -> pd.DataFrame:
             "activity": picked["activity"].astype("string").array,
             "reason": picked["result_reason"].astype("string").str.strip().mask(lambda s: s == "").array,
             "method": _reason_method(picked["result_reason"]),
-            "deletion": deletion[rows],
+            "deletion": deletion,
             "initiator": picked["initiator_upn"].fillna(picked["initiator_name"]).astype("string").array,
             "initiator_type": picked["initiator_type"].astype("string").array,
             "id": picked["id"].astype("string").array,
@@ -179,10 +186,15 @@ def security_info_changes(data: ReviewData) -> pd.DataFrame:
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
 
 
-def _flow_rows(data: ReviewData, flow_ids: pd.Series) -> np.ndarray:
-    """Row numbers in ``data.flows`` of ``flow_ids`` (-1 when not found)."""
-    index = pd.Index(data.flows["flow_id"].astype("string"))
-    return np.asarray(index.get_indexer(pd.Index(pd.Series(flow_ids, dtype="string"))), dtype=np.int64)
+def _flow_rows(data: ReviewData, flow_ids: pd.Series, start: int, end: int) -> np.ndarray:
+    """Row numbers in ``data.flows`` of the flows ``flow_ids`` that completed in ``[start, end)`` (-1 when not
+    found); only those flows are indexed."""
+    flows = data.flows
+    done = ns(flows["completed_time"])
+    candidates = np.flatnonzero(flows["completed"].to_numpy(dtype=bool) & (done >= start) & (done < end))
+    index = pd.Index(flows["flow_id"].iloc[candidates].astype("string"))
+    pos = np.asarray(index.get_indexer(pd.Index(pd.Series(flow_ids, dtype="string"))), dtype=np.int64)
+    return np.where(pos >= 0, candidates[np.maximum(pos, 0)] if candidates.size else -1, -1)
 
 
 def _flow_ips(data: ReviewData, flow_rows: np.ndarray) -> pd.DataFrame:
@@ -204,7 +216,7 @@ def _resets(data: ReviewData, start: int, end: int) -> pd.DataFrame:
     sspr = data.resets
     t = ns(sspr["time"])
     sspr = sspr[(t >= start) & (t < end) & (t != NAT)]
-    flow = _flow_rows(data, sspr["flow_id"])
+    flow = _flow_rows(data, sspr["flow_id"], start, end)
     verified = data.flows["verified_bits"].to_numpy()
     admin = data.admin_resets
     ta = ns(admin["time"])
@@ -252,13 +264,14 @@ def _resets(data: ReviewData, start: int, end: int) -> pd.DataFrame:
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
 
 
-def _reset_ips(data: ReviewData, resets: pd.DataFrame) -> pd.DataFrame:
-    """Distinct (``l`` = row of ``resets``, ``ip``): every IP of an SSPR reset's flow, an admin reset's IP."""
-    flow_ips = _flow_ips(data, resets["flow"].to_numpy())
-    by_flow = pd.DataFrame({"l": np.arange(len(resets)), "flow": resets["flow"].to_numpy()}).merge(flow_ips, on="flow")[
-        ["l", "ip"]
-    ]
-    own = pd.DataFrame({"l": np.arange(len(resets)), "ip": resets["ip"].to_numpy()}).dropna(subset=["ip"])
+def _reset_ips(data: ReviewData, resets: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Distinct (``l`` = row of ``resets``, ``ip``) of the resets at ``rows`` (default: all): every IP of an SSPR
+    reset's flow, an admin reset's IP."""
+    rows = np.arange(len(resets)) if rows is None else np.asarray(rows, dtype=np.int64)
+    flow = resets["flow"].to_numpy()[rows]
+    flow_ips = _flow_ips(data, flow)
+    by_flow = pd.DataFrame({"l": rows, "flow": flow}).merge(flow_ips, on="flow")[["l", "ip"]]
+    own = pd.DataFrame({"l": rows, "ip": resets["ip"].to_numpy()[rows]}).dropna(subset=["ip"])
     out = pd.concat([by_flow, own], ignore_index=True).astype({"l": np.int64, "ip": "string"})
     return out.drop_duplicates().reset_index(drop=True)
 
@@ -293,10 +306,8 @@ def find_security_info_changes_after_reset(
     is then false and the title says so), else **medium**."""
     width = settings.takeover_window_hours * NS_PER_HOUR
     start, end = to_ns(window.start), to_ns(window.end)
-    changes = security_info_changes(data)
-    ct = changes["time"].to_numpy()
     # every change of a chain that may start in the week: its reset is at most one window before the week
-    changes = changes[(ct >= start - width) & (ct < end + width)].reset_index(drop=True)
+    changes = security_info_changes(data, start - width, end + width)
     if changes.empty:
         return []
     resets = _resets(data, start - width, end)
@@ -313,6 +324,8 @@ def find_security_info_changes_after_reset(
     pairs = pairs.sort_values(["r", "tr"], ascending=[True, False], kind="stable").drop_duplicates("r")
     # no chain for changes within the window after a Temporary Access Pass for the user
     taps = data.taps
+    tt = ns(taps["time"])
+    taps = taps[(tt >= start - 2 * width) & (tt < end + width)].reset_index(drop=True)  # those that can excuse
     if len(pairs) and len(taps):
         tap_pairs = _pairs(changes, taps)
         tap_t = ns(taps["time"])[tap_pairs["r"].to_numpy()]
@@ -326,12 +339,12 @@ def find_security_info_changes_after_reset(
     pairs = pairs[np.isin(pairs["l"].to_numpy(), chains)]
     if pairs.empty:
         return []
-    reset_ips = _reset_ips(data, resets)
+    reset_ips = _reset_ips(data, resets, chains)
     known_ip = set(reset_ips["l"].tolist())
     match = pairs[["l", "r"]].assign(ip=changes["ip"].to_numpy()[pairs["r"].to_numpy()])
     match = match.merge(reset_ips, on=["l", "ip"], how="left", indicator=True)
     same_ip = set(map(tuple, match[match["_merge"] == "both"][["l", "r"]].to_numpy().tolist()))
-    ips_of = reset_ips.groupby("l")["ip"].agg(lambda s: sorted(set(s.astype(str))))
+    ips_of = {_int(li): sorted(set(g.astype(str))) for li, g in reset_ips.groupby("l")["ip"]}
     resets = resets.assign(_key=_key(resets).to_numpy(), _shown=_display(resets).to_numpy())
     out = []
     for li, group in pairs.sort_values(["l", "tc"], kind="stable").groupby("l", sort=True):
@@ -415,17 +428,19 @@ def _duration(delta: int) -> str:
 # ----------------------------------------------------------------------------------------- phone_only_reset_new_ip
 
 
-def _history(data: ReviewData, ids: set[str], upns: set[str], end: int) -> pd.DataFrame:
-    """Events before ``end`` with an IP that a user initiated (SSPR, password change or security info), of the
+def _history(data: ReviewData, ids: set[str], upns: set[str], begin: int, end: int) -> pd.DataFrame:
+    """Events in ``[begin, end)`` with an IP that a user initiated (SSPR, password change or security info), of the
     users whose lower-cased id or UPN is in ``ids``/``upns``: ``time``, ``user_id``, ``user_upn``, ``ip``,
     ``flow``."""
     audit, events = data.audit, data.events
-    services = lower_isin(audit["service"], [act.SSPR_SERVICE.lower(), AUTH_METHODS_SERVICE])
-    kinds = is_kind(events, "sspr_reset", "progress", "change", "unlock", "blocked")
-    by_user = lower_isin(audit["initiator_type"], ["user"])
     time = events["time"].to_numpy()
-    mine = lower_isin(audit["initiator_id"], ids) | lower_isin(audit["initiator_upn"], upns)
-    rows = np.flatnonzero((services | kinds) & by_user & mine & (time != NAT) & (time < end))
+    rows = np.flatnonzero((time != NAT) & (time >= begin) & (time < end))
+    rows = rows[lower_isin(audit["initiator_type"].iloc[rows], ["user"])]
+    ids_of, upns_of = audit["initiator_id"].iloc[rows], audit["initiator_upn"].iloc[rows]
+    rows = rows[lower_isin(ids_of, ids) | lower_isin(upns_of, upns)]
+    services = lower_isin(audit["service"].iloc[rows], [act.SSPR_SERVICE.lower(), AUTH_METHODS_SERVICE])
+    kinds = is_kind(events, "sspr_reset", "progress", "change", "unlock", "blocked")[rows]
+    rows = rows[services | kinds]
     picked = take_rows(audit, rows, ["initiator_id", "initiator_upn", "ip"]).reset_index(drop=True)
     frame = pd.DataFrame(
         {
@@ -439,11 +454,27 @@ def _history(data: ReviewData, ids: set[str], upns: set[str], end: int) -> pd.Da
     return frame.dropna(subset=["ip"]).reset_index(drop=True)
 
 
+#: The last :func:`_phone_only` result, for the same events table, window and settings: the rule and
+#: :func:`phone_only_unjudged` share it. The table is held weakly, so the cache never keeps a review alive.
+_LAST: list[tuple[weakref.ref[pd.DataFrame], ReviewWindow, AnalysisSettings, tuple[pd.DataFrame, pd.DataFrame]]] = []
+
+
 def _phone_only(
     data: ReviewData, window: ReviewWindow, settings: AnalysisSettings
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The week's phone-only SSPR resets (``judged``: an earlier IP in the lookback) and the earlier
-    ``(l, ip, last_seen)`` of each."""
+    ``(l, ip, last_seen)`` of each (copies: callers may change them)."""
+    for ref, win, sett, result in _LAST:
+        if ref() is data.events and win == window and sett == settings:
+            return result[0].copy(), result[1].copy()
+    result = _compute_phone_only(data, window, settings)
+    _LAST[:] = [(weakref.ref(data.events), window, settings, result)]
+    return result[0].copy(), result[1].copy()
+
+
+def _compute_phone_only(
+    data: ReviewData, window: ReviewWindow, settings: AnalysisSettings
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     start, end = to_ns(window.start), to_ns(window.end)
     resets = _resets(data, start, end)
     resets = resets[(resets["type"] == "self_service").to_numpy(dtype=bool)]
@@ -459,11 +490,11 @@ def _phone_only(
     resets["flow_start"] = flow_start
     ids = set(lower(resets["user_id"]).dropna())
     upns = set(lower(resets["user_upn"]).dropna())
-    hist = _history(data, ids, upns, int(flow_start.max()))
+    lookback = settings.new_ip_lookback_days * NS_PER_DAY
+    hist = _history(data, ids, upns, int(flow_start.min()) - lookback, int(flow_start.max()))
     pairs = _pairs(resets, hist)
     ht = hist["time"].to_numpy()[pairs["r"].to_numpy()]
     fs = flow_start[pairs["l"].to_numpy()]
-    lookback = settings.new_ip_lookback_days * NS_PER_DAY
     own_flow = hist["flow"].to_numpy()[pairs["r"].to_numpy()] == resets["flow"].to_numpy()[pairs["l"].to_numpy()]
     keep = (ht < fs) & (ht >= fs - lookback) & ~own_flow
     earlier = pd.DataFrame(
@@ -527,11 +558,11 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
             [m for m in str(reg.at[j, "methods_registered"] or "").split(",") if m] if bool(reg.at[j, "found"]) else []
         )
         registered_non_phone = [m for m in registered_all if m.strip().lower() in NON_PHONE_REGISTERED]
-        known = bool(used_list or registered_non_phone)
+        has_other = bool(used_list or registered_non_phone)
         # without registration data a registered non-phone method cannot be ruled out: keep the severity it
         # could have raised the finding to, and say so
-        unknown = not known and not data.has("registration")
-        high = known or unknown
+        unknown = not has_other and not data.has("registration")
+        high = has_other or unknown
         ips = earlier[earlier["l"] == li].sort_values("last_seen", ascending=False, kind="stable")
         gates = [m for m in str(method_labels(np.asarray([_int(sub.at[j, "verified_bits"])]))[0]).split(",") if m]
         reset = _reset_record(sub, j, list(all_ips.get(li, [])))
@@ -552,7 +583,7 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
             "registration_snapshot": snap[j] if data.has("registration") else None,
             "not_evaluated": [] if data.has("registration") else ["registration"],
             "severity_reason": "a non-phone method registered or used before"
-            if known
+            if has_other
             else "registration data missing: a non-phone method is not ruled out"
             if unknown
             else "no non-phone method registered or used before",
@@ -567,7 +598,7 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
                 f"({', '.join(list(new_ips.get(li, []))[:2])})"
                 + (
                     " although they have a non-phone method"
-                    if known
+                    if has_other
                     else " (registration data missing: a non-phone method is not ruled out)"
                     if unknown
                     else ""
