@@ -86,6 +86,8 @@ def test_a_change_from_the_reset_ip_is_medium_and_a_deletion_is_high() -> None:
     reset = t("2d 9h")
     (same,) = chains(flow(reset, "u1"), change(reset + pd.Timedelta("2h")))
     assert same.severity == "medium" and same.evidence["ip_compared"] is True
+    (v6,) = chains(flow(reset, "u1", ip="2001:DB8::7"), change(reset + pd.Timedelta("2h"), ip="2001:db8::7"))
+    assert v6.severity == "medium"
     (deleted,) = chains(
         flow(reset, "u1"), change(reset + pd.Timedelta("2h"), activity="User deleted security info", reason="x")
     )

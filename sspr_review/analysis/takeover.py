@@ -341,8 +341,9 @@ def find_security_info_changes_after_reset(
         return []
     reset_ips = _reset_ips(data, resets, chains)
     known_ip = set(reset_ips["l"].tolist())
-    match = pairs[["l", "r"]].assign(ip=changes["ip"].to_numpy()[pairs["r"].to_numpy()])
-    match = match.merge(reset_ips, on=["l", "ip"], how="left", indicator=True)
+    change_ip = lower(changes["ip"]).to_numpy()[pairs["r"].to_numpy()]  # IPv6 text may differ in case
+    match = pairs[["l", "r"]].assign(ip=pd.array(change_ip, dtype="string"))
+    match = match.merge(reset_ips.assign(ip=lower(reset_ips["ip"])), on=["l", "ip"], how="left", indicator=True)
     same_ip = set(map(tuple, match[match["_merge"] == "both"][["l", "r"]].to_numpy().tolist()))
     ips_of = {_int(li): sorted(set(g.astype(str))) for li, g in reset_ips.groupby("l")["ip"]}
     resets = resets.assign(_key=_key(resets).to_numpy(), _shown=_display(resets).to_numpy())
