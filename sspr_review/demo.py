@@ -309,6 +309,20 @@ class Planted:
     admin_group_id: str
     admin_group_members: tuple[PlantedUser, ...]
     eligible_admins: tuple[PlantedUser, ...]
+    # 9. account takeover signals (review week unless said otherwise)
+    takeover_ip: str  # the IP the "attacker" registers security info from
+    takeover_high_user: PlantedUser  # SMS-verified SSPR reset, then a registration sitting from takeover_ip
+    takeover_medium_user: PlantedUser  # previous week: SSPR reset, then a security-info update from the same IP
+    takeover_deleted_user: PlantedUser  # previous week: helpdesk reset, then a method deleted
+    takeover_late_user: PlantedUser  # near miss: a registration 25 h after the reset
+    takeover_before_user: PlantedUser  # near miss: a registration 2 h before the reset, nothing after
+    takeover_tap_user: PlantedUser  # near miss, previous week: helpdesk reset, TAP, then a registration
+    phone_new_ip: str  # the IP the phone-only resets come from
+    phone_new_ip_user: PlantedUser  # SMS-only reset from phone_new_ip; Authenticator registered and used before
+    phone_new_ip_medium_user: PlantedUser  # previous week: voice-call reset from phone_new_ip; phone methods only
+    phone_usual_ip_user: PlantedUser  # near miss: SMS-only reset from the IP of their earlier events
+    app_new_ip_user: PlantedUser  # near miss: Authenticator-verified reset from phone_new_ip
+    phone_no_history_user: PlantedUser  # near miss: SMS-only reset from phone_new_ip, no earlier events at all
 
 
 @dataclass(slots=True)
@@ -970,7 +984,90 @@ class _History:
             "admin_group_members": pu(self.group),
             "eligible_admins": pu([u for _, kind, u in self.assign if kind == "eligible" and u is not None]),
         }
+        # the takeover cases draw from their own random stream, so the cases above keep their times and ids
+        main, self.rng = self.rng, random.Random(f"{self.ns}/takeover")
+        try:
+            self.plant_takeover(found)
+        finally:
+            self.rng = main
         return Planted(**found)
+
+    def sitting(self, u: _User, t: int, ip: str, steps: Sequence[tuple[str, str]]) -> int:
+        """One security-info sitting (shared correlation id) of ``(activity, resultReason)`` steps; returns the
+        time of the last."""
+        corr, by, target = self.guid(), self.by(u, ip), u.target()
+        for k, (activity, reason) in enumerate(steps):
+            t += self.rng.randrange(2 * SECOND, 40 * SECOND) if k else 0
+            self.audit(t, AUTH_METHODS, activity, corr, by, target, reason=reason)
+        return t
+
+    def plant_takeover(self, found: dict[str, Any]) -> None:
+        at, pu = self.at, _pu
+        registered = "User registered security info"
+        attacker, sim = "203.0.113.93", "203.0.113.95"
+        app = ("microsoftAuthenticatorPush", "mobilePhone", "softwareOneTimePasscode")
+        high, medium, deleted, late, before, tap = self.pick(6)
+        for u in (high, medium, deleted, late, before, tap):
+            u.methods = app
+        # security info changed after a reset: 40 minutes after an SMS-verified reset, from another IP, one sitting
+        # with the "registered" event twice (Graph sometimes logs one method twice) and a new default method
+        end, _ = self.flow(high, at(1, 20, 10), high.ip, gates=["mobile SMS"])
+        auth_push = METHODS["microsoftAuthenticatorPush"][1]
+        self.sitting(
+            high,
+            end + 40 * MINUTE,
+            attacker,
+            [
+                ("User started security info registration", "User started the registration for security info"),
+                (registered, auth_push),
+                (registered, auth_push),
+                ("User changed default security info", "User changed default sign-in method to Authenticator App"),
+            ],
+        )
+        end, _ = self.flow(medium, at(-3, 18, 5), medium.ip, gates=["mobile app notification"])
+        self.sitting(medium, end + 5 * HOUR, medium.ip, [("User updated security info", "User updated Mobile Phone")])
+        helpdesk = self.helpdesk[-1]
+        t = at(-5, 14, 30)
+        self.admin_reset(helpdesk, deleted, t, True)
+        self.sitting(deleted, t + 2 * HOUR, deleted.ip, [("User deleted security info", "User deleted Mobile Phone")])
+        # near misses
+        end, _ = self.flow(late, at(2, 8, 30), late.ip, gates=["mobile app code"])
+        self.sitting(late, end + 25 * HOUR, late.ip, [(registered, METHODS["softwareOneTimePasscode"][1])])
+        t = self.sitting(before, at(4, 9, 0), before.ip, [(registered, auth_push)])
+        self.flow(before, t + 2 * HOUR, before.ip, gates=["mobile app notification"])
+        t = at(-4, 11, 0)
+        self.admin_reset(helpdesk, tap, t, False)
+        self.tap(helpdesk, tap, t + 10 * MINUTE)
+        self.sitting(tap, t + 70 * MINUTE, tap.ip, [(registered, auth_push)])
+        found |= {
+            "takeover_ip": attacker,
+            "takeover_high_user": pu([high])[0],
+            "takeover_medium_user": pu([medium])[0],
+            "takeover_deleted_user": pu([deleted])[0],
+            "takeover_late_user": pu([late])[0],
+            "takeover_before_user": pu([before])[0],
+            "takeover_tap_user": pu([tap])[0],
+        }
+        # phone-only resets from a new IP; each user but the last has earlier events from their usual IP
+        phone, phone_medium, usual, by_app, nobody = self.pick(5)
+        phone.methods = by_app.methods = app
+        phone_medium.methods = usual.methods = nobody.methods = ("mobilePhone", "officePhone")
+        self.flow(phone, at(-6, 9, 40), phone.ip, gates=["mobile app notification"])
+        for k, u in enumerate((phone_medium, usual, by_app)):
+            self.change(u, at(-6, 10 + k, 15), u.ip)
+        self.flow(phone, at(2, 23, 40), sim, gates=["mobile SMS"])
+        self.flow(phone_medium, at(-2, 21, 5), sim, gates=["mobile voice call"])
+        self.flow(usual, at(3, 19, 20), usual.ip, gates=["mobile SMS"])
+        self.flow(by_app, at(4, 20, 45), sim, gates=["mobile app notification"])
+        self.flow(nobody, at(5, 7, 55), sim, gates=["mobile SMS"])
+        found |= {
+            "phone_new_ip": sim,
+            "phone_new_ip_user": pu([phone])[0],
+            "phone_new_ip_medium_user": pu([phone_medium])[0],
+            "phone_usual_ip_user": pu([usual])[0],
+            "app_new_ip_user": pu([by_app])[0],
+            "phone_no_history_user": pu([nobody])[0],
+        }
 
 
 def _aware(moment: datetime, name: str) -> int:

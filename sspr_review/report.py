@@ -330,6 +330,74 @@ def leaked_credentials(ctx: Context) -> HTML:
     return _html(_table(frame, "No leaked-credentials detections to report this week."))
 
 
+def _takeover_rows(ctx: Context, f: Finding) -> dict[str, Any]:
+    tz = ctx.review.window.timezone
+    ev = f.evidence
+    reset = ev.get("reset") or {}
+    verified = reset.get("methods_verified")
+    row = {
+        "severity": f.severity,
+        "user": f.users[0] if f.users else "",
+        "reset": f"{_when(reset.get('time'), tz)} · {str(reset.get('type', '')).replace('_', ' ')} by "
+        f"{reset.get('initiator') or '—'} from {', '.join(map(str, reset.get('ips') or [])) or 'no IP'}"
+        + (f" · verified by {', '.join(map(str, verified))}" if verified else ""),
+        "vs last week": ctx.review.status(f) or "",
+    }
+    if f.kind == "security_info_changed_after_reset":
+        changes = [
+            f"{_when(c.get('time'), tz)} {c.get('activity')}"
+            + (f" ({c.get('method')})" if c.get("method") else "")
+            + f" from {c.get('ip') or 'no IP'}"
+            + (" — IP not used by the reset" if c.get("ip_used_by_reset") is False else "")
+            for c in ev.get("changes", [])
+        ]
+        row["changes"] = "; ".join(changes)
+        row["first change after"] = f"{ev.get('minutes_to_first_change')} min"
+        row["why this severity"] = ev.get("severity_reason", "")
+    else:
+        earlier = [f"{e.get('ip')} (last {_when(e.get('last_seen'), tz)})" for e in ev.get("earlier_ips", [])]
+        row["gates"] = ", ".join(map(str, ev.get("gates", [])))
+        row["new IP"] = ", ".join(map(str, ev.get("new_ips", [])))
+        row["earlier IPs"] = "; ".join(earlier)
+        methods = [*ev.get("non_phone_methods_used_before", []), *(ev.get("non_phone_methods_registered") or [])]
+        row["non-phone methods"] = ", ".join(dict.fromkeys(map(str, methods))) or "none known"
+    return row
+
+
+def takeover_signals(ctx: Context) -> HTML:
+    """Security info changed soon after a password reset, and phone-only resets from a new IP address."""
+    parts = []
+    sections = (
+        (
+            "security_info_changed_after_reset",
+            "Security info changed after a password reset",
+            "No security-info change followed a password reset this week.",
+        ),
+        (
+            "phone_only_reset_new_ip",
+            "Phone-only resets from a new IP address",
+            "No phone-only reset came from a new IP address this week.",
+        ),
+    )
+    for kind, heading, empty in sections:
+        parts.append(f"<h3>{_e(heading)}</h3>")
+        gap = _not_evaluated(ctx, kind)
+        if gap:
+            parts.append(f"<p><i>{_e(gap)}</i></p>")
+            continue
+        frame = _with_names(ctx, pd.DataFrame([_takeover_rows(ctx, f) for f in _of_kind(ctx, kind)]), "user")
+        parts.append(_table(frame, empty))
+    counts = ctx.review.not_judged.get("phone_only_reset_new_ip")
+    if counts is not None:
+        days = ctx.review.settings.new_ip_lookback_days
+        parts.append(
+            f"<p>Phone-only resets that could not be judged (no earlier event with an IP address for the user in "
+            f"the {days} days before): <b>{_e(counts.get('resets', 0))}</b> "
+            f"(of {_e(counts.get('users', 0))} users).</p>"
+        )
+    return _html("".join(parts))
+
+
 def admin_resets(ctx: Context) -> HTML:
     """Password resets of privileged role holders."""
     gap = _not_evaluated(ctx, "admin_password_reset")

@@ -89,6 +89,12 @@ def review_lines(review: Review) -> list[str]:
         tag = f" [{status}]" if status else ""
         lines.append(f"  {entry.severity.upper():<9}{clean(entry.title)}{tag}")
         lines.append(f"  {'':<9}→ {clean(entry.action)}")
+    unjudged = review.not_judged.get("phone_only_reset_new_ip")
+    if unjudged:
+        lines.append(
+            f"Phone-only resets not judged (no earlier IP for the user in {review.settings.new_ip_lookback_days} "
+            f"days): {unjudged.get('resets', 0)}"
+        )
     if review.comparison is not None and review.comparison.resolved:
         lines.append(f"Resolved since last week: {len(review.comparison.resolved)}")
     return lines

@@ -255,3 +255,41 @@ def test_demo_tenant_writeback_banned_and_unknowns(demo_review: tuple[Any, Any])
     assert p.unknown_activity in set(review.unknown_activities["activity"])
     assert p.unknown_reason in set(review.unrecognised_reasons["reason"])
     _validate(findings_json(review, generated_at=GENERATED))
+
+
+def test_demo_tenant_takeover_signals(demo_review: tuple[Any, Any]) -> None:
+    """Both takeover kinds on the demo tenant: the planted cases in their weeks, the near misses not."""
+    from sspr_review.analysis.review import week_findings
+
+    review, p = demo_review
+    before = review.window.shift(1)
+    earlier, _ = week_findings(review.data, coverage(before), before, review.settings)
+
+    def of(findings: Any, kind: str) -> dict[str, str]:
+        return {u.lower(): f.severity for f in findings if f.kind == kind for u in f.users}
+
+    chains, chains_before = (
+        of(review.findings, "security_info_changed_after_reset"),
+        of(earlier, "security_info_changed_after_reset"),
+    )
+    assert chains[p.takeover_high_user.upn.lower()] == "high"
+    assert chains_before[p.takeover_medium_user.upn.lower()] == "medium"
+    assert chains_before[p.takeover_deleted_user.upn.lower()] == "high"
+    for near in (p.takeover_late_user, p.takeover_before_user, p.takeover_tap_user):
+        assert near.upn.lower() not in chains | chains_before
+    (high,) = [
+        f
+        for f in review.findings
+        if p.takeover_high_user.upn.lower() in {u.lower() for u in f.users}
+        and f.kind == "security_info_changed_after_reset"
+    ]
+    assert high.evidence["changes_count"] == 3  # one sitting: registered twice, default changed; one finding
+    assert high.evidence["ips_not_used_by_reset"] == [p.takeover_ip]
+
+    phones, phones_before = of(review.findings, "phone_only_reset_new_ip"), of(earlier, "phone_only_reset_new_ip")
+    assert phones[p.phone_new_ip_user.upn.lower()] == "high"
+    assert phones_before[p.phone_new_ip_medium_user.upn.lower()] == "medium"
+    for near in (p.phone_usual_ip_user, p.app_new_ip_user, p.phone_no_history_user):
+        assert near.upn.lower() not in phones | phones_before
+    assert review.not_judged["phone_only_reset_new_ip"]["resets"] >= 2  # takeover_high_user, phone_no_history_user
+    _validate(findings_json(review, generated_at=GENERATED))

@@ -589,3 +589,73 @@ def test_small_tenants(users: int, weeks: int) -> None:
     if users >= 200:  # enough accounts for every case to have its own
         planted_users = [*p.spike_users, *p.near_miss_users, *p.leak_remediated_users, *p.banned_users]
         assert len({u.id for u in planted_users}) == len(planted_users)
+
+
+def _of_user(records: Iterable[Record], user: PlantedUser) -> list[Record]:
+    return [r for r in records if upn(r) == user.upn]
+
+
+def test_takeover_cases(tenant: DemoTenant, audits: list[Record], planted: Planted) -> None:
+    """Security info changed after a reset: the cases and their near misses, in the review and previous week."""
+    am = "Authentication Methods"
+
+    def resets(user: PlantedUser) -> list[datetime]:
+        own = _of_user(of(audits, RESET) + of(audits, "Reset password (by admin)"), user)
+        own = own or _of_user(of(audits, "Reset user password"), user)  # a scripted helpdesk reset
+        return sorted(when(r["activityDateTime"]) for r in own)
+
+    def changes(user: PlantedUser) -> list[Record]:
+        own = [r for r in _of_user(audits, user) if r["loggedByService"] == am]
+        return [r for r in own if r["activityDisplayName"] != "User started security info registration"]
+
+    start, previous = planted.review_start, planted.review_start - timedelta(days=7)
+    (reset,) = resets(planted.takeover_high_user)
+    sitting = changes(planted.takeover_high_user)
+    assert len(sitting) == 3 and len({r["correlationId"] for r in sitting}) == 1
+    assert all(r["initiatedBy"]["user"]["ipAddress"] == planted.takeover_ip for r in sitting)
+    assert start <= reset < when(sitting[0]["activityDateTime"]) <= reset + timedelta(hours=1)
+    for user, activity in (
+        (planted.takeover_medium_user, "User updated security info"),
+        (planted.takeover_deleted_user, "User deleted security info"),
+    ):
+        (reset,) = resets(user)
+        (done,) = changes(user)
+        assert previous <= reset < start and done["activityDisplayName"] == activity
+        assert timedelta(0) < when(done["activityDateTime"]) - reset <= timedelta(hours=24)
+    (reset,) = resets(planted.takeover_late_user)
+    (late,) = changes(planted.takeover_late_user)
+    assert when(late["activityDateTime"]) - reset == timedelta(hours=25)
+    (reset,) = resets(planted.takeover_before_user)
+    (early,) = changes(planted.takeover_before_user)
+    assert when(early["activityDateTime"]) < reset
+    (reset,) = resets(planted.takeover_tap_user)
+    tap, registered = changes(planted.takeover_tap_user)
+    assert "temporary access pass" in tap["resultReason"] and previous <= reset < start
+    assert reset < when(tap["activityDateTime"]) < when(registered["activityDateTime"]) <= reset + timedelta(hours=2)
+
+
+def test_phone_only_cases(tenant: DemoTenant, audits: list[Record], planted: Planted) -> None:
+    """Phone-only resets from a new IP and their near misses: gates, IPs and earlier history in the records."""
+    completed = [r for r in of(audits, PROGRESS) if "completed the" in r["resultReason"]]
+    reset_ips = {(upn(r), r["initiatedBy"]["user"]["ipAddress"]) for r in of(audits, RESET)}
+
+    def gates(user: PlantedUser, after: datetime) -> set[str]:
+        return {r["resultReason"] for r in _of_user(completed, user) if when(r["activityDateTime"]) >= after}
+
+    week, previous = planted.review_start, planted.review_start - timedelta(days=7)
+    sim = planted.phone_new_ip
+    assert gates(planted.phone_new_ip_user, week) == {"User completed the mobile SMS verification option"}
+    assert gates(planted.phone_new_ip_medium_user, previous) == {
+        "User completed the mobile voice call verification option"
+    }
+    assert gates(planted.app_new_ip_user, week) == {"User completed the mobile app notification verification option"}
+    for user in (planted.phone_new_ip_user, planted.phone_new_ip_medium_user, planted.app_new_ip_user):
+        assert (user.upn, sim) in reset_ips
+    history = [r for r in audits if r["initiatedBy"]["user"] and when(r["activityDateTime"]) < previous + timedelta(3)]
+    for user in (planted.phone_new_ip_user, planted.phone_new_ip_medium_user, planted.phone_usual_ip_user):
+        ips = {r["initiatedBy"]["user"]["ipAddress"] for r in _of_user(history, user)}
+        assert ips and sim not in ips
+    usual = {r["initiatedBy"]["user"]["ipAddress"] for r in _of_user(audits, planted.phone_usual_ip_user)}
+    assert len(usual) == 1
+    nobody = _of_user(audits, planted.phone_no_history_user)
+    assert nobody and all(when(r["activityDateTime"]) >= week for r in nobody)

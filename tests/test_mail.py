@@ -244,3 +244,14 @@ def test_graph_send_mail_names_the_permission(
         ws = Workspace(config.load(env=env), "graph")
         with pytest.raises(mail.SsprReviewError, match=r"Mail\.Send"):
             mail.send(mail.ReportFolder.load(report_folder), settings(transport="graph", charts=False), ws)
+
+
+def test_takeover_findings_are_in_needs_attention(report_folder: Path) -> None:
+    doc = json.loads((report_folder / "findings.json").read_text())
+    composed = mail.compose(mail.ReportFolder.load(report_folder), settings(charts=False))
+    text = composed.message.get_body(("plain",)).get_content()
+    for kind in ("security_info_changed_after_reset", "phone_only_reset_new_ip"):
+        found = [f for f in doc["findings"] if f["kind"] == kind]
+        assert found, kind
+        for f in found:
+            assert f"[{f['severity'].upper()}] {f['title']}" in text

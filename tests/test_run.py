@@ -159,3 +159,40 @@ def test_missing_source_still_reports_and_exits_3(tmp_path: Path) -> None:
     assert doc["metrics"]["registration_coverage"]["value"] is None  # no data, not zero
     html = (tmp_path / "reports" / "2026-11-23" / "weekly-review.html").read_text()
     assert "Data missing for this week" in html
+
+
+def test_weekly_report_shows_both_takeover_kinds_with_their_evidence(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    import html as html_lib
+    from datetime import UTC, datetime
+
+    from sspr_review.demo import DemoTenant
+
+    _, root = demo_run
+    (folder,) = (root / "reports").iterdir()
+    planted = DemoTenant(users=600, weeks=6, end=datetime.fromisoformat(folder.name).replace(tzinfo=UTC)).planted
+    page = html_lib.unescape((folder / "weekly-review.html").read_text())
+    section = page[page.index("Account takeover signals") : page.index("Administrator password resets")]
+    doc = json.loads((folder / "findings.json").read_text())
+    chain = next(
+        f
+        for f in doc["findings"]
+        if f["kind"] == "security_info_changed_after_reset" and planted.takeover_high_user.upn in f["users"]
+    )
+    phone = next(
+        f
+        for f in doc["findings"]
+        if f["kind"] == "phone_only_reset_new_ip" and planted.phone_new_ip_user.upn in f["users"]
+    )
+    assert chain["severity"] == phone["severity"] == "high"
+    # evidence in the report: the users, the change's IP and activity, the new and earlier IPs, the gates
+    assert planted.takeover_high_user.upn in section and planted.phone_new_ip_user.upn in section
+    assert f"User changed default security info (Authenticator app) from {planted.takeover_ip}" in section
+    assert "IP not used by the reset" in section and "verified by sms" in section
+    assert planted.phone_new_ip in section and phone["evidence"]["earlier_ips"][0]["ip"] in section
+    assert "Phone-only resets that could not be judged" in section
+    assert doc["not_judged"]["phone_only_reset_new_ip"]["resets"] >= 2
+    # and in "needs attention"
+    attention = page[page.index("Needs attention") : page.index("This week in numbers")]
+    assert chain["title"] in attention and phone["title"] in attention

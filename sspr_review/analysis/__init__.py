@@ -8,8 +8,9 @@ Typical use::
 
 Modules: :mod:`.window` (the review week), :mod:`.settings` (thresholds), :mod:`.activities` (which audit events
 are what), :mod:`.reasons` (resultReason rule table), :mod:`.flows` (SSPR flows), :mod:`.prepare` (derived tables),
-:mod:`.metrics` (weekly metrics and trend), :mod:`.findings` (one function per rule, fingerprints, comparison)
-and :mod:`.review` (one review and its findings.json).
+:mod:`.metrics` (weekly metrics and trend), :mod:`.findings` (one function per rule, fingerprints, comparison),
+:mod:`.takeover` (the account-takeover rules, registered in :data:`RULES`) and :mod:`.review` (one review and its
+findings.json).
 """
 
 from .activities import KNOWN_ACTIVITIES, activity_kind
@@ -42,6 +43,7 @@ from .prepare import ReviewData, prepare, privileged_lookup
 from .reasons import END_STATES, METHODS, STAGES, ReasonRule, classify_reasons, reason_rules
 from .review import SCHEMA_VERSION, Review, build_review, findings_json, findings_schema
 from .settings import AnalysisSettings
+from .takeover import find_phone_only_resets_new_ip, find_security_info_changes_after_reset, phone_only_unjudged
 from .window import ReviewWindow, review_window
 
 __all__ = [
@@ -78,8 +80,10 @@ __all__ = [
     "find_helpdesk_resets",
     "find_leaked_credentials_remediated",
     "find_leaked_credentials_unremediated",
+    "find_phone_only_resets_new_ip",
     "find_registration_gaps",
     "find_reset_spikes",
+    "find_security_info_changes_after_reset",
     "find_writeback_failures",
     "finding_from_dict",
     "finding_to_dict",
@@ -87,6 +91,7 @@ __all__ = [
     "findings_schema",
     "fingerprint",
     "flows",
+    "phone_only_unjudged",
     "prepare",
     "privileged_lookup",
     "reason_rules",

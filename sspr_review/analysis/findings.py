@@ -21,6 +21,8 @@ admin_password_reset           the user: an administrator reset again next week 
 helpdesk_reset                 the user
 writeback_failure              the cause (:data:`WRITEBACK_CAUSES`, a stable, finite set)
 registration_gap               nothing but the kind: one per tenant, continuing until coverage is met
+security_info_changed_*        the user and the reset (kind and UTC time); see :mod:`.takeover`
+phone_only_reset_new_ip        the user and the reset (flow and UTC time); see :mod:`.takeover`
 data_gap                       the source
 ============================== ===============================================================================
 """
@@ -95,6 +97,8 @@ KINDS: Final = (
     "reset_spike",
     "blocked_user",
     "leaked_credentials_unremediated",
+    "security_info_changed_after_reset",
+    "phone_only_reset_new_ip",
     "admin_password_reset",
     "helpdesk_reset",
     "writeback_failure",
@@ -1117,6 +1121,10 @@ class Rule:
     uses: tuple[str, ...] = field(default=())
 
 
+# The account-takeover rules live in their own module, which imports Finding, Rule and the account-matching
+# helpers from this one (all defined above this point).
+from . import takeover as _takeover  # noqa: E402
+
 #: Every rule, by kind (``data_gap`` comes from :func:`data_gaps`).
 RULES: Final[Mapping[str, Rule]] = {
     r.kind: r
@@ -1129,6 +1137,7 @@ RULES: Final[Mapping[str, Rule]] = {
         Rule("helpdesk_reset", find_helpdesk_resets, (("audit",),), ("roles", "registration")),
         Rule("writeback_failure", find_writeback_failures, (("audit",),)),
         Rule("registration_gap", find_registration_gaps, (("registration",),), ("roles",)),
+        *_takeover.RULES,
     )
 }
 

@@ -33,6 +33,7 @@ from .metrics import Metric, weekly_metrics, window_metrics
 from .prepare import ReviewData, chosen_snapshots, complete_sources, prepare, source_gaps
 from .reasons import END_STATES
 from .settings import AnalysisSettings
+from .takeover import phone_only_unjudged
 from .window import ReviewWindow
 
 __all__ = ["SCHEMA_VERSION", "Review", "build_review", "findings_json", "findings_schema", "week_findings"]
@@ -51,7 +52,9 @@ class Review:
     ``not_evaluated`` the finding kinds whose sources were incomplete; ``flows`` the SSPR flows started in the
     week; ``flow_summary`` their count per end state (``None`` when audit data is incomplete);
     ``unrecognised_reasons`` and ``unknown_activities`` what the kit could not classify in the week; ``notes``
-    what the reviewer should know about the data (accounts flagged ``isAdmin`` that the role data does not list).
+    what the reviewer should know about the data (accounts flagged ``isAdmin`` that the role data does not list);
+    ``not_judged`` per finding kind, what it could not judge for lack of history (``phone_only_reset_new_ip``:
+    ``resets`` and ``users`` without an earlier IP in the lookback).
     """
 
     tenant: Mapping[str, str]
@@ -68,6 +71,7 @@ class Review:
     unknown_activities: pd.DataFrame
     comparison: Comparison | None = None
     notes: tuple[str, ...] = field(default=())
+    not_judged: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     #: The prepared tables the review was computed from (for charts and drill-down tables).
     data: ReviewData | None = field(default=None, repr=False, compare=False)
 
@@ -186,6 +190,7 @@ def build_review(
         comparison=comparison,
         notes=tuple(notes),
         data=data,
+        not_judged=_not_judged(data, window, settings, not_evaluated),
     )
 
 
@@ -203,6 +208,15 @@ def _registration_snapshots(
         same = now is not None and now.snapshot is not None and now.snapshot.date() == before.snapshot.date()
         out[1] = None if same else before.snapshot
     return out
+
+
+def _not_judged(
+    data: ReviewData, window: ReviewWindow, settings: AnalysisSettings, not_evaluated: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    if "phone_only_reset_new_ip" in not_evaluated:
+        return {}
+    counts = phone_only_unjudged(data, window, settings)
+    return {"phone_only_reset_new_ip": counts} if counts else {}
 
 
 def week_findings(
@@ -278,6 +292,7 @@ def findings_json(review: Review, *, generated_at: datetime | None = None) -> di
         "resolved": [{"kind": f.kind, "title": f.title, "fingerprint": f.fingerprint} for f in resolved],
         "not_evaluated": list(review.not_evaluated),
         "notes": list(review.notes),
+        "not_judged": {k: dict(v) for k, v in review.not_judged.items()},
         "flows": {
             "started": None if review.flow_summary is None else len(review.flows),
             "by_end_state": None if review.flow_summary is None else dict(review.flow_summary),

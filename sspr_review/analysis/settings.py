@@ -48,6 +48,11 @@ class AnalysisSettings:
     currency: str = "USD"
     #: ``helpdesk_reset``: a Temporary Access Pass issued this many hours before or after the reset counts.
     tap_match_hours: int = 24
+    #: ``security_info_changed_after_reset``: a security-info change at most this many hours after a password
+    #: reset (and not this soon after a Temporary Access Pass) is a chain.
+    takeover_window_hours: int = 24
+    #: ``phone_only_reset_new_ip``: an IP the user did not use in this many days before the reset is new.
+    new_ip_lookback_days: int = 90
     #: Admin-reset audit events for the same user this close together are one reset (SSPR + Core Directory).
     admin_reset_merge_minutes: int = 5
     #: Most user names listed in one finding (the count is always complete).
@@ -70,6 +75,8 @@ class AnalysisSettings:
             "sspr_methods_required": self.sspr_methods_required,
             "admin_methods_required": self.admin_methods_required,
             "leak_remediation_days": self.leak_remediation_days,
+            "takeover_window_hours": self.takeover_window_hours,
+            "new_ip_lookback_days": self.new_ip_lookback_days,
             "max_users_listed": self.max_users_listed,
             "max_history_weeks": self.max_history_weeks,
             "rollup_threshold": self.rollup_threshold,

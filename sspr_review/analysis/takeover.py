@@ -1,0 +1,648 @@
+"""Account-takeover signals around password resets: two finding kinds, one unit.
+
+``security_info_changed_after_reset``
+    A password reset (SSPR completed, or by an administrator) followed within ``takeover_window_hours`` by a
+    change to the same user's security info: the attacker who got through SSPR, or talked the helpdesk into a
+    reset, registers their own method so the account stays theirs. A Temporary Access Pass is not a change, and
+    a change within ``takeover_window_hours`` after a TAP was issued for the user is the intended recovery path,
+    not a chain. Changes attach to the latest reset before them, so one reset with several registration events
+    (one sitting) is one finding. A chain is reported in the week of its first change, so that a reset late on
+    Sunday followed by a change on Monday is seen by the next review rather than by none.
+``phone_only_reset_new_ip``
+    A completed SSPR reset in the week whose verified gates were all phone-based (mobile SMS, mobile voice
+    call, office phone), from an IP address the user did not use in the ``new_ip_lookback_days`` before it (any
+    SSPR, password-change or security-info event the user initiated): the shape of a SIM swap. Users with no
+    earlier event with an IP in that lookback cannot be judged; :func:`phone_only_unjudged` counts those resets.
+
+Both are pure, vectorised functions over :class:`~.prepare.ReviewData`; :data:`RULES` registers them in
+:data:`~.findings.RULES` (this module has no other tie to :mod:`.findings` than the :class:`~.findings.Finding`
+type and the shared account-matching helpers it imports from there).
+
+Fingerprints: the user and the reset (its kind and UTC time for a chain; its flow for a phone-only reset). Both
+are event-like: the same reset is not reported twice, so next week's review lists it as resolved.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from . import activities as act
+from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, as_datetime, iso, lower, lower_isin, ns, plain, take_rows, to_ns
+from .findings import Finding, Rule, _display, _int, _key, _pairs, fingerprint
+from .flows import is_kind, method_labels
+from .prepare import ReviewData, registration_lookup
+from .reasons import METHODS
+from .settings import AnalysisSettings
+from .window import ReviewWindow
+
+__all__ = [
+    "CHANGE_ACTIVITIES",
+    "NON_PHONE_REGISTERED",
+    "PHONE_METHODS",
+    "RULES",
+    "find_phone_only_resets_new_ip",
+    "find_security_info_changes_after_reset",
+    "phone_only_unjudged",
+    "security_info_changes",
+]
+
+#: Authentication Methods activities that change a user's security info (lower case). "Admin registered
+#: security info" counts unless it issued a Temporary Access Pass (kind ``tap``).
+CHANGE_ACTIVITIES: Final = frozenset(
+    {
+        "user registered security info",
+        "user updated security info",
+        "user changed default security info",
+        "user deleted security info",
+        "user registered all required security info",
+        "admin registered security info",
+        "admin updated security info",
+        "admin deleted security info",
+    }
+)
+#: An activity of the Authentication Methods service the kit does not know counts as a change when its name
+#: mentions security info and says it was registered, changed or deleted (in the past tense: "started ...
+#: registration" is not a change).
+UNKNOWN_CHANGE: Final = re.compile(
+    r"security info.*\b(registered|updated|changed|deleted|removed)\b|"
+    r"\b(registered|updated|changed|deleted|removed)\b.*security info"
+)
+_DELETION: Final = re.compile(r"\b(deleted|removed)\b")
+AUTH_METHODS_SERVICE: Final = "authentication methods"
+
+#: SSPR verification methods that are phone-based (see :data:`~.reasons.METHODS`).
+PHONE_METHODS: Final = ("sms", "voice", "office_phone")
+#: Non-phone SSPR methods a user may have used in an earlier flow.
+NON_PHONE_USED: Final = ("app_notification", "app_code")
+#: ``methodsRegistered`` names (lower case) of non-phone methods: Authenticator notification or code,
+#: passkey / FIDO2, Windows Hello.
+NON_PHONE_REGISTERED: Final = frozenset(
+    {
+        "microsoftauthenticatorpush",
+        "microsoftauthenticatorpasswordless",
+        "softwareonetimepasscode",
+        "fido2",
+        "passkeydevicebound",
+        "passkeydeviceboundauthenticator",
+        "passkeydeviceboundwindowshello",
+        "windowshelloforbusiness",
+    }
+)
+_PHONE_BITS: Final = sum(1 << METHODS.index(m) for m in PHONE_METHODS)
+_NON_PHONE_BITS: Final = sum(1 << METHODS.index(m) for m in NON_PHONE_USED)
+#: Method names recognised in a security-info event's resultReason ("User registered Authenticator App with
+#: Notification"), first match wins.
+_REASON_METHODS: Final = (
+    ("temporary access pass", "temporary access pass"),
+    ("fido2", "passkey / FIDO2"),
+    ("passkey", "passkey / FIDO2"),
+    ("security key", "passkey / FIDO2"),
+    ("windows hello", "Windows Hello for Business"),
+    ("authenticator app with notification", "Authenticator app (notification)"),
+    ("authenticator app with code", "Authenticator app (code)"),
+    ("authenticator", "Authenticator app"),
+    ("office phone", "office phone"),
+    ("alternate mobile phone", "alternate mobile phone"),
+    ("mobile phone", "mobile phone"),
+    ("phone", "phone"),
+    ("email", "email"),
+    ("security questions", "security questions"),
+    ("hardware", "hardware OATH token"),
+    ("password", "password"),
+)
+_MAX_EARLIER_IPS: Final = 5
+_GATE_NAMES: Final[dict[str, str]] = {"sms": "SMS", "voice": "voice call", "office_phone": "office phone"}
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _name_flags(names: pd.Series, services: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Per row (computed on the distinct names): the activity changes security info (known, or unknown and of
+    the Authentication Methods service with a name saying so), and it deleted a method."""
+    codes, uniques = pd.factorize(names, use_na_sentinel=True)
+    text = lower(pd.Series(pd.Index(uniques), dtype="string")).fillna("")
+    known = text.isin(CHANGE_ACTIVITIES).to_numpy(dtype=bool)
+    unknown = ~text.isin(act.KNOWN_ACTIVITIES).to_numpy(dtype=bool) & np.array(
+        [bool(UNKNOWN_CHANGE.search(t)) for t in text.tolist()], dtype=bool
+    )
+    deletion = np.array([bool(_DELETION.search(t)) for t in text.tolist()], dtype=bool)
+    known_row = np.append(known, False)[codes]
+    unknown_row = np.append(unknown, False)[codes] & lower_isin(services, [AUTH_METHODS_SERVICE])
+    return known_row | unknown_row, np.append(deletion, False)[codes]
+
+
+def _reason_method(reasons: pd.Series) -> np.ndarray:
+    """The method a resultReason names (see :data:`_REASON_METHODS`), else ``None``; per distinct text."""
+    codes, uniques = pd.factorize(reasons, use_na_sentinel=True)
+    found = []
+    for text in lower(pd.Series(pd.Index(uniques), dtype="string")).fillna("").tolist():
+        found.append(next((label for pattern, label in _REASON_METHODS if pattern in text), None))
+    return np.array([*found, None], dtype=object)[codes]
+
+
+def security_info_changes(data: ReviewData, start: int | None = None, end: int | None = None) -> pd.DataFrame:
+    """Successful security-info changes (see :data:`CHANGE_ACTIVITIES`) in ``[start, end)`` (int64 ns; None:
+    open), Temporary Access Passes excluded, one row per event (the same record twice, or identical events of
+    one sitting, once): ``time`` (int64 ns), ``user_id``, ``user_upn``, ``ip``, ``activity``, ``reason``,
+    ``method``, ``deletion``, ``initiator``, ``initiator_type``, ``id``; sorted by time."""
+    audit, events = data.audit, data.events
+    time = events["time"].to_numpy()
+    span = time != NAT
+    if start is not None:
+        span &= time >= start
+    if end is not None:
+        span &= time < end
+    candidates = np.flatnonzero(span)
+    change, deletion = _name_flags(audit["activity"].iloc[candidates], audit["service"].iloc[candidates])
+    keep = change & events["success"].to_numpy(dtype=bool)[candidates] & ~is_kind(events, "tap")[candidates]
+    rows, deletion = candidates[keep], deletion[keep]
+    cols = ["id", "user_id", "user_upn", "ip", "activity", "result_reason", "initiator_upn", "initiator_name"]
+    picked = take_rows(audit, rows, [*cols, "initiator_type"]).reset_index(drop=True)
+    frame = pd.DataFrame(
+        {
+            "time": events["time"].to_numpy()[rows],
+            "user_id": picked["user_id"].astype("string").array,
+            "user_upn": picked["user_upn"].astype("string").array,
+            "ip": picked["ip"].astype("string").array,
+            "activity": picked["activity"].astype("string").array,
+            "reason": picked["result_reason"].astype("string").str.strip().mask(lambda s: s == "").array,
+            "method": _reason_method(picked["result_reason"]),
+            "deletion": deletion,
+            "initiator": picked["initiator_upn"].fillna(picked["initiator_name"]).astype("string").array,
+            "initiator_type": picked["initiator_type"].astype("string").array,
+            "id": picked["id"].astype("string").array,
+        }
+    )
+    with_id = frame["id"].notna().to_numpy(dtype=bool)
+    frame = pd.concat([frame[with_id].drop_duplicates("id"), frame[~with_id]], ignore_index=True)
+    same = ["time", "user_id", "user_upn", "ip", "activity", "reason", "initiator"]
+    frame = frame.drop_duplicates(same)
+    return frame.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def _flow_rows(data: ReviewData, flow_ids: pd.Series, start: int, end: int) -> np.ndarray:
+    """Row numbers in ``data.flows`` of the flows ``flow_ids`` that completed in ``[start, end)`` (-1 when not
+    found); only those flows are indexed."""
+    flows = data.flows
+    done = ns(flows["completed_time"])
+    candidates = np.flatnonzero(flows["completed"].to_numpy(dtype=bool) & (done >= start) & (done < end))
+    index = pd.Index(flows["flow_id"].iloc[candidates].astype("string"))
+    pos = np.asarray(index.get_indexer(pd.Index(pd.Series(flow_ids, dtype="string"))), dtype=np.int64)
+    return np.where(pos >= 0, candidates[np.maximum(pos, 0)] if candidates.size else -1, -1)
+
+
+def _flow_ips(data: ReviewData, flow_rows: np.ndarray) -> pd.DataFrame:
+    """Distinct (``flow``, ``ip``) of the events of these flows."""
+    flow_of = data.events["flow"].to_numpy()
+    rows = np.flatnonzero(np.isin(flow_of, flow_rows[flow_rows >= 0]))
+    ips = take_rows(data.audit, rows, ["ip"])["ip"].astype("string")
+    out = pd.DataFrame({"flow": flow_of[rows].astype(np.int64), "ip": ips.to_numpy()}).dropna(subset=["ip"])
+    return out.drop_duplicates().reset_index(drop=True)
+
+
+def _resets(data: ReviewData, start: int, end: int) -> pd.DataFrame:
+    """Every password reset in ``[start, end)``: SSPR completed (one per flow) and by an administrator.
+
+    Columns: ``time`` (int64 ns), ``user_id``, ``user_upn``, ``type`` (``self_service``/``admin``),
+    ``initiator``, ``initiator_type``, ``ip``, ``flow`` (row in ``data.flows``, -1 for admin resets),
+    ``correlation_id``, ``activity``, ``verified_bits``.
+    """
+    sspr = data.resets
+    t = ns(sspr["time"])
+    sspr = sspr[(t >= start) & (t < end) & (t != NAT)]
+    flow = _flow_rows(data, sspr["flow_id"], start, end)
+    verified = data.flows["verified_bits"].to_numpy()
+    admin = data.admin_resets
+    ta = ns(admin["time"])
+    admin = admin[(ta >= start) & (ta < end) & (ta != NAT)]
+    frame = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "time": ns(sspr["time"]),
+                    "user_id": sspr["user_id"].to_numpy(),
+                    "user_upn": sspr["user_upn"].to_numpy(),
+                    "type": "self_service",
+                    "initiator": sspr["user_upn"].to_numpy(),
+                    "initiator_type": "user",
+                    "ip": sspr["ip"].to_numpy(),
+                    "flow": flow,
+                    "correlation_id": sspr["correlation_id"].to_numpy(),
+                    "activity": "Reset password (self-service)",
+                    "verified_bits": np.where(flow >= 0, verified[np.maximum(flow, 0)] if len(verified) else 0, 0),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "time": ns(admin["time"]),
+                    "user_id": admin["user_id"].to_numpy(),
+                    "user_upn": admin["user_upn"].to_numpy(),
+                    "type": "admin",
+                    "initiator": admin["initiator_upn"].fillna(admin["initiator_name"]).to_numpy(),
+                    "initiator_type": admin["initiator_type"].to_numpy(),
+                    "ip": admin["ip"].to_numpy(),
+                    "flow": np.full(len(admin), -1, dtype=np.int64),
+                    "correlation_id": admin["correlation_id"].to_numpy(),
+                    "activity": admin["activity"].to_numpy(),
+                    "verified_bits": np.zeros(len(admin), dtype=np.int64),
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    for col in ("user_id", "user_upn", "type", "initiator", "initiator_type", "ip", "correlation_id", "activity"):
+        frame[col] = frame[col].astype("string")
+    frame["time"] = frame["time"].astype(np.int64)
+    frame["flow"] = frame["flow"].astype(np.int64)
+    frame["verified_bits"] = frame["verified_bits"].astype(np.int64)
+    return frame.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def _reset_ips(data: ReviewData, resets: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Distinct (``l`` = row of ``resets``, ``ip``) of the resets at ``rows`` (default: all): every IP of an SSPR
+    reset's flow, an admin reset's IP."""
+    rows = np.arange(len(resets)) if rows is None else np.asarray(rows, dtype=np.int64)
+    flow = resets["flow"].to_numpy()[rows]
+    flow_ips = _flow_ips(data, flow)
+    by_flow = pd.DataFrame({"l": rows, "flow": flow}).merge(flow_ips, on="flow")[["l", "ip"]]
+    own = pd.DataFrame({"l": rows, "ip": resets["ip"].to_numpy()[rows]}).dropna(subset=["ip"])
+    out = pd.concat([by_flow, own], ignore_index=True).astype({"l": np.int64, "ip": "string"})
+    return out.drop_duplicates().reset_index(drop=True)
+
+
+def _reset_record(resets: pd.DataFrame, i: int, ips: list[str]) -> dict[str, Any]:
+    bits = np.asarray([resets.at[i, "verified_bits"]], dtype=np.int64)
+    methods = [m for m in str(method_labels(bits)[0]).split(",") if m]
+    return {
+        "time": iso(_int(resets.at[i, "time"])),
+        "type": plain(resets.at[i, "type"]),
+        "initiator": plain(resets.at[i, "initiator"]),
+        "initiator_type": plain(resets.at[i, "initiator_type"]),
+        "ip": plain(resets.at[i, "ip"]),
+        "ips": ips,
+        "methods_verified": methods if resets.at[i, "type"] == "self_service" else None,
+        "correlation_id": plain(resets.at[i, "correlation_id"]),
+        "activity": plain(resets.at[i, "activity"]),
+    }
+
+
+# --------------------------------------------------------------------------- security_info_changed_after_reset
+
+
+def find_security_info_changes_after_reset(
+    data: ReviewData, window: ReviewWindow, settings: AnalysisSettings
+) -> list[Finding]:
+    """``security_info_changed_after_reset``: see the module docstring. One finding per reset whose chain of
+    changes (each change attached to the latest reset of the user before it, at most ``takeover_window_hours``
+    later, and not within ``takeover_window_hours`` after a Temporary Access Pass for the user) has its first
+    change in the week. **high** when a change deleted a method or came from an IP address none of the reset's
+    events used, or when a change or the reset has no IP so that cannot be ruled out (``evidence.ip_compared``
+    is then false and the title says so), else **medium**."""
+    width = settings.takeover_window_hours * NS_PER_HOUR
+    start, end = to_ns(window.start), to_ns(window.end)
+    # every change of a chain that may start in the week: its reset is at most one window before the week
+    changes = security_info_changes(data, start - width, end + width)
+    if changes.empty:
+        return []
+    resets = _resets(data, start - width, end)
+    if resets.empty:
+        return []
+    pairs = _pairs(resets, changes)
+    if pairs.empty:
+        return []
+    tr = resets["time"].to_numpy()[pairs["l"].to_numpy()]
+    tc = changes["time"].to_numpy()[pairs["r"].to_numpy()]
+    pairs = pairs.assign(tr=tr, tc=tc)
+    pairs = pairs[((tc > tr) & (tc - tr <= width)).astype(bool)]
+    # each change belongs to the latest reset before it
+    pairs = pairs.sort_values(["r", "tr"], ascending=[True, False], kind="stable").drop_duplicates("r")
+    # no chain for changes within the window after a Temporary Access Pass for the user
+    taps = data.taps
+    tt = ns(taps["time"])
+    taps = taps[(tt >= start - 2 * width) & (tt < end + width)].reset_index(drop=True)  # those that can excuse
+    if len(pairs) and len(taps):
+        tap_pairs = _pairs(changes, taps)
+        tap_t = ns(taps["time"])[tap_pairs["r"].to_numpy()]
+        change_t = changes["time"].to_numpy()[tap_pairs["l"].to_numpy()]
+        covered = tap_pairs["l"].to_numpy()[(tap_t <= change_t) & (change_t - tap_t <= width)]
+        pairs = pairs[~np.isin(pairs["r"].to_numpy(), covered)]
+    if pairs.empty:
+        return []
+    first = pairs.groupby("l")["tc"].min()
+    chains = first[(first >= start) & (first < end)].index.to_numpy()
+    pairs = pairs[np.isin(pairs["l"].to_numpy(), chains)]
+    if pairs.empty:
+        return []
+    reset_ips = _reset_ips(data, resets, chains)
+    known_ip = set(reset_ips["l"].tolist())
+    change_ip = lower(changes["ip"]).to_numpy()[pairs["r"].to_numpy()]  # IPv6 text may differ in case
+    match = pairs[["l", "r"]].assign(ip=pd.array(change_ip, dtype="string"))
+    match = match.merge(reset_ips.assign(ip=lower(reset_ips["ip"])), on=["l", "ip"], how="left", indicator=True)
+    same_ip = set(map(tuple, match[match["_merge"] == "both"][["l", "r"]].to_numpy().tolist()))
+    ips_of = {_int(li): sorted(set(g.astype(str))) for li, g in reset_ips.groupby("l")["ip"]}
+    resets = resets.assign(_key=_key(resets).to_numpy(), _shown=_display(resets).to_numpy())
+    out = []
+    for li, group in pairs.sort_values(["l", "tc"], kind="stable").groupby("l", sort=True):
+        li = int(li)
+        reset_ip_list = list(ips_of.get(li, []))
+        listed = []
+        foreign, deleted, uncompared = [], False, 0
+        for ri in group["r"].tolist():
+            ip = plain(changes.at[ri, "ip"])
+            compared = ip is not None and li in known_ip
+            other = compared and (li, ri) not in same_ip
+            foreign += [ip] if other else []
+            uncompared += 0 if compared else 1
+            deleted |= bool(changes.at[ri, "deletion"])
+            listed.append(
+                {
+                    "time": iso(_int(changes.at[ri, "time"])),
+                    "activity": plain(changes.at[ri, "activity"]),
+                    "ip": ip,
+                    "ip_used_by_reset": None if not compared else not other,
+                    "method": plain(changes.at[ri, "method"]),
+                    "reason": plain(changes.at[ri, "reason"]),
+                    "initiator": plain(changes.at[ri, "initiator"]),
+                    "deletion": bool(changes.at[ri, "deletion"]),
+                }
+            )
+        # a change or reset without an IP could have come from elsewhere: keep the severity that could raise
+        high = bool(foreign) or deleted or uncompared > 0
+        reset = _reset_record(resets, li, reset_ip_list)
+        reset_t = _int(resets.at[li, "time"])
+        first_t, last_t = int(group["tc"].min()), int(group["tc"].max())
+        minutes = round((first_t - reset_t) / (NS_PER_HOUR / 60), 1)
+        shown = str(resets.at[li, "_shown"])
+        why = []
+        if deleted:
+            why.append("a method was deleted")
+        if foreign:
+            why.append("from an IP address the reset did not use")
+        if uncompared and not foreign:
+            why.append("an IP address is missing: a change from elsewhere is not ruled out")
+        evidence = {
+            "reset": reset,
+            "changes": listed[: settings.max_users_listed],
+            "changes_count": len(listed),
+            "minutes_to_first_change": minutes,
+            "hours_to_last_change": round((last_t - reset_t) / NS_PER_HOUR, 2),
+            "window_hours": settings.takeover_window_hours,
+            "ips_not_used_by_reset": sorted(set(foreign)),
+            "method_deleted": deleted,
+            "ip_compared": uncompared == 0,
+            "changes_without_ip_comparison": uncompared,
+            "severity_reason": "; ".join(why) or "changes from the reset's own IP address",
+        }
+        how = "an administrator reset" if resets.at[li, "type"] == "admin" else "a self-service reset"
+        out.append(
+            Finding(
+                kind="security_info_changed_after_reset",
+                severity="high" if high else "medium",
+                title=f"{shown}'s security info changed {_duration(first_t - reset_t)} after {how} of their "
+                f"password" + (f" ({why[0]})" if why else ""),
+                users=(shown,),
+                start=as_datetime(reset_t),
+                end=as_datetime(last_t),
+                evidence=plain(evidence),
+                action="Confirm with the user through a known channel (call back on a number on file, or their "
+                "manager) that they made these changes; if not, remove the method, revoke their sessions and reset "
+                "the account with a Temporary Access Pass.",
+                fingerprint=fingerprint(
+                    "security_info_changed_after_reset", resets.at[li, "_key"], resets.at[li, "type"], iso(reset_t)
+                ),
+            )
+        )
+    return out
+
+
+def _duration(delta: int) -> str:
+    minutes = delta / (NS_PER_HOUR / 60)
+    return f"{minutes:.0f} min" if minutes < 90 else f"{delta / NS_PER_HOUR:.1f} h"
+
+
+# ----------------------------------------------------------------------------------------- phone_only_reset_new_ip
+
+
+def _history(data: ReviewData, ids: set[str], upns: set[str], begin: int, end: int) -> pd.DataFrame:
+    """Events in ``[begin, end)`` with an IP that a user initiated (SSPR, password change or security info), of the
+    users whose lower-cased id or UPN is in ``ids``/``upns``: ``time``, ``user_id``, ``user_upn``, ``ip``,
+    ``flow``."""
+    audit, events = data.audit, data.events
+    time = events["time"].to_numpy()
+    rows = np.flatnonzero((time != NAT) & (time >= begin) & (time < end))
+    rows = rows[lower_isin(audit["initiator_type"].iloc[rows], ["user"])]
+    ids_of, upns_of = audit["initiator_id"].iloc[rows], audit["initiator_upn"].iloc[rows]
+    rows = rows[lower_isin(ids_of, ids) | lower_isin(upns_of, upns)]
+    services = lower_isin(audit["service"].iloc[rows], [act.SSPR_SERVICE.lower(), AUTH_METHODS_SERVICE])
+    kinds = is_kind(events, "sspr_reset", "progress", "change", "unlock", "blocked")[rows]
+    rows = rows[services | kinds]
+    picked = take_rows(audit, rows, ["initiator_id", "initiator_upn", "ip"]).reset_index(drop=True)
+    frame = pd.DataFrame(
+        {
+            "time": time[rows],
+            "user_id": picked["initiator_id"].astype("string").array,
+            "user_upn": picked["initiator_upn"].astype("string").array,
+            "ip": lower(picked["ip"]).array,
+            "flow": events["flow"].to_numpy()[rows].astype(np.int64),
+        }
+    )
+    return frame.dropna(subset=["ip"]).reset_index(drop=True)
+
+
+#: The last :func:`_phone_only` result, for the same events table, window and settings: the rule and
+#: :func:`phone_only_unjudged` share it. The table is held weakly, so the cache never keeps a review alive.
+_LAST: list[tuple[weakref.ref[pd.DataFrame], ReviewWindow, AnalysisSettings, tuple[pd.DataFrame, pd.DataFrame]]] = []
+
+
+def _phone_only(
+    data: ReviewData, window: ReviewWindow, settings: AnalysisSettings
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The week's phone-only SSPR resets (``judged``: an earlier IP in the lookback) and the earlier
+    ``(l, ip, last_seen)`` of each (copies: callers may change them)."""
+    for ref, win, sett, result in _LAST:
+        if ref() is data.events and win == window and sett == settings:
+            return result[0].copy(), result[1].copy()
+    result = _compute_phone_only(data, window, settings)
+    _LAST[:] = [(weakref.ref(data.events), window, settings, result)]
+    return result[0].copy(), result[1].copy()
+
+
+def _compute_phone_only(
+    data: ReviewData, window: ReviewWindow, settings: AnalysisSettings
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    start, end = to_ns(window.start), to_ns(window.end)
+    resets = _resets(data, start, end)
+    resets = resets[(resets["type"] == "self_service").to_numpy(dtype=bool)]
+    bits = resets["verified_bits"].to_numpy()
+    resets = resets[(bits != 0) & (bits & ~_PHONE_BITS == 0)].reset_index(drop=True)
+    empty = pd.DataFrame(
+        {"l": pd.Series(dtype=np.int64), "ip": pd.Series(dtype="string"), "last_seen": pd.Series(dtype=np.int64)}
+    )
+    if resets.empty:
+        return resets.assign(judged=np.zeros(0, dtype=bool), flow_start=np.zeros(0, dtype=np.int64)), empty
+    flows = data.flows
+    flow_start = ns(flows["start"])[resets["flow"].to_numpy()]
+    resets["flow_start"] = flow_start
+    ids = set(lower(resets["user_id"]).dropna())
+    upns = set(lower(resets["user_upn"]).dropna())
+    lookback = settings.new_ip_lookback_days * NS_PER_DAY
+    hist = _history(data, ids, upns, int(flow_start.min()) - lookback, int(flow_start.max()))
+    pairs = _pairs(resets, hist)
+    ht = hist["time"].to_numpy()[pairs["r"].to_numpy()]
+    fs = flow_start[pairs["l"].to_numpy()]
+    own_flow = hist["flow"].to_numpy()[pairs["r"].to_numpy()] == resets["flow"].to_numpy()[pairs["l"].to_numpy()]
+    keep = (ht < fs) & (ht >= fs - lookback) & ~own_flow
+    earlier = pd.DataFrame(
+        {"l": pairs["l"].to_numpy()[keep], "ip": hist["ip"].to_numpy()[pairs["r"].to_numpy()[keep]], "t": ht[keep]}
+    )
+    earlier = earlier.groupby(["l", "ip"], sort=False)["t"].max().rename("last_seen").reset_index()
+    resets["judged"] = np.isin(np.arange(len(resets)), earlier["l"].to_numpy())
+    return resets, earlier
+
+
+def phone_only_unjudged(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> dict[str, int]:
+    """Phone-only SSPR resets of the week that :func:`find_phone_only_resets_new_ip` could not judge:
+    ``resets`` (of users with no earlier event with an IP in the lookback, or without an IP themselves) and
+    ``users``; empty when audit data is incomplete for the week."""
+    if not data.has("audit"):
+        return {}
+    resets, _ = _phone_only(data, window, settings)
+    no_ip = ~np.isin(np.arange(len(resets)), _reset_ips(data, resets)["l"].to_numpy())
+    unjudged = resets[~resets["judged"].to_numpy(dtype=bool) | no_ip]
+    return {"resets": len(unjudged), "users": int(_key(unjudged).nunique()) if len(unjudged) else 0}
+
+
+def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[Finding]:
+    """``phone_only_reset_new_ip``: see the module docstring. **high** when the user has a non-phone method
+    (Authenticator notification or code, passkey / FIDO2, Windows Hello) verified in an earlier SSPR flow or
+    registered in the registration snapshot in force at the reset (the first one when none is older), else
+    **medium**. Without registration data a registered method cannot be ruled out: the finding stays **high**,
+    says so in its title and action, and ``evidence.not_evaluated`` names the source."""
+    resets, earlier = _phone_only(data, window, settings)
+    if resets.empty or not resets["judged"].any():
+        return []
+    reset_ips = _reset_ips(data, resets).assign(ip=lambda f: lower(f["ip"]))
+    known = earlier[["l", "ip"]].assign(_seen=True)
+    tagged = reset_ips.merge(known, on=["l", "ip"], how="left")
+    new = tagged[tagged["_seen"].isna().to_numpy()]
+    new = new[np.isin(new["l"].to_numpy(), np.flatnonzero(resets["judged"].to_numpy(dtype=bool)))]
+    if new.empty:
+        return []
+    hits = np.unique(new["l"].to_numpy())
+    new_ips = new.groupby("l")["ip"].agg(lambda s: sorted(set(s.astype(str))))
+    all_ips = reset_ips.groupby("l")["ip"].agg(lambda s: sorted(set(s.astype(str))))
+    # non-phone methods: verified in an earlier flow of the user, or registered
+    flows = data.flows
+    sub = resets.iloc[hits].reset_index(drop=True)
+    fpairs = _pairs(sub, flows)
+    fstart = ns(flows["start"])[fpairs["r"].to_numpy()]
+    fbits = flows["verified_bits"].to_numpy()[fpairs["r"].to_numpy()] & _NON_PHONE_BITS
+    before = (fstart < sub["flow_start"].to_numpy()[fpairs["l"].to_numpy()]) & (fbits != 0)
+    used = pd.DataFrame({"l": fpairs["l"].to_numpy()[before], "bits": fbits[before]})
+    used_bits = used.groupby("l")["bits"].agg(lambda s: int(np.bitwise_or.reduce(s.to_numpy())))
+    reg = registration_lookup(data, sub["time"].to_numpy(), sub["user_id"], sub["user_upn"])
+    snap = _snapshot_dates(data, sub)
+    sub = sub.assign(_key=_key(sub).to_numpy(), _shown=_display(sub).to_numpy())
+    times = data.events["time"].to_numpy()
+    times = times[times != NAT]
+    history_from = iso(int(times.min())) if times.size else None
+    out = []
+    for j, li in enumerate(hits.tolist()):
+        used_list = [m for m in method_labels(np.asarray([int(used_bits.get(j, 0))]))[0].split(",") if m]
+        registered_all = (
+            [m for m in str(reg.at[j, "methods_registered"] or "").split(",") if m] if bool(reg.at[j, "found"]) else []
+        )
+        registered_non_phone = [m for m in registered_all if m.strip().lower() in NON_PHONE_REGISTERED]
+        has_other = bool(used_list or registered_non_phone)
+        # without registration data a registered non-phone method cannot be ruled out: keep the severity it
+        # could have raised the finding to, and say so
+        unknown = not has_other and not data.has("registration")
+        high = has_other or unknown
+        ips = earlier[earlier["l"] == li].sort_values("last_seen", ascending=False, kind="stable")
+        gates = [m for m in str(method_labels(np.asarray([_int(sub.at[j, "verified_bits"])]))[0]).split(",") if m]
+        reset = _reset_record(sub, j, list(all_ips.get(li, [])))
+        evidence = {
+            "reset": reset,
+            "gates": gates,
+            "new_ips": list(new_ips.get(li, [])),
+            "earlier_ips": [
+                {"ip": str(ip), "last_seen": iso(int(t))}
+                for ip, t in zip(ips["ip"].tolist()[:_MAX_EARLIER_IPS], ips["last_seen"].tolist(), strict=False)
+            ],
+            "earlier_ips_count": len(ips),
+            "lookback_days": settings.new_ip_lookback_days,
+            "audit_history_from": history_from,
+            "non_phone_methods_used_before": used_list,
+            "non_phone_methods_registered": registered_non_phone if data.has("registration") else None,
+            "methods_registered": registered_all if data.has("registration") else None,
+            "registration_snapshot": snap[j] if data.has("registration") else None,
+            "not_evaluated": [] if data.has("registration") else ["registration"],
+            "severity_reason": "a non-phone method registered or used before"
+            if has_other
+            else "registration data missing: a non-phone method is not ruled out"
+            if unknown
+            else "no non-phone method registered or used before",
+        }
+        shown = str(sub.at[j, "_shown"])
+        gate_names = " and ".join(_GATE_NAMES.get(g, g) for g in gates)
+        out.append(
+            Finding(
+                kind="phone_only_reset_new_ip",
+                severity="high" if high else "medium",
+                title=f"{shown} reset their password by SSPR verified only by {gate_names} from a new IP address "
+                f"({', '.join(list(new_ips.get(li, []))[:2])})"
+                + (
+                    " although they have a non-phone method"
+                    if has_other
+                    else " (registration data missing: a non-phone method is not ruled out)"
+                    if unknown
+                    else ""
+                ),
+                users=(shown,),
+                start=as_datetime(_int(sub.at[j, "flow_start"])),
+                end=as_datetime(_int(sub.at[j, "time"])),
+                evidence=plain(evidence),
+                action="Check with the user through a channel other than that phone (their manager, a call to a "
+                "number not on the account) that they made this reset; if a SIM swap is suspected, ask the mobile "
+                "operator; revoke the user's sessions."
+                + (
+                    " Registration data was missing: check the user's registered methods in the portal."
+                    if unknown
+                    else ""
+                ),
+                fingerprint=fingerprint(
+                    # the flow's id (its correlationId), not its row number, which shifts with the history held
+                    "phone_only_reset_new_ip",
+                    sub.at[j, "_key"],
+                    flows["flow_id"].iat[_int(sub.at[j, "flow"])],
+                    iso(_int(sub.at[j, "time"])),
+                ),
+            )
+        )
+    return out
+
+
+def _snapshot_dates(data: ReviewData, frame: pd.DataFrame) -> list[str | None]:
+    """Date (ISO) of the registration snapshot :func:`~.prepare.registration_lookup` uses for each row."""
+    reg = data.registration
+    if not data.has("registration") or reg.empty:
+        return [None] * len(frame)
+    dates = np.unique(ns(reg["snapshot_date"]))
+    dates = dates[dates != NAT]
+    if dates.size == 0:
+        return [None] * len(frame)
+    pos = np.clip(np.searchsorted(dates, frame["time"].to_numpy(), side="right") - 1, 0, None)
+    return [iso(int(d)) for d in dates[pos].tolist()]
+
+
+#: The rules of this module, registered in :data:`~.findings.RULES`.
+RULES: Final[tuple[Rule, ...]] = (
+    Rule("security_info_changed_after_reset", find_security_info_changes_after_reset, (("audit",),)),
+    Rule("phone_only_reset_new_ip", find_phone_only_resets_new_ip, (("audit",),), ("registration",)),
+)
