@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..coverage import SOURCES, SourceCoverage
 from ._util import iso, plain, to_ns
+from .correlations import Correlations, correlate, correlations_json
 from .findings import (
     Comparison,
     Finding,
@@ -70,6 +71,8 @@ class Review:
     notes: tuple[str, ...] = field(default=())
     #: The prepared tables the review was computed from (for charts and drill-down tables).
     data: ReviewData | None = field(default=None, repr=False, compare=False)
+    #: Risk detections against password resets, both ways (see :mod:`.correlations`).
+    correlations: Correlations | None = field(default=None, repr=False, compare=False)
 
     def status(self, finding: Finding) -> str | None:
         """ "new" or "continuing" against the previous review; ``None`` without one."""
@@ -178,6 +181,7 @@ def build_review(
         comparison=comparison,
         notes=tuple(notes),
         data=data,
+        correlations=correlate(data, coverage, window, settings, history_start=history_start, weeks=len(weekly)),
     )
 
 
@@ -261,6 +265,7 @@ def findings_json(review: Review, *, generated_at: datetime | None = None) -> di
         },
         "unrecognised_reasons": _records(review.unrecognised_reasons),
         "unknown_activities": _records(review.unknown_activities),
+        "correlations": correlations_json(review.correlations),
         "settings": plain(review.settings.as_dict()),
     }
     return doc
