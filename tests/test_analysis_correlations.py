@@ -21,6 +21,7 @@ from sspr_review.analysis.correlations import (
     risk_type_words,
 )
 from sspr_review.analysis.review import build_review, findings_json, findings_schema
+from tests.test_analysis_review import demo_review  # noqa: F401  (the fixture)
 from tests.test_analysis_support import (
     BY_ADMIN,
     CHANGE,
@@ -51,7 +52,8 @@ def _row(table: pd.DataFrame, kind: str) -> dict[str, Any]:
 
 
 def _outcome(outcomes: pd.DataFrame, user: str, kind: str) -> str:
-    (found,) = outcomes[(outcomes["user"] == f"{user}@contoso.com") & (outcomes["risk_event_type"] == kind)][
+    upn = user if "@" in user else f"{user}@contoso.com"
+    (found,) = outcomes[(outcomes["user"].str.lower() == upn.lower()) & (outcomes["risk_event_type"] == kind)][
         "outcome"
     ].tolist()
     return str(found)
@@ -297,3 +299,55 @@ def test_leak_trend_share_and_median_per_week_with_gaps() -> None:
     # the review week's point is the table's leaked-credentials row: fixed themselves / users
     row = _row(risk_to_reset(data, WINDOW, S), "leakedCredentials")
     assert (row["reset_by_sspr"] + row["changed_by_user"]) / row["users"] == trend["share"].iloc[-1]
+
+
+# ------------------------------------------------------------------------------------------- demo tenant
+
+
+def test_demo_tenant_numbers_match_what_it_planted(demo_review: tuple[Any, Any]) -> None:
+    review, p = demo_review
+    corr = review.correlations
+    assert corr.reason is None and corr.previous_reason is None
+    leaks = _row(corr.risk_to_reset, "leakedCredentials")
+    # three fixed (two by SSPR, one by a password change), two open, one reset only before, one in its grace
+    # days, one dismissed: all planted in the review week, the background's leaks are all older
+    assert {k: leaks[k] for k in RISK_TO_RESET_FIELDS[1:] if k != "median_hours_to_fix"} == {
+        "detections": 8,
+        "users": 8,
+        "reset_by_sspr": 2,
+        "changed_by_user": 1,
+        "reset_by_admin": 0,
+        "still_at_risk": 4,
+        "dismissed_or_remediated": 1,
+    }
+    assert 28 < leaks["median_hours_to_fix"] < 33  # fixed 28, 30 and 32 hours after their detections
+    future = _row(corr.risk_to_reset, "futureDetectionType")  # a type the kit does not know
+    assert (future["detections"], future["users"], future["still_at_risk"]) == (1, 1, 1)
+    out = corr.outcomes
+    assert _outcome(out, p.risk_reset_sspr_user.upn, "unfamiliarFeatures") == "reset_by_sspr"
+    assert _outcome(out, p.risk_reset_admin_user.upn, "anonymizedIPAddress") == "reset_by_admin"
+    assert _outcome(out, p.reset_then_risk_user.upn, "unfamiliarFeatures") == "still_at_risk"
+    for user in p.leak_remediated_users[:2]:
+        assert _outcome(out, user.upn, "leakedCredentials") == "reset_by_sspr"
+    assert _outcome(out, p.leak_dismissed_user.upn, "leakedCredentials") == "dismissed_or_remediated"
+
+    resets = corr.reset_to_risk
+    rows = {u: r for u, r in zip(resets["user"].str.lower(), resets.to_dict("records"), strict=True)}
+    after = rows[p.reset_then_risk_user.upn.lower()]
+    assert (after["kind"], after["ip"], after["types_after"], after["same_ip_after"]) == (
+        "self_service",
+        p.reset_then_risk_ip,
+        ["unfamiliarFeatures"],
+        True,
+    )
+    assert rows[p.risk_reset_sspr_user.upn.lower()]["types_before"] == ["unfamiliarFeatures"]
+    helped = rows[p.risk_reset_admin_user.upn.lower()]
+    assert (helped["kind"], helped["types_before"], helped["same_ip_after"]) == (
+        "admin",
+        ["anonymizedIPAddress"],
+        False,
+    )
+    for user in p.leak_remediated_users[:2]:
+        assert "leakedCredentials" in rows[user.upn.lower()]["types_before"]
+    spray = _row(corr.previous_risk_to_reset, "passwordSpray")  # the blocked user's spray, the week before
+    assert spray["still_at_risk"] >= 1

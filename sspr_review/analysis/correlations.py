@@ -448,13 +448,14 @@ def leak_fix_trend(
 
 @dataclass(frozen=True)
 class Correlations:
-    """Both tables for the review week and the week before, the per-user rows behind risk → reset, and the
-    weekly leaked-credentials line. A table is ``None`` when it could not be computed; ``reason`` (review
-    week) and ``previous_reason`` say why."""
+    """Both tables for the review week and the week before, the per-user rows behind risk → reset
+    (:func:`risk_outcomes`), and the weekly leaked-credentials line (:func:`leak_fix_trend`). A table is
+    ``None`` when it could not be computed; ``reason`` (review week) and ``previous_reason`` say why."""
 
     risk_to_reset: pd.DataFrame | None
     reset_to_risk: pd.DataFrame | None
     outcomes: pd.DataFrame | None
+    previous_outcomes: pd.DataFrame | None
     previous_risk_to_reset: pd.DataFrame | None
     previous_reset_to_risk: pd.DataFrame | None
     reason: str | None
@@ -525,6 +526,7 @@ def correlate(
 
     previous_reason = history_gap(before)
     outcomes = None if reason else risk_outcomes(data, window, settings, as_of=as_of)
+    earlier = None if previous_reason else risk_outcomes(data, before, settings, as_of=as_of)
     covered = np.array([history_gap(window.shift(weeks - 1 - k)) is None for k in range(weeks)], dtype=bool)
     if weeks:
         covered[-1] = reason is None
@@ -532,7 +534,8 @@ def correlate(
         risk_to_reset=None if outcomes is None else summarise_outcomes(outcomes),
         reset_to_risk=None if reason else reset_to_risk(data, window, settings, as_of=as_of),
         outcomes=outcomes,
-        previous_risk_to_reset=None if previous_reason else risk_to_reset(data, before, settings, as_of=as_of),
+        previous_outcomes=earlier,
+        previous_risk_to_reset=None if earlier is None else summarise_outcomes(earlier),
         previous_reset_to_risk=None if previous_reason else reset_to_risk(data, before, settings, as_of=as_of),
         reason=reason,
         previous_reason=previous_reason,
