@@ -304,7 +304,7 @@ def test_leak_trend_share_and_median_per_week_with_gaps() -> None:
 # ------------------------------------------------------------------------------------------- demo tenant
 
 
-def test_demo_tenant_numbers_match_what_it_planted(demo_review: tuple[Any, Any]) -> None:
+def test_demo_tenant_numbers_match_what_it_planted(demo_review: tuple[Any, Any]) -> None:  # noqa: F811
     review, p = demo_review
     corr = review.correlations
     assert corr.reason is None and corr.previous_reason is None
