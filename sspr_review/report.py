@@ -330,7 +330,7 @@ def _risk_to_reset_frame(ctx: Context) -> pd.DataFrame:
             "still at risk": table["still_at_risk"],
             "dismissed or remediated (not by the user)": table["dismissed_or_remediated"],
             "last week: detections": [
-                last.get(str(k), "none") if previous is not None else "no data" for k in table["risk_event_type"]
+                last.get(str(k), "0") if previous is not None else "no data" for k in table["risk_event_type"]
             ],
         }
     )
