@@ -232,3 +232,51 @@ def trend(review: Review, columns: list[str], title: str, *, y_title: str, perce
     else:
         fig.update_yaxes(rangemode="tozero")
     return fig
+
+
+def leak_fix_trend(review: Review) -> go.Figure:
+    """Per week, the share of users with a leaked-credentials detection who reset or changed their password
+    themselves within ``remediation_days``, and their median hours to do so (weeks without data are gaps)."""
+    import plotly.graph_objects as go
+
+    days = review.settings.remediation_days
+    title = f"Leaked credentials fixed by the user within {days} days"
+    corr = review.correlations
+    if corr is None:
+        return no_data(title, "the review has no correlation tables")
+    trend = corr.leak_trend
+    share = pd.to_numeric(trend["share"], errors="coerce")
+    if trend.empty or share.isna().all():
+        reason = corr.reason or "no week had a leaked-credentials detection"
+        return no_data(title, reason)
+    x = pd.to_datetime(trend["week_ending"])
+    users = trend["leak_users"].astype("Float64").to_numpy(dtype=float, na_value=float("nan"))
+    fig = _figure(f"{title}, per week ending ({review.window.timezone})", "Week ending", "Share of users")
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=share,
+            mode="lines+markers",
+            name="Fixed it themselves (share)",
+            connectgaps=False,
+            customdata=users,
+            hovertemplate="%{y:.0%} of %{customdata:.0f} users<extra></extra>",
+            line={"color": SELF_SERVICE},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=pd.to_numeric(trend["median_hours"], errors="coerce"),
+            mode="lines+markers",
+            name="Median hours to fix",
+            connectgaps=False,
+            yaxis="y2",
+            line={"color": HELPDESK, "dash": "dot"},
+        )
+    )
+    fig.update_layout(
+        yaxis={"tickformat": ".0%", "range": [0, 1.05]},
+        yaxis2={"title": "Hours", "overlaying": "y", "side": "right", "rangemode": "tozero"},
+    )
+    return fig

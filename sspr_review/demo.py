@@ -323,6 +323,14 @@ class Planted:
     phone_usual_ip_user: PlantedUser  # near miss: SMS-only reset from the IP of their earlier events
     app_new_ip_user: PlantedUser  # near miss: Authenticator-verified reset from phone_new_ip
     phone_no_history_user: PlantedUser  # near miss: SMS-only reset from phone_new_ip, no earlier events at all
+    # 9. risk detections and resets (the correlation tables), on accounts of the cases above
+    risk_reset_sspr_user: PlantedUser  # unfamiliarFeatures detection, then the user's SSPR reset (banned_users[0])
+    risk_reset_sspr_detection_id: str
+    risk_reset_admin_user: PlantedUser  # anonymizedIPAddress detection, then a helpdesk reset (helpdesk_reset_users[4])
+    risk_reset_admin_detection_id: str
+    reset_then_risk_user: PlantedUser  # a spike account: its reset, then a detection from the reset's IP
+    reset_then_risk_ip: str
+    reset_then_risk_detection_id: str
 
 
 @dataclass(slots=True)
@@ -990,6 +998,7 @@ class _History:
             self.plant_takeover(found)
         finally:
             self.rng = main
+        self.plant_correlations(found, spike=found["spike_users"][0], banned=banned[0], helped=desk[4])
         return Planted(**found)
 
     def sitting(self, u: _User, t: int, ip: str, steps: Sequence[tuple[str, str]]) -> int:
@@ -1067,6 +1076,52 @@ class _History:
             "phone_usual_ip_user": pu([usual])[0],
             "app_new_ip_user": pu([by_app])[0],
             "phone_no_history_user": pu([nobody])[0],
+        }
+
+    def _last_reset(self, u: _User, activities: tuple[str, ...]) -> int:
+        """Time of the user's latest successful reset event among ``activities`` planted so far."""
+        return max(
+            t
+            for t, r in self.events
+            if r["activityDisplayName"] in activities
+            and r["result"] == "success"
+            and r["targetResources"][0]["id"] == u.id
+        )
+
+    def plant_correlations(self, found: dict[str, Any], *, spike: PlantedUser, banned: _User, helped: _User) -> None:
+        """9. Risk detections around resets already planted: a detection the user fixed by SSPR, one the helpdesk
+        fixed, and a spike account's reset followed by a detection from the reset's IP. Drawn from a random
+        stream of their own and on reserved accounts, so every other case and the background stay as they were."""
+        main, self.rng = self.rng, random.Random(f"{self.ns}/correlations")
+        try:
+            fixed = self._last_reset(banned, (SSPR_RESET,))
+            change = (fixed, "remediated", "userPerformedSecuredPasswordReset")
+            by_user = self.risk(
+                banned, fixed - 3 * HOUR - 25 * MINUTE, "unfamiliarFeatures", "203.0.113.95", change=change
+            )
+            reset = self._last_reset(helped, (CORE_RESET,))
+            change = (reset, "remediated", "adminGeneratedTemporaryPassword")
+            by_admin = self.risk(
+                helped, reset - 9 * HOUR - 40 * MINUTE, "anonymizedIPAddress", "203.0.113.96", change=change
+            )
+            (user,) = [u for u in self.users if u.id == spike.id]
+            spiked = self._last_reset(user, (SSPR_RESET,))
+            (ip,) = {
+                r["initiatedBy"]["user"]["ipAddress"]
+                for t, r in self.events
+                if t == spiked and r["activityDisplayName"] == SSPR_RESET and r["targetResources"][0]["id"] == user.id
+            }
+            after = self.risk(user, spiked + 2 * HOUR + 10 * MINUTE, "unfamiliarFeatures", ip, level="medium")
+        finally:
+            self.rng = main
+        found |= {
+            "risk_reset_sspr_user": _pu([banned])[0],
+            "risk_reset_sspr_detection_id": by_user.first["id"],
+            "risk_reset_admin_user": _pu([helped])[0],
+            "risk_reset_admin_detection_id": by_admin.first["id"],
+            "reset_then_risk_user": spike,
+            "reset_then_risk_ip": ip,
+            "reset_then_risk_detection_id": after.first["id"],
         }
 
 

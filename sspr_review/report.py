@@ -398,6 +398,136 @@ def takeover_signals(ctx: Context) -> HTML:
     return _html("".join(parts))
 
 
+# ------------------------------------------------------------------------- risk detections and resets
+def _types(kinds: Any) -> str:
+    from .analysis.correlations import risk_type_words
+
+    return ", ".join(risk_type_words(k) for k in kinds) if len(kinds) else ""
+
+
+def _same_ip(flag: Any) -> str:
+    if flag is None or flag is pd.NA:
+        return "unknown (no IP on the reset)"
+    return "YES: same IP as the reset" if bool(flag) else "no"
+
+
+def _fixed(row: Any) -> int:
+    return int(row["reset_by_sspr"] + row["changed_by_user"] + row["reset_by_admin"])
+
+
+def _risk_to_reset_frame(ctx: Context) -> pd.DataFrame:
+    from .analysis.correlations import risk_type_words
+
+    corr = ctx.review.correlations
+    assert corr is not None and corr.risk_to_reset is not None
+    table = corr.risk_to_reset
+    previous = corr.previous_risk_to_reset
+    last: dict[str, str] = {}
+    if previous is not None:
+        last = {
+            str(r["risk_event_type"]): f"{r['detections']} ({_fixed(r)} of {r['users']} users fixed)"
+            for _, r in previous.iterrows()
+        }
+    days = ctx.review.settings.remediation_days
+    return pd.DataFrame(
+        {
+            "detection type": [risk_type_words(k) for k in table["risk_event_type"]],
+            "detections": table["detections"],
+            "users": table["users"],
+            f"reset by SSPR within {days} d": table["reset_by_sspr"],
+            "changed their password": table["changed_by_user"],
+            "reset by the helpdesk": table["reset_by_admin"],
+            "median time to fix": [("—" if pd.isna(h) else f"{h:.0f} h") for h in table["median_hours_to_fix"]],
+            "still at risk": table["still_at_risk"],
+            "dismissed or remediated (not by the user)": table["dismissed_or_remediated"],
+            "last week: detections": [
+                last.get(str(k), "0") if previous is not None else "no data" for k in table["risk_event_type"]
+            ],
+        }
+    )
+
+
+def _reset_to_risk_frame(ctx: Context, table: pd.DataFrame) -> pd.DataFrame:
+    tz = ctx.review.window.timezone
+    s = ctx.review.settings
+    frame = pd.DataFrame(
+        {
+            f"reset ({tz})": [_when(t, tz) for t in table["time"]],
+            "user": table["user"].astype("string"),
+            "kind": table["kind"].map({"self_service": "self-service (SSPR)", "admin": "by an administrator"}),
+            "reset by": table["initiator"],
+            "IP": table["ip"],
+            f"detections in the {s.blocked_risk_lookback_days} days before": [_types(k) for k in table["types_before"]],
+            f"detections within {s.risk_after_reset_hours} h after": [_types(k) for k in table["types_after"]],
+            "later detection from the reset's IP": [
+                _same_ip(f) if n else "" for f, n in zip(table["same_ip_after"], table["detections_after"], strict=True)
+            ],
+        }
+    )
+    return _with_names(ctx, frame, "user")
+
+
+def risk_and_resets(ctx: Context) -> HTML:
+    """Risk detections and password resets, both ways: per detection type, who fixed it (the user, the helpdesk)
+    and who is still at risk; per reset of the week, the user's detections before it and after it, flagged when
+    a later one came from the reset's IP address."""
+    corr = ctx.review.correlations
+    if corr is None or corr.reason is not None or corr.risk_to_reset is None or corr.reset_to_risk is None:
+        why = "the review has no correlation tables" if corr is None else corr.reason
+        return _html(f"<p><i>No data: {_e(why)}</i></p>")
+    s = ctx.review.settings
+    parts = [
+        "<h3>Risk detections this week: fixed, or still at risk?</h3>",
+        f"<p>Per detection type, the users with such a detection this week: who reset (SSPR) or changed their "
+        f"password, or was reset by the helpdesk, within {s.remediation_days} days after it; who is still at risk; "
+        "whose detection an administrator or Identity Protection closed without a reset. Last week's column says "
+        "how many detections of the type there were and how many users fixed them."
+        + ("" if corr.previous_reason is None else f" Last week: no data ({_e(corr.previous_reason)}).")
+        + "</p>",
+        _table(_risk_to_reset_frame(ctx), "No risk detections this week."),
+        "<h3>Password resets this week: prompted by a detection, or followed by one?</h3>",
+    ]
+    resets = corr.reset_to_risk
+    touched = (resets["detections_before"] > 0) | (resets["detections_after"] > 0)
+    flagged = int(resets["same_ip_after"].fillna(False).astype(bool).sum())
+    summary = (
+        f"{len(resets)} completed resets; {int((resets['detections_before'] > 0).sum())} with a detection of the user "
+        f"in the {s.blocked_risk_lookback_days} days before, {int((resets['detections_after'] > 0).sum())} followed "
+        f"by one within {s.risk_after_reset_hours} h"
+    )
+    flag = (
+        f"<div class='sspr-banner sspr-bad'>{flagged} reset(s) followed by a detection from the reset's own IP "
+        "address: someone may have reset a password they should not have, then signed in with it. Check with the "
+        "user through a known channel.</div>"
+        if flagged
+        else ""
+    )
+    parts += [flag, f"<p>{_e(summary)}.</p>"]
+    parts.append(
+        _table(
+            _reset_to_risk_frame(ctx, resets[touched.to_numpy()]),
+            "No reset this week had a detection before or after it.",
+        )
+    )
+    rest = resets[~touched.to_numpy()]
+    if len(rest):
+        parts.append(
+            f"<details><summary>{len(rest)} resets without a detection before or after</summary>"
+            + _table(_reset_to_risk_frame(ctx, rest), "")
+            + "</details>"
+        )
+    before = corr.previous_reset_to_risk
+    if before is None:
+        parts.append(f"<p>Last week: no data ({_e(corr.previous_reason)}).</p>")
+    else:
+        parts.append(
+            f"<p>Last week: {len(before)} completed resets, {int((before['detections_before'] > 0).sum())} with a "
+            f"detection before, {int((before['detections_after'] > 0).sum())} followed by one, "
+            f"{int(before['same_ip_after'].fillna(False).astype(bool).sum())} from the reset's IP.</p>"
+        )
+    return _html("".join(parts))
+
+
 def admin_resets(ctx: Context) -> HTML:
     """Password resets of privileged role holders."""
     gap = _not_evaluated(ctx, "admin_password_reset")
@@ -678,6 +808,60 @@ def user_risk(ctx: Context, upn: str) -> HTML:
         "last_updated_time",
     ]
     return _html(_table(risk.sort_values("detected_time")[cols], "No risk detections for this user."))
+
+
+def user_correlations(ctx: Context, upn: str) -> HTML:
+    """The user's rows of both correlation tables, this week and last: what became of each detection type, and
+    each reset with the detections before and after it."""
+    from .analysis.correlations import risk_type_words
+
+    corr = ctx.review.correlations
+    if not upn:
+        return _html("")
+    if corr is None or corr.reason is not None:
+        why = "the review has no correlation tables" if corr is None else corr.reason
+        return _html(f"<p><i>No data: {_e(why)}</i></p>")
+    tz = ctx.review.window.timezone
+    parts = []
+    outcomes = []
+    for week, frame in (("this week", corr.outcomes), ("last week", corr.previous_outcomes)):
+        if frame is None:
+            continue
+        mine = frame[_user_mask(frame, upn, "user_upn", "user").to_numpy()]
+        outcomes.append(
+            pd.DataFrame(
+                {
+                    "week": week,
+                    "detection type": [risk_type_words(k) for k in mine["risk_event_type"]],
+                    "detections": mine["detections"],
+                    f"first detected ({tz})": [_when(t, tz) for t in mine["first_detected"]],
+                    "outcome": mine["outcome"].astype(str).str.replace("_", " "),
+                    f"fixed ({tz})": [_when(None if pd.isna(t) else t, tz) for t in mine["fixed_at"]],
+                    "hours to fix": [("—" if pd.isna(h) else f"{h:.0f}") for h in mine["hours_to_fix"]],
+                    "risk state": mine["risk_state"],
+                }
+            )
+        )
+    frame = pd.concat(outcomes, ignore_index=True) if outcomes else pd.DataFrame()
+    parts.append(
+        "<h3>Risk detections: fixed, or still at risk?</h3>" + _table(frame, "No risk detections in these weeks.")
+    )
+    resets = []
+    for week, table in (("this week", corr.reset_to_risk), ("last week", corr.previous_reset_to_risk)):
+        if table is None:
+            continue
+        mine = table[_user_mask(table, upn, "user").to_numpy()]
+        resets.append(_reset_to_risk_frame(ctx, mine.reset_index(drop=True)).assign(week=week))
+    frame = pd.concat(resets, ignore_index=True) if resets else pd.DataFrame()
+    parts.append(
+        "<h3>Password resets and the detections around them</h3>" + _table(frame, "No password resets in these weeks.")
+    )
+    return _html("".join(parts))
+
+
+def leak_fix_trend(ctx: Context) -> Any:
+    """Weekly share of leaked-credential users who fixed it themselves, and their median time."""
+    return charts.leak_fix_trend(ctx.review)
 
 
 def trends_header(ctx: Context) -> HTML:

@@ -72,5 +72,5 @@ def test_weekly_review_draws_charts_hides_code_and_keeps_hostile_text_inert(repo
 def test_adoption_trends_draws_every_chart(reports: Path) -> None:
     html_file = reports / "adoption-trends.html"
     figures = html_file.read_text().count('class="plotly-graph-div"')
-    assert figures == 6
+    assert figures == 7  # six metric trends and the leaked-credentials fix line
     assert dump_dom(html_file).count('class="main-svg"') == 3 * figures

@@ -659,3 +659,28 @@ def test_phone_only_cases(tenant: DemoTenant, audits: list[Record], planted: Pla
     assert len(usual) == 1
     nobody = _of_user(audits, planted.phone_no_history_user)
     assert nobody and all(when(r["activityDateTime"]) >= week for r in nobody)
+
+
+def test_risk_detections_around_resets(tenant: DemoTenant, audits: list[Record], planted: Planted) -> None:
+    by_id = {r["id"]: r for r in tenant.risk_detections()}
+    fixed = by_id[planted.risk_reset_sspr_detection_id]
+    (reset,) = [
+        r
+        for r in of(audits, RESET)
+        if upn(r) == planted.risk_reset_sspr_user.upn and when(r["activityDateTime"]) > when(fixed["detectedDateTime"])
+    ][:1]
+    assert (fixed["riskEventType"], fixed["riskState"], fixed["riskDetail"]) == (
+        "unfamiliarFeatures",
+        "remediated",
+        "userPerformedSecuredPasswordReset",
+    )
+    assert when(reset["activityDateTime"]) - when(fixed["detectedDateTime"]) < timedelta(hours=4)
+    helped = by_id[planted.risk_reset_admin_detection_id]
+    assert (helped["riskEventType"], helped["riskDetail"]) == ("anonymizedIPAddress", "adminGeneratedTemporaryPassword")
+    assert planted.risk_reset_admin_user in planted.helpdesk_reset_users
+    after = by_id[planted.reset_then_risk_detection_id]
+    assert planted.reset_then_risk_user in planted.spike_users and after["riskState"] == "atRisk"
+    assert after["ipAddress"] == planted.reset_then_risk_ip in planted.spike_ips
+    (spiked,) = [r for r in of(audits, RESET) if upn(r) == planted.reset_then_risk_user.upn]
+    assert timedelta(0) < when(after["detectedDateTime"]) - when(spiked["activityDateTime"]) < timedelta(hours=24)
+    assert spiked["initiatedBy"]["user"]["ipAddress"] == planted.reset_then_risk_ip

@@ -196,3 +196,35 @@ def test_weekly_report_shows_both_takeover_kinds_with_their_evidence(
     # and in "needs attention"
     attention = page[page.index("Needs attention") : page.index("This week in numbers")]
     assert chain["title"] in attention and phone["title"] in attention
+
+
+def test_weekly_report_shows_risk_detections_and_resets(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    from datetime import UTC, datetime
+
+    from sspr_review.demo import DemoTenant
+    from sspr_review.workspace import last_monday
+
+    _, root = demo_run
+    (folder,) = (root / "reports").iterdir()
+    planted = DemoTenant(users=600, weeks=6, end=last_monday("UTC", datetime.now(UTC))).planted
+    assert planted.review_end.date().isoformat() == folder.name
+    html = (folder / "weekly-review.html").read_text()
+    section = html[html.index("Risk detections and password resets") : html.index("Administrator password resets")]
+    # types in words, unknown types named as new, times in the review's time zone, the same-IP flag visible
+    for text in ("Leaked credentials", "Unfamiliar sign-in properties", "Anonymous IP address"):
+        assert text in section
+    assert "Future detection type (new type: futureDetectionType)" in section
+    assert "reset (UTC)" in section and "YES: same IP as the reset" in section
+    flagged = section[section.index(planted.reset_then_risk_user.upn) :]
+    assert flagged.index("YES: same IP as the reset") < flagged.index("</tr>")
+    # tenant strings escaped: the hostile display name (reset by the helpdesk this week) is text, not markup
+    assert "Robert &lt;img src=x onerror=alert(1)&gt;" in section and "<img src=x" not in section
+    doc = json.loads((folder / "findings.json").read_text())
+    rows = {r["user"].lower(): r for r in doc["correlations"]["reset_to_risk"]}
+    assert rows[planted.reset_then_risk_user.upn.lower()]["same_ip_after"] is True
+    leaks = [r for r in doc["correlations"]["risk_to_reset"] if r["risk_event_type"] == "leakedCredentials"]
+    assert [(r["reset_by_sspr"], r["changed_by_user"], r["still_at_risk"]) for r in leaks] == [(2, 1, 4)]
+    trends = (folder / "adoption-trends.html").read_text()
+    assert "Leaked credentials fixed by the user within 7 days" in trends

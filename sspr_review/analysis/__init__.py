@@ -9,11 +9,13 @@ Typical use::
 Modules: :mod:`.window` (the review week), :mod:`.settings` (thresholds), :mod:`.activities` (which audit events
 are what), :mod:`.reasons` (resultReason rule table), :mod:`.flows` (SSPR flows), :mod:`.prepare` (derived tables),
 :mod:`.metrics` (weekly metrics and trend), :mod:`.findings` (one function per rule, fingerprints, comparison),
-:mod:`.takeover` (the account-takeover rules, registered in :data:`RULES`) and :mod:`.review` (one review and its
+:mod:`.takeover` (the account-takeover rules, registered in :data:`RULES`),
+:mod:`.correlations` (risk detections against password resets, both ways) and :mod:`.review` (one review and its
 findings.json).
 """
 
 from .activities import KNOWN_ACTIVITIES, activity_kind
+from .correlations import Correlations, correlate, reset_to_risk, risk_outcomes, risk_to_reset
 from .findings import (
     KINDS,
     RULES,
@@ -58,6 +60,7 @@ __all__ = [
     "STAGES",
     "AnalysisSettings",
     "Comparison",
+    "Correlations",
     "Finding",
     "Flows",
     "Metric",
@@ -73,6 +76,7 @@ __all__ = [
     "classify_reasons",
     "compare",
     "completed_resets",
+    "correlate",
     "data_gaps",
     "evaluate",
     "find_admin_password_resets",
@@ -95,7 +99,10 @@ __all__ = [
     "prepare",
     "privileged_lookup",
     "reason_rules",
+    "reset_to_risk",
     "review_window",
+    "risk_outcomes",
+    "risk_to_reset",
     "sort_findings",
     "unrecognised_reasons",
     "weekly_metrics",

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..coverage import SOURCES, SourceCoverage
 from ._util import iso, plain, to_ns
+from .correlations import Correlations, correlate, correlations_json
 from .findings import (
     Comparison,
     Finding,
@@ -74,6 +75,8 @@ class Review:
     not_judged: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     #: The prepared tables the review was computed from (for charts and drill-down tables).
     data: ReviewData | None = field(default=None, repr=False, compare=False)
+    #: Risk detections against password resets, both ways (see :mod:`.correlations`).
+    correlations: Correlations | None = field(default=None, repr=False, compare=False)
 
     def status(self, finding: Finding) -> str | None:
         """ "new" or "continuing" against the previous review; ``None`` without one."""
@@ -191,6 +194,7 @@ def build_review(
         notes=tuple(notes),
         data=data,
         not_judged=_not_judged(data, window, settings, not_evaluated),
+        correlations=correlate(data, coverage, window, settings, history_start=history_start, weeks=len(weekly)),
     )
 
 
@@ -299,6 +303,7 @@ def findings_json(review: Review, *, generated_at: datetime | None = None) -> di
         },
         "unrecognised_reasons": _records(review.unrecognised_reasons),
         "unknown_activities": _records(review.unknown_activities),
+        "correlations": correlations_json(review.correlations),
         "settings": plain(review.settings.as_dict()),
     }
     return doc

@@ -55,6 +55,11 @@ class AnalysisSettings:
     new_ip_lookback_days: int = 90
     #: Admin-reset audit events for the same user this close together are one reset (SSPR + Core Directory).
     admin_reset_merge_minutes: int = 5
+    #: Correlation tables and the leaked-credentials trend: a reset or password change this many days after a
+    #: risk detection counts as fixing it.
+    remediation_days: int = 7
+    #: Reset → risk table: detections this many hours after a reset count as following it.
+    risk_after_reset_hours: int = 24
     #: Most user names listed in one finding (the count is always complete).
     max_users_listed: int = 200
     #: Most weeks in the trend table (the history is otherwise used in full).
@@ -78,6 +83,8 @@ class AnalysisSettings:
             "takeover_window_hours": self.takeover_window_hours,
             "new_ip_lookback_days": self.new_ip_lookback_days,
             "max_users_listed": self.max_users_listed,
+            "remediation_days": self.remediation_days,
+            "risk_after_reset_hours": self.risk_after_reset_hours,
             "max_history_weeks": self.max_history_weeks,
             "rollup_threshold": self.rollup_threshold,
         }
