@@ -32,15 +32,17 @@ bench: $(STAMP)  ## Run the benchmarks (about 10 minutes) and write docs/benchma
 	$(BIN)/python benchmarks/bench_run.py
 	$(BIN)/python benchmarks/render.py
 
-lab: $(STAMP)  ## Open JupyterLab on the notebooks with the project's kernel
-	$(BIN)/jupyter lab notebooks/
+lab: $(STAMP)  ## Open JupyterLab on private copies of the notebooks in lab/ (LAB_OPTIONS="--no-browser --port 8899")
+	$(BIN)/sspr-review lab $(LAB_OPTIONS)
 
-browser:  ## Install Debian's Chromium for the browser tests when missing (needs root)
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+browser:  ## Install Debian's Chromium and chromium-driver for the browser tests when missing (needs root)
+	@{ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } && \
+	  command -v chromedriver >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "Installing Chromium for the browser tests"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else echo "Chromium is missing: the browser tests will be skipped (sudo apt-get install chromium)"; fi; }
+	    echo "Installing Chromium and chromium-driver for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	  else echo "Chromium or chromedriver is missing: the browser tests will be skipped (sudo apt-get install chromium chromium-driver)"; fi; }
 
 check: $(STAMP)  ## ruff (lint and format) and mypy
 	$(BIN)/ruff check .

@@ -158,6 +158,7 @@ def main() -> None:
     What the store holds:         sspr-review status --config config.toml
     How reason texts classify:    sspr-review reasons --from-store --config config.toml
     The notebooks, for JupyterLab: sspr-review notebooks DIR
+    Explore in JupyterLab:        sspr-review lab
     """
 
 
@@ -512,6 +513,43 @@ def reasons(
         click.echo("\t".join(_tsv_field(f) for f in fields))
     unrecognised = int((found["rule"] == "").sum())
     click.echo(f"{len(texts)} texts, {unrecognised} unrecognised", err=True)
+
+
+@main.command(
+    "lab",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": ["--help"]},
+)
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Working folder (default: lab/ in a git checkout, which git ignores; else lab/ in the user data folder).",
+)
+@click.argument("jupyter_options", nargs=-1, type=click.UNPROCESSED)
+def lab(folder: Path | None, jupyter_options: tuple[str, ...]) -> None:
+    """Open JupyterLab on private working copies of the notebooks (needs pip install 'sspr-review[lab]').
+
+    The working folder is owner-only (700) and holds copies (600) of weekly_review, adoption_trends and
+    user_investigation: new ones are copied in, the ones you edited or ran are kept. Everything JupyterLab
+    saves there is owner-only. JUPYTER_OPTIONS go to JupyterLab as given, e.g.
+    sspr-review lab --no-browser --port 8899 --IdentityProvider.token=...
+    """
+    import subprocess
+
+    from .lab import check_jupyterlab, lab_command, lab_environment, sync_working_copies, working_folder
+
+    target = (folder or working_folder()).expanduser().absolute()
+    with _exit_codes():
+        check_jupyterlab()
+        done = sync_working_copies(target)
+    click.echo(f"Working folder: {target}")
+    for path, action in done:
+        click.echo(f"  {action:<14} {path.name}")
+    sys.stdout.flush()
+    try:
+        code = subprocess.call(lab_command(target, jupyter_options), env=lab_environment())
+    except KeyboardInterrupt:  # pragma: no cover - Ctrl-C reaches JupyterLab too, which shuts down
+        code = 130
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -214,8 +214,36 @@ class Config(_Section):
         return AnalysisSettings(timezone=self.review.timezone, **values)
 
     def store_path(self) -> Path:
-        """The store folder (:func:`load` has already resolved a relative path written in the file)."""
-        return Path(self.store.path).expanduser()
+        """The store folder, the same from the CLI, ``make lab`` and a notebook opened from any folder.
+
+        :func:`load` has already made a path from the file, the environment or the command line absolute; only
+        the default ``store`` is still relative: it is taken from the config file's folder, and without a config
+        file it is in :func:`default_home` (never the kernel's or the shell's working folder)."""
+        path = Path(self.store.path).expanduser()
+        if path.is_absolute():
+            return path
+        if self.source_path:
+            return Path(self.source_path).expanduser().resolve().parent / path
+        return default_home() / path
+
+
+#: Environment variable naming the folder for the default store when no config file is used.
+HOME_ENV = "SSPR_REVIEW_HOME"
+
+
+def default_home(env: Mapping[str, str] | None = None) -> Path:
+    """Where the default ``store`` lives without a config file (the demo): ``$SSPR_REVIEW_HOME`` when set,
+    else the project root of a git checkout (where ``make demo`` puts it), else the user data folder
+    (``$XDG_DATA_HOME/sspr-review``, by default ``~/.local/share/sspr-review``) for a pip install."""
+    env = os.environ if env is None else env
+    if env.get(HOME_ENV):
+        return Path(env[HOME_ENV]).expanduser().resolve()
+    root = Path(__file__).resolve().parent.parent
+    project = root / "pyproject.toml"
+    if project.is_file() and 'name = "sspr-review"' in project.read_text(encoding="utf-8"):
+        return root
+    data = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share").expanduser()
+    return data / "sspr-review"
 
 
 #: Keys that name a file or folder. Written in the configuration file, a relative one is taken from the file's

@@ -40,11 +40,13 @@ from .analysis.settings import AnalysisSettings
 from .config import LOOPBACK_HOSTS, MailSettings
 from .errors import ConfigError, InputError, SsprReviewError
 from .rollup import Rollup, distinct, roll_up, status_counts
+from .style import BANNER, SEVERITY_COLOURS
 
 log = logging.getLogger(__name__)
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
-COLORS = {"critical": "#8b0000", "high": "#d93025", "medium": "#e37400", "low": "#5f6368", "info": "#1a73e8"}
+#: The report's badge colours, inline (mail clients drop <style> blocks).
+COLORS = SEVERITY_COLOURS
 KPIS = (
     ("sspr_resets", "Self-service resets"),
     ("flows_started", "SSPR flows started"),
@@ -201,7 +203,7 @@ def _body(
     if missing:
         text = "; ".join(f"{name}: {reason}" for name, reason in missing)
         h.append(
-            "<p style='background:#fdecea;border:2px solid #d93025;padding:8px;font-weight:bold'>"
+            f"<p style='background:{BANNER['bad'][0]};border:{BANNER['bad'][1]};padding:8px;font-weight:bold'>"
             f"Data missing for this week: {e(text)}. Findings that depend on it were not evaluated, or say what "
             "they could not rule out.</p>"
         )
@@ -209,12 +211,14 @@ def _body(
     if approximate:
         text = "; ".join(f"{name}: {reason}" for name, reason in approximate)
         h.append(
-            "<p style='background:#fff4e5;border:1px solid #f0a030;padding:8px'>"
+            f"<p style='background:{BANNER['warn'][0]};border:{BANNER['warn'][1]};padding:8px'>"
             f"Approximate for this week: {e(text)}.</p>"
         )
         t.append(f"APPROXIMATE: {text}")
     if not missing and not approximate:
-        h.append("<p style='background:#e7f5ea;border:1px solid #8fc99c;padding:8px'>All sources complete.</p>")
+        h.append(
+            f"<p style='background:{BANNER['ok'][0]};border:{BANNER['ok'][1]};padding:8px'>All sources complete.</p>"
+        )
         t.append("Data: all sources complete.")
     h.append("<h3>Needs attention</h3>")
     t += ["", "NEEDS ATTENTION"]

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import charts
+from . import charts, style
+from .errors import ConfigError
 from .workspace import Workspace, open_workspace
 
 if TYPE_CHECKING:
@@ -50,12 +51,120 @@ def setup() -> None:
     pd.set_option("display.max_colwidth", 120)
 
 
+class ParameterError(ConfigError):
+    """A notebook parameter is missing or malformed. In a notebook it shows as one line (no traceback) and
+    stops "Run All" before any section prints an empty result."""
+
+
+def _show_parameter_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
+    structured = [f"{etype.__name__}: {value}"]
+    shell._showtraceback(etype, value, structured)
+    return structured
+
+
+def _short_parameter_errors() -> None:
+    """Show :class:`ParameterError` in IPython as its message alone (the cell still fails, so Run All stops)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the kernel
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.set_custom_exc((ParameterError,), _show_parameter_error)
+
+
+def check_parameters(
+    *, source: str = "demo", week_ending: str = "", weeks: int | None = None, timezone: str = "UTC"
+) -> None:
+    """Check the notebook parameters before anything is read: :class:`ParameterError` naming the parameter,
+    what is wrong and the fix."""
+    from .analysis import review_window
+    from .workspace import SOURCE_NAMES
+
+    if source not in SOURCE_NAMES:
+        raise ParameterError(f"parameter source = {source!r}: choose one of {', '.join(SOURCE_NAMES)}")
+    if week_ending:
+        try:
+            review_window(week_ending, timezone)
+        except ValueError as exc:
+            raise ParameterError(
+                f"parameter week_ending = {week_ending!r} is not a date ({exc}): use YYYY-MM-DD, normally a Monday "
+                "(e.g. 2026-11-23), or leave it empty for the most recent Monday"
+            ) from None
+    if weeks is not None and (not isinstance(weeks, int) or isinstance(weeks, bool) or weeks < 1):
+        raise ParameterError(f"parameter weeks = {weeks!r}: use a whole number of weeks, 1 or more")
+
+
 @dataclass(frozen=True)
 class Context:
-    """A workspace and the review of one week."""
+    """A workspace and the review of one week. ``ctx`` alone prints a short summary; :func:`explore` shows
+    the DataFrames to dig into."""
 
     ws: Workspace
     review: Review
+    #: The investigated user's UPN (user_investigation), resolved from the ``user`` parameter.
+    user: str = ""
+
+    def __repr__(self) -> str:
+        r = self.review
+        w = r.window
+        data = r.data
+        sizes = (
+            f"{len(data.audit):,} audit events, {len(data.risk):,} risk detections, "
+            f"{len(data.registration):,} registration rows"
+            if data is not None
+            else "no prepared data"
+        )
+        return (
+            f"<sspr_review Context: {r.tenant.get('name')} ({self.ws.source_name}), week ending "
+            f"{w.week_ending:%Y-%m-%d} {w.timezone}; store {self.ws.store.path}; {len(r.findings)} findings, "
+            f"{len(r.flows):,} SSPR flows; {sizes}. Dig further: report.explore(ctx)>"
+        )
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
+    # The DataFrames to dig into (UTC timestamps; report.display_frame shows them as the report does).
+    @property
+    def flows(self) -> pd.DataFrame:
+        """The week's SSPR flows, one row per flow (``ctx.review.flows``)."""
+        return self.review.flows
+
+    @property
+    def audit(self) -> pd.DataFrame:
+        """The week's audit events (SSPR and password activities)."""
+        return self._in_week("audit", "activity_time")
+
+    @property
+    def risk(self) -> pd.DataFrame:
+        """The week's risk detections."""
+        return self._in_week("risk", "detected_time")
+
+    @property
+    def registration(self) -> pd.DataFrame:
+        """The registration snapshot in force at the end of the week, one row per user."""
+        data = self.review.data
+        if data is None or data.registration.empty:
+            return pd.DataFrame()
+        reg = data.registration
+        days = reg["snapshot_date"]
+        end = pd.Timestamp(self.review.window.end)
+        if isinstance(days.dtype, pd.DatetimeTZDtype):
+            before = days[days < end]
+        else:
+            before = days[pd.to_datetime(days) < end.tz_localize(None)]
+        latest = before.max() if len(before) else days.max()
+        frame: pd.DataFrame = reg[days == latest].reset_index(drop=True)
+        return frame
+
+    def _in_week(self, table: str, column: str) -> pd.DataFrame:
+        data = self.review.data
+        frame: pd.DataFrame = getattr(data, table) if data is not None else pd.DataFrame()
+        if frame.empty or column not in frame:
+            return frame
+        w = self.review.window
+        times = frame[column]
+        return frame[(times >= pd.Timestamp(w.start)) & (times < pd.Timestamp(w.end))].reset_index(drop=True)
 
 
 def open_review(
@@ -66,35 +175,144 @@ def open_review(
     files: str = "",
     *,
     compare: bool = True,
+    user: str | None = None,
+    weeks: int | None = None,
 ) -> Context:
     """Open the workspace the parameters describe and review the week. Never fetches from Graph: the CLI
-    (``sspr-review fetch`` / ``run``) does that. The demo store is built on first use."""
+    (``sspr-review fetch`` / ``run``) does that. The demo store is built on first use (a notebook that finds
+    another process building it waits for that build).
+
+    The parameters are checked first (:func:`check_parameters`); with ``user`` (user_investigation) the user
+    is looked up by UPN or display-name fragment (:func:`find_user`). A bad parameter raises
+    :class:`ParameterError`, shown as one line."""
     setup()
+    _short_parameter_errors()
+    if user is not None and not user.strip():
+        raise ParameterError(
+            "parameter user is empty: set it to a UPN (jane.doe@contoso.com) or part of a display name, "
+            "then run all cells again"
+        )
+    check_parameters(source=source, weeks=weeks)
     ws = open_workspace(
         config_path or None,
         source=source,  # type: ignore[arg-type]
         store=store or None,
         files=files or None,
     )
-    if source == "demo" and not ws.store.intervals("audit"):
-        ws.build_demo_history(progress=False)
-    return Context(ws, ws.review(week_ending or None, compare=compare))
+    check_parameters(source=source, week_ending=week_ending, timezone=ws.config.review.timezone)
+    if source == "demo":
+        ws.ensure_demo_store()
+    ctx = Context(ws, ws.review(week_ending or None, compare=compare))
+    if user is not None:
+        ctx = Context(ctx.ws, ctx.review, find_user(ctx, user))
+    return ctx
+
+
+def find_user(ctx: Context, wanted: str) -> str:
+    """The UPN of the one user whose UPN or display name matches ``wanted`` (exactly, else as a fragment,
+    case-insensitive). :class:`ParameterError` lists the candidates when several match, or says none does."""
+    data = ctx.review.data
+    wanted = wanted.strip()
+    frames = []
+    if data is not None:
+        if not data.registration.empty:
+            frames.append(data.registration[["user_upn", "user_name"]].astype("string"))
+        for frame, column in ((data.audit, "user_upn"), (data.audit, "target_upn"), (data.risk, "user_upn")):
+            if column in frame and not frame.empty:
+                frames.append(
+                    pd.DataFrame({"user_upn": frame[column].astype("string"), "user_name": pd.NA}, dtype="string")
+                )
+    if not frames:
+        raise ParameterError(f"parameter user = {wanted!r}: the store holds no users")
+    people = pd.concat(frames, ignore_index=True).dropna(subset=["user_upn"])
+    people = people.sort_values("user_name", na_position="last").drop_duplicates("user_upn")
+    upn = people["user_upn"].str.lower()
+    name = people["user_name"].str.lower().fillna("")
+    key = wanted.lower()
+    exact = people[(upn == key) | (name == key)]
+    fragment = upn.str.contains(key, regex=False) | name.str.contains(key, regex=False)
+    found = exact if len(exact) else people[fragment.fillna(False)]
+    if len(found) == 1:
+        return str(found["user_upn"].iloc[0])
+    if found.empty:
+        raise ParameterError(
+            f"parameter user = {wanted!r}: no user's UPN or display name contains it; check the spelling "
+            "or use the full UPN"
+        )
+    head = found.head(MAX_USERS_SHOWN)
+    names = head["user_name"].astype(object).where(head["user_name"].notna())
+    shown = [f"{n} <{u}>" if isinstance(n, str) else str(u) for u, n in zip(head["user_upn"], names, strict=True)]
+    more = len(found) - len(shown)
+    raise ParameterError(
+        f"parameter user = {wanted!r} matches {len(found)} users: {'; '.join(shown)}"
+        + (f" and {more} more" if more > 0 else "")
+        + ". Set it to one of their UPNs"
+    )
 
 
 def _html(text: str) -> HTML:
+    """A section's output: its HTML with the kit's scoped stylesheet (see :mod:`sspr_review.style`)."""
     from IPython.display import HTML
 
-    return HTML(text)
+    return HTML(style.wrap(text))
 
 
 def _e(value: object) -> str:
     return "" if value is None or value is pd.NA else html.escape(str(value))
 
 
-def _table(frame: pd.DataFrame, empty: str) -> str:
+def _table(frame: pd.DataFrame, empty: str, tz: str = "UTC") -> str:
+    """An escaped HTML table: times in ``tz``, numbers formatted once (see :func:`display_frame`)."""
     if frame.empty:
         return f"<p><i>{_e(empty)}</i></p>"
-    return frame.to_html(index=False, escape=True, na_rep="—", classes="sspr", border=0)
+    shown = display_frame(frame, tz)
+    numeric = [i for i, c in enumerate(frame.columns) if _is_number(frame[c])]
+    table = shown.to_html(index=False, escape=True, na_rep="—", classes="sspr", border=0)
+    if numeric:
+        table = _mark_numeric(table, numeric)
+    return table
+
+
+def _is_number(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
+def _mark_numeric(table: str, positions: list[int]) -> str:
+    """Right-align the numeric columns (class ``sspr-num``); text columns stay left-aligned."""
+    wanted = set(positions)
+
+    def row(match: re.Match[str]) -> str:
+        cells = match.group(0).split("<td>")
+        return cells[0] + "".join(
+            ("<td class='sspr-num'>" if i in wanted else "<td>") + cell for i, cell in enumerate(cells[1:])
+        )
+
+    return re.sub(r"<tr>.*?</tr>", row, table, flags=re.DOTALL)
+
+
+def _number(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return "—"
+    if isinstance(value, int) or (isinstance(value, float) and float(value).is_integer()):
+        return f"{int(value):,}"
+    return f"{float(value):,.2f}"
+
+
+def display_frame(frame: pd.DataFrame, tz: str = "UTC") -> pd.DataFrame:
+    """``frame`` as the reports show it: times as text in the time zone ``tz`` (never nanosecond integers),
+    dates as dates, counts with thousands separators (``1,625``, not ``1625.0``), missing values as ``—``."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            local = values.dt.tz_convert(tz)
+            fmt = "%Y-%m-%d" if (local.dropna().dt.normalize() == local.dropna()).all() else "%a %d %b %Y %H:%M"
+            out[column] = local.dt.strftime(fmt).fillna("—")
+        elif pd.api.types.is_datetime64_dtype(values):
+            out[column] = values.dt.strftime("%Y-%m-%d").fillna("—")
+        elif _is_number(values):
+            out[column] = [_number(v) for v in values.tolist()]
+    return out
 
 
 def _when(value: Any, tz: str) -> str:
@@ -125,6 +343,45 @@ def _users(users: tuple[str, ...] | list[str]) -> str:
     shown = ", ".join(users[:MAX_USERS_SHOWN])
     more = len(users) - MAX_USERS_SHOWN
     return shown + (f" and {more} more" if more > 0 else "")
+
+
+# -------------------------------------------------------------------------------------- dig further
+#: What :func:`explore` lists: expression → what it holds.
+EXPLORE = {
+    "ctx.flows": "the week's SSPR flows, one row per flow (also ctx.review.flows)",
+    "ctx.audit": "the week's audit events (SSPR and password activities)",
+    "ctx.risk": "the week's risk detections",
+    "ctx.registration": "the registration snapshot in force at the end of the week",
+    "ctx.review.findings": "the findings (kind, severity, users, evidence, action)",
+    "ctx.review.weekly": "one row per week of history: the trend numbers",
+    'ctx.ws.read("audit", start, end)': "any table of the store (audit, risk, registration, privileged), any UTC range",
+}
+
+
+def explore(ctx: Context) -> HTML:
+    """The DataFrames behind the review, with their size and columns: where to dig further."""
+    rows = []
+    values = {
+        "ctx.flows": ctx.flows,
+        "ctx.audit": ctx.audit,
+        "ctx.risk": ctx.risk,
+        "ctx.registration": ctx.registration,
+        "ctx.review.weekly": ctx.review.weekly,
+    }
+    for expression, meaning in EXPLORE.items():
+        frame = values.get(expression)
+        if expression == "ctx.review.findings":
+            size, columns = f"{len(ctx.review.findings)} findings", ""
+        elif frame is None:
+            size, columns = "", ""
+        else:
+            size = f"{len(frame):,} rows"
+            columns = ", ".join(map(str, frame.columns[:12])) + (" …" if len(frame.columns) > 12 else "")
+        rows.append({"expression": expression, "holds": meaning, "size": size, "columns": columns})
+    return _html(
+        "<p>Times in these DataFrames are UTC; <code>report.display_frame(frame, ctx.review.window.timezone)</code> "
+        "shows them as the report does.</p>" + _table(pd.DataFrame(rows), "")
+    )
 
 
 # ------------------------------------------------------------------------------------------- header
@@ -641,9 +898,10 @@ def configuration(ctx: Context) -> HTML:
 
 def unrecognised(ctx: Context) -> HTML:
     """What the kit could not classify this week (kept and counted, never dropped)."""
+    tz = ctx.review.window.timezone
     parts = [
-        _table(ctx.review.unrecognised_reasons, "Every SSPR step this week was recognised."),
-        _table(ctx.review.unknown_activities, "Every activity this week was known."),
+        _table(ctx.review.unrecognised_reasons, "Every SSPR step this week was recognised.", tz),
+        _table(ctx.review.unknown_activities, "Every activity this week was known.", tz),
     ]
     return _html("".join(parts))
 
@@ -699,7 +957,7 @@ def trend_table(ctx: Context) -> HTML:
                 lambda v: "—" if pd.isna(v) else f"{v:.0%}"
             )
     frame.columns = ["week ending", *[charts.TREND_LABELS[c] for c in columns[1:]]]
-    return _html(_table(frame.iloc[::-1], "No history yet."))
+    return _html(_table(frame.iloc[::-1], "No history yet.", ctx.review.window.timezone))
 
 
 # ---------------------------------------------------------------------------------------------- output
@@ -735,10 +993,16 @@ def _user_mask(frame: pd.DataFrame, upn: str, *columns: str) -> pd.Series:
     return mask
 
 
-def user_profile(ctx: Context, upn: str) -> HTML:
-    """The user's registration state (latest snapshot) and administrator roles."""
-    if not upn:
-        return _html("<div class='sspr-banner sspr-warn'>Set the parameter <code>user</code> to a UPN.</div>")
+def _upn(ctx: Context, upn: str | None) -> str:
+    chosen = ctx.user if upn is None else upn
+    if not chosen:
+        raise ParameterError("no user: pass user= to open_review (a UPN or part of a display name)")
+    return chosen
+
+
+def user_profile(ctx: Context, upn: str | None = None) -> HTML:
+    """The user's registration state (latest snapshot) and administrator roles (default: ``ctx.user``)."""
+    upn = _upn(ctx, upn)
     data = ctx.review.data
     assert data is not None
     reg = data.registration[_user_mask(data.registration, upn, "user_upn")]
@@ -757,17 +1021,18 @@ def user_profile(ctx: Context, upn: str) -> HTML:
             "methods_registered",
             "is_admin",
         ]
-        parts.append(_table(latest[cols], ""))
+        parts.append(_table(latest[cols], "", ctx.review.window.timezone))
     roles = data.privileged[_user_mask(data.privileged, upn, "user_upn")]
     if not roles.empty:
         latest_day = roles["snapshot_date"].max()
         roles = roles[roles["snapshot_date"] == latest_day][["role_name", "assignment", "via_group_name"]]
-    parts.append("<h3>Administrator roles</h3>" + _table(roles, "No administrator role."))
+    parts.append("<h3>Administrator roles</h3>" + _table(roles, "No administrator role.", ctx.review.window.timezone))
     return _html("".join(parts))
 
 
-def user_flows(ctx: Context, upn: str, weeks: int = 4) -> HTML:
+def user_flows(ctx: Context, upn: str | None = None, weeks: int = 4) -> HTML:
     """Every SSPR step of the user in the last ``weeks`` weeks: method, IP and outcome, flow by flow."""
+    upn = _upn(ctx, upn)
     data = ctx.review.data
     assert data is not None
     since = pd.Timestamp(ctx.review.window.end) - pd.Timedelta(weeks=weeks)
@@ -790,8 +1055,9 @@ def user_flows(ctx: Context, upn: str, weeks: int = 4) -> HTML:
     return _html(_table(frame, f"No SSPR or password events for this user in the last {weeks} weeks."))
 
 
-def user_risk(ctx: Context, upn: str) -> HTML:
+def user_risk(ctx: Context, upn: str | None = None) -> HTML:
     """The user's risk detections (as last updated)."""
+    upn = _upn(ctx, upn)
     data = ctx.review.data
     assert data is not None
     if "risk" not in {n for n, c in ctx.review.coverage.items() if c.available}:
@@ -807,7 +1073,8 @@ def user_risk(ctx: Context, upn: str) -> HTML:
         "country",
         "last_updated_time",
     ]
-    return _html(_table(risk.sort_values("detected_time")[cols], "No risk detections for this user."))
+    frame = risk.sort_values("detected_time")[cols]
+    return _html(_table(frame, "No risk detections for this user.", ctx.review.window.timezone))
 
 
 def user_correlations(ctx: Context, upn: str) -> HTML:

@@ -8,7 +8,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import fcntl
+import os
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +24,7 @@ import pandas as pd
 from . import config as config_mod
 from .coverage import SNAPSHOT_SOURCES, SOURCES, SourceCoverage
 from .errors import ConfigError
-from .store import Store
+from .store import Store, private_dir
 
 if TYPE_CHECKING:
     from .analysis import Review, ReviewWindow
@@ -134,23 +138,72 @@ class Workspace:
 
         return run_sync(go())
 
-    def build_demo_history(self, *, progress: bool | None = None) -> list[FetchResult]:
+    def build_demo_history(self, *, progress: bool | None = None, if_missing: bool = False) -> list[FetchResult]:
         """Fill the demo store as weekly scheduled runs would have: one fetch per week of the demo history.
 
-        The demo store is rebuilt from scratch, so repeated demos give the same store.
+        The demo store is rebuilt from scratch, so repeated demos give the same store. It is built in a
+        temporary folder beside the store and renamed into place when complete, under the demo build lock:
+        a reader sees the old store or the new one, never a half-built one. With ``if_missing`` nothing is
+        built when the store holds audit data once the lock is held (another process built it meanwhile).
         """
         import shutil
+        import uuid
 
         if self.source_name != "demo":
             raise ConfigError("build_demo_history is for the demo source")
         tenant = self.demo_tenant()
-        shutil.rmtree(self.store.path, ignore_errors=True)
-        results = []
-        moment = tenant.start + timedelta(days=7)
-        while moment <= tenant.end:
-            results.append(self.fetch(progress=progress, as_of=moment))
-            moment += timedelta(days=7)
+        final = self.store
+        private_dir(final.root)
+        building = final.root / f".building-{final.tenant}-{uuid.uuid4().hex}"
+        results: list[FetchResult] = []
+        with self._demo_build_lock(progress=progress):
+            if if_missing and final.intervals("audit"):
+                return results
+            try:
+                self.store = Store(building, final.tenant)
+                moment = tenant.start + timedelta(days=7)
+                while moment <= tenant.end:
+                    results.append(self.fetch(progress=progress, as_of=moment))
+                    moment += timedelta(days=7)
+                (self.store.path / ".lock").unlink(missing_ok=True)
+                old = final.root / f".old-{final.tenant}-{uuid.uuid4().hex}"
+                if final.path.exists():
+                    os.rename(final.path, old)
+                os.rename(self.store.path, final.path)
+                shutil.rmtree(old, ignore_errors=True)
+            finally:
+                self.store = final
+                shutil.rmtree(building, ignore_errors=True)
         return results
+
+    @contextlib.contextmanager
+    def _demo_build_lock(self, *, progress: bool | None = None) -> Iterator[None]:
+        """Hold the demo build lock (``<store root>/.demo-build.lock``); wait for another builder, saying so."""
+        lock_path = self.store.root / ".demo-build.lock"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+                print(
+                    f"Waiting for pid {holder}, which is building the demo store in {self.store.path} ...",
+                    file=sys.stderr if progress is None else sys.stdout,
+                    flush=True,
+                )
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            os.close(fd)
+
+    def ensure_demo_store(self) -> bool:
+        """Build the demo store unless it is there; when another process is building it, wait for that build
+        (with a message) instead of reading a half-built store. True when this call built it."""
+        if self.store.intervals("audit"):
+            return False
+        return bool(self.build_demo_history(progress=False, if_missing=True))
 
     # --------------------------------------------------------------------- read
     def read(
@@ -310,6 +363,7 @@ def open_workspace(
 ) -> Workspace:
     """Open a workspace from a config file (or the defaults) for ``source`` (default: graph with a config
     file, demo without one). ``clock``: see :class:`Workspace`."""
-    cfg = config_mod.load(config, store__path=str(store) if store is not None else None)
+    # A store folder given here (command line, notebook parameter) is taken from the current folder.
+    cfg = config_mod.load(config, store__path=str(Path(store).expanduser().absolute()) if store else None)
     chosen: SourceName = source or ("graph" if config is not None else "demo")
     return Workspace(cfg, chosen, files=files, demo_end=demo_end, clock=clock)

@@ -1,0 +1,138 @@
+"""``sspr-review lab``: JupyterLab on private working copies of the notebooks.
+
+The notebooks the kit ships stay clean (no outputs, no tenant data): JupyterLab opens a working folder that
+git ignores and only the owner can read (mode 700), holding copies of them (mode 600). Running it again copies
+in notebooks that are new or that the kit changed, and keeps every copy the analyst edited or ran (a copy is
+"unedited" while its SHA-256 is the one recorded when it was copied, in ``.sspr-review-notebooks.json``).
+
+JupyterLab is started with a configuration file (``.sspr-lab/jupyter_lab_config.py`` in the working folder)
+that sets the server's umask to 077, so every notebook, checkpoint and file it saves is owner-only; saving an
+existing notebook keeps its mode 600.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import ConfigError
+from .store import private_dir, write_private_text
+
+#: The copy record, shared with ``sspr-review notebooks``: notebook file name → SHA-256 of the copy written.
+COPY_RECORD = ".sspr-review-notebooks.json"
+CONFIG_DIR = ".sspr-lab"
+#: Loaded by JupyterLab (``--config``): files the server writes are owner-only.
+JUPYTER_CONFIG = '''"""Written by sspr-review lab: the notebooks hold user names and IP addresses, so everything
+this server saves (notebooks, checkpoints, new files) is readable by its owner only."""
+import os
+
+os.umask(0o077)
+c = get_config()  # noqa: F821
+c.FileContentsManager.delete_to_trash = False
+'''
+
+
+def working_folder(env: dict[str, str] | None = None) -> Path:
+    """The default working folder: ``lab/`` in the project root of a git checkout (git ignores it), else
+    ``lab/`` in the user data folder of a pip install (see :func:`sspr_review.config.default_home`)."""
+    from .config import default_home
+
+    return default_home(env) / "lab"
+
+
+def notebook_sources() -> dict[str, Path]:
+    """Notebook file name → the notebook the kit ships.
+
+    The one place ``lab`` learns where the packaged notebooks are (the packaging's loader can replace it)."""
+    from .notebooks import REPORTS, notebooks_dir
+
+    folder = notebooks_dir()
+    found = {f"{stem}.ipynb": folder / f"{stem}.ipynb" for stem in REPORTS}
+    missing = [str(p) for p in found.values() if not p.is_file()]
+    if missing:
+        raise ConfigError(f"the kit's notebooks are missing ({', '.join(missing)}): reinstall sspr-review")
+    return found
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sync_working_copies(folder: Path) -> list[tuple[Path, str]]:
+    """Copy the kit's notebooks into ``folder`` (created mode 700): (path, what happened) per notebook.
+
+    Missing copies are copied in, unedited copies of a changed notebook are updated, copies the analyst edited
+    or ran are kept. Every copy is mode 600."""
+    private_dir(folder)
+    os.chmod(folder, 0o700)
+    record_path = folder / COPY_RECORD
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
+    except ValueError:
+        record = {}
+    if not isinstance(record, dict):
+        record = {}
+    done: list[tuple[Path, str]] = []
+    for name, source in notebook_sources().items():
+        target = folder / name
+        content = source.read_bytes()
+        if not target.exists():
+            action = "copied"
+        else:
+            current = _digest(target.read_bytes())
+            if current == _digest(content):
+                action = "up to date"
+            elif current == record.get(name):
+                action = "updated"
+            else:
+                action = "kept (edited)"
+        if action in ("copied", "updated"):
+            write_private_text(target, content.decode("utf-8"))
+            record[name] = _digest(content)
+        elif action == "up to date":
+            record[name] = current
+        os.chmod(target, 0o600)
+        done.append((target, action))
+    write_private_text(record_path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return done
+
+
+def jupyter_config(folder: Path) -> Path:
+    """Write the JupyterLab configuration file ``lab`` passes (owner-only server files)."""
+    config_dir = folder / CONFIG_DIR
+    private_dir(config_dir)
+    path = config_dir / "jupyter_lab_config.py"
+    write_private_text(path, JUPYTER_CONFIG)
+    return path
+
+
+def lab_command(folder: Path, options: Sequence[str]) -> list[str]:
+    """The JupyterLab command line: this interpreter's ``jupyter lab`` on ``folder`` with ``options`` as given."""
+    return [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--config={jupyter_config(folder)}",
+        f"--ServerApp.root_dir={folder}",
+        *options,
+    ]
+
+
+def lab_environment() -> dict[str, str]:
+    """The environment for JupyterLab: its kernels run "python", which must be this interpreter."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def check_jupyterlab() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise ConfigError(
+            "JupyterLab is not installed in this environment: pip install 'sspr-review[lab]' (or make install)"
+        )
