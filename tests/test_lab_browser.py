@@ -89,6 +89,7 @@ def jupyterlab(demo_store: Path, tmp_path: Path) -> Iterator[Lab]:
             "--LabApp.expose_app_in_browser=True",
             f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
             f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+            *(["--allow-root"] if os.geteuid() == 0 else []),  # CI containers run as root
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
