@@ -87,10 +87,8 @@ def check_parameters(
         try:
             review_window(week_ending, timezone)
         except ValueError as exc:
-            raise ParameterError(
-                f"parameter week_ending = {week_ending!r} is not a date ({exc}): use YYYY-MM-DD, normally a Monday "
-                "(e.g. 2026-11-23), or leave it empty for the most recent Monday"
-            ) from None
+            text = str(exc) if str(exc).startswith("week_ending") else f"week_ending {week_ending!r}: {exc}"
+            raise ParameterError(f"parameter {text}; or leave it empty for the most recent Monday") from None
     if weeks is not None and (not isinstance(weeks, int) or isinstance(weeks, bool) or weeks < 1):
         raise ParameterError(f"parameter weeks = {weeks!r}: use a whole number of weeks, 1 or more")
 

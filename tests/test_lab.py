@@ -139,8 +139,8 @@ def test_rebuilding_the_demo_store_replaces_it_whole(small_config: Path, tmp_pat
 @pytest.mark.parametrize(
     ("week_ending", "weeks", "message"),
     [
-        ("not-a-date", None, "parameter week_ending = 'not-a-date' is not a date"),
-        ("2026-13-45", None, "parameter week_ending = '2026-13-45' is not a date"),
+        ("not-a-date", None, "parameter week_ending 'not-a-date' is not a date: use ISO format"),
+        ("2026-13-45", None, "parameter week_ending '2026-13-45'"),
         ("", 0, "parameter weeks = 0"),
     ],
 )
@@ -164,7 +164,11 @@ def _code_outputs(path: Path) -> list[list[dict[str, object]]]:
     ("stem", "params", "message"),
     [
         ("user_investigation", {"user": ""}, "ParameterError: parameter user is empty: set it to a UPN"),
-        ("weekly_review", {"week_ending": "not-a-date"}, "ParameterError: parameter week_ending = 'not-a-date'"),
+        (
+            "weekly_review",
+            {"week_ending": "not-a-date"},
+            "ParameterError: parameter week_ending 'not-a-date' is not a date",
+        ),
     ],
 )
 def test_a_bad_parameter_stops_the_notebook_with_one_message_first(

@@ -21,7 +21,11 @@ def test_notebooks_are_committed_without_outputs_and_have_parameters() -> None:
     for path in NOTEBOOKS:
         book = nbformat.read(path, as_version=4)
         code = [c for c in book.cells if c.cell_type == "code"]
+        # The safety net for the tracked notebooks: no outputs, execution counts or run metadata are committed
+        # (work in JupyterLab on the private copies of sspr-review lab).
         assert all(not c.outputs and c.execution_count is None for c in code), path.name
+        assert "papermill" not in book.metadata and "widgets" not in book.metadata, path.name
+        assert not any("papermill" in c.metadata or "execution" in c.metadata for c in book.cells), path.name
         params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
         assert len(params) == 1, path.name
         # no secrets as parameters, and the notebooks stay thin: no functions or classes in cells
@@ -88,19 +92,31 @@ def test_notebook_executes_with_papermill_and_passes_nbval(
     assert " passed" in result.stdout
 
 
-def test_default_parameters_work(tmp_path: Path) -> None:
-    """ "Run All" with no configuration: the demo store is built in the working folder on first use."""
+def test_default_parameters_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ "Run All" with no configuration, from any folder: the demo store is built on first use in the default
+    home (the project root of a checkout; here $SSPR_REVIEW_HOME), never in the kernel's working folder."""
+    from sspr_review.config import HOME_ENV
+
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
+    work = tmp_path / "work"
+    work.mkdir()
     executed = notebooks.execute(
-        notebooks.notebooks_dir() / "user_investigation.ipynb", tmp_path / "out.ipynb", {}, cwd=tmp_path
+        notebooks.notebooks_dir() / "user_investigation.ipynb",
+        work / "out.ipynb",
+        {"user": "robert.tables"},  # a UPN fragment is enough
+        cwd=work,
     )
     book = nbformat.read(executed, as_version=4)
     text = json.dumps([o for c in book.cells if c.cell_type == "code" for o in c.outputs])
-    assert "Set the parameter" in text  # no user given: the notebook says what to do
-    assert (tmp_path / "store" / "demo" / "coverage.json").exists()
+    assert "robert.tables@northgate-eng.example" in text and '"output_type": "error"' not in text
+    assert (tmp_path / "home" / "store" / "demo" / "coverage.json").exists()
+    assert not (work / "store").exists()
 
 
 def test_a_failing_notebook_names_the_cell(tmp_path: Path, demo_store: Path) -> None:
-    with pytest.raises(notebooks.NotebookFailed, match=r"weekly_review.ipynb failed in cell \d+: ConfigError"):
+    with pytest.raises(
+        notebooks.NotebookFailed, match=r"weekly_review.ipynb failed in cell \d+: ParameterError: parameter week_ending"
+    ):
         notebooks.execute(
             notebooks.notebooks_dir() / "weekly_review.ipynb",
             tmp_path / "out.ipynb",
