@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from html import unescape
 from pathlib import Path
 
@@ -73,12 +72,23 @@ def test_a_store_given_on_the_command_line_is_taken_from_the_current_folder(
 
 # ------------------------------------------------------------------------------ the demo store, concurrently
 BUILDER = """
-import sys
+import sys, time
+from pathlib import Path
 from sspr_review import config
 from sspr_review.workspace import Workspace
 ws = Workspace(config.load(sys.argv[1], store__path=sys.argv[2]), "demo")
+go, fetch, weeks = Path(sys.argv[3]), ws.fetch, []
+def paused_fetch(**kwargs):  # the test's hand-shake: pause after the first week until the reader is waiting
+    result = fetch(**kwargs)
+    weeks.append(result)
+    if len(weeks) == 1:
+        print("first week stored", flush=True)
+        while not go.exists():
+            time.sleep(0.02)
+    return result
+ws.fetch = paused_fetch
 ws.build_demo_history(progress=False)
-print("built")
+print("built", len(weeks), flush=True)
 """
 READER = """
 import sys
@@ -89,38 +99,45 @@ built = ws.ensure_demo_store()
 review = ws.review()
 missing = sorted(n for n, c in review.coverage.items() if not c.complete)
 gaps = sorted(f.kind for f in review.findings if f.kind == "data_gap")
-print("RESULT", built, ",".join(missing) or "-", ",".join(gaps) or "-")
+print("RESULT", built, ",".join(missing) or "-", ",".join(gaps) or "-", flush=True)
 """
 
 
 def test_a_reader_waits_for_the_demo_store_another_process_is_building(small_config: Path, tmp_path: Path) -> None:
-    store = tmp_path / "store"
+    store, go = tmp_path / "store", tmp_path / "go"
     builder = subprocess.Popen(
-        [sys.executable, "-c", BUILDER, str(small_config), str(store)],
+        [sys.executable, "-c", BUILDER, str(small_config), str(store), str(go)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    reader = None
     try:
-        # Wait (on the file system, not a clock) until the builder has written part of the demo store.
-        while not any(store.glob(".building-demo-*/demo/audit/*.parquet")):
-            assert builder.poll() is None, builder.communicate()
-            time.sleep(0.02)  # a polling interval, not a timing assumption
-        # Half-built: nothing is at the store's own path yet, so no reader can see part of it.
-        assert not (store / "demo" / "coverage.json").exists()
-        reader = subprocess.run(
+        assert builder.stdout is not None
+        assert builder.stdout.readline() == "first week stored\n", builder.communicate()
+        # Half-built: part of the history is on disk, but nothing at the store's own path.
+        assert any(store.glob(".building-demo-*/demo/audit/*.parquet"))
+        assert not (store / "demo").exists()
+        reader = subprocess.Popen(
             [sys.executable, "-c", READER, str(small_config), str(store)],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=600,
+        )
+        assert reader.stdout is not None
+        waiting = reader.stdout.readline()
+        assert re.match(r"Waiting for pid \d+, which is building the demo store in .*/store/demo", waiting), (
+            waiting + reader.communicate()[1]
         )
     finally:
-        _, err = builder.communicate(timeout=600)
+        go.touch()
+        built, err = builder.communicate(timeout=600)
+        out, reader_err = reader.communicate(timeout=600) if reader else ("", "")
     assert builder.returncode == 0, err
-    assert reader.returncode == 0, reader.stderr
-    assert re.search(r"Waiting for pid \d+, which is building the demo store in .*/store/demo", reader.stdout)
-    result = reader.stdout.strip().splitlines()[-1]
-    assert result == "RESULT False - -"  # it did not build, and saw every source complete: no data gaps
+    assert reader is not None and reader.returncode == 0, reader_err
+    assert built.startswith("built ")
+    # The reader did not build, and saw every source complete: no data gaps, no "fix the audit source".
+    assert out.strip().splitlines()[-1] == "RESULT False - -"
     assert not list(store.glob(".building-*")) and not list(store.glob(".old-*"))
     assert (store / "demo").stat().st_mode & 0o077 == 0
 
