@@ -533,7 +533,7 @@ def lab(folder: Path | None, jupyter_options: tuple[str, ...]) -> None:
     saves there is owner-only. JUPYTER_OPTIONS go to JupyterLab as given, e.g.
     sspr-review lab --no-browser --port 8899 --IdentityProvider.token=...
     """
-    import subprocess
+    import os
 
     from .lab import check_jupyterlab, lab_command, lab_environment, sync_working_copies, working_folder
 
@@ -545,11 +545,9 @@ def lab(folder: Path | None, jupyter_options: tuple[str, ...]) -> None:
     for path, action in done:
         click.echo(f"  {action:<14} {path.name}")
     sys.stdout.flush()
-    try:
-        code = subprocess.call(lab_command(target, jupyter_options), env=lab_environment())
-    except KeyboardInterrupt:  # pragma: no cover - Ctrl-C reaches JupyterLab too, which shuts down
-        code = 130
-    sys.exit(code)
+    command = lab_command(target, jupyter_options)
+    # JupyterLab replaces this process: Ctrl-C and a service manager's SIGTERM reach the server itself.
+    os.execve(command[0], command, lab_environment())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,10 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import ConfigError
+from .notebooks import COPY_RECORD  # shared with sspr-review notebooks: file name → SHA-256 of the copy written
 from .store import private_dir, write_private_text
 
-#: The copy record, shared with ``sspr-review notebooks``: notebook file name → SHA-256 of the copy written.
-COPY_RECORD = ".sspr-review-notebooks.json"
 CONFIG_DIR = ".sspr-lab"
 #: Loaded by JupyterLab (``--config``): files the server writes are owner-only.
 JUPYTER_CONFIG = '''"""Written by sspr-review lab: the notebooks hold user names and IP addresses, so everything
@@ -45,17 +44,11 @@ def working_folder(env: dict[str, str] | None = None) -> Path:
 
 
 def notebook_sources() -> dict[str, Path]:
-    """Notebook file name → the notebook the kit ships.
+    """Notebook file name → the notebook the kit ships (:func:`sspr_review.notebooks.packaged_notebooks`: the
+    wheel's ``sspr_review/notebook_files`` or a checkout's ``notebooks/``, read with importlib.resources)."""
+    from .notebooks import packaged_notebooks
 
-    The one place ``lab`` learns where the packaged notebooks are (the packaging's loader can replace it)."""
-    from .notebooks import REPORTS, notebooks_dir
-
-    folder = notebooks_dir()
-    found = {f"{stem}.ipynb": folder / f"{stem}.ipynb" for stem in REPORTS}
-    missing = [str(p) for p in found.values() if not p.is_file()]
-    if missing:
-        raise ConfigError(f"the kit's notebooks are missing ({', '.join(missing)}): reinstall sspr-review")
-    return found
+    return {path.name: path for path in packaged_notebooks().values()}
 
 
 def _digest(data: bytes) -> str:
