@@ -700,10 +700,18 @@ def find_leaked_credentials_unremediated(
 
 def _week_resets(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
     """Every password reset of the week: self-service (completed flows) and by an administrator."""
+    return resets_between(data, to_ns(window.start), to_ns(window.end))
+
+
+def resets_between(data: ReviewData, start: int, end: int) -> pd.DataFrame:
+    """Every password reset in ``[start, end)`` (ns): self-service (one per completed flow, with its
+    ``flow_id``) and by an administrator (``flow_id`` missing), in time order, with ``key`` and ``shown``."""
     resets = data.resets
-    sspr = resets[_window_mask(ns(resets["time"]), window)]
+    t = ns(resets["time"])
+    sspr = resets[(t >= start) & (t < end) & (t != NAT)]
     admin = data.admin_resets
-    admin = admin[_window_mask(ns(admin["time"]), window)]
+    ta = ns(admin["time"])
+    admin = admin[(ta >= start) & (ta < end) & (ta != NAT)]
     frame = pd.concat(
         [
             pd.DataFrame(
@@ -715,6 +723,7 @@ def _week_resets(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
                     "initiator": sspr["user_upn"].to_numpy(),
                     "initiator_type": "user",
                     "ip": sspr["ip"].to_numpy(),
+                    "flow_id": sspr["flow_id"].to_numpy(),
                     "correlation_id": sspr["correlation_id"].to_numpy(),
                     "activity": "Reset password (self-service)",
                 }
@@ -728,6 +737,7 @@ def _week_resets(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
                     "initiator": admin["initiator_upn"].fillna(admin["initiator_name"]).to_numpy(),
                     "initiator_type": admin["initiator_type"].to_numpy(),
                     "ip": admin["ip"].to_numpy(),
+                    "flow_id": pd.NA,
                     "correlation_id": admin["correlation_id"].to_numpy(),
                     "activity": admin["activity"].to_numpy(),
                 }
@@ -735,7 +745,17 @@ def _week_resets(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
         ],
         ignore_index=True,
     )
-    for col in ("user_id", "user_upn", "initiator", "initiator_type", "ip", "correlation_id", "activity", "type"):
+    for col in (
+        "user_id",
+        "user_upn",
+        "initiator",
+        "initiator_type",
+        "ip",
+        "flow_id",
+        "correlation_id",
+        "activity",
+        "type",
+    ):
         frame[col] = frame[col].astype("string")
     frame["time"] = frame["time"].astype(np.int64)
     frame = frame.sort_values("time", kind="stable").reset_index(drop=True)

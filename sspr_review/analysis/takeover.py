@@ -33,7 +33,7 @@ import pandas as pd
 
 from . import activities as act
 from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, as_datetime, iso, lower, lower_isin, ns, plain, take_rows, to_ns
-from .findings import Finding, Rule, _display, _int, _key, _pairs, fingerprint
+from .findings import Finding, Rule, _display, _int, _key, _pairs, fingerprint, resets_between
 from .flows import is_kind, method_labels
 from .prepare import ReviewData, registration_lookup
 from .reasons import METHODS
@@ -207,61 +207,16 @@ def _flow_ips(data: ReviewData, flow_rows: np.ndarray) -> pd.DataFrame:
 
 
 def _resets(data: ReviewData, start: int, end: int) -> pd.DataFrame:
-    """Every password reset in ``[start, end)``: SSPR completed (one per flow) and by an administrator.
-
-    Columns: ``time`` (int64 ns), ``user_id``, ``user_upn``, ``type`` (``self_service``/``admin``),
-    ``initiator``, ``initiator_type``, ``ip``, ``flow`` (row in ``data.flows``, -1 for admin resets),
-    ``correlation_id``, ``activity``, ``verified_bits``.
-    """
-    sspr = data.resets
-    t = ns(sspr["time"])
-    sspr = sspr[(t >= start) & (t < end) & (t != NAT)]
-    flow = _flow_rows(data, sspr["flow_id"], start, end)
+    """:func:`~.findings.resets_between` with ``flow`` (row in ``data.flows``, -1 for admin resets) and the
+    flow's ``verified_bits`` (0 for admin resets)."""
+    frame = resets_between(data, start, end)
+    flow = _flow_rows(data, frame["flow_id"], start, end)
     verified = data.flows["verified_bits"].to_numpy()
-    admin = data.admin_resets
-    ta = ns(admin["time"])
-    admin = admin[(ta >= start) & (ta < end) & (ta != NAT)]
-    frame = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "time": ns(sspr["time"]),
-                    "user_id": sspr["user_id"].to_numpy(),
-                    "user_upn": sspr["user_upn"].to_numpy(),
-                    "type": "self_service",
-                    "initiator": sspr["user_upn"].to_numpy(),
-                    "initiator_type": "user",
-                    "ip": sspr["ip"].to_numpy(),
-                    "flow": flow,
-                    "correlation_id": sspr["correlation_id"].to_numpy(),
-                    "activity": "Reset password (self-service)",
-                    "verified_bits": np.where(flow >= 0, verified[np.maximum(flow, 0)] if len(verified) else 0, 0),
-                }
-            ),
-            pd.DataFrame(
-                {
-                    "time": ns(admin["time"]),
-                    "user_id": admin["user_id"].to_numpy(),
-                    "user_upn": admin["user_upn"].to_numpy(),
-                    "type": "admin",
-                    "initiator": admin["initiator_upn"].fillna(admin["initiator_name"]).to_numpy(),
-                    "initiator_type": admin["initiator_type"].to_numpy(),
-                    "ip": admin["ip"].to_numpy(),
-                    "flow": np.full(len(admin), -1, dtype=np.int64),
-                    "correlation_id": admin["correlation_id"].to_numpy(),
-                    "activity": admin["activity"].to_numpy(),
-                    "verified_bits": np.zeros(len(admin), dtype=np.int64),
-                }
-            ),
-        ],
-        ignore_index=True,
+    frame["flow"] = flow.astype(np.int64)
+    frame["verified_bits"] = np.where(flow >= 0, verified[np.maximum(flow, 0)] if len(verified) else 0, 0).astype(
+        np.int64
     )
-    for col in ("user_id", "user_upn", "type", "initiator", "initiator_type", "ip", "correlation_id", "activity"):
-        frame[col] = frame[col].astype("string")
-    frame["time"] = frame["time"].astype(np.int64)
-    frame["flow"] = frame["flow"].astype(np.int64)
-    frame["verified_bits"] = frame["verified_bits"].astype(np.int64)
-    return frame.sort_values("time", kind="stable").reset_index(drop=True)
+    return frame
 
 
 def _reset_ips(data: ReviewData, resets: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame:
