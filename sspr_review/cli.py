@@ -348,11 +348,17 @@ def email(config_path: Path | None, store_path: Path | None, folder: Path, dry_r
 def review(
     config_path: Path | None, store_path: Path | None, source: str, week_ending: str | None, json_path: Path | None
 ) -> None:
-    """Review one week from the store (no fetch): coverage, metrics against last week, findings and actions."""
+    """Review one week from the store (no fetch): coverage, metrics against last week, findings and actions.
+
+    With --source demo the demo store is built first when missing (or, when another process is building it,
+    the review waits for that build).
+    """
     from .analysis import findings_json
 
     ws = _workspace(config_path, store_path, source)
     with _exit_codes():
+        if source == "demo":  # as the notebooks do: build the demo store, or wait for the build in flight
+            ws.ensure_demo_store()
         result = _summary(ws, week_ending)
     if json_path is not None:
         write_private_text(json_path, json.dumps(findings_json(result), indent=2) + "\n")

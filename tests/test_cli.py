@@ -111,3 +111,36 @@ def test_reasons_from_the_store(demo_store: Path, small_config: Path) -> None:
     assert "User has been blocked after more than 5 attempts in 24 hours" not in rows  # the review never classifies it
     empty = CliRunner().invoke(main, ["reasons", "--from-store", "--store", str(demo_store / "none")])
     assert empty.exit_code == 3 and "no data" in empty.stderr
+
+
+def test_review_started_beside_a_demo_build_waits_for_it_instead_of_reporting_no_data(tmp_path: Path) -> None:
+    """Two processes at once on a fresh machine: `fetch --source demo` builds the demo store while
+    `review --source demo` starts; the review must see the finished store, never "NO DATA"."""
+    env = {
+        **os.environ,
+        "SSPR_REVIEW_HOME": str(tmp_path / "home"),
+        "SSPR_REVIEW_STATE_DIR": str(tmp_path / "state"),
+        "SSPR_REVIEW_DEMO_USERS": "400",
+        "SSPR_REVIEW_DEMO_WEEKS": "4",
+    }
+    cli = [sys.executable, "-m", "sspr_review.cli"]
+    building = subprocess.Popen(
+        [*cli, "demo", "--no-progress"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        out = tmp_path / "findings.json"
+        reviewed = subprocess.run(
+            [*cli, "review", "--source", "demo", "--json", str(out)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        building.communicate(timeout=300)
+    assert building.returncode == 0
+    assert reviewed.returncode == 0, reviewed.stderr
+    assert "NO DATA" not in reviewed.stdout, reviewed.stdout
+    coverage = json.loads(out.read_text())["coverage"]
+    assert all(c["complete"] for c in coverage.values()), coverage
