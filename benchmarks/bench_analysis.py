@@ -37,7 +37,7 @@ def measure(root: str, week_ending: str) -> None:
     started = time.perf_counter()
     from sspr_review import config
     from sspr_review.analysis import review as review_mod
-    from sspr_review.store import Store
+    from sspr_review.ingest.store.history import Store
     from sspr_review.workspace import Workspace
 
     imported = time.perf_counter() - started

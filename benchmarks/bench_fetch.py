@@ -65,7 +65,7 @@ def bucket_of(path: str) -> str:
 # -------------------------------------------------------------------------------------------- server process
 def serve(conn: Any, users: int, end_iso: str, scale: float) -> None:
     """Server process: build the tenant, then answer ``("start", phase)``, ``("stop",)`` and ``("quit",)``."""
-    from sspr_review.demo import DemoTenant
+    from sspr_review.sources.demo.tenant import DemoTenant
     from tests.graph_server import GraphData, GraphServer
 
     end = datetime.fromisoformat(end_iso)
@@ -132,10 +132,11 @@ def kit_fetch(conn: Any, url: str, store_root: str, scale: float, as_of_iso: str
         }
     )
     from sspr_review import config
-    from sspr_review.auth import build_credential
-    from sspr_review.fetch import fetch_into
-    from sspr_review.sources import GraphSource, Pages
-    from sspr_review.store import Store
+    from sspr_review.ingest.fetch import fetch_into
+    from sspr_review.ingest.store.history import Store
+    from sspr_review.sources.base import Pages
+    from sspr_review.sources.graph.auth import build_credential
+    from sspr_review.sources.graph.source import GraphSource
 
     as_of = datetime.fromisoformat(as_of_iso)
     seen: dict[str, list[tuple[str, str, int]]] = {"audit": [], "risk": []}
@@ -263,8 +264,8 @@ def plain_fetch(conn: Any, url: str, scale: float, as_of_iso: str, audit_start_i
     )
     from msgraph.graph_service_client import GraphServiceClient
 
-    from sspr_review.auth import StaticToken
-    from sspr_review.sources import audit_filters, risk_filter
+    from sspr_review.sources.graph.auth import StaticToken
+    from sspr_review.sources.graph.endpoints import audit_filters, risk_filter
 
     as_of = datetime.fromisoformat(as_of_iso)
     audit_start = datetime.fromisoformat(audit_start_iso)
@@ -392,7 +393,7 @@ def unscaled(kit: dict[str, Any], plain: dict[str, Any], scale: float) -> dict[s
     registration, run one after the other) takes at least its measured time (mostly CPU: typed models) and at
     least its own throttle bound at scale 1.
     """
-    from sspr_review.ratelimit import MARGIN_FRACTION
+    from sspr_review.sources.graph.ratelimit import MARGIN_FRACTION
 
     kit_s = kit["wall_s"] + kit["lower_bound_s"] * (1 / scale - 1) * (1 + MARGIN_FRACTION)
     buckets = {"audit": "reports", "registration": "reports", "risk": "identityProtection"}

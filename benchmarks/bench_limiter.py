@@ -20,7 +20,14 @@ from pathlib import Path
 
 import common  # noqa: F401  (puts the project on sys.path)
 
-from sspr_review.ratelimit import STATE_DIR_ENV, Budget, LocalRecord, Record, SharedRecord, SlidingWindowLimiter
+from sspr_review.sources.graph.ratelimit import (
+    STATE_DIR_ENV,
+    Budget,
+    LocalRecord,
+    Record,
+    SharedRecord,
+    SlidingWindowLimiter,
+)
 
 
 def per_request(record: Record, n: int, answer_after: float) -> list[float]:

@@ -51,9 +51,9 @@ def _copy(frame: pd.DataFrame, k: int, time_cols: tuple[str, ...], id_cols: tupl
 
 def build(users: int, end: datetime, *, progress: bool = True) -> Path:
     """Build (or reuse) the store for ``users`` ending at ``end``; returns the store root (tenant "graph")."""
-    from sspr_review import normalize
-    from sspr_review.demo import DemoTenant
-    from sspr_review.store import Store
+    from sspr_review.ingest import normalize
+    from sspr_review.ingest.store.history import Store
+    from sspr_review.sources.demo.tenant import DemoTenant
 
     root = store_root(users, end)
     if (root / "graph" / "coverage.json").exists() and (root / "graph" / ".complete").exists():

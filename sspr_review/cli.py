@@ -20,7 +20,7 @@ import click
 
 from . import config as config_mod
 from .errors import AuthError, ConfigError, InputError, SsprReviewError, StoreError
-from .store import write_private_text
+from .ingest.store.history import write_private_text
 
 EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS, EXIT_MAIL = 2, 3, 4, 5, 6, 7, 8
 EXIT_INPUT = EXIT_STORE  # input files or records that cannot be read (named; the readable ones still land)
@@ -63,7 +63,7 @@ def _fail(message: str, code: int) -> NoReturn:
 @contextlib.contextmanager
 def _exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
     """Turn the kit's errors into the documented exit codes, with the message (and its fix) on stderr."""
-    from .notebooks import CopyRefused, NotebookFailed, ToolchainMissing
+    from .report.notebooks import CopyRefused, NotebookFailed, ToolchainMissing
 
     try:
         yield
@@ -101,7 +101,7 @@ def _report(result: Any, ws: Any) -> None:
 
 
 def _summary(ws: Any, week_ending: str | None) -> Any:
-    from .summary import review_lines
+    from .report.summary import review_lines
 
     review = ws.review(week_ending)
     if ws.week_note:
@@ -272,7 +272,7 @@ def run(
     5 authentication failed; 6 a notebook failed, or a notebook, the report
     template or the kernel is missing; 7 --fail-on matched; 8 the e-mail could not be sent.
     """
-    from .run import run as run_reports
+    from .report.run import run as run_reports
 
     ws = _workspace(config_path, store_path, source, files)
     with _exit_codes():
@@ -307,7 +307,7 @@ def run(
 
 
 def _email(ws: Any, folder: Path, dry_run: bool) -> None:
-    from .mail import ReportFolder, send
+    from .mail.message import ReportFolder, send
 
     with _exit_codes(EXIT_MAIL, "e-mail not sent: "):
         where, notes = send(ReportFolder.load(folder), ws.config.mail, ws, dry_run=dry_run)
@@ -375,7 +375,7 @@ def notebooks_command(folder: Path, force: bool) -> None:
     Running it again updates copies you did not change. A copy you edited is never overwritten unless you
     pass --force: nothing is copied and the exit code is 2.
     """
-    from .notebooks import copy_notebooks
+    from .report.notebooks import copy_notebooks
 
     with _exit_codes():
         done = copy_notebooks(folder, force=force)

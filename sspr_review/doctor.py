@@ -49,7 +49,7 @@ def _probes(client: Any) -> list[tuple[str, Any, Any]]:
         RoleAssignmentsRequestBuilder as Roles,
     )
 
-    from . import sources as s
+    from .sources.graph import endpoints as s
 
     sdk = client.sdk
     nobody = "id eq '00000000-0000-0000-0000-000000000000'"
@@ -100,9 +100,10 @@ def _probes(client: Any) -> list[tuple[str, Any, Any]]:
 
 def graph_checks(config: Config) -> list[Check]:
     """A token, then one minimal request per source."""
-    from .auth import CredentialTokenProvider, build_credential
-    from .fetch import run_sync
-    from .graph import FetchStats, GraphClient, app_budget
+    from .ingest.fetch import run_sync
+    from .sources.base import FetchStats
+    from .sources.graph.auth import CredentialTokenProvider, build_credential
+    from .sources.graph.client import GraphClient, app_budget
 
     try:
         credential = build_credential(config.auth)
@@ -200,7 +201,7 @@ def toolchain_checks() -> list[Check]:
     """The packaged notebooks (readable), the nbconvert report template and a Python kernel with ipykernel."""
     import nbformat
 
-    from . import notebooks
+    from .report import notebooks
 
     checks = []
     try:

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import ConfigError
-from .notebooks import COPY_RECORD  # shared with sspr-review notebooks: file name → SHA-256 of the copy written
-from .store import private_dir, write_private_text
+from .ingest.store.history import private_dir, write_private_text
+from .report.notebooks import COPY_RECORD  # shared with sspr-review notebooks: file name → SHA-256 of the copy written
 
 CONFIG_DIR = ".sspr-lab"
 #: Loaded by JupyterLab (``--config``): files the server writes are owner-only.
@@ -46,7 +46,7 @@ def working_folder(env: dict[str, str] | None = None) -> Path:
 def notebook_sources() -> dict[str, Path]:
     """Notebook file name → the notebook the kit ships (:func:`sspr_review.notebooks.packaged_notebooks`: the
     wheel's ``sspr_review/notebook_files`` or a checkout's ``notebooks/``, read with importlib.resources)."""
-    from .notebooks import packaged_notebooks
+    from .report.notebooks import packaged_notebooks
 
     return {path.name: path for path in packaged_notebooks().values()}
 

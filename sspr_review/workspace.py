@@ -22,15 +22,15 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from . import config as config_mod
-from .coverage import SNAPSHOT_SOURCES, SOURCES, SourceCoverage
 from .errors import ConfigError
-from .store import Store, private_dir
+from .ingest.coverage import SNAPSHOT_SOURCES, SOURCES, SourceCoverage
+from .ingest.store.history import Store, private_dir
 
 if TYPE_CHECKING:
     from .analysis import Review, ReviewWindow
-    from .demo import DemoTenant
-    from .fetch import FetchResult
-    from .sources import Source
+    from .ingest.fetch import FetchResult
+    from .sources.base import Source
+    from .sources.demo.tenant import DemoTenant
 
 SourceName = Literal["graph", "demo", "files"]
 SOURCE_NAMES: tuple[str, ...] = ("graph", "demo", "files")
@@ -87,7 +87,7 @@ class Workspace:
     def demo_tenant(self) -> DemoTenant:
         """The demo tenant (built once), ending at the most recent review-week end."""
         if self._demo is None:
-            from .demo import DemoTenant
+            from .sources.demo.tenant import DemoTenant
 
             demo = self.config.demo
             end = self._demo_end or last_monday(self.config.review.timezone, self.now())
@@ -103,24 +103,24 @@ class Workspace:
 
     def _source(self, as_of: datetime | None = None) -> Source:
         if self.source_name == "demo":
-            from .sources import DemoSource
+            from .sources.demo.source import DemoSource
 
             return DemoSource(self.demo_tenant(), as_of or self.now())
         if self.source_name == "files":
-            from .sources import FilesSource
+            from .sources.files import FilesSource
 
             if self.files is None:
                 raise ConfigError("the files source needs the folder of Graph JSON files (--files DIR)")
             return FilesSource(self.files)
-        from .auth import build_credential
-        from .sources import GraphSource
+        from .sources.graph.auth import build_credential
+        from .sources.graph.source import GraphSource
 
         return GraphSource(self.config, build_credential(self.config.auth), clock=self.now)
 
     # -------------------------------------------------------------------- fetch
     def fetch(self, *, progress: bool | None = None, as_of: datetime | None = None) -> FetchResult:
         """Fetch every source incrementally into the store and return what happened per source."""
-        from .fetch import fetch_into, run_sync
+        from .ingest.fetch import fetch_into, run_sync
 
         async def go() -> FetchResult:
             source = self._source(as_of)
@@ -285,7 +285,7 @@ class Workspace:
         from .analysis import build_review, prepare
         from .analysis.metrics import REGISTRATION_COUNT_INPUT, registration_counts_arrow
         from .analysis.review import week_findings
-        from .store import lean_arrow_memory, release_arrow_memory
+        from .ingest.store.history import lean_arrow_memory, release_arrow_memory
 
         window = self.window(week_ending)
         settings = self.config.analysis_settings()

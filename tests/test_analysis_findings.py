@@ -6,7 +6,6 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sspr_review import schema
 from sspr_review.analysis import (
     AnalysisSettings,
     Finding,
@@ -25,6 +24,7 @@ from sspr_review.analysis import (
     prepare,
     sort_findings,
 )
+from sspr_review.ingest import schema
 from tests.test_analysis_support import (
     ADMIN_REGISTERED,
     BLOCKED,

@@ -5,15 +5,8 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from sspr_review import schema
-from sspr_review.analysis import (
-    METRIC_SPECS,
-    AnalysisSettings,
-    prepare,
-    review_window,
-    weekly_metrics,
-    window_metrics,
-)
+from sspr_review.analysis import METRIC_SPECS, AnalysisSettings, prepare, review_window, weekly_metrics, window_metrics
+from sspr_review.ingest import schema
 from tests.test_analysis_support import (
     ADMIN_REGISTERED,
     BLOCKED,

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sspr_review import schema
 from sspr_review.analysis import (
     AnalysisSettings,
     find_admin_password_resets,
@@ -20,8 +19,9 @@ from sspr_review.analysis import (
     weekly_metrics,
 )
 from sspr_review.analysis.prepare import privileged_lookup
-from sspr_review.coverage import SourceCoverage
-from sspr_review.store import Store
+from sspr_review.ingest import schema
+from sspr_review.ingest.coverage import SourceCoverage
+from sspr_review.ingest.store.history import Store
 from tests.test_analysis_support import (
     BLOCKED,
     BY_ADMIN,

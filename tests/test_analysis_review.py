@@ -7,7 +7,6 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from sspr_review import schema
 from sspr_review.analysis import (
     KINDS,
     METRIC_SPECS,
@@ -18,6 +17,7 @@ from sspr_review.analysis import (
     findings_schema,
     review_window,
 )
+from sspr_review.ingest import schema
 from tests.test_analysis_support import (
     BLOCKED,
     BY_ADMIN,
@@ -169,7 +169,8 @@ def test_findings_json_needs_an_aware_generated_at() -> None:
 @pytest.fixture(scope="module")
 def demo_review() -> tuple[Any, Any]:
     """The review of the demo tenant's last week, and what it planted."""
-    from sspr_review import demo, normalize
+    from sspr_review.ingest import normalize
+    from sspr_review.sources.demo import tenant as demo
 
     end = datetime(2024, 3, 11, tzinfo=UTC)
     tenant = demo.DemoTenant(users=600, weeks=6, seed=11, end=end)

@@ -340,7 +340,7 @@ def test_findings_json_holds_both_kinds_and_the_not_judged_count() -> None:
     assert kinds["phone_only_reset_new_ip"]["users"] == ["u2@contoso.com"]
     assert doc["not_judged"] == {"phone_only_reset_new_ip": {"resets": 1, "users": 1}}  # u1: no earlier IP
     assert doc["settings"]["takeover_window_hours"] == 24 and doc["settings"]["new_ip_lookback_days"] == 90
-    from sspr_review.summary import review_lines
+    from sspr_review.report.summary import review_lines
 
     assert "Phone-only resets not judged (no earlier IP for the user in 90 days): 1" in review_lines(review)
 

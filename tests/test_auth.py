@@ -2,9 +2,9 @@ import asyncio
 
 import pytest
 
-from sspr_review.auth import TOKEN_ENV, CredentialTokenProvider, StaticToken, build_credential
 from sspr_review.config import AuthSettings
 from sspr_review.errors import AuthError
+from sspr_review.sources.graph.auth import TOKEN_ENV, CredentialTokenProvider, StaticToken, build_credential
 
 
 def test_token_from_environment_wins_in_auto_mode() -> None:

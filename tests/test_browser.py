@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sspr_review import config
-from sspr_review.run import run
+from sspr_review.report.run import run
 from sspr_review.workspace import Workspace
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from sspr_review import normalize
-from sspr_review.demo import DEMO_TENANT_NAME, DemoTenant, Planted, PlantedUser
+from sspr_review.ingest import normalize
+from sspr_review.sources.demo.tenant import DEMO_TENANT_NAME, DemoTenant, Planted, PlantedUser
 
 END = datetime(2026, 11, 16, tzinfo=UTC)  # a Monday
 SSPR = "Self-service Password Management"

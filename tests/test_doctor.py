@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sspr_review.demo import DemoTenant
+from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.workspace import last_monday
 from tests.graph_server import GraphData, GraphServer
 from tests.smtp_relay import Inbox, relay

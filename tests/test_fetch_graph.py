@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from sspr_review import config
-from sspr_review.demo import DemoTenant
 from sspr_review.errors import AuthError, TokenRejected
-from sspr_review.fetch import FetchResult
-from sspr_review.sources import SSPR, audit_filters, risk_filter
+from sspr_review.ingest.fetch import FetchResult
+from sspr_review.sources.demo.tenant import DemoTenant
+from sspr_review.sources.graph.endpoints import SSPR, audit_filters, risk_filter
 from sspr_review.workspace import Workspace, last_monday
 from tests.graph_server import Fault, GraphData, GraphServer
 

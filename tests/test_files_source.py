@@ -12,7 +12,7 @@ import pytest
 
 from sspr_review import config
 from sspr_review.errors import InputError
-from sspr_review.sources import FilesSource
+from sspr_review.sources.files import FilesSource
 from sspr_review.workspace import Workspace
 
 SSPR = "Self-service Password Management"

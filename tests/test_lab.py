@@ -16,7 +16,9 @@ import nbformat
 import pandas as pd
 import pytest
 
-from sspr_review import config, lab, notebooks, report, style
+from sspr_review import config, lab
+from sspr_review.report import notebooks, style
+from sspr_review.report import sections as report
 from sspr_review.workspace import Workspace, open_workspace
 
 ROOT = Path(__file__).resolve().parent.parent

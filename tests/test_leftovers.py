@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sspr_review import normalize
-from sspr_review.store import Store
+from sspr_review.ingest import normalize
+from sspr_review.ingest.store.history import Store
 
 
 def test_temporary_files_in_the_tenant_folder_and_below_are_cleaned(tmp_path: Path) -> None:

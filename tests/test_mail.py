@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from sspr_review import config, mail
-from sspr_review.run import run
+from sspr_review import config
+from sspr_review.mail import message as mail
+from sspr_review.report.run import run
 from sspr_review.workspace import Workspace
 from tests.smtp_relay import Inbox, relay
 

@@ -4,7 +4,7 @@ from typing import Any
 
 import pandas as pd
 
-from sspr_review import normalize, schema
+from sspr_review.ingest import normalize, schema
 
 AUDIT = {
     "id": "a1",

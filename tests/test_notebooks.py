@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sspr_review import notebooks
+from sspr_review.report import notebooks
 
 NOTEBOOKS = sorted(notebooks.notebooks_dir().glob("*.ipynb"))
 

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from sspr_review import config
-from sspr_review.demo import DemoTenant
+from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.workspace import Workspace
 from tests.graph_server import Fault, GraphData, GraphServer
 
@@ -114,7 +114,7 @@ def test_audit_failing_part_way_gives_no_figures_for_any_week(larger_tenant: Dem
     for name in AUDIT_METRICS:
         assert weekly[name].isna().all(), (name, weekly[name].tolist())
     # the trend charts draw those weeks as gaps, not zeros
-    from sspr_review import charts
+    from sspr_review.report import charts
 
     figure = charts.trend(review, ["sspr_resets", "helpdesk_resets"], "Password resets", y_title="Resets")
     for trace in figure.data:
@@ -164,7 +164,7 @@ def test_pim_eligibility_unlicensed_is_shown_as_missing_and_eligible_admins_stay
 
     jsonschema = pytest.importorskip("jsonschema")
     jsonschema.validate(doc, findings_schema())
-    from sspr_review.report import Context, coverage_banner
+    from sspr_review.report.sections import Context, coverage_banner
 
     banner = coverage_banner(Context(ws, ws.review(_week(tenant)))).data
     assert "PARTIAL" in banner and "PIM-eligible administrators are not included" in banner

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sspr_review.ratelimit import (
+from sspr_review.sources.graph.ratelimit import (
     BUDGETS,
     MAX_PAUSE_SECONDS,
     STATE_DIR_ENV,

@@ -21,7 +21,7 @@ import pytest
 
 from sspr_review import config
 from sspr_review.analysis import KINDS, Review, findings_json, findings_schema
-from sspr_review.demo import DemoTenant
+from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.workspace import Workspace
 from tests.graph_server import GraphData, GraphServer
 
@@ -174,7 +174,8 @@ def test_first_reviewed_week_has_only_new_findings(
 
 
 def test_an_approximate_snapshot_is_shown_with_its_date_in_report_and_mail(tmp_path: Path, tuesday_store: Path) -> None:
-    from sspr_review import mail, report
+    from sspr_review.mail import message as mail
+    from sspr_review.report import sections as report
 
     ws = demo_workspace(tuesday_store, TEN_DAYS_LATER)
     review = ws.review("2026-11-09")  # two weeks back: the only snapshots were taken 15.4 days after it

@@ -12,9 +12,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from sspr_review import open_workspace, schema
+from sspr_review import open_workspace
 from sspr_review.analysis import build_review, findings_json
 from sspr_review.analysis.metrics import registration_counts, registration_counts_arrow
+from sspr_review.ingest import schema
 from sspr_review.workspace import Workspace
 
 GENERATED = datetime(2030, 1, 1, tzinfo=UTC)

@@ -167,7 +167,7 @@ def test_weekly_report_shows_both_takeover_kinds_with_their_evidence(
     import html as html_lib
     from datetime import UTC, datetime
 
-    from sspr_review.demo import DemoTenant
+    from sspr_review.sources.demo.tenant import DemoTenant
 
     _, root = demo_run
     (folder,) = (root / "reports").iterdir()
@@ -203,7 +203,7 @@ def test_weekly_report_shows_risk_detections_and_resets(
 ) -> None:
     from datetime import UTC, datetime
 
-    from sspr_review.demo import DemoTenant
+    from sspr_review.sources.demo.tenant import DemoTenant
     from sspr_review.workspace import last_monday
 
     _, root = demo_run

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sspr_review.demo import DemoTenant
+from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.workspace import last_monday
 from tests.graph_server import GraphData, GraphServer
 

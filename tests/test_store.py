@@ -6,9 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sspr_review import normalize
 from sspr_review.errors import StoreError
-from sspr_review.store import Store
+from sspr_review.ingest import normalize
+from sspr_review.ingest.store.history import Store
 
 T0 = datetime(2026, 11, 16, tzinfo=UTC)
 

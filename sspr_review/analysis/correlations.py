@@ -45,7 +45,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ..coverage import SourceCoverage
+from ..ingest.coverage import SourceCoverage
 from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, iso, lower, ns, plain, take_rows, timestamps, to_ns, week_index
 from .findings import _display, _key, _may_pair, _pairs, _week_resets
 from .flows import is_kind

@@ -38,7 +38,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ..coverage import SOURCES, SourceCoverage
+from ..ingest.coverage import SOURCES, SourceCoverage
 from ._util import (
     NAT,
     NS_PER_DAY,

@@ -15,8 +15,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from .. import schema
-from ..coverage import SourceCoverage
+from ..ingest import schema
+from ..ingest.coverage import SourceCoverage
 from . import activities as act
 from ._util import (
     NAT,

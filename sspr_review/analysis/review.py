@@ -15,7 +15,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ..coverage import SOURCES, SourceCoverage
+from ..ingest.coverage import SOURCES, SourceCoverage
 from ._util import iso, plain, to_ns
 from .correlations import Correlations, correlate, correlations_json
 from .findings import (

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from .rollup import Rollup, distinct, roll_up, status_counts
 
 if TYPE_CHECKING:
-    from .analysis import Metric, Review
+    from ..analysis import Metric, Review
 
 #: Metrics shown in the terminal summary, in order.
 HEADLINE = (

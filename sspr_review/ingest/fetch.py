@@ -15,13 +15,12 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from ..config import Config
+from ..errors import SourceError
+from ..sources.base import FetchStats, Pages, RoleData, Source
 from . import normalize
-from .config import Config
-from .errors import SourceError
-from .graph import FetchStats
 from .progress import Progress
-from .sources import Pages, RoleData, Source
-from .store import Store
+from .store.history import Store
 
 T = TypeVar("T")
 

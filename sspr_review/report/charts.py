@@ -16,7 +16,7 @@ import pandas as pd
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from .analysis import Review
+    from ..analysis import Review
 
 SELF_SERVICE = "#1a73e8"
 HELPDESK = "#e37400"
@@ -164,7 +164,7 @@ def funnel(review: Review) -> go.Figure:
         return no_data(title, gap)
     import plotly.graph_objects as go
 
-    from .analysis import STAGES
+    from ..analysis import STAGES
 
     flows = review.flows
     reached = flows["furthest_stage"].astype("string").map({stage: i for i, stage in enumerate(STAGES)}).fillna(0)
@@ -183,7 +183,7 @@ def method_outcomes(review: Review) -> go.Figure:
         return no_data(title, gap)
     import plotly.graph_objects as go
 
-    from .analysis import METHODS
+    from ..analysis import METHODS
 
     labels, tried, failed = [], [], []
     for method in METHODS:

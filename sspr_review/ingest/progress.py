@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .graph import FetchStats
+from ..sources.base import FetchStats
 
 
 class _NoBar:

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..errors import ConfigError
+from ..workspace import Workspace, open_workspace
 from . import charts, style
-from .errors import ConfigError
-from .workspace import Workspace, open_workspace
 
 if TYPE_CHECKING:
     from IPython.display import HTML
 
-    from .analysis import Finding, Review
+    from ..analysis import Finding, Review
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 MAX_USERS_SHOWN = 8
@@ -78,8 +78,8 @@ def check_parameters(
 ) -> None:
     """Check the notebook parameters before anything is read: :class:`ParameterError` naming the parameter,
     what is wrong and the fix."""
-    from .analysis import review_window
-    from .workspace import SOURCE_NAMES
+    from ..analysis import review_window
+    from ..workspace import SOURCE_NAMES
 
     if source not in SOURCE_NAMES:
         raise ParameterError(f"parameter source = {source!r}: choose one of {', '.join(SOURCE_NAMES)}")
@@ -655,7 +655,7 @@ def takeover_signals(ctx: Context) -> HTML:
 
 # ------------------------------------------------------------------------- risk detections and resets
 def _types(kinds: Any) -> str:
-    from .analysis.correlations import risk_type_words
+    from ..analysis.correlations import risk_type_words
 
     return ", ".join(risk_type_words(k) for k in kinds) if len(kinds) else ""
 
@@ -671,7 +671,7 @@ def _fixed(row: Any) -> int:
 
 
 def _risk_to_reset_frame(ctx: Context) -> pd.DataFrame:
-    from .analysis.correlations import risk_type_words
+    from ..analysis.correlations import risk_type_words
 
     corr = ctx.review.correlations
     assert corr is not None and corr.risk_to_reset is not None
@@ -970,8 +970,8 @@ def write_findings(ctx: Context, path: str) -> None:
     """
     if not path:
         return
-    from .analysis import findings_json
-    from .store import write_private_text
+    from ..analysis import findings_json
+    from ..ingest.store.history import write_private_text
 
     target = Path(path)
     write_private_text(target, json.dumps(findings_json(ctx.review), indent=2) + "\n")
@@ -1078,7 +1078,7 @@ def user_risk(ctx: Context, upn: str | None = None) -> HTML:
 def user_correlations(ctx: Context, upn: str) -> HTML:
     """The user's rows of both correlation tables, this week and last: what became of each detection type, and
     each reset with the detections before and after it."""
-    from .analysis.correlations import risk_type_words
+    from ..analysis.correlations import risk_type_words
 
     corr = ctx.review.correlations
     if not upn:

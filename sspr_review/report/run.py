@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..ingest.fetch import FetchResult
+from ..ingest.store.history import private_dir
+from ..workspace import Workspace
 from . import notebooks
-from .fetch import FetchResult
-from .store import private_dir
-from .workspace import Workspace
 
 #: The notebooks ``run`` executes, in order: (notebook stem, HTML stem).
 RUN_NOTEBOOKS = ("weekly_review", "adoption_trends")

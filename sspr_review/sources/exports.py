@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .normalize import MAX_DEPTH, Rejected, unicode_problem
+from ..ingest.normalize import MAX_DEPTH, Rejected, unicode_problem
 
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:,]', re.S)

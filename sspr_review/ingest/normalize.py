@@ -25,8 +25,8 @@ from typing import Any, Final
 
 import pandas as pd
 
+from ..analysis.activities import KNOWN_ACTIVITIES as _ANALYSIS_ACTIVITIES
 from . import schema
-from .analysis.activities import KNOWN_ACTIVITIES as _ANALYSIS_ACTIVITIES
 
 #: Activity names the kit understands (lower case) are listed once, in :mod:`sspr_review.analysis.activities`.
 KNOWN_ACTIVITIES: Final = _ANALYSIS_ACTIVITIES

@@ -2,7 +2,7 @@
 
 The notebooks are kept once, in the repository's ``notebooks/`` folder; the wheel carries them inside the
 package as ``sspr_review/notebook_files/`` (``pyproject.toml`` maps the folder), beside the nbconvert report
-template ``sspr_review/templates/sspr_report``. Both are found with :mod:`importlib.resources`; in a git
+template ``sspr_review/report/templates/sspr_report``. Both are found with :mod:`importlib.resources`; in a git
 checkout (an editable install) the notebooks are read from ``notebooks/`` itself.
 
 The HTML has no code cells, and every chart is drawn offline: plotly.js is embedded once per report by
@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import SsprReviewError
+from ..errors import SsprReviewError
 
 #: Where the notebooks sit inside the installed package (the wheel maps the top-level notebooks/ here).
 PACKAGED_NOTEBOOKS = "notebook_files"
@@ -91,7 +91,7 @@ def notebook(stem: str) -> Path:
 
 def template_dir() -> Path:
     """The folder holding the nbconvert report template ``sspr_report``. Raises :class:`ToolchainMissing`."""
-    folder = _package_root() / "templates"
+    folder = Path(__file__).parent / "templates"
     if not (folder / TEMPLATE / "index.html.j2").is_file():
         raise ToolchainMissing(f"the report template {folder / TEMPLATE}/index.html.j2 is missing; {REINSTALL}")
     return folder
@@ -247,7 +247,7 @@ def slim(executed: Path, *, replace: Mapping[str, str] | None = None) -> Path:
     temporary folder ``run`` builds in → the report folder)."""
     import nbformat
 
-    from .store import write_private_text
+    from ..ingest.store.history import write_private_text
 
     book = nbformat.read(executed, as_version=4)
     for cell in book.cells:
@@ -303,7 +303,7 @@ def copy_notebooks(folder: Path, *, force: bool = False) -> list[tuple[Path, str
     names it, unless ``force``."""
     import json
 
-    from .store import private_dir, write_private_text
+    from ..ingest.store.history import private_dir, write_private_text
 
     packaged = packaged_notebooks()
     record_path = folder / COPY_RECORD

@@ -36,11 +36,11 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
-from .analysis.settings import AnalysisSettings
-from .config import LOOPBACK_HOSTS, MailSettings
-from .errors import ConfigError, InputError, SsprReviewError
-from .rollup import Rollup, distinct, roll_up, status_counts
-from .style import BANNER, SEVERITY_COLOURS
+from ..analysis.settings import AnalysisSettings
+from ..config import LOOPBACK_HOSTS, MailSettings
+from ..errors import ConfigError, InputError, SsprReviewError
+from ..report.rollup import Rollup, distinct, roll_up, status_counts
+from ..report.style import BANNER, SEVERITY_COLOURS
 
 log = logging.getLogger(__name__)
 
@@ -508,9 +508,11 @@ def graph_send(message: EmailMessage, settings: MailSettings, ws: Any) -> None:
     from kiota_abstractions.method import Method
     from kiota_abstractions.request_information import RequestInformation
 
-    from .auth import build_credential
-    from .fetch import run_sync
-    from .graph import Endpoint, FetchStats, GraphClient, app_budget
+    from ..ingest.fetch import run_sync
+    from ..sources.base import FetchStats
+    from ..sources.graph.auth import build_credential
+    from ..sources.graph.client import GraphClient, app_budget
+    from ..sources.graph.endpoints import Endpoint
 
     body = json.dumps(graph_message(message)).encode()
     if len(body) > GRAPH_REQUEST_LIMIT:
@@ -534,7 +536,7 @@ def graph_send(message: EmailMessage, settings: MailSettings, ws: Any) -> None:
 
 def save_eml(message: EmailMessage, folder: Path) -> Path:
     """``--dry-run``: write the message as a .eml file into the report folder (owner-only)."""
-    from .store import write_private_text
+    from ..ingest.store.history import write_private_text
 
     path = folder / "weekly-review.eml"
     write_private_text(path, message.as_string())

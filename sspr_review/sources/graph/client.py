@@ -18,12 +18,14 @@ import contextvars
 import json
 import random
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ...config import Config, GraphSettings
+from ...errors import AccessDenied, FetchFailed, LicenceRequired, SourceError, TokenRejected
+from ..base import FetchStats
 from .auth import TOKEN_ENV, CredentialTokenProvider
-from .config import Config, GraphSettings
-from .errors import AccessDenied, FetchFailed, LicenceRequired, SourceError, TokenRejected
+from .endpoints import Endpoint
 from .ratelimit import Limiter, Record, SharedRecord, Slot, limiters
 
 if TYPE_CHECKING:
@@ -35,29 +37,6 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 60.0
 MAX_RETRY_AFTER_SECONDS = 300.0
 LICENCE_MARKERS = ("licen", "premium", "p1", "p2", "nonpremium", "sku")
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """What the kit needs to know about one Graph endpoint to call it and explain its failures."""
-
-    name: str
-    bucket: str
-    permission: str
-    licence: str = ""
-
-
-@dataclass
-class FetchStats:
-    """Counters for one fetch run, per source."""
-
-    requests: int = 0
-    pages: int = 0
-    records: int = 0
-    throttled: int = 0
-    retries: int = 0
-    waited: float = 0.0
-    statuses: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -41,12 +41,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
-from . import schema
-from .coverage import DEFAULT_SNAPSHOT_TOLERANCE_DAYS, SOURCES, SourceCoverage, describe_offset
-from .errors import StoreError
+from ...errors import StoreError
+from .. import schema
+from ..coverage import DEFAULT_SNAPSHOT_TOLERANCE_DAYS, SOURCES, SourceCoverage, describe_offset
 
 if TYPE_CHECKING:
-    from .normalize import Rejected
+    from ..normalize import Rejected
 
 #: Time-ranged tables: the column that places a row in time, and the source whose coverage describes it.
 TIME_COLUMN: Final = {"audit": "activity_time", "risk": "detected_time"}

@@ -1,0 +1,1 @@
+"""Microsoft Graph: the msgraph-sdk client, its rate limits, credentials, endpoints, and the Graph source."""

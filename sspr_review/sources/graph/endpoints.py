@@ -1,0 +1,70 @@
+"""The Graph endpoints the kit reads, and their filters.
+
+Each endpoint names the permission and licence its errors cite; its bucket picks the rate limiter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What the kit needs to know about one Graph endpoint to call it and explain its failures."""
+
+    name: str
+    bucket: str
+    permission: str
+    licence: str = ""
+
+
+SSPR = "Self-service Password Management"
+PASSWORD_RULE_TEMPLATE = "5cf42378-d67d-4f36-ba46-e8b86229381d"
+
+# Endpoints: permission and licence named in errors. Buckets pick the rate limiter.
+AUDITS = Endpoint("auditLogs/directoryAudits", "reports", "AuditLog.Read.All")
+RISK = Endpoint(
+    "identityProtection/riskDetections",
+    "identity_protection",
+    "IdentityRiskEvent.Read.All",
+    "Microsoft Entra ID P2",
+)
+REGISTRATION = Endpoint(
+    "reports/authenticationMethods/userRegistrationDetails",
+    "reports",
+    "AuditLog.Read.All",
+    "Microsoft Entra ID P1 or P2",
+)
+ROLE_DEFINITIONS = Endpoint("roleManagement/directory/roleDefinitions", "directory", "RoleManagement.Read.Directory")
+ROLE_ASSIGNMENTS = Endpoint("roleManagement/directory/roleAssignments", "directory", "RoleManagement.Read.Directory")
+ROLE_ELIGIBILITY = Endpoint(
+    "roleManagement/directory/roleEligibilityScheduleInstances",
+    "directory",
+    "RoleEligibilitySchedule.Read.Directory",
+    "Microsoft Entra ID P2 (Privileged Identity Management)",
+)
+GROUP_MEMBERS = Endpoint("groups/{id}/transitiveMembers", "directory", "GroupMember.Read.All")
+GROUP_SETTINGS = Endpoint("groupSettings", "directory", "Directory.Read.All")
+AUTH_METHODS_POLICY = Endpoint("policies/authenticationMethodsPolicy", "directory", "Policy.Read.AuthenticationMethod")
+ORGANIZATION = Endpoint("organization", "directory", "Organization.Read.All")
+
+
+def graph_time(moment: datetime) -> str:
+    """An unquoted OData datetime literal, UTC, whole seconds."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def audit_filters(start: datetime, end: datetime) -> list[str]:
+    """The server-side ``$filter`` of each directoryAudits query for ``[start, end]``."""
+    window = f"activityDateTime ge {graph_time(start)} and activityDateTime le {graph_time(end)}"
+    return [
+        f"loggedByService eq '{SSPR}' and {window}",
+        f"loggedByService eq 'Core Directory' and activityDisplayName eq 'Reset user password' and {window}",
+        f"loggedByService eq 'Core Directory' and startswith(activityDisplayName, 'Reset password') and {window}",
+        f"loggedByService eq 'Authentication Methods' and {window}",
+    ]
+
+
+def risk_filter(since: datetime, end: datetime) -> str:
+    return f"lastUpdatedDateTime ge {graph_time(since)} and lastUpdatedDateTime le {graph_time(end)}"

@@ -1,0 +1,190 @@
+"""The Graph source: every kind of data from Microsoft Graph through msgraph-sdk."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ..base import FetchStats, Pages, Record, RoleData, collect
+from .client import GraphClient, app_budget
+from .endpoints import (
+    AUDITS,
+    AUTH_METHODS_POLICY,
+    GROUP_MEMBERS,
+    GROUP_SETTINGS,
+    ORGANIZATION,
+    PASSWORD_RULE_TEMPLATE,
+    REGISTRATION,
+    RISK,
+    ROLE_ASSIGNMENTS,
+    ROLE_DEFINITIONS,
+    ROLE_ELIGIBILITY,
+    Endpoint,
+    audit_filters,
+    risk_filter,
+)
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from kiota_abstractions.request_information import RequestInformation
+
+    from ...config import Config
+
+
+class GraphSource:
+    """Microsoft Graph through msgraph-sdk. Create inside the event loop that will use it."""
+
+    name = "graph"
+
+    def __init__(
+        self, config: Config, credential: TokenCredential, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.client = GraphClient(config.graph, credential, budget=app_budget(config))
+        self.stats: dict[str, FetchStats] = {}
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock() if self._clock is not None else datetime.now(UTC)
+
+    def _stats(self, source: str) -> FetchStats:
+        return self.stats.setdefault(source, FetchStats())
+
+    def _pages(self, builder: Any, config: Any, endpoint: Endpoint, source: str) -> Pages:
+        request: RequestInformation = builder.to_get_request_information(config)
+        return self.client.pages(
+            request,
+            endpoint,
+            self._stats(source),
+            source,
+            lambda link: builder.with_url(link).to_get_request_information(),
+        )
+
+    def audit(self, start: datetime, end: datetime) -> list[Pages]:
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
+            DirectoryAuditsRequestBuilder as B,
+        )
+
+        builder = self.client.sdk.audit_logs.directory_audits
+        return [
+            self._pages(
+                builder,
+                RequestConfiguration(
+                    query_parameters=B.DirectoryAuditsRequestBuilderGetQueryParameters(filter=f, top=999)
+                ),
+                AUDITS,
+                "audit",
+            )
+            for f in audit_filters(start, end)
+        ]
+
+    def risk(self, since: datetime, end: datetime) -> list[Pages]:
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.identity_protection.risk_detections.risk_detections_request_builder import (
+            RiskDetectionsRequestBuilder as B,
+        )
+
+        query = B.RiskDetectionsRequestBuilderGetQueryParameters(filter=risk_filter(since, end), top=500)
+        builder = self.client.sdk.identity_protection.risk_detections
+        return [self._pages(builder, RequestConfiguration(query_parameters=query), RISK, "risk")]
+
+    def registration(self) -> list[Pages]:
+        builder = self.client.sdk.reports.authentication_methods.user_registration_details
+        return [self._pages(builder, None, REGISTRATION, "registration")]
+
+    async def _list(self, builder: Any, config: Any, endpoint: Endpoint, source: str) -> list[Record]:
+        return await collect(self._pages(builder, config, endpoint, source))
+
+    async def roles(self) -> RoleData:
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.role_management.directory.role_assignments.role_assignments_request_builder import (
+            RoleAssignmentsRequestBuilder as A,
+        )
+        from msgraph.generated.role_management.directory.role_definitions.role_definitions_request_builder import (
+            RoleDefinitionsRequestBuilder as D,
+        )
+        from msgraph.generated.role_management.directory.role_eligibility_schedule_instances.role_eligibility_schedule_instances_request_builder import (  # noqa: E501
+            RoleEligibilityScheduleInstancesRequestBuilder as E,
+        )
+
+        from ...errors import SourceError
+
+        directory = self.client.sdk.role_management.directory
+        data = RoleData()
+        data.definitions = await self._list(
+            directory.role_definitions,
+            RequestConfiguration(
+                query_parameters=D.RoleDefinitionsRequestBuilderGetQueryParameters(
+                    select=["id", "displayName", "templateId", "isBuiltIn"]
+                )
+            ),
+            ROLE_DEFINITIONS,
+            "roles",
+        )
+        data.assignments = await self._list(
+            directory.role_assignments,
+            RequestConfiguration(
+                query_parameters=A.RoleAssignmentsRequestBuilderGetQueryParameters(expand=["principal"])
+            ),
+            ROLE_ASSIGNMENTS,
+            "roles",
+        )
+        try:
+            data.eligibility = await self._list(
+                directory.role_eligibility_schedule_instances,
+                RequestConfiguration(
+                    query_parameters=E.RoleEligibilityScheduleInstancesRequestBuilderGetQueryParameters(
+                        expand=["principal"]
+                    )
+                ),
+                ROLE_ELIGIBILITY,
+                "roles",
+            )
+        except SourceError as exc:
+            data.notes.append(f"PIM-eligible administrators are not included: {exc}")
+        groups = {
+            str(a.get("principalId") or a["principal"].get("id"))
+            for a in [*data.assignments, *data.eligibility]
+            if str((a.get("principal") or {}).get("@odata.type", "")).endswith(".group")
+        }
+        for group in sorted(groups):
+            builder = self.client.sdk.groups.by_group_id(group).transitive_members.graph_user
+            try:
+                data.group_members[group] = await self._list(builder, None, GROUP_MEMBERS, "roles")
+            except SourceError as exc:
+                data.notes.append(f"members of role group {group} are not included: {exc}")
+        return data
+
+    async def policy(self) -> dict[str, Any]:
+        from ...errors import SourceError
+
+        out: dict[str, Any] = {}
+        try:
+            settings = await self._list(self.client.sdk.group_settings, None, GROUP_SETTINGS, "policy")
+            out["passwordRuleSettings"] = next(
+                (s for s in settings if s.get("templateId") == PASSWORD_RULE_TEMPLATE), None
+            )
+        except SourceError as exc:
+            out["passwordRuleSettingsError"] = str(exc)
+        request = self.client.sdk.policies.authentication_methods_policy.to_get_request_information()
+        out["authenticationMethodsPolicy"] = await self.client.get_json(
+            request, AUTH_METHODS_POLICY, self._stats("policy"), "policy"
+        )
+        return out
+
+    async def tenant(self) -> dict[str, Any]:
+        """The tenant's id and name; the fetch's first request, so a rejected token stops it here, once
+        (:class:`~sspr_review.errors.TokenRejected` is an authentication error), before any source is tried."""
+        from ...errors import SourceError, TokenRejected
+
+        try:
+            orgs = await self._list(self.client.sdk.organization, None, ORGANIZATION, "tenant")
+        except TokenRejected:
+            raise
+        except SourceError:
+            return {}
+        return {"id": orgs[0].get("id"), "name": orgs[0].get("displayName")} if orgs else {}
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
