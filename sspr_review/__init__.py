@@ -4,7 +4,7 @@ The public API is small and imported lazily, so ``import sspr_review`` stays fas
 
 - :func:`open_workspace` — open a configuration and a source (graph, demo or files); fetch; read tables.
 - :class:`Workspace` — what :func:`open_workspace` returns.
-- :mod:`sspr_review.schema` — the normalised tables' columns and dtypes.
+- :mod:`sspr_review.ingest.schema` — the normalised tables' columns and dtypes.
 - :mod:`sspr_review.errors` — the exception tree.
 """
 

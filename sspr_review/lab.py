@@ -44,7 +44,7 @@ def working_folder(env: dict[str, str] | None = None) -> Path:
 
 
 def notebook_sources() -> dict[str, Path]:
-    """Notebook file name → the notebook the kit ships (:func:`sspr_review.notebooks.packaged_notebooks`: the
+    """Notebook file name → the notebook the kit ships (:func:`sspr_review.report.notebooks.packaged_notebooks`: the
     wheel's ``sspr_review/notebook_files`` or a checkout's ``notebooks/``, read with importlib.resources)."""
     from .report.notebooks import packaged_notebooks
 

@@ -209,7 +209,7 @@ class Workspace:
     def read(
         self, table: str, start: datetime | None = None, end: datetime | None = None, *, raw: bool = False
     ) -> pd.DataFrame:
-        """Rows of a normalised table in ``[start, end)`` (see :mod:`sspr_review.schema`)."""
+        """Rows of a normalised table in ``[start, end)`` (see :mod:`sspr_review.ingest.schema`)."""
         return self.store.read(table, start, end, raw=raw)
 
     def coverage(self, start: datetime, end: datetime) -> dict[str, SourceCoverage]:

@@ -1,4 +1,4 @@
-"""The analysis layer: pure, vectorised functions over the normalised tables of :mod:`sspr_review.schema`.
+"""The analysis layer: pure, vectorised functions over the normalised tables of :mod:`sspr_review.ingest.schema`.
 
 Typical use::
 

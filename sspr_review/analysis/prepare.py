@@ -88,7 +88,7 @@ class ReviewData:
     #: source, or the parts a complete source could not read (PIM eligibility, a role group's members).
     gaps: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Per snapshot source (``registration``, ``roles``), the snapshot the window under evaluation uses (see
-    #: :meth:`sspr_review.store.Store.coverage`): every lookup of the window reads that snapshot. Empty: each
+    #: :meth:`sspr_review.ingest.store.history.Store.coverage`): every lookup of the window reads that snapshot. Empty: each
     #: event uses the latest snapshot at or before it.
     snapshots: Mapping[str, datetime] = field(default_factory=dict)
 
@@ -122,7 +122,7 @@ def _table(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
         return schema.empty(name)
     missing = [c for c in schema.TABLES[name] if c not in frame.columns]
     if missing:
-        raise ValueError(f"table {name!r} lacks the columns {missing}; build it with sspr_review.schema.conform")
+        raise ValueError(f"table {name!r} lacks the columns {missing}; build it with sspr_review.ingest.schema.conform")
     return frame.reset_index(drop=True)
 
 
@@ -242,7 +242,7 @@ def prepare(
     """Derive everything the rules and metrics need from the normalised ``tables``.
 
     ``tables`` maps ``audit``, ``risk``, ``registration`` and ``privileged`` to frames shaped like
-    :mod:`sspr_review.schema` (a missing table is an empty one); string columns may also be categorical (as
+    :mod:`sspr_review.ingest.schema` (a missing table is an empty one); string columns may also be categorical (as
     ``Store.read(..., compact=True)`` returns them). ``coverage`` says which sources are complete for the
     review window; without it, every table passed in counts as complete. ``registration_counts`` (see
     :func:`~.metrics.registration_counts`) stands in for the registration snapshots ``tables`` leaves out.

@@ -130,7 +130,7 @@ def build_review(
     previous_coverage: Mapping[str, SourceCoverage] | None = None,
 ) -> Review:
     """Review the week ``window`` from the normalised ``tables`` (``audit``, ``risk``, ``registration``,
-    ``privileged``; see :mod:`sspr_review.schema`).
+    ``privileged``; see :mod:`sspr_review.ingest.schema`).
 
     ``coverage`` says, per source, whether the store covers the window; a source that is absent or incomplete
     is a ``data_gap`` finding, the rules needing it are not evaluated and its metrics are ``None``.

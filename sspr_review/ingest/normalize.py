@@ -1,4 +1,4 @@
-"""Graph JSON records → the normalised tables of :mod:`sspr_review.schema`.
+"""Graph JSON records → the normalised tables of :mod:`sspr_review.ingest.schema`.
 
 Normalisation never crashes on what Graph may send tomorrow: missing keys and nulls become ``<NA>``, unknown
 activity names and enum values are kept as they are and flagged (``known_activity``, ``known_result``,
@@ -287,7 +287,7 @@ def _frame(rows: dict[str, list[Any]], table: str, raw: list[str], report: Repor
 
 
 def audit(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
-    """Normalise directoryAudit records (see :data:`sspr_review.schema.AUDIT`)."""
+    """Normalise directoryAudit records (see :data:`sspr_review.ingest.schema.AUDIT`)."""
     report = Report()
     good = _split(records, report, "audit")
     cols: dict[str, list[Any]] = {name: [] for name in schema.AUDIT}
@@ -346,7 +346,7 @@ def audit(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
 
 
 def risk(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
-    """Normalise riskDetection records (see :data:`sspr_review.schema.RISK`)."""
+    """Normalise riskDetection records (see :data:`sspr_review.ingest.schema.RISK`)."""
     report = Report()
     good = _split(records, report, "risk")
     cols: dict[str, list[Any]] = {name: [] for name in schema.RISK}

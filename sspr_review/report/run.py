@@ -76,8 +76,8 @@ def run(
 ) -> RunResult:
     """Fetch (unless ``fetch`` is false), then build the week's reports into ``out/<week ending>/``.
 
-    Raises :class:`~sspr_review.notebooks.NotebookFailed` when a notebook fails and
-    :class:`~sspr_review.notebooks.ToolchainMissing` (before fetching) when a notebook, the report template
+    Raises :class:`~sspr_review.report.notebooks.NotebookFailed` when a notebook fails and
+    :class:`~sspr_review.report.notebooks.ToolchainMissing` (before fetching) when a notebook, the report template
     or the kernel is missing; fetch errors of single sources do not stop the run (the report shows them as
     data gaps).
     """

@@ -249,7 +249,7 @@ def find_user(ctx: Context, wanted: str) -> str:
 
 
 def _html(text: str) -> HTML:
-    """A section's output: its HTML with the kit's scoped stylesheet (see :mod:`sspr_review.style`)."""
+    """A section's output: its HTML with the kit's scoped stylesheet (see :mod:`sspr_review.report.style`)."""
     from IPython.display import HTML
 
     return HTML(style.wrap(text))
