@@ -63,7 +63,7 @@ def _fail(message: str, code: int) -> NoReturn:
 @contextlib.contextmanager
 def _exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
     """Turn the kit's errors into the documented exit codes, with the message (and its fix) on stderr."""
-    from .report.notebooks import CopyRefused, NotebookFailed, ToolchainMissing
+    from .errors import CopyRefused, NotebookFailed, ToolchainMissing
 
     try:
         yield

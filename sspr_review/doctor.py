@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import LOOPBACK_HOSTS, Config
-from .errors import AuthError, SsprReviewError, TokenRejected
+from .errors import AuthError, SsprReviewError, TokenRejected, ToolchainMissing
 
 
 @dataclass(frozen=True)
@@ -209,18 +209,18 @@ def toolchain_checks() -> list[Check]:
         for path in found.values():
             nbformat.validate(nbformat.read(path, as_version=4))  # type: ignore[no-untyped-call]
         checks.append(Check("report notebooks", True, f"{len(found)} in {notebooks.notebooks_dir()}"))
-    except notebooks.ToolchainMissing as exc:
+    except ToolchainMissing as exc:
         checks.append(Check("report notebooks", False, str(exc), notebooks.REINSTALL))
     except (OSError, ValueError, nbformat.ValidationError) as exc:
         checks.append(Check("report notebooks", False, f"unreadable: {exc}", notebooks.REINSTALL))
     try:
         checks.append(Check("report template", True, str(notebooks.template_dir() / notebooks.TEMPLATE)))
-    except notebooks.ToolchainMissing as exc:
+    except ToolchainMissing as exc:
         checks.append(Check("report template", False, str(exc), notebooks.REINSTALL))
     try:
         python = notebooks.kernel_python()
         checks.append(Check("Python kernel", True, f"{notebooks.KERNEL!r} runs {python}"))
-    except notebooks.ToolchainMissing as exc:
+    except ToolchainMissing as exc:
         checks.append(Check("Python kernel", False, str(exc), f"pip install ipykernel (into {sys.prefix})"))
     return checks
 

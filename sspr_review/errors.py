@@ -11,11 +11,19 @@
     │   ├── LicenceRequired         403: the tenant lacks a named licence
     │   ├── FetchFailed             retries exhausted (429, 5xx, timeouts) or an unreadable answer
     │   └── TokenRejected
+    │   └── ParameterError          a notebook parameter is missing or malformed (one line, no traceback)
+    ├── ReasonRulesError            a reason-rule table that cannot be used (also a ValueError)
     ├── StoreError                  the history store is unusable (locked by another fetch, corrupt file)
-    └── InputError                  a file given to the kit (Graph JSON export) is not what it claims
+    ├── InputError                  a file given to the kit (Graph JSON export) is not what it claims
+    ├── NotebookFailed              a report notebook raised while executing (exit 6)
+    ├── ToolchainMissing            a packaged notebook, the report template or a Python kernel is missing (exit 6)
+    ├── CopyRefused                 ``sspr-review notebooks`` would overwrite copies an analyst edited
+    └── MailError                   the e-mail could not be built or sent (exit 8)
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 class SsprReviewError(Exception):
@@ -75,3 +83,32 @@ class StoreError(SsprReviewError):
 
 class InputError(SsprReviewError):
     """An input file is malformed; the message names the file and what is wrong."""
+
+
+class ParameterError(ConfigError):
+    """A notebook parameter is missing or malformed. In a notebook it shows as one line (no traceback) and
+    stops "Run All" before any section prints an empty result."""
+
+
+class ReasonRulesError(SsprReviewError, ValueError):
+    """A reason-rule table that cannot be used; the message names the file, line, column and the fix."""
+
+
+class NotebookFailed(SsprReviewError):
+    """A notebook raised while executing; the executed copy shows the failing cell."""
+
+    def __init__(self, message: str, *, notebook: Path) -> None:
+        super().__init__(message)
+        self.notebook = notebook
+
+
+class ToolchainMissing(SsprReviewError):
+    """A packaged notebook, the report template or a Python kernel cannot be found; the text says what to do."""
+
+
+class CopyRefused(SsprReviewError):
+    """``sspr-review notebooks`` would overwrite copies an analyst edited; the text names them."""
+
+
+class MailError(SsprReviewError):
+    """The message could not be built or sent; the text says why and what to do."""

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from sspr_review import config, lab
+from sspr_review.errors import ParameterError
 from sspr_review.report import notebooks, style
 from sspr_review.report import sections as report
 from sspr_review.workspace import Workspace, open_workspace
@@ -164,12 +165,12 @@ def test_rebuilding_the_demo_store_replaces_it_whole(small_config: Path, tmp_pat
     ],
 )
 def test_bad_parameters_are_named(week_ending: str, weeks: int | None, message: str) -> None:
-    with pytest.raises(report.ParameterError, match=re.escape(message)):
+    with pytest.raises(ParameterError, match=re.escape(message)):
         report.check_parameters(week_ending=week_ending, weeks=weeks)
 
 
 def test_an_unknown_source_is_named_before_anything_is_opened() -> None:
-    with pytest.raises(report.ParameterError, match="parameter source = 'graf': choose one of graph, demo, files"):
+    with pytest.raises(ParameterError, match="parameter source = 'graf': choose one of graph, demo, files"):
         report.open_review(source="graf")
 
 
@@ -221,9 +222,9 @@ def test_user_by_upn_or_display_name_fragment(ctx: report.Context) -> None:
     reg = ctx.registration
     name = str(reg.loc[reg["user_upn"] != "robert.tables@northgate-eng.example", "user_name"].iloc[0])
     assert report.find_user(ctx, name).lower() in set(reg["user_upn"].str.lower())
-    with pytest.raises(report.ParameterError, match=r"parameter user = 'rob' matches \d+ users: .*<.*@.*>.*one of"):
+    with pytest.raises(ParameterError, match=r"parameter user = 'rob' matches \d+ users: .*<.*@.*>.*one of"):
         report.find_user(ctx, "rob")
-    with pytest.raises(report.ParameterError, match="no user's UPN or display name contains it"):
+    with pytest.raises(ParameterError, match="no user's UPN or display name contains it"):
         report.find_user(ctx, "nobody-like-this")
 
 

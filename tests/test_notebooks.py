@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from sspr_review.errors import NotebookFailed
 from sspr_review.report import notebooks
 
 NOTEBOOKS = sorted(notebooks.notebooks_dir().glob("*.ipynb"))
@@ -115,7 +116,7 @@ def test_default_parameters_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_a_failing_notebook_names_the_cell(tmp_path: Path, demo_store: Path) -> None:
     with pytest.raises(
-        notebooks.NotebookFailed, match=r"weekly_review.ipynb failed in cell \d+: ParameterError: parameter week_ending"
+        NotebookFailed, match=r"weekly_review.ipynb failed in cell \d+: ParameterError: parameter week_ending"
     ):
         notebooks.execute(
             notebooks.notebooks_dir() / "weekly_review.ipynb",

@@ -88,7 +88,8 @@ class ReviewData:
     #: source, or the parts a complete source could not read (PIM eligibility, a role group's members).
     gaps: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Per snapshot source (``registration``, ``roles``), the snapshot the window under evaluation uses (see
-    #: :meth:`sspr_review.ingest.store.history.Store.coverage`): every lookup of the window reads that snapshot. Empty: each
+    #: :meth:`~sspr_review.ingest.store.history.Store.coverage`): every lookup of the window reads that snapshot.
+    #: Empty: each
     #: event uses the latest snapshot at or before it.
     snapshots: Mapping[str, datetime] = field(default_factory=dict)
 

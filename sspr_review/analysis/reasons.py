@@ -37,6 +37,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from ..errors import ReasonRulesError
+
 #: Stages of an SSPR flow, in order (the categories of ``stage``; "furthest stage" is the maximum).
 STAGES: Final = (
     "started",
@@ -92,10 +94,6 @@ REGEX_PREFIX: Final = "re:"
 COLUMNS: Final = ("pattern", "stage", "method", "end_state", "note")
 _REQUIRED: Final = COLUMNS[:4]
 _ALLOWED: Final[Mapping[str, tuple[str, ...]]] = {"stage": STAGES, "method": METHODS, "end_state": END_STATES}
-
-
-class ReasonRulesError(ValueError):
-    """A reason-rule table that cannot be used; the message names the file, line, column and the fix."""
 
 
 @dataclass(frozen=True)

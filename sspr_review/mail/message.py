@@ -38,7 +38,7 @@ from typing import Any
 
 from ..analysis.settings import AnalysisSettings
 from ..config import LOOPBACK_HOSTS, MailSettings
-from ..errors import ConfigError, InputError, SsprReviewError
+from ..errors import ConfigError, InputError, MailError
 from ..report.rollup import Rollup, distinct, roll_up, status_counts
 from ..report.style import BANNER, SEVERITY_COLOURS
 
@@ -68,10 +68,6 @@ GRAPH_REQUEST_LIMIT = 4 * 1024 * 1024
 #: The largest message sent over SMTP (bytes as sent, base64 included): many relays and mailboxes refuse
 #: more. Each HTML report is about 5 MB (plotly.js is embedded for offline charts), about 1.5 MB zipped.
 MESSAGE_LIMIT = 5_000_000
-
-
-class MailError(SsprReviewError):
-    """The message could not be built or sent; the text says why and what to do."""
 
 
 @dataclass

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import SsprReviewError
+from ..errors import CopyRefused, NotebookFailed, ToolchainMissing
 
 #: Where the notebooks sit inside the installed package (the wheel maps the top-level notebooks/ here).
 PACKAGED_NOTEBOOKS = "notebook_files"
@@ -41,18 +41,6 @@ REPORTS = {
     "user_investigation": "user-investigation",
 }
 KERNEL = "python3"
-
-
-class NotebookFailed(SsprReviewError):
-    """A notebook raised while executing; the executed copy shows the failing cell."""
-
-    def __init__(self, message: str, *, notebook: Path) -> None:
-        super().__init__(message)
-        self.notebook = notebook
-
-
-class ToolchainMissing(SsprReviewError):
-    """A packaged notebook, the report template or a Python kernel cannot be found; the text says what to do."""
 
 
 def _package_root() -> Path:
@@ -283,10 +271,6 @@ def slim(executed: Path, *, replace: Mapping[str, str] | None = None) -> Path:
 
 #: What ``sspr-review notebooks`` copied, by file name → SHA-256, so an analyst's edits are told from old copies.
 COPY_RECORD = ".sspr-review-notebooks.json"
-
-
-class CopyRefused(SsprReviewError):
-    """``sspr-review notebooks`` would overwrite copies an analyst edited; the text names them."""
 
 
 def _digest(data: bytes) -> str:

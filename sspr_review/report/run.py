@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import NotebookFailed
 from ..ingest.fetch import FetchResult
 from ..ingest.store.history import private_dir
 from ..workspace import Workspace
@@ -76,8 +77,8 @@ def run(
 ) -> RunResult:
     """Fetch (unless ``fetch`` is false), then build the week's reports into ``out/<week ending>/``.
 
-    Raises :class:`~sspr_review.report.notebooks.NotebookFailed` when a notebook fails and
-    :class:`~sspr_review.report.notebooks.ToolchainMissing` (before fetching) when a notebook, the report template
+    Raises :class:`~sspr_review.report.NotebookFailed` when a notebook fails and
+    :class:`~sspr_review.errors.ToolchainMissing` (before fetching) when a notebook, the report template
     or the kernel is missing; fetch errors of single sources do not stop the run (the report shows them as
     data gaps).
     """
@@ -99,12 +100,12 @@ def run(
     folder.mkdir(mode=0o700)
     try:
         html = _build(ws, week, folder, final, timings, log)
-    except notebooks.NotebookFailed as exc:
+    except NotebookFailed as exc:
         failed = out / f"{week}.failed"
         shutil.rmtree(failed, ignore_errors=True)
         folder.rename(failed)
         executed = (failed / exc.notebook.name).resolve()
-        raise notebooks.NotebookFailed(str(exc).replace(str(exc.notebook), str(executed)), notebook=executed) from None
+        raise NotebookFailed(str(exc).replace(str(exc.notebook), str(executed)), notebook=executed) from None
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -134,7 +135,7 @@ def _build(
     for executed in executed_books:
         notebooks.slim(executed, replace={str(folder.resolve()): str(final.resolve()), str(folder): str(final)})
     if not (folder / "findings.json").is_file():
-        raise notebooks.NotebookFailed(
+        raise NotebookFailed(
             f"weekly_review.ipynb wrote no findings.json (the executed notebook {folder / 'weekly_review.ipynb'} "
             "shows what it did)",
             notebook=folder / "weekly_review.ipynb",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ParameterError
 from ..workspace import Workspace, open_workspace
 from . import charts, style
 
@@ -49,11 +49,6 @@ def setup() -> None:
         pio.renderers["sspr_offline"] = OfflineNotebookRenderer()
     pio.renderers.default = "plotly_mimetype+sspr_offline"
     pd.set_option("display.max_colwidth", 120)
-
-
-class ParameterError(ConfigError):
-    """A notebook parameter is missing or malformed. In a notebook it shows as one line (no traceback) and
-    stops "Run All" before any section prints an empty result."""
 
 
 def _show_parameter_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
