@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import click
 
 from . import config as config_mod
+from .catalog import SEVERITIES
 from .errors import AuthError, ConfigError, InputError, SsprReviewError, StoreError
 from .ingest.store.history import write_private_text
 
@@ -236,7 +237,7 @@ def demo(
 )
 @click.option(
     "--fail-on",
-    type=click.Choice(["critical", "high", "medium", "low", "info"]),
+    type=click.Choice(SEVERITIES),
     help="Exit 7 when findings of this severity or worse exist (for schedulers).",
 )
 @click.option(

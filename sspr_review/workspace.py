@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from . import config as config_mod
+from .catalog import SOURCE_NAMES
 from .errors import ConfigError
 from .ingest.coverage import SNAPSHOT_SOURCES, SOURCES, SourceCoverage
 from .ingest.store.history import Store, private_dir
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from .sources.demo.tenant import DemoTenant
 
 SourceName = Literal["graph", "demo", "files"]
-SOURCE_NAMES: tuple[str, ...] = ("graph", "demo", "files")
 
 
 Clock = Callable[[], datetime]

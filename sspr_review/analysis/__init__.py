@@ -14,7 +14,8 @@ are what), :mod:`.reasons` (resultReason rule table), :mod:`.flows` (SSPR flows)
 findings.json).
 """
 
-from .activities import KNOWN_ACTIVITIES, activity_kind
+from ..catalog import KNOWN_ACTIVITIES
+from .activities import activity_kind
 from .correlations import Correlations, correlate, reset_to_risk, risk_outcomes, risk_to_reset
 from .findings import (
     KINDS,

@@ -29,49 +29,19 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-SSPR_SERVICE: Final = "Self-service Password Management"
-
-SSPR_RESET: Final = "reset password (self-service)"
-SSPR_PROGRESS: Final = "self-service password reset flow activity progress"
-SSPR_CHANGE: Final = "change password (self-service)"
-SSPR_UNLOCK: Final = "unlock user account (self-service)"
-SSPR_BLOCKED: Final = "blocked from self-service password reset"
-ADMIN_RESET: Final = "reset password (by admin)"
-DIRECTORY_RESETS: Final = frozenset({"reset user password", "reset password"})
-#: Any other activity whose name starts with this is treated like a directory reset.
-RESET_PREFIX: Final = "reset password"
-TAP_ACTIVITY: Final = "admin registered security info"
-#: Substring of the resultReason of a Temporary Access Pass registration (case-insensitive).
-TAP_REASON: Final = "temporary access pass"
-#: Initiators whose UPN starts with this are the hybrid writeback's sync account, not a person.
-SYNC_ACCOUNT_PREFIX: Final = "sync_"
-#: ``result`` value of a successful event (lower case).
-SUCCESS: Final = "success"
-
-#: Activities that are known but carry no metric of their own.
-OTHER_KNOWN: Final = frozenset(
-    {
-        "security info saved for self-service password reset",
-        "user registered for self-service password reset",
-        "enable password writeback for directory",
-        "disable password writeback for directory",
-        "self-service password reset policy changes",
-        "user registered security info",
-        "user registered all required security info",
-        "user started security info registration",
-        "user deleted security info",
-        "user changed default security info",
-        "user updated security info",
-        "admin registered security info",
-        "admin deleted security info",
-        "admin updated security info",
-        "change user password",
-    }
-)
-
-#: Every activity name the analyses know (lower case).
-KNOWN_ACTIVITIES: Final = frozenset(
-    {SSPR_RESET, SSPR_PROGRESS, SSPR_CHANGE, SSPR_UNLOCK, SSPR_BLOCKED, ADMIN_RESET} | DIRECTORY_RESETS | OTHER_KNOWN
+from ..catalog import (
+    ADMIN_RESET,
+    DIRECTORY_RESETS,
+    OTHER_KNOWN,
+    RESET_PREFIX,
+    SSPR_BLOCKED,
+    SSPR_CHANGE,
+    SSPR_PROGRESS,
+    SSPR_RESET,
+    SSPR_UNLOCK,
+    SUCCESS,
+    TAP_ACTIVITY,
+    TAP_REASON,
 )
 
 #: The kinds :func:`activity_kind` returns, in this order (the categories of its result).

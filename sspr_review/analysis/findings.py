@@ -38,6 +38,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from ..catalog import SEVERITIES
 from ..ingest.coverage import SOURCES, SourceCoverage
 from ._util import (
     NAT,
@@ -89,8 +90,6 @@ __all__ = [
     "sort_findings",
 ]
 
-#: Severities, most severe first.
-SEVERITIES: Final = ("critical", "high", "medium", "low", "info")
 #: Finding kinds, in report order.
 KINDS: Final = (
     "data_gap",

@@ -15,9 +15,9 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from .. import catalog
 from ..ingest import schema
 from ..ingest.coverage import SourceCoverage
-from . import activities as act
 from ._util import (
     NAT,
     NS_PER_DAY,
@@ -169,7 +169,7 @@ def admin_resets(
     from_user = (lower(sub["initiator_type"]) == "user").to_numpy(dtype=bool, na_value=False)
     same_id = (lower(sub["initiator_id"]) == lower(sub["target_id"])).to_numpy(dtype=bool, na_value=False)
     same_upn = (lower(sub["initiator_upn"]) == lower(sub["target_upn"])).to_numpy(dtype=bool, na_value=False)
-    sync = lower(sub["initiator_upn"]).str.startswith(act.SYNC_ACCOUNT_PREFIX).to_numpy(dtype=bool, na_value=False)
+    sync = lower(sub["initiator_upn"]).str.startswith(catalog.SYNC_ACCOUNT_PREFIX).to_numpy(dtype=bool, na_value=False)
     flow_ids = flow_table["correlation_id"].dropna()
     in_flow = isin(lower(sub["correlation_id"]), flow_ids)
     keep = directory[from_user & ~same_id & ~same_upn & ~sync & ~in_flow]

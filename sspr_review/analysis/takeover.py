@@ -31,7 +31,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from . import activities as act
+from .. import catalog
 from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, as_datetime, iso, lower, lower_isin, ns, plain, take_rows, to_ns
 from .findings import Finding, Rule, _display, _int, _key, _pairs, fingerprint, resets_between
 from .flows import is_kind, method_labels
@@ -128,7 +128,7 @@ def _name_flags(names: pd.Series, services: pd.Series) -> tuple[np.ndarray, np.n
     codes, uniques = pd.factorize(names, use_na_sentinel=True)
     text = lower(pd.Series(pd.Index(uniques), dtype="string")).fillna("")
     known = text.isin(CHANGE_ACTIVITIES).to_numpy(dtype=bool)
-    unknown = ~text.isin(act.KNOWN_ACTIVITIES).to_numpy(dtype=bool) & np.array(
+    unknown = ~text.isin(catalog.KNOWN_ACTIVITIES).to_numpy(dtype=bool) & np.array(
         [bool(UNKNOWN_CHANGE.search(t)) for t in text.tolist()], dtype=bool
     )
     deletion = np.array([bool(_DELETION.search(t)) for t in text.tolist()], dtype=bool)
@@ -394,7 +394,7 @@ def _history(data: ReviewData, ids: set[str], upns: set[str], begin: int, end: i
     rows = rows[lower_isin(audit["initiator_type"].iloc[rows], ["user"])]
     ids_of, upns_of = audit["initiator_id"].iloc[rows], audit["initiator_upn"].iloc[rows]
     rows = rows[lower_isin(ids_of, ids) | lower_isin(upns_of, upns)]
-    services = lower_isin(audit["service"].iloc[rows], [act.SSPR_SERVICE.lower(), AUTH_METHODS_SERVICE])
+    services = lower_isin(audit["service"].iloc[rows], [catalog.SSPR_SERVICE.lower(), AUTH_METHODS_SERVICE])
     kinds = is_kind(events, "sspr_reset", "progress", "change", "unlock", "blocked")[rows]
     rows = rows[services | kinds]
     picked = take_rows(audit, rows, ["initiator_id", "initiator_upn", "ip"]).reset_index(drop=True)

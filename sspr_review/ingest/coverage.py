@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-#: The sources the kit fetches. ``audit`` is time-ranged (directoryAudits); ``risk`` is time-ranged by
-#: detection time; ``registration``, ``roles`` and ``policy`` are snapshots taken at fetch time.
-SOURCES: Final = ("audit", "risk", "registration", "roles", "policy")
-#: The sources that are snapshots taken at fetch time (one is chosen per review week).
-SNAPSHOT_SOURCES: Final = ("registration", "roles", "policy")
+from ..catalog import DATA_KINDS, SNAPSHOT_KINDS
+
+#: The kinds of data the kit fetches (:data:`~sspr_review.catalog.DATA_KINDS`); the snapshot kinds are taken at
+#: fetch time and one is chosen per review week.
+SOURCES: Final = DATA_KINDS
+SNAPSHOT_SOURCES: Final = SNAPSHOT_KINDS
 #: ``[review] snapshot_tolerance_days`` by default.
 DEFAULT_SNAPSHOT_TOLERANCE_DAYS: Final = 7.0
 

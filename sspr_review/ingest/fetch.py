@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from ..catalog import DATA_KINDS
 from ..config import Config
 from ..errors import SourceError
 from ..sources.base import FetchStats, Pages, RoleData, Source
@@ -183,7 +184,7 @@ async def fetch_into(
     if isinstance(loaded, normalize.Report):
         report.merge(loaded)
         store.write_rejects(source.name, loaded.rejected)
-    outcomes = {name: Outcome(name) for name in ("audit", "risk", "registration", "roles", "policy")}
+    outcomes = {name: Outcome(name) for name in DATA_KINDS}
     bars = Progress(enabled=progress)
 
     def start_of(name: str, overlap_hours: float, lookback_days: int) -> datetime:

@@ -25,11 +25,9 @@ from typing import Any, Final
 
 import pandas as pd
 
-from ..analysis.activities import KNOWN_ACTIVITIES as _ANALYSIS_ACTIVITIES
+from ..catalog import KNOWN_ACTIVITIES
 from . import schema
 
-#: Activity names the kit understands (lower case) are listed once, in :mod:`sspr_review.analysis.activities`.
-KNOWN_ACTIVITIES: Final = _ANALYSIS_ACTIVITIES
 KNOWN_RESULTS: Final = frozenset({"success", "failure", "timeout"})
 RISK_ENUMS: Final[Mapping[str, frozenset[str]]] = {
     "riskState": frozenset({"none", "confirmedSafe", "remediated", "dismissed", "atRisk", "confirmedCompromised"}),

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ..analysis.settings import AnalysisSettings
+from ..catalog import KPIS
 from ..config import LOOPBACK_HOSTS, MailSettings
 from ..errors import ConfigError, InputError, MailError
 from ..report.rollup import Rollup, distinct, roll_up, status_counts
@@ -44,20 +45,8 @@ from ..report.style import BANNER, SEVERITY_COLOURS
 
 log = logging.getLogger(__name__)
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 #: The report's badge colours, inline (mail clients drop <style> blocks).
 COLORS = SEVERITY_COLOURS
-KPIS = (
-    ("sspr_resets", "Self-service resets"),
-    ("flows_started", "SSPR flows started"),
-    ("flow_success_rate", "Flow success rate"),
-    ("blocked_users", "Users blocked from SSPR"),
-    ("helpdesk_resets", "Helpdesk resets"),
-    ("taps_issued", "Temporary Access Passes"),
-    ("self_service_share", "Self-service share"),
-    ("registration_coverage", "Registration coverage"),
-    ("users_not_registered", "Members not SSPR-capable"),
-)
 CHART_TITLES = {
     "resets_per_hour": "Accounts completing a reset per hour",
     "resets_per_day": "Self-service versus helpdesk resets per day",

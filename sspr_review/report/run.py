@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..catalog import SEVERITIES
 from ..errors import NotebookFailed
 from ..ingest.fetch import FetchResult
 from ..ingest.store.history import private_dir
@@ -38,7 +39,6 @@ from . import notebooks
 
 #: The notebooks ``run`` executes, in order: (notebook stem, HTML stem).
 RUN_NOTEBOOKS = ("weekly_review", "adoption_trends")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
 @dataclass

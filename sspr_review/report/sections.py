@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..catalog import KPIS, SEVERITIES, SOURCE_NAMES
 from ..errors import ParameterError
 from ..workspace import Workspace, open_workspace
 from . import charts, style
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
     from ..analysis import Finding, Review
 
-SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 MAX_USERS_SHOWN = 8
 
 
@@ -74,7 +74,6 @@ def check_parameters(
     """Check the notebook parameters before anything is read: :class:`ParameterError` naming the parameter,
     what is wrong and the fix."""
     from ..analysis import review_window
-    from ..workspace import SOURCE_NAMES
 
     if source not in SOURCE_NAMES:
         raise ParameterError(f"parameter source = {source!r}: choose one of {', '.join(SOURCE_NAMES)}")
@@ -487,7 +486,7 @@ def needs_attention(ctx: Context) -> HTML:
         )
     counts = ", ".join(
         f"{sum(1 for f in r.findings if f.severity == s)} {s}"
-        for s in SEVERITY_ORDER
+        for s in SEVERITIES
         if any(f.severity == s for f in r.findings)
     )
     return _html(
@@ -498,10 +497,10 @@ def needs_attention(ctx: Context) -> HTML:
 
 def kpi_tiles(ctx: Context) -> HTML:
     """The week's headline numbers with their change from last week."""
-    from .summary import HEADLINE, fmt
+    from .summary import fmt
 
     tiles = []
-    for name in (*HEADLINE, "helpdesk_cost_avoided"):
+    for name in (*(kpi for kpi, _ in KPIS), "helpdesk_cost_avoided"):
         metric = ctx.review.metrics.get(name)
         if metric is None:
             continue

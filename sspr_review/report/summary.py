@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..catalog import KPIS
 from .rollup import Rollup, distinct, roll_up, status_counts
 
 if TYPE_CHECKING:
     from ..analysis import Metric, Review
 
 #: Metrics shown in the terminal summary, in order.
-HEADLINE = (
-    "sspr_resets",
-    "flows_started",
-    "flow_success_rate",
-    "blocked_users",
-    "helpdesk_resets",
-    "taps_issued",
-    "self_service_share",
-    "registration_coverage",
-    "users_not_registered",
-)
 
 
 def clean(value: object) -> str:
@@ -62,7 +52,7 @@ def review_lines(review: Review) -> list[str]:
         lines.append(f"  {name:<13} {state}{used}{reason}")
     lines += [f"  note: {clean(note)}" for note in review.notes]
     lines += ["", f"  {'metric':<26}{'this week':>12}{'last week':>12}"]
-    for name in HEADLINE:
+    for name, _ in KPIS:
         metric = review.metrics.get(name)
         if metric is not None:
             lines.append(

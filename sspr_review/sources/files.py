@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..catalog import PASSWORD_RULE_TEMPLATE
 from ..errors import FetchFailed, InputError
 from .base import FetchStats, Pages, Record, RoleData, one_page
-from .graph.endpoints import PASSWORD_RULE_TEMPLATE
 
 #: How a record's kind is recognised: a key only that kind carries.
 KIND_MARKERS: dict[str, str] = {

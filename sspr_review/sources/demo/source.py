@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ...catalog import PASSWORD_RULE_TEMPLATE
 from ..base import FetchStats, Pages, RoleData, one_page
-from ..graph.endpoints import PASSWORD_RULE_TEMPLATE, graph_time
+from ..graph.endpoints import graph_time
 
 if TYPE_CHECKING:
     from .tenant import DemoTenant

@@ -25,16 +25,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from ...catalog import PASSWORD_RULE_TEMPLATE, SSPR_SERVICE
+
 __all__ = ["DEMO_TENANT_NAME", "DemoTenant", "Planted", "PlantedUser"]
 
 DEMO_TENANT_NAME: Final = "Northgate Engineering"
 DOMAIN: Final = "northgate-eng.example"
 INITIAL_DOMAIN: Final = "northgateeng.onmicrosoft.example"
-PASSWORD_RULE_TEMPLATE: Final = "5cf42378-d67d-4f36-ba46-e8b86229381d"
 
 Record = dict[str, Any]
 
-SSPR: Final = "Self-service Password Management"
+SSPR: Final = SSPR_SERVICE
 AUTH_METHODS: Final = "Authentication Methods"
 CORE: Final = "Core Directory"
 PROGRESS: Final = "Self-service password reset flow activity progress"

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ...catalog import SSPR_SERVICE
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -19,8 +21,7 @@ class Endpoint:
     licence: str = ""
 
 
-SSPR = "Self-service Password Management"
-PASSWORD_RULE_TEMPLATE = "5cf42378-d67d-4f36-ba46-e8b86229381d"
+SSPR = SSPR_SERVICE
 
 # Endpoints: permission and licence named in errors. Buckets pick the rate limiter.
 AUDITS = Endpoint("auditLogs/directoryAudits", "reports", "AuditLog.Read.All")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ...catalog import PASSWORD_RULE_TEMPLATE
 from ..base import FetchStats, Pages, Record, RoleData, collect
 from .client import GraphClient, app_budget
 from .endpoints import (
@@ -14,7 +15,6 @@ from .endpoints import (
     GROUP_MEMBERS,
     GROUP_SETTINGS,
     ORGANIZATION,
-    PASSWORD_RULE_TEMPLATE,
     REGISTRATION,
     RISK,
     ROLE_ASSIGNMENTS,

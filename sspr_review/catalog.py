@@ -1,0 +1,86 @@
+"""The kit's shared vocabulary, in one place: severities, kinds of data, source names, activity names, KPIs.
+
+A leaf module (it imports nothing of the kit): the analyses, ingestion, the report and the e-mail all read their
+words from here, so that a name is spelt, ordered and labelled the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# ------------------------------------------------------------------------------------------- findings
+#: Finding severities, most severe first (the order of every list, count and badge).
+SEVERITIES: Final = ("critical", "high", "medium", "low", "info")
+
+# ------------------------------------------------------------------------------------------- data kinds
+#: The kinds of data a review reads; each has its own coverage ("no data" is said per kind).
+DATA_KINDS: Final = ("audit", "risk", "registration", "roles", "policy")
+#: Kinds read as snapshots (the state at a moment) rather than as events over time.
+SNAPSHOT_KINDS: Final = ("registration", "roles", "policy")
+
+# ---------------------------------------------------------------------------------------------- sources
+#: ``templateId`` of the directory setting holding the password protection rules (groupSettings).
+PASSWORD_RULE_TEMPLATE: Final = "5cf42378-d67d-4f36-ba46-e8b86229381d"
+#: Where data can come from (``--source``, the notebooks' ``source`` parameter).
+SOURCE_NAMES: Final = ("graph", "demo", "files")
+
+# ---------------------------------------------------------------------------------------- audit events
+#: ``loggedByService`` of SSPR's own audit events.
+SSPR_SERVICE: Final = "Self-service Password Management"
+
+SSPR_RESET: Final = "reset password (self-service)"
+SSPR_PROGRESS: Final = "self-service password reset flow activity progress"
+SSPR_CHANGE: Final = "change password (self-service)"
+SSPR_UNLOCK: Final = "unlock user account (self-service)"
+SSPR_BLOCKED: Final = "blocked from self-service password reset"
+ADMIN_RESET: Final = "reset password (by admin)"
+DIRECTORY_RESETS: Final = frozenset({"reset user password", "reset password"})
+#: Any other activity whose name starts with this is treated like a directory reset.
+RESET_PREFIX: Final = "reset password"
+TAP_ACTIVITY: Final = "admin registered security info"
+#: Substring of the resultReason of a Temporary Access Pass registration (case-insensitive).
+TAP_REASON: Final = "temporary access pass"
+#: Initiators whose UPN starts with this are the hybrid writeback's sync account, not a person.
+SYNC_ACCOUNT_PREFIX: Final = "sync_"
+#: ``result`` value of a successful event (lower case).
+SUCCESS: Final = "success"
+
+#: Activities that are known but carry no metric of their own.
+OTHER_KNOWN: Final = frozenset(
+    {
+        "security info saved for self-service password reset",
+        "user registered for self-service password reset",
+        "enable password writeback for directory",
+        "disable password writeback for directory",
+        "self-service password reset policy changes",
+        "user registered security info",
+        "user registered all required security info",
+        "user started security info registration",
+        "user deleted security info",
+        "user changed default security info",
+        "user updated security info",
+        "admin registered security info",
+        "admin deleted security info",
+        "admin updated security info",
+        "change user password",
+    }
+)
+
+#: Every activity name the analyses know (lower case).
+KNOWN_ACTIVITIES: Final = frozenset(
+    {SSPR_RESET, SSPR_PROGRESS, SSPR_CHANGE, SSPR_UNLOCK, SSPR_BLOCKED, ADMIN_RESET} | DIRECTORY_RESETS | OTHER_KNOWN
+)
+
+# -------------------------------------------------------------------------------------------------- KPIs
+#: The headline metrics of the terminal summary, the report's tiles and the e-mail, in order, with their labels.
+KPIS: Final = (
+    ("sspr_resets", "Self-service resets"),
+    ("flows_started", "SSPR flows started"),
+    ("flow_success_rate", "Flow success rate"),
+    ("blocked_users", "Users blocked from SSPR"),
+    ("helpdesk_resets", "Helpdesk resets"),
+    ("taps_issued", "Temporary Access Passes"),
+    ("self_service_share", "Self-service share"),
+    ("registration_coverage", "Registration coverage"),
+    ("users_not_registered", "Members not SSPR-capable"),
+)
