@@ -1,4 +1,4 @@
-"""The kit's shared vocabulary, in one place: severities, kinds of data, source names, activity names, KPIs.
+"""The kit's shared vocabulary, in one place: severities, kinds of data, activity names, KPIs.
 
 A leaf module (it imports nothing of the kit): the analyses, ingestion, the report and the e-mail all read their
 words from here, so that a name is spelt, ordered and labelled the same way everywhere.
@@ -18,11 +18,9 @@ DATA_KINDS: Final = ("audit", "risk", "registration", "roles", "policy")
 #: Kinds read as snapshots (the state at a moment) rather than as events over time.
 SNAPSHOT_KINDS: Final = ("registration", "roles", "policy")
 
-# ---------------------------------------------------------------------------------------------- sources
+# ------------------------------------------------------------------------------------------------ policy
 #: ``templateId`` of the directory setting holding the password protection rules (groupSettings).
 PASSWORD_RULE_TEMPLATE: Final = "5cf42378-d67d-4f36-ba46-e8b86229381d"
-#: Where data can come from (``--source``, the notebooks' ``source`` parameter).
-SOURCE_NAMES: Final = ("graph", "demo", "files")
 
 # ---------------------------------------------------------------------------------------- audit events
 #: ``loggedByService`` of SSPR's own audit events.

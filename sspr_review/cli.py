@@ -22,6 +22,7 @@ from . import config as config_mod
 from .catalog import SEVERITIES
 from .errors import AuthError, ConfigError, InputError, SsprReviewError, StoreError
 from .ingest.store.history import write_private_text
+from .sources import SOURCE_NAMES
 
 EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS, EXIT_MAIL = 2, 3, 4, 5, 6, 7, 8
 EXIT_INPUT = EXIT_STORE  # input files or records that cannot be read (named; the readable ones still land)
@@ -44,7 +45,7 @@ progress_option = click.option(
 )
 source_option = click.option(
     "--source",
-    type=click.Choice(["graph", "demo", "files"]),
+    type=click.Choice(SOURCE_NAMES),
     default="graph",
     show_default=True,
     help="graph: Microsoft Graph; demo: the built-in demo tenant; files: a folder of Graph JSON (--files).",
@@ -358,8 +359,7 @@ def review(
 
     ws = _workspace(config_path, store_path, source)
     with _exit_codes():
-        if source == "demo":  # as the notebooks do: build the demo store, or wait for the build in flight
-            ws.ensure_demo_store()
+        ws.ensure_store()  # as the notebooks do: build the demo store, or wait for the build in flight
         result = _summary(ws, week_ending)
     if json_path is not None:
         write_private_text(json_path, json.dumps(findings_json(result), indent=2) + "\n")

@@ -22,18 +22,17 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from . import config as config_mod
-from .catalog import SOURCE_NAMES
 from .errors import ConfigError
 from .ingest.coverage import SNAPSHOT_SOURCES, SOURCES, SourceCoverage
 from .ingest.store.history import Store, private_dir
+from .sources import SourceKind, source_kind
 
 if TYPE_CHECKING:
     from .analysis import Review, ReviewWindow
     from .ingest.fetch import FetchResult
-    from .sources.base import Source
     from .sources.demo.tenant import DemoTenant
 
-SourceName = Literal["graph", "demo", "files"]
+SourceName = Literal["graph", "demo", "files"]  # the names of sources.KINDS
 
 
 Clock = Callable[[], datetime]
@@ -70,16 +69,15 @@ class Workspace:
         demo_end: datetime | None = None,
         clock: Clock | None = None,
     ) -> None:
-        if source not in SOURCE_NAMES:
-            raise ConfigError(f"unknown source {source!r}; choose one of {', '.join(SOURCE_NAMES)}")
+        #: The source, as the registry describes it (:mod:`sspr_review.sources`).
+        self.kind: SourceKind = source_kind(source)
         self.clock: Clock = clock or system_clock
         self.config = config
         self.source_name = source
         self.files = Path(files) if files is not None else None
         self._demo_end = demo_end
         self._demo: DemoTenant | None = None
-        key = {"demo": "demo", "files": "files"}.get(source) or (config.auth.tenant_id or "graph")
-        self.store = Store(config.store_path(), key)
+        self.store = Store(config.store_path(), self.kind.store_key(config))
         #: How the last default review week was chosen, when that needs saying (the files source).
         self.week_note: str | None = None
 
@@ -101,33 +99,15 @@ class Workspace:
             raise ConfigError(f"the workspace clock gave {moment!r}, a time without a time zone: return UTC times")
         return moment.astimezone(UTC)
 
-    def _source(self, as_of: datetime | None = None) -> Source:
-        if self.source_name == "demo":
-            from .sources.demo.source import DemoSource
-
-            return DemoSource(self.demo_tenant(), as_of or self.now())
-        if self.source_name == "files":
-            from .sources.files import FilesSource
-
-            if self.files is None:
-                raise ConfigError("the files source needs the folder of Graph JSON files (--files DIR)")
-            return FilesSource(self.files)
-        from .sources.graph.auth import build_credential
-        from .sources.graph.source import GraphSource
-
-        return GraphSource(self.config, build_credential(self.config.auth), clock=self.now)
-
     # -------------------------------------------------------------------- fetch
     def fetch(self, *, progress: bool | None = None, as_of: datetime | None = None) -> FetchResult:
         """Fetch every source incrementally into the store and return what happened per source."""
         from .ingest.fetch import fetch_into, run_sync
 
         async def go() -> FetchResult:
-            source = self._source(as_of)
+            source = self.kind.open(self, as_of)
             try:
-                windows = None
-                if self.source_name == "files":
-                    windows = source.windows()  # type: ignore[attr-defined]
+                windows = source.windows()
                 with self.store.writing():
                     info = await source.tenant()
                     if info:
@@ -149,8 +129,8 @@ class Workspace:
         import shutil
         import uuid
 
-        if self.source_name != "demo":
-            raise ConfigError("build_demo_history is for the demo source")
+        if not self.kind.rebuilds_history:
+            raise ConfigError(f"build_demo_history is for the demo source, not {self.source_name}")
         tenant = self.demo_tenant()
         final = self.store
         private_dir(final.root)
@@ -198,10 +178,18 @@ class Workspace:
         finally:
             os.close(fd)
 
-    def ensure_demo_store(self) -> bool:
-        """Build the demo store unless it is there; when another process is building it, wait for that build
-        (with a message) instead of reading a half-built store. True when this call built it."""
-        if self.store.intervals("audit"):
+    def update(self, *, progress: bool | None = None) -> FetchResult:
+        """Bring the store up to date the way this source does: one incremental fetch, or (the demo tenant) the
+        whole weekly history rebuilt. The result of the (last) fetch."""
+        if self.kind.rebuilds_history:
+            return self.build_demo_history(progress=progress)[-1]
+        return self.fetch(progress=progress)
+
+    def ensure_store(self) -> bool:
+        """For a source that rebuilds its history (the demo tenant): build the store unless it is there; when
+        another process is building it, wait for that build (with a message) instead of reading a half-built
+        store. True when this call built it. Other sources' stores are filled by ``fetch`` only: False."""
+        if not self.kind.rebuilds_history or self.store.intervals("audit"):
             return False
         return bool(self.build_demo_history(progress=False, if_missing=True))
 
@@ -233,7 +221,7 @@ class Workspace:
 
         self.week_note = None
         try:
-            if not week_ending and self.source_name == "files":
+            if not week_ending and self.kind.week_from_records:
                 chosen = self._files_week()
                 if chosen is not None:
                     return chosen

@@ -98,7 +98,7 @@ import sys
 from sspr_review import config
 from sspr_review.workspace import Workspace
 ws = Workspace(config.load(sys.argv[1], store__path=sys.argv[2]), "demo")
-built = ws.ensure_demo_store()
+built = ws.ensure_store()
 review = ws.review()
 missing = sorted(n for n, c in review.coverage.items() if not c.complete)
 gaps = sorted(f.kind for f in review.findings if f.kind == "data_gap")
@@ -147,9 +147,9 @@ def test_a_reader_waits_for_the_demo_store_another_process_is_building(small_con
 
 def test_rebuilding_the_demo_store_replaces_it_whole(small_config: Path, tmp_path: Path) -> None:
     ws = Workspace(config.load(small_config, store__path=str(tmp_path / "store")), "demo")
-    assert ws.ensure_demo_store() is True
+    assert ws.ensure_store() is True
     first = json.loads((ws.store.path / "coverage.json").read_text())["sources"]["audit"]["intervals"]
-    assert ws.ensure_demo_store() is False  # there: nothing rebuilt
+    assert ws.ensure_store() is False  # there: nothing rebuilt
     ws.build_demo_history(progress=False)
     assert json.loads((ws.store.path / "coverage.json").read_text())["sources"]["audit"]["intervals"] == first
     assert sorted(p.name for p in ws.store.root.iterdir() if not p.name.startswith(".demo-build")) == ["demo"]

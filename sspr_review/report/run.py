@@ -88,9 +88,7 @@ def run(
     result: FetchResult | None = None
     if fetch:
         log(f"fetching from {ws.source_name} into {ws.store.path}")
-        result = (
-            ws.build_demo_history(progress=progress)[-1] if ws.source_name == "demo" else ws.fetch(progress=progress)
-        )
+        result = ws.update(progress=progress)
     timings["fetch"] = time.perf_counter() - started
     week = ws.window(week_ending).week_ending.isoformat()
     private_dir(out)

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..catalog import KPIS, SEVERITIES, SOURCE_NAMES
+from ..catalog import KPIS, SEVERITIES
 from ..errors import ParameterError
+from ..sources import SOURCE_NAMES
 from ..workspace import Workspace, open_workspace
 from . import charts, style
 
@@ -192,8 +193,7 @@ def open_review(
         files=files or None,
     )
     check_parameters(source=source, week_ending=week_ending, timezone=ws.config.review.timezone)
-    if source == "demo":
-        ws.ensure_demo_store()
+    ws.ensure_store()
     ctx = Context(ws, ws.review(week_ending or None, compare=compare))
     if user is not None:
         ctx = Context(ctx.ws, ctx.review, find_user(ctx, user))

@@ -67,5 +67,8 @@ class DemoSource:
             "authenticationMethodsPolicy": self.tenant_data.authentication_methods_policy(),
         }
 
+    def windows(self) -> None:
+        return None
+
     async def aclose(self) -> None:
         return None

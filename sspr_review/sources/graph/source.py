@@ -186,5 +186,8 @@ class GraphSource:
             return {}
         return {"id": orgs[0].get("id"), "name": orgs[0].get("displayName")} if orgs else {}
 
+    def windows(self) -> None:
+        return None
+
     async def aclose(self) -> None:
         await self.client.aclose()
