@@ -182,7 +182,7 @@ AnalysisSection: type[_Section] = create_model(  # type: ignore[call-overload]
     "AnalysisSection",
     __base__=_Section,
     **{
-        f.name: (get_type_hints(AnalysisSettings)[f.name], f.default)
+        f.name: (get_type_hints(AnalysisSettings, include_extras=True)[f.name], f.default)
         for f in dataclasses.fields(AnalysisSettings)
         if f.name != "timezone"
     },
