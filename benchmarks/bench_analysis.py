@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--users", type=int, nargs="+", default=[100_000, 500_000])
     parser.add_argument("--repeat", type=int, default=2, help="runs per size (the fastest is reported)")
     args = parser.parse_args(argv)
-    from sspr_review.workspace import last_monday
+    from sspr_review.weeks import last_monday
 
     end = last_monday("UTC")
     week_ending = f"{end:%Y-%m-%d}"

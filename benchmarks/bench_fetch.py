@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="experiment: split the audit window into this many parallel sub-windows (B1 only; saved apart)",
     )
     args = parser.parse_args(argv)
-    from sspr_review.workspace import last_monday
+    from sspr_review.weeks import last_monday
 
     end = last_monday("UTC")
     week1 = end - timedelta(days=7)

@@ -17,7 +17,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -26,6 +25,7 @@ from .errors import ConfigError
 from .ingest.coverage import SNAPSHOT_SOURCES, SOURCES, SourceCoverage
 from .ingest.store.history import Store, private_dir
 from .sources import SourceKind, source_kind
+from .weeks import last_monday
 
 if TYPE_CHECKING:
     from .analysis import Review, ReviewWindow
@@ -41,14 +41,6 @@ Clock = Callable[[], datetime]
 def system_clock() -> datetime:
     """The current time (UTC)."""
     return datetime.now(UTC)
-
-
-def last_monday(timezone: str, now: datetime | None = None) -> datetime:
-    """The most recent Monday 00:00 in ``timezone`` at or before ``now``, as a UTC datetime."""
-    zone = ZoneInfo(timezone)
-    local = (now or datetime.now(UTC)).astimezone(zone)
-    monday = (local - timedelta(days=local.weekday())).date()
-    return datetime(monday.year, monday.month, monday.day, tzinfo=zone).astimezone(UTC)
 
 
 class Workspace:

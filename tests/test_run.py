@@ -204,7 +204,7 @@ def test_weekly_report_shows_risk_detections_and_resets(
     from datetime import UTC, datetime
 
     from sspr_review.sources.demo.tenant import DemoTenant
-    from sspr_review.workspace import last_monday
+    from sspr_review.weeks import last_monday
 
     _, root = demo_run
     (folder,) = (root / "reports").iterdir()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from sspr_review.sources.demo.tenant import DemoTenant
-from sspr_review.workspace import last_monday
+from sspr_review.weeks import last_monday
 from tests.graph_server import GraphData, GraphServer
 
 TOKEN = "budget-token"

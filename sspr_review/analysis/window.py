@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..weeks import monday_on_or_before
+
 __all__ = ["FIRST_WEEK_ENDING", "LAST_WEEK_ENDING", "ReviewWindow", "review_window", "zone"]
 
 #: The range of week endings the kit reviews: the store's timestamps (pandas, nanoseconds) reach from 1677 to
@@ -132,7 +134,7 @@ def review_window(
         elif now.tzinfo is None:
             raise ValueError("now must be a timezone-aware datetime")
         today = now.astimezone(tz).date()
-        end_day, at = today - timedelta(days=today.weekday()), time(0)
+        end_day, at = monday_on_or_before(today), time(0)
     elif isinstance(week_ending, datetime):
         local = week_ending.replace(tzinfo=tz) if week_ending.tzinfo is None else week_ending.astimezone(tz)
         end_day, at = local.date(), local.time().replace(tzinfo=None)
