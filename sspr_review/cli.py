@@ -5,12 +5,17 @@ Exit codes: 0 success; 2 bad usage or configuration; 3 a source could not be fet
 5 authentication failed; 6 a report notebook failed, or a notebook,
 the report template or a Python kernel is missing;
 7 findings at or above ``run --fail-on`` exist; 8 the e-mail could not be sent; 1 ``doctor`` found a problem.
+
+Each command imports the machinery it uses when it runs (the workspace and the analyses, papermill and
+nbconvert, the mail composer, JupyterLab's checks), so that ``--help``, a usage error or ``sspr-review lab``
+does not first load what only another command needs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -393,8 +398,6 @@ def doctor(config_path: Path | None, no_graph: bool) -> None:
     Chromium for the e-mail's charts, and the report notebooks, their template and a Python kernel.
     Exits 1 when something is wrong, with the fix under each problem.
     """
-    import os
-
     from .doctor import run_checks
 
     try:
@@ -540,8 +543,6 @@ def lab(folder: Path | None, jupyter_options: tuple[str, ...]) -> None:
     saves there is owner-only. JUPYTER_OPTIONS go to JupyterLab as given, e.g.
     sspr-review lab --no-browser --port 8899 --IdentityProvider.token=...
     """
-    import os
-
     from .lab import check_jupyterlab, lab_command, lab_environment, sync_working_copies, working_folder
 
     target = (folder or working_folder()).expanduser().absolute()

@@ -11,26 +11,28 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import pandas as pd
 
 from . import config as config_mod
+from .analysis import Review, ReviewWindow, build_review, prepare, review_window
+from .analysis.metrics import REGISTRATION_COUNT_INPUT, registration_counts_arrow
+from .analysis.review import week_findings
 from .errors import ConfigError
 from .ingest.coverage import SNAPSHOT_SOURCES, SOURCES, SourceCoverage
-from .ingest.store.history import Store, private_dir
+from .ingest.fetch import FetchResult, fetch_into, run_sync
+from .ingest.store.history import Store, lean_arrow_memory, private_dir, release_arrow_memory
 from .sources import SourceKind, source_kind
+from .sources.demo.tenant import DemoTenant
 from .weeks import last_monday
-
-if TYPE_CHECKING:
-    from .analysis import Review, ReviewWindow
-    from .ingest.fetch import FetchResult
-    from .sources.demo.tenant import DemoTenant
 
 SourceName = Literal["graph", "demo", "files"]  # the names of sources.KINDS
 
@@ -77,8 +79,6 @@ class Workspace:
     def demo_tenant(self) -> DemoTenant:
         """The demo tenant (built once), ending at the most recent review-week end."""
         if self._demo is None:
-            from .sources.demo.tenant import DemoTenant
-
             demo = self.config.demo
             end = self._demo_end or last_monday(self.config.review.timezone, self.now())
             self._demo = DemoTenant(users=demo.users, weeks=demo.weeks, seed=demo.seed, end=end)
@@ -94,7 +94,6 @@ class Workspace:
     # -------------------------------------------------------------------- fetch
     def fetch(self, *, progress: bool | None = None, as_of: datetime | None = None) -> FetchResult:
         """Fetch every source incrementally into the store and return what happened per source."""
-        from .ingest.fetch import fetch_into, run_sync
 
         async def go() -> FetchResult:
             source = self.kind.open(self, as_of)
@@ -118,9 +117,6 @@ class Workspace:
         a reader sees the old store or the new one, never a half-built one. With ``if_missing`` nothing is
         built when the store holds audit data once the lock is held (another process built it meanwhile).
         """
-        import shutil
-        import uuid
-
         if not self.kind.rebuilds_history:
             raise ConfigError(f"build_demo_history is for the demo source, not {self.source_name}")
         tenant = self.demo_tenant()
@@ -209,8 +205,6 @@ class Workspace:
 
     def window(self, week_ending: str | datetime | None = None) -> ReviewWindow:
         """The review week ending at ``week_ending`` (default: the most recent Monday in [review] timezone)."""
-        from .analysis import review_window
-
         self.week_note = None
         try:
             if not week_ending and self.kind.week_from_records:
@@ -224,8 +218,6 @@ class Workspace:
     def _files_week(self) -> ReviewWindow | None:
         """The last complete week the files cover (audit records, else risk detections), or, when they cover
         no complete week, the week their newest record falls in; ``None`` before the first fetch."""
-        from .analysis import review_window
-
         for source in ("audit", "risk"):
             intervals = self.store.intervals(source)
             if intervals:
@@ -262,11 +254,6 @@ class Workspace:
         into the per-snapshot counts the adoption trend needs (``Review.data.registration`` therefore holds
         the recent snapshots only).
         """
-        from .analysis import build_review, prepare
-        from .analysis.metrics import REGISTRATION_COUNT_INPUT, registration_counts_arrow
-        from .analysis.review import week_findings
-        from .ingest.store.history import lean_arrow_memory, release_arrow_memory
-
         window = self.window(week_ending)
         settings = self.config.analysis_settings()
         before = window.shift(1)
