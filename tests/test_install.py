@@ -158,7 +158,7 @@ def test_a_broken_installation_is_an_error_with_exit_6_and_doctor_names_it(
     (package,) = venv.glob("lib/python*/site-packages/sspr_review")
     run = ["run", "--source", "demo", "--no-fetch", "--no-progress"]
     for broken, words in [
-        (package / "templates" / "sspr_report", "report template"),
+        (package / "report" / "templates" / "sspr_report", "report template"),
         (package / "notebook_files", "report notebook"),
     ]:
         saved = broken.with_name(broken.name + ".saved")
