@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from sspr_review import config
-from sspr_review.mail import message as mail
+from sspr_review import config, mail
+from sspr_review.errors import MailError, SsprReviewError
 from sspr_review.report.run import run
 from sspr_review.workspace import Workspace
 from tests.smtp_relay import Inbox, relay
@@ -127,13 +127,13 @@ def test_refuses_clear_text_unless_allowed_for_localhost(report_folder: Path) ->
     try:
         report = mail.ReportFolder.load(report_folder)
         starttls = settings(smtp_host="127.0.0.1", smtp_port=controller.port, charts=False)
-        with pytest.raises(mail.MailError, match="does not offer STARTTLS; refusing to send in clear text"):
+        with pytest.raises(MailError, match="does not offer STARTTLS; refusing to send in clear text"):
             mail.smtp_send(mail.compose(report, starttls).message, starttls)
         plain = settings(smtp_host="127.0.0.1", smtp_port=controller.port, smtp_security="none", charts=False)
-        with pytest.raises(mail.MailError, match="refusing to send mail in clear text"):
+        with pytest.raises(MailError, match="refusing to send mail in clear text"):
             mail.smtp_send(mail.compose(report, plain).message, plain)
         remote = settings(smtp_host="mail.example.com", smtp_security="none", smtp_allow_plain=True, charts=False)
-        with pytest.raises(mail.MailError, match="refusing to send mail in clear text"):
+        with pytest.raises(MailError, match="refusing to send mail in clear text"):
             mail.smtp_send(mail.compose(report, remote).message, remote)
         assert inbox.messages == []
         allowed = plain.model_copy(update={"smtp_allow_plain": True})
@@ -149,7 +149,7 @@ def test_login_refused_is_explained(report_folder: Path, tls_files: tuple[Path, 
     try:
         cfg = settings(smtp_host="127.0.0.1", smtp_port=controller.port, smtp_ca_file=str(tls_files[0]), charts=False)
         env = {"SSPR_REVIEW_SMTP_USERNAME": "relay-user", "SSPR_REVIEW_SMTP_PASSWORD": "wrong"}
-        with pytest.raises(mail.MailError, match=r"login .* was refused .*SSPR_REVIEW_SMTP_PASSWORD"):
+        with pytest.raises(MailError, match=r"login .* was refused .*SSPR_REVIEW_SMTP_PASSWORD"):
             mail.smtp_send(mail.compose(mail.ReportFolder.load(report_folder), cfg).message, cfg, env=env)
     finally:
         controller.stop()
@@ -158,7 +158,7 @@ def test_login_refused_is_explained(report_folder: Path, tls_files: tuple[Path, 
 
 def test_without_a_browser_the_body_goes_without_images(report_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BROWSER_PATH", raising=False)
-    monkeypatch.setattr(mail.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     composed = mail.compose(mail.ReportFolder.load(report_folder), settings())
     assert not [p for p in composed.message.walk() if p.get_content_type() == "image/png"]
     assert any("no Chromium" in n for n in composed.notes)
@@ -243,7 +243,7 @@ def test_graph_send_mail_names_the_permission(
         for k, v in env.items():
             monkeypatch.setenv(k, v)
         ws = Workspace(config.load(env=env), "graph")
-        with pytest.raises(mail.SsprReviewError, match=r"Mail\.Send"):
+        with pytest.raises(SsprReviewError, match=r"Mail\.Send"):
             mail.send(mail.ReportFolder.load(report_folder), settings(transport="graph", charts=False), ws)
 
 
