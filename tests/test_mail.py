@@ -256,3 +256,52 @@ def test_takeover_findings_are_in_needs_attention(report_folder: Path) -> None:
         assert found, kind
         for f in found:
             assert f"[{f['severity'].upper()}] {f['title']}" in text
+
+
+def test_one_connect_logs_in_for_sending_and_for_doctor(tls_files: tuple[Path, Path]) -> None:
+    from sspr_review.doctor import smtp_check
+
+    inbox = Inbox()
+    controller = relay(inbox, tls=tls_files, auth=True)
+    try:
+        cfg = settings(smtp_host="127.0.0.1", smtp_port=controller.port, smtp_ca_file=str(tls_files[0]))
+        good = {"SSPR_REVIEW_SMTP_USERNAME": "relay-user", "SSPR_REVIEW_SMTP_PASSWORD": "s3cret"}
+        with mail.connect(cfg, good) as session:
+            assert session.sock is not None  # TLS negotiated and logged in: the session is open, nothing sent
+        bad = good | {"SSPR_REVIEW_SMTP_PASSWORD": "wrong"}
+        with pytest.raises(MailError, match=r"login .* was refused") as refused, mail.connect(cfg, bad):
+            pass
+        assert refused.value.kind == "login" and refused.value.code == 535
+        # doctor's check is the same connect(): the same outcome, said as a check with its fix
+        checked = smtp_check(config.Config(mail=cfg), bad)
+        assert not checked.ok and checked.detail == "login refused (535)" and "SSPR_REVIEW_SMTP_PASSWORD" in checked.fix
+        assert smtp_check(config.Config(mail=cfg), good).ok
+    finally:
+        controller.stop()
+    assert inbox.messages == []
+
+
+def test_one_chromium_lookup_for_mail_and_doctor(report_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sspr_review.chromium import find_chromium
+    from sspr_review.doctor import chromium_check
+
+    monkeypatch.setenv("BROWSER_PATH", "/opt/some/chrome")
+    assert find_chromium() == "/opt/some/chrome" == chromium_check().detail
+    monkeypatch.delenv("BROWSER_PATH")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    check = chromium_check()
+    images, why = mail.render_charts(mail.ReportFolder.load(report_folder).charts)
+    assert not check.ok and images == [] and why is not None and check.fix in why
+
+
+def test_html_part_is_escaped_and_inline_styled_the_text_part_is_plain(report_folder: Path) -> None:
+    message = mail.compose(mail.ReportFolder.load(report_folder), settings(charts=False)).message
+    html_body = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert HOSTILE in text and "&lt;" not in text and "&#x27;" not in text  # text: the tenant's text as it is
+    assert HOSTILE not in html_body and "<style" not in html_body.lower()
+    from sspr_review.report.style import SEVERITY_COLOURS
+
+    doc = json.loads((report_folder / "findings.json").read_text())
+    shown = {f["severity"] for f in doc["findings"] if f["severity"] != "info"}
+    assert shown and all(f"style='background:{SEVERITY_COLOURS[s]};color:#fff" in html_body for s in shown)
