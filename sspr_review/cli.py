@@ -314,7 +314,7 @@ def run(
 
 
 def _email(ws: Any, folder: Path, dry_run: bool) -> None:
-    from .mail.message import ReportFolder, send
+    from .mail import ReportFolder, send
 
     with _exit_codes(EXIT_MAIL, "e-mail not sent: "):
         where, notes = send(ReportFolder.load(folder), ws.config.mail, ws, dry_run=dry_run)

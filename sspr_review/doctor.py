@@ -8,16 +8,15 @@ a Python kernel (what ``run`` needs besides data).
 
 from __future__ import annotations
 
-import shutil
-import smtplib
-import ssl
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import LOOPBACK_HOSTS, Config
-from .errors import AuthError, SsprReviewError, TokenRejected, ToolchainMissing
+from .chromium import INSTALL_HINT, find_chromium
+from .config import Config
+from .errors import AuthError, MailError, SsprReviewError, TokenRejected, ToolchainMissing
+from .mail.smtp import connect
 
 
 @dataclass(frozen=True)
@@ -143,58 +142,34 @@ def graph_checks(config: Config) -> list[Check]:
     return run_sync(go())
 
 
-def smtp_check(config: Config, env: dict[str, str]) -> Check:
-    """Connect, negotiate TLS and log in without sending anything."""
+def smtp_check(config: Config, env: Mapping[str, str]) -> Check:
+    """Connect, negotiate TLS and log in through :func:`sspr_review.mail.smtp.connect`, sending nothing."""
     mail = config.mail
     name = f"SMTP {mail.smtp_host}:{mail.smtp_port}"
-    if mail.smtp_security == "none" and not (mail.smtp_allow_plain and mail.smtp_host in LOOPBACK_HOSTS):
-        return Check(
-            name, False, "plain SMTP is configured for a remote relay", "use smtp_security = 'starttls' or 'tls'"
-        )
-    context = ssl.create_default_context(cafile=mail.smtp_ca_file or None)
     try:
-        smtp: smtplib.SMTP
-        if mail.smtp_security == "tls":
-            smtp = smtplib.SMTP_SSL(mail.smtp_host, mail.smtp_port, timeout=mail.smtp_timeout_seconds, context=context)
-        else:
-            smtp = smtplib.SMTP(mail.smtp_host, mail.smtp_port, timeout=mail.smtp_timeout_seconds)
-        with smtp:
-            smtp.ehlo()
-            if mail.smtp_security == "starttls":
-                if not smtp.has_extn("starttls"):
-                    return Check(
-                        name, False, "the relay does not offer STARTTLS", "use smtp_security = 'tls' or another relay"
-                    )
-                smtp.starttls(context=context)
-                smtp.ehlo()
-            user = env.get(mail.smtp_username_env, "")
-            if user:
-                smtp.login(user, env.get(mail.smtp_password_env, ""))
-                return Check(name, True, f"connected ({mail.smtp_security}) and logged in as {user}")
-            return Check(name, True, f"connected ({mail.smtp_security}); no login configured")
-    except smtplib.SMTPAuthenticationError as exc:
-        return Check(
-            name,
-            False,
-            f"login refused ({exc.smtp_code})",
-            f"check {mail.smtp_username_env} and {mail.smtp_password_env}",
-        )
-    except (smtplib.SMTPException, OSError) as exc:
-        return Check(name, False, f"{type(exc).__name__}: {exc}", "check [mail] smtp_host, smtp_port and the firewall")
+        with connect(mail, env):
+            pass
+    except MailError as exc:
+        detail, fix = {
+            "plain": ("plain SMTP is configured for a remote relay", "use smtp_security = 'starttls' or 'tls'"),
+            "starttls": ("the relay does not offer STARTTLS", "use smtp_security = 'tls' or another relay"),
+            "login": (
+                f"login refused ({exc.code})",
+                f"check {mail.smtp_username_env} and {mail.smtp_password_env}",
+            ),
+        }.get(exc.kind, (exc.reason or str(exc), "check [mail] smtp_host, smtp_port and the firewall"))
+        return Check(name, False, detail, fix)
+    user = env.get(mail.smtp_username_env, "")
+    if user:
+        return Check(name, True, f"connected ({mail.smtp_security}) and logged in as {user}")
+    return Check(name, True, f"connected ({mail.smtp_security}); no login configured")
 
 
-def chromium_check(which: Callable[[str], str | None] = shutil.which) -> Check:
-    import os
-
-    browser = os.environ.get("BROWSER_PATH") or which("chromium") or which("chromium-browser")
+def chromium_check(which: Callable[[str], str | None] | None = None) -> Check:
+    browser = find_chromium(which=which)
     if browser:
         return Check("Chromium (e-mail charts)", True, browser)
-    return Check(
-        "Chromium (e-mail charts)",
-        False,
-        "not found: e-mails go without chart images",
-        "apt-get install chromium (or set BROWSER_PATH to a Chrome/Chromium binary)",
-    )
+    return Check("Chromium (e-mail charts)", False, "not found: e-mails go without chart images", INSTALL_HINT)
 
 
 def toolchain_checks() -> list[Check]:

@@ -111,4 +111,13 @@ class CopyRefused(SsprReviewError):
 
 
 class MailError(SsprReviewError):
-    """The message could not be built or sent; the text says why and what to do."""
+    """The message could not be built or sent; the text says why and what to do.
+
+    ``kind`` names the failed step of an SMTP session (``plain``, ``starttls``, ``login``, ``connect``; else
+    ``error``), ``code`` the server's reply code of a refused login, ``reason`` the underlying error in short."""
+
+    def __init__(self, message: str, *, kind: str = "error", code: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.code = code
+        self.reason = reason

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from sspr_review import config
-from sspr_review.mail import message as mail
+from sspr_review import config, mail
+from sspr_review.errors import MailError, SsprReviewError
 from sspr_review.report.run import run
 from sspr_review.workspace import Workspace
 from tests.smtp_relay import Inbox, relay
@@ -127,13 +127,13 @@ def test_refuses_clear_text_unless_allowed_for_localhost(report_folder: Path) ->
     try:
         report = mail.ReportFolder.load(report_folder)
         starttls = settings(smtp_host="127.0.0.1", smtp_port=controller.port, charts=False)
-        with pytest.raises(mail.MailError, match="does not offer STARTTLS; refusing to send in clear text"):
+        with pytest.raises(MailError, match="does not offer STARTTLS; refusing to send in clear text"):
             mail.smtp_send(mail.compose(report, starttls).message, starttls)
         plain = settings(smtp_host="127.0.0.1", smtp_port=controller.port, smtp_security="none", charts=False)
-        with pytest.raises(mail.MailError, match="refusing to send mail in clear text"):
+        with pytest.raises(MailError, match="refusing to send mail in clear text"):
             mail.smtp_send(mail.compose(report, plain).message, plain)
         remote = settings(smtp_host="mail.example.com", smtp_security="none", smtp_allow_plain=True, charts=False)
-        with pytest.raises(mail.MailError, match="refusing to send mail in clear text"):
+        with pytest.raises(MailError, match="refusing to send mail in clear text"):
             mail.smtp_send(mail.compose(report, remote).message, remote)
         assert inbox.messages == []
         allowed = plain.model_copy(update={"smtp_allow_plain": True})
@@ -149,7 +149,7 @@ def test_login_refused_is_explained(report_folder: Path, tls_files: tuple[Path, 
     try:
         cfg = settings(smtp_host="127.0.0.1", smtp_port=controller.port, smtp_ca_file=str(tls_files[0]), charts=False)
         env = {"SSPR_REVIEW_SMTP_USERNAME": "relay-user", "SSPR_REVIEW_SMTP_PASSWORD": "wrong"}
-        with pytest.raises(mail.MailError, match=r"login .* was refused .*SSPR_REVIEW_SMTP_PASSWORD"):
+        with pytest.raises(MailError, match=r"login .* was refused .*SSPR_REVIEW_SMTP_PASSWORD"):
             mail.smtp_send(mail.compose(mail.ReportFolder.load(report_folder), cfg).message, cfg, env=env)
     finally:
         controller.stop()
@@ -158,7 +158,7 @@ def test_login_refused_is_explained(report_folder: Path, tls_files: tuple[Path, 
 
 def test_without_a_browser_the_body_goes_without_images(report_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BROWSER_PATH", raising=False)
-    monkeypatch.setattr(mail.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     composed = mail.compose(mail.ReportFolder.load(report_folder), settings())
     assert not [p for p in composed.message.walk() if p.get_content_type() == "image/png"]
     assert any("no Chromium" in n for n in composed.notes)
@@ -243,7 +243,7 @@ def test_graph_send_mail_names_the_permission(
         for k, v in env.items():
             monkeypatch.setenv(k, v)
         ws = Workspace(config.load(env=env), "graph")
-        with pytest.raises(mail.SsprReviewError, match=r"Mail\.Send"):
+        with pytest.raises(SsprReviewError, match=r"Mail\.Send"):
             mail.send(mail.ReportFolder.load(report_folder), settings(transport="graph", charts=False), ws)
 
 
@@ -256,3 +256,52 @@ def test_takeover_findings_are_in_needs_attention(report_folder: Path) -> None:
         assert found, kind
         for f in found:
             assert f"[{f['severity'].upper()}] {f['title']}" in text
+
+
+def test_one_connect_logs_in_for_sending_and_for_doctor(tls_files: tuple[Path, Path]) -> None:
+    from sspr_review.doctor import smtp_check
+
+    inbox = Inbox()
+    controller = relay(inbox, tls=tls_files, auth=True)
+    try:
+        cfg = settings(smtp_host="127.0.0.1", smtp_port=controller.port, smtp_ca_file=str(tls_files[0]))
+        good = {"SSPR_REVIEW_SMTP_USERNAME": "relay-user", "SSPR_REVIEW_SMTP_PASSWORD": "s3cret"}
+        with mail.connect(cfg, good) as session:
+            assert session.sock is not None  # TLS negotiated and logged in: the session is open, nothing sent
+        bad = good | {"SSPR_REVIEW_SMTP_PASSWORD": "wrong"}
+        with pytest.raises(MailError, match=r"login .* was refused") as refused, mail.connect(cfg, bad):
+            pass
+        assert refused.value.kind == "login" and refused.value.code == 535
+        # doctor's check is the same connect(): the same outcome, said as a check with its fix
+        checked = smtp_check(config.Config(mail=cfg), bad)
+        assert not checked.ok and checked.detail == "login refused (535)" and "SSPR_REVIEW_SMTP_PASSWORD" in checked.fix
+        assert smtp_check(config.Config(mail=cfg), good).ok
+    finally:
+        controller.stop()
+    assert inbox.messages == []
+
+
+def test_one_chromium_lookup_for_mail_and_doctor(report_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sspr_review.chromium import find_chromium
+    from sspr_review.doctor import chromium_check
+
+    monkeypatch.setenv("BROWSER_PATH", "/opt/some/chrome")
+    assert find_chromium() == "/opt/some/chrome" == chromium_check().detail
+    monkeypatch.delenv("BROWSER_PATH")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    check = chromium_check()
+    images, why = mail.render_charts(mail.ReportFolder.load(report_folder).charts)
+    assert not check.ok and images == [] and why is not None and check.fix in why
+
+
+def test_html_part_is_escaped_and_inline_styled_the_text_part_is_plain(report_folder: Path) -> None:
+    message = mail.compose(mail.ReportFolder.load(report_folder), settings(charts=False)).message
+    html_body = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert HOSTILE in text and "&lt;" not in text and "&#x27;" not in text  # text: the tenant's text as it is
+    assert HOSTILE not in html_body and "<style" not in html_body.lower()
+    from sspr_review.report.style import SEVERITY_COLOURS
+
+    doc = json.loads((report_folder / "findings.json").read_text())
+    shown = {f["severity"] for f in doc["findings"] if f["severity"] != "info"}
+    assert shown and all(f"style='background:{SEVERITY_COLOURS[s]};color:#fff" in html_body for s in shown)

@@ -174,7 +174,7 @@ def test_first_reviewed_week_has_only_new_findings(
 
 
 def test_an_approximate_snapshot_is_shown_with_its_date_in_report_and_mail(tmp_path: Path, tuesday_store: Path) -> None:
-    from sspr_review.mail import message as mail
+    from sspr_review import mail
     from sspr_review.report import sections as report
 
     ws = demo_workspace(tuesday_store, TEN_DAYS_LATER)

@@ -9,9 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from sspr_review import config
+from sspr_review import config, mail
 from sspr_review.analysis import Review, findings_json, findings_schema
-from sspr_review.mail import message as mail
 from sspr_review.report import sections as report
 from sspr_review.report.rollup import Rollup, roll_up
 from sspr_review.report.summary import review_lines

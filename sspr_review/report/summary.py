@@ -20,11 +20,16 @@ def clean(value: object) -> str:
 
 
 def fmt(metric: Metric, value: float | int | None) -> str:
+    return fmt_value(value, metric.unit)
+
+
+def fmt_value(value: float | int | None, unit: str) -> str:
+    """A metric's value as the terminal, the report and the e-mail show it ("no data" when not known)."""
     if value is None:
         return "no data"
-    if metric.unit == "ratio":
+    if unit == "ratio":
         return f"{value:.0%}"
-    if metric.unit == "currency":
+    if unit == "currency":
         return f"{value:,.0f}"
     return f"{value:,}"
 
