@@ -521,7 +521,7 @@ def graph_send(message: EmailMessage, settings: MailSettings, ws: Any) -> None:
 
 def save_eml(message: EmailMessage, folder: Path) -> Path:
     """``--dry-run``: write the message as a .eml file into the report folder (owner-only)."""
-    from ..ingest.store.history import write_private_text
+    from ..ingest.store import write_private_text
 
     path = folder / "weekly-review.eml"
     write_private_text(path, message.as_string())
