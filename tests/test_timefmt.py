@@ -26,7 +26,10 @@ def test_forms_the_kit_writes() -> None:
     assert timefmt.iso_z(moment, 9) == "2026-11-16T10:41:03.123456789Z"  # a pandas Timestamp keeps nanoseconds
     assert timefmt.iso_z(moment.to_pydatetime(warn=False)) == "2026-11-16T10:41:03.123456Z"  # coverage.json
     assert timefmt.iso_z(moment, 0) == "2026-11-16T10:41:03Z"  # an OData literal
-    assert timefmt.iso_z(datetime(2026, 11, 16, 11, 41, 3, tzinfo=timezone(timedelta(hours=1))), 0) == "2026-11-16T10:41:03Z"
+    assert (
+        timefmt.iso_z(datetime(2026, 11, 16, 11, 41, 3, tzinfo=timezone(timedelta(hours=1))), 0)
+        == "2026-11-16T10:41:03Z"
+    )
     assert timefmt.parse_iso("2026-11-16T11:41:03+01:00") == datetime(2026, 11, 16, 10, 41, 3, tzinfo=UTC)
     assert timefmt.parse_iso("2026-11-16T10:41:03") == datetime(2026, 11, 16, 10, 41, 3, tzinfo=UTC)
     with pytest.raises(ValueError):
