@@ -4,9 +4,10 @@ Requests are built with msgraph-sdk's typed request builders (so query options a
 SDK does), but bodies are read as raw JSON bytes: the SDK's typed models turn enum values they do not know
 into ``None`` and would lose data the history store must keep.
 
-The SDK's own retry handler is switched off; :meth:`GraphClient.pages` retries 429, 5xx and timeouts
-itself, with bounded exponential backoff, honouring ``Retry-After`` and going through the bucket's rate
-limiter again on every attempt. The limiter admits each request in the last middleware before the network
+The SDK's own retry handler is switched off; :meth:`GraphClient.get_json` (every request, each page of
+:meth:`GraphClient.pages` too) retries 429, 5xx and timeouts itself through tenacity, with bounded exponential
+backoff, honouring ``Retry-After`` and going through the bucket's rate limiter again on every attempt
+(:class:`_Call`). The limiter admits each request in the last middleware before the network
 (:func:`_admission`), and keeps its record of recent requests with every other process of this user calling
 the same tenant with the same application (:func:`app_budget`).
 """
