@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ..sources.base import FetchStats
 
@@ -21,7 +21,12 @@ class Progress:
         self._bars: list[tqdm[Any]] = []
 
     def bar(self, name: str) -> tqdm[Any]:
-        bar: tqdm[Any] = tqdm(
+        kind: type[tqdm[Any]] = tqdm
+        if self.enabled:
+            # tqdm.auto (the widget bar in a notebook) only for a bar that is shown: importing it in a kernel
+            # without ipywidgets writes a warning into the output of the cell that fetches
+            from tqdm.auto import tqdm as kind
+        bar = kind(
             desc=f"{name:<12}",
             unit=" records",
             position=len(self._bars),
