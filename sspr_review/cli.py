@@ -26,7 +26,7 @@ import click
 from . import config as config_mod
 from .catalog import SEVERITIES
 from .errors import AuthError, ConfigError, InputError, SsprReviewError, StoreError
-from .ingest.store.history import write_private_text
+from .ingest.store import write_private_text
 from .sources import SOURCE_NAMES
 
 EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS, EXIT_MAIL = 2, 3, 4, 5, 6, 7, 8

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import ConfigError
-from .ingest.store.history import private_dir, write_private_text
+from .ingest.store import private_dir, write_private_text
 from .report.notebooks import COPY_RECORD  # shared with sspr-review notebooks: file name → SHA-256 of the copy written
 
 CONFIG_DIR = ".sspr-lab"

@@ -29,7 +29,7 @@ from .analysis.review import week_findings
 from .errors import ConfigError
 from .ingest.coverage import SNAPSHOT_SOURCES, SOURCES, SourceCoverage
 from .ingest.fetch import FetchResult, fetch_into, run_sync
-from .ingest.store.history import Store, lean_arrow_memory, private_dir, release_arrow_memory
+from .ingest.store import Store, lean_arrow_memory, private_dir, release_arrow_memory
 from .sources import SourceKind, source_kind
 from .sources.demo.tenant import DemoTenant
 from .weeks import last_monday

@@ -12,6 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..timefmt import iso_z
+
 NAT: Final = np.iinfo(np.int64).min
 NS_PER_MINUTE: Final = 60 * 1_000_000_000
 NS_PER_HOUR: Final = 60 * NS_PER_MINUTE
@@ -52,9 +54,7 @@ def iso(value: Any) -> str | None:
     if pd.isna(ts):
         return None
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    text = ts.strftime("%Y-%m-%dT%H:%M:%S")
-    millis = ts.microsecond // 1000
-    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
+    return iso_z(ts, 3, trim=True)
 
 
 def as_datetime(value: Any) -> datetime | None:

@@ -21,7 +21,7 @@ from ..errors import SourceError
 from ..sources.base import FetchStats, Pages, RoleData, Source
 from . import normalize
 from .progress import Progress
-from .store.history import Store
+from .store import Store
 
 T = TypeVar("T")
 
@@ -152,7 +152,12 @@ class _Writer:
         self.outcome.new += self.store.write(self.table, _concat([f for f, _ in done]))
 
 
-async def _drain(streams: list[Pages], sink: Any, bar: Any, stats: Any) -> None:
+async def _drain(
+    streams: list[Pages],
+    sink: Callable[[list[Any]], Awaitable[None]],
+    bar: Any,
+    stats: Callable[[], FetchStats | None],
+) -> None:
     async def one(stream: Pages) -> None:
         async for page in stream:
             await sink(page)
@@ -169,7 +174,7 @@ async def fetch_into(
     progress: bool | None = None,
     windows: Mapping[str, tuple[datetime, datetime]] | None = None,
 ) -> FetchResult:
-    """Fetch every source into ``store`` (the caller holds ``store.writing()``).
+    """Fetch every source into ``store`` (the caller holds ``store.writing()``): one :class:`FetchRun`.
 
     ``windows`` forces the window of a time-ranged source (``audit``, ``risk``: the files source passes the
     span of each kind's own records); otherwise each starts at the store's high-water mark minus the
@@ -177,135 +182,167 @@ async def fetch_into(
     What the source itself set aside while reading (``source.report``, the files source) is merged into the
     result's report and kept in the store's ``rejects/``.
     """
-    windows = windows or {}
-    now = source.now().astimezone(UTC).replace(microsecond=0)
-    report = normalize.Report()
-    loaded = getattr(source, "report", None)
-    if isinstance(loaded, normalize.Report):
-        report.merge(loaded)
-        store.write_rejects(source.name, loaded.rejected)
-    outcomes = {name: Outcome(name) for name in DATA_KINDS}
-    bars = Progress(enabled=progress)
+    return await FetchRun(store, source, config, progress=progress, windows=windows).run()
 
-    def start_of(name: str, overlap_hours: float, lookback_days: int) -> datetime:
-        floor = now - timedelta(days=lookback_days)
-        hwm = store.high_water(name)
-        return floor if hwm is None else max(floor, min(hwm, now) - timedelta(hours=overlap_hours))
+
+class FetchRun:
+    """One fetch of every kind of data from ``source`` into ``store``, each kind on its own.
+
+    The steps: the time-ranged kinds (:meth:`timed`: audit, risk) and the snapshots (:meth:`snapshots`:
+    registration, then roles; :meth:`policy`) run concurrently, each :meth:`guarded` so that a failure of one
+    is recorded in the store as "no data" for its window while the others land.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        source: Source,
+        config: Config,
+        *,
+        progress: bool | None = None,
+        windows: Mapping[str, tuple[datetime, datetime]] | None = None,
+    ) -> None:
+        self.store, self.source, self.config = store, source, config
+        self.windows = dict(windows or {})
+        self.now = source.now().astimezone(UTC).replace(microsecond=0)
+        self.report = normalize.Report()
+        self.outcomes = {name: Outcome(name) for name in DATA_KINDS}
+        self.bars = Progress(enabled=progress)
+        #: The registration snapshot of this run, normalised (with ``raw``), once it has landed.
+        self.users: pd.DataFrame | None = None
+
+    async def run(self) -> FetchResult:
+        self.keep_source_report()
+        store, graph = self.config.store, self.config.graph
+        audit = self.window("audit", store.audit_overlap_hours, graph.audit_lookback_days)
+        risk = self.window("risk", store.risk_overlap_hours, graph.risk_lookback_days)
+        audit_job = self.timed("audit", "audit", self.source.audit(*audit), *audit)
+        risk_job = self.timed("risk", "risk", self.source.risk(*risk), *risk)
+        try:
+            await asyncio.gather(
+                self.guarded("audit", audit_job, *audit),
+                self.guarded("risk", risk_job, *risk),
+                self.snapshots(),
+                self.guarded("policy", self.policy()),
+            )
+        finally:
+            self.bars.finish()
+        return FetchResult(self.store, self.outcomes, self.report)
+
+    def keep_source_report(self) -> None:
+        """Merge what the source set aside while reading (the files source) and keep it in ``rejects/``."""
+        loaded = getattr(self.source, "report", None)
+        if isinstance(loaded, normalize.Report):
+            self.report.merge(loaded)
+            self.store.write_rejects(self.source.name, loaded.rejected)
+
+    def window(self, name: str, overlap_hours: float, lookback_days: int) -> tuple[datetime, datetime]:
+        """The window of a time-ranged kind: forced, else from the store's high-water mark minus the overlap
+        (at most ``lookback_days`` back) to now."""
+        if name in self.windows:
+            return self.windows[name]
+        floor = self.now - timedelta(days=lookback_days)
+        hwm = self.store.high_water(name)
+        start = floor if hwm is None else max(floor, min(hwm, self.now) - timedelta(hours=overlap_hours))
+        return start, self.now
+
+    def stats_of(self, name: str) -> Callable[[], FetchStats | None]:
+        """The source's request counts for ``name`` so far (what the progress bar shows)."""
+        return lambda: self.source.stats.get(name)
 
     async def guarded(
-        name: str, job: Awaitable[None], start: datetime | None = None, end: datetime | None = None
+        self, name: str, job: Awaitable[None], start: datetime | None = None, end: datetime | None = None
     ) -> None:
-        outcome = outcomes[name]
-        end = end or now
+        """Run ``job``; a :class:`SourceError` is recorded as the kind's outcome and in the store's coverage."""
+        outcome = self.outcomes[name]
+        end = end or self.now
         outcome.start, outcome.end = start, end
         try:
             await job
             outcome.ok = True
         except SourceError as exc:
             outcome.kind, outcome.reason = exc.kind, str(exc)
-            store.record_failure(name, start, end, exc.kind, str(exc))
+            self.store.record_failure(name, start, end, exc.kind, str(exc))
         finally:
-            outcome.stats = source.stats.get(name)
+            outcome.stats = self.source.stats.get(name)
 
-    async def timed(name: str, table: str, streams: list[Pages], start: datetime, end: datetime) -> None:
-        writer = _Writer(store, table, outcomes[name], report)
-        bar = bars.bar(name)
+    async def timed(self, name: str, table: str, streams: list[Pages], start: datetime, end: datetime) -> None:
+        """Write the pages of a time-ranged kind into ``table`` as they arrive; declare ``[start, end]`` of it
+        covered at the end."""
+        writer = _Writer(self.store, table, self.outcomes[name], self.report)
         try:
-            await _drain(streams, writer.add, bar, lambda: source.stats.get(name))
+            await _drain(streams, writer.add, self.bars.bar(name), self.stats_of(name))
         finally:
             await writer.flush()  # what arrived is kept even when a later page fails (coverage is not claimed)
-        store.record_interval(name, start, end)
+        self.store.record_interval(name, start, end)
 
-    registration_frame: list[pd.DataFrame] = []
-
-    async def read_roles() -> RoleData | SourceError:
+    async def snapshots(self) -> None:
+        """The registration snapshot, then the roles snapshot; role assignments are read while the registration
+        report pages (they need no registration data; only their normalisation does)."""
+        roles_data = asyncio.create_task(self.read_roles())
         try:
-            return await source.roles()
-        except SourceError as exc:
-            return exc
-
-    async def snapshots() -> None:
-        # Role assignments are read while the registration report pages (they need no registration data;
-        # only their normalisation does).
-        roles_data = asyncio.create_task(read_roles())
-
-        async def registration() -> None:
-            bar = bars.bar("registration")
-            chunks = _Chunks(lambda items: normalize.registration(items, now))
-
-            async def add(page: list[Any]) -> None:
-                chunks.add(page)
-                outcomes["registration"].records += len(page)
-
-            try:
-                await _drain(source.registration(), add, bar, lambda: source.stats.get("registration"))
-            except BaseException:
-                chunks.cancel()
-                raise
-            done = await chunks.take()
-            for _frame, rep in done:
-                report.merge(rep)
-                store.write_rejects("registration", rep.rejected)
-            frame = _concat([f for f, _ in done])
-            store.write_snapshot("registration", frame.drop(columns="raw"), now)
-            store.record_snapshot("registration", now)
-            registration_frame.append(frame)
-
-        try:
-            await guarded("registration", registration())
+            await self.guarded("registration", self.registration())
         except BaseException:
             roles_data.cancel()
             raise
-        users = registration_frame[0] if registration_frame else None
+        await self.guarded("roles", self.roles(roles_data))
 
-        async def roles() -> None:
-            data = await roles_data
-            if isinstance(data, SourceError):
-                if users is None:
-                    raise data
-                frame = normalize.privileged_from_flags(users, now)
-                missing = [f"role assignments are not included, only the registration report's isAdmin flag ({data})"]
-                outcomes["roles"].notes.append(
-                    f"roles: using the registration report's isAdmin flag instead of role assignments ({data})"
-                )
-            else:
-                missing = list(data.notes)
-                outcomes["roles"].notes.extend(f"roles: {n}" for n in data.notes)
-                frame = normalize.privileged(
-                    data.definitions, data.assignments, data.eligibility, data.group_members, now, users=users
-                )
-            outcomes["roles"].records = len(frame)
-            store.write_snapshot("privileged", frame, now)
-            store.record_snapshot("roles", now, missing)  # what could not be read stays in the coverage
+    async def read_roles(self) -> RoleData | SourceError:
+        try:
+            return await self.source.roles()
+        except SourceError as exc:
+            return exc
 
-        await guarded("roles", roles())
+    async def registration(self) -> None:
+        """Normalise the registration report in chunks as it pages, and store it as this run's snapshot."""
+        outcome, now = self.outcomes["registration"], self.now
+        chunks = _Chunks(lambda items: normalize.registration(items, now))
 
-    async def policy() -> None:
-        data = await source.policy()
-        store.write_policy(data, now)
+        async def add(page: list[Any]) -> None:
+            chunks.add(page)
+            outcome.records += len(page)
+
+        try:
+            await _drain(self.source.registration(), add, self.bars.bar("registration"), self.stats_of("registration"))
+        except BaseException:
+            chunks.cancel()
+            raise
+        done = await chunks.take()
+        for _frame, rep in done:
+            self.report.merge(rep)
+            self.store.write_rejects("registration", rep.rejected)
+        frame = _concat([f for f, _ in done])
+        self.store.write_snapshot("registration", frame.drop(columns="raw"), now)
+        self.store.record_snapshot("registration", now)
+        self.users = frame
+
+    async def roles(self, roles_data: Awaitable[RoleData | SourceError]) -> None:
+        """The privileged-principal snapshot: from role assignments, else from the registration report's
+        ``isAdmin`` flag (noted, and kept in the coverage as what could not be read)."""
+        data, outcome, users = await roles_data, self.outcomes["roles"], self.users
+        if isinstance(data, SourceError):
+            if users is None:
+                raise data
+            frame = normalize.privileged_from_flags(users, self.now)
+            missing = [f"role assignments are not included, only the registration report's isAdmin flag ({data})"]
+            outcome.notes.append(
+                f"roles: using the registration report's isAdmin flag instead of role assignments ({data})"
+            )
+        else:
+            missing = list(data.notes)
+            outcome.notes.extend(f"roles: {n}" for n in data.notes)
+            frame = normalize.privileged(
+                data.definitions, data.assignments, data.eligibility, data.group_members, self.now, users=users
+            )
+        outcome.records = len(frame)
+        self.store.write_snapshot("privileged", frame, self.now)
+        self.store.record_snapshot("roles", self.now, missing)  # what could not be read stays in the coverage
+
+    async def policy(self) -> None:
+        data = await self.source.policy()
+        self.store.write_policy(data, self.now)
         error = data.get("passwordRuleSettingsError")
         missing = [f"password protection settings are not included: {error}"] if error else []
-        outcomes["policy"].notes.extend(f"policy: {m}" for m in missing)
-        store.record_snapshot("policy", now, missing)
-        outcomes["policy"].records = sum(1 for v in data.values() if v)
-
-    audit_start, audit_end = windows.get("audit") or (
-        start_of("audit", config.store.audit_overlap_hours, config.graph.audit_lookback_days),
-        now,
-    )
-    risk_start, risk_end = windows.get("risk") or (
-        start_of("risk", config.store.risk_overlap_hours, config.graph.risk_lookback_days),
-        now,
-    )
-    audit_job = timed("audit", "audit", source.audit(audit_start, audit_end), audit_start, audit_end)
-    risk_job = timed("risk", "risk", source.risk(risk_start, risk_end), risk_start, risk_end)
-    try:
-        await asyncio.gather(
-            guarded("audit", audit_job, audit_start, audit_end),
-            guarded("risk", risk_job, risk_start, risk_end),
-            snapshots(),
-            guarded("policy", policy()),
-        )
-    finally:
-        bars.finish()
-    return FetchResult(store, outcomes, report)
+        self.outcomes["policy"].notes.extend(f"policy: {m}" for m in missing)
+        self.store.record_snapshot("policy", self.now, missing)
+        self.outcomes["policy"].records = sum(1 for v in data.values() if v)

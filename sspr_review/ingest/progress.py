@@ -5,43 +5,43 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from tqdm import tqdm
+
 from ..sources.base import FetchStats
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        return None
-
-    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-
 class Progress:
-    """One bar per source. ``enabled=None`` shows bars on a terminal or in a notebook, not in pipes."""
+    """One bar per source. ``enabled=None`` shows bars on a terminal or in a notebook, not in pipes; a disabled
+    bar is tqdm's own (``disable=True``: it counts nothing and draws nothing)."""
 
     def __init__(self, enabled: bool | None = None) -> None:
         if enabled is None:
             enabled = sys.stderr.isatty() or "ipykernel" in sys.modules
         self.enabled = enabled
-        self._bars: list[Any] = []
+        self._bars: list[tqdm[Any]] = []
 
-    def bar(self, name: str) -> Any:
-        if not self.enabled:
-            return _NoBar()
-        from tqdm.auto import tqdm
-
-        bar = tqdm(desc=f"{name:<12}", unit=" records", position=len(self._bars), leave=True, dynamic_ncols=True)
+    def bar(self, name: str) -> tqdm[Any]:
+        kind: type[tqdm[Any]] = tqdm
+        if self.enabled:
+            # tqdm.auto (the widget bar in a notebook) only for a bar that is shown: importing it in a kernel
+            # without ipywidgets writes a warning into the output of the cell that fetches
+            from tqdm.auto import tqdm as kind
+        bar = kind(
+            desc=f"{name:<12}",
+            unit=" records",
+            position=len(self._bars),
+            leave=True,
+            dynamic_ncols=True,
+            disable=not self.enabled,
+        )
         self._bars.append(bar)
         return bar
 
     @staticmethod
-    def update(bar: Any, records: int, stats: FetchStats | None) -> None:
+    def update(bar: tqdm[Any], records: int, stats: FetchStats | None) -> None:
         """Count ``records`` more and show pages, requests, 429s and throttle waits so far."""
         bar.update(records)
-        if stats is not None:
+        if stats is not None and not bar.disable:
             bar.set_postfix_str(
                 f"{stats.pages} pages, {stats.requests} requests, {stats.throttled}×429, waited {stats.waited:.1f}s",
                 refresh=False,

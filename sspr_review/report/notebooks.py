@@ -235,7 +235,7 @@ def slim(executed: Path, *, replace: Mapping[str, str] | None = None) -> Path:
     temporary folder ``run`` builds in → the report folder)."""
     import nbformat
 
-    from ..ingest.store.history import write_private_text
+    from ..ingest.store import write_private_text
 
     book = nbformat.read(executed, as_version=4)
     for cell in book.cells:
@@ -287,7 +287,7 @@ def copy_notebooks(folder: Path, *, force: bool = False) -> list[tuple[Path, str
     names it, unless ``force``."""
     import json
 
-    from ..ingest.store.history import private_dir, write_private_text
+    from ..ingest.store import private_dir, write_private_text
 
     packaged = packaged_notebooks()
     record_path = folder / COPY_RECORD

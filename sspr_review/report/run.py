@@ -33,7 +33,7 @@ from typing import Any
 from ..catalog import SEVERITIES
 from ..errors import NotebookFailed
 from ..ingest.fetch import FetchResult
-from ..ingest.store.history import private_dir
+from ..ingest.store import private_dir
 from ..workspace import Workspace
 from . import notebooks
 

@@ -965,7 +965,7 @@ def write_findings(ctx: Context, path: str) -> None:
     if not path:
         return
     from ..analysis import findings_json
-    from ..ingest.store.history import write_private_text
+    from ..ingest.store import write_private_text
 
     target = Path(path)
     write_private_text(target, json.dumps(findings_json(ctx.review), indent=2) + "\n")

@@ -12,7 +12,8 @@ Layout, one folder per tenant under the configured path::
         privileged/2026-11-23.parquet    one privileged-principal snapshot per fetch day
         policy/2026-11-23.json           password protection settings and authentication methods policy
         rejects/*.jsonl                  records that were not stored, each with where it came from and why
-        .lock                            held by the one fetch that may write
+        .lock                            held by the one fetch that may write (lock.py)
+        .writer                          the process id of that fetch
 
 Guarantees:
 
@@ -24,15 +25,16 @@ Guarantees:
   describes is on disk. A fetch killed at any instant leaves readable files whose coverage never claims
   more than they hold; the next fetch re-reads from the last high-water mark and completes it.
 * **Honest coverage**: :meth:`Store.coverage` tells "no events" (covered, empty) from "no data".
+
+This module holds :class:`Store` (writes, coverage, reads); beside it ``files.py`` (owner-only atomic writes),
+``lock.py`` (the write lock), ``snapshots.py`` (snapshot files and the snapshot a week uses) and ``compact.py``
+(memory-lean reads with Arrow).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -42,75 +44,20 @@ from typing import TYPE_CHECKING, Any, Final
 import pandas as pd
 
 from ...errors import StoreError
+from ...timefmt import iso_z, parse_iso
 from .. import schema
 from ..coverage import DEFAULT_SNAPSHOT_TOLERANCE_DAYS, SOURCES, SourceCoverage, describe_offset
+from .compact import read_compact
+from .files import atomic_write, write_json, write_parquet
+from .lock import write_lock
+from .snapshots import SNAPSHOT_FILES, SNAPSHOT_TABLES, choose_snapshot, day_in, file_day, parse_day
 
 if TYPE_CHECKING:
     from ..normalize import Rejected
 
-#: Time-ranged tables: the column that places a row in time, and the source whose coverage describes it.
+#: Time-ranged tables: the column that places a row in time (the source of the same name describes it).
 TIME_COLUMN: Final = {"audit": "activity_time", "risk": "detected_time"}
-SNAPSHOT_TABLES: Final = {"registration": "registration", "privileged": "roles"}
-TABLE_SOURCE: Final = {"audit": "audit", "risk": "risk", **SNAPSHOT_TABLES}
-#: Where each snapshot source's snapshots lie: (folder, file suffix); one file per UTC day.
-SNAPSHOT_FILES: Final = {
-    "registration": ("registration", ".parquet"),
-    "roles": ("privileged", ".parquet"),
-    "policy": ("policy", ".json"),
-}
 FORMAT_VERSION: Final = 1
-
-
-def utc_iso(moment: datetime) -> str:
-    """ISO 8601 UTC with a ``Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def private_dir(path: Path) -> None:
-    """Create ``path`` (and missing parents) readable by the owner only: the store holds personal data."""
-    missing = []
-    while not path.exists():
-        missing.append(path)
-        path = path.parent
-    for folder in reversed(missing):
-        folder.mkdir(mode=0o700, exist_ok=True)
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write through ``write(tmp_path)`` then rename onto ``path``; fsync file and folder. Owner-only."""
-    private_dir(path.parent)
-    tmp = path.parent / f".tmp-{uuid.uuid4().hex}{path.suffix}"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(fd)
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def write_private_text(path: Path, text: str) -> None:
-    """Write ``text`` atomically to ``path``, readable by the owner only."""
-    _atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def _write_json(path: Path, data: Any) -> None:
-    _atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n"))
 
 
 @dataclass(frozen=True)
@@ -146,27 +93,15 @@ class Store:
     @contextlib.contextmanager
     def writing(self) -> Iterator[Store]:
         """Hold the store's write lock (one fetch at a time); clean up a crashed fetch's temporary files."""
-        private_dir(self.path)
-        lock_path = self.path / ".lock"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-                raise StoreError(
-                    f"another fetch (pid {holder}) is writing {self.path}; wait for it to finish"
-                ) from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        with write_lock(self.path):
             # a crashed writer's temporary files: beside tenant.json and coverage.json, and in every table folder
             for tmp in self.path.rglob(".tmp-*"):
                 tmp.unlink(missing_ok=True)
             self._locked = True
-            yield self
-        finally:
-            self._locked = False
-            os.close(fd)
+            try:
+                yield self
+            finally:
+                self._locked = False
 
     def _require_lock(self) -> None:
         if not self._locked:
@@ -174,7 +109,7 @@ class Store:
 
     def write_tenant(self, info: dict[str, Any]) -> None:
         self._require_lock()
-        _write_json(self.path / "tenant.json", info)
+        write_json(self.path / "tenant.json", info)
 
     def tenant_info(self) -> dict[str, Any]:
         try:
@@ -206,7 +141,7 @@ class Store:
                 merged = merged.sort_values(["last_updated_time", "fetched_at"], kind="stable", na_position="first")
             merged = merged.drop_duplicates("id", keep="last")
             merged = merged.sort_values([TIME_COLUMN[table], "id"], kind="stable").reset_index(drop=True)
-            _atomic_write(path, lambda tmp, m=merged: m.to_parquet(tmp, index=False, compression="zstd"))
+            write_parquet(path, merged)
         return new_ids
 
     def write_snapshot(self, table: str, frame: pd.DataFrame, day: datetime) -> None:
@@ -214,20 +149,20 @@ class Store:
         self._require_lock()
         if table not in SNAPSHOT_TABLES:
             raise StoreError(f"{table} is not a snapshot table")
-        path = self.path / table / f"{day.astimezone(UTC):%Y-%m-%d}.parquet"
-        _atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"))
+        path = self.path / table / f"{file_day(day)}.parquet"
+        write_parquet(path, frame)
 
     def write_policy(self, data: dict[str, Any], day: datetime) -> None:
         self._require_lock()
-        _write_json(self.path / "policy" / f"{day.astimezone(UTC):%Y-%m-%d}.json", data)
+        write_json(self.path / "policy" / f"{file_day(day)}.json", data)
 
     def read_policy(self, at: datetime | None = None) -> tuple[datetime, dict[str, Any]] | None:
         """The newest policy snapshot taken on or before the day of ``at`` (default: the newest), with its day."""
         folder = self.path / "policy"
         days = sorted(p for p in folder.glob("*.json") if not p.name.startswith(".")) if folder.exists() else []
         for path in reversed(days):
-            day = datetime.strptime(path.stem, "%Y-%m-%d").replace(tzinfo=UTC)
-            if at is None or day <= at:
+            day = parse_day(path.stem)
+            if day is not None and (at is None or day <= at):
                 data = json.loads(path.read_text())
                 return (day, data) if isinstance(data, dict) else None
         return None
@@ -239,7 +174,7 @@ class Store:
             return
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         text = "".join(json.dumps(item.document(), ensure_ascii=True) + "\n" for item in items)
-        _atomic_write(self.path / "rejects" / f"{source}-{stamp}.jsonl", lambda tmp: tmp.write_text(text))
+        atomic_write(self.path / "rejects" / f"{source}-{stamp}.jsonl", lambda tmp: tmp.write_text(text))
 
     # ----------------------------------------------------------------- coverage
     def _coverage_doc(self) -> dict[str, Any]:
@@ -264,7 +199,7 @@ class Store:
         self._require_lock()
         doc = self._coverage_doc()
         change(doc["sources"][source])
-        _write_json(self.path / "coverage.json", doc)
+        write_json(self.path / "coverage.json", doc)
 
     def record_interval(self, source: str, start: datetime, end: datetime) -> None:
         """Declare ``[start, end]`` of ``source`` complete in the store (call after the data is written)."""
@@ -272,7 +207,7 @@ class Store:
         def change(entry: dict[str, Any]) -> None:
             items = [Interval(parse_iso(a), parse_iso(b)) for a, b in entry["intervals"]]
             items.append(Interval(start, end))
-            entry["intervals"] = [[utc_iso(i.start), utc_iso(i.end)] for i in merge_intervals(items)]
+            entry["intervals"] = [[iso_z(i.start), iso_z(i.end)] for i in merge_intervals(items)]
 
         self._update(source, change)
 
@@ -281,7 +216,7 @@ class Store:
         could not be read (kept in coverage.json under ``missing``, by snapshot time, for the review to show)."""
 
         def change(entry: dict[str, Any]) -> None:
-            at = utc_iso(moment)
+            at = iso_z(moment)
             entry["snapshots"] = sorted({*entry["snapshots"], at})
             parts = {k: v for k, v in entry.get("missing", {}).items() if k in entry["snapshots"] and k != at}
             if missing:
@@ -307,11 +242,11 @@ class Store:
             entry["failures"] = [
                 *entry["failures"][-49:],
                 {
-                    "from": utc_iso(start) if start else None,
-                    "to": utc_iso(end) if end else None,
+                    "from": iso_z(start) if start else None,
+                    "to": iso_z(end) if end else None,
                     "kind": kind,
                     "reason": reason,
-                    "at": utc_iso(datetime.now(UTC)),
+                    "at": iso_z(datetime.now(UTC)),
                 },
             ]
 
@@ -397,7 +332,7 @@ class Store:
         days = {p.stem for p in path.glob(f"*{suffix}") if not p.name.startswith(".")} if path.exists() else set()
         newest: dict[str, datetime] = {}
         for moment in self.snapshots(source):
-            day = f"{moment:%Y-%m-%d}"
+            day = file_day(moment)
             if day in days and (day not in newest or moment > newest[day]):
                 newest[day] = moment
         return sorted(newest.values())
@@ -418,11 +353,11 @@ class Store:
         ``raw=True`` adds the ``raw`` JSON text column. ``compact=True`` returns the string columns whose values
         repeat (activity names, reasons, user ids and UPNs on events) as categoricals: the same values in a
         fraction of the memory, for a year of a large tenant (each distinct text is held once; see
-        :func:`_read_compact`).
+        :func:`~sspr_review.ingest.store.compact.read_compact`).
         """
         files, wanted = self._files(table, start, end, columns, raw)
         if compact:
-            return _read_compact(files, table, wanted, start, end)
+            return read_compact(files, table, wanted, start, end, TIME_COLUMN.get(table))
         frames = []
         for file in files:
             with contextlib.suppress(FileNotFoundError):
@@ -458,7 +393,7 @@ class Store:
         if table in TIME_COLUMN:
             files = [f for f in files if _month_overlaps(f.stem, start, end)]
         else:
-            files = [f for f in files if _day_in(f.stem, start, end)]
+            files = [f for f in files if day_in(f.stem, start, end)]
         wanted = list(columns) if columns is not None else list(schema.TABLES[table])
         if raw:
             wanted.append("raw")
@@ -469,7 +404,7 @@ class Store:
         if table not in SNAPSHOT_TABLES:
             raise StoreError(f"{table} is not a snapshot table")
         files, _ = self._files(table, None, None)
-        return [datetime.strptime(f.stem, "%Y-%m-%d").replace(tzinfo=UTC) for f in files]
+        return [day for f in files if (day := parse_day(f.stem)) is not None]
 
     def iter_snapshots(
         self, table: str, columns: Sequence[str], start: datetime | None = None, end: datetime | None = None
@@ -505,131 +440,6 @@ class Store:
         return out
 
 
-#: The string columns a compact read turns into categoricals: those whose values repeat over many rows (an
-#: activity name, a reason text, a user's id and UPN on every event of the user). Ids that are distinct per row or
-#: per few rows (record ids, correlation ids) and the registration report's user columns (one row per user and
-#: snapshot) stay strings: a categorical would cost more time to build than it saves memory.
-_COMPACT_COLUMNS: Final[dict[str, frozenset[str]]] = {
-    "audit": frozenset(c for c, t in schema.AUDIT.items() if t == schema.STR) - {"id", "correlation_id"},
-    "risk": frozenset(
-        {"risk_event_type", "risk_state", "risk_level", "risk_detail", "source", "detection_timing_type", "activity"}
-    ),
-    "registration": frozenset({"user_type", "methods_registered"}),
-    "privileged": frozenset(),
-}
-
-
-@contextlib.contextmanager
-def lean_arrow_memory() -> Iterator[None]:
-    """Within the block, Arrow allocates from jemalloc when pyarrow has it, and returns what it freed at the end.
-
-    pyarrow's default allocator on most platforms, mimalloc, keeps the pages of freed arrays: reading and
-    preparing a year of a large tenant leaves hundreds of MB of them (about 400 MB more peak memory, and a
-    slower review, at 500,000 users). jemalloc gives them back within a second. The previous default pool is
-    restored afterwards (arrays keep the pool they came from).
-    """
-    import pyarrow as pa
-
-    previous = pa.default_memory_pool()
-    pool = None
-    if "jemalloc" in pa.supported_memory_backends():
-        with contextlib.suppress(NotImplementedError, pa.ArrowException):
-            pool = pa.jemalloc_memory_pool()
-    if pool is not None:
-        pa.set_memory_pool(pool)
-    try:
-        yield
-    finally:
-        release_arrow_memory()
-        if pool is not None:
-            pa.set_memory_pool(previous)
-
-
-def release_arrow_memory() -> None:
-    """Hand the memory Arrow's allocator kept after large temporary arrays back to the system."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-
-
-#: Columns converted together by a compact read: the decoded Parquet pages of one group are released before the
-#: next group is read, which bounds the read's peak memory to about the frame plus one group.
-_COMPACT_GROUP = 4
-
-
-def _read_compact(
-    files: Sequence[Path], table: str, wanted: list[str], start: datetime | None, end: datetime | None
-) -> pd.DataFrame:
-    """Read ``files`` with Arrow, repeating string columns dictionary-encoded, into one frame in which those
-    columns are categoricals (each distinct text held once, however many rows repeat it).
-
-    Every file is opened once and read a few columns at a time (each group is converted and its Arrow memory
-    released before the next is read). The open files keep the rows consistent across groups even if a fetch
-    replaces a file meanwhile (it renames a new file over the old path; the open file is the old one).
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    spec = schema.TABLES[table]
-    dictionary = [c for c in wanted if c in _COMPACT_COLUMNS[table]]
-    with contextlib.ExitStack() as stack:
-        handles = []
-        for file in files:
-            with contextlib.suppress(FileNotFoundError):
-                handle = pq.ParquetFile(file, read_dictionary=dictionary)
-                stack.callback(handle.close)
-                handles.append(handle)
-        if not handles:
-            out = schema.empty(table)[[c for c in wanted if c in spec]]
-            if "raw" in wanted:
-                out["raw"] = pd.Series(dtype="string")
-            for col in dictionary:
-                out[col] = out[col].astype("category")
-            return out
-        mask = None
-        if table in TIME_COLUMN and (start is not None or end is not None):
-            times = pa.chunked_array(
-                [c for h in handles for c in h.read(columns=[TIME_COLUMN[table]]).column(0).chunks],
-                type=handles[0].schema_arrow.field(TIME_COLUMN[table]).type,
-            )
-            mask = pc.is_valid(times)
-            if start is not None:
-                mask = pc.and_(mask, pc.greater_equal(times, pa.scalar(pd.Timestamp(start), times.type)))
-            if end is not None:
-                mask = pc.and_(mask, pc.less(times, pa.scalar(pd.Timestamp(end), times.type)))
-        pieces = []
-        for i in range(0, len(wanted), _COMPACT_GROUP):
-            columns = wanted[i : i + _COMPACT_GROUP]
-            group = pa.concat_tables([h.read(columns=columns) for h in handles], promote_options="permissive")
-            if mask is not None:
-                group = group.filter(mask)
-            pieces.append(group.to_pandas(split_blocks=True, self_destruct=True))
-            del group
-            release_arrow_memory()  # the decoded pages go back to the system now
-    frame = pd.concat(pieces, axis=1) if len(pieces) > 1 else pieces[0]
-    for col in frame.columns:
-        if col in dictionary:
-            continue
-        dtype = spec.get(col, schema.STR if col == "raw" else None)
-        if dtype is not None and str(frame[col].dtype) != dtype:
-            frame[col] = frame[col].astype(dtype)
-    result: pd.DataFrame = frame.reset_index(drop=True)
-    return result
-
-
-def choose_snapshot(moments: Sequence[datetime], end: datetime, tolerance: timedelta) -> datetime | None:
-    """The snapshot a week ending at ``end`` uses: the one nearest to ``end`` among those within ``tolerance``
-    of it (on a tie the later one); without one, the newest taken before, else the oldest taken after."""
-    if not moments:
-        return None
-    near = [m for m in moments if abs(m - end) <= tolerance]
-    if near:
-        return min(near, key=lambda m: (abs(m - end), -m.timestamp()))
-    before = [m for m in moments if m < end]
-    return max(before) if before else min(moments)
-
-
 def _month_overlaps(stem: str, start: datetime | None, end: datetime | None) -> bool:
     if stem == "undated":
         return start is None and end is None
@@ -639,16 +449,6 @@ def _month_overlaps(stem: str, start: datetime | None, end: datetime | None) -> 
         return False
     after = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
     return (end is None or month < end) and (start is None or after > start)
-
-
-def _day_in(stem: str, start: datetime | None, end: datetime | None) -> bool:
-    try:
-        day = datetime.strptime(stem, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        return False
-    return (start is None or day >= start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)) and (
-        end is None or day < end
-    )
 
 
 def _last_failure(failures: Sequence[dict[str, Any]]) -> str | None:

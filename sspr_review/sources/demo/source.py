@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ...catalog import PASSWORD_RULE_TEMPLATE
+from ...timefmt import parse_iso
 from ..base import FetchStats, Pages, RoleData, one_page
-from ..graph.endpoints import graph_time
 
 if TYPE_CHECKING:
     from .tenant import DemoTenant
@@ -34,12 +34,10 @@ class DemoSource:
         return [one_page(self.tenant_data.directory_audits(start, min(end, self.as_of)))]
 
     def risk(self, since: datetime, end: datetime) -> list[Pages]:
-        lo, hi = graph_time(since), graph_time(end)
-        records = [
-            r
-            for r in self.tenant_data.risk_detections(self.as_of)
-            if lo <= str(r.get("lastUpdatedDateTime", ""))[:19] + "Z" <= hi
-        ]
+        """The detections Graph's ``lastUpdatedDateTime ge {since} and le {end}`` filter returns: the bounds are
+        whole-second literals (:func:`~sspr_review.sources.graph.endpoints.graph_time`), compared as times."""
+        lo, hi = (_whole_second(m) for m in (since, end))
+        records = [r for r in self.tenant_data.risk_detections(self.as_of) if lo <= _updated(r) <= hi]
         return [one_page(records)]
 
     def registration(self) -> list[Pages]:
@@ -72,3 +70,13 @@ class DemoSource:
 
     async def aclose(self) -> None:
         return None
+
+
+def _whole_second(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _updated(record: dict[str, Any]) -> datetime:
+    """When a detection was last updated (a demo record always says; one that does not sorts before any window)."""
+    value = record.get("lastUpdatedDateTime")
+    return parse_iso(value) if isinstance(value, str) and value else datetime.min.replace(tzinfo=UTC)

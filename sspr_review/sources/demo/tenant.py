@@ -17,7 +17,6 @@ import functools
 import hashlib
 import json
 import random
-import time
 import uuid
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from ...catalog import PASSWORD_RULE_TEMPLATE, SSPR_SERVICE
+from ...timefmt import ticks_iso as _iso  # Graph's form: 2026-11-16T10:41:03.1234567Z
 
 __all__ = ["DEMO_TENANT_NAME", "DemoTenant", "Planted", "PlantedUser"]
 
@@ -215,12 +215,6 @@ def _ticks(moment: datetime) -> int:
 
 def _dt(ticks: int) -> datetime:
     return _EPOCH + timedelta(microseconds=ticks // 10)
-
-
-def _iso(ticks: int) -> str:
-    """Graph's timestamp form: ``2026-11-16T10:41:03.1234567Z``."""
-    seconds, fraction = divmod(ticks, SECOND)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:07d}Z"
 
 
 @functools.cache

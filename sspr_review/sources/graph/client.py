@@ -4,9 +4,10 @@ Requests are built with msgraph-sdk's typed request builders (so query options a
 SDK does), but bodies are read as raw JSON bytes: the SDK's typed models turn enum values they do not know
 into ``None`` and would lose data the history store must keep.
 
-The SDK's own retry handler is switched off; :meth:`GraphClient.pages` retries 429, 5xx and timeouts
-itself, with bounded exponential backoff, honouring ``Retry-After`` and going through the bucket's rate
-limiter again on every attempt. The limiter admits each request in the last middleware before the network
+The SDK's own retry handler is switched off; :meth:`GraphClient.get_json` (every request, each page of
+:meth:`GraphClient.pages` too) retries 429, 5xx and timeouts itself through tenacity, with bounded exponential
+backoff, honouring ``Retry-After`` and going through the bucket's rate limiter again on every attempt
+(:class:`_Call`). The limiter admits each request in the last middleware before the network
 (:func:`_admission`), and keeps its record of recent requests with every other process of this user calling
 the same tenant with the same application (:func:`app_budget`).
 """
@@ -19,7 +20,9 @@ import json
 import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from ...config import Config, GraphSettings
 from ...errors import AccessDenied, FetchFailed, LicenceRequired, SourceError, TokenRejected
@@ -175,67 +178,19 @@ class GraphClient:
     async def get_json(
         self, request: RequestInformation, endpoint: Endpoint, stats: FetchStats, source: str
     ) -> dict[str, Any]:
-        """Send one GET with rate limiting and retries; return the decoded JSON object."""
-        from kiota_abstractions.api_error import APIError
-        from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-
-        limiter = self.limiters[endpoint.bucket]
-        attempt = 0
-        while True:
-            stats.requests += 1
-            status: int | None = None
-            retry_after: float | None = None
-            problem = ""
-            ticket = _Ticket(limiter)
-            context = _TICKET.set(ticket)
-            try:
-                try:
-                    body = await self.adapter.send_primitive_async(request, "bytes", {"XXX": ODataError})
-                finally:
-                    _TICKET.reset(context)
-                    stats.waited += ticket.waited
-            except APIError as exc:
-                status = exc.response_status_code or 0
-                headers = {k.lower(): v for k, v in (exc.response_headers or {}).items()}
-                retry_after = _parse_retry_after(headers.get("retry-after"))
-                problem = _error_text(exc)
-                if status not in RETRY_STATUSES:
-                    stats.statuses[status] = stats.statuses.get(status, 0) + 1
-                    raise _map_error(status, problem, endpoint, source) from None
-            except Exception as exc:  # httpx transport errors and timeouts
-                if not _is_transient(exc):
-                    raise
-                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            else:
-                stats.statuses[200] = stats.statuses.get(200, 0) + 1
-                try:
-                    decoded = json.loads(body or b"{}")
-                except ValueError:
-                    raise FetchFailed(
-                        f"{endpoint.name}: Graph answered with something that is not JSON", source=source
-                    ) from None
-                if not isinstance(decoded, dict):
-                    raise FetchFailed(f"{endpoint.name}: expected a JSON object from Graph", source=source)
-                return decoded
-            if status:
-                stats.statuses[status] = stats.statuses.get(status, 0) + 1
-            if status == 429:
-                stats.throttled += 1
-            attempt += 1
-            if attempt > self.settings.max_retries:
-                what = f"HTTP {status}" if status else problem
-                raise FetchFailed(
-                    f"{endpoint.name}: gave up after {attempt} attempts ({what}). Graph may be degraded; "
-                    "run the fetch again later: it resumes where the store ends.",
-                    source=source,
-                    status=status,
-                )
-            delay = self._backoff(attempt, retry_after)
-            if status == 429:
-                limiter.pause(delay)
-            stats.retries += 1
-            stats.waited += delay
-            await self._sleep(delay)
+        """Send one GET with rate limiting and retries (:class:`_Call`); return the decoded JSON object."""
+        call = _Call(self, request, endpoint, stats, source)
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(self.settings.max_retries + 1),
+            wait=call.backoff,
+            sleep=self._sleep,
+            before=call.arm,
+            before_sleep=call.before_sleep,
+            retry_error_callback=call.give_up,
+        )
+        body: bytes | None = await retrying(call.send)
+        return call.decode(body)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -268,6 +223,118 @@ class GraphClient:
                 raise FetchFailed(f"{endpoint.name}: Graph repeated a nextLink; stopping", source=source)
             seen_links.add(link)
             request = next_request(str(link))
+
+
+class _Call:
+    """One GET through :class:`GraphClient`: each attempt, and tenacity's hooks between attempts.
+
+    Before every attempt (tenacity's ``before`` hook, :meth:`arm`) the call takes a new ticket for the
+    endpoint's bucket: the admission middleware reserves a fresh rate-limit slot for each attempt, retries
+    included. 429, 5xx and timeouts are retried (:func:`_retryable`) after :meth:`backoff`; before the sleep
+    (:meth:`before_sleep`) a 429 pauses the bucket for every request sharing it; after the last attempt
+    :meth:`give_up` raises :class:`FetchFailed`. ``stats`` counts requests, statuses, retries, 429s and the
+    seconds waited (for a slot and between attempts).
+    """
+
+    def __init__(
+        self, client: GraphClient, request: RequestInformation, endpoint: Endpoint, stats: FetchStats, source: str
+    ) -> None:
+        self.client, self.request, self.endpoint, self.stats, self.source = client, request, endpoint, stats, source
+        self.limiter = client.limiters[endpoint.bucket]
+        self.ticket = _Ticket(self.limiter)
+
+    def arm(self, state: RetryCallState) -> None:
+        self.ticket = _Ticket(self.limiter)
+
+    async def send(self) -> bytes | None:
+        from kiota_abstractions.api_error import APIError
+        from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+        stats = self.stats
+        stats.requests += 1
+        context = _TICKET.set(self.ticket)
+        try:
+            body: bytes | None = await self.client.adapter.send_primitive_async(
+                self.request, "bytes", {"XXX": ODataError}
+            )
+        except APIError as exc:
+            status = exc.response_status_code or 0
+            stats.statuses[status] = stats.statuses.get(status, 0) + 1
+            if status not in RETRY_STATUSES:
+                raise _map_error(status, _error_text(exc), self.endpoint, self.source) from None
+            if status == 429:
+                stats.throttled += 1
+            raise
+        finally:
+            _TICKET.reset(context)
+            stats.waited += self.ticket.waited
+        stats.statuses[200] = stats.statuses.get(200, 0) + 1
+        return body
+
+    def backoff(self, state: RetryCallState) -> float:
+        return self.client._backoff(state.attempt_number, _retry_after(_failure(state)))
+
+    def before_sleep(self, state: RetryCallState) -> None:
+        delay = state.upcoming_sleep
+        if _status(_failure(state)) == 429:
+            self.limiter.pause(delay)
+        self.stats.retries += 1
+        self.stats.waited += delay
+
+    def give_up(self, state: RetryCallState) -> NoReturn:
+        exc = _failure(state)
+        status = _status(exc)
+        what = f"HTTP {status}" if status else _problem(exc)
+        raise FetchFailed(
+            f"{self.endpoint.name}: gave up after {state.attempt_number} attempts ({what}). Graph may be degraded; "
+            "run the fetch again later: it resumes where the store ends.",
+            source=self.source,
+            status=status,
+        )
+
+    def decode(self, body: bytes | None) -> dict[str, Any]:
+        name, source = self.endpoint.name, self.source
+        try:
+            decoded = json.loads(body or b"{}")
+        except ValueError:
+            raise FetchFailed(f"{name}: Graph answered with something that is not JSON", source=source) from None
+        if not isinstance(decoded, dict):
+            raise FetchFailed(f"{name}: expected a JSON object from Graph", source=source)
+        return decoded
+
+
+def _failure(state: RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome is not None else None
+
+
+def _status(exc: BaseException | None) -> int | None:
+    """The HTTP status of a failed attempt; ``None`` for a timeout or transport error."""
+    from kiota_abstractions.api_error import APIError
+
+    if not isinstance(exc, APIError):
+        return None
+    return exc.response_status_code or None
+
+
+def _retryable(exc: BaseException) -> bool:
+    """429, 5xx (:data:`RETRY_STATUSES`), timeouts and transport errors are worth another attempt."""
+    status = _status(exc)
+    return status in RETRY_STATUSES if status is not None else isinstance(exc, Exception) and _is_transient(exc)
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    from kiota_abstractions.api_error import APIError
+
+    if not isinstance(exc, APIError):
+        return None
+    headers = {k.lower(): v for k, v in (exc.response_headers or {}).items()}
+    return _parse_retry_after(headers.get("retry-after"))
+
+
+def _problem(exc: BaseException | None) -> str:
+    if exc is None:
+        return "no answer"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _parse_retry_after(value: str | None) -> float | None:

@@ -6,9 +6,10 @@ Each endpoint names the permission and licence its errors cite; its bucket picks
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ...catalog import SSPR_SERVICE
+from ...timefmt import iso_z
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ ORGANIZATION = Endpoint("organization", "directory", "Organization.Read.All")
 
 def graph_time(moment: datetime) -> str:
     """An unquoted OData datetime literal, UTC, whole seconds."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_z(moment, 0)
 
 
 def audit_filters(start: datetime, end: datetime) -> list[str]:

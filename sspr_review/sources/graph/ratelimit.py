@@ -44,6 +44,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from ...ingest.store.files import private_dir
+
 log = logging.getLogger(__name__)
 
 
@@ -198,13 +200,7 @@ class SharedRecord:
             )
 
     def _open(self) -> int:
-        folder = self.path.parent
-        missing = []
-        while not folder.exists():
-            missing.append(folder)
-            folder = folder.parent
-        for created in reversed(missing):
-            created.mkdir(mode=0o700, exist_ok=True)
+        private_dir(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             info = os.fstat(fd)
