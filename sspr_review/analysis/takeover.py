@@ -14,9 +14,9 @@
     SSPR, password-change or security-info event the user initiated): the shape of a SIM swap. Users with no
     earlier event with an IP in that lookback cannot be judged; :func:`phone_only_unjudged` counts those resets.
 
-Both are pure, vectorised functions over :class:`~.prepare.ReviewData`; :data:`RULES` registers them in
-:data:`~.findings.RULES` (this module has no other tie to :mod:`.findings` than the :class:`~.findings.Finding`
-type and the shared account-matching helpers it imports from there).
+Both are pure, vectorised functions over :class:`~.prepare.ReviewData`, registered in :data:`.registry.RULES`;
+they share the :class:`~.model.Finding` model and the account-matching helpers of :mod:`.accounts` with the other
+rule families.
 
 Fingerprints: the user and the reset (its kind and UTC time for a chain; its flow for a phone-only reset). Both
 are event-like: the same reset is not reported twice, so next week's review lists it as resolved.
@@ -33,8 +33,9 @@ import pandas as pd
 
 from .. import catalog
 from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, as_datetime, iso, lower, lower_isin, ns, plain, take_rows, to_ns
-from .findings import Finding, Rule, _display, _int, _key, _pairs, fingerprint, resets_between
+from .accounts import account_key, account_pairs, as_int, display_name, resets_between
 from .flows import is_kind, method_labels
+from .model import Finding, fingerprint
 from .prepare import ReviewData, registration_lookup
 from .reasons import METHODS
 from .settings import AnalysisSettings
@@ -44,7 +45,6 @@ __all__ = [
     "CHANGE_ACTIVITIES",
     "NON_PHONE_REGISTERED",
     "PHONE_METHODS",
-    "RULES",
     "find_phone_only_resets_new_ip",
     "find_security_info_changes_after_reset",
     "phone_only_unjudged",
@@ -207,7 +207,7 @@ def _flow_ips(data: ReviewData, flow_rows: np.ndarray) -> pd.DataFrame:
 
 
 def _resets(data: ReviewData, start: int, end: int) -> pd.DataFrame:
-    """:func:`~.findings.resets_between` with ``flow`` (row in ``data.flows``, -1 for admin resets) and the
+    """:func:`~.accounts.resets_between` with ``flow`` (row in ``data.flows``, -1 for admin resets) and the
     flow's ``verified_bits`` (0 for admin resets)."""
     frame = resets_between(data, start, end)
     flow = _flow_rows(data, frame["flow_id"], start, end)
@@ -235,7 +235,7 @@ def _reset_record(resets: pd.DataFrame, i: int, ips: list[str]) -> dict[str, Any
     bits = np.asarray([resets.at[i, "verified_bits"]], dtype=np.int64)
     methods = [m for m in str(method_labels(bits)[0]).split(",") if m]
     return {
-        "time": iso(_int(resets.at[i, "time"])),
+        "time": iso(as_int(resets.at[i, "time"])),
         "type": plain(resets.at[i, "type"]),
         "initiator": plain(resets.at[i, "initiator"]),
         "initiator_type": plain(resets.at[i, "initiator_type"]),
@@ -268,7 +268,7 @@ def find_security_info_changes_after_reset(
     resets = _resets(data, start - width, end)
     if resets.empty:
         return []
-    pairs = _pairs(resets, changes)
+    pairs = account_pairs(resets, changes)
     if pairs.empty:
         return []
     tr = resets["time"].to_numpy()[pairs["l"].to_numpy()]
@@ -282,7 +282,7 @@ def find_security_info_changes_after_reset(
     tt = ns(taps["time"])
     taps = taps[(tt >= start - 2 * width) & (tt < end + width)].reset_index(drop=True)  # those that can excuse
     if len(pairs) and len(taps):
-        tap_pairs = _pairs(changes, taps)
+        tap_pairs = account_pairs(changes, taps)
         tap_t = ns(taps["time"])[tap_pairs["r"].to_numpy()]
         change_t = changes["time"].to_numpy()[tap_pairs["l"].to_numpy()]
         covered = tap_pairs["l"].to_numpy()[(tap_t <= change_t) & (change_t - tap_t <= width)]
@@ -300,8 +300,8 @@ def find_security_info_changes_after_reset(
     match = pairs[["l", "r"]].assign(ip=pd.array(change_ip, dtype="string"))
     match = match.merge(reset_ips.assign(ip=lower(reset_ips["ip"])), on=["l", "ip"], how="left", indicator=True)
     same_ip = set(map(tuple, match[match["_merge"] == "both"][["l", "r"]].to_numpy().tolist()))
-    ips_of = {_int(li): sorted(set(g.astype(str))) for li, g in reset_ips.groupby("l")["ip"]}
-    resets = resets.assign(_key=_key(resets).to_numpy(), _shown=_display(resets).to_numpy())
+    ips_of = {as_int(li): sorted(set(g.astype(str))) for li, g in reset_ips.groupby("l")["ip"]}
+    resets = resets.assign(_key=account_key(resets).to_numpy(), _shown=display_name(resets).to_numpy())
     out = []
     for li, group in pairs.sort_values(["l", "tc"], kind="stable").groupby("l", sort=True):
         li = int(li)
@@ -317,7 +317,7 @@ def find_security_info_changes_after_reset(
             deleted |= bool(changes.at[ri, "deletion"])
             listed.append(
                 {
-                    "time": iso(_int(changes.at[ri, "time"])),
+                    "time": iso(as_int(changes.at[ri, "time"])),
                     "activity": plain(changes.at[ri, "activity"]),
                     "ip": ip,
                     "ip_used_by_reset": None if not compared else not other,
@@ -330,7 +330,7 @@ def find_security_info_changes_after_reset(
         # a change or reset without an IP could have come from elsewhere: keep the severity that could raise
         high = bool(foreign) or deleted or uncompared > 0
         reset = _reset_record(resets, li, reset_ip_list)
-        reset_t = _int(resets.at[li, "time"])
+        reset_t = as_int(resets.at[li, "time"])
         first_t, last_t = int(group["tc"].min()), int(group["tc"].max())
         minutes = round((first_t - reset_t) / (NS_PER_HOUR / 60), 1)
         shown = str(resets.at[li, "_shown"])
@@ -448,7 +448,7 @@ def _compute_phone_only(
     upns = set(lower(resets["user_upn"]).dropna())
     lookback = settings.new_ip_lookback_days * NS_PER_DAY
     hist = _history(data, ids, upns, int(flow_start.min()) - lookback, int(flow_start.max()))
-    pairs = _pairs(resets, hist)
+    pairs = account_pairs(resets, hist)
     ht = hist["time"].to_numpy()[pairs["r"].to_numpy()]
     fs = flow_start[pairs["l"].to_numpy()]
     own_flow = hist["flow"].to_numpy()[pairs["r"].to_numpy()] == resets["flow"].to_numpy()[pairs["l"].to_numpy()]
@@ -470,7 +470,7 @@ def phone_only_unjudged(data: ReviewData, window: ReviewWindow, settings: Analys
     resets, _ = _phone_only(data, window, settings)
     no_ip = ~np.isin(np.arange(len(resets)), _reset_ips(data, resets)["l"].to_numpy())
     unjudged = resets[~resets["judged"].to_numpy(dtype=bool) | no_ip]
-    return {"resets": len(unjudged), "users": int(_key(unjudged).nunique()) if len(unjudged) else 0}
+    return {"resets": len(unjudged), "users": int(account_key(unjudged).nunique()) if len(unjudged) else 0}
 
 
 def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[Finding]:
@@ -495,7 +495,7 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
     # non-phone methods: verified in an earlier flow of the user, or registered
     flows = data.flows
     sub = resets.iloc[hits].reset_index(drop=True)
-    fpairs = _pairs(sub, flows)
+    fpairs = account_pairs(sub, flows)
     fstart = ns(flows["start"])[fpairs["r"].to_numpy()]
     fbits = flows["verified_bits"].to_numpy()[fpairs["r"].to_numpy()] & _NON_PHONE_BITS
     before = (fstart < sub["flow_start"].to_numpy()[fpairs["l"].to_numpy()]) & (fbits != 0)
@@ -503,7 +503,7 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
     used_bits = used.groupby("l")["bits"].agg(lambda s: int(np.bitwise_or.reduce(s.to_numpy())))
     reg = registration_lookup(data, sub["time"].to_numpy(), sub["user_id"], sub["user_upn"])
     snap = _snapshot_dates(data, sub)
-    sub = sub.assign(_key=_key(sub).to_numpy(), _shown=_display(sub).to_numpy())
+    sub = sub.assign(_key=account_key(sub).to_numpy(), _shown=display_name(sub).to_numpy())
     times = data.events["time"].to_numpy()
     times = times[times != NAT]
     history_from = iso(int(times.min())) if times.size else None
@@ -520,7 +520,7 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
         unknown = not has_other and not data.has("registration")
         high = has_other or unknown
         ips = earlier[earlier["l"] == li].sort_values("last_seen", ascending=False, kind="stable")
-        gates = [m for m in str(method_labels(np.asarray([_int(sub.at[j, "verified_bits"])]))[0]).split(",") if m]
+        gates = [m for m in str(method_labels(np.asarray([as_int(sub.at[j, "verified_bits"])]))[0]).split(",") if m]
         reset = _reset_record(sub, j, list(all_ips.get(li, [])))
         evidence = {
             "reset": reset,
@@ -560,8 +560,8 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
                     else ""
                 ),
                 users=(shown,),
-                start=as_datetime(_int(sub.at[j, "flow_start"])),
-                end=as_datetime(_int(sub.at[j, "time"])),
+                start=as_datetime(as_int(sub.at[j, "flow_start"])),
+                end=as_datetime(as_int(sub.at[j, "time"])),
                 evidence=plain(evidence),
                 action="Check with the user through a channel other than that phone (their manager, a call to a "
                 "number not on the account) that they made this reset; if a SIM swap is suspected, ask the mobile "
@@ -575,8 +575,8 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
                     # the flow's id (its correlationId), not its row number, which shifts with the history held
                     "phone_only_reset_new_ip",
                     sub.at[j, "_key"],
-                    flows["flow_id"].iat[_int(sub.at[j, "flow"])],
-                    iso(_int(sub.at[j, "time"])),
+                    flows["flow_id"].iat[as_int(sub.at[j, "flow"])],
+                    iso(as_int(sub.at[j, "time"])),
                 ),
             )
         )
@@ -594,10 +594,3 @@ def _snapshot_dates(data: ReviewData, frame: pd.DataFrame) -> list[str | None]:
         return [None] * len(frame)
     pos = np.clip(np.searchsorted(dates, frame["time"].to_numpy(), side="right") - 1, 0, None)
     return [iso(int(d)) for d in dates[pos].tolist()]
-
-
-#: The rules of this module, registered in :data:`~.findings.RULES`.
-RULES: Final[tuple[Rule, ...]] = (
-    Rule("security_info_changed_after_reset", find_security_info_changes_after_reset, (("audit",),)),
-    Rule("phone_only_reset_new_ip", find_phone_only_resets_new_ip, (("audit",),), ("registration",)),
-)
