@@ -67,7 +67,6 @@ __all__ = [
     "as_datetime",
     "as_ticks",
     "graph_time",
-    "last_monday",
 ]
 
 DEMO_TENANT_NAME: Final = "Northgate Engineering"
@@ -262,8 +261,3 @@ def graph_time(ticks: int) -> str:
     """Graph's timestamp form: ``2026-11-16T10:41:03.1234567Z``."""
     seconds, fraction = divmod(ticks, SECOND)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:07d}Z"
-
-
-def last_monday(moment: datetime) -> datetime:
-    day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return day - timedelta(days=day.weekday())

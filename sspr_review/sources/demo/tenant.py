@@ -23,6 +23,7 @@ from bisect import bisect_left, bisect_right
 from datetime import UTC, datetime, timedelta
 
 from ...catalog import PASSWORD_RULE_TEMPLATE
+from ...weeks import last_monday
 from .constants import (
     ADMIN_GROUP,
     AUTH_METHOD_STATES,
@@ -36,7 +37,6 @@ from .constants import (
     Record,
     as_ticks,
     graph_time,
-    last_monday,
 )
 from .generator import User
 from .planted import Planted, PlantedUser
@@ -70,7 +70,7 @@ class DemoTenant:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"DemoTenant seed must be an integer, not {seed!r}")
         if end is None:
-            end = last_monday(datetime.now(UTC))
+            end = last_monday("UTC")
         elif not isinstance(end, datetime) or end.tzinfo is None or end.utcoffset() is None:
             raise ValueError(f"DemoTenant end must be a timezone-aware datetime (UTC), not {end!r}")
         self.users, self.weeks, self.seed = users, weeks, seed
