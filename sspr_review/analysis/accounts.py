@@ -36,10 +36,12 @@ __all__ = [
 
 
 def in_window(times: np.ndarray, window: ReviewWindow) -> np.ndarray:
+    """Which ``times`` (int64 ns, NaT excluded) lie in the review window."""
     return np.asarray((times >= to_ns(window.start)) & (times < to_ns(window.end)) & (times != NAT), dtype=bool)
 
 
 def as_int(value: Any) -> int:
+    """A table cell (``DataFrame.at``) as an ``int``."""
     return int(value)
 
 
@@ -72,6 +74,7 @@ def account_key(frame: pd.DataFrame) -> pd.Series:
 
 
 def as_flag(value: Any) -> bool | None:
+    """A nullable boolean cell as ``True``/``False``, missing (None, NA, NaN) as ``None``."""
     return None if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) else bool(value)
 
 
