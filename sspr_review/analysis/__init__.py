@@ -8,43 +8,31 @@ Typical use::
 
 Modules: :mod:`.window` (the review week), :mod:`.settings` (thresholds), :mod:`.activities` (which audit events
 are what), :mod:`.reasons` (resultReason rule table), :mod:`.flows` (SSPR flows), :mod:`.prepare` (derived tables),
-:mod:`.metrics` (weekly metrics and trend), :mod:`.findings` (one function per rule, fingerprints, comparison),
-:mod:`.takeover` (the account-takeover rules, registered in :data:`RULES`),
+:mod:`.metrics` (weekly metrics and trend), :mod:`.model` (the finding, its kinds, fingerprints and JSON form),
+:mod:`.accounts` (account matching and the week's resets, shared by the rules), the rules by family
+(:mod:`.rules_resets`, :mod:`.rules_blocked`, :mod:`.rules_leaked`, :mod:`.rules_writeback`,
+:mod:`.rules_registration`, :mod:`.takeover`), :mod:`.registry` (every rule and the sources it needs, running them,
+data gaps), :mod:`.compare` (week-over-week: new, continuing, resolved),
 :mod:`.correlations` (risk detections against password resets, both ways) and :mod:`.review` (one review and its
 findings.json).
 """
 
 from ..catalog import KNOWN_ACTIVITIES
 from .activities import activity_kind
+from .compare import Comparison, compare
 from .correlations import Correlations, correlate, reset_to_risk, risk_outcomes, risk_to_reset
-from .findings import (
-    KINDS,
-    RULES,
-    SEVERITIES,
-    Comparison,
-    Finding,
-    Rule,
-    compare,
-    data_gaps,
-    evaluate,
-    find_admin_password_resets,
-    find_blocked_users,
-    find_helpdesk_resets,
-    find_leaked_credentials_remediated,
-    find_leaked_credentials_unremediated,
-    find_registration_gaps,
-    find_reset_spikes,
-    find_writeback_failures,
-    finding_from_dict,
-    finding_to_dict,
-    fingerprint,
-    sort_findings,
-)
 from .flows import Flows, classify_events, completed_resets, flows, unrecognised_reasons
 from .metrics import METRIC_SPECS, Metric, MetricSpec, weekly_metrics, window_metrics
+from .model import KINDS, SEVERITIES, Finding, Rule, finding_from_dict, finding_to_dict, fingerprint, sort_findings
 from .prepare import ReviewData, prepare, privileged_lookup
 from .reasons import END_STATES, METHODS, STAGES, ReasonRule, classify_reasons, reason_rules
+from .registry import RULES, data_gaps, evaluate
 from .review import SCHEMA_VERSION, Review, build_review, findings_json, findings_schema
+from .rules_blocked import find_blocked_users
+from .rules_leaked import find_leaked_credentials_remediated, find_leaked_credentials_unremediated
+from .rules_registration import find_registration_gaps
+from .rules_resets import find_admin_password_resets, find_helpdesk_resets, find_reset_spikes
+from .rules_writeback import find_writeback_failures
 from .settings import AnalysisSettings
 from .takeover import find_phone_only_resets_new_ip, find_security_info_changes_after_reset, phone_only_unjudged
 from .window import ReviewWindow, review_window

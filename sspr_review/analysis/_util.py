@@ -151,11 +151,6 @@ def texts(values: Iterable[Any]) -> list[str]:
     return sorted({str(v) for v in values if v is not None and not pd.isna(v) and str(v) != ""})
 
 
-def capped(values: Sequence[str], limit: int) -> list[str]:
-    """The first ``limit`` values."""
-    return list(values[:limit])
-
-
 def week_index(times: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """Index of the half-open interval ``bounds[i] <= t < bounds[i+1]`` holding each time; -1 when outside."""
     idx = np.searchsorted(bounds, times, side="right") - 1

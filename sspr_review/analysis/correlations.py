@@ -28,7 +28,7 @@ administrator's address; ``None`` when the reset has no IP) — the pattern of s
 should not have, then signed in with it.
 
 A detection's time is its ``detectedDateTime`` (else ``activityDateTime``); accounts match on object id, else
-UPN (:func:`~.findings._pairs`). :func:`correlate` computes both tables for the review week and the week before,
+UPN (:func:`~.accounts.account_pairs`). :func:`correlate` computes both tables for the review week and the week before,
 plus the weekly leaked-credentials line of the adoption trend (:func:`leak_fix_trend`). A table that cannot be
 computed (risk or audit data incomplete for its week, or the week before the stored history) is ``None`` with the
 reason, never an empty table.
@@ -47,7 +47,7 @@ import pandas as pd
 
 from ..ingest.coverage import SourceCoverage
 from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, iso, lower, ns, plain, take_rows, timestamps, to_ns, week_index
-from .findings import _display, _key, _may_pair, _pairs, _week_resets
+from .accounts import account_key, account_pairs, display_name, may_pair, week_resets
 from .flows import is_kind
 from .metrics import week_bounds
 from .prepare import ReviewData
@@ -177,7 +177,7 @@ def _detections(data: ReviewData, start: int, end: int) -> pd.DataFrame:
     out["detected_ns"] = when[rows]
     updated = ns(risk["last_updated_time"])[rows] if len(risk) else np.zeros(0, dtype=np.int64)
     out["updated_ns"] = np.where(updated == NAT, when[rows], updated)
-    out["key"] = _key(out).to_numpy()
+    out["key"] = account_key(out).to_numpy()
     return out
 
 
@@ -190,7 +190,7 @@ def _fixes(data: ReviewData, detections: pd.DataFrame, as_of: int) -> pd.DataFra
         is_kind(events, "change") & events["success"].to_numpy(dtype=bool) & (events["time"].to_numpy() < as_of)
     )
     change_rows = change_rows[
-        _may_pair(data.audit["user_id"].iloc[change_rows], data.audit["user_upn"].iloc[change_rows], ids, upns)
+        may_pair(data.audit["user_id"].iloc[change_rows], data.audit["user_upn"].iloc[change_rows], ids, upns)
     ]
     parts = []
     for fix, frame, times in (
@@ -199,7 +199,7 @@ def _fixes(data: ReviewData, detections: pd.DataFrame, as_of: int) -> pd.DataFra
         (2, data.admin_resets, ns(data.admin_resets["time"])),
     ):
         keep = (times != NAT) & (times < as_of)
-        keep &= _may_pair(frame["user_id"], frame["user_upn"], ids, upns)
+        keep &= may_pair(frame["user_id"], frame["user_upn"], ids, upns)
         rows = np.flatnonzero(keep)
         parts.append(
             pd.DataFrame(
@@ -237,7 +237,7 @@ def _outcomes(
     out["fix_ns"] = NAT
     out["fixed_from_ns"] = NAT
     if len(det) and len(fixes):
-        pairs = _pairs(det, fixes)
+        pairs = account_pairs(det, fixes)
         d = det["detected_ns"].to_numpy()[pairs["l"].to_numpy()]
         f = fixes["time"].to_numpy()[pairs["r"].to_numpy()]
         ok = (f > d) & (f <= d + settings.remediation_days * NS_PER_DAY)
@@ -281,7 +281,7 @@ def risk_outcomes(
     frame = pd.DataFrame(
         {
             "risk_event_type": out["risk_event_type"].astype("string"),
-            "user": _display(out).astype("string"),
+            "user": display_name(out).astype("string"),
             "user_id": out["user_id"].astype("string"),
             "user_upn": out["user_upn"].astype("string"),
             "detections": out["detections"].astype(np.int64),
@@ -349,7 +349,7 @@ def reset_to_risk(
     ``risk_after_reset_hours`` after it (detections before ``as_of``, default the end of the week), and
     ``same_ip_after`` (nullable boolean)."""
     end = to_ns(window.end if as_of is None else as_of)
-    resets = _week_resets(data, window)
+    resets = week_resets(data, window)
     times = resets["time"].to_numpy(dtype=np.int64)
     n = len(resets)
     lookback = settings.blocked_risk_lookback_days * NS_PER_DAY
@@ -357,8 +357,8 @@ def reset_to_risk(
     start = int(times.min()) - lookback if n else 0
     det = _detections(data, start, end) if n else _detections(data, 0, 0)
     ids, upns = set(lower(resets["user_id"]).dropna()), set(lower(resets["user_upn"]).dropna())
-    det = det[_may_pair(det["user_id"], det["user_upn"], ids, upns)].reset_index(drop=True)
-    pairs = _pairs(resets, det) if n and len(det) else pd.DataFrame({"l": [], "r": []}, dtype=np.int64)
+    det = det[may_pair(det["user_id"], det["user_upn"], ids, upns)].reset_index(drop=True)
+    pairs = account_pairs(resets, det) if n and len(det) else pd.DataFrame({"l": [], "r": []}, dtype=np.int64)
     li, ri = pairs["l"].to_numpy(dtype=np.int64), pairs["r"].to_numpy(dtype=np.int64)
     t, d = times[li], det["detected_ns"].to_numpy()[ri]
     before = (d >= t - lookback) & (d < t)

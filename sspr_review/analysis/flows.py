@@ -153,17 +153,26 @@ def _first_present(column: pd.Series, rows_sorted: np.ndarray, flow_sorted: np.n
     return pd.Series(values).astype("string").reset_index(drop=True)
 
 
-def flows(audit: pd.DataFrame, events: pd.DataFrame | None = None) -> Flows:
-    """Group SSPR events into flows (see the module docstring). ``events``: a ready :func:`classify_events`.
+@dataclass(frozen=True)
+class _Grouped:
+    """The flow events sorted by flow then time: their audit ``rows``, ``flows`` (codes) and ``times``, where each
+    flow ``starts``; the flows' ids, which of them are correlation ids, and each audit row's flow (-1: none)."""
 
-    Vectorised: one sort by (flow, time), then ``ufunc.reduceat`` over the flow boundaries.
-    """
-    events = classify_events(audit) if events is None else events
+    rows: np.ndarray
+    flows: np.ndarray
+    times: np.ndarray
+    starts: np.ndarray
+    flow_ids: pd.Series
+    has_correlation: np.ndarray
+    flow_of_event: np.ndarray
+
+
+def _group_events(audit: pd.DataFrame, events: pd.DataFrame) -> _Grouped:
+    """One sort of the flow events by (flow, time) and the flow boundaries."""
     time_all = events["time"].to_numpy()
     rows = np.flatnonzero(is_kind(events, *_FLOW_KINDS) & (time_all != NAT))
     code, flow_ids, has_correlation = _flow_codes(audit, rows)
-    n_flows = len(flow_ids)
-    index = np.int32 if max(len(audit), n_flows) < 2**31 else np.int64
+    index = np.int32 if max(len(audit), len(flow_ids)) < 2**31 else np.int64
     code = code.astype(index)
     rows = rows.astype(index)
     flow_of_event = np.full(len(audit), -1, dtype=index)
@@ -173,8 +182,19 @@ def flows(audit: pd.DataFrame, events: pd.DataFrame | None = None) -> Flows:
     rs = rows[order]  # audit rows, sorted by flow then time
     fs = code[order]
     ts = ts[order]
-    del order, code, rows
     starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]]) if len(fs) else np.zeros(0, dtype=np.int64)
+    return _Grouped(rs, fs, ts, starts, flow_ids, has_correlation, flow_of_event)
+
+
+def flows(audit: pd.DataFrame, events: pd.DataFrame | None = None) -> Flows:
+    """Group SSPR events into flows (see the module docstring). ``events``: a ready :func:`classify_events`.
+
+    Vectorised: one sort by (flow, time), then ``ufunc.reduceat`` over the flow boundaries.
+    """
+    events = classify_events(audit) if events is None else events
+    grouped = _group_events(audit, events)
+    rs, fs, ts, starts = grouped.rows, grouped.flows, grouped.times, grouped.starts
+    flow_ids, has_correlation, n_flows = grouped.flow_ids, grouped.has_correlation, len(grouped.flow_ids)
     kind_codes = np.asarray(events["kind"].cat.codes)[rs]
     success = events["success"].to_numpy(dtype=bool)[rs]
     end_code = np.asarray(events["end_state"].cat.codes)[rs].astype(np.int16)
@@ -236,7 +256,7 @@ def flows(audit: pd.DataFrame, events: pd.DataFrame | None = None) -> Flows:
             "failed_bits": failed_bits,
         }
     )
-    return Flows(table=table, events=events.assign(flow=flow_of_event))
+    return Flows(table=table, events=events.assign(flow=grouped.flow_of_event))
 
 
 def completed_resets(flow_table: pd.DataFrame) -> pd.DataFrame:

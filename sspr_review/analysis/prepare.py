@@ -318,60 +318,12 @@ def privileged_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upns:
     n = len(times)
     out = pd.DataFrame(index=pd.RangeIndex(n))
     has_roles, has_registration = data.has("roles"), data.has("registration")
-    listed = np.zeros(n, dtype=bool)
-    found_cols: dict[str, np.ndarray] = {c: np.full(n, None, dtype=object) for c in ("roles", "assignments", "groups")}
     if has_roles:
-        priv = data.roles()
-        ptype = lower(priv["principal_type"])
-        users = priv[((ptype == "user") | ptype.isna()).to_numpy(dtype=bool)]
-        if len(users) and n:
-            snap_ns = ns(users["snapshot_date"])
-            dates = np.unique(snap_ns[snap_ns != NAT])
-            needed = dates[np.clip(np.searchsorted(dates, times, side="right") - 1, 0, None)]
-            wanted_ids = set(lower(pd.Series(ids.to_numpy(), dtype="string")).dropna())
-            wanted_upns = set(lower(pd.Series(upns.to_numpy(), dtype="string")).dropna())
-            users = users[
-                np.isin(snap_ns, needed)
-                & (lower_isin(users["principal_id"], wanted_ids) | lower_isin(users["user_upn"], wanted_upns))
-            ]
-            key = user_key(users, "principal_id", "user_upn")
-            agg = (
-                users.assign(_key=key.to_numpy())
-                .groupby(["snapshot_date", "_key"], sort=False, dropna=True)
-                .agg(
-                    principal_id=("principal_id", "first"),
-                    user_upn=("user_upn", "first"),
-                    roles=("role_name", _join),
-                    assignments=("assignment", _join),
-                    groups=("via_group_name", _join),
-                )
-                .reset_index()
-            )
-            found = snapshot_lookup(
-                times,
-                ids,
-                upns,
-                agg,
-                id_col="principal_id",
-                upn_col="user_upn",
-                columns=["roles", "assignments", "groups"],
-            )
-            listed = found["found"].to_numpy(dtype=bool)
-            for col in found_cols:
-                found_cols[col] = found[col].to_numpy(dtype=object)
-    flagged = np.zeros(n, dtype=bool)
-    if has_registration and n:
-        reg = snapshot_lookup(
-            times,
-            ids,
-            upns,
-            data.registration,
-            id_col="user_id",
-            upn_col="user_upn",
-            columns=["is_admin"],
-            day=data.snapshot_day("registration"),
-        )
-        flagged = reg["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        listed, found_cols = _role_holders(data, times, ids, upns)
+    else:
+        listed = np.zeros(n, dtype=bool)
+        found_cols = {c: np.full(n, None, dtype=object) for c in ("roles", "assignments", "groups")}
+    flagged = _admin_flags(data, times, ids, upns) if has_registration and n else np.zeros(n, dtype=bool)
     if not has_roles and not has_registration:
         out["privileged"] = pd.array([None] * n, dtype="boolean")
         for col in ("roles", "assignments", "groups", "basis"):
@@ -394,6 +346,73 @@ def privileged_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upns:
     gaps = "; ".join(data.lacks("roles")) or None
     out["gaps"] = pd.array([gaps] * n, dtype="string")
     return out
+
+
+def _role_holders(
+    data: ReviewData, times: np.ndarray, ids: pd.Series, upns: pd.Series
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Per account at its time: listed in the roles snapshot in force (latest at or before the time), and its
+    ``roles``, ``assignments`` and ``groups`` ("; "-joined, ``None`` when not listed)."""
+    n = len(times)
+    listed = np.zeros(n, dtype=bool)
+    found_cols: dict[str, np.ndarray] = {c: np.full(n, None, dtype=object) for c in ("roles", "assignments", "groups")}
+    priv = data.roles()
+    ptype = lower(priv["principal_type"])
+    users = priv[((ptype == "user") | ptype.isna()).to_numpy(dtype=bool)]
+    if not (len(users) and n):
+        return listed, found_cols
+    snap_ns = ns(users["snapshot_date"])
+    dates = np.unique(snap_ns[snap_ns != NAT])
+    needed = dates[np.clip(np.searchsorted(dates, times, side="right") - 1, 0, None)]
+    wanted_ids = set(lower(pd.Series(ids.to_numpy(), dtype="string")).dropna())
+    wanted_upns = set(lower(pd.Series(upns.to_numpy(), dtype="string")).dropna())
+    users = users[
+        np.isin(snap_ns, needed)
+        & (lower_isin(users["principal_id"], wanted_ids) | lower_isin(users["user_upn"], wanted_upns))
+    ]
+    key = user_key(users, "principal_id", "user_upn")
+    agg = (
+        users.assign(_key=key.to_numpy())
+        .groupby(["snapshot_date", "_key"], sort=False, dropna=True)
+        .agg(
+            principal_id=("principal_id", "first"),
+            user_upn=("user_upn", "first"),
+            roles=("role_name", _join),
+            assignments=("assignment", _join),
+            groups=("via_group_name", _join),
+        )
+        .reset_index()
+    )
+    found = snapshot_lookup(
+        times,
+        ids,
+        upns,
+        agg,
+        id_col="principal_id",
+        upn_col="user_upn",
+        columns=["roles", "assignments", "groups"],
+    )
+    listed = found["found"].to_numpy(dtype=bool)
+    for col in found_cols:
+        found_cols[col] = found[col].to_numpy(dtype=object)
+    return listed, found_cols
+
+
+def _admin_flags(data: ReviewData, times: np.ndarray, ids: pd.Series, upns: pd.Series) -> np.ndarray:
+    """Per account at its time: flagged ``is_admin`` by the registration snapshot in force."""
+    if not len(times):
+        return np.zeros(0, dtype=bool)
+    reg = snapshot_lookup(
+        times,
+        ids,
+        upns,
+        data.registration,
+        id_col="user_id",
+        upn_col="user_upn",
+        columns=["is_admin"],
+        day=data.snapshot_day("registration"),
+    )
+    return reg["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
 def registration_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upns: pd.Series) -> pd.DataFrame:

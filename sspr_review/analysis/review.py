@@ -17,22 +17,15 @@ import pandas as pd
 
 from ..ingest.coverage import SOURCES, SourceCoverage
 from ._util import iso, plain, to_ns
+from .compare import Comparison, compare
 from .correlations import Correlations, correlate, correlations_json
-from .findings import (
-    Comparison,
-    Finding,
-    admins_not_in_roles,
-    compare,
-    data_gaps,
-    evaluate,
-    finding_from_dict,
-    finding_to_dict,
-    sort_findings,
-)
 from .flows import is_kind, unrecognised_reasons
 from .metrics import Metric, weekly_metrics, window_metrics
+from .model import Finding, finding_from_dict, finding_to_dict, sort_findings
 from .prepare import ReviewData, chosen_snapshots, complete_sources, prepare, source_gaps
 from .reasons import END_STATES
+from .registry import data_gaps, evaluate
+from .rules_registration import admins_not_in_roles
 from .settings import AnalysisSettings
 from .takeover import phone_only_unjudged
 from .window import ReviewWindow

@@ -14,9 +14,9 @@
     SSPR, password-change or security-info event the user initiated): the shape of a SIM swap. Users with no
     earlier event with an IP in that lookback cannot be judged; :func:`phone_only_unjudged` counts those resets.
 
-Both are pure, vectorised functions over :class:`~.prepare.ReviewData`; :data:`RULES` registers them in
-:data:`~.findings.RULES` (this module has no other tie to :mod:`.findings` than the :class:`~.findings.Finding`
-type and the shared account-matching helpers it imports from there).
+Both are pure, vectorised functions over :class:`~.prepare.ReviewData`, registered in :data:`.registry.RULES`;
+they share the :class:`~.model.Finding` model and the account-matching helpers of :mod:`.accounts` with the other
+rule families.
 
 Fingerprints: the user and the reset (its kind and UTC time for a chain; its flow for a phone-only reset). Both
 are event-like: the same reset is not reported twice, so next week's review lists it as resolved.
@@ -24,8 +24,8 @@ are event-like: the same reset is not reported twice, so next week's review list
 
 from __future__ import annotations
 
-import re
 import weakref
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -33,10 +33,19 @@ import pandas as pd
 
 from .. import catalog
 from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, as_datetime, iso, lower, lower_isin, ns, plain, take_rows, to_ns
-from .findings import Finding, Rule, _display, _int, _key, _pairs, fingerprint, resets_between
+from .accounts import account_key, account_pairs, as_int, display_name
 from .flows import is_kind, method_labels
+from .model import Finding, fingerprint
 from .prepare import ReviewData, registration_lookup
 from .reasons import METHODS
+from .security_info import (
+    AUTH_METHODS_SERVICE,
+    CHANGE_ACTIVITIES,
+    reset_ips,
+    reset_record,
+    resets_with_flows,
+    security_info_changes,
+)
 from .settings import AnalysisSettings
 from .window import ReviewWindow
 
@@ -44,36 +53,11 @@ __all__ = [
     "CHANGE_ACTIVITIES",
     "NON_PHONE_REGISTERED",
     "PHONE_METHODS",
-    "RULES",
     "find_phone_only_resets_new_ip",
     "find_security_info_changes_after_reset",
     "phone_only_unjudged",
     "security_info_changes",
 ]
-
-#: Authentication Methods activities that change a user's security info (lower case). "Admin registered
-#: security info" counts unless it issued a Temporary Access Pass (kind ``tap``).
-CHANGE_ACTIVITIES: Final = frozenset(
-    {
-        "user registered security info",
-        "user updated security info",
-        "user changed default security info",
-        "user deleted security info",
-        "user registered all required security info",
-        "admin registered security info",
-        "admin updated security info",
-        "admin deleted security info",
-    }
-)
-#: An activity of the Authentication Methods service the kit does not know counts as a change when its name
-#: mentions security info and says it was registered, changed or deleted (in the past tense: "started ...
-#: registration" is not a change).
-UNKNOWN_CHANGE: Final = re.compile(
-    r"security info.*\b(registered|updated|changed|deleted|removed)\b|"
-    r"\b(registered|updated|changed|deleted|removed)\b.*security info"
-)
-_DELETION: Final = re.compile(r"\b(deleted|removed)\b")
-AUTH_METHODS_SERVICE: Final = "authentication methods"
 
 #: SSPR verification methods that are phone-based (see :data:`~.reasons.METHODS`).
 PHONE_METHODS: Final = ("sms", "voice", "office_phone")
@@ -95,156 +79,8 @@ NON_PHONE_REGISTERED: Final = frozenset(
 )
 _PHONE_BITS: Final = sum(1 << METHODS.index(m) for m in PHONE_METHODS)
 _NON_PHONE_BITS: Final = sum(1 << METHODS.index(m) for m in NON_PHONE_USED)
-#: Method names recognised in a security-info event's resultReason ("User registered Authenticator App with
-#: Notification"), first match wins.
-_REASON_METHODS: Final = (
-    ("temporary access pass", "temporary access pass"),
-    ("fido2", "passkey / FIDO2"),
-    ("passkey", "passkey / FIDO2"),
-    ("security key", "passkey / FIDO2"),
-    ("windows hello", "Windows Hello for Business"),
-    ("authenticator app with notification", "Authenticator app (notification)"),
-    ("authenticator app with code", "Authenticator app (code)"),
-    ("authenticator", "Authenticator app"),
-    ("office phone", "office phone"),
-    ("alternate mobile phone", "alternate mobile phone"),
-    ("mobile phone", "mobile phone"),
-    ("phone", "phone"),
-    ("email", "email"),
-    ("security questions", "security questions"),
-    ("hardware", "hardware OATH token"),
-    ("password", "password"),
-)
 _MAX_EARLIER_IPS: Final = 5
 _GATE_NAMES: Final[dict[str, str]] = {"sms": "SMS", "voice": "voice call", "office_phone": "office phone"}
-
-
-# ------------------------------------------------------------------------------------------------ helpers
-
-
-def _name_flags(names: pd.Series, services: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Per row (computed on the distinct names): the activity changes security info (known, or unknown and of
-    the Authentication Methods service with a name saying so), and it deleted a method."""
-    codes, uniques = pd.factorize(names, use_na_sentinel=True)
-    text = lower(pd.Series(pd.Index(uniques), dtype="string")).fillna("")
-    known = text.isin(CHANGE_ACTIVITIES).to_numpy(dtype=bool)
-    unknown = ~text.isin(catalog.KNOWN_ACTIVITIES).to_numpy(dtype=bool) & np.array(
-        [bool(UNKNOWN_CHANGE.search(t)) for t in text.tolist()], dtype=bool
-    )
-    deletion = np.array([bool(_DELETION.search(t)) for t in text.tolist()], dtype=bool)
-    known_row = np.append(known, False)[codes]
-    unknown_row = np.append(unknown, False)[codes] & lower_isin(services, [AUTH_METHODS_SERVICE])
-    return known_row | unknown_row, np.append(deletion, False)[codes]
-
-
-def _reason_method(reasons: pd.Series) -> np.ndarray:
-    """The method a resultReason names (see :data:`_REASON_METHODS`), else ``None``; per distinct text."""
-    codes, uniques = pd.factorize(reasons, use_na_sentinel=True)
-    found = []
-    for text in lower(pd.Series(pd.Index(uniques), dtype="string")).fillna("").tolist():
-        found.append(next((label for pattern, label in _REASON_METHODS if pattern in text), None))
-    return np.array([*found, None], dtype=object)[codes]
-
-
-def security_info_changes(data: ReviewData, start: int | None = None, end: int | None = None) -> pd.DataFrame:
-    """Successful security-info changes (see :data:`CHANGE_ACTIVITIES`) in ``[start, end)`` (int64 ns; None:
-    open), Temporary Access Passes excluded, one row per event (the same record twice, or identical events of
-    one sitting, once): ``time`` (int64 ns), ``user_id``, ``user_upn``, ``ip``, ``activity``, ``reason``,
-    ``method``, ``deletion``, ``initiator``, ``initiator_type``, ``id``; sorted by time."""
-    audit, events = data.audit, data.events
-    time = events["time"].to_numpy()
-    span = time != NAT
-    if start is not None:
-        span &= time >= start
-    if end is not None:
-        span &= time < end
-    candidates = np.flatnonzero(span)
-    change, deletion = _name_flags(audit["activity"].iloc[candidates], audit["service"].iloc[candidates])
-    keep = change & events["success"].to_numpy(dtype=bool)[candidates] & ~is_kind(events, "tap")[candidates]
-    rows, deletion = candidates[keep], deletion[keep]
-    cols = ["id", "user_id", "user_upn", "ip", "activity", "result_reason", "initiator_upn", "initiator_name"]
-    picked = take_rows(audit, rows, [*cols, "initiator_type"]).reset_index(drop=True)
-    frame = pd.DataFrame(
-        {
-            "time": events["time"].to_numpy()[rows],
-            "user_id": picked["user_id"].astype("string").array,
-            "user_upn": picked["user_upn"].astype("string").array,
-            "ip": picked["ip"].astype("string").array,
-            "activity": picked["activity"].astype("string").array,
-            "reason": picked["result_reason"].astype("string").str.strip().mask(lambda s: s == "").array,
-            "method": _reason_method(picked["result_reason"]),
-            "deletion": deletion,
-            "initiator": picked["initiator_upn"].fillna(picked["initiator_name"]).astype("string").array,
-            "initiator_type": picked["initiator_type"].astype("string").array,
-            "id": picked["id"].astype("string").array,
-        }
-    )
-    with_id = frame["id"].notna().to_numpy(dtype=bool)
-    frame = pd.concat([frame[with_id].drop_duplicates("id"), frame[~with_id]], ignore_index=True)
-    same = ["time", "user_id", "user_upn", "ip", "activity", "reason", "initiator"]
-    frame = frame.drop_duplicates(same)
-    return frame.sort_values("time", kind="stable").reset_index(drop=True)
-
-
-def _flow_rows(data: ReviewData, flow_ids: pd.Series, start: int, end: int) -> np.ndarray:
-    """Row numbers in ``data.flows`` of the flows ``flow_ids`` that completed in ``[start, end)`` (-1 when not
-    found); only those flows are indexed."""
-    flows = data.flows
-    done = ns(flows["completed_time"])
-    candidates = np.flatnonzero(flows["completed"].to_numpy(dtype=bool) & (done >= start) & (done < end))
-    index = pd.Index(flows["flow_id"].iloc[candidates].astype("string"))
-    pos = np.asarray(index.get_indexer(pd.Index(pd.Series(flow_ids, dtype="string"))), dtype=np.int64)
-    return np.where(pos >= 0, candidates[np.maximum(pos, 0)] if candidates.size else -1, -1)
-
-
-def _flow_ips(data: ReviewData, flow_rows: np.ndarray) -> pd.DataFrame:
-    """Distinct (``flow``, ``ip``) of the events of these flows."""
-    flow_of = data.events["flow"].to_numpy()
-    rows = np.flatnonzero(np.isin(flow_of, flow_rows[flow_rows >= 0]))
-    ips = take_rows(data.audit, rows, ["ip"])["ip"].astype("string")
-    out = pd.DataFrame({"flow": flow_of[rows].astype(np.int64), "ip": ips.to_numpy()}).dropna(subset=["ip"])
-    return out.drop_duplicates().reset_index(drop=True)
-
-
-def _resets(data: ReviewData, start: int, end: int) -> pd.DataFrame:
-    """:func:`~.findings.resets_between` with ``flow`` (row in ``data.flows``, -1 for admin resets) and the
-    flow's ``verified_bits`` (0 for admin resets)."""
-    frame = resets_between(data, start, end)
-    flow = _flow_rows(data, frame["flow_id"], start, end)
-    verified = data.flows["verified_bits"].to_numpy()
-    frame["flow"] = flow.astype(np.int64)
-    frame["verified_bits"] = np.where(flow >= 0, verified[np.maximum(flow, 0)] if len(verified) else 0, 0).astype(
-        np.int64
-    )
-    return frame
-
-
-def _reset_ips(data: ReviewData, resets: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame:
-    """Distinct (``l`` = row of ``resets``, ``ip``) of the resets at ``rows`` (default: all): every IP of an SSPR
-    reset's flow, an admin reset's IP."""
-    rows = np.arange(len(resets)) if rows is None else np.asarray(rows, dtype=np.int64)
-    flow = resets["flow"].to_numpy()[rows]
-    flow_ips = _flow_ips(data, flow)
-    by_flow = pd.DataFrame({"l": rows, "flow": flow}).merge(flow_ips, on="flow")[["l", "ip"]]
-    own = pd.DataFrame({"l": rows, "ip": resets["ip"].to_numpy()[rows]}).dropna(subset=["ip"])
-    out = pd.concat([by_flow, own], ignore_index=True).astype({"l": np.int64, "ip": "string"})
-    return out.drop_duplicates().reset_index(drop=True)
-
-
-def _reset_record(resets: pd.DataFrame, i: int, ips: list[str]) -> dict[str, Any]:
-    bits = np.asarray([resets.at[i, "verified_bits"]], dtype=np.int64)
-    methods = [m for m in str(method_labels(bits)[0]).split(",") if m]
-    return {
-        "time": iso(_int(resets.at[i, "time"])),
-        "type": plain(resets.at[i, "type"]),
-        "initiator": plain(resets.at[i, "initiator"]),
-        "initiator_type": plain(resets.at[i, "initiator_type"]),
-        "ip": plain(resets.at[i, "ip"]),
-        "ips": ips,
-        "methods_verified": methods if resets.at[i, "type"] == "self_service" else None,
-        "correlation_id": plain(resets.at[i, "correlation_id"]),
-        "activity": plain(resets.at[i, "activity"]),
-    }
 
 
 # --------------------------------------------------------------------------- security_info_changed_after_reset
@@ -259,18 +95,46 @@ def find_security_info_changes_after_reset(
     change in the week. **high** when a change deleted a method or came from an IP address none of the reset's
     events used, or when a change or the reset has no IP so that cannot be ruled out (``evidence.ip_compared``
     is then false and the title says so), else **medium**."""
+    found = _chains(data, window, settings)
+    if found is None:
+        return []
+    resets, changes, pairs, chains = found
+    by_reset = reset_ips(data, resets, chains)
+    known_ip = set(by_reset["l"].tolist())
+    change_ip = lower(changes["ip"]).to_numpy()[pairs["r"].to_numpy()]  # IPv6 text may differ in case
+    match = pairs[["l", "r"]].assign(ip=pd.array(change_ip, dtype="string"))
+    match = match.merge(by_reset.assign(ip=lower(by_reset["ip"])), on=["l", "ip"], how="left", indicator=True)
+    same_ip = set(map(tuple, match[match["_merge"] == "both"][["l", "r"]].to_numpy().tolist()))
+    ips_of = {as_int(li): sorted(set(g.astype(str))) for li, g in by_reset.groupby("l")["ip"]}
+    resets = resets.assign(_key=account_key(resets).to_numpy(), _shown=display_name(resets).to_numpy())
+    out = []
+    for label, group in pairs.sort_values(["l", "tc"], kind="stable").groupby("l", sort=True):
+        li = as_int(label)
+        listed, foreign, deleted, uncompared = _chain_changes(changes, group["r"].tolist(), li, li in known_ip, same_ip)
+        out.append(
+            _chain_finding(resets, li, group, list(ips_of.get(li, [])), listed, foreign, deleted, uncompared, settings)
+        )
+    return out
+
+
+def _chains(
+    data: ReviewData, window: ReviewWindow, settings: AnalysisSettings
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, np.ndarray] | None:
+    """The resets and security-info changes around the week, the (reset ``l``, change ``r``) pairs of the chains
+    whose first change lies in the week (with reset time ``tr`` and change time ``tc``), and those chains' resets;
+    ``None`` when there are none."""
     width = settings.takeover_window_hours * NS_PER_HOUR
     start, end = to_ns(window.start), to_ns(window.end)
     # every change of a chain that may start in the week: its reset is at most one window before the week
     changes = security_info_changes(data, start - width, end + width)
     if changes.empty:
-        return []
-    resets = _resets(data, start - width, end)
+        return None
+    resets = resets_with_flows(data, start - width, end)
     if resets.empty:
-        return []
-    pairs = _pairs(resets, changes)
+        return None
+    pairs = account_pairs(resets, changes)
     if pairs.empty:
-        return []
+        return None
     tr = resets["time"].to_numpy()[pairs["l"].to_numpy()]
     tc = changes["time"].to_numpy()[pairs["r"].to_numpy()]
     pairs = pairs.assign(tr=tr, tc=tc)
@@ -282,98 +146,106 @@ def find_security_info_changes_after_reset(
     tt = ns(taps["time"])
     taps = taps[(tt >= start - 2 * width) & (tt < end + width)].reset_index(drop=True)  # those that can excuse
     if len(pairs) and len(taps):
-        tap_pairs = _pairs(changes, taps)
+        tap_pairs = account_pairs(changes, taps)
         tap_t = ns(taps["time"])[tap_pairs["r"].to_numpy()]
         change_t = changes["time"].to_numpy()[tap_pairs["l"].to_numpy()]
         covered = tap_pairs["l"].to_numpy()[(tap_t <= change_t) & (change_t - tap_t <= width)]
         pairs = pairs[~np.isin(pairs["r"].to_numpy(), covered)]
     if pairs.empty:
-        return []
+        return None
     first = pairs.groupby("l")["tc"].min()
     chains = first[(first >= start) & (first < end)].index.to_numpy()
     pairs = pairs[np.isin(pairs["l"].to_numpy(), chains)]
     if pairs.empty:
-        return []
-    reset_ips = _reset_ips(data, resets, chains)
-    known_ip = set(reset_ips["l"].tolist())
-    change_ip = lower(changes["ip"]).to_numpy()[pairs["r"].to_numpy()]  # IPv6 text may differ in case
-    match = pairs[["l", "r"]].assign(ip=pd.array(change_ip, dtype="string"))
-    match = match.merge(reset_ips.assign(ip=lower(reset_ips["ip"])), on=["l", "ip"], how="left", indicator=True)
-    same_ip = set(map(tuple, match[match["_merge"] == "both"][["l", "r"]].to_numpy().tolist()))
-    ips_of = {_int(li): sorted(set(g.astype(str))) for li, g in reset_ips.groupby("l")["ip"]}
-    resets = resets.assign(_key=_key(resets).to_numpy(), _shown=_display(resets).to_numpy())
-    out = []
-    for li, group in pairs.sort_values(["l", "tc"], kind="stable").groupby("l", sort=True):
-        li = int(li)
-        reset_ip_list = list(ips_of.get(li, []))
-        listed = []
-        foreign, deleted, uncompared = [], False, 0
-        for ri in group["r"].tolist():
-            ip = plain(changes.at[ri, "ip"])
-            compared = ip is not None and li in known_ip
-            other = compared and (li, ri) not in same_ip
-            foreign += [ip] if other else []
-            uncompared += 0 if compared else 1
-            deleted |= bool(changes.at[ri, "deletion"])
-            listed.append(
-                {
-                    "time": iso(_int(changes.at[ri, "time"])),
-                    "activity": plain(changes.at[ri, "activity"]),
-                    "ip": ip,
-                    "ip_used_by_reset": None if not compared else not other,
-                    "method": plain(changes.at[ri, "method"]),
-                    "reason": plain(changes.at[ri, "reason"]),
-                    "initiator": plain(changes.at[ri, "initiator"]),
-                    "deletion": bool(changes.at[ri, "deletion"]),
-                }
-            )
-        # a change or reset without an IP could have come from elsewhere: keep the severity that could raise
-        high = bool(foreign) or deleted or uncompared > 0
-        reset = _reset_record(resets, li, reset_ip_list)
-        reset_t = _int(resets.at[li, "time"])
-        first_t, last_t = int(group["tc"].min()), int(group["tc"].max())
-        minutes = round((first_t - reset_t) / (NS_PER_HOUR / 60), 1)
-        shown = str(resets.at[li, "_shown"])
-        why = []
-        if deleted:
-            why.append("a method was deleted")
-        if foreign:
-            why.append("from an IP address the reset did not use")
-        if uncompared and not foreign:
-            why.append("an IP address is missing: a change from elsewhere is not ruled out")
-        evidence = {
-            "reset": reset,
-            "changes": listed[: settings.max_users_listed],
-            "changes_count": len(listed),
-            "minutes_to_first_change": minutes,
-            "hours_to_last_change": round((last_t - reset_t) / NS_PER_HOUR, 2),
-            "window_hours": settings.takeover_window_hours,
-            "ips_not_used_by_reset": sorted(set(foreign)),
-            "method_deleted": deleted,
-            "ip_compared": uncompared == 0,
-            "changes_without_ip_comparison": uncompared,
-            "severity_reason": "; ".join(why) or "changes from the reset's own IP address",
-        }
-        how = "an administrator reset" if resets.at[li, "type"] == "admin" else "a self-service reset"
-        out.append(
-            Finding(
-                kind="security_info_changed_after_reset",
-                severity="high" if high else "medium",
-                title=f"{shown}'s security info changed {_duration(first_t - reset_t)} after {how} of their "
-                f"password" + (f" ({why[0]})" if why else ""),
-                users=(shown,),
-                start=as_datetime(reset_t),
-                end=as_datetime(last_t),
-                evidence=plain(evidence),
-                action="Confirm with the user through a known channel (call back on a number on file, or their "
-                "manager) that they made these changes; if not, remove the method, revoke their sessions and reset "
-                "the account with a Temporary Access Pass.",
-                fingerprint=fingerprint(
-                    "security_info_changed_after_reset", resets.at[li, "_key"], resets.at[li, "type"], iso(reset_t)
-                ),
-            )
+        return None
+    return resets, changes, pairs, chains
+
+
+def _chain_changes(
+    changes: pd.DataFrame, rows: list[int], li: int, known: bool, same_ip: set[tuple[int, int]]
+) -> tuple[list[dict[str, Any]], list[Any], bool, int]:
+    """The changes of reset ``li``'s chain as evidence records, with the IPs the reset did not use, whether a
+    method was deleted and how many changes could not be compared (``known``: the reset has an IP)."""
+    listed = []
+    foreign, deleted, uncompared = [], False, 0
+    for ri in rows:
+        ip = plain(changes.at[ri, "ip"])
+        compared = ip is not None and known
+        other = compared and (li, ri) not in same_ip
+        foreign += [ip] if other else []
+        uncompared += 0 if compared else 1
+        deleted |= bool(changes.at[ri, "deletion"])
+        listed.append(
+            {
+                "time": iso(as_int(changes.at[ri, "time"])),
+                "activity": plain(changes.at[ri, "activity"]),
+                "ip": ip,
+                "ip_used_by_reset": None if not compared else not other,
+                "method": plain(changes.at[ri, "method"]),
+                "reason": plain(changes.at[ri, "reason"]),
+                "initiator": plain(changes.at[ri, "initiator"]),
+                "deletion": bool(changes.at[ri, "deletion"]),
+            }
         )
-    return out
+    return listed, foreign, deleted, uncompared
+
+
+def _chain_finding(
+    resets: pd.DataFrame,
+    li: int,
+    group: pd.DataFrame,
+    reset_ip_list: list[str],
+    listed: list[dict[str, Any]],
+    foreign: list[Any],
+    deleted: bool,
+    uncompared: int,
+    settings: AnalysisSettings,
+) -> Finding:
+    """The finding of reset ``li``'s chain of changes (``group``: its pairs, with the change times ``tc``)."""
+    # a change or reset without an IP could have come from elsewhere: keep the severity that could raise
+    high = bool(foreign) or deleted or uncompared > 0
+    reset = reset_record(resets, li, reset_ip_list)
+    reset_t = as_int(resets.at[li, "time"])
+    first_t, last_t = int(group["tc"].min()), int(group["tc"].max())
+    minutes = round((first_t - reset_t) / (NS_PER_HOUR / 60), 1)
+    shown = str(resets.at[li, "_shown"])
+    why = []
+    if deleted:
+        why.append("a method was deleted")
+    if foreign:
+        why.append("from an IP address the reset did not use")
+    if uncompared and not foreign:
+        why.append("an IP address is missing: a change from elsewhere is not ruled out")
+    evidence = {
+        "reset": reset,
+        "changes": listed[: settings.max_users_listed],
+        "changes_count": len(listed),
+        "minutes_to_first_change": minutes,
+        "hours_to_last_change": round((last_t - reset_t) / NS_PER_HOUR, 2),
+        "window_hours": settings.takeover_window_hours,
+        "ips_not_used_by_reset": sorted(set(foreign)),
+        "method_deleted": deleted,
+        "ip_compared": uncompared == 0,
+        "changes_without_ip_comparison": uncompared,
+        "severity_reason": "; ".join(why) or "changes from the reset's own IP address",
+    }
+    how = "an administrator reset" if resets.at[li, "type"] == "admin" else "a self-service reset"
+    return Finding(
+        kind="security_info_changed_after_reset",
+        severity="high" if high else "medium",
+        title=f"{shown}'s security info changed {_duration(first_t - reset_t)} after {how} of their "
+        f"password" + (f" ({why[0]})" if why else ""),
+        users=(shown,),
+        start=as_datetime(reset_t),
+        end=as_datetime(last_t),
+        evidence=plain(evidence),
+        action="Confirm with the user through a known channel (call back on a number on file, or their "
+        "manager) that they made these changes; if not, remove the method, revoke their sessions and reset "
+        "the account with a Temporary Access Pass.",
+        fingerprint=fingerprint(
+            "security_info_changed_after_reset", resets.at[li, "_key"], resets.at[li, "type"], iso(reset_t)
+        ),
+    )
 
 
 def _duration(delta: int) -> str:
@@ -432,7 +304,7 @@ def _compute_phone_only(
     data: ReviewData, window: ReviewWindow, settings: AnalysisSettings
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     start, end = to_ns(window.start), to_ns(window.end)
-    resets = _resets(data, start, end)
+    resets = resets_with_flows(data, start, end)
     resets = resets[(resets["type"] == "self_service").to_numpy(dtype=bool)]
     bits = resets["verified_bits"].to_numpy()
     resets = resets[(bits != 0) & (bits & ~_PHONE_BITS == 0)].reset_index(drop=True)
@@ -448,7 +320,7 @@ def _compute_phone_only(
     upns = set(lower(resets["user_upn"]).dropna())
     lookback = settings.new_ip_lookback_days * NS_PER_DAY
     hist = _history(data, ids, upns, int(flow_start.min()) - lookback, int(flow_start.max()))
-    pairs = _pairs(resets, hist)
+    pairs = account_pairs(resets, hist)
     ht = hist["time"].to_numpy()[pairs["r"].to_numpy()]
     fs = flow_start[pairs["l"].to_numpy()]
     own_flow = hist["flow"].to_numpy()[pairs["r"].to_numpy()] == resets["flow"].to_numpy()[pairs["l"].to_numpy()]
@@ -468,9 +340,9 @@ def phone_only_unjudged(data: ReviewData, window: ReviewWindow, settings: Analys
     if not data.has("audit"):
         return {}
     resets, _ = _phone_only(data, window, settings)
-    no_ip = ~np.isin(np.arange(len(resets)), _reset_ips(data, resets)["l"].to_numpy())
+    no_ip = ~np.isin(np.arange(len(resets)), reset_ips(data, resets)["l"].to_numpy())
     unjudged = resets[~resets["judged"].to_numpy(dtype=bool) | no_ip]
-    return {"resets": len(unjudged), "users": int(_key(unjudged).nunique()) if len(unjudged) else 0}
+    return {"resets": len(unjudged), "users": int(account_key(unjudged).nunique()) if len(unjudged) else 0}
 
 
 def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[Finding]:
@@ -482,105 +354,147 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
     resets, earlier = _phone_only(data, window, settings)
     if resets.empty or not resets["judged"].any():
         return []
-    reset_ips = _reset_ips(data, resets).assign(ip=lambda f: lower(f["ip"]))
+    found = _new_ips(data, resets, earlier)
+    if found is None:
+        return []
+    hits, new_ips, all_ips = found
+    flows = data.flows
+    sub = resets.iloc[hits].reset_index(drop=True)
+    used_bits = _non_phone_used(flows, sub)
+    reg = registration_lookup(data, sub["time"].to_numpy(), sub["user_id"], sub["user_upn"])
+    snap = _snapshot_dates(data, sub)
+    sub = sub.assign(_key=account_key(sub).to_numpy(), _shown=display_name(sub).to_numpy())
+    times = data.events["time"].to_numpy()
+    times = times[times != NAT]
+    context = _PhoneOnly(
+        data=data,
+        settings=settings,
+        sub=sub,
+        earlier=earlier,
+        new_ips=new_ips,
+        all_ips=all_ips,
+        used_bits=used_bits,
+        reg=reg,
+        snap=snap,
+        history_from=iso(int(times.min())) if times.size else None,
+    )
+    return [_phone_only_finding(context, j, li) for j, li in enumerate(hits.tolist())]
+
+
+@dataclass(frozen=True)
+class _PhoneOnly:
+    """What the finding of each phone-only reset from a new IP reads: the resets (``sub``) and their signals."""
+
+    data: ReviewData
+    settings: AnalysisSettings
+    sub: pd.DataFrame
+    earlier: pd.DataFrame
+    new_ips: pd.Series
+    all_ips: pd.Series
+    used_bits: pd.Series
+    reg: pd.DataFrame
+    snap: list[str | None]
+    history_from: str | None
+
+
+def _new_ips(
+    data: ReviewData, resets: pd.DataFrame, earlier: pd.DataFrame
+) -> tuple[np.ndarray, pd.Series, pd.Series] | None:
+    """The judged resets (rows of ``resets``) with an IP not in their ``earlier`` IPs, their new IPs and all their
+    IPs (by row); ``None`` when there are none."""
+    by_reset = reset_ips(data, resets).assign(ip=lambda f: lower(f["ip"]))
     known = earlier[["l", "ip"]].assign(_seen=True)
-    tagged = reset_ips.merge(known, on=["l", "ip"], how="left")
+    tagged = by_reset.merge(known, on=["l", "ip"], how="left")
     new = tagged[tagged["_seen"].isna().to_numpy()]
     new = new[np.isin(new["l"].to_numpy(), np.flatnonzero(resets["judged"].to_numpy(dtype=bool)))]
     if new.empty:
-        return []
+        return None
     hits = np.unique(new["l"].to_numpy())
     new_ips = new.groupby("l")["ip"].agg(lambda s: sorted(set(s.astype(str))))
-    all_ips = reset_ips.groupby("l")["ip"].agg(lambda s: sorted(set(s.astype(str))))
-    # non-phone methods: verified in an earlier flow of the user, or registered
-    flows = data.flows
-    sub = resets.iloc[hits].reset_index(drop=True)
-    fpairs = _pairs(sub, flows)
+    all_ips = by_reset.groupby("l")["ip"].agg(lambda s: sorted(set(s.astype(str))))
+    return hits, new_ips, all_ips
+
+
+def _non_phone_used(flows: pd.DataFrame, sub: pd.DataFrame) -> pd.Series:
+    """Per reset of ``sub``: the non-phone methods (bits) verified in an earlier flow of the user."""
+    fpairs = account_pairs(sub, flows)
     fstart = ns(flows["start"])[fpairs["r"].to_numpy()]
     fbits = flows["verified_bits"].to_numpy()[fpairs["r"].to_numpy()] & _NON_PHONE_BITS
     before = (fstart < sub["flow_start"].to_numpy()[fpairs["l"].to_numpy()]) & (fbits != 0)
     used = pd.DataFrame({"l": fpairs["l"].to_numpy()[before], "bits": fbits[before]})
-    used_bits = used.groupby("l")["bits"].agg(lambda s: int(np.bitwise_or.reduce(s.to_numpy())))
-    reg = registration_lookup(data, sub["time"].to_numpy(), sub["user_id"], sub["user_upn"])
-    snap = _snapshot_dates(data, sub)
-    sub = sub.assign(_key=_key(sub).to_numpy(), _shown=_display(sub).to_numpy())
-    times = data.events["time"].to_numpy()
-    times = times[times != NAT]
-    history_from = iso(int(times.min())) if times.size else None
-    out = []
-    for j, li in enumerate(hits.tolist()):
-        used_list = [m for m in method_labels(np.asarray([int(used_bits.get(j, 0))]))[0].split(",") if m]
-        registered_all = (
-            [m for m in str(reg.at[j, "methods_registered"] or "").split(",") if m] if bool(reg.at[j, "found"]) else []
-        )
-        registered_non_phone = [m for m in registered_all if m.strip().lower() in NON_PHONE_REGISTERED]
-        has_other = bool(used_list or registered_non_phone)
-        # without registration data a registered non-phone method cannot be ruled out: keep the severity it
-        # could have raised the finding to, and say so
-        unknown = not has_other and not data.has("registration")
-        high = has_other or unknown
-        ips = earlier[earlier["l"] == li].sort_values("last_seen", ascending=False, kind="stable")
-        gates = [m for m in str(method_labels(np.asarray([_int(sub.at[j, "verified_bits"])]))[0]).split(",") if m]
-        reset = _reset_record(sub, j, list(all_ips.get(li, [])))
-        evidence = {
-            "reset": reset,
-            "gates": gates,
-            "new_ips": list(new_ips.get(li, [])),
-            "earlier_ips": [
-                {"ip": str(ip), "last_seen": iso(int(t))}
-                for ip, t in zip(ips["ip"].tolist()[:_MAX_EARLIER_IPS], ips["last_seen"].tolist(), strict=False)
-            ],
-            "earlier_ips_count": len(ips),
-            "lookback_days": settings.new_ip_lookback_days,
-            "audit_history_from": history_from,
-            "non_phone_methods_used_before": used_list,
-            "non_phone_methods_registered": registered_non_phone if data.has("registration") else None,
-            "methods_registered": registered_all if data.has("registration") else None,
-            "registration_snapshot": snap[j] if data.has("registration") else None,
-            "not_evaluated": [] if data.has("registration") else ["registration"],
-            "severity_reason": "a non-phone method registered or used before"
+    return used.groupby("l")["bits"].agg(lambda s: int(np.bitwise_or.reduce(s.to_numpy())))
+
+
+def _phone_only_finding(context: _PhoneOnly, j: int, li: int) -> Finding:
+    """The finding of reset ``j`` of ``context.sub`` (row ``li`` of the week's phone-only resets)."""
+    data, settings, sub, reg, earlier = context.data, context.settings, context.sub, context.reg, context.earlier
+    used_bits, new_ips, all_ips, snap = context.used_bits, context.new_ips, context.all_ips, context.snap
+    history_from, flows = context.history_from, data.flows
+    used_list = [m for m in method_labels(np.asarray([int(used_bits.get(j, 0))]))[0].split(",") if m]
+    registered_all = (
+        [m for m in str(reg.at[j, "methods_registered"] or "").split(",") if m] if bool(reg.at[j, "found"]) else []
+    )
+    registered_non_phone = [m for m in registered_all if m.strip().lower() in NON_PHONE_REGISTERED]
+    has_other = bool(used_list or registered_non_phone)
+    # without registration data a registered non-phone method cannot be ruled out: keep the severity it
+    # could have raised the finding to, and say so
+    unknown = not has_other and not data.has("registration")
+    high = has_other or unknown
+    ips = earlier[earlier["l"] == li].sort_values("last_seen", ascending=False, kind="stable")
+    gates = [m for m in str(method_labels(np.asarray([as_int(sub.at[j, "verified_bits"])]))[0]).split(",") if m]
+    reset = reset_record(sub, j, list(all_ips.get(li, [])))
+    evidence = {
+        "reset": reset,
+        "gates": gates,
+        "new_ips": list(new_ips.get(li, [])),
+        "earlier_ips": [
+            {"ip": str(ip), "last_seen": iso(int(t))}
+            for ip, t in zip(ips["ip"].tolist()[:_MAX_EARLIER_IPS], ips["last_seen"].tolist(), strict=False)
+        ],
+        "earlier_ips_count": len(ips),
+        "lookback_days": settings.new_ip_lookback_days,
+        "audit_history_from": history_from,
+        "non_phone_methods_used_before": used_list,
+        "non_phone_methods_registered": registered_non_phone if data.has("registration") else None,
+        "methods_registered": registered_all if data.has("registration") else None,
+        "registration_snapshot": snap[j] if data.has("registration") else None,
+        "not_evaluated": [] if data.has("registration") else ["registration"],
+        "severity_reason": "a non-phone method registered or used before"
+        if has_other
+        else "registration data missing: a non-phone method is not ruled out"
+        if unknown
+        else "no non-phone method registered or used before",
+    }
+    shown = str(sub.at[j, "_shown"])
+    gate_names = " and ".join(_GATE_NAMES.get(g, g) for g in gates)
+    return Finding(
+        kind="phone_only_reset_new_ip",
+        severity="high" if high else "medium",
+        title=f"{shown} reset their password by SSPR verified only by {gate_names} from a new IP address "
+        f"({', '.join(list(new_ips.get(li, []))[:2])})"
+        + (
+            " although they have a non-phone method"
             if has_other
-            else "registration data missing: a non-phone method is not ruled out"
+            else " (registration data missing: a non-phone method is not ruled out)"
             if unknown
-            else "no non-phone method registered or used before",
-        }
-        shown = str(sub.at[j, "_shown"])
-        gate_names = " and ".join(_GATE_NAMES.get(g, g) for g in gates)
-        out.append(
-            Finding(
-                kind="phone_only_reset_new_ip",
-                severity="high" if high else "medium",
-                title=f"{shown} reset their password by SSPR verified only by {gate_names} from a new IP address "
-                f"({', '.join(list(new_ips.get(li, []))[:2])})"
-                + (
-                    " although they have a non-phone method"
-                    if has_other
-                    else " (registration data missing: a non-phone method is not ruled out)"
-                    if unknown
-                    else ""
-                ),
-                users=(shown,),
-                start=as_datetime(_int(sub.at[j, "flow_start"])),
-                end=as_datetime(_int(sub.at[j, "time"])),
-                evidence=plain(evidence),
-                action="Check with the user through a channel other than that phone (their manager, a call to a "
-                "number not on the account) that they made this reset; if a SIM swap is suspected, ask the mobile "
-                "operator; revoke the user's sessions."
-                + (
-                    " Registration data was missing: check the user's registered methods in the portal."
-                    if unknown
-                    else ""
-                ),
-                fingerprint=fingerprint(
-                    # the flow's id (its correlationId), not its row number, which shifts with the history held
-                    "phone_only_reset_new_ip",
-                    sub.at[j, "_key"],
-                    flows["flow_id"].iat[_int(sub.at[j, "flow"])],
-                    iso(_int(sub.at[j, "time"])),
-                ),
-            )
-        )
-    return out
+            else ""
+        ),
+        users=(shown,),
+        start=as_datetime(as_int(sub.at[j, "flow_start"])),
+        end=as_datetime(as_int(sub.at[j, "time"])),
+        evidence=plain(evidence),
+        action="Check with the user through a channel other than that phone (their manager, a call to a "
+        "number not on the account) that they made this reset; if a SIM swap is suspected, ask the mobile "
+        "operator; revoke the user's sessions."
+        + (" Registration data was missing: check the user's registered methods in the portal." if unknown else ""),
+        fingerprint=fingerprint(
+            # the flow's id (its correlationId), not its row number, which shifts with the history held
+            "phone_only_reset_new_ip",
+            sub.at[j, "_key"],
+            flows["flow_id"].iat[as_int(sub.at[j, "flow"])],
+            iso(as_int(sub.at[j, "time"])),
+        ),
+    )
 
 
 def _snapshot_dates(data: ReviewData, frame: pd.DataFrame) -> list[str | None]:
@@ -594,10 +508,3 @@ def _snapshot_dates(data: ReviewData, frame: pd.DataFrame) -> list[str | None]:
         return [None] * len(frame)
     pos = np.clip(np.searchsorted(dates, frame["time"].to_numpy(), side="right") - 1, 0, None)
     return [iso(int(d)) for d in dates[pos].tolist()]
-
-
-#: The rules of this module, registered in :data:`~.findings.RULES`.
-RULES: Final[tuple[Rule, ...]] = (
-    Rule("security_info_changed_after_reset", find_security_info_changes_after_reset, (("audit",),)),
-    Rule("phone_only_reset_new_ip", find_phone_only_resets_new_ip, (("audit",),), ("registration",)),
-)

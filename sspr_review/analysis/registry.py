@@ -1,0 +1,108 @@
+"""The rule registry: every rule with the sources it needs (:data:`RULES`), running them (:func:`evaluate`), and
+``data_gap`` findings for the sources that were missing (:func:`data_gaps`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
+
+from ..ingest.coverage import SOURCES, SourceCoverage
+from ._util import iso, plain
+from .metrics import METRIC_SPECS
+from .model import Finding, Rule, fingerprint
+from .prepare import ReviewData
+from .rules_blocked import find_blocked_users
+from .rules_leaked import find_leaked_credentials_remediated, find_leaked_credentials_unremediated
+from .rules_registration import find_registration_gaps
+from .rules_resets import find_admin_password_resets, find_helpdesk_resets, find_reset_spikes
+from .rules_writeback import find_writeback_failures
+from .settings import AnalysisSettings
+from .takeover import find_phone_only_resets_new_ip, find_security_info_changes_after_reset
+from .window import ReviewWindow
+
+__all__ = ["RULES", "data_gaps", "evaluate"]
+
+#: Every rule, by kind (``data_gap`` comes from :func:`data_gaps`).
+RULES: Final[Mapping[str, Rule]] = {
+    r.kind: r
+    for r in (
+        Rule("reset_spike", find_reset_spikes, (("audit",),)),
+        Rule("blocked_user", find_blocked_users, (("audit",),), ("risk", "registration", "roles")),
+        Rule("leaked_credentials_unremediated", find_leaked_credentials_unremediated, (("risk",), ("audit",))),
+        Rule("leaked_credentials_remediated", find_leaked_credentials_remediated, (("risk",), ("audit",))),
+        Rule("admin_password_reset", find_admin_password_resets, (("audit",), ("roles", "registration")), ("roles",)),
+        Rule("helpdesk_reset", find_helpdesk_resets, (("audit",),), ("roles", "registration")),
+        Rule("writeback_failure", find_writeback_failures, (("audit",),)),
+        Rule("registration_gap", find_registration_gaps, (("registration",),), ("roles",)),
+        Rule("security_info_changed_after_reset", find_security_info_changes_after_reset, (("audit",),)),
+        Rule("phone_only_reset_new_ip", find_phone_only_resets_new_ip, (("audit",),), ("registration",)),
+    )
+}
+
+
+def evaluate(
+    data: ReviewData, window: ReviewWindow, settings: AnalysisSettings
+) -> tuple[list[Finding], tuple[str, ...]]:
+    """Run every rule whose sources are complete; returns the findings and the kinds not evaluated."""
+    findings: list[Finding] = []
+    skipped = []
+    for kind, rule in RULES.items():
+        if all(any(data.has(s) for s in group) for group in rule.requires):
+            findings.extend(rule.function(data, window, settings))
+        else:
+            skipped.append(kind)
+    return findings, tuple(skipped)
+
+
+def data_gaps(
+    coverage: Mapping[str, SourceCoverage],
+    complete: Iterable[str],
+    not_evaluated: Sequence[str],
+    window: ReviewWindow,
+) -> list[Finding]:
+    """``data_gap`` (critical): one per source that is missing or incomplete for the window, naming the finding
+    kinds not evaluated and the metrics left empty because of it (and the rules it weakens)."""
+    complete = set(complete)
+    needed = {s for r in RULES.values() for g in r.requires for s in g} | {s for r in RULES.values() for s in r.uses}
+    sources = [s for s in SOURCES if s in needed or s in coverage] + sorted(set(coverage) - set(SOURCES))
+    out = []
+    for source in sources:
+        if source in complete:
+            continue
+        cov = coverage.get(source)
+        reason = (cov.reason if cov is not None else None) or (
+            "no coverage information for this source" if cov is None else "incomplete for the review window"
+        )
+        blocked = [k for k in not_evaluated if any(source in g for g in RULES[k].requires)]
+        weakened = [
+            k
+            for k, r in RULES.items()
+            if k not in not_evaluated and (source in r.uses or any(source in g for g in r.requires))
+        ]
+        metrics = [s.name for s in METRIC_SPECS if s.source == source]
+        evidence = {
+            "source": source,
+            "from": iso(cov.start) if cov is not None else None,
+            "to": iso(cov.end) if cov is not None else None,
+            "complete": False,
+            "reason": reason,
+            "not_evaluated": blocked,
+            "evaluated_without_it": weakened,
+            "metrics_missing": metrics,
+        }
+        what = f"; not evaluated: {', '.join(blocked)}" if blocked else ""
+        out.append(
+            Finding(
+                kind="data_gap",
+                severity="critical",
+                title=f"{source} data missing or incomplete for the week ({reason}){what}",
+                users=(),
+                start=window.start,
+                end=window.end,
+                evidence=plain(evidence),
+                action=f"Fix the {source} source ({reason}) and run the review again; until then, read missing "
+                "metrics and the kinds listed under not_evaluated as unknown, not as zero.",
+                fingerprint=fingerprint("data_gap", source),
+            )
+        )
+    return out

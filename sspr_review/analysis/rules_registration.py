@@ -1,0 +1,123 @@
+"""The ``registration_gap`` rule (SSPR registration below target, administrators not SSPR-capable) and the
+accounts flagged ``isAdmin`` that the role data does not list."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._util import (
+    NAT,
+    NS_PER_DAY,
+    as_datetime,
+    iso,
+    lower_isin,
+    ns,
+    plain,
+)
+from .accounts import display_name
+from .model import Finding, fingerprint
+from .prepare import ReviewData, in_roles
+from .settings import AnalysisSettings
+from .window import ReviewWindow, zone
+
+__all__ = ["admins_not_in_roles", "find_registration_gaps"]
+
+
+def _week_snapshot(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
+    """Registration rows of the snapshot the window uses (:attr:`ReviewData.snapshots`); without a chosen one,
+    the latest snapshot dated within the week (see :mod:`.metrics`), else the latest snapshot dated on or before
+    the week's end day."""
+    reg = data.registration
+    if reg.empty:
+        return reg
+    snap = ns(reg["snapshot_date"])
+    day = np.where(snap == NAT, np.iinfo(np.int64).min, snap // NS_PER_DAY)
+    columns = ["snapshot_date", "user_id", "user_upn", "user_type", "is_sspr_enabled", "is_sspr_capable", "is_admin"]
+    wanted = data.snapshot_day("registration")
+    if wanted is not None:
+        picked: pd.DataFrame = reg[columns][day == wanted]
+        return picked
+    tz = zone(window.timezone)
+    epoch = pd.Timestamp("1970-01-01").date().toordinal()
+    end_day = window.end.astimezone(tz).date().toordinal() - epoch
+    usable = (snap != NAT) & (day <= end_day)
+    if not usable.any():
+        return reg.iloc[0:0]
+    chosen = day[usable].max()
+    result: pd.DataFrame = reg[columns][day == chosen]
+    return result
+
+
+def find_registration_gaps(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[Finding]:
+    """``registration_gap``: SSPR-capable share of SSPR-enabled member users below ``registration_target``
+    (low), or administrators not SSPR-capable (medium). With the role data missing or incomplete, administrators
+    may hide among the users not capable: medium, the title saying so (``evidence.role_data_gaps``)."""
+    snap = _week_snapshot(data, window)
+    if snap.empty:
+        return []
+    member = lower_isin(snap["user_type"], ["member"])
+    enabled = snap["is_sspr_enabled"].astype("boolean").fillna(True).to_numpy(dtype=bool)
+    capable = snap["is_sspr_capable"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    admin = snap["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    admin |= in_roles(data, snap, ns(snap["snapshot_date"]))
+    scope = member & enabled
+    den = int(scope.sum())
+    cap = int((scope & capable).sum())
+    coverage = cap / den if den else None
+    admins_missing = sorted(display_name(snap[admin & ~capable]).astype(str))
+    missing = sorted(display_name(snap[scope & ~capable & ~admin]).astype(str))
+    below = coverage is not None and coverage < settings.registration_target
+    if not below and not admins_missing:
+        return []
+    limit = settings.max_users_listed
+    parts = []
+    if coverage is not None:
+        parts.append(
+            f"SSPR registration {coverage:.1%} of {den} enabled members (target {settings.registration_target:.0%})"
+        )
+    if admins_missing:
+        parts.append(f"{len(admins_missing)} administrators not SSPR-capable")
+    gaps = list(data.gaps.get("roles", ()))  # as the coverage names them (no coverage given: isAdmin suffices)
+    if gaps and not admins_missing:  # administrators the role data lacks could be among the users not capable
+        parts.append("role data incomplete, administrators not ruled out among them")
+    evidence = {
+        "snapshot_date": iso(snap["snapshot_date"].iloc[0]),
+        "coverage": coverage,
+        "target": settings.registration_target,
+        "enabled_members": den,
+        "capable_members": cap,
+        "not_registered": den - cap,
+        "admins": int(admin.sum()),
+        "admins_not_capable": admins_missing,
+        "not_registered_sample": missing[:limit],
+        "role_data_gaps": gaps,
+    }
+    return [
+        Finding(
+            kind="registration_gap",
+            severity="medium" if admins_missing or gaps else "low",
+            title="; ".join(parts),
+            users=tuple((admins_missing + missing)[:limit]),
+            start=as_datetime(snap["snapshot_date"].iloc[0]),
+            end=as_datetime(snap["snapshot_date"].iloc[0]),
+            evidence=plain(evidence),
+            action="Ask the listed administrators to register SSPR methods now, and run a registration campaign "
+            "(combined registration enforced at sign-in, or a registration policy) for the other users.",
+            fingerprint=fingerprint("registration_gap"),
+        )
+    ]
+
+
+def admins_not_in_roles(data: ReviewData, window: ReviewWindow) -> list[str]:
+    """Accounts the week's registration snapshot flags ``isAdmin`` that the role data does not list (sorted; empty
+    unless both sources are complete). They count as privileged (:func:`~.prepare.privileged_lookup`); the
+    review notes the mismatch."""
+    if not (data.has("roles") and data.has("registration")):
+        return []
+    snap = _week_snapshot(data, window)
+    if snap.empty:
+        return []
+    flagged = snap["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    listed = in_roles(data, snap, ns(snap["snapshot_date"]))
+    return sorted(set(display_name(snap[flagged & ~listed]).astype(str)))

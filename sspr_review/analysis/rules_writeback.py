@@ -1,0 +1,104 @@
+"""The ``writeback_failure`` rule: on-premises password writeback failures, one finding per cause."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+import numpy as np
+
+from ._util import (
+    as_datetime,
+    plain,
+    take_rows,
+    texts,
+)
+from .accounts import display_name, in_window
+from .model import Finding, fingerprint
+from .prepare import ReviewData
+from .reasons import END_STATES
+from .settings import AnalysisSettings
+from .window import ReviewWindow
+
+__all__ = ["WRITEBACK_CAUSES", "find_writeback_failures"]
+
+
+WRITEBACK_CAUSES: Final[Mapping[str, str]] = {
+    "password is managed on-premises": "writeback_disabled",
+    "could not reach your on-premises": "agent_unreachable",
+    "onpremisesconnectivityerror": "agent_unreachable",
+    "onpremisesadminactionrequired": "ad_refused",
+    "onpremisessuccesscloudfailure": "cloud_update_failed",
+    "on-premises operation result: changesuccess": "cloud_update_failed",
+    "writebacknotenabled": "writeback_disabled",
+}
+_WRITEBACK_REMEDIES: Final[Mapping[str, str]] = {
+    "writeback_disabled": "Password writeback is off for these users: enable it in Entra Connect (optional "
+    "features) or Cloud Sync, or have them change their password on-premises.",
+    "agent_unreachable": "The on-premises agent was unreachable: check that the Entra Connect server or Cloud Sync "
+    "agent is running and can reach Microsoft (outbound 443), and its event log.",
+    "ad_refused": "Active Directory refused the change: check the connector (AD DS) service account's Reset "
+    "password, Change password and Write pwdLastSet/lockoutTime permissions on the users' OUs, protected accounts "
+    "(adminCount=1) and the domain password policy (minimum age, history).",
+    "cloud_update_failed": "The on-premises password changed but the cloud update failed: check the sync service "
+    "logs on the Entra Connect server and ask the users to sign in with the new password once sync has run.",
+}
+_WRITEBACK_DEFAULT: Final = (
+    "Check the Entra Connect (AD DS connector) service account's Reset password and Change password permissions on "
+    "the users' OUs, and the Application event log (source PasswordResetService / ADSync) on the sync server."
+)
+
+
+def find_writeback_failures(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[Finding]:
+    """``writeback_failure`` (medium): on-premises writeback failures in the week, one finding per cause
+    (:data:`WRITEBACK_CAUSES`, from the rule of ``result_reasons.csv`` that recognised the reason; ``other``
+    for the rest), listing the reason texts and the remedy."""
+    events = data.events
+    times = events["time"].to_numpy()
+    failed = np.asarray(events["end_state"].cat.codes) == END_STATES.index("failed_writeback")
+    rows = np.flatnonzero(failed & in_window(times, window))
+    if rows.size == 0:
+        return []
+    audit = data.audit
+    frame = take_rows(audit, rows, ["user_id", "user_upn", "result_reason", "activity", "on_premises_agent"])
+    rules = events["end_state_rule"].iloc[rows].astype("string").fillna("onpremises")
+    frame = frame.reset_index(drop=True).assign(
+        time=times[rows],
+        flow=events["flow"].to_numpy()[rows] if "flow" in events else np.full(rows.size, -1),
+        rule=rules.to_numpy(),
+        cause=rules.map(dict(WRITEBACK_CAUSES)).fillna("other").astype(str).to_numpy(),
+    )
+    frame["shown"] = display_name(frame).to_numpy()
+    out = []
+    for cause, group in frame.groupby("cause", sort=True):
+        users = sorted(set(group["shown"].astype(str)))
+        reasons = texts(group["result_reason"].astype("string").str.strip())
+        remedy = _WRITEBACK_REMEDIES.get(str(cause), _WRITEBACK_DEFAULT)
+        flow = group["flow"].to_numpy()
+        attempts = len(np.unique(flow[flow >= 0])) + int((flow < 0).sum())  # one per SSPR flow
+        evidence = {
+            "cause": str(cause),
+            "rules": texts(group["rule"]),
+            "reasons": reasons[:10],
+            "attempts": attempts,
+            "events": len(group),
+            "users_count": len(users),
+            "activities": texts(group["activity"]),
+            "on_premises_agents": texts(group["on_premises_agent"]),
+            "remedy": remedy,
+        }
+        out.append(
+            Finding(
+                kind="writeback_failure",
+                severity="medium",
+                title=f"Password writeback failed {attempts} times for {len(users)} users: "
+                f"{(reasons or [str(cause)])[0][:80]}",
+                users=tuple(users[: settings.max_users_listed]),
+                start=as_datetime(int(group["time"].min())),
+                end=as_datetime(int(group["time"].max())),
+                evidence=plain(evidence),
+                action=remedy + " Then ask the affected users to try again.",
+                fingerprint=fingerprint("writeback_failure", cause),
+            )
+        )
+    return out
