@@ -58,6 +58,7 @@ from ._util import (
     user_key,
 )
 from .flows import is_kind
+from .lean import lean_member_counts
 from .metrics import METRIC_SPECS
 from .prepare import ReviewData, in_roles, privileged_lookup, registration_lookup
 from .reasons import END_STATES, METHOD_REGISTRATIONS, METHODS
@@ -1067,6 +1068,9 @@ def find_registration_gaps(data: ReviewData, window: ReviewWindow, settings: Ana
     scope = member & enabled
     den = int(scope.sum())
     cap = int((scope & capable).sum())
+    graph_capable = data.registration_lean.get(int(ns(snap["snapshot_date"])[0]) // NS_PER_DAY)
+    if graph_capable is not None:  # a lean snapshot: the capable members from Graph's count (see .lean)
+        den, cap = lean_member_counts(graph_capable, member, enabled, capable)
     coverage = cap / den if den else None
     admins_missing = sorted(_display(snap[admin & ~capable]).astype(str))
     missing = sorted(_display(snap[scope & ~capable & ~admin]).astype(str))

@@ -19,7 +19,7 @@ from ..catalog import DATA_KINDS
 from ..config import Config
 from ..errors import SourceError
 from ..sources.base import FetchStats, Pages, RoleData, Source
-from . import normalize
+from . import lean, normalize
 from .progress import Progress
 from .store.history import Store
 
@@ -161,6 +161,50 @@ async def _drain(streams: list[Pages], sink: Any, bar: Any, stats: Any) -> None:
     await asyncio.gather(*(one(s) for s in streams))
 
 
+async def _lean_registration(
+    store: Store,
+    source: Source,
+    config: Config,
+    now: datetime,
+    outcomes: dict[str, Outcome],
+    done: dict[str, asyncio.Event],
+    roles: Awaitable[RoleData | SourceError],
+    chunks: _Chunks,
+    bar: Any,
+) -> dict[str, Any] | None:
+    """A lean registration snapshot into ``chunks`` (see :mod:`.lean`) when ``[registration] mode`` asks for
+    one: its summary for the store; ``None`` to read the report whole (full mode, or Graph refused the counts)."""
+    mode = lean.choose_mode(store, source, config, now)
+    if not mode.lean:
+        return None
+
+    def add(page: list[Any]) -> None:
+        chunks.add(page)
+        outcomes["registration"].records += len(page)
+        Progress.update(bar, len(page), source.stats.get("registration"))
+
+    async def events_stored() -> bool:
+        await done["audit"].wait()
+        await done["risk"].wait()
+        return outcomes["audit"].ok
+
+    notes = outcomes["registration"].notes
+    try:
+        result = await lean.fetch_lean(store, source, config, now, events_stored(), roles, add)
+    except SourceError as exc:
+        chunks.cancel()
+        notes.append(f"registration: a lean snapshot was asked for ({mode.why}) but {exc}; read the whole report")
+        return None
+    looked = result.summary["looked_up"]
+    notes.append(
+        f"registration: lean snapshot ({mode.why}): Graph's counts, {outcomes['registration'].records:,} rows "
+        f"(administrators, members not SSPR-capable, capable guests, and {looked['ids'] + looked['upns']:,} "
+        "users looked up for the week's findings)"
+    )
+    notes.extend(result.notes)
+    return result.summary
+
+
 async def fetch_into(
     store: Store,
     source: Source,
@@ -192,6 +236,8 @@ async def fetch_into(
         hwm = store.high_water(name)
         return floor if hwm is None else max(floor, min(hwm, now) - timedelta(hours=overlap_hours))
 
+    done = {name: asyncio.Event() for name in outcomes}
+
     async def guarded(
         name: str, job: Awaitable[None], start: datetime | None = None, end: datetime | None = None
     ) -> None:
@@ -206,6 +252,7 @@ async def fetch_into(
             store.record_failure(name, start, end, exc.kind, str(exc))
         finally:
             outcome.stats = source.stats.get(name)
+            done[name].set()
 
     async def timed(name: str, table: str, streams: list[Pages], start: datetime, end: datetime) -> None:
         writer = _Writer(store, table, outcomes[name], report)
@@ -237,17 +284,25 @@ async def fetch_into(
                 chunks.add(page)
                 outcomes["registration"].records += len(page)
 
+            summary = await _lean_registration(store, source, config, now, outcomes, done, roles_data, chunks, bar)
             try:
-                await _drain(source.registration(), add, bar, lambda: source.stats.get("registration"))
+                if summary is None:
+                    chunks = _Chunks(lambda items: normalize.registration(items, now))
+                    outcomes["registration"].records = 0
+                    await _drain(source.registration(), add, bar, lambda: source.stats.get("registration"))
             except BaseException:
                 chunks.cancel()
                 raise
-            done = await chunks.take()
-            for _frame, rep in done:
+            done_chunks = await chunks.take()
+            for _frame, rep in done_chunks:
                 report.merge(rep)
                 store.write_rejects("registration", rep.rejected)
-            frame = _concat([f for f, _ in done])
+            frame = _concat([f for f, _ in done_chunks])
+            if summary is not None:  # the summary first: a day read as lean is never counted as a full one
+                lean.write_summary(store, now, summary)
             store.write_snapshot("registration", frame.drop(columns="raw"), now)
+            if summary is None:
+                lean.clear_summary(store, now)
             store.record_snapshot("registration", now)
             registration_frame.append(frame)
 
