@@ -190,7 +190,7 @@ async def _lean_registration(
 
     notes = outcomes["registration"].notes
     try:
-        result = await lean.fetch_lean(store, source, config, now, events_stored(), roles, add)
+        result = await lean.fetch_lean(store, source, config, now, events_stored, roles, add)
     except SourceError as exc:
         chunks.cancel()
         notes.append(f"registration: a lean snapshot was asked for ({mode.why}) but {exc}; read the whole report")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -229,13 +229,13 @@ async def fetch_lean(
     source: Any,
     config: Config,
     now: datetime,
-    events_stored: Awaitable[bool],
+    events_stored: Callable[[], Awaitable[bool]],
     roles: Awaitable[RoleData | SourceError],
     add: Any,
 ) -> LeanResult:
     """Read a lean registration snapshot through ``source`` (a Graph source); ``add(page)`` sees each page.
 
-    ``events_stored`` resolves once the audit events and risk detections of this fetch are in the store (true
+    ``events_stored()`` resolves once the audit events and risk detections of this fetch are in the store (true
     when the audit fetch succeeded). Raises :class:`~sspr_review.errors.SourceError` when Graph refuses the
     counts (the caller reads the report whole instead)."""
     counts = await source.registration_counts()
@@ -251,7 +251,7 @@ async def fetch_lean(
         await asyncio.gather(*(one(p) for p in pages))
 
     await drain(source.registration_parts())
-    audit_ok = await events_stored
+    audit_ok = await events_stored()
     notes = []
     weeks = served_weeks(store, config, now) if audit_ok else []
     if not audit_ok:
