@@ -67,15 +67,26 @@ def registration_needs(
     settings: AnalysisSettings,
 ) -> pd.DataFrame:
     """The accounts (``user_id``, ``user_upn``) whose registration row the rules look up for each of ``weeks``
-    (window and coverage, as :func:`~.review.week_findings` takes them): the rules are run and every
+    (window and coverage, as :func:`~.review.week_findings` takes them): the rules that declare the
+    registration source (:data:`~.findings.RULES`) are run as the review runs them, and every
     :func:`~.prepare.registration_lookup` they make is recorded. The rules decide whom to look up before they
     read a registration row, so the snapshot being fetched need not exist yet."""
-    from .review import week_findings
+    from .findings import RULES
+    from .prepare import chosen_snapshots, complete_sources, source_gaps
 
     calls: list[pd.DataFrame] = []
-    recording = replace(data, lookups=calls)
+    readers = [r for r in RULES.values() if "registration" in r.uses or any("registration" in g for g in r.requires)]
     for window, coverage in weeks:
-        week_findings(recording, coverage, window, settings)
+        week = replace(
+            data,
+            complete=complete_sources(coverage),
+            gaps=source_gaps(coverage),
+            snapshots=chosen_snapshots(coverage),
+            lookups=calls,
+        )
+        for rule in readers:
+            if all(any(week.has(s) for s in group) for group in rule.requires):
+                rule.function(week, window, settings)
     if not calls:
         return pd.DataFrame({"user_id": pd.Series(dtype="string"), "user_upn": pd.Series(dtype="string")})
     out = pd.concat(calls, ignore_index=True).astype("string")
