@@ -327,6 +327,11 @@ def _lean(r: dict[str, Any]) -> list[str]:
         "administrators, the members who are not SSPR-capable, the SSPR-capable guests and the users the "
         "week's rules looked up; its metrics come from Graph's counts (see the README's lean registration fetch).",
         "",
+        "The wall times are measured; what lies above the throttle lower bound is CPU time (normalising the rows; "
+        "for lean also reading the store and running the registration rules to find whom to look up, and the "
+        "lookups, which wait for the week's audit events), so it weighs more on a shared machine and at a time "
+        "scale below 1 than against real Graph.",
+        "",
     ]
     return out
 

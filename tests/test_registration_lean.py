@@ -13,15 +13,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]
 import pandas as pd
 import pytest
 
 from sspr_review import config
 from sspr_review.analysis import Review
-from sspr_review.analysis.review import findings_json
+from sspr_review.analysis.review import findings_json, findings_schema
 from sspr_review.errors import ConfigError
 from sspr_review.ingest.fetch import FetchResult
 from sspr_review.ingest.lean import read_summary
+from sspr_review.report.sections import Context, coverage_banner, user_profile
 from sspr_review.report.summary import review_lines
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.sources.graph.endpoints import LEAN_FILTERS
@@ -128,9 +130,16 @@ def test_lean_coverage_is_shown_where_coverage_is(both: dict[str, Fetched]) -> N
     lean = both["lean"]
     lines = "\n".join(review_lines(lean.review))
     assert "lean snapshot of" in lines
-    assert findings_json(lean.review)["coverage"]["registration"]["mode"] == "lean"
+    doc = findings_json(lean.review)
+    jsonschema.Draft202012Validator(findings_schema()).validate(doc)
+    assert doc["coverage"]["registration"]["mode"] == "lean"
+    assert doc["coverage"]["audit"]["mode"] is None
     assert findings_json(both["full"].review)["coverage"]["registration"]["mode"] == "full"
     assert any("lean snapshot" in line for line in lean.results[-1].lines())
+    banner = coverage_banner(Context(lean.workspace, lean.review)).data
+    assert "lean snapshot of" in banner
+    profile = user_profile(Context(lean.workspace, lean.review), "nobody@example.invalid").data
+    assert "snapshot is lean" in profile
 
 
 def test_lean_requests_are_filtered_counted_and_looked_up(both: dict[str, Fetched]) -> None:
