@@ -146,17 +146,22 @@ def graph_capable(summary: dict[str, Any]) -> int:
     for item in feature.get("userRegistrationFeatureCounts") or []:
         if isinstance(item, dict) and item.get("feature") == "ssprCapable":
             return int(item.get("userCount") or 0)
-    raise SourceError(
-        "usersRegisteredByFeature holds no ssprCapable count; the lean snapshot cannot be counted",
-        source="registration",
-    )
+    raise ValueError("usersRegisteredByFeature holds no ssprCapable count")
 
 
 def lean_days(store: Store) -> dict[int, int]:
     """Per lean registration snapshot, its day (UTC days since the epoch) → Graph's ``ssprCapable`` count, for
     :func:`~sspr_review.analysis.prepare`."""
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    return {(day - epoch).days: graph_capable(summary) for day, summary in summaries(store).items()}
+    out = {}
+    for day, summary in summaries(store).items():
+        try:
+            out[(day - epoch).days] = graph_capable(summary)
+        except ValueError as exc:
+            raise StoreError(
+                f"{_summary_path(store, day)}: {exc}; delete it and the parquet file of that day, then fetch again"
+            ) from None
+    return out
 
 
 @dataclass
@@ -239,6 +244,10 @@ async def fetch_lean(
     when the audit fetch succeeded). Raises :class:`~sspr_review.errors.SourceError` when Graph refuses the
     counts (the caller reads the report whole instead)."""
     counts = await source.registration_counts()
+    try:
+        graph_capable(counts)
+    except ValueError as exc:
+        raise SourceError(f"{exc}: Graph's answer cannot count a lean snapshot", source="registration") from None
     held: dict[str, Record] = {}
 
     async def drain(pages: list[Any]) -> None:
