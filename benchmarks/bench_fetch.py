@@ -55,7 +55,7 @@ def endpoint_of(path: str) -> str:
 
 def bucket_of(path: str) -> str:
     path = path.lower()
-    if path.endswith(("/directoryaudits", "/userregistrationdetails")):
+    if path.endswith(("/directoryaudits", "/userregistrationdetails")) or "/usersregisteredby" in path:
         return "reports"
     if path.endswith("/riskdetections"):
         return "identityProtection"

@@ -168,6 +168,22 @@ class MailSettings(_Section):
 SUBJECT_FIELDS = frozenset({"tenant", "week_ending", "high_count", "critical_count", "findings_count"})
 
 
+RegistrationMode = Literal["full", "lean", "auto"]
+
+
+class RegistrationSettings(_Section):
+    """``[registration]``: how much of the userRegistrationDetails report a fetch reads.
+
+    ``full`` reads the whole report; ``lean`` reads Graph's counts, the members who are not SSPR-capable, the
+    administrators and the capable guests in full, and looks up the other users the week's findings need one
+    by one; ``auto`` is lean for tenants above ``lean_above_users`` users, with a full snapshot at least every
+    ``full_every_days`` days (and always on a store's first fetch)."""
+
+    mode: RegistrationMode = "auto"
+    lean_above_users: int = Field(50_000, ge=0, le=100_000_000)
+    full_every_days: int = Field(30, ge=1, le=366)
+
+
 class DemoSettings(_Section):
     """``[demo]``: size of the built-in demo tenant."""
 
@@ -197,6 +213,7 @@ class Config(_Section):
     auth: AuthSettings = AuthSettings()
     store: StoreSettings = StoreSettings()
     review: ReviewSettings = ReviewSettings()
+    registration: RegistrationSettings = RegistrationSettings()
     demo: DemoSettings = DemoSettings()
     mail: MailSettings = MailSettings()
     analysis: AnalysisSection = AnalysisSection()

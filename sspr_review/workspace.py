@@ -29,6 +29,7 @@ from .analysis.review import week_findings
 from .errors import ConfigError
 from .ingest.coverage import SNAPSHOT_SOURCES, SOURCES, SourceCoverage
 from .ingest.fetch import FetchResult, fetch_into, run_sync
+from .ingest.lean import lean_days
 from .ingest.store import Store, lean_arrow_memory, private_dir, release_arrow_memory
 from .sources import SourceKind, source_kind
 from .sources.demo.tenant import DemoTenant
@@ -286,7 +287,9 @@ class Workspace:
             covered = {s: [(i.start, i.end) for i in store.intervals(s)] for s in ("audit", "risk")}
             tenant = self.tenant()
             release_arrow_memory()
-            data = prepare(tables, settings, coverage=coverage, registration_counts=counts)
+            data = prepare(
+                tables, settings, coverage=coverage, registration_counts=counts, registration_lean=lean_days(store)
+            )
             release_arrow_memory()
             previous = None
             notes: list[str] = []

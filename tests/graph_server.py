@@ -14,7 +14,12 @@ this server over real HTTP, so it behaves like Graph where the kit depends on it
   operators Microsoft does not document as filterable;
 * ``$select``, ``$orderby`` (directoryAudits: ``activityDateTime`` only, default ``desc``), ``$expand``
   (``principal``/``roleDefinition`` on role assignments and eligibility instances);
-* the documented throttling: the "reports" bucket (directoryAudits and userRegistrationDetails together)
+* the authentication-methods report functions ``usersRegisteredByFeature`` and ``usersRegisteredByMethod``
+  (counts over the registration rows, Graph's JSON shape; ``includedUserTypes`` other than ``all`` is a 400 as
+  on Graph), and ``$filter`` on userRegistrationDetails limited to the properties Microsoft documents
+  (:data:`REGISTRATION_DETAILS_FILTERS`);
+* the documented throttling: the "reports" bucket (directoryAudits, userRegistrationDetails and the two
+  report functions together)
   5 requests per 10 s with ``Retry-After``; the "identityProtection" bucket (riskDetections) 1 request per
   second **without** ``Retry-After``; a sliding window over request arrival times, rejected requests do not
   consume budget;
@@ -104,6 +109,39 @@ DIRECTORY_AUDIT_FILTERS: Mapping[str, frozenset[str]] = {
     "targetResources/any/id": frozenset({"eq"}),
     "targetResources/any/displayName": frozenset({"eq", "startswith"}),
 }
+
+#: userRegistrationDetails properties Microsoft documents as filterable (the resource's property table), with
+#: their operators; ``id eq`` as well, which the service accepts (the kit's per-user lookups use it).
+REGISTRATION_DETAILS_FILTERS: Mapping[str, frozenset[str]] = {
+    "id": frozenset({"eq"}),
+    "userPrincipalName": frozenset({"eq", "startswith"}),
+    "userDisplayName": frozenset({"eq", "startswith"}),
+    "userType": frozenset({"eq"}),
+    "isAdmin": frozenset({"eq"}),
+    "isSsprRegistered": frozenset({"eq"}),
+    "isSsprEnabled": frozenset({"eq"}),
+    "isSsprCapable": frozenset({"eq"}),
+    "isMfaRegistered": frozenset({"eq"}),
+    "isMfaCapable": frozenset({"eq"}),
+    "isPasswordlessCapable": frozenset({"eq"}),
+    "isSystemPreferredAuthenticationMethodEnabled": frozenset({"eq"}),
+    "userPreferredMethodForSecondaryAuthentication": frozenset({"eq"}),
+    "methodsRegistered/any": frozenset({"eq"}),
+    "systemPreferredAuthenticationMethods/any": frozenset({"eq"}),
+}
+
+#: The authentication-methods report functions: ``usersRegisteredByFeature`` and ``usersRegisteredByMethod``,
+#: with or without ``(includedUserTypes='…',includedUserRoles='…')``.
+_REPORT_FUNCTION_RE = re.compile(
+    r"^/reports/authenticationMethods/(usersRegisteredByFeature|usersRegisteredByMethod)(?:\((.*)\))?$", re.IGNORECASE
+)
+_FEATURES = (
+    ("ssprRegistered", "isSsprRegistered"),
+    ("ssprEnabled", "isSsprEnabled"),
+    ("ssprCapable", "isSsprCapable"),
+    ("passwordlessCapable", "isPasswordlessCapable"),
+    ("mfaCapable", "isMfaCapable"),
+)
 
 _SUCCESS_CONTENT_TYPE = (
     "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
@@ -678,6 +716,21 @@ ROUTES: tuple[_Route, ...] = (
         ("GET",),
         "reports/authenticationMethods/userRegistrationDetails",
         bucket="reports",
+        strict_filters=REGISTRATION_DETAILS_FILTERS,
+    ),
+    _Route(
+        "/reports/authenticationMethods/usersRegisteredByFeature",
+        ("GET",),
+        "microsoft.graph.userRegistrationFeatureSummary",
+        bucket="reports",
+        single=True,
+    ),
+    _Route(
+        "/reports/authenticationMethods/usersRegisteredByMethod",
+        ("GET",),
+        "microsoft.graph.userRegistrationMethodSummary",
+        bucket="reports",
+        single=True,
     ),
     _Route("/roleManagement/directory/roleDefinitions", ("GET",), "roleManagement/directory/roleDefinitions"),
     _Route(
@@ -1139,6 +1192,10 @@ class GraphServer:
         relative = stripped[len(version) :]
         # Graph accepts the namespace alias "graph." for "microsoft.graph." in type casts; msgraph-sdk sends it.
         relative = re.sub(r"/graph\.(\w+)$", r"/microsoft.graph.\1", relative)
+        function = _REPORT_FUNCTION_RE.match(relative)
+        arguments = ""
+        if function:
+            relative, arguments = f"/reports/authenticationMethods/{function.group(1)}", function.group(2) or ""
         for route in ROUTES:
             m = route.pattern.match(relative)
             if m:
@@ -1158,6 +1215,8 @@ class GraphServer:
             return self._send_mail(path_id, body)
         options = self._options(pairs)
         context = f"{self.origin}{version}/$metadata#{route.context.replace('{id}', path_id)}"
+        if function:
+            return self._summary(route, arguments, context)
         if route.single:
             return self._single(route, options, context)
         return self._collection(route, path_id, version, relative, options, pairs, context)
@@ -1186,6 +1245,49 @@ class GraphServer:
         with self._lock:
             self.data.sent_mail.append({"userId": user_id, **payload})
         return _Response(202)
+
+    def _summary(self, route: _Route, arguments: str, context: str) -> _Response:
+        """``usersRegisteredByFeature`` / ``usersRegisteredByMethod`` over the registration report's rows.
+
+        Like Graph, ``includedUserTypes`` accepts only ``all`` (Graph answers any other value with 400
+        "Parameter member is not a valid userType parameter. Valid parameters are all"); ``includedUserRoles``
+        is ``all``, ``admin`` or ``privilegedAdmin`` (both: ``isAdmin``) or ``user``."""
+        args = {"includedUserTypes": "all", "includedUserRoles": "all"}
+        for part in filter(None, (p.strip() for p in arguments.split(","))):
+            name, _, value = part.partition("=")
+            if name.strip() not in args or not re.fullmatch(r"'[A-Za-z]+'", value.strip()):
+                raise _bad_request(f"Invalid function parameter '{part}'.")
+            args[name.strip()] = value.strip()[1:-1]
+        if args["includedUserTypes"] != "all":
+            raise _GraphError(
+                400,
+                "400",
+                f"Parameter {args['includedUserTypes']} is not a valid userType parameter. Valid parameters are all",
+            )
+        roles = args["includedUserRoles"]
+        if roles not in ("all", "admin", "privilegedAdmin", "user"):
+            raise _bad_request(f"Parameter {roles} is not a valid userRole parameter.")
+        rows = [
+            r
+            for r in self.data.user_registration_details
+            if roles == "all" or bool(r.get("isAdmin")) == (roles != "user")
+        ]
+        body: dict[str, Any] = {"@odata.context": context}
+        body["totalUserCount"] = len(rows)
+        if route.template.endswith("Feature"):
+            body["userRegistrationFeatureCounts"] = [
+                {"feature": feature, "userCount": sum(1 for r in rows if r.get(prop) is True)}
+                for feature, prop in _FEATURES
+            ]
+        else:
+            methods: collections.Counter[str] = collections.Counter(
+                str(m) for r in rows for m in set(r.get("methodsRegistered") or [])
+            )
+            body["userRegistrationMethodCounts"] = [
+                {"authenticationMethod": m, "userCount": n} for m, n in sorted(methods.items())
+            ]
+        body["userRoles"], body["userTypes"] = roles, "all"
+        return _json_response(body)
 
     def _single(self, route: _Route, options: Mapping[str, str], context: str) -> _Response:
         if route.template == "/policies/authenticationMethodsPolicy":

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from ._util import NAT, NS_PER_DAY, lower_isin, ns, take_rows, timestamps, to_ns, user_key, week_index
 from .flows import is_kind
+from .lean import lean_counts
 from .prepare import ReviewData, role_candidates, roles_match
 from .reasons import END_STATES, METHODS
 from .settings import AnalysisSettings
@@ -182,6 +183,7 @@ REGISTRATION_COUNT_COLUMNS: Final = (
     "capable_members",
     "admins",
     "capable_admins",
+    "capable_non_members",
 )
 
 
@@ -193,6 +195,7 @@ def _tally(
     admin: np.ndarray,
     *,
     snap_ns: np.ndarray,
+    non_member: np.ndarray | None = None,
 ) -> pd.DataFrame:
     if len(day) and day.min() == day.max():  # one snapshot: the usual case
         days, code = day[:1], np.zeros(len(day), dtype=np.intp)
@@ -208,6 +211,7 @@ def _tally(
         return np.bincount(code[mask], minlength=n).astype(np.int64)
 
     scope = member & enabled
+    other = ~member if non_member is None else non_member
     return pd.DataFrame(
         {
             "day": days.astype(np.int64),
@@ -216,6 +220,7 @@ def _tally(
             "capable_members": tally(scope & capable),
             "admins": tally(admin),
             "capable_admins": tally(admin & capable),
+            "capable_non_members": tally(other & capable),
         }
     )
 
@@ -305,6 +310,7 @@ def registration_counts_arrow(privileged: pd.DataFrame, tables: Iterable[pa.Tabl
             maybe_admins["capable"].to_numpy(dtype=bool)[hit],
             np.ones(int(hit.sum()), dtype=bool),
             snap_ns=snap_ns[hit],
+            non_member=np.zeros(int(hit.sum()), dtype=bool),
         )
         counts = pd.concat([counts, found], ignore_index=True)
     summed = counts.groupby("day", sort=True).agg(
@@ -313,6 +319,7 @@ def registration_counts_arrow(privileged: pd.DataFrame, tables: Iterable[pa.Tabl
         capable_members=("capable_members", "sum"),
         admins=("admins", "sum"),
         capable_admins=("capable_admins", "sum"),
+        capable_non_members=("capable_non_members", "sum"),
     )
     return summed.reset_index()[list(REGISTRATION_COUNT_COLUMNS)].astype(np.int64)
 
@@ -365,7 +372,7 @@ def _registration(
                 pick[week], valid[week] = at, True
     chosen = np.unique(days[pick[valid]])
     if counts is None:
-        counts = registration_counts(data.privileged, data.registration, chosen)
+        counts = lean_counts(registration_counts(data.privileged, data.registration, chosen), data.registration_lean)
     counts = counts.groupby("day", sort=True).sum(numeric_only=True).reindex(chosen, fill_value=0)
     den = counts["enabled_members"].to_numpy(dtype=np.float64)
     cap = counts["capable_members"].to_numpy(dtype=np.float64)

@@ -33,6 +33,7 @@ from ._util import (
     user_key,
 )
 from .flows import classify_events, completed_resets, flows, is_kind
+from .lean import lean_counts
 from .settings import AnalysisSettings
 
 __all__ = [
@@ -92,6 +93,12 @@ class ReviewData:
     #: Empty: each
     #: event uses the latest snapshot at or before it.
     snapshots: Mapping[str, datetime] = field(default_factory=dict)
+    #: Lean registration snapshots (see :mod:`.lean`): snapshot day (UTC days since the epoch) → Graph's
+    #: ``ssprCapable`` count over every user type. Their member counts come from it.
+    registration_lean: Mapping[int, int] = field(default_factory=dict)
+    #: When set, every :func:`registration_lookup` appends the accounts it looks up (``user_id``,
+    #: ``user_upn``): see :func:`~.lean.registration_needs`.
+    lookups: list[pd.DataFrame] | None = field(default=None, compare=False)
 
     def has(self, source: str) -> bool:
         """The source is complete for the review window."""
@@ -239,6 +246,7 @@ def prepare(
     *,
     coverage: Mapping[str, SourceCoverage] | None = None,
     registration_counts: pd.DataFrame | None = None,
+    registration_lean: Mapping[int, int] | None = None,
 ) -> ReviewData:
     """Derive everything the rules and metrics need from the normalised ``tables``.
 
@@ -246,7 +254,9 @@ def prepare(
     :mod:`sspr_review.ingest.schema` (a missing table is an empty one); string columns may also be categorical (as
     ``Store.read(..., compact=True)`` returns them). ``coverage`` says which sources are complete for the
     review window; without it, every table passed in counts as complete. ``registration_counts`` (see
-    :func:`~.metrics.registration_counts`) stands in for the registration snapshots ``tables`` leaves out.
+    :func:`~.metrics.registration_counts`) stands in for the registration snapshots ``tables`` leaves out;
+    ``registration_lean`` names the lean snapshots (see :attr:`ReviewData.registration_lean`), whose member
+    counts in ``registration_counts`` are taken from Graph's count here.
     """
     settings = AnalysisSettings() if settings is None else settings
     audit = _table(tables, "audit")
@@ -255,6 +265,7 @@ def prepare(
     flow_table = flow_result.table
     resets = completed_resets(flow_table)
     resets["user_key"] = user_key(resets)
+    lean = dict(registration_lean or {})
     if coverage is None:
         complete = frozenset(TABLE_SOURCES[name] for name in tables if name in TABLE_SOURCES)
         gaps: dict[str, tuple[str, ...]] = {}
@@ -271,8 +282,9 @@ def prepare(
         admin_resets=admin_resets(audit, events, flow_table, settings),
         taps=temporary_access_passes(audit, events),
         complete=complete,
-        registration_counts=registration_counts,
+        registration_counts=None if registration_counts is None else lean_counts(registration_counts, lean),
         gaps=gaps,
+        registration_lean=lean,
     )
 
 
@@ -426,6 +438,8 @@ def registration_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upn
         "methods_registered",
         "method_count",
     )
+    if data.lookups is not None:
+        data.lookups.append(pd.DataFrame({"user_id": ids.to_numpy(), "user_upn": upns.to_numpy()}, dtype="string"))
     reg = data.registration if data.has("registration") else data.registration.iloc[0:0]
     return snapshot_lookup(
         times,

@@ -246,6 +246,7 @@ def _coverage(coverage: Mapping[str, SourceCoverage]) -> dict[str, dict[str, Any
             "approximate": bool(cov.approximate),
             "snapshot": iso(cov.snapshot),
             "snapshot_offset_days": cov.offset_days,
+            "mode": cov.mode,
         }
     return out
 

@@ -16,6 +16,7 @@ from ._util import (
     plain,
 )
 from .accounts import display_name
+from .lean import lean_member_counts
 from .model import Finding, fingerprint
 from .prepare import ReviewData, in_roles
 from .settings import AnalysisSettings
@@ -64,6 +65,9 @@ def find_registration_gaps(data: ReviewData, window: ReviewWindow, settings: Ana
     scope = member & enabled
     den = int(scope.sum())
     cap = int((scope & capable).sum())
+    graph_capable = data.registration_lean.get(int(ns(snap["snapshot_date"])[0]) // NS_PER_DAY)
+    if graph_capable is not None:  # a lean snapshot: the capable members from Graph's count (see .lean)
+        den, cap = lean_member_counts(graph_capable, member, enabled, capable)
     coverage = cap / den if den else None
     admins_missing = sorted(display_name(snap[admin & ~capable]).astype(str))
     missing = sorted(display_name(snap[scope & ~capable & ~admin]).astype(str))

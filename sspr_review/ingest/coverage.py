@@ -45,6 +45,9 @@ class SourceCoverage:
     snapshot: datetime | None = None
     offset: timedelta | None = None
     approximate: bool = False
+    #: Registration only: "full" (the whole report) or "lean" (counts, administrators, members not SSPR-capable
+    #: and the users the week's findings need; see :mod:`sspr_review.ingest.lean`); ``None`` elsewhere.
+    mode: str | None = None
 
     @property
     def available(self) -> bool:
@@ -66,7 +69,8 @@ class SourceCoverage:
         week's end"; ``None`` for a time-ranged source."""
         if self.snapshot is None or self.offset is None:
             return None
-        return f"snapshot of {self.snapshot:%Y-%m-%d %H:%M} UTC, {describe_offset(self.offset)}"
+        kind = "lean snapshot" if self.mode == "lean" else "snapshot"
+        return f"{kind} of {self.snapshot:%Y-%m-%d %H:%M} UTC, {describe_offset(self.offset)}"
 
     def state(self) -> str:
         """One word for reports: complete, approximate, partial or no data."""

@@ -19,7 +19,7 @@ from ..catalog import DATA_KINDS
 from ..config import Config
 from ..errors import SourceError
 from ..sources.base import FetchStats, Pages, RoleData, Source
-from . import normalize
+from . import lean, normalize
 from .progress import Progress
 from .store import Store
 
@@ -208,6 +208,8 @@ class FetchRun:
         self.report = normalize.Report()
         self.outcomes = {name: Outcome(name) for name in DATA_KINDS}
         self.bars = Progress(enabled=progress)
+        #: Set when a kind's step has ended (landed or failed): a lean registration snapshot waits for the events.
+        self.done = {name: asyncio.Event() for name in self.outcomes}
         #: The registration snapshot of this run, normalised (with ``raw``), once it has landed.
         self.users: pd.DataFrame | None = None
 
@@ -265,6 +267,7 @@ class FetchRun:
             self.store.record_failure(name, start, end, exc.kind, str(exc))
         finally:
             outcome.stats = self.source.stats.get(name)
+            self.done[name].set()
 
     async def timed(self, name: str, table: str, streams: list[Pages], start: datetime, end: datetime) -> None:
         """Write the pages of a time-ranged kind into ``table`` as they arrive; declare ``[start, end]`` of it
@@ -281,7 +284,7 @@ class FetchRun:
         report pages (they need no registration data; only their normalisation does)."""
         roles_data = asyncio.create_task(self.read_roles())
         try:
-            await self.guarded("registration", self.registration())
+            await self.guarded("registration", self.registration(roles_data))
         except BaseException:
             roles_data.cancel()
             raise
@@ -293,17 +296,24 @@ class FetchRun:
         except SourceError as exc:
             return exc
 
-    async def registration(self) -> None:
-        """Normalise the registration report in chunks as it pages, and store it as this run's snapshot."""
+    async def registration(self, roles: Awaitable[RoleData | SourceError]) -> None:
+        """Normalise the registration report in chunks as it pages, and store it as this run's snapshot: the
+        whole report, or a lean snapshot (:mod:`.lean`) when ``[registration] mode`` asks for one."""
         outcome, now = self.outcomes["registration"], self.now
+        bar = self.bars.bar("registration")
         chunks = _Chunks(lambda items: normalize.registration(items, now))
+        summary = await self.lean_registration(roles, chunks, bar)
+        if summary is None:  # full mode, or Graph refused the counts: read the report whole
+            chunks = _Chunks(lambda items: normalize.registration(items, now))
+            outcome.records = 0
 
         async def add(page: list[Any]) -> None:
             chunks.add(page)
             outcome.records += len(page)
 
         try:
-            await _drain(self.source.registration(), add, self.bars.bar("registration"), self.stats_of("registration"))
+            if summary is None:
+                await _drain(self.source.registration(), add, bar, self.stats_of("registration"))
         except BaseException:
             chunks.cancel()
             raise
@@ -312,9 +322,51 @@ class FetchRun:
             self.report.merge(rep)
             self.store.write_rejects("registration", rep.rejected)
         frame = _concat([f for f, _ in done])
+        if summary is not None:  # the summary first: a day read as lean is never counted as a full one
+            lean.write_summary(self.store, now, summary)
         self.store.write_snapshot("registration", frame.drop(columns="raw"), now)
+        if summary is None:
+            lean.clear_summary(self.store, now)
         self.store.record_snapshot("registration", now)
         self.users = frame
+
+    async def lean_registration(
+        self, roles: Awaitable[RoleData | SourceError], chunks: _Chunks, bar: Any
+    ) -> dict[str, Any] | None:
+        """A lean registration snapshot into ``chunks`` when ``[registration] mode`` asks for one: its summary for
+        the store; ``None`` to read the report whole (full mode, or Graph refused the counts)."""
+        mode = lean.choose_mode(self.store, self.source, self.config, self.now)
+        if not mode.lean:
+            return None
+        outcome = self.outcomes["registration"]
+
+        def add(page: list[Any]) -> None:
+            chunks.add(page)
+            outcome.records += len(page)
+            Progress.update(bar, len(page), self.source.stats.get("registration"))
+
+        async def events_stored() -> bool:
+            await self.done["audit"].wait()
+            await self.done["risk"].wait()
+            return self.outcomes["audit"].ok
+
+        try:
+            result = await lean.fetch_lean(self.store, self.source, self.config, self.now, events_stored, roles, add)
+        except SourceError as exc:
+            chunks.cancel()
+            outcome.notes.append(
+                f"registration: a lean snapshot was asked for ({mode.why}) but {exc}; read the whole report"
+            )
+            return None
+        looked = result.summary["looked_up"]
+        outcome.notes.append(
+            f"registration: lean snapshot ({mode.why}): Graph's counts, {outcome.records:,} rows (administrators,"
+            f" members not SSPR-capable, capable guests, and {looked['ids'] + looked['upns']:,} users looked up for"
+            " the week's findings)"
+        )
+        outcome.notes.extend(result.notes)
+        summary: dict[str, Any] = result.summary
+        return summary
 
     async def roles(self, roles_data: Awaitable[RoleData | SourceError]) -> None:
         """The privileged-principal snapshot: from role assignments, else from the registration report's

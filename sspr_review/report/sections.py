@@ -999,7 +999,17 @@ def user_profile(ctx: Context, upn: str | None = None) -> HTML:
     assert data is not None
     reg = data.registration[_user_mask(data.registration, upn, "user_upn")]
     parts = [f"<h2>{_e(upn)}</h2>"]
-    if reg.empty:
+    if (
+        reg.empty
+        and ctx.review.coverage.get("registration", None) is not None
+        and (ctx.review.coverage["registration"].mode == "lean")
+    ):
+        parts.append(
+            "<p><i>No registration record for this user in the store: the week's registration snapshot is lean "
+            "([registration] mode), holding only the administrators, the members who are not SSPR-capable and "
+            "the users the week's findings looked at.</i></p>"
+        )
+    elif reg.empty:
         parts.append("<p><i>No registration record for this user in the store.</i></p>")
     else:
         latest = reg.sort_values("snapshot_date").iloc[[-1]]

@@ -9,6 +9,8 @@ Layout, one folder per tenant under the configured path::
         audit/2026-11.parquet            one file per month of activityDateTime (UTC)
         risk/2026-11.parquet             one file per month of detectedDateTime
         registration/2026-11-23.parquet  one userRegistrationDetails snapshot per fetch day
+        registration/2026-11-23.lean.json  beside a lean snapshot: Graph's counts as received, and the weeks
+                                         whose users it looked up (see ingest.lean)
         privileged/2026-11-23.parquet    one privileged-principal snapshot per fetch day
         policy/2026-11-23.json           password protection settings and authentication methods policy
         rejects/*.jsonl                  records that were not stored, each with where it came from and why
@@ -283,7 +285,12 @@ class Store:
         cov = self._coverage(source, start, end, tolerance)
         if source in TIME_COLUMN or cov.start is None or cov.end is None:
             return cov
-        return replace(cov, missing=self.missing_parts(source, cov.start, cov.end))
+        cov = replace(cov, missing=self.missing_parts(source, cov.start, cov.end))
+        if source == "registration":  # which mode produced the snapshot (see ingest.lean)
+            from ..lean import snapshot_coverage
+
+            cov = snapshot_coverage(self, cov, start, end)
+        return cov
 
     def _coverage(self, source: str, start: datetime, end: datetime, tolerance: timedelta) -> SourceCoverage:
         entry = self._coverage_doc()["sources"].get(source)

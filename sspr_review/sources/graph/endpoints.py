@@ -38,6 +38,18 @@ REGISTRATION = Endpoint(
     "AuditLog.Read.All",
     "Microsoft Entra ID P1 or P2",
 )
+REGISTRATION_BY_FEATURE = Endpoint(
+    "reports/authenticationMethods/usersRegisteredByFeature",
+    "reports",
+    "AuditLog.Read.All (delegated: Graph offers no application permission for it)",
+    "Microsoft Entra ID P1 or P2",
+)
+REGISTRATION_BY_METHOD = Endpoint(
+    "reports/authenticationMethods/usersRegisteredByMethod",
+    "reports",
+    "AuditLog.Read.All (delegated: Graph offers no application permission for it)",
+    "Microsoft Entra ID P1 or P2",
+)
 ROLE_DEFINITIONS = Endpoint("roleManagement/directory/roleDefinitions", "directory", "RoleManagement.Read.Directory")
 ROLE_ASSIGNMENTS = Endpoint("roleManagement/directory/roleAssignments", "directory", "RoleManagement.Read.Directory")
 ROLE_ELIGIBILITY = Endpoint(
@@ -70,3 +82,27 @@ def audit_filters(start: datetime, end: datetime) -> list[str]:
 
 def risk_filter(since: datetime, end: datetime) -> str:
     return f"lastUpdatedDateTime ge {graph_time(since)} and lastUpdatedDateTime le {graph_time(end)}"
+
+
+#: The parts of a lean registration snapshot read in full (``$filter`` on userRegistrationDetails): the members
+#: who are not SSPR-capable (the registration gap lists them), the administrators, and the SSPR-capable guests
+#: (Graph's counts cover every user type; the kit's registration metrics count members).
+LEAN_FILTERS: dict[str, str] = {
+    "members not SSPR-capable": "isSsprCapable eq false and userType eq 'member'",
+    "administrators": "isAdmin eq true",
+    "SSPR-capable guests": "isSsprCapable eq true and userType eq 'guest'",
+}
+
+#: Users looked up in one userRegistrationDetails request (``id eq '...' or id eq '...'``).
+LOOKUP_BATCH = 15
+
+
+def odata_string(value: str) -> str:
+    """An OData string literal: single quotes, an inner quote doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def lookup_filters(ids: list[str], upns: list[str], batch: int = LOOKUP_BATCH) -> list[str]:
+    """``$filter`` texts looking up the registration rows of these object ids and UPNs, ``batch`` per request."""
+    clauses = [f"id eq {odata_string(i)}" for i in ids] + [f"userPrincipalName eq {odata_string(u)}" for u in upns]
+    return [" or ".join(clauses[i : i + batch]) for i in range(0, len(clauses), batch)]

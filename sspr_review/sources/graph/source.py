@@ -14,14 +14,18 @@ from .endpoints import (
     AUTH_METHODS_POLICY,
     GROUP_MEMBERS,
     GROUP_SETTINGS,
+    LEAN_FILTERS,
     ORGANIZATION,
     REGISTRATION,
+    REGISTRATION_BY_FEATURE,
+    REGISTRATION_BY_METHOD,
     RISK,
     ROLE_ASSIGNMENTS,
     ROLE_DEFINITIONS,
     ROLE_ELIGIBILITY,
     Endpoint,
     audit_filters,
+    lookup_filters,
     risk_filter,
 )
 
@@ -92,6 +96,53 @@ class GraphSource:
     def registration(self) -> list[Pages]:
         builder = self.client.sdk.reports.authentication_methods.user_registration_details
         return [self._pages(builder, None, REGISTRATION, "registration")]
+
+    # ---------------------------------------------------------------- lean registration (see ingest.lean)
+    def _registration_filtered(self, filters: list[str]) -> list[Pages]:
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.reports.authentication_methods.user_registration_details.user_registration_details_request_builder import (  # noqa: E501
+            UserRegistrationDetailsRequestBuilder as B,
+        )
+
+        builder = self.client.sdk.reports.authentication_methods.user_registration_details
+        return [
+            self._pages(
+                builder,
+                RequestConfiguration(
+                    query_parameters=B.UserRegistrationDetailsRequestBuilderGetQueryParameters(filter=f)
+                ),
+                REGISTRATION,
+                "registration",
+            )
+            for f in filters
+        ]
+
+    def registration_parts(self) -> list[Pages]:
+        """The parts of the report a lean snapshot holds in full (:data:`~.endpoints.LEAN_FILTERS`)."""
+        return self._registration_filtered(list(LEAN_FILTERS.values()))
+
+    def registration_lookup(self, ids: list[str], upns: list[str]) -> list[Pages]:
+        """The report's rows of these users (object ids, UPNs), a batch of them per request."""
+        return self._registration_filtered(lookup_filters(ids, upns))
+
+    async def registration_counts(self) -> dict[str, Any]:
+        """``usersRegisteredByFeature`` and ``usersRegisteredByMethod`` (every user type and role: Graph accepts
+        no other ``includedUserTypes`` than ``all``), as Graph sent them."""
+        methods = self.client.sdk.reports.authentication_methods
+        stats = self._stats("registration")
+        feature = await self.client.get_json(
+            methods.users_registered_by_feature.to_get_request_information(),
+            REGISTRATION_BY_FEATURE,
+            stats,
+            "registration",
+        )
+        method = await self.client.get_json(
+            methods.users_registered_by_method.to_get_request_information(),
+            REGISTRATION_BY_METHOD,
+            stats,
+            "registration",
+        )
+        return {"usersRegisteredByFeature": feature, "usersRegisteredByMethod": method}
 
     async def _list(self, builder: Any, config: Any, endpoint: Endpoint, source: str) -> list[Record]:
         return await collect(self._pages(builder, config, endpoint, source))
