@@ -53,7 +53,8 @@ source_option = click.option(
     type=click.Choice(SOURCE_NAMES),
     default="graph",
     show_default=True,
-    help="graph: Microsoft Graph; demo: the built-in demo tenant; files: a folder of Graph JSON (--files).",
+    help="graph: Microsoft Graph; demo: the built-in demo tenant; files: a folder of Graph JSON (--files); "
+    "log-analytics: audit and risk from the [log_analytics] workspace, the rest from Graph.",
 )
 files_option = click.option(
     "--files",

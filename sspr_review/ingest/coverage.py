@@ -45,6 +45,9 @@ class SourceCoverage:
     snapshot: datetime | None = None
     offset: timedelta | None = None
     approximate: bool = False
+    #: Where a time-ranged source's data came from, when that needs saying (a Log Analytics workspace and which
+    #: column held the SSPR step text).
+    notes: tuple[str, ...] = ()
 
     @property
     def available(self) -> bool:

@@ -207,14 +207,23 @@ async def fetch_into(
         finally:
             outcome.stats = source.stats.get(name)
 
-    async def timed(name: str, table: str, streams: list[Pages], start: datetime, end: datetime) -> None:
-        writer = _Writer(store, table, outcomes[name], report)
+    async def timed(
+        name: str, read: Callable[[datetime, datetime], list[Pages]], start: datetime, end: datetime
+    ) -> None:
+        limit = getattr(source, "limit_window", None)  # a source may answer less (a workspace's retention)
+        if limit is not None:
+            start, end = await limit(name, start, end)
+            outcomes[name].start, outcomes[name].end = start, end
+        writer = _Writer(store, name, outcomes[name], report)
         bar = bars.bar(name)
         try:
-            await _drain(streams, writer.add, bar, lambda: source.stats.get(name))
+            await _drain(read(start, end), writer.add, bar, lambda: source.stats.get(name))
         finally:
             await writer.flush()  # what arrived is kept even when a later page fails (coverage is not claimed)
         store.record_interval(name, start, end)
+        for note in getattr(source, "notes", lambda _: [])(name):
+            store.record_note(name, start, end, note)
+            outcomes[name].notes.append(f"{name}: from {note}")
 
     registration_frame: list[pd.DataFrame] = []
 
@@ -289,16 +298,17 @@ async def fetch_into(
         store.record_snapshot("policy", now, missing)
         outcomes["policy"].records = sum(1 for v in data.values() if v)
 
+    lookback = getattr(source, "lookback_days", lambda _, default: default)  # a workspace reads back further
     audit_start, audit_end = windows.get("audit") or (
-        start_of("audit", config.store.audit_overlap_hours, config.graph.audit_lookback_days),
+        start_of("audit", config.store.audit_overlap_hours, lookback("audit", config.graph.audit_lookback_days)),
         now,
     )
     risk_start, risk_end = windows.get("risk") or (
-        start_of("risk", config.store.risk_overlap_hours, config.graph.risk_lookback_days),
+        start_of("risk", config.store.risk_overlap_hours, lookback("risk", config.graph.risk_lookback_days)),
         now,
     )
-    audit_job = timed("audit", "audit", source.audit(audit_start, audit_end), audit_start, audit_end)
-    risk_job = timed("risk", "risk", source.risk(risk_start, risk_end), risk_start, risk_end)
+    audit_job = timed("audit", source.audit, audit_start, audit_end)
+    risk_job = timed("risk", source.risk, risk_start, risk_end)
     try:
         await asyncio.gather(
             guarded("audit", audit_job, audit_start, audit_end),

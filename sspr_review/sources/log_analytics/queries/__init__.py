@@ -10,6 +10,7 @@ can change a query's meaning. Comment lines (``//``) document the templates and 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -73,7 +74,12 @@ def kql_table(name: str) -> str:
     return name
 
 
-_RENDER = {"datetime": kql_datetime, "string": kql_string, "timespan": kql_timespan, "table": kql_table}
+_RENDER: dict[str, Callable[[Any], str]] = {
+    "datetime": kql_datetime,
+    "string": kql_string,
+    "timespan": kql_timespan,
+    "table": kql_table,
+}
 
 
 def parameters(name: str) -> dict[str, str]:
@@ -110,8 +116,8 @@ def risk_histogram(start: datetime, end: datetime, bin: timedelta) -> str:
     return render("risk_histogram", start=start, end=end, bin=bin)
 
 
-def oldest(table: str, start: datetime) -> str:
-    return render("oldest", table=table, start=start)
+def oldest(table: str) -> str:
+    return render("oldest", table=table)
 
 
 def probe(table: str) -> str:
@@ -127,6 +133,6 @@ def every_query() -> list[str]:
         audit_histogram(start, end, hour),
         risk(start, end),
         risk_histogram(start, end, hour),
-        *(oldest(table, start) for table in TABLES),
+        *(oldest(table) for table in TABLES),
         *(probe(table) for table in TABLES),
     ]
