@@ -365,3 +365,25 @@ def test_the_server_runs_on_its_own_and_logs_queries(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_doctor_reports_each_table(tenant: DemoTenant, moment: datetime, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sspr_review.doctor import log_analytics_checks
+
+    data = WorkspaceData.from_demo(tenant, delay=timedelta(0), tables=("AuditLogs",))
+    with workspace_server(data, moment) as la:
+        env = {
+            "SSPR_REVIEW_ACCESS_TOKEN": TOKEN,
+            "SSPR_REVIEW_LOG_ANALYTICS_URL": la.url,
+            "SSPR_REVIEW_LOG_ANALYTICS_WORKSPACE_ID": WORKSPACE_ID,
+        }
+        monkeypatch.setenv("SSPR_REVIEW_ACCESS_TOKEN", TOKEN)
+        cfg = config.load(env=env)
+        audit, risk = log_analytics_checks(cfg)
+        assert audit.ok and audit.name == "Log Analytics AuditLogs"
+        assert not risk.ok and risk.detail.startswith("missing table") and "UserRiskEvents" in risk.fix
+        assert [q["query"] for q in la.queries] == [queries.probe(t) for t in queries.TABLES]
+        la.deny()
+        checks = log_analytics_checks(cfg)
+        assert all(not c.ok and c.detail.startswith("missing role") for c in checks)
+        assert "Log Analytics Reader" in checks[0].fix
