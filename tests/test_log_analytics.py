@@ -387,3 +387,63 @@ def test_doctor_reports_each_table(tenant: DemoTenant, moment: datetime, monkeyp
         checks = log_analytics_checks(cfg)
         assert all(not c.ok and c.detail.startswith("missing role") for c in checks)
         assert "Log Analytics Reader" in checks[0].fix
+
+
+def test_first_run_backfills_from_the_oldest_row_within_backfill_days(
+    tenant: DemoTenant, moment: datetime, graph: GraphServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = WorkspaceData.from_demo(tenant, delay=timedelta(minutes=2))
+    oldest = min(r["TimeGenerated"] for r in data.tables["AuditLogs"].rows)
+    with workspace_server(data, moment) as la:
+        # the default 180 days reach before the workspace's first row: coverage starts at that row
+        ws = open_ws(
+            "log-analytics",
+            graph,
+            tmp_path / "a",
+            moment,
+            monkeypatch,
+            la,
+            SSPR_REVIEW_LOG_ANALYTICS_BACKFILL_DAYS="180",
+        )
+        assert ws.fetch(progress=False).ok
+        first = ws.store.intervals("audit")[0]
+        from tests.log_analytics_kql import format_datetime
+
+        assert first.start == datetime.fromisoformat(format_datetime(oldest)[:19] + "+00:00")
+        assert first.start > moment - timedelta(days=40)
+        # 10 days: bounded by backfill_days
+        ws = open_ws(
+            "log-analytics",
+            graph,
+            tmp_path / "b",
+            moment,
+            monkeypatch,
+            la,
+            SSPR_REVIEW_LOG_ANALYTICS_BACKFILL_DAYS="10",
+        )
+        assert ws.fetch(progress=False).ok
+        assert ws.store.intervals("audit")[0].start == moment - timedelta(days=10)
+
+
+def test_a_window_ends_the_ingestion_delay_before_now(
+    tenant: DemoTenant,
+    moment: datetime,
+    workspace_data: WorkspaceData,
+    graph: GraphServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with workspace_server(workspace_data, moment) as la:
+        ws = open_ws(
+            "log-analytics",
+            graph,
+            tmp_path / "s",
+            moment,
+            monkeypatch,
+            la,
+            SSPR_REVIEW_LOG_ANALYTICS_INGESTION_DELAY_MINUTES="45",
+        )
+        result = ws.fetch(progress=False)
+    assert result.ok
+    assert ws.store.high_water("audit") == moment - timedelta(minutes=45)
+    assert ws.store.high_water("risk") == moment - timedelta(minutes=45)
