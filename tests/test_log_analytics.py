@@ -447,3 +447,15 @@ def test_a_window_ends_the_ingestion_delay_before_now(
     assert result.ok
     assert ws.store.high_water("audit") == moment - timedelta(minutes=45)
     assert ws.store.high_water("risk") == moment - timedelta(minutes=45)
+
+
+def test_a_rejected_token_names_the_cloud_setting(
+    moment: datetime, workspace_data: WorkspaceData, graph: GraphServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with LogAnalyticsServer(workspace_data, token="a token for another cloud") as la:
+        ws = open_ws("log-analytics", graph, tmp_path / "s", moment, monkeypatch, la)
+        result = ws.fetch(progress=False)
+    audit = result.outcomes["audit"]
+    assert not audit.ok and audit.kind == "auth"
+    assert "[log_analytics] endpoint" in audit.reason and "national cloud" in audit.reason
+    assert result.outcomes["registration"].ok

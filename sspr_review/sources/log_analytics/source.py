@@ -192,6 +192,9 @@ class LogAnalyticsSource:
                         yield exc.data
                     raise
                 if records:
+                    stats = self._stats(spec.kind)
+                    stats.pages += 1
+                    stats.records += len(records)
                     yield records
         finally:
             for task in pending:
