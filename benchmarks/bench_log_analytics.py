@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -175,6 +176,8 @@ def main() -> None:
         "tables": per_table,
         "ok": fetched["ok"],
         "peak_rss_mb": fetched["peak_rss_mb"],
+        # other jobs on a shared machine slow the wall time (not the query counts): say how busy it was
+        "load_average": round(os.getloadavg()[0], 1),
     }
     print(json.dumps(result, indent=2))
     common.save("log_analytics", result)

@@ -345,6 +345,11 @@ def _log_analytics(r: dict[str, Any]) -> list[str]:
         f"| queries sent | {_fmt(r['queries'])} ({_fmt(r['throttled'])} throttled) |",
         f"| peak memory (kit) | {_fmt(r['peak_rss_mb'], 0)} MB |",
         f"| complete | {_fmt(r['ok'])} |",
+        *(
+            [f"| machine load average (1 min) at the end | {_fmt(r['load_average'], 1)} |"]
+            if "load_average" in r
+            else []
+        ),
         "",
         "| table | rows | data queries | fewest the caps allow | fewest the row cap alone allows | other queries "
         "| truncated answers |",
@@ -360,7 +365,9 @@ def _log_analytics(r: dict[str, Any]) -> list[str]:
         "",
         "The byte cap binds before the row cap: at about 2.5 kB an audit row (the kit's generous estimate), "
         "64 MB hold 25,600 rows. The other queries are the histogram that plans the windows and the oldest-row "
-        "query that bounds the backfill.",
+        "query that bounds the backfill. Risk rows the workspace received after the run's moment are not read. "
+        "Rows per second depend on the machine and what else runs on it (the endpoint's pure-Python KQL "
+        "evaluation runs beside the kit); the query counts do not.",
         "",
     ]
     return out
