@@ -25,7 +25,17 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 if str(ROOT) not in sys.path:  # for ``tests.graph_server`` and the package when not installed
     sys.path.insert(0, str(ROOT))
 
-PACKAGES = ("pandas", "numpy", "pyarrow", "msgraph-sdk", "microsoft-kiota-http", "httpx", "papermill", "nbconvert")
+PACKAGES = (
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "msgraph-sdk",
+    "microsoft-kiota-http",
+    "httpx",
+    "papermill",
+    "nbconvert",
+    "azure-monitor-query",
+)
 
 
 def machine() -> dict[str, Any]:

@@ -53,7 +53,8 @@ source_option = click.option(
     type=click.Choice(SOURCE_NAMES),
     default="graph",
     show_default=True,
-    help="graph: Microsoft Graph; demo: the built-in demo tenant; files: a folder of Graph JSON (--files).",
+    help="graph: Microsoft Graph; demo: the built-in demo tenant; files: a folder of Graph JSON (--files); "
+    "log-analytics: audit and risk from the [log_analytics] workspace, the rest from Graph.",
 )
 files_option = click.option(
     "--files",
@@ -394,7 +395,8 @@ def notebooks_command(folder: Path, force: bool) -> None:
 @click.option("--no-graph", is_flag=True, help="Skip the Microsoft Graph checks (e.g. to test only the mail relay).")
 def doctor(config_path: Path | None, no_graph: bool) -> None:
     """Check that a scheduled run will work: configuration, a token, each Graph source (ok, missing
-    permission or missing licence, named), the SMTP relay (connect, TLS, login; nothing is sent),
+    permission or missing licence, named), each Log Analytics table when a workspace is configured (ok,
+    missing role or missing table), the SMTP relay (connect, TLS, login; nothing is sent),
     Chromium for the e-mail's charts, and the report notebooks, their template and a Python kernel.
     Exits 1 when something is wrong, with the fix under each problem.
     """

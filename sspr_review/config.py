@@ -3,7 +3,8 @@
 Precedence, lowest first: built-in defaults, the TOML file, environment variables, command-line options.
 Every key ``[section] key`` can be overridden by the environment variable ``SSPR_REVIEW_<SECTION>_<KEY>``
 (upper case), e.g. ``SSPR_REVIEW_STORE_PATH``. ``SSPR_REVIEW_GRAPH_URL`` is a short alias of
-``SSPR_REVIEW_GRAPH_BASE_URL``. Secrets are never configuration values: the file names the *environment
+``SSPR_REVIEW_GRAPH_BASE_URL``, ``SSPR_REVIEW_LOG_ANALYTICS_URL`` of ``SSPR_REVIEW_LOG_ANALYTICS_ENDPOINT``.
+Secrets are never configuration values: the file names the *environment
 variable* that holds a secret, never the secret itself.
 
 Types are strict: a TOML value must have the key's type (``audit_overlap_hours = true`` is an error, not 1;
@@ -34,7 +35,10 @@ from .analysis.settings import AnalysisSettings
 from .errors import ConfigError
 
 ENV_PREFIX = "SSPR_REVIEW_"
-ENV_ALIASES = {"SSPR_REVIEW_GRAPH_URL": ("graph", "base_url")}
+ENV_ALIASES = {
+    "SSPR_REVIEW_GRAPH_URL": ("graph", "base_url"),
+    "SSPR_REVIEW_LOG_ANALYTICS_URL": ("log_analytics", "endpoint"),
+}
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 AuthMode = Literal[
@@ -73,12 +77,59 @@ class GraphSettings(_Section):
     @field_validator("base_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http(s) URL such as https://graph.microsoft.com/v1.0")
-        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-            raise ValueError(f"{value!r} uses plain http; tokens may only travel unencrypted to localhost. Use https.")
-        return value.rstrip("/")
+        return _check_http_url(value, "https://graph.microsoft.com/v1.0")
+
+
+def _check_http_url(value: str, example: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL such as {example}")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ValueError(f"{value!r} uses plain http; tokens may only travel unencrypted to localhost. Use https.")
+    return value.rstrip("/")
+
+
+class SourcesSettings(_Section):
+    """``[sources]``: where each time-ranged kind of data comes from (registration, roles and policy always come
+    from the run's source: graph, demo or files)."""
+
+    audit: Literal["graph", "log_analytics"] = "graph"
+    risk: Literal["graph", "log_analytics"] = "graph"
+
+
+class LogAnalyticsSettings(_Section):
+    """``[log_analytics]``: the Log Analytics workspace (Microsoft Sentinel's) that audit and risk may come from."""
+
+    workspace_id: str = Field("", description="The workspace's Workspace ID (a GUID, on its Overview page)")
+    endpoint: str = "https://api.loganalytics.io/v1"
+    backfill_days: int = Field(180, ge=1, le=730)
+    max_rows: int = Field(500_000, ge=10, le=500_000)
+    max_bytes: int = Field(64_000_000, ge=100_000, le=100_000_000)
+    ingestion_delay_minutes: float = Field(30.0, ge=0, le=24 * 60)
+    timeout_seconds: int = Field(180, ge=1, le=600)
+    max_retries: int = Field(6, ge=0, le=20)
+    retry_backoff_seconds: float = Field(2.0, ge=0, le=300)
+    concurrent_queries: int = Field(4, ge=1, le=5)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str) -> str:
+        return _check_http_url(value, "https://api.loganalytics.io/v1")
+
+    @field_validator("workspace_id")
+    @classmethod
+    def _check_workspace(cls, value: str) -> str:
+        import uuid
+
+        if value:
+            try:
+                uuid.UUID(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not a workspace ID: copy the Workspace ID (a GUID such as "
+                    "1b2c3d4e-0000-0000-0000-000000000000) from the workspace's Overview page"
+                ) from None
+        return value
 
 
 class AuthSettings(_Section):
@@ -216,6 +267,8 @@ class Config(_Section):
     registration: RegistrationSettings = RegistrationSettings()
     demo: DemoSettings = DemoSettings()
     mail: MailSettings = MailSettings()
+    sources: SourcesSettings = SourcesSettings()
+    log_analytics: LogAnalyticsSettings = LogAnalyticsSettings()
     analysis: AnalysisSection = AnalysisSection()
     source_path: str | None = Field(None, exclude=True)
 

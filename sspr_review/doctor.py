@@ -1,7 +1,8 @@
 """``sspr-review doctor``: is this installation ready for a scheduled run? One line per check, with the fix.
 
 Checks: the configuration; a token; each Graph source with a minimal request (ok, missing permission,
-missing licence); the SMTP relay (connect, TLS, login, no mail sent) when ``[mail] transport = "smtp"``
+missing licence); with a Log Analytics workspace configured, each table with a ``take 1`` (ok, missing role,
+missing table); the SMTP relay (connect, TLS, login, no mail sent) when ``[mail] transport = "smtp"``
 and recipients are set; Chromium for the e-mail's chart images; the report notebooks, the report template and
 a Python kernel (what ``run`` needs besides data).
 """
@@ -142,6 +143,50 @@ def graph_checks(config: Config) -> list[Check]:
     return run_sync(go())
 
 
+def log_analytics_checks(config: Config) -> list[Check]:
+    """One ``take 1`` per workspace table: ok, missing role (Log Analytics Reader), missing table (no diagnostic
+    setting sends it), or the workspace itself not found."""
+    from .errors import AccessDenied, TableMissing, WorkspaceNotFound
+    from .ingest.fetch import run_sync
+    from .sources.base import FetchStats
+    from .sources.graph.auth import build_credential
+    from .sources.log_analytics import queries
+    from .sources.log_analytics.client import CATEGORIES, WorkspaceClient
+
+    settings = config.log_analytics.model_copy(update={"max_retries": 1, "retry_backoff_seconds": 0.5})
+    try:
+        credential = build_credential(config.auth)
+    except AuthError as exc:
+        return [Check("Log Analytics credential", False, str(exc), "set [auth] mode and what it needs")]
+
+    async def go() -> list[Check]:
+        client = WorkspaceClient(settings, credential)
+        out: list[Check] = []
+        try:
+            for table in queries.TABLES:
+                name = f"Log Analytics {table}"
+                try:
+                    await client.query(queries.probe(table), None, FetchStats(), "doctor", table)
+                except AccessDenied as exc:
+                    out.append(
+                        Check(name, False, f"missing role: {exc}", "assign Log Analytics Reader on the workspace")
+                    )
+                except TableMissing as exc:
+                    fix = f"add a diagnostic setting sending {CATEGORIES[table]} to the workspace"
+                    out.append(Check(name, False, f"missing table: {exc}", fix))
+                except WorkspaceNotFound as exc:
+                    out.append(Check(name, False, str(exc), "check [log_analytics] workspace_id and endpoint"))
+                except SsprReviewError as exc:
+                    out.append(Check(name, False, str(exc), "check [log_analytics] endpoint and connectivity"))
+                else:
+                    out.append(Check(name, True, f"readable in workspace {settings.workspace_id}"))
+        finally:
+            client.close()
+        return out
+
+    return run_sync(go())
+
+
 def smtp_check(config: Config, env: Mapping[str, str]) -> Check:
     """Connect, negotiate TLS and log in through :func:`sspr_review.mail.smtp.connect`, sending nothing."""
     mail = config.mail
@@ -205,6 +250,9 @@ def run_checks(config: Config, env: dict[str, str], *, graph: bool = True) -> li
     checks += toolchain_checks()
     if graph:
         checks += graph_checks(config)
+    sources = config.sources
+    if config.log_analytics.workspace_id or "log_analytics" in (sources.audit, sources.risk):
+        checks += log_analytics_checks(config)
     if config.mail.to:
         if config.mail.transport == "smtp":
             checks.append(smtp_check(config, env))

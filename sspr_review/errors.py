@@ -7,9 +7,13 @@
     ├── AuthError                   no credential could be built or no token acquired
     │   └── TokenRejected           401: Graph rejected the token (also a SourceError, kind "auth")
     ├── SourceError                 a source could not deliver data for a window
-    │   ├── AccessDenied            403: the app lacks a named permission
+    │   ├── AccessDenied            403: the app lacks a named permission (or a workspace role)
     │   ├── LicenceRequired         403: the tenant lacks a named licence
     │   ├── FetchFailed             retries exhausted (429, 5xx, timeouts) or an unreadable answer
+    │   │   └── PartialResult       Log Analytics answered with part of the rows (LogsQueryPartialResult)
+    │   ├── WorkspaceNotFound       Log Analytics: no such workspace at this endpoint (id or cloud wrong)
+    │   ├── TableMissing            Log Analytics: the workspace has no such table (no diagnostic setting)
+    │   ├── QueryRejected           Log Analytics rejected a query (a KQL error)
     │   └── TokenRejected
     │   └── ParameterError          a notebook parameter is missing or malformed (one line, no traceback)
     ├── ReasonRulesError            a reason-rule table that cannot be used (also a ValueError)
@@ -24,6 +28,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class SsprReviewError(Exception):
@@ -65,6 +70,37 @@ class FetchFailed(SourceError):
     """Retries were exhausted or the answer could not be read."""
 
     kind = "failed"
+
+
+class PartialResult(FetchFailed):
+    """A Log Analytics query answered with part of its rows (``LogsQueryPartialResult``); ``truncated`` when the
+    answer hit the response's row or size cap (the window can be split), else the reason is the workspace's.
+    ``data`` holds the rows that did arrive."""
+
+    kind = "partial"
+
+    def __init__(self, message: str, *, source: str = "", truncated: bool = False, data: Any = None) -> None:
+        super().__init__(message, source=source)
+        self.truncated = truncated
+        self.data = data
+
+
+class WorkspaceNotFound(SourceError):
+    """The Log Analytics workspace does not exist at the configured endpoint; the message names the fix."""
+
+    kind = "workspace"
+
+
+class TableMissing(SourceError):
+    """The Log Analytics workspace has no such table: no diagnostic setting sends that category to it."""
+
+    kind = "table"
+
+
+class QueryRejected(SourceError):
+    """Log Analytics rejected a query as invalid KQL (a bug in the kit: the message holds the query)."""
+
+    kind = "query"
 
 
 class TokenRejected(AuthError, SourceError):

@@ -35,7 +35,7 @@ from .sources import SourceKind, source_kind
 from .sources.demo.tenant import DemoTenant
 from .weeks import last_monday
 
-SourceName = Literal["graph", "demo", "files"]  # the names of sources.KINDS
+SourceName = Literal["graph", "demo", "files", "log-analytics"]  # the names of sources.KINDS
 
 
 Clock = Callable[[], datetime]

@@ -48,6 +48,9 @@ class SourceCoverage:
     #: Registration only: "full" (the whole report) or "lean" (counts, administrators, members not SSPR-capable
     #: and the users the week's findings need; see :mod:`sspr_review.ingest.lean`); ``None`` elsewhere.
     mode: str | None = None
+    #: Where a time-ranged source's data came from, when that needs saying (a Log Analytics workspace and which
+    #: column held the SSPR step text).
+    notes: tuple[str, ...] = ()
 
     @property
     def available(self) -> bool:

@@ -218,8 +218,8 @@ class FetchRun:
         store, graph = self.config.store, self.config.graph
         audit = self.window("audit", store.audit_overlap_hours, graph.audit_lookback_days)
         risk = self.window("risk", store.risk_overlap_hours, graph.risk_lookback_days)
-        audit_job = self.timed("audit", "audit", self.source.audit(*audit), *audit)
-        risk_job = self.timed("risk", "risk", self.source.risk(*risk), *risk)
+        audit_job = self.timed("audit", self.source.audit, *audit)
+        risk_job = self.timed("risk", self.source.risk, *risk)
         try:
             await asyncio.gather(
                 self.guarded("audit", audit_job, *audit),
@@ -243,7 +243,8 @@ class FetchRun:
         (at most ``lookback_days`` back) to now."""
         if name in self.windows:
             return self.windows[name]
-        floor = self.now - timedelta(days=lookback_days)
+        lookback = getattr(self.source, "lookback_days", lambda _, default: default)  # a workspace reads back further
+        floor = self.now - timedelta(days=lookback(name, lookback_days))
         hwm = self.store.high_water(name)
         start = floor if hwm is None else max(floor, min(hwm, self.now) - timedelta(hours=overlap_hours))
         return start, self.now
@@ -269,15 +270,25 @@ class FetchRun:
             outcome.stats = self.source.stats.get(name)
             self.done[name].set()
 
-    async def timed(self, name: str, table: str, streams: list[Pages], start: datetime, end: datetime) -> None:
-        """Write the pages of a time-ranged kind into ``table`` as they arrive; declare ``[start, end]`` of it
-        covered at the end."""
-        writer = _Writer(self.store, table, self.outcomes[name], self.report)
+    async def timed(
+        self, name: str, read: Callable[[datetime, datetime], list[Pages]], start: datetime, end: datetime
+    ) -> None:
+        """Write the pages of a time-ranged kind into its table as they arrive; declare ``[start, end]`` of it
+        covered at the end, with what the source says of where the data came from."""
+        outcome, source = self.outcomes[name], self.source
+        limit = getattr(source, "limit_window", None)  # a source may answer less (a workspace's retention)
+        if limit is not None:
+            start, end = await limit(name, start, end)
+            outcome.start, outcome.end = start, end
+        writer = _Writer(self.store, name, outcome, self.report)
         try:
-            await _drain(streams, writer.add, self.bars.bar(name), self.stats_of(name))
+            await _drain(read(start, end), writer.add, self.bars.bar(name), self.stats_of(name))
         finally:
             await writer.flush()  # what arrived is kept even when a later page fails (coverage is not claimed)
         self.store.record_interval(name, start, end)
+        for note in getattr(source, "notes", lambda _: [])(name):
+            self.store.record_note(name, start, end, note)
+            outcome.notes.append(f"{name}: from {note}")
 
     async def snapshots(self) -> None:
         """The registration snapshot, then the roles snapshot; role assignments are read while the registration

@@ -1,4 +1,5 @@
-"""Where records come from: Microsoft Graph, the demo tenant, or a folder of Graph JSON files.
+"""Where records come from: Microsoft Graph, the demo tenant, a folder of Graph JSON files, and for audit and risk
+a Log Analytics workspace (``[sources]``; ``log-analytics``: Graph with both from the workspace).
 
 All of them implement :class:`~.base.Source` and hand out records exactly as Graph sends them; everything after
 that (normalisation, the store, analyses) is the same code for all of them.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .base import Source
@@ -65,19 +66,47 @@ def _open_files(ws: Workspace, as_of: datetime | None) -> Source:
     return FilesSource(ws.files)
 
 
+def _with_workspace(open_base: Callable[[Workspace, datetime | None], Source], *, both: bool = False) -> Any:
+    """``open_base``, with audit and risk from the Log Analytics workspace where ``[sources]`` says so (``both``:
+    always both, the ``log-analytics`` source), as one :class:`~.combined.CombinedSource`."""
+
+    def open_(ws: Workspace, as_of: datetime | None) -> Source:
+        from .combined import compose
+
+        def credential() -> Any:
+            from .graph.auth import build_credential
+
+            return build_credential(ws.config.auth)
+
+        return compose(open_base(ws, as_of), ws.config, log_analytics=both, clock=ws.now, credential=credential)
+
+    return open_
+
+
+def _graph_store(config: Config) -> str:
+    return config.auth.tenant_id or "graph"
+
+
 KINDS: dict[str, SourceKind] = {
     kind.name: kind
     for kind in (
+        SourceKind("graph", "Microsoft Graph (the configured tenant)", _with_workspace(_open_graph), _graph_store),
         SourceKind(
-            "graph", "Microsoft Graph (the configured tenant)", _open_graph, lambda c: c.auth.tenant_id or "graph"
+            "demo", "the built-in demo tenant", _with_workspace(_open_demo), lambda c: "demo", rebuilds_history=True
         ),
-        SourceKind("demo", "the built-in demo tenant", _open_demo, lambda c: "demo", rebuilds_history=True),
         SourceKind(
             "files",
             "a folder of Graph JSON exports (--files DIR)",
-            _open_files,
+            _with_workspace(_open_files),
             lambda c: "files",
             week_from_records=True,
+        ),
+        # the same tenant as graph, so the same store: a tenant can move its audit and risk to the workspace
+        SourceKind(
+            "log-analytics",
+            "audit and risk from the [log_analytics] workspace, the rest from Microsoft Graph",
+            _with_workspace(_open_graph, both=True),
+            _graph_store,
         ),
     )
 }

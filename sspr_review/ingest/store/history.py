@@ -213,6 +213,26 @@ class Store:
 
         self._update(source, change)
 
+    def record_note(self, source: str, start: datetime, end: datetime, note: str) -> None:
+        """Note where the data of ``[start, end]`` came from (``notes`` in coverage.json; the coverage of a window
+        lists the notes of the fetches that overlap it), e.g. which workspace column held the step text."""
+
+        def change(entry: dict[str, Any]) -> None:
+            notes = list(entry.get("notes", []))
+            if notes and notes[-1][2] == note and parse_iso(notes[-1][1]) >= start:
+                notes[-1] = [notes[-1][0], iso_z(max(end, parse_iso(notes[-1][1]))), note]
+            else:
+                notes.append([iso_z(start), iso_z(end), note])
+            entry["notes"] = notes[-200:]
+
+        self._update(source, change)
+
+    def notes(self, source: str, start: datetime, end: datetime) -> tuple[str, ...]:
+        """The notes of the fetches of ``source`` overlapping ``[start, end)``, once each, in order."""
+        entry = self._coverage_doc()["sources"].get(source, {})
+        found = [n for a, b, n in entry.get("notes", []) if parse_iso(a) < end and parse_iso(b) > start]
+        return tuple(dict.fromkeys(found))
+
     def record_snapshot(self, source: str, moment: datetime, missing: Sequence[str] = ()) -> None:
         """Declare the snapshot of ``source`` taken at ``moment`` stored; ``missing`` names the parts of it that
         could not be read (kept in coverage.json under ``missing``, by snapshot time, for the review to show)."""
@@ -283,7 +303,10 @@ class Store:
         with no snapshot at all has no coverage.
         """
         cov = self._coverage(source, start, end, tolerance)
-        if source in TIME_COLUMN or cov.start is None or cov.end is None:
+        if source in TIME_COLUMN:
+            notes = self.notes(source, start, end)
+            return replace(cov, notes=notes) if notes else cov
+        if cov.start is None or cov.end is None:
             return cov
         cov = replace(cov, missing=self.missing_parts(source, cov.start, cov.end))
         if source == "registration":  # which mode produced the snapshot (see ingest.lean)
