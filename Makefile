@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+KUSTO  := tests/kusto/node_modules/@kusto/language-service-next/package.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench check format lab browser clean
+.PHONY: help install demo test bench check format lab browser kql clean
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -23,7 +24,7 @@ install: $(STAMP)  ## Create .venv and install the kit with its test tools
 demo: $(STAMP)  ## Build the demo tenant and its weekly reports in reports/, and print where they are
 	$(BIN)/sspr-review run --source demo
 
-test: $(STAMP) browser  ## Run the test suite
+test: $(STAMP) browser kql  ## Run the test suite
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)  ## Run the benchmarks (about 10 minutes) and write docs/benchmarks.md
@@ -45,6 +46,17 @@ browser:  ## Install Debian's Chromium and chromium-driver for the browser tests
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	  else echo "Chromium or chromedriver is missing: the browser tests will be skipped (sudo apt-get install chromium chromium-driver)"; fi; }
+
+kql:  ## Install Microsoft's Kusto parser for the KQL check (npm ci in tests/kusto) when missing
+	@{ [ -f $(KUSTO) ] && [ $(KUSTO) -nt tests/kusto/package-lock.json ]; } || { \
+	  if ! command -v npm >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's nodejs and npm for the KQL check"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; fi; \
+	  if command -v npm >/dev/null 2>&1; then \
+	    echo "Installing @kusto/language-service-next (tests/kusto/package-lock.json) for the KQL check"; \
+	    (cd tests/kusto && npm ci --no-audit --no-fund --loglevel=error) && touch $(KUSTO); \
+	  else echo "node or npm is missing: the KQL check will be skipped (sudo apt-get install nodejs npm)"; fi; }
 
 check: $(STAMP)  ## ruff (lint and format) and mypy
 	$(BIN)/ruff check .
