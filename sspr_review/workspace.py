@@ -31,6 +31,7 @@ from .ingest.coverage import SNAPSHOT_SOURCES, SOURCES, SourceCoverage
 from .ingest.fetch import FetchResult, fetch_into, run_sync
 from .ingest.lean import lean_days
 from .ingest.store import Store, lean_arrow_memory, private_dir, release_arrow_memory
+from .lookups import registration_needs
 from .sources import SourceKind, source_kind
 from .sources.demo.tenant import DemoTenant
 from .weeks import last_monday
@@ -104,7 +105,9 @@ class Workspace:
                     info = await source.tenant()
                     if info:
                         self.store.write_tenant(info)
-                    return await fetch_into(self.store, source, self.config, progress=progress, windows=windows)
+                    return await fetch_into(
+                        self.store, source, self.config, progress=progress, windows=windows, needs=registration_needs
+                    )
             finally:
                 await source.aclose()
 

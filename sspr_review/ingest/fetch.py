@@ -173,6 +173,7 @@ async def fetch_into(
     *,
     progress: bool | None = None,
     windows: Mapping[str, tuple[datetime, datetime]] | None = None,
+    needs: lean.NeedsFn | None = None,
 ) -> FetchResult:
     """Fetch every source into ``store`` (the caller holds ``store.writing()``): one :class:`FetchRun`.
 
@@ -182,7 +183,7 @@ async def fetch_into(
     What the source itself set aside while reading (``source.report``, the files source) is merged into the
     result's report and kept in the store's ``rejects/``.
     """
-    return await FetchRun(store, source, config, progress=progress, windows=windows).run()
+    return await FetchRun(store, source, config, progress=progress, windows=windows, needs=needs).run()
 
 
 class FetchRun:
@@ -201,8 +202,11 @@ class FetchRun:
         *,
         progress: bool | None = None,
         windows: Mapping[str, tuple[datetime, datetime]] | None = None,
+        needs: lean.NeedsFn | None = None,
     ) -> None:
         self.store, self.source, self.config = store, source, config
+        #: Whom a lean registration snapshot looks up (given by the workspace; without it the report is read whole).
+        self.needs = needs
         self.windows = dict(windows or {})
         self.now = source.now().astimezone(UTC).replace(microsecond=0)
         self.report = normalize.Report()
@@ -362,7 +366,9 @@ class FetchRun:
             return self.outcomes["audit"].ok
 
         try:
-            result = await lean.fetch_lean(self.store, self.source, self.config, self.now, events_stored, roles, add)
+            result = await lean.fetch_lean(
+                self.store, self.source, self.config, self.now, events_stored, roles, add, self.needs
+            )
         except SourceError as exc:
             chunks.cancel()
             outcome.notes.append(

@@ -24,8 +24,8 @@ import pandas as pd
 from ..errors import SourceError, StoreError
 from ..sources.base import Record, RoleData
 from ..timefmt import iso_z
-from .coverage import SOURCES, SourceCoverage
-from .store import Store, choose_snapshot, write_json
+from .coverage import SourceCoverage
+from .store import Store, write_json
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -174,47 +174,17 @@ class LeanResult:
     notes: list[str] = field(default_factory=list)
 
 
-def served_weeks(store: Store, config: Config, now: datetime) -> list[Any]:
-    """The review weeks (the default one and the one before) that will use a snapshot taken ``now``."""
-    from ..analysis import review_window
-
-    tolerance = timedelta(days=config.review.snapshot_tolerance_days)
-    moments = [m for m in store.snapshot_moments("registration") if f"{m:%Y-%m-%d}" != f"{now:%Y-%m-%d}"]
-    latest = review_window(None, config.review.timezone, now=now)
-    return [w for w in (latest.shift(1), latest) if choose_snapshot([*moments, now], w.end, tolerance) == now]
-
-
-def needed_users(store: Store, config: Config, now: datetime, weeks: list[Any]) -> pd.DataFrame:
-    """The accounts the rules of ``weeks`` look up in the registration report (from the store, as the review
-    will read it)."""
-    from ..analysis import prepare
-    from ..analysis.lean import registration_needs
-
-    if not weeks:
-        return pd.DataFrame({"user_id": pd.Series(dtype="string"), "user_upn": pd.Series(dtype="string")})
-    tolerance = timedelta(days=config.review.snapshot_tolerance_days)
-    tables = {
-        "audit": store.read("audit", compact=True),
-        "risk": store.read("risk"),
-        "privileged": store.read("privileged"),
-    }
-    settings = config.analysis_settings()
-    data = prepare(tables, settings)
-    plan = []
-    for week in weeks:
-        coverage = {s: store.coverage(s, week.start, week.end, tolerance=tolerance) for s in SOURCES}
-        coverage["registration"] = SourceCoverage(
-            "registration", now, now, True, snapshot=now, offset=now - week.end, mode="lean"
-        )
-        plan.append((week, coverage))
-    return registration_needs(data, plan, settings)
+#: What the review will look up in a snapshot taken ``now``: the weeks it serves and the accounts their rules read
+#: (``user_id``, ``user_upn``), given whether this fetch's audit events landed. The workspace provides it from the
+#: analyses (:func:`sspr_review.lookups.registration_needs`): the fetch layer does not run the rules itself.
+NeedsFn = Callable[[Store, "Config", datetime], tuple[list[Any], pd.DataFrame]]
 
 
 def role_users(roles: RoleData | SourceError) -> pd.DataFrame:
     """The user principals of the role data (direct, eligible, via a group): the registration gap counts them as
     administrators even when the report's ``isAdmin`` does not."""
     if isinstance(roles, SourceError):
-        return pd.DataFrame({"user_id": pd.Series(dtype="string"), "user_upn": pd.Series(dtype="string")})
+        return _no_users()
     rows = []
     for item in [*roles.assignments, *roles.eligibility]:
         found = item.get("principal")
@@ -224,6 +194,10 @@ def role_users(roles: RoleData | SourceError) -> pd.DataFrame:
     for members in roles.group_members.values():
         rows.extend((m.get("id"), m.get("userPrincipalName")) for m in members)
     return pd.DataFrame(rows, columns=["user_id", "user_upn"], dtype="string")
+
+
+def _no_users() -> pd.DataFrame:
+    return pd.DataFrame({"user_id": pd.Series(dtype="string"), "user_upn": pd.Series(dtype="string")})
 
 
 def _lower(values: Iterable[Any]) -> set[str]:
@@ -238,12 +212,15 @@ async def fetch_lean(
     events_stored: Callable[[], Awaitable[bool]],
     roles: Awaitable[RoleData | SourceError],
     add: Any,
+    needs_of: NeedsFn | None,
 ) -> LeanResult:
     """Read a lean registration snapshot through ``source`` (a Graph source); ``add(page)`` sees each page.
 
     ``events_stored()`` resolves once the audit events and risk detections of this fetch are in the store (true
     when the audit fetch succeeded). Raises :class:`~sspr_review.errors.SourceError` when Graph refuses the
     counts (the caller reads the report whole instead)."""
+    if needs_of is None:
+        raise SourceError("nothing says which users the week's findings look up", source="registration")
     counts = await source.registration_counts()
     try:
         graph_capable(counts)
@@ -263,10 +240,11 @@ async def fetch_lean(
     await drain(source.registration_parts())
     audit_ok = await events_stored()
     notes = []
-    weeks = served_weeks(store, config, now) if audit_ok else []
-    if not audit_ok:
+    if audit_ok:
+        weeks, needs = await asyncio.to_thread(needs_of, store, config, now)
+    else:
         notes.append("registration: the audit fetch failed, so no user was looked up for the week's findings")
-    needs = await asyncio.to_thread(needed_users, store, config, now, weeks)
+        weeks, needs = [], _no_users()
     needs = pd.concat([needs, role_users(await roles)], ignore_index=True)
     # by object id first; then by UPN the accounts without an id, or whose id the report does not hold (the
     # analyses match a row by id, else by UPN, case-insensitively)
