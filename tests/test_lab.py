@@ -278,7 +278,7 @@ def test_numbers_and_times_are_formatted_once(ctx: report.Context) -> None:
     )
     shown = report.display_frame(frame, "Europe/Berlin")
     assert shown.iloc[0].tolist() == ["Mon 23 Nov 2026 09:30", "Mon 23 Nov 2026 01:00", "1,625", "0.50", "a@b"]
-    html = report._table(frame, "", "Europe/Berlin")
+    html = report.table(frame, "", "Europe/Berlin")
     assert "<td class='sspr-num'>1,625</td>" in html and "<td>a@b</td>" in html
     assert not re.search(r"\b1\d{18}\b", html)  # no nanosecond integers
 

@@ -9,6 +9,7 @@ every axis says what it counts.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -280,3 +281,46 @@ def leak_fix_trend(review: Review) -> go.Figure:
         yaxis2={"title": "Hours", "overlaying": "y", "side": "right", "rangemode": "tozero"},
     )
     return fig
+
+
+#: The weekly charts by name (``report.chart(ctx, name)``).
+WEEKLY: dict[str, Callable[[Review], go.Figure]] = {
+    "resets_per_hour": resets_per_hour,
+    "resets_per_day": resets_per_day,
+    "funnel": funnel,
+    "method_outcomes": method_outcomes,
+}
+
+#: The adoption-trend charts by name: (columns, title, y-axis title, percent axis). The cost chart's y-axis
+#: is the configured currency.
+TRENDS: dict[str, tuple[list[str], str, str, bool]] = {
+    "resets": (["sspr_resets", "helpdesk_resets"], "Password resets", "Resets", False),
+    "self_service_share": (["self_service_share"], "Self-service share of resets", "Share", True),
+    "registration": (
+        ["registration_coverage", "admin_registration_coverage"],
+        "SSPR registration coverage",
+        "Share",
+        True,
+    ),
+    "success": (["flow_success_rate"], "SSPR flow success rate", "Share of flows", True),
+    "blocked": (
+        ["blocked_users", "banned_password_rejections"],
+        "Blocked users and banned-password rejections",
+        "Count",
+        False,
+    ),
+    "cost": (["helpdesk_cost_avoided"], "Estimated helpdesk cost avoided", "Cost", False),
+}
+
+
+def weekly(review: Review, name: str) -> go.Figure:
+    """One of the weekly charts by name (see :data:`WEEKLY`)."""
+    return WEEKLY[name](review)
+
+
+def named_trend(review: Review, name: str) -> go.Figure:
+    """One adoption-trend chart by name (see :data:`TRENDS`)."""
+    columns, title, y_title, percent = TRENDS[name]
+    if name == "cost":
+        y_title = review.settings.currency
+    return trend(review, columns, title, y_title=y_title, percent=percent)
