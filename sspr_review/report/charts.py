@@ -14,16 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .style import CHART_COLOURS
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from ..analysis import Review
 
-SELF_SERVICE = "#1a73e8"
-HELPDESK = "#e37400"
-FAILED = "#d93025"
-OK = "#137333"
-GREY = "#9aa0a6"
+#: The series colours, from the kit's palette (:data:`sspr_review.report.style.CHART_COLOURS`).
+SELF_SERVICE, HELPDESK, FAILED, OK = (CHART_COLOURS[k] for k in ("self_service", "helpdesk", "failed", "ok"))
 LAYOUT: dict[str, Any] = {
     "template": "plotly_white",
     "height": 380,
