@@ -8,11 +8,11 @@ every axis says what it counts.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from markupsafe import escape
 
 from .style import CHART_COLOURS
 
@@ -33,8 +33,9 @@ LAYOUT: dict[str, Any] = {
 
 
 def esc(value: object) -> str:
-    """Tenant text made safe for plotly labels and hovers."""
-    return "" if value is None or value is pd.NA else html.escape(str(value))
+    """Tenant text made safe for plotly labels and hovers, escaped as the sections' templates escape it
+    (markupsafe, Jinja2's autoescape)."""
+    return "" if value is None or value is pd.NA else str(escape(str(value)))
 
 
 def _local(times: pd.Series, timezone: str) -> pd.Series:
