@@ -26,7 +26,6 @@ import click
 from . import config as config_mod
 from .catalog import SEVERITIES
 from .errors import AuthError, ConfigError, InputError, SsprReviewError, StoreError
-from .ingest.store import write_private_text
 from .sources import SOURCE_NAMES
 
 EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS, EXIT_MAIL = 2, 3, 4, 5, 6, 7, 8
@@ -361,14 +360,14 @@ def review(
     With --source demo the demo store is built first when missing (or, when another process is building it,
     the review waits for that build).
     """
-    from .analysis import findings_json
+    from .report.outputs import write_findings
 
     ws = _workspace(config_path, store_path, source)
     with _exit_codes():
         ws.ensure_store()  # as the notebooks do: build the demo store, or wait for the build in flight
         result = _summary(ws, week_ending)
     if json_path is not None:
-        write_private_text(json_path, json.dumps(findings_json(result), indent=2) + "\n")
+        write_findings(result, json_path)
         click.echo(f"findings.json written to {json_path}")
 
 

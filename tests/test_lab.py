@@ -278,9 +278,44 @@ def test_numbers_and_times_are_formatted_once(ctx: report.Context) -> None:
     )
     shown = report.display_frame(frame, "Europe/Berlin")
     assert shown.iloc[0].tolist() == ["Mon 23 Nov 2026 09:30", "Mon 23 Nov 2026 01:00", "1,625", "0.50", "a@b"]
-    html = report._table(frame, "", "Europe/Berlin")
+    html = report.table(frame, "", "Europe/Berlin")
     assert "<td class='sspr-num'>1,625</td>" in html and "<td>a@b</td>" in html
     assert not re.search(r"\b1\d{18}\b", html)  # no nanosecond integers
+
+
+def test_sections_markup_lives_in_autoescaped_templates(ctx: report.Context) -> None:
+    """One place escapes tenant text: the Jinja2 templates, autoescape on (tables included); no section module
+    writes HTML in Python strings."""
+    import ast
+
+    from sspr_review.report.sections import render
+
+    assert render.ENV.autoescape is True
+    hostile = "<img src=x onerror=alert(1)>"
+    cell = render.table(pd.DataFrame({"who": [hostile], "n": [2]}), "")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in cell and "<img" not in cell
+    header = render.markup("header.html.j2", tenant=hostile, week_ending="", timezone="UTC", start="", end="")
+    assert "<h1>SSPR weekly review — &lt;img src=x" in header
+    assert str(render.markup("note.html.j2", text="a < b")) == "<p><i>a &lt; b</i></p>"
+    package = Path(render.__file__).parent
+    for module in sorted(package.glob("*.py")):
+        if module.name == "context.py":  # plotly's MathJax tag, matched by a regular expression
+            continue
+        tree = ast.parse(module.read_text())
+        docstrings = {
+            id(n.body[0].value)
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Module | ast.FunctionDef | ast.ClassDef) and n.body and isinstance(n.body[0], ast.Expr)
+        }
+        markup = [
+            n.value
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Constant)
+            and isinstance(n.value, str)
+            and id(n) not in docstrings
+            and re.search(r"<[a-z/]", n.value)
+        ]
+        assert not markup, (module.name, markup)
 
 
 # --------------------------------------------------------------------------------------- working copies

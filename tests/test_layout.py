@@ -123,12 +123,29 @@ def _imports(path: Path) -> set[str]:
 
 #: Which parts of the kit each layer may import (besides itself).
 LAYERS = {
-    "sspr_review.analysis": ("sspr_review.catalog", "sspr_review.errors", "sspr_review.weeks",
-                             "sspr_review.ingest.schema", "sspr_review.ingest.coverage"),
-    "sspr_review.ingest": ("sspr_review.catalog", "sspr_review.errors", "sspr_review.sources", "sspr_review.config",
-                           "sspr_review.timefmt"),
-    "sspr_review.sources": ("sspr_review.catalog", "sspr_review.errors", "sspr_review.config", "sspr_review.weeks",
-                            "sspr_review.timefmt", "sspr_review.ingest.normalize", "sspr_review.ingest.store"),
+    "sspr_review.analysis": (
+        "sspr_review.catalog",
+        "sspr_review.errors",
+        "sspr_review.weeks",
+        "sspr_review.ingest.schema",
+        "sspr_review.ingest.coverage",
+    ),
+    "sspr_review.ingest": (
+        "sspr_review.catalog",
+        "sspr_review.errors",
+        "sspr_review.sources",
+        "sspr_review.config",
+        "sspr_review.timefmt",
+    ),
+    "sspr_review.sources": (
+        "sspr_review.catalog",
+        "sspr_review.errors",
+        "sspr_review.config",
+        "sspr_review.weeks",
+        "sspr_review.timefmt",
+        "sspr_review.ingest.normalize",
+        "sspr_review.ingest.store",
+    ),
 }
 
 

@@ -75,7 +75,7 @@ def test_executed_notebooks_keep_their_figures_without_plotly_js(
         injected = next(c for c in book.cells if "injected-parameters" in c.metadata.get("tags", []))
         assert ".partial-" not in injected.source and ".partial-" not in json.dumps(book.metadata)
     doc = nbformat.read(folder / "weekly_review.ipynb", as_version=4)
-    assert f'findings_json = "{(folder / "findings.json").resolve()}"' in "".join(c.source for c in doc.cells)
+    assert "findings_json" not in "".join(c.source for c in doc.cells)  # the run writes findings.json, not it
     # JupyterLab draws that mimetype through plotly's own lab extension (installed with plotly)
     extension = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "jupyterlab-plotly" / "package.json"
     assert json.loads(extension.read_text())["jupyterlab"]["mimeExtension"]
@@ -107,6 +107,50 @@ def test_findings_json_validates_and_holds_the_planted_cases(
     order = ["critical", "high", "medium", "low", "info"]
     assert severities == sorted(severities, key=order.index)
     assert all(c["complete"] for c in doc["coverage"].values())
+
+
+def test_findings_and_charts_json_come_from_the_review_not_from_a_notebook(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One code path (sspr_review.report.outputs) builds findings.json for `run` and `review --json`, and
+    charts.json for the e-mail; the weekly notebook only displays."""
+    import nbformat
+    from plotly.utils import PlotlyJSONEncoder
+
+    from sspr_review.report import outputs
+    from sspr_review.workspace import open_workspace
+
+    _, root = demo_run
+    (folder,) = (root / "reports").iterdir()
+    book = nbformat.read(folder / "weekly_review.ipynb", as_version=4)
+    assert "findings_json" not in "".join(c.source for c in book.cells)
+    reviewed = subprocess.run(
+        [
+            *CLI,
+            "review",
+            "--source",
+            "demo",
+            "--config",
+            "config.toml",
+            "--week-ending",
+            folder.name,
+            "--json",
+            "r.json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=600,
+    )
+    assert reviewed.returncode == 0, reviewed.stderr
+    ran, alone = (json.loads(p.read_text()) for p in (folder / "findings.json", root / "r.json"))
+    assert ran.pop("generated_at") and alone.pop("generated_at")
+    assert ran == alone
+    monkeypatch.chdir(root)
+    review = open_workspace("config.toml", source="demo").review(folder.name)
+    want = json.loads(json.dumps(outputs.charts_document(review), cls=PlotlyJSONEncoder))
+    assert json.loads((folder / "charts.json").read_text()) == want
+    assert list(want) == [*outputs.EMAIL_CHARTS, "registration"]
 
 
 def test_fail_on_and_notebook_failure_exit_codes(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:

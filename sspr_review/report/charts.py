@@ -8,21 +8,21 @@ every axis says what it counts.
 
 from __future__ import annotations
 
-import html
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from markupsafe import escape
+
+from .style import CHART_COLOURS
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from ..analysis import Review
 
-SELF_SERVICE = "#1a73e8"
-HELPDESK = "#e37400"
-FAILED = "#d93025"
-OK = "#137333"
-GREY = "#9aa0a6"
+#: The series colours, from the kit's palette (:data:`sspr_review.report.style.CHART_COLOURS`).
+SELF_SERVICE, HELPDESK, FAILED, OK = (CHART_COLOURS[k] for k in ("self_service", "helpdesk", "failed", "ok"))
 LAYOUT: dict[str, Any] = {
     "template": "plotly_white",
     "height": 380,
@@ -33,8 +33,9 @@ LAYOUT: dict[str, Any] = {
 
 
 def esc(value: object) -> str:
-    """Tenant text made safe for plotly labels and hovers."""
-    return "" if value is None or value is pd.NA else html.escape(str(value))
+    """Tenant text made safe for plotly labels and hovers, escaped as the sections' templates escape it
+    (markupsafe, Jinja2's autoescape)."""
+    return "" if value is None or value is pd.NA else str(escape(str(value)))
 
 
 def _local(times: pd.Series, timezone: str) -> pd.Series:
@@ -280,3 +281,46 @@ def leak_fix_trend(review: Review) -> go.Figure:
         yaxis2={"title": "Hours", "overlaying": "y", "side": "right", "rangemode": "tozero"},
     )
     return fig
+
+
+#: The weekly charts by name (``report.chart(ctx, name)``).
+WEEKLY: dict[str, Callable[[Review], go.Figure]] = {
+    "resets_per_hour": resets_per_hour,
+    "resets_per_day": resets_per_day,
+    "funnel": funnel,
+    "method_outcomes": method_outcomes,
+}
+
+#: The adoption-trend charts by name: (columns, title, y-axis title, percent axis). The cost chart's y-axis
+#: is the configured currency.
+TRENDS: dict[str, tuple[list[str], str, str, bool]] = {
+    "resets": (["sspr_resets", "helpdesk_resets"], "Password resets", "Resets", False),
+    "self_service_share": (["self_service_share"], "Self-service share of resets", "Share", True),
+    "registration": (
+        ["registration_coverage", "admin_registration_coverage"],
+        "SSPR registration coverage",
+        "Share",
+        True,
+    ),
+    "success": (["flow_success_rate"], "SSPR flow success rate", "Share of flows", True),
+    "blocked": (
+        ["blocked_users", "banned_password_rejections"],
+        "Blocked users and banned-password rejections",
+        "Count",
+        False,
+    ),
+    "cost": (["helpdesk_cost_avoided"], "Estimated helpdesk cost avoided", "Cost", False),
+}
+
+
+def weekly(review: Review, name: str) -> go.Figure:
+    """One of the weekly charts by name (see :data:`WEEKLY`)."""
+    return WEEKLY[name](review)
+
+
+def named_trend(review: Review, name: str) -> go.Figure:
+    """One adoption-trend chart by name (see :data:`TRENDS`)."""
+    columns, title, y_title, percent = TRENDS[name]
+    if name == "cost":
+        y_title = review.settings.currency
+    return trend(review, columns, title, y_title=y_title, percent=percent)

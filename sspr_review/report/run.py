@@ -1,4 +1,4 @@
-"""``sspr-review run``: fetch, execute the report notebooks, export HTML, write findings.json.
+"""``sspr-review run``: fetch, execute the report notebooks, export HTML, write findings.json and charts.json.
 
 Output, readable by its owner only (it holds user names and IP addresses)::
 
@@ -10,6 +10,9 @@ Output, readable by its owner only (it holds user names and IP addresses)::
         findings.json           the machine-readable review (docs/findings-json.md)
         charts.json             the figures, for the e-mail's images
 
+findings.json and charts.json are built here from the review (:mod:`.outputs`, the code path ``review --json``
+uses too), not by a notebook: the notebooks only display.
+
 The folder is built as ``<out>/.<week ending>.partial-<pid>-<random>/`` next to it and moved into place only
 when complete (an atomic exchange on Linux, replacing the previous complete folder), so a reader or a mailer
 never sees a mixed or half-written folder; a run killed part-way leaves the previous folder as it was, and the
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import json
 import os
 import shutil
 import time
@@ -35,7 +37,7 @@ from ..errors import NotebookFailed
 from ..ingest.fetch import FetchResult
 from ..ingest.store import private_dir
 from ..workspace import Workspace
-from . import notebooks
+from . import notebooks, outputs
 
 #: The notebooks ``run`` executes, in order: (notebook stem, HTML stem).
 RUN_NOTEBOOKS = ("weekly_review", "adoption_trends")
@@ -98,6 +100,10 @@ def run(
     folder.mkdir(mode=0o700)
     try:
         html = _build(ws, week, folder, final, timings, log)
+        t0 = time.perf_counter()
+        log("writing findings.json and charts.json")
+        findings = outputs.write_outputs(ws.review(week), folder)
+        timings["findings"] = time.perf_counter() - t0
     except NotebookFailed as exc:
         failed = out / f"{week}.failed"
         shutil.rmtree(failed, ignore_errors=True)
@@ -108,7 +114,6 @@ def run(
         shutil.rmtree(folder, ignore_errors=True)
         raise
     publish(folder, final)
-    findings = json.loads((final / "findings.json").read_text(encoding="utf-8"))
     timings["total"] = time.perf_counter() - started
     return RunResult(final, result, findings, [final / p.name for p in html], timings)
 
@@ -123,8 +128,7 @@ def _build(
     for stem in RUN_NOTEBOOKS:
         t0 = time.perf_counter()
         log(f"executing {stem}")
-        extra = {"findings_json": str((folder / "findings.json").resolve())} if stem == "weekly_review" else {}
-        executed = notebooks.execute(notebooks.notebook(stem), folder / f"{stem}.ipynb", params | extra)
+        executed = notebooks.execute(notebooks.notebook(stem), folder / f"{stem}.ipynb", params)
         timings[f"execute {stem}"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         html.append(notebooks.export_html(executed, folder / f"{notebooks.REPORTS[stem]}.html"))
@@ -132,12 +136,6 @@ def _build(
         executed_books.append(executed)
     for executed in executed_books:
         notebooks.slim(executed, replace={str(folder.resolve()): str(final.resolve()), str(folder): str(final)})
-    if not (folder / "findings.json").is_file():
-        raise NotebookFailed(
-            f"weekly_review.ipynb wrote no findings.json (the executed notebook {folder / 'weekly_review.ipynb'} "
-            "shows what it did)",
-            notebook=folder / "weekly_review.ipynb",
-        )
     return html
 
 

@@ -6,20 +6,36 @@ rules all start with ``.sspr-out``: they style the kit's own elements only and n
 right-aligns table cells with ``.jp-RenderedHTMLCommon td``), not by ``!important``.
 
 The e-mail cannot use a ``<style>`` block (many mail clients drop it), so :mod:`sspr_review.mail` takes the same
-colours from :data:`SEVERITY_COLOURS` and :data:`BANNER` as inline styles.
+colours from :data:`SEVERITY_COLOURS` and :data:`BANNER` as inline styles; the charts take theirs from
+:data:`CHART_COLOURS`. This module is the one place for the report's colours.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
+#: The kit's palette: every colour of the sections, the charts and the e-mail is one of these.
+BLUE: Final = "#1a73e8"
+ORANGE: Final = "#e37400"
+RED: Final = "#d93025"
+DARK_RED: Final = "#8b0000"
+GREY: Final = "#5f6368"
+GREEN: Final = "#137333"
+
 #: Badge colour per finding severity (white text on each).
 SEVERITY_COLOURS: Final = {
-    "critical": "#8b0000",
-    "high": "#d93025",
-    "medium": "#e37400",
-    "low": "#5f6368",
-    "info": "#1a73e8",
+    "critical": DARK_RED,
+    "high": RED,
+    "medium": ORANGE,
+    "low": GREY,
+    "info": BLUE,
+}
+#: Chart colours (:mod:`sspr_review.report.charts`): self-service against helpdesk, failed against passed.
+CHART_COLOURS: Final = {
+    "self_service": BLUE,
+    "helpdesk": ORANGE,
+    "failed": RED,
+    "ok": GREEN,
 }
 #: Banner background and border per state: ok (all complete), bad (data missing), warn (a parameter to set).
 BANNER: Final = {
@@ -53,7 +69,7 @@ def _css() -> str:
         " flex: 0 0 auto; background: #fff; }",
         f"{r} .sspr-tile .v {{ font-size: 24px; font-weight: 600; }}",
         f"{r} .sspr-tile .l, {r} .sspr-tile .d {{ font-size: 12px; color: #555; }}",
-        f"{r} .sspr-tile .d.sspr-up {{ color: #137333; }} {r} .sspr-tile .d.sspr-down {{ color: #a50e0e; }}",
+        f"{r} .sspr-tile .d.sspr-up {{ color: {GREEN}; }} {r} .sspr-tile .d.sspr-down {{ color: #a50e0e; }}",
     ]
     return "\n".join(rules)
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..catalog import KPIS
+from .numbers import number
 from .rollup import Rollup, distinct, roll_up, status_counts
 
 if TYPE_CHECKING:
     from ..analysis import Metric, Review
-
-#: Metrics shown in the terminal summary, in order.
 
 
 def clean(value: object) -> str:
@@ -24,14 +23,9 @@ def fmt(metric: Metric, value: float | int | None) -> str:
 
 
 def fmt_value(value: float | int | None, unit: str) -> str:
-    """A metric's value as the terminal, the report and the e-mail show it ("no data" when not known)."""
-    if value is None:
-        return "no data"
-    if unit == "ratio":
-        return f"{value:.0%}"
-    if unit == "currency":
-        return f"{value:,.0f}"
-    return f"{value:,}"
+    """A metric's value as the terminal, the report and the e-mail show it ("no data" when not known), through
+    :func:`sspr_review.report.numbers.number`, the one number formatter."""
+    return number(value, unit, missing="no data")
 
 
 def review_lines(review: Review) -> list[str]:
