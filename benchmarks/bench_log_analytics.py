@@ -75,8 +75,9 @@ def serve(users: int, end: datetime, log: str) -> None:
 
 def backfill(url: str, store: Path, end: datetime) -> dict[str, Any]:
     from sspr_review import config
-    from sspr_review.ingest.fetch import fetch_into, run_sync
+    from sspr_review.ingest.fetch import fetch_into
     from sspr_review.ingest.store.history import Store
+    from sspr_review.sources.base import run_sync
     from sspr_review.sources.combined import CombinedSource
     from sspr_review.sources.demo.source import DemoSource
     from sspr_review.sources.demo.tenant import DemoTenant

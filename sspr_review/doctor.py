@@ -100,8 +100,7 @@ def _probes(client: Any) -> list[tuple[str, Any, Any]]:
 
 def graph_checks(config: Config) -> list[Check]:
     """A token, then one minimal request per source."""
-    from .ingest.fetch import run_sync
-    from .sources.base import FetchStats
+    from .sources.base import FetchStats, run_sync
     from .sources.graph.auth import CredentialTokenProvider, build_credential
     from .sources.graph.client import GraphClient, app_budget
 
@@ -147,8 +146,7 @@ def log_analytics_checks(config: Config) -> list[Check]:
     """One ``take 1`` per workspace table: ok, missing role (Log Analytics Reader), missing table (no diagnostic
     setting sends it), or the workspace itself not found."""
     from .errors import AccessDenied, TableMissing, WorkspaceNotFound
-    from .ingest.fetch import run_sync
-    from .sources.base import FetchStats
+    from .sources.base import FetchStats, run_sync
     from .sources.graph.auth import build_credential
     from .sources.log_analytics import queries
     from .sources.log_analytics.client import CATEGORIES, WorkspaceClient

@@ -28,11 +28,12 @@ from .analysis.metrics import REGISTRATION_COUNT_INPUT, registration_counts_arro
 from .analysis.review import week_findings
 from .errors import ConfigError
 from .ingest.coverage import SNAPSHOT_SOURCES, SOURCES, SourceCoverage
-from .ingest.fetch import FetchResult, fetch_into, run_sync
+from .ingest.fetch import FetchResult, fetch_into
 from .ingest.lean import lean_days
 from .ingest.store import Store, lean_arrow_memory, private_dir, release_arrow_memory
 from .lookups import registration_needs
 from .sources import SourceKind, source_kind
+from .sources.base import run_sync
 from .sources.demo.tenant import DemoTenant
 from .weeks import last_monday
 

@@ -66,8 +66,7 @@ def graph_send(message: EmailMessage, settings: MailSettings, ws: Any) -> None:
     """Send through Microsoft Graph ``POST /users/{sender}/sendMail`` (permission Mail.Send)."""
     # here, not at the top: the Graph client (msgraph-sdk, azure-identity) and the fetch runner (pandas) are
     # heavy, and only this transport needs them
-    from ..ingest.fetch import run_sync
-    from ..sources.base import FetchStats
+    from ..sources.base import FetchStats, run_sync
     from ..sources.graph.auth import build_credential
     from ..sources.graph.client import GraphClient, app_budget
 

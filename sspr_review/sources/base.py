@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import concurrent.futures
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 Record = dict[str, Any]
 Pages = AsyncIterator[list[Record]]
@@ -66,3 +68,17 @@ async def collect(pages: Pages) -> list[Record]:
 async def one_page(records: list[Record], page_size: int = 5000) -> Pages:
     for i in range(0, max(len(records), 1), page_size):
         yield records[i : i + page_size]
+
+
+T = TypeVar("T")
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a source's coroutine to completion from synchronous code, also from inside a running event loop (a
+    Jupyter kernel): the fetch, doctor's probes and Graph sendMail all call Graph this way."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
