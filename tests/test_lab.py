@@ -283,6 +283,17 @@ def test_numbers_and_times_are_formatted_once(ctx: report.Context) -> None:
     assert not re.search(r"\b1\d{18}\b", html)  # no nanosecond integers
 
 
+def test_an_older_copy_s_write_findings_cell_writes_nothing_and_says_to_drop_it(
+    ctx: report.Context, tmp_path: Path
+) -> None:
+    """Copies of weekly_review from before findings.json was built by one code path end with
+    ``report.write_findings(ctx, findings_json)``: the cell must not fail the copy, nor write data."""
+    target = tmp_path / "findings.json"
+    shown = report.write_findings(ctx, str(target)).data
+    assert not target.exists()
+    assert "no longer needed" in shown and "sspr-review notebooks --force" in shown
+
+
 def test_sections_markup_lives_in_autoescaped_templates(ctx: report.Context) -> None:
     """One place escapes tenant text: the Jinja2 templates, autoescape on (tables included); no section module
     writes HTML in Python strings."""
