@@ -1540,16 +1540,23 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         echo=args.verbose,
     )
+    return serve_until_stopped(
+        server,
+        lambda url: (
+            f"export SSPR_REVIEW_GRAPH_URL={url}   # {len(data.directory_audits)} audit events, "
+            f"{len(data.user_registration_details)} users; Ctrl-C to stop"
+        ),
+    )
+
+
+def serve_until_stopped(server: Any, banner: Callable[[str], str]) -> int:
+    """Run a test server started with ``python -m``: its base URL first on stdout (what a test reads), the
+    ``banner`` of that URL on stderr, then serve until Ctrl-C or ``kill`` (SIGTERM)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly on `kill` too, not only on Ctrl-C
     with server:
         print(server.url, flush=True)
-        print(
-            f"export SSPR_REVIEW_GRAPH_URL={server.url}   # {len(data.directory_audits)} audit events, "
-            f"{len(data.user_registration_details)} users; Ctrl-C to stop",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(banner(server.url), file=sys.stderr, flush=True)
         try:
             while True:
                 time.sleep(3600)

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import sys
 import threading
 import time
 import uuid
@@ -38,6 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests.graph_server import serve_until_stopped
 from tests.log_analytics_kql import KqlError, Table, output_rows, parse_datetime, run
 
 __all__ = ["WORKSPACE_ID", "Fault", "LogAnalyticsServer", "WorkspaceData", "main"]
@@ -463,21 +462,13 @@ def main(argv: list[str] | None = None) -> int:
     tenant = DemoTenant(users=args.users, weeks=args.weeks)
     data = WorkspaceData.from_demo(tenant, step_column=args.step_column)
     server = LogAnalyticsServer(data, token=args.token, max_rows=args.max_rows, log=args.log, port=args.port)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    with server:
-        print(server.url, flush=True)
-        print(
-            f"export SSPR_REVIEW_LOG_ANALYTICS_URL={server.url} SSPR_REVIEW_LOG_ANALYTICS_WORKSPACE_ID={WORKSPACE_ID}"
-            f"   # {data.rows('AuditLogs')} AuditLogs rows, {data.rows('AADUserRiskEvents')} AADUserRiskEvents rows",
-            file=sys.stderr,
-            flush=True,
-        )
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-    return 0
+    return serve_until_stopped(
+        server,
+        lambda url: (
+            f"export SSPR_REVIEW_LOG_ANALYTICS_URL={url} SSPR_REVIEW_LOG_ANALYTICS_WORKSPACE_ID={WORKSPACE_ID}"
+            f"   # {data.rows('AuditLogs')} AuditLogs rows, {data.rows('AADUserRiskEvents')} AADUserRiskEvents rows"
+        ),
+    )
 
 
 if __name__ == "__main__":

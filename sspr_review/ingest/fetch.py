@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import pandas as pd
 
@@ -21,8 +21,6 @@ from ..sources.base import FetchStats, Pages, RoleData, Source
 from . import lean, normalize
 from .progress import Progress
 from .store import Store
-
-T = TypeVar("T")
 
 #: Records buffered before they are normalised and written (bounds memory on large tenants).
 FLUSH_RECORDS = 50_000
