@@ -1505,7 +1505,7 @@ def _json_response(payload: Mapping[str, Any]) -> _Response:
 
 def _demo_tenant(users: int | None, weeks: int | None) -> DemoSource:
     # Imported here, by name: the server itself does not depend on the demo module.
-    demo = importlib.import_module("sspr_review.demo")
+    demo = importlib.import_module("sspr_review.sources.demo.tenant")
     kwargs = {k: v for k, v in (("users", users), ("weeks", weeks)) if v is not None}
     return cast(DemoSource, demo.DemoTenant(**kwargs))
 
