@@ -45,6 +45,6 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory, small_config: Path) -> 
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate and key for the test SMTP relay's STARTTLS."""
-    from tests.smtp_relay import make_tls_files
+    from tests.support.smtp_relay import make_tls_files
 
     return make_tls_files(tmp_path_factory.mktemp("tls"))

@@ -21,8 +21,7 @@ from sspr_review.analysis.correlations import (
     risk_type_words,
 )
 from sspr_review.analysis.review import build_review, findings_json, findings_schema
-from tests.test_analysis_review import demo_review  # noqa: F401  (the fixture)
-from tests.test_analysis_support import (
+from tests.support.analysis import (
     BY_ADMIN,
     CHANGE,
     WINDOW,
@@ -34,6 +33,7 @@ from tests.test_analysis_support import (
     risk_row,
     t,
 )
+from tests.test_analysis_review import demo_review  # noqa: F401  (the fixture)
 
 S = AnalysisSettings()
 

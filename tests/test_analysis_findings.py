@@ -25,7 +25,7 @@ from sspr_review.analysis import (
     sort_findings,
 )
 from sspr_review.ingest import schema
-from tests.test_analysis_support import (
+from tests.support.analysis import (
     ADMIN_REGISTERED,
     BLOCKED,
     BY_ADMIN,

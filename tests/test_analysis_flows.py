@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 
 from sspr_review.analysis import activity_kind, completed_resets, flows, prepare, unrecognised_reasons
-from tests.test_analysis_support import (
+from tests.support.analysis import (
     ADMIN_REGISTERED,
     BLOCKED,
     BY_ADMIN,

@@ -7,7 +7,7 @@ import pytest
 
 from sspr_review.analysis import METRIC_SPECS, AnalysisSettings, prepare, review_window, weekly_metrics, window_metrics
 from sspr_review.ingest import schema
-from tests.test_analysis_support import (
+from tests.support.analysis import (
     ADMIN_REGISTERED,
     BLOCKED,
     BY_ADMIN,

@@ -22,7 +22,7 @@ from sspr_review.analysis.prepare import privileged_lookup
 from sspr_review.ingest import schema
 from sspr_review.ingest.coverage import SourceCoverage
 from sspr_review.ingest.store.history import Store
-from tests.test_analysis_support import (
+from tests.support.analysis import (
     BLOCKED,
     BY_ADMIN,
     WINDOW,

@@ -16,7 +16,7 @@ from sspr_review.analysis import (
 )
 from sspr_review.analysis.reasons import explain_reasons, load_rules, parse_rules
 from sspr_review.errors import ReasonRulesError
-from tests.test_analysis_support import WINDOW, audit, step, t
+from tests.support.analysis import WINDOW, audit, step, t
 
 GATE_METHODS = {
     "email": "email",

@@ -18,7 +18,7 @@ from sspr_review.analysis import (
     review_window,
 )
 from sspr_review.ingest import schema
-from tests.test_analysis_support import (
+from tests.support.analysis import (
     BLOCKED,
     BY_ADMIN,
     WINDOW,

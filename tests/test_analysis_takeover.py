@@ -16,7 +16,7 @@ from sspr_review.analysis.takeover import (
     find_security_info_changes_after_reset,
     phone_only_unjudged,
 )
-from tests.test_analysis_support import (
+from tests.support.analysis import (
     ADMIN_REGISTERED,
     BY_ADMIN,
     CHANGE,

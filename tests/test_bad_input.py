@@ -254,7 +254,7 @@ def test_graph_record_that_cannot_be_stored_is_named_and_the_others_land(tmp_pat
     id and field, exit 4; every other event of the window lands."""
     from sspr_review.sources.demo.tenant import DemoTenant
     from sspr_review.weeks import last_monday
-    from tests.graph_server import GraphData, GraphServer
+    from tests.support.graph_server import GraphData, GraphServer
 
     data = GraphData.from_demo(DemoTenant(users=200, weeks=2, end=last_monday("UTC")))
     newest = max(r["activityDateTime"] for r in data.directory_audits)

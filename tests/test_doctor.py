@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.weeks import last_monday
-from tests.graph_server import GraphData, GraphServer
-from tests.smtp_relay import Inbox, relay
+from tests.support.graph_server import GraphData, GraphServer
+from tests.support.smtp_relay import Inbox, relay
 
 
 def doctor(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

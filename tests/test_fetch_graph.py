@@ -1,4 +1,4 @@
-"""The real msgraph-sdk, over real HTTP, against the Graph-compatible server in tests/graph_server.py."""
+"""The real msgraph-sdk, over real HTTP, against the Graph-compatible server in tests/support/graph_server.py."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.sources.graph.endpoints import SSPR, audit_filters, risk_filter
 from sspr_review.weeks import last_monday
 from sspr_review.workspace import Workspace
-from tests.graph_server import Fault, GraphData, GraphServer
+from tests.support.graph_server import Fault, GraphData, GraphServer
 
 SCALE = 0.02  # 10 s throttle windows become 0.2 s; client and server use the same scale
 TOKEN = "test-token"

@@ -1,5 +1,5 @@
-"""GraphClient's retries (tenacity), over real HTTP against tests/graph_server.py, with the sleeps between attempts
-recorded instead of slept (the rate limiter's own waits are real)."""
+"""GraphClient's retries (tenacity), over real HTTP against tests/support/graph_server.py, with the sleeps between
+attempts recorded instead of slept (the rate limiter's own waits are real)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from sspr_review.sources.graph.client import MAX_RETRY_AFTER_SECONDS, GraphClien
 from sspr_review.sources.graph.endpoints import AUTH_METHODS_POLICY, RISK, risk_filter
 from sspr_review.sources.graph.ratelimit import LocalRecord
 from sspr_review.workspace import last_monday
-from tests.graph_server import Fault, GraphData, GraphServer
+from tests.support.graph_server import Fault, GraphData, GraphServer
 
 TOKEN = "test-token"
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.graph_server import DEFAULT_PAGE_SIZES, Fault, GraphData, GraphServer, main
+from tests.support.graph_server import DEFAULT_PAGE_SIZES, Fault, GraphData, GraphServer, main
 
 AUDITS = "/auditLogs/directoryAudits"
 RISK = "/identityProtection/riskDetections"

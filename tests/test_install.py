@@ -1,7 +1,7 @@
 """The kit as a pip or pipx user gets it: the wheel and the sdist, each installed into a fresh virtual environment.
 
 Marked ``install`` (about 3 minutes): ``pytest -m "not install"`` skips it explicitly. No network: the
-dependencies come from a wheelhouse repacked from this environment (tests/wheelhouse.py), and pip runs with
+dependencies come from a wheelhouse repacked from this environment (tests/support/wheelhouse.py), and pip runs with
 ``--no-index``, so what the package declares is all the new environment gets.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import wheelhouse
+from tests.support import wheelhouse
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.install, pytest.mark.timeout(1800)]

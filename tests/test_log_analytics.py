@@ -1,4 +1,5 @@
-"""The Log Analytics source: the real azure-monitor-query client over HTTP against tests/log_analytics_server.py."""
+"""The Log Analytics source: the real azure-monitor-query client over HTTP against the test endpoint
+(tests/support/log_analytics_server.py)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from sspr_review.errors import AccessDenied, TableMissing, WorkspaceNotFound
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.sources.log_analytics import queries
 from sspr_review.workspace import Workspace, last_monday
-from tests.graph_server import GraphData, GraphServer
-from tests.log_analytics_kql import KqlError, run
-from tests.log_analytics_server import WORKSPACE_ID, Fault, LogAnalyticsServer, WorkspaceData
+from tests.support.graph_server import GraphData, GraphServer
+from tests.support.log_analytics_kql import KqlError, run
+from tests.support.log_analytics_server import WORKSPACE_ID, Fault, LogAnalyticsServer, WorkspaceData
 
 TOKEN = "test-token"
 SCALE = 0.02
@@ -334,7 +335,7 @@ def test_the_server_runs_on_its_own_and_logs_queries(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "tests.log_analytics_server",
+            "tests.support.log_analytics_server",
             "--port",
             "0",
             "--users",
@@ -407,7 +408,7 @@ def test_first_run_backfills_from_the_oldest_row_within_backfill_days(
         )
         assert ws.fetch(progress=False).ok
         first = ws.store.intervals("audit")[0]
-        from tests.log_analytics_kql import format_datetime
+        from tests.support.log_analytics_kql import format_datetime
 
         assert first.start == datetime.fromisoformat(format_datetime(oldest)[:19] + "+00:00")
         assert first.start > moment - timedelta(days=40)

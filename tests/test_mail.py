@@ -19,7 +19,7 @@ from sspr_review import config, mail
 from sspr_review.errors import MailError, SsprReviewError
 from sspr_review.report.run import run
 from sspr_review.workspace import Workspace
-from tests.smtp_relay import Inbox, relay
+from tests.support.smtp_relay import Inbox, relay
 
 HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)>"
 KEY = "a-pseudonymisation-key-for-tests"
@@ -198,7 +198,7 @@ def test_dry_run_writes_eml_into_the_report_folder(report_folder: Path, tmp_path
 
 
 def test_graph_send_mail_request_shape(report_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.graph_server import GraphData, GraphServer
+    from tests.support.graph_server import GraphData, GraphServer
 
     with GraphServer(GraphData(), token="t0k") as server:
         env = {
@@ -235,7 +235,7 @@ def test_graph_send_mail_request_shape(report_folder: Path, tmp_path: Path, monk
 def test_graph_send_mail_names_the_permission(
     report_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.graph_server import GraphData, GraphServer
+    from tests.support.graph_server import GraphData, GraphServer
 
     with GraphServer(GraphData(), token="t0k") as server:
         server.deny("/sendMail")

@@ -28,7 +28,7 @@ from sspr_review.analysis import (
     flows,
     prepare,
 )
-from tests.test_analysis_support import CHANGE, UNLOCK, WINDOW, audit, ev, risk, risk_row, step, t
+from tests.support.analysis import CHANGE, UNLOCK, WINDOW, audit, ev, risk, risk_row, step, t
 
 TSV: Final = Path(__file__).parent / "data" / "real-world-reasons.tsv"
 

@@ -1,5 +1,5 @@
 """The lean weekly registration fetch (``[registration] mode``): the real msgraph-sdk over HTTP against
-tests/graph_server.py, the same demo tenant fetched week by week in full and in lean mode, and the reviews
+tests/support/graph_server.py, the same demo tenant fetched week by week in full and in lean mode, and the reviews
 compared."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sspr_review.report.summary import review_lines
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.sources.graph.endpoints import LEAN_FILTERS
 from sspr_review.workspace import Workspace, last_monday
-from tests.graph_server import GraphData, GraphServer
+from tests.support.graph_server import GraphData, GraphServer
 
 SCALE = 0.02
 TOKEN = "test-token"

@@ -23,7 +23,7 @@ from sspr_review import config
 from sspr_review.analysis import KINDS, Review, findings_json, findings_schema
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.workspace import Workspace
-from tests.graph_server import GraphData, GraphServer
+from tests.support.graph_server import GraphData, GraphServer
 
 E = datetime(2026, 11, 23, 5, tzinfo=UTC)  # Monday 2026-11-23 00:00 America/New_York: the week's end
 WEEK = "2026-11-23"

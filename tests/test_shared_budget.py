@@ -20,7 +20,7 @@ import pytest
 
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.weeks import last_monday
-from tests.graph_server import GraphData, GraphServer
+from tests.support.graph_server import GraphData, GraphServer
 
 TOKEN = "budget-token"
 CLI = [sys.executable, "-m", "sspr_review.cli"]

@@ -3,7 +3,7 @@
 It answers the documented REST call the real ``azure-monitor-query`` client makes,
 ``POST {endpoint}/workspaces/{workspaceId}/query`` with JSON ``{"query": ..., "timespan": "start/end"}``, with
 ``{"tables": [{"name": "PrimaryResult", "columns": [{"name", "type"}], "rows": [...]}]}``, and evaluates the KQL
-it receives (:mod:`tests.log_analytics_kql`: exactly the subset sspr-review sends; anything else is a 400
+it receives (:mod:`tests.support.log_analytics_kql`: exactly the subset sspr-review sends; anything else is a 400
 ``BadArgumentError`` with Kusto's ``SyntaxError``/``SemanticError`` inside).
 
 It serves the demo tenant (:class:`WorkspaceData.from_demo`) in the workspace tables' shape: ``AuditLogs`` and
@@ -18,7 +18,7 @@ event (ingestion), a risk detection whose state changed as two rows. Like the se
   a missing table when it is not in ``tables``, and injected faults (:class:`Fault`: a status, or a partial
   answer for a reason other than the caps).
 
-``python -m tests.log_analytics_server --port 0`` serves the demo tenant and prints its base URL first
+``python -m tests.support.log_analytics_server --port 0`` serves the demo tenant and prints its base URL first
 (``SSPR_REVIEW_LOG_ANALYTICS_URL``); ``--log FILE`` writes each query received as a JSON line.
 """
 
@@ -36,8 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.graph_server import serve_until_stopped
-from tests.log_analytics_kql import KqlError, Table, output_rows, parse_datetime, run
+from tests.support.graph_server import serve_until_stopped
+from tests.support.log_analytics_kql import KqlError, Table, output_rows, parse_datetime, run
 
 __all__ = ["WORKSPACE_ID", "Fault", "LogAnalyticsServer", "WorkspaceData", "main"]
 
@@ -103,7 +103,7 @@ def _pascal(name: str) -> str:
 
 @dataclass
 class WorkspaceData:
-    """The workspace's tables (see :mod:`tests.log_analytics_kql`). Rows are dicts of Kusto values."""
+    """The workspace's tables (see :mod:`tests.support.log_analytics_kql`). Rows are dicts of Kusto values."""
 
     tables: dict[str, Table] = field(default_factory=dict)
 
@@ -447,8 +447,10 @@ class LogAnalyticsServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tests.log_analytics_server --port 0``: serve the demo tenant's workspace until Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="python -m tests.log_analytics_server", description=__doc__.splitlines()[0])
+    """``python -m tests.support.log_analytics_server --port 0``: serve the demo tenant's workspace until Ctrl-C."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.support.log_analytics_server", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--users", type=int, default=2000, help="demo tenant size")
     parser.add_argument("--weeks", type=int, default=26, help="weeks of demo history")

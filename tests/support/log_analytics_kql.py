@@ -1,4 +1,4 @@
-"""A small KQL parser and evaluator for the subset sspr-review sends (used by tests/log_analytics_server.py).
+"""A small KQL parser and evaluator for the subset sspr-review sends (used by tests/support/log_analytics_server.py).
 
 Supported: a table name, then ``| where`` (``== != < <= > >=``, ``and``, ``or``, parentheses, ``in (...)``,
 ``startswith``), ``| project`` (columns, ``Name = tostring(Column)``), ``| count``, ``| summarize`` (``count()``,

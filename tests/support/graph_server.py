@@ -31,7 +31,7 @@ is then sent as a decimal string (``"0.1"``); real Graph, and this server at ``t
 seconds. Note that kiota's own ``RetryHandler`` only understands whole seconds and ignores a decimal value.
 Fault delays and fault ``retry_after`` values are *not* scaled: they are sent and slept as given.
 
-Run ``python -m tests.graph_server --demo`` to serve the demo tenant and point ``SSPR_REVIEW_GRAPH_URL`` at
+Run ``python -m tests.support.graph_server --demo`` to serve the demo tenant and point ``SSPR_REVIEW_GRAPH_URL`` at
 the printed base URL.
 """
 
@@ -1515,9 +1515,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tests.graph_server --demo``: serve the demo tenant until Ctrl-C."""
+    """``python -m tests.support.graph_server --demo``: serve the demo tenant until Ctrl-C."""
     parser = argparse.ArgumentParser(
-        prog="python -m tests.graph_server", description="Serve a Microsoft-Graph-compatible API locally."
+        prog="python -m tests.support.graph_server", description="Serve a Microsoft-Graph-compatible API locally."
     )
     parser.add_argument("--demo", action="store_true", help="serve the demo tenant (sspr_review.demo)")
     parser.add_argument("--users", type=int, default=None, help="demo tenant size")
