@@ -52,7 +52,7 @@ def _fetch(r: dict[str, Any]) -> list[str]:
     out = [
         "## B1 Fetch against the documented throttles",
         "",
-        "The test Graph server (`tests/support/graph_server.py`, its own process) enforces Graph's documented "
+        "The test Graph server (`tests/support/graph_server/`, its own process) enforces Graph's documented "
         f"limits — reports 5 requests / 10 s, Identity Protection 1 request / s — on a clock scaled by **{scale}** "
         f"(10 s windows last {10 * scale:g} s; the ratio of the two limits is kept), serving one week of a "
         f"{r['users']:,}-user demo tenant. The client's limiter runs at the same scale "

@@ -1,4 +1,4 @@
-"""The real msgraph-sdk, over real HTTP, against the Graph-compatible server in tests/support/graph_server.py."""
+"""The real msgraph-sdk, over real HTTP, against the Graph-compatible server in tests/support/graph_server/."""
 
 from __future__ import annotations
 

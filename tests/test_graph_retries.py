@@ -1,4 +1,4 @@
-"""GraphClient's retries (tenacity), over real HTTP against tests/support/graph_server.py, with the sleeps between
+"""GraphClient's retries (tenacity), over real HTTP against tests/support/graph_server/, with the sleeps between
 attempts recorded instead of slept (the rate limiter's own waits are real)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A source that fails in part: the review says what is missing and never turns the gap into a number or a
 milder verdict (issue 14 §3, issue 15 items 1-3).
 
-Each case drives the real CLI (real msgraph-sdk over HTTP) against tests/support/graph_server.py with a fault or a
+Each case drives the real CLI (real msgraph-sdk over HTTP) against tests/support/graph_server/ with a fault or a
 denial injected, then reviews the week through the CLI and the Workspace the report notebooks use.
 """
 

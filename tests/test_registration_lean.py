@@ -1,5 +1,5 @@
 """The lean weekly registration fetch (``[registration] mode``): the real msgraph-sdk over HTTP against
-tests/support/graph_server.py, the same demo tenant fetched week by week in full and in lean mode, and the reviews
+tests/support/graph_server/, the same demo tenant fetched week by week in full and in lean mode, and the reviews
 compared."""
 
 from __future__ import annotations
