@@ -22,7 +22,7 @@ from sspr_review.report import notebooks, style
 from sspr_review.report import sections as report
 from sspr_review.workspace import Workspace, open_workspace
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # ------------------------------------------------------------------------------------------ store paths

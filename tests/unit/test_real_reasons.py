@@ -30,7 +30,7 @@ from sspr_review.analysis import (
 )
 from tests.support.analysis import CHANGE, UNLOCK, WINDOW, audit, ev, risk, risk_row, step, t
 
-TSV: Final = Path(__file__).parent / "data" / "real-world-reasons.tsv"
+TSV: Final = Path(__file__).parents[1] / "data" / "real-world-reasons.tsv"
 
 FAILED: Final = frozenset(
     {"failed_configuration", "failed_writeback", "banned_password", "failed_password_policy", "failed_system"}

@@ -15,7 +15,7 @@ import pytest
 
 from sspr_review.sources.log_analytics.queries import every_query
 
-KUSTO = Path(__file__).parent / "kusto"
+KUSTO = Path(__file__).parents[1] / "kusto"
 CHECKER = KUSTO / "check.cjs"
 PACKAGE = KUSTO / "node_modules" / "@kusto" / "language-service-next" / "package.json"
 NODE = shutil.which("node")

@@ -11,7 +11,7 @@ import pytest
 
 from sspr_review.cli import main
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 SOURCES = [*sorted((ROOT / "examples").rglob("*.*")), ROOT / "README.md"]
 
 

@@ -23,7 +23,7 @@ import pytest
 
 from tests.support import wheelhouse
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.install, pytest.mark.timeout(1800)]
 #: Packages for developers only: a user's environment must not have them.
 DEV_ONLY = {"pytest", "nbval", "jupyterlab", "kaleido", "ruff", "mypy", "aiosmtpd"}

@@ -76,7 +76,7 @@ def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
 
 
 def test_example_config_is_valid() -> None:
-    example = Path(__file__).parent.parent / "config.example.toml"
+    example = Path(__file__).parents[2] / "config.example.toml"
     cfg = config.load(example, env={})
     assert cfg.auth.mode in ("auto", "client_secret", "certificate")
 

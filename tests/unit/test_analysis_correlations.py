@@ -33,7 +33,7 @@ from tests.support.analysis import (
     risk_row,
     t,
 )
-from tests.test_analysis_review import demo_review  # noqa: F401  (the fixture)
+from tests.unit.test_analysis_review import demo_review  # noqa: F401  (the fixture)
 
 S = AnalysisSettings()
 
