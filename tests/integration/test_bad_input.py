@@ -98,6 +98,7 @@ def no_traceback(done: subprocess.CompletedProcess[str]) -> None:
 
 
 # ----------------------------------------------------------------------------------- the files source
+@pytest.mark.slow
 def test_clean_export_lands_whole_and_reviews_the_week_it_covers(tmp_path: Path) -> None:
     """14 §4: the review week defaults to the last complete week the files cover, and says so; the tenant is
     named from the organization records (exported with $select=id,displayName). 15.5: risk detections outside
@@ -114,6 +115,7 @@ def test_clean_export_lands_whole_and_reviews_the_week_it_covers(tmp_path: Path)
     assert review.returncode == 0 and "week ending Mon 2026-11-16" in review.stdout
 
 
+@pytest.mark.slow
 def test_a_short_export_reviews_the_week_it_falls_in_and_says_it_is_partial(tmp_path: Path) -> None:
     export = clean_export(tmp_path / "export")
     days = ["2026-11-10T09:00:00Z", "2026-11-12T10:00:00Z"]
@@ -208,6 +210,7 @@ def test_every_record_given_is_stored_or_in_rejects(hostile: tuple[Any, Path]) -
 
 
 # ------------------------------------------------------------------------------------- week ending
+@pytest.mark.slow
 @pytest.mark.parametrize("week", ["9999-12-31", "0001-01-01"])
 def test_week_ending_out_of_range_is_a_usage_error(tmp_path: Path, week: str) -> None:
     for command in (["review"], ["run", "--no-fetch", "--out", str(tmp_path / "reports")]):
@@ -219,6 +222,7 @@ def test_week_ending_out_of_range_is_a_usage_error(tmp_path: Path, week: str) ->
 
 
 # -------------------------------------------------------------------------------------- settings
+@pytest.mark.slow
 def test_boolean_for_a_number_is_a_config_error_but_env_text_parses(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text("[store]\naudit_overlap_hours = true\n")
@@ -233,6 +237,7 @@ def test_boolean_for_a_number_is_a_config_error_but_env_text_parses(tmp_path: Pa
     assert bad_env.returncode == 2 and "SSPR_REVIEW_MAIL_CHARTS='maybe' is not true or false" in bad_env.stderr
 
 
+@pytest.mark.slow
 def test_relative_paths_command_line_from_cwd_config_file_from_its_folder(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "c.toml").write_text('[store]\npath = "filestore"\n')
@@ -248,6 +253,7 @@ def test_relative_paths_command_line_from_cwd_config_file_from_its_folder(tmp_pa
 
 
 # --------------------------------------------------------------------------- the same from Microsoft Graph
+@pytest.mark.slow
 def test_graph_record_that_cannot_be_stored_is_named_and_the_others_land(tmp_path: Path) -> None:
     """Through the real msgraph-sdk against the Graph test server: an audit event carrying a lone surrogate (a
     \\ud800 escape in Graph's JSON, which Parquet cannot hold; it crashed the store's write) is listed with its

@@ -17,10 +17,14 @@ from sspr_review.workspace import Workspace
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # On a developer machine without Chromium these tests skip, saying why; in CI (CI=true) they must run.
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"),
-    reason="Chromium is not installed (apt-get install chromium; .ci/run and make test as root do this)",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.notebook,  # the reports it loads are made by `run`, which executes the notebooks
+    pytest.mark.skipif(
+        CHROMIUM is None and not os.environ.get("CI"),
+        reason="Chromium is not installed (apt-get install chromium; .ci/run and make test as root do this)",
+    ),
+]
 
 
 def dump_dom(html: Path) -> str:

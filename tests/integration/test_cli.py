@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from sspr_review.cli import main
@@ -113,6 +114,7 @@ def test_reasons_from_the_store(demo_store: Path, small_config: Path) -> None:
     assert empty.exit_code == 3 and "no data" in empty.stderr
 
 
+@pytest.mark.slow
 def test_review_started_beside_a_demo_build_waits_for_it_instead_of_reporting_no_data(tmp_path: Path) -> None:
     """Two processes at once on a fresh machine: `fetch --source demo` builds the demo store while
     `review --source demo` starts; the review must see the finished store, never "NO DATA"."""

@@ -7,10 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.weeks import last_monday
 from tests.support.graph_server import GraphData, GraphServer
 from tests.support.smtp_relay import Inbox, relay
+
+# each case runs `sspr-review doctor` in a subprocess against the servers (3 to 8 s)
+pytestmark = pytest.mark.slow
 
 
 def doctor(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -291,6 +291,7 @@ def test_cli_rejected_token_exits_5_with_one_authentication_error(server: GraphS
     assert [r.status for r in server.requests] == [401]
 
 
+@pytest.mark.slow
 def test_cli_401_part_way_exits_5_once_and_the_other_sources_land(server: GraphServer, tmp_path: Path) -> None:
     server.add_fault(Fault("/auditLogs/directoryAudits", 401, times=1000, after=1))
     done = _run_cli(graph_env(server, tmp_path / "s"))
@@ -304,6 +305,7 @@ def test_cli_401_part_way_exits_5_once_and_the_other_sources_land(server: GraphS
     assert "permission" not in done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_doctor_says_once_that_the_token_was_rejected(server: GraphServer, tmp_path: Path) -> None:
     env = graph_env(server, tmp_path / "s", SSPR_REVIEW_ACCESS_TOKEN="wrong")
     done = subprocess.run([*CLI, "doctor"], env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
@@ -328,6 +330,7 @@ def _run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.slow
 def test_fetch_killed_part_way_then_rerun_equals_uninterrupted_run(
     server: GraphServer, data: GraphData, tmp_path: Path
 ) -> None:
@@ -355,6 +358,7 @@ def test_fetch_killed_part_way_then_rerun_equals_uninterrupted_run(
         assert frame.equals(killed_rows[table]), table
 
 
+@pytest.mark.slow
 def test_cli_fetch_against_server_and_exit_code_for_missing_source(server: GraphServer, tmp_path: Path) -> None:
     env = graph_env(server, tmp_path / "s")
     ok = _run_cli(env)

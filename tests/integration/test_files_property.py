@@ -133,6 +133,7 @@ def write(folder: Path, files: list[tuple[str, str, bool, list[Any]]]) -> int:
     return count
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1800)  # the thorough profile's longer search
 @given(exports())
 def test_every_generated_record_is_stored_or_reported(files: list[tuple[str, str, bool, list[Any]]]) -> None:

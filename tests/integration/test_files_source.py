@@ -105,6 +105,7 @@ def test_broken_json_names_the_file(tmp_path: Path) -> None:
         FilesSource(tmp_path / "empty")
 
 
+@pytest.mark.slow
 def test_cli_files_source_exit_codes(tmp_path: Path) -> None:
     folder = tmp_path / "export"
     write_export(folder)

@@ -105,6 +105,7 @@ def test_backoff_without_retry_after_grows_and_gives_up(server: GraphServer, tmp
     assert all(0.75 * 2**i * scale <= s <= 2**i * scale for i, s in enumerate(slept)), slept
 
 
+@pytest.mark.slow
 def test_every_attempt_takes_a_fresh_rate_limit_slot(server: GraphServer, tmp_path: Path) -> None:
     """Identity Protection allows one request a second: the two retries (sent at once, Retry-After 0) each wait for
     the bucket's next slot, which is counted as waited beside the (zero) sleeps between attempts."""

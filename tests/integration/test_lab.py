@@ -106,6 +106,7 @@ print("RESULT", built, ",".join(missing) or "-", ",".join(gaps) or "-", flush=Tr
 """
 
 
+@pytest.mark.slow
 def test_a_reader_waits_for_the_demo_store_another_process_is_building(small_config: Path, tmp_path: Path) -> None:
     store, go = tmp_path / "store", tmp_path / "go"
     builder = subprocess.Popen(
@@ -145,6 +146,7 @@ def test_a_reader_waits_for_the_demo_store_another_process_is_building(small_con
     assert (store / "demo").stat().st_mode & 0o077 == 0
 
 
+@pytest.mark.slow
 def test_rebuilding_the_demo_store_replaces_it_whole(small_config: Path, tmp_path: Path) -> None:
     ws = Workspace(config.load(small_config, store__path=str(tmp_path / "store")), "demo")
     assert ws.ensure_store() is True
@@ -180,6 +182,7 @@ def _code_outputs(path: Path) -> list[list[dict[str, object]]]:
     return [list(c.outputs) for c in cells if "parameters" not in c.metadata.get("tags", [])]
 
 
+@pytest.mark.notebook
 @pytest.mark.parametrize(
     ("stem", "params", "message"),
     [

@@ -30,10 +30,13 @@ try:
     HAVE_SELENIUM = True
 except ImportError:  # pragma: no cover
     HAVE_SELENIUM = False
-pytestmark = pytest.mark.skipif(
-    (CHROMIUM is None or CHROMEDRIVER is None or not HAVE_SELENIUM) and not os.environ.get("CI"),
-    reason="needs chromium, chromium-driver (apt-get install chromium chromium-driver) and selenium ([dev])",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        (CHROMIUM is None or CHROMEDRIVER is None or not HAVE_SELENIUM) and not os.environ.get("CI"),
+        reason="needs chromium, chromium-driver (apt-get install chromium chromium-driver) and selenium ([dev])",
+    ),
+]
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",

@@ -120,6 +120,7 @@ def test_the_server_rejects_what_it_does_not_know() -> None:
             run(text, data.tables)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step_column", ["ResultReason", "ResultDescription"])
 def test_graph_and_log_analytics_give_the_same_review(
     tenant: DemoTenant,

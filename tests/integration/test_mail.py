@@ -21,6 +21,8 @@ from sspr_review.report.run import run
 from sspr_review.workspace import Workspace
 from tests.support.smtp_relay import Inbox, relay
 
+# the report folder the mail is built from is made by `run`, which executes the notebooks (about 30 s)
+pytestmark = pytest.mark.notebook
 HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)>"
 KEY = "a-pseudonymisation-key-for-tests"
 

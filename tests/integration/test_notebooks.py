@@ -14,6 +14,8 @@ import pytest
 from sspr_review.errors import NotebookFailed
 from sspr_review.report import notebooks
 
+# executes the report notebooks with papermill and nbval
+pytestmark = pytest.mark.notebook
 NOTEBOOKS = sorted(notebooks.notebooks_dir().glob("*.ipynb"))
 
 

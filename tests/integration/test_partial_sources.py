@@ -25,6 +25,8 @@ from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.workspace import Workspace
 from tests.support.graph_server import Fault, GraphData, GraphServer
 
+# each case fetches and reviews through the CLI against the Graph test server (4 to 7 s)
+pytestmark = pytest.mark.slow
 SCALE = 0.02
 TOKEN = "test-token"
 CLI = [sys.executable, "-m", "sspr_review.cli"]

@@ -102,6 +102,7 @@ def _comparable(review: Review) -> dict[str, Any]:
     return doc
 
 
+@pytest.mark.slow
 def test_lean_and_full_snapshots_give_the_same_review(both: dict[str, Fetched]) -> None:
     full, lean = both["full"], both["lean"]
     for fetched in (full, lean):
@@ -126,6 +127,7 @@ def test_lean_and_full_snapshots_give_the_same_review(both: dict[str, Fetched]) 
     assert {"usersRegisteredByFeature", "usersRegisteredByMethod"} <= set(summary)
 
 
+@pytest.mark.slow
 def test_lean_coverage_is_shown_where_coverage_is(both: dict[str, Fetched]) -> None:
     lean = both["lean"]
     lines = "\n".join(review_lines(lean.review))
@@ -142,6 +144,7 @@ def test_lean_coverage_is_shown_where_coverage_is(both: dict[str, Fetched]) -> N
     assert "snapshot is lean" in profile
 
 
+@pytest.mark.slow
 def test_lean_requests_are_filtered_counted_and_looked_up(both: dict[str, Fetched]) -> None:
     server = both["lean"].server
     details = [r for r in server.requests if r.path.endswith("/userRegistrationDetails")]
@@ -155,6 +158,7 @@ def test_lean_requests_are_filtered_counted_and_looked_up(both: dict[str, Fetche
     assert all(r.status == 200 for r in server.requests)
 
 
+@pytest.mark.slow
 def test_lean_snapshot_used_for_a_week_it_did_not_look_up_is_partial(both: dict[str, Fetched]) -> None:
     ws = both["lean"].workspace
     week = ws.window(END - timedelta(days=21))
@@ -163,6 +167,7 @@ def test_lean_snapshot_used_for_a_week_it_did_not_look_up_is_partial(both: dict[
     assert any("looked up other users only for the weeks it was fetched for" in m for m in cov.missing)
 
 
+@pytest.mark.slow
 def test_refused_counts_fall_back_to_the_whole_report(
     tenant: DemoTenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -176,6 +181,7 @@ def test_refused_counts_fall_back_to_the_whole_report(
         assert fetched.review.coverage["registration"].mode == "full"
 
 
+@pytest.mark.slow
 def test_auto_mode_lean_above_the_size_and_full_every_month(
     tenant: DemoTenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

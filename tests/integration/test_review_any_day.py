@@ -61,6 +61,7 @@ def tuesday_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return store
 
 
+@pytest.mark.slow
 def test_a_review_any_day_after_the_week_gives_the_same_findings(tmp_path: Path, tuesday_store: Path) -> None:
     monday = fetched(tmp_path / "monday", MONDAY_1300).review()  # default week: the most recent Monday
     tuesday_ws = demo_workspace(tuesday_store, TUESDAY_1400)
@@ -92,6 +93,7 @@ def test_a_review_any_day_after_the_week_gives_the_same_findings(tmp_path: Path,
     assert tuesday.metrics["registration_coverage"].value is not None
 
 
+@pytest.mark.slow
 def test_a_later_fetch_does_not_change_a_reviewed_week(tmp_path: Path, tuesday_store: Path) -> None:
     store = tmp_path / "copy"
     shutil.copytree(tuesday_store, store)
@@ -102,6 +104,7 @@ def test_a_later_fetch_does_not_change_a_reviewed_week(tmp_path: Path, tuesday_s
     assert after.coverage["registration"].snapshot == TUESDAY_1400  # the nearest to the week's end, not the newest
 
 
+@pytest.mark.slow
 def test_catch_up_reviews_evaluate_every_kind_and_name_their_snapshots(tmp_path: Path, tuesday_store: Path) -> None:
     """`review --week-ending` for weeks long gone: the store's only snapshots were taken weeks later."""
     for weeks_back, days_after in ((1, 8.4), (2, 15.4), (3, 22.4)):

@@ -60,6 +60,7 @@ def workspace(small_config: Path, demo_store: Path) -> Workspace:
     return open_workspace(small_config, source="demo", store=demo_store)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("weeks_back", [0, 1, 3])
 @pytest.mark.parametrize("compare", [True, False])
 def test_review_equals_the_full_table_review(workspace: Workspace, weeks_back: int, compare: bool) -> None:

@@ -14,6 +14,8 @@ import pytest
 
 from sspr_review.analysis import findings_schema
 
+# `sspr-review run` executes the report notebooks
+pytestmark = pytest.mark.notebook
 CLI = [sys.executable, "-m", "sspr_review.cli"]
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+# `sspr-review run`, killed part way and run again, executes the report notebooks
+pytestmark = pytest.mark.notebook
 CLI = [sys.executable, "-m", "sspr_review.cli"]
 
 

@@ -22,6 +22,8 @@ from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.weeks import last_monday
 from tests.support.graph_server import GraphData, GraphServer
 
+# two fetches each, against the documented throttles (about 25 s a case)
+pytestmark = pytest.mark.slow
 TOKEN = "budget-token"
 CLI = [sys.executable, "-m", "sspr_review.cli"]
 REGISTRATION = "/reports/authenticationMethods/userRegistrationDetails"
