@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-import pkgutil
-
-import pytest
-
 import sspr_review.analysis as analysis
-
-MODULES = sorted(m.name for m in pkgutil.iter_modules(analysis.__path__) if not m.name.startswith("_"))
 
 
 def test_all_names_exist() -> None:
@@ -26,10 +18,3 @@ def test_public_functions_and_classes_are_exported() -> None:
         if not name.startswith("_") and (callable(value) or name.isupper()) and not isinstance(value, type(analysis))
     }
     assert public <= set(analysis.__all__)
-
-
-@pytest.mark.parametrize("module", MODULES)
-def test_docstring_examples_run(module: str) -> None:
-    mod = importlib.import_module(f"sspr_review.analysis.{module}")
-    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0

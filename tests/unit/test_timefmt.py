@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import doctest
 from datetime import UTC, datetime, timedelta, timezone
 
 import pandas as pd
@@ -15,10 +14,6 @@ from sspr_review.sources.demo.source import DemoSource
 from sspr_review.sources.demo.tenant import DemoTenant
 
 END = datetime(2026, 11, 23, tzinfo=UTC)
-
-
-def test_docstring_examples_run() -> None:
-    assert doctest.testmod(timefmt).failed == 0
 
 
 def test_forms_the_kit_writes() -> None:
