@@ -2,7 +2,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from sspr_review.errors import StoreError
@@ -170,7 +169,28 @@ def test_unknown_table_and_bad_tenant(tmp_path: Path) -> None:
         Store(tmp_path, "t").read("sign_ins")
     with pytest.raises(StoreError, match="invalid tenant"):
         Store(tmp_path, "../x")
-    assert isinstance(Store(tmp_path, "t").read("privileged"), pd.DataFrame)
+
+
+def test_a_table_never_written_reads_empty_with_the_written_columns_and_types(tmp_path: Path) -> None:
+    """A known table with nothing stored yet is an empty frame shaped like one read back after a write, so the
+    analyses can select and compare its columns; ``raw=True`` adds the raw text column there too."""
+    never = Store(tmp_path, "t").read("privileged")
+    store = Store(tmp_path, "u")
+    frame = normalize.privileged(
+        [{"id": "r1", "displayName": "Global Administrator"}],
+        [{"roleDefinitionId": "r1", "principalId": "u1"}],
+        [],
+        {},
+        T0,
+    )
+    with store.writing():
+        store.write_snapshot("privileged", frame, T0)
+    written = store.read("privileged")
+    assert len(written) == 1 and written.loc[0, "role_name"] == "Global Administrator"
+    assert never.empty
+    assert never.dtypes.to_dict() == written.dtypes.to_dict()
+    audit = Store(tmp_path, "t").read("audit", T0, T0 + timedelta(days=7), raw=True)
+    assert audit.empty and "raw" in audit.columns and "activity" in audit.columns
 
 
 def test_store_files_and_folders_are_owner_only(tmp_path: Path) -> None:
