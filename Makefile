@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.installed-stamp
 KUSTO  := tests/kusto/node_modules/@kusto/language-service-next/package.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench check format lab browser kql clean
+.PHONY: help install demo test test-fast bench check format lab browser kql clean
 
 help:  ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -24,8 +24,11 @@ install: $(STAMP)  ## Create .venv and install the kit with its test tools
 demo: $(STAMP)  ## Build the demo tenant and its weekly reports in reports/, and print where they are
 	$(BIN)/sspr-review run --source demo
 
-test: $(STAMP) browser kql  ## Run the test suite
+test: $(STAMP) browser kql  ## Run the whole test suite (what CI runs; about 12 minutes)
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP) kql  ## Unit tests and the quick integration tests (under 2 minutes): no slow, notebook, browser or install test
+	$(BIN)/python -m pytest -m "not (slow or notebook or browser or install)"
 
 bench: $(STAMP)  ## Run the benchmarks (about 10 minutes) and write docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_fetch.py

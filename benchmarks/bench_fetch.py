@@ -1,6 +1,6 @@
 """B1 and B2: fetch at Graph's documented throttles, the kit against the plain msgraph-sdk way, then the next week.
 
-The test Graph server (``tests/graph_server.py``) runs in its own process with the documented limits (reports:
+The test Graph server (``tests/support/graph_server/``) runs in its own process with the documented limits (reports:
 5 requests / 10 s; Identity Protection: 1 request / s), time-scaled by ``--scale`` (ratio preserved), serving
 one week of a ``--users`` tenant (the demo tenant's first week). Each client runs in a fresh process:
 
@@ -66,7 +66,7 @@ def bucket_of(path: str) -> str:
 def serve(conn: Any, users: int, end_iso: str, scale: float) -> None:
     """Server process: build the tenant, then answer ``("start", phase)``, ``("stop",)`` and ``("quit",)``."""
     from sspr_review.sources.demo.tenant import DemoTenant
-    from tests.graph_server import GraphData, GraphServer
+    from tests.support.graph_server import GraphData, GraphServer
 
     end = datetime.fromisoformat(end_iso)
     tenant = DemoTenant(users=users, weeks=2, end=end)

@@ -1,6 +1,6 @@
 """B5: the weekly run with a lean registration fetch against a full one, at Graph's documented throttles.
 
-The test Graph server (``tests/graph_server.py``, its own process, the same as B1/B2) enforces the reports
+The test Graph server (``tests/support/graph_server/``, its own process, the same as B1/B2) enforces the reports
 budget (5 requests / 10 s, shared by directoryAudits, userRegistrationDetails and the two count functions) and
 Identity Protection's (1 request / s) on a clock scaled by ``--scale``, serving two weeks of a ``--users``
 tenant. The store holds the first week (one full fetch, not measured); it is copied, and the second week's

@@ -1,6 +1,6 @@
 """B5: a year of a large tenant backfilled from a Log Analytics workspace (the test endpoint).
 
-The test endpoint (``tests/log_analytics_server.py``) runs in its own process, serving a year of a ``--users``
+The test endpoint (``tests/support/log_analytics_server.py``) runs in its own process, serving a year of a ``--users``
 tenant: two weeks of the demo tenant at that size, repeated 26 times back in time (ids made unique per copy,
 times shifted 14 days per copy, as ``synth.py`` does for the store), in the workspace tables' shape. It caps
 answers like the service (500,000 rows, 64 MB) and evaluates every query. The kit's first run (``backfill_days
@@ -38,8 +38,8 @@ TICKS_PER_DAY = 86400 * 10_000_000
 def year_of(users: int, end: datetime) -> Any:
     """The workspace data: two demo weeks repeated ``COPIES`` times back in time."""
     from sspr_review.sources.demo.tenant import DemoTenant
-    from tests.log_analytics_kql import Table
-    from tests.log_analytics_server import WorkspaceData
+    from tests.support.log_analytics_kql import Table
+    from tests.support.log_analytics_server import WorkspaceData
 
     base = WorkspaceData.from_demo(DemoTenant(users=users, weeks=2, end=end), delay=timedelta(0))
     times = {
@@ -64,7 +64,7 @@ def year_of(users: int, end: datetime) -> Any:
 
 
 def serve(users: int, end: datetime, log: str) -> None:
-    from tests.log_analytics_server import LogAnalyticsServer
+    from tests.support.log_analytics_server import LogAnalyticsServer
 
     data = year_of(users, end)
     server = LogAnalyticsServer(data, token=TOKEN, throttle=(200, 30.0), log=log)
@@ -83,7 +83,7 @@ def backfill(url: str, store: Path, end: datetime) -> dict[str, Any]:
     from sspr_review.sources.demo.tenant import DemoTenant
     from sspr_review.sources.graph.auth import StaticToken
     from sspr_review.sources.log_analytics.source import LogAnalyticsSource
-    from tests.log_analytics_server import WORKSPACE_ID
+    from tests.support.log_analytics_server import WORKSPACE_ID
 
     moment = end + timedelta(hours=1)
     env = {

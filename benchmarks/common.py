@@ -22,7 +22,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 CACHE = ROOT / "benchmarks" / ".cache"
 DOCS = ROOT / "docs" / "benchmarks.md"
 
-if str(ROOT) not in sys.path:  # for ``tests.graph_server`` and the package when not installed
+if str(ROOT) not in sys.path:  # for ``tests.support.graph_server`` and the package when not installed
     sys.path.insert(0, str(ROOT))
 
 PACKAGES = (

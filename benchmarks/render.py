@@ -52,8 +52,8 @@ def _fetch(r: dict[str, Any]) -> list[str]:
     out = [
         "## B1 Fetch against the documented throttles",
         "",
-        f"The test Graph server (`tests/graph_server.py`, its own process) enforces Graph's documented limits — "
-        f"reports 5 requests / 10 s, Identity Protection 1 request / s — on a clock scaled by **{scale}** "
+        "The test Graph server (`tests/support/graph_server/`, its own process) enforces Graph's documented "
+        f"limits — reports 5 requests / 10 s, Identity Protection 1 request / s — on a clock scaled by **{scale}** "
         f"(10 s windows last {10 * scale:g} s; the ratio of the two limits is kept), serving one week of a "
         f"{r['users']:,}-user demo tenant. The client's limiter runs at the same scale "
         f"(`[graph] throttle_time_scale`). Each client runs in a fresh process; its wall time is the whole fetch "
@@ -382,8 +382,8 @@ def _log_analytics(r: dict[str, Any]) -> list[str]:
         "## B6 Backfill from a Log Analytics workspace",
         "",
         f"A year ({r['weeks']} weeks) of a {r['users']:,}-user tenant in the test Log Analytics endpoint "
-        "(`tests/log_analytics_server.py`, its own process: two weeks of the demo tenant repeated back in time, "
-        "every query evaluated, answers capped at 500,000 rows and 64 MB like the service), read by the kit's "
+        "(`tests/support/log_analytics_server.py`, its own process: two weeks of the demo tenant repeated back in "
+        "time, every query evaluated, answers capped at 500,000 rows and 64 MB like the service), read by the kit's "
         "first run (`backfill_days = 365`) with the real azure-monitor-query client into an empty store "
         "(`benchmarks/bench_log_analytics.py`). The wall time includes the endpoint evaluating each query on the "
         "same machine.",

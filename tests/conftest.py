@@ -11,6 +11,26 @@ import pytest
 
 CLI = [sys.executable, "-m", "sspr_review.cli"]
 SMALL_DEMO = "[demo]\nusers = 600\nweeks = 6\n"
+TESTS = Path(__file__).parent
+KINDS = ("unit", "integration")  # the folders, and the marker each gives its tests
+SLOW_KINDS = ("slow", "notebook", "browser", "install")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test ``unit`` or ``integration`` from its folder. A test module elsewhere, or a unit test marked as
+    one of the slow kinds, is an error naming it: ``make test-fast`` selects by these marks."""
+    for item in items:
+        parts = item.path.relative_to(TESTS).parts if item.path.is_relative_to(TESTS) else ()
+        kind = parts[0] if len(parts) > 1 else ""
+        if kind not in KINDS:
+            raise pytest.UsageError(
+                f"{item.nodeid}: a test module belongs in tests/unit/ (pure code, each test well under a second) or "
+                "tests/integration/ (servers, the CLI, notebooks, the browser, the install)"
+            )
+        slow = [m.name for m in item.iter_markers() if m.name in SLOW_KINDS]
+        if kind == "unit" and slow:
+            raise pytest.UsageError(f"{item.nodeid} is marked {', '.join(slow)}: it belongs in tests/integration/")
+        item.add_marker(kind)
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +65,6 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory, small_config: Path) -> 
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate and key for the test SMTP relay's STARTTLS."""
-    from tests.smtp_relay import make_tls_files
+    from tests.support.smtp_relay import make_tls_files
 
     return make_tls_files(tmp_path_factory.mktemp("tls"))

@@ -1,0 +1,128 @@
+"""The notebooks, executed by papermill against the demo tenant, then checked by nbval."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sspr_review.errors import NotebookFailed
+from sspr_review.report import notebooks
+
+# executes the report notebooks with papermill and nbval
+pytestmark = pytest.mark.notebook
+NOTEBOOKS = sorted(notebooks.notebooks_dir().glob("*.ipynb"))
+
+
+def test_notebooks_are_committed_without_outputs_and_have_parameters() -> None:
+    assert {p.stem for p in NOTEBOOKS} == set(notebooks.REPORTS)
+    for path in NOTEBOOKS:
+        book = nbformat.read(path, as_version=4)
+        code = [c for c in book.cells if c.cell_type == "code"]
+        # The safety net for the tracked notebooks: no outputs, execution counts or run metadata are committed
+        # (work in JupyterLab on the private copies of sspr-review lab).
+        assert all(not c.outputs and c.execution_count is None for c in code), path.name
+        assert "papermill" not in book.metadata and "widgets" not in book.metadata, path.name
+        assert not any("papermill" in c.metadata or "execution" in c.metadata for c in book.cells), path.name
+        params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+        assert len(params) == 1, path.name
+        # no secrets as parameters, and the notebooks stay thin: no functions or classes in cells
+        assert not any(w in params[0].source.lower() for w in ("secret", "password", "token")), path.name
+        assert not any(line.startswith(("def ", "class ")) for c in code for line in c.source.splitlines())
+
+
+def run_nbval(executed: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "--nbval-current-env",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-o",
+            "addopts=",
+            "-W",
+            "ignore",
+            str(executed),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ},
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("stem", sorted(notebooks.REPORTS))
+def test_notebook_executes_with_papermill_and_passes_nbval(
+    stem: str, demo_store: Path, small_config: Path, tmp_path: Path
+) -> None:
+    params = {"config_path": str(small_config), "source": "demo", "store": str(demo_store)}
+    if stem == "user_investigation":
+        params["user"] = "robert.tables@northgate-eng.example"
+    executed = notebooks.execute(
+        notebooks.notebooks_dir() / f"{stem}.ipynb", tmp_path / f"{stem}.ipynb", params, cwd=tmp_path
+    )
+    book = nbformat.read(executed, as_version=4)
+    outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    html = "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
+    if stem == "weekly_review":
+        assert "Needs attention" in "".join(c.source for c in book.cells)
+        assert "spike" in html and "Northgate Engineering" in html
+        assert "Banned-password check (cloud)" in html and "TemporaryAccessPass" in html  # configuration
+        # the notebook only displays: findings.json and charts.json come from sspr_review.report.outputs
+        assert not list(tmp_path.glob("*.json")) and "write_findings" not in "".join(c.source for c in book.cells)
+        # the hostile display name is escaped in the tables, never markup
+        assert "Robert &lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
+    if stem == "user_investigation":
+        assert "robert.tables@northgate-eng.example" in html and "Reset" in html
+        # the user's rows of the correlation tables: reset by the helpdesk this week, no detections around it
+        assert "Password resets and the detections around them" in html and "by an administrator" in html
+    figures = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    assert figures if stem != "user_investigation" else True
+    result = run_nbval(executed, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert " passed" in result.stdout
+
+
+def test_default_parameters_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ "Run All" with no configuration, from any folder: the demo store is built on first use in the default
+    home (the project root of a checkout; here $SSPR_REVIEW_HOME), never in the kernel's working folder."""
+    from sspr_review.config import HOME_ENV
+
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
+    work = tmp_path / "work"
+    work.mkdir()
+    executed = notebooks.execute(
+        notebooks.notebooks_dir() / "user_investigation.ipynb",
+        work / "out.ipynb",
+        {"user": "robert.tables"},  # a UPN fragment is enough
+        cwd=work,
+    )
+    book = nbformat.read(executed, as_version=4)
+    text = json.dumps([o for c in book.cells if c.cell_type == "code" for o in c.outputs])
+    assert "robert.tables@northgate-eng.example" in text and '"output_type": "error"' not in text
+    assert (tmp_path / "home" / "store" / "demo" / "coverage.json").exists()
+    assert not (work / "store").exists()
+
+
+def test_a_failing_notebook_names_the_cell(tmp_path: Path, demo_store: Path) -> None:
+    with pytest.raises(
+        NotebookFailed, match=r"weekly_review.ipynb failed in cell \d+: ParameterError: parameter week_ending"
+    ):
+        notebooks.execute(
+            notebooks.notebooks_dir() / "weekly_review.ipynb",
+            tmp_path / "out.ipynb",
+            {"store": str(demo_store), "week_ending": "not-a-date"},
+            cwd=tmp_path,
+        )
+    assert (tmp_path / "out.ipynb").stat().st_mode & 0o077 == 0

@@ -1,0 +1,17 @@
+"""The policies the review reads: the authentication methods policy (one entity, a 404 while there is none) and
+the directory's group settings (password protection's banned-password settings)."""
+
+from __future__ import annotations
+
+from .collection import entity, listing
+from .endpoint import Route
+
+ROUTES = (
+    Route("/groupSettings", ("GET",), "groupSettings", listing(lambda data, _: data.group_settings)),
+    Route(
+        "/policies/authenticationMethodsPolicy",
+        ("GET",),
+        "policies/authenticationMethodsPolicy/$entity",
+        entity(lambda data: data.authentication_methods_policy),
+    ),
+)
