@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -162,10 +162,12 @@ def execute(
     *,
     kernel_name: str = KERNEL,
     cwd: Path | None = None,
+    hide_env: Collection[str] = (),
 ) -> Path:
     """Execute ``notebook`` with papermill into ``output`` (owner-only). Raises :class:`NotebookFailed`.
 
-    Parameters are written into the executed notebook: never pass secrets.
+    Parameters are written into the executed notebook: never pass secrets. The kernel does not see the
+    environment variables ``hide_env``.
     """
     import papermill
     from jupyter_client.kernelspec import NoSuchKernel
@@ -176,6 +178,7 @@ def execute(
     output.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     output.touch(mode=0o600)
     path = os.environ.get("PATH", "")
+    hidden = {name: os.environ.pop(name) for name in hide_env if name in os.environ}
     os.environ["PATH"] = _kernel_path()
     try:
         with _ipc_kernels() as manager:
@@ -202,6 +205,7 @@ def execute(
         ) from None
     finally:
         os.environ["PATH"] = path
+        os.environ.update(hidden)
     private_file(output)
     return output
 
