@@ -3,13 +3,15 @@
 Precedence, lowest first: built-in defaults, the TOML file, environment variables, command-line options.
 Every key ``[section] key`` can be overridden by the environment variable ``SSPR_REVIEW_<SECTION>_<KEY>``
 (upper case), e.g. ``SSPR_REVIEW_STORE_PATH``. ``SSPR_REVIEW_GRAPH_URL`` is a short alias of
-``SSPR_REVIEW_GRAPH_BASE_URL``, ``SSPR_REVIEW_LOG_ANALYTICS_URL`` of ``SSPR_REVIEW_LOG_ANALYTICS_ENDPOINT``.
-Secrets are never configuration values: the file names the *environment
-variable* that holds a secret, never the secret itself.
+``SSPR_REVIEW_GRAPH_BASE_URL``, ``SSPR_REVIEW_LOG_ANALYTICS_URL`` of ``SSPR_REVIEW_LOG_ANALYTICS_ENDPOINT`` (the
+full name wins when both are set); pydantic-settings reads them (:func:`_env_values`). Any other ``SSPR_REVIEW_*``
+variable the kit does not read is warned about once, on this module's logger, with a suggestion (:func:`suggest_env`;
+suggestions consult :data:`SYNONYMS` before string distance). Secrets are never configuration values: the file
+names the *environment variable* that holds a secret, never the secret itself.
 
 Types are strict: a TOML value must have the key's type (``audit_overlap_hours = true`` is an error, not 1;
 an integer is accepted where a number is expected). Environment variables are text, so their values are
-converted first (``"6"`` → 6, ``"true"``/``"false"`` for switches), then checked the same way.
+converted first (``"6"`` → 6, ``"true"``/``"false"`` for switches), then checked the same way, naming the variable.
 
 Relative paths follow one rule: a path written in the configuration file is relative to that file's folder;
 a path from the command line or the environment is relative to the current folder (:data:`PATH_KEYS`).
@@ -21,20 +23,25 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_type_hints
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from .analysis.settings import AnalysisSettings
 from .errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 ENV_PREFIX = "SSPR_REVIEW_"
+#: Short names of two keys' variables (the full name wins when both are set).
 ENV_ALIASES = {
     "SSPR_REVIEW_GRAPH_URL": ("graph", "base_url"),
     "SSPR_REVIEW_LOG_ANALYTICS_URL": ("log_analytics", "endpoint"),
@@ -283,6 +290,19 @@ class Config(_Section):
             values["reason_rules"] = str(rules)
         return AnalysisSettings(timezone=self.review.timezone, **values)
 
+    def unknown_env(self, env: Mapping[str, str]) -> list[str]:
+        """The ``SSPR_REVIEW_*`` variables in ``env`` that the kit does not read: none sets a key (:data:`ENV_KEYS`),
+        none is in :data:`ENV_OTHER`, no ``*_env`` key names it (by default or in this configuration)."""
+        named = {
+            str(value).upper()
+            for section, model in SECTIONS.items()
+            for key, field in model.model_fields.items()
+            if key.endswith("_env")
+            for value in (field.default, getattr(getattr(self, section), key))
+        }
+        known = ENV_KEYS.keys() | ENV_OTHER | named
+        return sorted(name for name in env if name.upper().startswith(ENV_PREFIX) and name.upper() not in known)
+
     def store_path(self) -> Path:
         """The store folder, the same from the CLI, ``make lab`` and a notebook opened from any folder.
 
@@ -334,11 +354,32 @@ SECTIONS: dict[str, type[_Section]] = {
 }
 
 
+#: ``SSPR_REVIEW_*`` variables the kit reads that are no configuration key: the default store's folder, the state
+#: folder (the shared Graph request record), a ready token, the CLI's ``--config``. The defaults of the ``*_env`` keys
+#: (``SSPR_REVIEW_SMTP_PASSWORD``, ...) and the variables a configuration names in them are read too.
+ENV_OTHER = frozenset({HOME_ENV, "SSPR_REVIEW_STATE_DIR", "SSPR_REVIEW_ACCESS_TOKEN", "SSPR_REVIEW_CONFIG"})
+
+#: What people write for a section or key that string distance does not lead to, or leads astray (difflib offers
+#: ``rollup_threshold`` for ``spike_threshold``). Consulted before difflib, for file keys and environment variables
+#: alike; ``""`` holds the sections.
+SYNONYMS: dict[str, dict[str, str]] = {
+    "": {"smtp": "mail", "email": "mail", "sentinel": "log_analytics", "workspace": "log_analytics"},
+    "analysis": {"spike_threshold": "spike_accounts", "spike_users": "spike_accounts", "rollup": "rollup_threshold"},
+    "review": {"tz": "timezone", "zone": "timezone"},
+    "graph": {"url": "base_url", "endpoint": "base_url", "retries": "max_retries", "timeout": "timeout_seconds"},
+    "log_analytics": {"url": "endpoint", "workspace": "workspace_id", "retries": "max_retries"},
+    "mail": {"recipients": "to", "from": "sender", "host": "smtp_host", "port": "smtp_port", "server": "smtp_host"},
+    "store": {"folder": "path", "dir": "path", "directory": "path"},
+    "auth": {"tenant": "tenant_id", "client": "client_id", "app_id": "client_id", "certificate": "certificate_path"},
+}
+
+
 def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
     """Read ``path`` (TOML; optional), apply environment overrides, then ``overrides``.
 
     ``overrides`` are ``section__key=value`` pairs (for command-line options); ``None`` values are ignored.
-    Raises :class:`ConfigError` naming the file, key and accepted values when anything is wrong.
+    Raises :class:`ConfigError` naming the file, key and accepted values when anything is wrong. ``SSPR_REVIEW_*``
+    variables the kit does not read are warned about (once per process) with a suggestion.
     """
     env = os.environ if env is None else env
     data: dict[str, dict[str, Any]] = {}
@@ -360,24 +401,25 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
                 raise ConfigError(f"{file}: [{section}] must be a table of keys, got {values!r}")
             _check_keys(section, values, origin)
             data[section] = {key: _absolute(section, key, value, file.parent) for key, value in values.items()}
-    for var, value in env.items():
-        target = ENV_ALIASES.get(var) or _env_target(var)
-        if target:
-            data.setdefault(target[0], {})[target[1]] = _absolute(*target, _from_env(var, target, value))
+    from_env, variables = _env_values(env)
+    for section, values in from_env.items():
+        data.setdefault(section, {}).update({key: _absolute(section, key, v) for key, v in values.items()})
     for key, value in overrides.items():
         if value is None:
             continue
         section, _, name = key.partition("__")
         _check_keys(section, {name: value}, "command line")
         data.setdefault(section, {})[name] = _absolute(section, name, value)
+        variables.pop((section, name), None)
     try:
         cfg = Config.model_validate({**data, "source_path": str(path) if path is not None else None})
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, origin)) from None
+        raise ConfigError(_describe(exc, origin, variables)) from None
     try:
         cfg.analysis_settings()
     except ValueError as exc:
         raise ConfigError(f"invalid configuration ({origin}): [analysis] {exc}") from None
+    _warn_unknown(env, cfg)
     return cfg
 
 
@@ -389,32 +431,117 @@ def _absolute(section: str, key: str, value: Any, folder: Path | None = None) ->
     return value
 
 
-def _from_env(var: str, target: tuple[str, str], value: str) -> Any:
-    """Environment values are text: convert them to the key's type (strictness applies after)."""
-    model = SECTIONS[target[0]]
-    annotation = model.model_fields[target[1]].annotation
-    kinds: dict[Any, str] = {bool: "true or false", int: "a whole number", float: "a number"}
-    if annotation is not None and annotation in kinds:
-        try:
-            return TypeAdapter(annotation).validate_python(value.strip(), strict=False)
-        except ValidationError:
-            kind = kinds[annotation]
-            raise ConfigError(
-                f"invalid configuration (environment): [{target[0]}] {target[1]}: {var}={value!r} is not {kind}"
-            ) from None
-    return value
+# ---------------------------------------------------------------------- the environment (pydantic-settings)
+def env_name(section: str, key: str) -> str:
+    """The environment variable that sets ``[section] key``."""
+    return f"{ENV_PREFIX}{section}_{key}".upper()
 
 
-def _env_target(var: str) -> tuple[str, str] | None:
-    if not var.startswith(ENV_PREFIX):
-        return None
-    rest = var[len(ENV_PREFIX) :].lower()
-    for section, model in SECTIONS.items():
-        if rest.startswith(section + "_"):
-            key = rest[len(section) + 1 :]
-            if key in model.model_fields:
-                return section, key
-    return None
+#: Every variable that sets a key → the key (the short aliases too).
+ENV_KEYS: dict[str, tuple[str, str]] = {
+    **{env_name(section, key): (section, key) for section, model in SECTIONS.items() for key in model.model_fields},
+    **ENV_ALIASES,
+}
+#: What an environment variable's text is converted to before the strict check (other keys stay text).
+_ENV_KINDS: dict[Any, str] = {bool: "true or false", int: "a whole number", float: "a number"}
+
+
+def _env_section(section: str, model: type[_Section]) -> Any:
+    """``[section]`` as the environment gives it: every key optional, its text converted to the key's type in
+    pydantic's lax mode (``"6"`` → 6, ``"true"`` → True); names, choices and lists stay text for the strict check."""
+    short = {to: name.removeprefix(f"{ENV_PREFIX}{to[0].upper()}_").lower() for name, to in ENV_ALIASES.items()}
+    fields: dict[str, Any] = {}
+    for key, field in model.model_fields.items():
+        kind: Any = field.annotation if field.annotation in _ENV_KINDS else str
+        names = (key, short[(section, key)]) if (section, key) in short else (key,)
+        fields[key] = (kind | None, Field(None, validation_alias=AliasChoices(*names)))
+    return create_model(f"{model.__name__}FromEnvironment", __config__=ConfigDict(extra="ignore"), **fields)
+
+
+class _EnvironmentBase(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="_", env_nested_max_split=1, case_sensitive=False, extra="ignore"
+    )
+
+
+_Environment: type[BaseSettings] = create_model(  # type: ignore[call-overload]
+    "_Environment",
+    __base__=_EnvironmentBase,
+    **{section: (_env_section(section, model) | None, None) for section, model in SECTIONS.items()},
+)
+
+
+class _EnvironmentSource(EnvSettingsSource):
+    """pydantic-settings' environment source over the given variables (``load(env=...)``) rather than ``os.environ``."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.given = env
+        super().__init__(_Environment)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name.lower(): value for name, value in self.given.items()}
+
+
+def _env_values(env: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], str]]:
+    """The keys the environment sets, as ``{section: {key: value}}`` converted to each key's type, and the variable
+    that set each. Raises :class:`ConfigError` naming the variable whose text is not of its key's type."""
+    setting = {name: value for name, value in env.items() if name.upper() in ENV_KEYS}
+    variables: dict[tuple[str, str], str] = {}
+    for name in sorted(setting, key=lambda n: n.upper() in ENV_ALIASES):  # a full name wins over an alias
+        variables.setdefault(ENV_KEYS[name.upper()], name)
+    try:
+        parsed = _Environment.model_validate(_EnvironmentSource(setting)())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        section, key = str(err["loc"][0]), str(err["loc"][-1])
+        kind = _ENV_KINDS.get(SECTIONS[section].model_fields[key].annotation, "valid")
+        var = variables[(section, key)]
+        raise ConfigError(
+            f"invalid configuration (environment): [{section}] {key}: {var}={env[var]!r} is not {kind}"
+        ) from None
+    return parsed.model_dump(exclude_unset=True), variables
+
+
+_warned: set[str] = set()
+
+
+def _warn_unknown(env: Mapping[str, str], cfg: Config) -> None:
+    """Warn once per process about each ``SSPR_REVIEW_*`` variable the kit does not read (never its value)."""
+    for name in cfg.unknown_env(env):
+        if name not in _warned:
+            _warned.add(name)
+            close = suggest_env(name)
+            hint = f"did you mean {close}?" if close else "see config.example.toml for the settings"
+            log.warning("sspr-review: the environment variable %s is not a setting and is ignored; %s", name, hint)
+
+
+def suggest_env(name: str) -> str | None:
+    """The variable ``name`` (an unknown ``SSPR_REVIEW_*``) most likely meant: the section's key by
+    :func:`suggest`, else the one section that has this key, else the nearest variable by string distance."""
+    rest = name.upper().removeprefix(ENV_PREFIX).lower()
+    sections = {**{s: s for s in SECTIONS}, **SYNONYMS[""]}
+    for word in sorted(sections, key=len, reverse=True):
+        if rest.startswith(word + "_"):
+            section = sections[word]
+            key = suggest(rest[len(word) + 1 :], SECTIONS[section].model_fields, section)
+            if key:
+                return env_name(section, key)
+    owners = [env_name(s, rest) for s, model in SECTIONS.items() if rest in model.model_fields]
+    if len(owners) == 1:
+        return owners[0]
+    close = difflib.get_close_matches(rest.upper(), [n.removeprefix(ENV_PREFIX) for n in ENV_KEYS.keys() | ENV_OTHER])
+    return ENV_PREFIX + close[0] if close else None
+
+
+def suggest(name: str, known: Iterable[str], section: str = "") -> str | None:
+    """The key of ``section`` (the section, with ``section=""``) that ``name`` most likely meant: a synonym from
+    :data:`SYNONYMS`, else the nearest by string distance, else ``None``."""
+    options = list(known)
+    synonym = SYNONYMS.get(section, {}).get(name.lower())
+    if synonym in options:
+        return synonym
+    close = difflib.get_close_matches(name.lower(), options, n=1)
+    return close[0] if close else None
 
 
 def _check_keys(section: str, values: Mapping[str, Any], origin: str) -> None:
@@ -424,14 +551,14 @@ def _check_keys(section: str, values: Mapping[str, Any], origin: str) -> None:
     for key in values:
         if key not in model.model_fields:
             raise ConfigError(
-                f"{origin}: unknown key '{key}' in [{section}]{_suggest(key, model.model_fields)}"
+                f"{origin}: unknown key '{key}' in [{section}]{_suggest(key, model.model_fields, section)}"
                 f" (known keys: {', '.join(model.model_fields)})"
             )
 
 
-def _suggest(name: str, known: Mapping[str, Any]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" — did you mean '{close[0]}'?" if close else ""
+def _suggest(name: str, known: Iterable[str], section: str = "") -> str:
+    close = suggest(name, known, section)
+    return f" — did you mean '{close}'?" if close else ""
 
 
 def _toml_type(value: Any) -> str:
@@ -439,7 +566,8 @@ def _toml_type(value: Any) -> str:
     return next((n for t, n in names.items() if isinstance(value, t)), type(value).__name__)
 
 
-def _describe(exc: ValidationError, origin: str) -> str:
+def _describe(exc: ValidationError, origin: str, variables: Mapping[tuple[str, str], str]) -> str:
+    """The errors of the strict check, each naming its key and the variable that set it or would set it."""
     lines = [f"invalid configuration ({origin}):"]
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
@@ -451,6 +579,8 @@ def _describe(exc: ValidationError, origin: str) -> str:
         elif err["type"] in ("int_type", "float_type", "bool_type", "string_type", "list_type"):
             msg = f"{msg} (the value's type is {_toml_type(value)})"
         shown = f" (got {value!r})" if value is not None and not isinstance(value, dict | bool) else ""
-        env_name = f"{ENV_PREFIX}{'_'.join(loc).upper()}"
-        lines.append(f"  {where}: {msg}{shown}; set it in the config file or {env_name}")
+        var = variables.get((loc[0], loc[1])) if len(loc) > 1 else None
+        fix = f"from the environment variable {var}" if var else "set it in the config file"
+        fix += f" or {env_name(loc[0], loc[1])}" if len(loc) > 1 and not var else ""
+        lines.append(f"  {where}: {msg}{shown}; {fix}")
     return "\n".join(lines)

@@ -2,8 +2,8 @@
 
 The notebooks the kit ships stay clean (no outputs, no tenant data): JupyterLab opens a working folder that
 git ignores and only the owner can read (mode 700), holding copies of them (mode 600). Running it again copies
-in notebooks that are new or that the kit changed, and keeps every copy the analyst edited or ran (a copy is
-"unedited" while its SHA-256 is the one recorded when it was copied, in ``.sspr-review-notebooks.json``).
+in notebooks that are new or that the kit changed, and keeps every copy the analyst edited or ran: the same
+bookkeeping as ``sspr-review notebooks`` (:mod:`sspr_review.report.copies`).
 
 JupyterLab is started with a configuration file (``.sspr-lab/jupyter_lab_config.py`` in the working folder)
 that sets the server's umask to 077, so every notebook, checkpoint and file it saves is owner-only; saving an
@@ -12,8 +12,6 @@ existing notebook keeps its mode 600.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -21,7 +19,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .ingest.store import private_dir, write_private_text
-from .report.notebooks import COPY_RECORD  # shared with sspr-review notebooks: file name → SHA-256 of the copy written
+from .report.copies import Action, sync_copies
 
 CONFIG_DIR = ".sspr-lab"
 #: Loaded by JupyterLab (``--config``): files the server writes are owner-only.
@@ -44,54 +42,21 @@ def working_folder(env: dict[str, str] | None = None) -> Path:
 
 
 def notebook_sources() -> dict[str, Path]:
-    """Notebook file name → the notebook the kit ships (:func:`sspr_review.report.notebooks.packaged_notebooks`: the
+    """Notebook file name → the notebook the kit ships (:func:`sspr_review.report.notebooks.notebook_files`: the
     wheel's ``sspr_review/notebook_files`` or a checkout's ``notebooks/``, read with importlib.resources)."""
-    from .report.notebooks import packaged_notebooks
+    from .report.notebooks import notebook_files
 
-    return {path.name: path for path in packaged_notebooks().values()}
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return notebook_files()
 
 
-def sync_working_copies(folder: Path) -> list[tuple[Path, str]]:
-    """Copy the kit's notebooks into ``folder`` (created mode 700): (path, what happened) per notebook.
+def sync_working_copies(folder: Path) -> list[tuple[Path, Action]]:
+    """Copy the kit's notebooks into ``folder`` (mode 700): (path, what happened) per notebook.
 
     Missing copies are copied in, unedited copies of a changed notebook are updated, copies the analyst edited
     or ran are kept. Every copy is mode 600."""
     private_dir(folder)
     os.chmod(folder, 0o700)
-    record_path = folder / COPY_RECORD
-    try:
-        record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
-    except ValueError:
-        record = {}
-    if not isinstance(record, dict):
-        record = {}
-    done: list[tuple[Path, str]] = []
-    for name, source in notebook_sources().items():
-        target = folder / name
-        content = source.read_bytes()
-        if not target.exists():
-            action = "copied"
-        else:
-            current = _digest(target.read_bytes())
-            if current == _digest(content):
-                action = "up to date"
-            elif current == record.get(name):
-                action = "updated"
-            else:
-                action = "kept (edited)"
-        if action in ("copied", "updated"):
-            write_private_text(target, content.decode("utf-8"))
-            record[name] = _digest(content)
-        elif action == "up to date":
-            record[name] = current
-        os.chmod(target, 0o600)
-        done.append((target, action))
-    write_private_text(record_path, json.dumps(record, indent=2, sort_keys=True) + "\n")
-    return done
+    return sync_copies(folder, notebook_sources(), edited="keep")
 
 
 def jupyter_config(folder: Path) -> Path:

@@ -24,11 +24,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import CopyRefused, NotebookFailed, ToolchainMissing
+from ..errors import NotebookFailed, ToolchainMissing
+
+if TYPE_CHECKING:
+    from .copies import Action
 
 #: Where the notebooks sit inside the installed package (the wheel maps the top-level notebooks/ here).
 PACKAGED_NOTEBOOKS = "notebook_files"
@@ -70,6 +73,11 @@ def packaged_notebooks() -> dict[str, Path]:
         if not path.is_file():
             raise ToolchainMissing(f"the report notebook {path} is missing; {REINSTALL}")
     return found
+
+
+def notebook_files() -> dict[str, Path]:
+    """File name → path of each packaged notebook (:func:`packaged_notebooks`), as copies of them are named."""
+    return {path.name: path for path in packaged_notebooks().values()}
 
 
 def notebook(stem: str) -> Path:
@@ -154,10 +162,12 @@ def execute(
     *,
     kernel_name: str = KERNEL,
     cwd: Path | None = None,
+    hide_env: Collection[str] = (),
 ) -> Path:
     """Execute ``notebook`` with papermill into ``output`` (owner-only). Raises :class:`NotebookFailed`.
 
-    Parameters are written into the executed notebook: never pass secrets.
+    Parameters are written into the executed notebook: never pass secrets. The kernel does not see the
+    environment variables ``hide_env``.
     """
     import papermill
     from jupyter_client.kernelspec import NoSuchKernel
@@ -168,6 +178,7 @@ def execute(
     output.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     output.touch(mode=0o600)
     path = os.environ.get("PATH", "")
+    hidden = {name: os.environ.pop(name) for name in hide_env if name in os.environ}
     os.environ["PATH"] = _kernel_path()
     try:
         with _ipc_kernels() as manager:
@@ -194,6 +205,7 @@ def execute(
         ) from None
     finally:
         os.environ["PATH"] = path
+        os.environ.update(hidden)
     private_file(output)
     return output
 
@@ -269,59 +281,11 @@ def slim(executed: Path, *, replace: Mapping[str, str] | None = None) -> Path:
     return executed
 
 
-#: What ``sspr-review notebooks`` copied, by file name → SHA-256, so an analyst's edits are told from old copies.
-COPY_RECORD = ".sspr-review-notebooks.json"
+def copy_notebooks(folder: Path, *, force: bool = False) -> list[tuple[Path, Action]]:
+    """Copy the packaged notebooks into ``folder`` (``sspr-review notebooks``): (path, what happened) for each.
 
+    Copies you did not change are updated; one you edited is refused (:class:`CopyRefused` names it and nothing is
+    written) unless ``force`` overwrites it. The bookkeeping is :func:`sspr_review.report.copies.sync_copies`."""
+    from .copies import sync_copies
 
-def _digest(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
-
-
-def copy_notebooks(folder: Path, *, force: bool = False) -> list[tuple[Path, str]]:
-    """Copy the packaged notebooks into ``folder``: (path, what happened) for each.
-
-    A copy that differs from both the packaged notebook and what an earlier copy wrote (recorded in
-    ``folder/.sspr-review-notebooks.json``) is an analyst's edit: nothing is written and :class:`CopyRefused`
-    names it, unless ``force``."""
-    import json
-
-    from ..ingest.store import private_dir, write_private_text
-
-    packaged = packaged_notebooks()
-    record_path = folder / COPY_RECORD
-    try:
-        record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
-    except ValueError:
-        record = {}
-    plan: list[tuple[Path, bytes, str]] = []
-    edited: list[Path] = []
-    for source in packaged.values():
-        target = folder / source.name
-        content = source.read_bytes()
-        if not target.exists():
-            plan.append((target, content, "copied"))
-            continue
-        current = _digest(target.read_bytes())
-        if current == _digest(content):
-            plan.append((target, content, "up to date"))
-        elif current == record.get(source.name):
-            plan.append((target, content, "updated"))
-        else:
-            edited.append(target)
-            plan.append((target, content, "overwritten"))
-    if edited and not force:
-        names = ", ".join(str(p) for p in edited)
-        raise CopyRefused(
-            f"{names}: edited since sspr-review copied {'it' if len(edited) == 1 else 'them'}; nothing was copied. "
-            "Keep your edits (copy into another folder), or pass --force to overwrite them"
-        )
-    private_dir(folder)
-    for target, content, action in plan:
-        if action != "up to date":
-            write_private_text(target, content.decode("utf-8"))
-    write_private_text(
-        record_path, json.dumps({t.name: _digest(c) for t, c, _ in plan}, indent=2, sort_keys=True) + "\n"
-    )
-    return [(target, action) for target, _, action in plan]
+    return sync_copies(folder, notebook_files(), edited="overwrite" if force else "refuse")

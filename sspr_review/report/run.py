@@ -123,12 +123,15 @@ def _build(
 ) -> list[Path]:
     """Execute and export every notebook into ``folder``; slim the executed notebooks for ``final``."""
     params = parameters(ws, week)
+    # SSPR_REVIEW_* variables the configuration does not read were warned about here: a kernel would only warn
+    # again, into the reports
+    unread = ws.config.unknown_env(os.environ)
     html = []
     executed_books = []
     for stem in RUN_NOTEBOOKS:
         t0 = time.perf_counter()
         log(f"executing {stem}")
-        executed = notebooks.execute(notebooks.notebook(stem), folder / f"{stem}.ipynb", params)
+        executed = notebooks.execute(notebooks.notebook(stem), folder / f"{stem}.ipynb", params, hide_env=unread)
         timings[f"execute {stem}"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         html.append(notebooks.export_html(executed, folder / f"{notebooks.REPORTS[stem]}.html"))

@@ -146,3 +146,44 @@ def test_review_started_beside_a_demo_build_waits_for_it_instead_of_reporting_no
     assert "NO DATA" not in reviewed.stdout, reviewed.stdout
     coverage = json.loads(out.read_text())["coverage"]
     assert all(c["complete"] for c in coverage.values()), coverage
+
+
+def test_notebooks_updates_unchanged_copies_and_refuses_edited_ones_unless_forced(tmp_path: Path) -> None:
+    import hashlib
+
+    folder = tmp_path / "nb"
+    runner = CliRunner()
+
+    def copy(*extra: str) -> tuple[int, dict[str, str], str]:
+        done = runner.invoke(main, ["notebooks", str(folder), *extra])
+        actions = {Path(line.split()[-1]).name: line.rsplit(None, 1)[0].strip() for line in done.stdout.splitlines()}
+        return done.exit_code, actions, done.stderr
+
+    code, actions, _ = copy()
+    assert code == 0 and set(actions.values()) == {"copied"} and len(actions) == 3
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert all((folder / name).stat().st_mode & 0o777 == 0o600 for name in actions)
+    weekly, trends = folder / "weekly_review.ipynb", folder / "adoption_trends.ipynb"
+    shipped = weekly.read_bytes()
+
+    # an older copy the kit wrote (so recorded) and nobody changed since: updated
+    older = shipped.replace(b"SSPR weekly review", b"SSPR weekly review, last release")
+    weekly.write_bytes(older)
+    record_path = folder / ".sspr-review-notebooks.json"
+    record = json.loads(record_path.read_text())
+    record[weekly.name] = hashlib.sha256(older).hexdigest()
+    record_path.write_text(json.dumps(record))
+    code, actions, _ = copy()
+    assert code == 0 and actions[weekly.name] == "updated" and actions[trends.name] == "up to date"
+    assert weekly.read_bytes() == shipped
+
+    # a copy the analyst edited: nothing at all is copied (not even a missing one), exit 2 naming it
+    edited = shipped.replace(b"SSPR weekly review", b"My weekly review")
+    weekly.write_bytes(edited)
+    trends.unlink()
+    code, _, stderr = copy()
+    assert code == 2 and str(weekly) in stderr and "--force" in stderr
+    assert weekly.read_bytes() == edited and not trends.exists()
+    code, actions, _ = copy("--force")
+    assert code == 0 and actions[weekly.name] == "overwritten" and actions[trends.name] == "copied"
+    assert weekly.read_bytes() == shipped

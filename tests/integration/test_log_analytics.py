@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -15,9 +16,11 @@ import pandas as pd
 import pytest
 
 from sspr_review import config
-from sspr_review.errors import AccessDenied, TableMissing, WorkspaceNotFound
+from sspr_review.errors import AccessDenied, FetchFailed, TableMissing, WorkspaceNotFound
+from sspr_review.sources.base import FetchStats
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.sources.log_analytics import queries
+from sspr_review.sources.log_analytics.client import Table
 from sspr_review.workspace import Workspace, last_monday
 from tests.support.graph_server import GraphData, GraphServer
 from tests.support.log_analytics_kql import KqlError, run
@@ -461,3 +464,71 @@ def test_a_rejected_token_names_the_cloud_setting(
     assert not audit.ok and audit.kind == "auth"
     assert "[log_analytics] endpoint" in audit.reason and "national cloud" in audit.reason
     assert result.outcomes["registration"].ok
+
+
+# ------------------------------------------------------------------------------------------------ retries
+def query_once(la: LogAnalyticsServer, slept: list[float], **settings: Any) -> tuple[FetchStats, Table | BaseException]:
+    """One probe query through a fresh WorkspaceClient; the sleeps between attempts are recorded, not slept."""
+    from sspr_review.sources.graph.auth import StaticToken
+    from sspr_review.sources.log_analytics.client import WorkspaceClient
+
+    env = {"SSPR_REVIEW_LOG_ANALYTICS_URL": la.url, "SSPR_REVIEW_LOG_ANALYTICS_WORKSPACE_ID": WORKSPACE_ID}
+    env.update({f"SSPR_REVIEW_LOG_ANALYTICS_{k.upper()}": str(v) for k, v in settings.items()})
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async def main() -> tuple[FetchStats, Table | BaseException]:
+        stats = FetchStats()
+        client = WorkspaceClient(config.load(env=env).log_analytics, StaticToken(TOKEN), sleep=sleep)  # type: ignore[arg-type]
+        try:
+            return stats, await client.query(queries.probe("AuditLogs"), None, stats, "audit", "AuditLogs")
+        except FetchFailed as exc:
+            return stats, exc
+        finally:
+            client.close()
+
+    return asyncio.run(main())
+
+
+def test_5xx_answers_are_retried_with_doubling_backoff_then_given_up(
+    workspace_data: WorkspaceData, moment: datetime
+) -> None:
+    with workspace_server(workspace_data, moment) as la:
+        la.faults.append(Fault(status=503, times=2))
+        slept: list[float] = []
+        stats, answer = query_once(la, slept, retry_backoff_seconds=1.5)
+        assert isinstance(answer, Table) and len(answer.rows) == 1
+        assert slept == [1.5, 3.0]  # retry_backoff_seconds, doubled after each attempt
+        assert (stats.requests, stats.retries, stats.throttled) == (3, 2, 0)
+        assert stats.statuses == {503: 2, 200: 1} and stats.waited == 4.5
+
+        la.faults.append(Fault(status=500, times=10))
+        slept.clear()
+        stats, answer = query_once(la, slept, retry_backoff_seconds=0.5, max_retries=3)
+        assert isinstance(answer, FetchFailed) and "answered 500 after 3 retries" in str(answer)
+        assert "max_retries" in str(answer) and slept == [0.5, 1.0, 2.0] and stats.requests == 4
+
+
+def test_retry_after_is_obeyed_up_to_its_bound(workspace_data: WorkspaceData, moment: datetime) -> None:
+    from sspr_review.sources.log_analytics.client import MAX_RETRY_AFTER_SECONDS
+
+    with workspace_server(workspace_data, moment, throttle=(0, 1.0), retry_after=7) as la:
+        slept: list[float] = []
+        stats, answer = query_once(la, slept, max_retries=2)
+        assert isinstance(answer, FetchFailed) and "429" in str(answer)
+        assert slept == [7.0, 7.0] and stats.throttled == 2 and stats.statuses == {429: 3}
+    with workspace_server(workspace_data, moment) as la:
+        la.faults.append(Fault(status=503, times=1, retry_after=100_000))
+        slept = []
+        _, answer = query_once(la, slept)
+        assert isinstance(answer, Table) and slept == [MAX_RETRY_AFTER_SECONDS]
+
+
+def test_an_answer_that_will_not_change_is_not_retried(workspace_data: WorkspaceData, moment: datetime) -> None:
+    with workspace_server(workspace_data, moment) as la:
+        la.deny()
+        slept: list[float] = []
+        with pytest.raises(AccessDenied):
+            query_once(la, slept)
+        assert slept == [] and len(la.queries) == 1

@@ -19,18 +19,38 @@ pytestmark = pytest.mark.notebook
 CLI = [sys.executable, "-m", "sspr_review.cli"]
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*CLI, "run", "--no-progress", *args], capture_output=True, text=True, cwd=cwd, env={**os.environ}, timeout=600
+        [*CLI, "run", "--no-progress", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **env},
+        timeout=600,
     )
+
+
+#: A misspelt variable (SSPR_REVIEW_GRAPH_MAX_RETRIES meant) set for the demo run: warned about once, never in a report.
+TYPO = "SSPR_REVIEW_GRAPH_MAXRETRIES"
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     root = tmp_path_factory.mktemp("run")
     (root / "config.toml").write_text("[demo]\nusers = 600\nweeks = 6\n")
-    done = run_cli("--source", "demo", "--config", "config.toml", "--out", "reports", cwd=root)
+    done = run_cli("--source", "demo", "--config", "config.toml", "--out", "reports", cwd=root, **{TYPO: "3"})
     return done, root
+
+
+def test_an_unknown_variable_is_warned_about_once_on_stderr_and_not_in_the_reports(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    done, root = demo_run
+    assert done.returncode == 0, done.stderr
+    warning = f"sspr-review: the environment variable {TYPO} is not a setting and is ignored; did you mean "
+    assert done.stderr.count(warning) == 1 and "SSPR_REVIEW_GRAPH_MAX_RETRIES?" in done.stderr
+    (folder,) = (root / "reports").iterdir()
+    assert not [p.name for p in folder.iterdir() if TYPO in p.read_text()]
 
 
 def test_run_writes_every_artefact_owner_only(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:

@@ -1,3 +1,6 @@
+import difflib
+import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,131 @@ def test_a_bad_reason_rules_file_is_a_configuration_error(tmp_path: Path) -> Non
     assert "[analysis]" in text and where in text
     with pytest.raises(ConfigError, match=r"nope\.csv does not exist"):
         config.load(write(tmp_path, '[analysis]\nreason_rules = "nope.csv"\n'), env={})
+
+
+# ------------------------------------------------------------------------------------- the environment overlay
+def test_environment_text_becomes_the_keys_type_then_is_checked_strictly(tmp_path: Path) -> None:
+    cfg = config.load(
+        env={
+            "SSPR_REVIEW_GRAPH_MAX_RETRIES": " 6 ",
+            "SSPR_REVIEW_GRAPH_TIMEOUT_SECONDS": "30",
+            "SSPR_REVIEW_MAIL_CHARTS": "false",
+            "SSPR_REVIEW_MAIL_TO": "a@example.com, b@example.com",
+            "SSPR_REVIEW_REGISTRATION_MODE": "lean",
+        }
+    )
+    assert cfg.graph.max_retries == 6 and cfg.graph.timeout_seconds == 30.0 and cfg.mail.charts is False
+    assert cfg.mail.to == ["a@example.com", "b@example.com"] and cfg.registration.mode == "lean"
+    with pytest.raises(
+        ConfigError, match=r"\[graph\] max_retries: SSPR_REVIEW_GRAPH_MAX_RETRIES='6\.5' is not a whole"
+    ):
+        config.load(env={"SSPR_REVIEW_GRAPH_MAX_RETRIES": "6.5"})
+    with pytest.raises(ConfigError, match=r"\[mail\] charts: SSPR_REVIEW_MAIL_CHARTS='maybe' is not true or false"):
+        config.load(env={"SSPR_REVIEW_MAIL_CHARTS": "maybe"})
+    # a value of the right type but out of range: the strict check names the variable that set it
+    path = write(tmp_path, "[graph]\nmax_retries = 3\n")
+    with pytest.raises(ConfigError) as err:
+        config.load(path, env={"SSPR_REVIEW_GRAPH_MAX_RETRIES": "99"})
+    assert "[graph] max_retries" in str(
+        err.value
+    ) and "from the environment variable SSPR_REVIEW_GRAPH_MAX_RETRIES" in str(err.value)
+    with pytest.raises(ConfigError, match=r"\[registration\] mode.*SSPR_REVIEW_REGISTRATION_MODE"):
+        config.load(env={"SSPR_REVIEW_REGISTRATION_MODE": "sometimes"})
+
+
+def test_the_full_name_wins_over_its_short_alias() -> None:
+    env = {"SSPR_REVIEW_GRAPH_URL": "http://127.0.0.1:1/v1.0", "SSPR_REVIEW_GRAPH_BASE_URL": "http://127.0.0.1:2/v1.0"}
+    assert config.load(env=env).graph.base_url == "http://127.0.0.1:2/v1.0"
+    la = config.load(env={"SSPR_REVIEW_LOG_ANALYTICS_URL": "http://127.0.0.1:3/v1"}).log_analytics
+    assert la.endpoint == "http://127.0.0.1:3/v1"
+
+
+def test_precedence_defaults_file_environment_command_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "[demo]\nusers = 300\nweeks = 4\n")
+    cfg = config.load(path, env={"SSPR_REVIEW_DEMO_WEEKS": "5", "SSPR_REVIEW_DEMO_SEED": "9"}, demo__seed=11)
+    assert (cfg.demo.users, cfg.demo.weeks, cfg.demo.seed) == (300, 5, 11)
+    assert config.load(env={}).demo.weeks == 26
+
+
+@pytest.fixture
+def warnings_seen(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """The configuration's warnings from here on (``.messages``; the once-per-process memory starts empty)."""
+    monkeypatch.setattr(config, "_warned", set())
+    caplog.set_level(logging.WARNING, logger="sspr_review.config")
+    return caplog
+
+
+def test_an_unknown_variable_is_warned_about_once_with_a_suggestion_never_its_value(
+    warnings_seen: pytest.LogCaptureFixture,
+) -> None:
+    env = {"SSPR_REVIEW_GRAPH_MAXRETRIES": "s3cr3t-value", "SSPR_REVIEW_GRAPH_MAX_RETRIES": "2"}
+    assert config.load(env=env).graph.max_retries == 2
+    config.load(env=env)
+    assert warnings_seen.messages == [
+        "sspr-review: the environment variable SSPR_REVIEW_GRAPH_MAXRETRIES is not a setting and is ignored; "
+        "did you mean SSPR_REVIEW_GRAPH_MAX_RETRIES?"
+    ]
+    config.load(env={"SSPR_REVIEW_XYZZY": "1"})
+    assert warnings_seen.messages[-1].endswith(
+        "SSPR_REVIEW_XYZZY is not a setting and is ignored; see config.example.toml for the settings"
+    )
+    assert not any("s3cr3t" in m for m in warnings_seen.messages)
+
+
+def test_variables_the_kit_reads_outside_the_configuration_are_not_warned_about(
+    warnings_seen: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    others = ["HOME", "STATE_DIR", "ACCESS_TOKEN", "CONFIG", "SMTP_USERNAME", "SMTP_PASSWORD", "PSEUDONYM_KEY"]
+    env = {f"SSPR_REVIEW_{name}": "x" for name in others}
+    env["SSPR_REVIEW_HOME"] = str(tmp_path)
+    config.load(env=env)
+    # a variable the configuration names for a secret is read too
+    path = write(tmp_path, '[mail]\nsmtp_password_env = "SSPR_REVIEW_RELAY_SECRET"\n')
+    config.load(path, env={"SSPR_REVIEW_RELAY_SECRET": "x", "SSPR_REVIEW_GRAPH_URL": "http://localhost:1/v1.0"})
+    assert warnings_seen.messages == []
+
+
+def test_every_sspr_review_variable_the_package_names_is_known() -> None:
+    """A variable the kit starts to read must be a key's, or listed in ENV_OTHER, or an ``*_env`` default."""
+    package = Path(config.__file__).parent
+    named = {m for p in package.rglob("*.py") for m in re.findall(r"\bSSPR_REVIEW_[A-Z][A-Z_]*[A-Z]\b", p.read_text())}
+    assert {"SSPR_REVIEW_STATE_DIR", "SSPR_REVIEW_ACCESS_TOKEN", "SSPR_REVIEW_SMTP_PASSWORD"} <= named
+    assert config.Config().unknown_env(dict.fromkeys(named, "x")) == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "meant"),
+    [
+        ("SSPR_REVIEW_GRAPH_MAXRETRIES", "SSPR_REVIEW_GRAPH_MAX_RETRIES"),
+        (
+            "SSPR_REVIEW_ANALYSIS_SPIKE_THRESHOLD",
+            "SSPR_REVIEW_ANALYSIS_SPIKE_ACCOUNTS",
+        ),  # a synonym, not rollup_threshold
+        ("SSPR_REVIEW_SMTP_HOST", "SSPR_REVIEW_MAIL_SMTP_HOST"),  # the section's synonym
+        ("SSPR_REVIEW_MAIL_RECIPIENTS", "SSPR_REVIEW_MAIL_TO"),
+        ("SSPR_REVIEW_TIMEZONE", "SSPR_REVIEW_REVIEW_TIMEZONE"),  # the one section with this key
+        ("SSPR_REVIEW_GRPAH_URL", "SSPR_REVIEW_GRAPH_URL"),
+        ("SSPR_REVIEW_STATEDIR", "SSPR_REVIEW_STATE_DIR"),
+        ("SSPR_REVIEW_XYZZY", None),
+    ],
+)
+def test_suggestions_for_a_variable(variable: str, meant: str | None) -> None:
+    assert config.suggest_env(variable) == meant
+
+
+def test_a_file_key_suggestion_knows_synonyms_where_string_distance_misleads(tmp_path: Path) -> None:
+    keys = config.SECTIONS["analysis"].model_fields
+    assert difflib.get_close_matches("spike_threshold", list(keys), n=1) == ["rollup_threshold"]  # what distance says
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'spike_threshold' in \[analysis\] — did you mean 'spike_accounts'"
+    ):
+        config.load(write(tmp_path, "[analysis]\nspike_threshold = 5\n"), env={})
+    with pytest.raises(ConfigError, match=r"unknown section \[smtp\] — did you mean 'mail'"):
+        config.load(write(tmp_path, '[smtp]\nhost = "relay"\n'), env={})
+
+
+def test_every_synonym_leads_to_a_real_key_and_none_is_one() -> None:
+    for section, words in config.SYNONYMS.items():
+        known = config.SECTIONS if section == "" else config.SECTIONS[section].model_fields
+        for word, meant in words.items():
+            assert meant in known and word not in known, (section, word)

@@ -2,10 +2,13 @@ import asyncio
 import json
 import logging
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from sspr_review.sources.graph import ratelimit
 from sspr_review.sources.graph.ratelimit import (
     BUDGETS,
     MAX_PAUSE_SECONDS,
@@ -229,3 +232,66 @@ def test_a_symlinked_record_is_not_followed(tmp_path: Path) -> None:
     clock.now = WALL
     run_with_fake_time(SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=record, bucket="reports"), clock, 1)
     assert target.read_text() == "keep me"
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from filelock import FileLock
+
+lock = FileLock(sys.argv[1])
+lock.acquire()
+print("held", flush=True)
+time.sleep(float(sys.argv[3]))
+Path(sys.argv[2]).write_text("released")
+lock.release()
+"""
+
+
+def hold_lock(record: SharedRecord, marker: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process holding the record's lock for ``seconds``; it writes ``marker`` just before releasing."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(record.lock.lock_file), str(marker), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+def test_an_update_waits_for_the_lock_another_process_holds(tmp_path: Path) -> None:
+    record = shared(tmp_path / "state")
+    with record.update("reports", WALL):
+        pass  # this process makes the lock file first
+    assert stat.S_IMODE(Path(record.lock.lock_file).stat().st_mode) == 0o600
+    holder = hold_lock(record, tmp_path / "released", 0.3)
+    try:
+        with record.update("reports", WALL) as state:
+            assert (tmp_path / "released").exists(), "the update ran while the other process held the lock"
+            state.slots.append(ratelimit.Slot(WALL, 0.05, 10.2, "mine"))
+            state.changed = True
+    finally:
+        holder.wait(timeout=30)
+    assert [s.id for s in parse_record(record.path.read_bytes(), WALL)["reports"].slots] == ["mine"]
+
+
+def test_a_lock_held_too_long_falls_back_to_this_process_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ratelimit, "LOCK_TIMEOUT_SECONDS", 0.1)
+    record = shared(tmp_path / "state")
+    record.path.parent.mkdir()
+    holder = hold_lock(record, tmp_path / "released", 3.0)
+    clock = FakeClock()
+    clock.now = WALL
+    limiter = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=record, bucket="identity_protection")
+    try:
+        with caplog.at_level(logging.WARNING):
+            starts = run_with_fake_time(limiter, clock, 2)
+        assert not (tmp_path / "released").exists()
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert starts[1] - starts[0] >= 1.0  # still limited, within the process
+    (warning,) = [r.getMessage() for r in caplog.records if "shared Graph request record" in r.getMessage()]
+    assert "locked by another process for more than 0.1 s" in warning

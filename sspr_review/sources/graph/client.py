@@ -6,10 +6,10 @@ into ``None`` and would lose data the history store must keep.
 
 The SDK's own retry handler is switched off; :meth:`GraphClient.get_json` (every request, each page of
 :meth:`GraphClient.pages` too) retries 429, 5xx and timeouts itself through tenacity, with bounded exponential
-backoff, honouring ``Retry-After`` and going through the bucket's rate limiter again on every attempt
-(:class:`_Call`). The limiter admits each request in the last middleware before the network
-(:func:`_admission`), and keeps its record of recent requests with every other process of this user calling
-the same tenant with the same application (:func:`app_budget`).
+backoff, honouring ``Retry-After`` (read by :mod:`sspr_review.sources.retry`, as Log Analytics reads it) and going
+through the bucket's rate limiter again on every attempt (:class:`_Call`). The limiter admits each request in
+the last middleware before the network (:func:`_admission`), and keeps its record of recent requests with every
+other process of this user calling the same tenant with the same application (:func:`app_budget`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from ...config import Config, GraphSettings
 from ...errors import AccessDenied, FetchFailed, LicenceRequired, SourceError, TokenRejected
 from ..base import FetchStats
+from ..retry import failure, wait_retry_after
 from .auth import TOKEN_ENV, CredentialTokenProvider
 from .endpoints import Endpoint
 from .ratelimit import Limiter, Record, SharedRecord, Slot, limiters
@@ -183,7 +184,7 @@ class GraphClient:
         retrying = AsyncRetrying(
             retry=retry_if_exception(_retryable),
             stop=stop_after_attempt(self.settings.max_retries + 1),
-            wait=call.backoff,
+            wait=wait_retry_after(_headers, self._backoff, MAX_RETRY_AFTER_SECONDS * self._scale),
             sleep=self._sleep,
             before=call.arm,
             before_sleep=call.before_sleep,
@@ -192,10 +193,9 @@ class GraphClient:
         body: bytes | None = await retrying(call.send)
         return call.decode(body)
 
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, MAX_RETRY_AFTER_SECONDS * self._scale)
-        base = min(MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1))
+    def _backoff(self, state: RetryCallState) -> float:
+        """The wait after an attempt without ``Retry-After``: 1, 2, 4 ... s up to a minute, 0.75 to 1 of it."""
+        base = min(MAX_BACKOFF_SECONDS, 2.0 ** (state.attempt_number - 1))
         return base * random.uniform(0.75, 1.0) * self._scale
 
     async def pages(
@@ -230,10 +230,10 @@ class _Call:
 
     Before every attempt (tenacity's ``before`` hook, :meth:`arm`) the call takes a new ticket for the
     endpoint's bucket: the admission middleware reserves a fresh rate-limit slot for each attempt, retries
-    included. 429, 5xx and timeouts are retried (:func:`_retryable`) after :meth:`backoff`; before the sleep
-    (:meth:`before_sleep`) a 429 pauses the bucket for every request sharing it; after the last attempt
-    :meth:`give_up` raises :class:`FetchFailed`. ``stats`` counts requests, statuses, retries, 429s and the
-    seconds waited (for a slot and between attempts).
+    included. 429, 5xx and timeouts are retried (:func:`_retryable`) after the answer's ``Retry-After`` or else
+    :meth:`GraphClient._backoff`; before the sleep (:meth:`before_sleep`) a 429 pauses the bucket for every request
+    sharing it; after the last attempt :meth:`give_up` raises :class:`FetchFailed`. ``stats`` counts requests,
+    statuses, retries, 429s and the seconds waited (for a slot and between attempts).
     """
 
     def __init__(
@@ -271,18 +271,15 @@ class _Call:
         stats.statuses[200] = stats.statuses.get(200, 0) + 1
         return body
 
-    def backoff(self, state: RetryCallState) -> float:
-        return self.client._backoff(state.attempt_number, _retry_after(_failure(state)))
-
     def before_sleep(self, state: RetryCallState) -> None:
         delay = state.upcoming_sleep
-        if _status(_failure(state)) == 429:
+        if _status(failure(state)) == 429:
             self.limiter.pause(delay)
         self.stats.retries += 1
         self.stats.waited += delay
 
     def give_up(self, state: RetryCallState) -> NoReturn:
-        exc = _failure(state)
+        exc = failure(state)
         status = _status(exc)
         what = f"HTTP {status}" if status else _problem(exc)
         raise FetchFailed(
@@ -303,10 +300,6 @@ class _Call:
         return decoded
 
 
-def _failure(state: RetryCallState) -> BaseException | None:
-    return state.outcome.exception() if state.outcome is not None else None
-
-
 def _status(exc: BaseException | None) -> int | None:
     """The HTTP status of a failed attempt; ``None`` for a timeout or transport error."""
     from kiota_abstractions.api_error import APIError
@@ -322,28 +315,17 @@ def _retryable(exc: BaseException) -> bool:
     return status in RETRY_STATUSES if status is not None else isinstance(exc, Exception) and _is_transient(exc)
 
 
-def _retry_after(exc: BaseException | None) -> float | None:
+def _headers(exc: BaseException) -> dict[str, str] | None:
+    """The response headers of a failed attempt (``Retry-After`` among them), if Graph answered."""
     from kiota_abstractions.api_error import APIError
 
-    if not isinstance(exc, APIError):
-        return None
-    headers = {k.lower(): v for k, v in (exc.response_headers or {}).items()}
-    return _parse_retry_after(headers.get("retry-after"))
+    return exc.response_headers if isinstance(exc, APIError) else None
 
 
 def _problem(exc: BaseException | None) -> str:
     if exc is None:
         return "no answer"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 def _error_text(exc: Exception) -> str:

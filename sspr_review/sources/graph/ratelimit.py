@@ -18,18 +18,18 @@ The budget belongs to the application and the tenant, not to one process: a fetc
 another one (or beside it, or after one was killed) must count the requests the other sent. The record of
 recent requests per bucket therefore lives in a :class:`SharedRecord`, a small JSON file in the user's state
 directory (:func:`state_dir`) keyed by Graph host, tenant and client id, read and updated under an exclusive
-file lock for every grant, answer and pause. Its times are wall-clock (``time.time``) seconds, the only clock
-that processes share. The record only holds the last few seconds of grants: a stale one is empty, a corrupt
-one (unreadable JSON, odd values, an entry "in the future" after the clock was set back) is ignored entry by
-entry, and deleting the file at any time is safe. A :class:`LocalRecord` keeps the same record inside one
-process (monotonic clock); it is also the fallback, with a warning, when the shared file cannot be used.
+file lock (``filelock``, on the ``.lock`` file beside it) for every grant, answer and pause. Its times are
+wall-clock (``time.time``) seconds, the only clock that processes share. The record only holds the last few
+seconds of grants: a stale one is empty, a corrupt one (unreadable JSON, odd values, an entry "in the future"
+after the clock was set back) is ignored entry by entry, and deleting the file at any time is safe. A
+:class:`LocalRecord` keeps the same record inside one process (monotonic clock); it is also the fallback, with a
+warning, when the shared file cannot be used.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import hashlib
 import itertools
 import json
@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
+
+from filelock import FileLock, Timeout
 
 from ...ingest.store.files import private_dir
 
@@ -83,8 +85,13 @@ RECORD_VERSION = 1
 #: A record file larger than this is not one the kit wrote: it is ignored (and replaced on the next grant).
 MAX_RECORD_BYTES = 64 * 1024
 #: How long to wait for another process's lock on the record (held for well under a millisecond normally)
-#: before falling back to this process's own record for that request.
+#: before falling back to this process's own record for that request, and how often to try meanwhile.
 LOCK_TIMEOUT_SECONDS = 2.0
+LOCK_POLL_SECONDS = 0.0005
+#: Flags opening the record: never through a symbolic link, not inherited by child processes, binary on Windows.
+_OPEN_FLAGS = (
+    os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+)
 
 _slot_ids = itertools.count()
 _id_prefix = os.urandom(3).hex()
@@ -164,7 +171,9 @@ def budget_key(base_url: str, tenant_id: str = "", client_id: str = "") -> dict[
 
 class SharedRecord:
     """The record of every process of this user on this machine that uses the same Graph host, tenant and
-    application: ``<state dir>/graph-budget-<hash of the key>.json``, owner-only, updated under ``flock``.
+    application: ``<state dir>/graph-budget-<hash of the key>.json``, owner-only, read and written while holding
+    the file lock ``graph-budget-<hash>.lock`` beside it (``filelock``: ``flock`` on Linux and macOS, ``msvcrt``
+    locking on Windows; the operating system releases it when its holder exits, however it exits).
 
     Processes whose configuration names no tenant or client id share one record per Graph host (the safe
     side: they may wait for each other, never overrun each other).
@@ -175,6 +184,7 @@ class SharedRecord:
     def __init__(self, path: Path, key: Mapping[str, str]) -> None:
         self.path = path
         self.key = dict(key)
+        self.lock = FileLock(path.with_suffix(".lock"), mode=0o600)
         self._fallback = LocalRecord()
         self._warned = False
 
@@ -200,26 +210,30 @@ class SharedRecord:
             )
 
     def _open(self) -> int:
+        """Take the record's lock, then open the record (created owner-only, never through a symbolic link);
+        :meth:`_close` closes it and releases the lock."""
         private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
+            self.lock.acquire(timeout=LOCK_TIMEOUT_SECONDS, poll_interval=LOCK_POLL_SECONDS)
+        except Timeout:
+            raise OSError(f"locked by another process for more than {LOCK_TIMEOUT_SECONDS:g} s") from None
+        fd = -1
+        try:
+            fd = os.open(self.path, _OPEN_FLAGS, 0o600)
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 raise OSError("not a regular file")
-            if info.st_mode & 0o077 and info.st_uid == os.geteuid():
+            if os.name == "posix" and info.st_mode & 0o077 and info.st_uid == os.geteuid():
                 os.fchmod(fd, 0o600)
-            deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return fd
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise OSError(f"locked by another process for more than {LOCK_TIMEOUT_SECONDS:g} s") from None
-                    time.sleep(0.0005)
         except BaseException:
-            os.close(fd)
+            self._close(fd)
             raise
+        return fd
+
+    def _close(self, fd: int) -> None:
+        if fd >= 0:
+            os.close(fd)
+        self.lock.release()
 
     @contextlib.contextmanager
     def update(self, bucket: str, now: float) -> Iterator[BucketState]:
@@ -231,22 +245,16 @@ class SharedRecord:
                 yield state
             return
         try:
-            try:
-                raw = os.pread(fd, MAX_RECORD_BYTES + 1, 0)
-            except OSError:
-                raw = b""
-            buckets = parse_record(raw, now)
+            buckets = parse_record(_read(fd), now)
             state = buckets.setdefault(bucket, BucketState())
             yield state
             if any(b.changed for b in buckets.values()):
-                data = self.dumps(buckets, now)
                 try:
-                    os.pwrite(fd, data, 0)
-                    os.ftruncate(fd, len(data))
+                    _rewrite(fd, self.dumps(buckets, now))
                 except OSError as exc:
                     self._warn(exc.strerror or str(exc))
         finally:
-            os.close(fd)  # releases the lock
+            self._close(fd)
 
     def dumps(self, buckets: Mapping[str, BucketState], now: float) -> bytes:
         out: dict[str, Any] = {}
@@ -256,6 +264,24 @@ class SharedRecord:
                 out[name] = {"paused_until": state.paused_until if state.paused_until > now else 0.0, "slots": slots}
         record = {"version": RECORD_VERSION, **self.key, "written": now, "buckets": out}
         return json.dumps(record, separators=(",", ":")).encode()
+
+
+def _read(fd: int) -> bytes:
+    """The record's bytes (up to one more than :data:`MAX_RECORD_BYTES`, enough to tell one too large)."""
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        return os.read(fd, MAX_RECORD_BYTES + 1)
+    except OSError:
+        return b""
+
+
+def _rewrite(fd: int, data: bytes) -> None:
+    """Replace the record's bytes in place (only ever under the lock)."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.ftruncate(fd, len(data))
 
 
 def _number(value: Any) -> float | None:

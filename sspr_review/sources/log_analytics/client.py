@@ -3,8 +3,10 @@ name the fix.
 
 The synchronous client runs in worker threads (at most ``[log_analytics] concurrent_queries`` at once; the
 service allows about five per user). azure-core's own retries are off: throttling (429, with or without
-``Retry-After``), 5xx answers and unreachable endpoints are retried here, with exponential backoff from
-``retry_backoff_seconds``, counted in :class:`~sspr_review.sources.base.FetchStats`.
+``Retry-After``), 5xx answers and unreachable endpoints are retried here through tenacity, as the Graph client
+retries: at most ``max_retries`` times, after the answer's ``Retry-After`` (read by
+:mod:`sspr_review.sources.retry`; at most :data:`MAX_RETRY_AFTER_SECONDS`) or else ``retry_backoff_seconds``
+doubled after each attempt (2, 4, 8 ... s), counted in :class:`~sspr_review.sources.base.FetchStats`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential
 
 from ...errors import (
     AccessDenied,
@@ -27,6 +31,7 @@ from ...errors import (
     WorkspaceNotFound,
 )
 from ..base import FetchStats
+from ..retry import failure, wait_retry_after
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -40,6 +45,8 @@ CLOUDS = (
     "China https://api.loganalytics.azure.cn/v1"
 )
 RETRIED = frozenset({429, 500, 502, 503, 504})
+#: The longest ``Retry-After`` obeyed (a larger one is a misconfigured or hostile answer, not a reason to hang).
+MAX_RETRY_AFTER_SECONDS = 300.0
 #: What a truncated answer says (the service's row and size caps).
 TRUNCATED = ("E_QUERY_RESULT_SET_TOO_LARGE", "exceeded the internal", "result set has exceeded")
 
@@ -82,8 +89,6 @@ class WorkspaceClient:
         self, text: str, timespan: tuple[datetime, datetime] | None, stats: FetchStats, source: str, table: str
     ) -> Table:
         """Run ``text``; raise a :class:`~sspr_review.errors.SourceError` naming the fix when it cannot."""
-        from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
-
         if not self.workspace:
             raise WorkspaceNotFound(
                 "no Log Analytics workspace is configured: set [log_analytics] workspace_id to the Workspace ID "
@@ -92,36 +97,21 @@ class WorkspaceClient:
             )
         if self._gate is None:
             self._gate = asyncio.Semaphore(self.settings.concurrent_queries)
-        attempt = 0
-        while True:
-            stats.requests += 1
-            status: int | None = None
-            retry_after: float | None = None
-            try:
-                async with self._gate:
-                    result = await asyncio.to_thread(self._run, text, timespan)
-            except HttpResponseError as exc:
-                status = int(exc.status_code or 0)
-                stats.statuses[status] = stats.statuses.get(status, 0) + 1
-                if status not in RETRIED or attempt >= self.settings.max_retries:
-                    raise self._error(exc, status, text, source, table) from None
-                retry_after = _retry_after(exc)
-            except (ServiceRequestError, ServiceResponseError) as exc:
-                if attempt >= self.settings.max_retries:
-                    raise FetchFailed(
-                        f"could not reach the Log Analytics endpoint {self.endpoint} ({exc}); check [log_analytics] "
-                        f"endpoint is the workspace's cloud ({CLOUDS})",
-                        source=source,
-                    ) from None
-            else:
-                stats.statuses[200] = stats.statuses.get(200, 0) + 1
-                return _table(result, source, table)
-            wait = retry_after if retry_after is not None else self.settings.retry_backoff_seconds * 2**attempt
-            stats.throttled += status == 429
-            stats.retries += 1
-            stats.waited += wait
-            attempt += 1
-            await self._sleep(wait)
+        attempt = _Attempt(self, self._gate, text, timespan, stats, source, table)
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(self.settings.max_retries + 1),
+            wait=wait_retry_after(
+                _headers,
+                wait_exponential(multiplier=self.settings.retry_backoff_seconds, exp_base=2, min=0),
+                MAX_RETRY_AFTER_SECONDS,
+            ),
+            sleep=self._sleep,
+            before_sleep=attempt.before_sleep,
+            retry_error_callback=attempt.give_up,
+        )
+        result: Any = await retrying(attempt.run)
+        return _table(result, source, table)
 
     def _error(self, exc: Any, status: int, text: str, source: str, table: str) -> Exception:
         detail = _detail(exc)
@@ -174,6 +164,82 @@ class WorkspaceClient:
         self._client.close()
 
 
+class _Attempt:
+    """One query through :class:`WorkspaceClient`: each attempt, and tenacity's hooks between attempts.
+
+    An answer that will not change by asking again (401, 403, 404, 400) is raised at once as the error naming its
+    fix; 429, 5xx (:data:`RETRIED`) and an unreachable endpoint are retried; after the last attempt :meth:`give_up`
+    raises the error for the last failure. ``stats`` counts requests, statuses, retries, 429s retried and the
+    seconds slept between attempts."""
+
+    def __init__(
+        self,
+        client: WorkspaceClient,
+        gate: asyncio.Semaphore,
+        text: str,
+        timespan: tuple[datetime, datetime] | None,
+        stats: FetchStats,
+        source: str,
+        table: str,
+    ) -> None:
+        self.client, self.gate, self.text, self.timespan = client, gate, text, timespan
+        self.stats, self.source, self.table = stats, source, table
+
+    async def run(self) -> Any:
+        from azure.core.exceptions import HttpResponseError
+
+        client, stats = self.client, self.stats
+        stats.requests += 1
+        try:
+            async with self.gate:
+                result = await asyncio.to_thread(client._run, self.text, self.timespan)
+        except HttpResponseError as exc:
+            status = _status(exc)
+            stats.statuses[status] = stats.statuses.get(status, 0) + 1
+            if status not in RETRIED:
+                raise client._error(exc, status, self.text, self.source, self.table) from None
+            raise
+        stats.statuses[200] = stats.statuses.get(200, 0) + 1
+        return result
+
+    def before_sleep(self, state: RetryCallState) -> None:
+        exc = failure(state)
+        if exc is not None and _status(exc) == 429:
+            self.stats.throttled += 1
+        self.stats.retries += 1
+        self.stats.waited += state.upcoming_sleep
+
+    def give_up(self, state: RetryCallState) -> NoReturn:
+        from azure.core.exceptions import HttpResponseError
+
+        exc = failure(state)
+        if isinstance(exc, HttpResponseError):
+            raise self.client._error(exc, _status(exc), self.text, self.source, self.table) from None
+        raise FetchFailed(
+            f"could not reach the Log Analytics endpoint {self.client.endpoint} ({exc}); check [log_analytics] "
+            f"endpoint is the workspace's cloud ({CLOUDS})",
+            source=self.source,
+        ) from None
+
+
+def _status(exc: Any) -> int:
+    return int(getattr(exc, "status_code", None) or 0)
+
+
+def _retryable(exc: BaseException) -> bool:
+    """429 and 5xx answers (:data:`RETRIED`) and an endpoint that could not be reached are worth another attempt."""
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    if isinstance(exc, HttpResponseError):
+        return _status(exc) in RETRIED
+    return isinstance(exc, ServiceRequestError | ServiceResponseError)
+
+
+def _headers(exc: BaseException) -> Mapping[str, str] | None:
+    """The response headers of a failed attempt (``Retry-After`` among them), if the workspace answered."""
+    return getattr(getattr(exc, "response", None), "headers", None)
+
+
 def _table(result: Any, source: str, table: str) -> Table:
     from azure.monitor.query import LogsQueryPartialResult
 
@@ -212,15 +278,6 @@ def _innermost(details: Any) -> str:
 
 def _plain(value: Any) -> Any:
     return dict(value) if isinstance(value, Mapping) else str(value)
-
-
-def _retry_after(exc: Any) -> float | None:
-    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-    value = headers.get("Retry-After") or headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _detail(exc: Any) -> str:
