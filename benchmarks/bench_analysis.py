@@ -35,8 +35,8 @@ def _rss_mb() -> float:
 def measure(root: str, week_ending: str) -> None:
     """Child process: time ``Workspace.review`` on the store at ``root``; print one JSON line."""
     started = time.perf_counter()
-    from sspr_review import config
     from sspr_review.analysis import review as review_mod
+    from sspr_review.core import config
     from sspr_review.ingest.store.history import Store
     from sspr_review.workspace import Workspace
 
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--users", type=int, nargs="+", default=[100_000, 500_000])
     parser.add_argument("--repeat", type=int, default=2, help="runs per size (the fastest is reported)")
     args = parser.parse_args(argv)
-    from sspr_review.weeks import last_monday
+    from sspr_review.core.weeks import last_monday
 
     end = last_monday("UTC")
     week_ending = f"{end:%Y-%m-%d}"

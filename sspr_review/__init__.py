@@ -4,8 +4,8 @@ The public API is small and imported lazily, so ``import sspr_review`` stays fas
 
 - :func:`open_workspace` — open a configuration and a source (graph, demo or files); fetch; read tables.
 - :class:`Workspace` — what :func:`open_workspace` returns.
-- :mod:`sspr_review.ingest.schema` — the normalised tables' columns and dtypes.
-- :mod:`sspr_review.errors` — the exception tree.
+- :mod:`sspr_review.core.schema` — the normalised tables' columns and dtypes.
+- :mod:`sspr_review.core.errors` — the exception tree.
 """
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ from typing import Any, NoReturn
 
 import click
 
-from . import config as config_mod
-from .catalog import SEVERITIES
-from .errors import AuthError, ConfigError, InputError, SsprReviewError, StoreError
+from .core import config as config_mod
+from .core.errors import AuthError, ConfigError, InputError, SsprReviewError, StoreError
+from .core.vocabulary import SEVERITIES
 from .sources import SOURCE_NAMES
 
 EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS, EXIT_MAIL = 2, 3, 4, 5, 6, 7, 8
@@ -70,7 +70,7 @@ def _fail(message: str, code: int) -> NoReturn:
 @contextlib.contextmanager
 def _exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
     """Turn the kit's errors into the documented exit codes, with the message (and its fix) on stderr."""
-    from .errors import CopyRefused, NotebookFailed, ToolchainMissing
+    from .core.errors import CopyRefused, NotebookFailed, ToolchainMissing
 
     try:
         yield

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .chromium import INSTALL_HINT, find_chromium
-from .config import Config
-from .errors import AuthError, MailError, SsprReviewError, TokenRejected, ToolchainMissing
+from .core.config import Config
+from .core.errors import AuthError, MailError, SsprReviewError, TokenRejected, ToolchainMissing
 from .mail.smtp import connect
 
 
@@ -145,7 +145,7 @@ def graph_checks(config: Config) -> list[Check]:
 def log_analytics_checks(config: Config) -> list[Check]:
     """One ``take 1`` per workspace table: ok, missing role (Log Analytics Reader), missing table (no diagnostic
     setting sends it), or the workspace itself not found."""
-    from .errors import AccessDenied, TableMissing, WorkspaceNotFound
+    from .core.errors import AccessDenied, TableMissing, WorkspaceNotFound
     from .sources.base import FetchStats, run_sync
     from .sources.graph.auth import build_credential
     from .sources.log_analytics import queries

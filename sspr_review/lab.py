@@ -19,8 +19,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import ConfigError
-from .ingest.store import private_dir, write_private_text
+from .core.errors import ConfigError
+from .core.files import private_dir, write_private_text
 from .report.notebooks import COPY_RECORD  # shared with sspr-review notebooks: file name → SHA-256 of the copy written
 
 CONFIG_DIR = ".sspr-lab"
@@ -37,8 +37,8 @@ c.FileContentsManager.delete_to_trash = False
 
 def working_folder(env: dict[str, str] | None = None) -> Path:
     """The default working folder: ``lab/`` in the project root of a git checkout (git ignores it), else
-    ``lab/`` in the user data folder of a pip install (see :func:`sspr_review.config.default_home`)."""
-    from .config import default_home
+    ``lab/`` in the user data folder of a pip install (see :func:`sspr_review.core.config.default_home`)."""
+    from .core.config import default_home
 
     return default_home(env) / "lab"
 

@@ -14,8 +14,8 @@ import pandas as pd
 
 from .analysis import prepare, review_window
 from .analysis.lean import registration_needs as rule_lookups
-from .config import Config
-from .ingest.coverage import SOURCES, SourceCoverage
+from .core.config import Config
+from .core.coverage import SOURCES, SourceCoverage
 from .ingest.store import Store, choose_snapshot
 
 

@@ -22,20 +22,21 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from . import config as config_mod
 from .analysis import Review, ReviewWindow, build_review, prepare, review_window
 from .analysis.metrics import REGISTRATION_COUNT_INPUT, registration_counts_arrow
 from .analysis.review import week_findings
-from .errors import ConfigError
-from .ingest.coverage import SNAPSHOT_SOURCES, SOURCES, SourceCoverage
+from .core import config as config_mod
+from .core.coverage import SNAPSHOT_SOURCES, SOURCES, SourceCoverage
+from .core.errors import ConfigError
+from .core.files import private_dir
+from .core.weeks import last_monday
 from .ingest.fetch import FetchResult, fetch_into
 from .ingest.lean import lean_days
-from .ingest.store import Store, lean_arrow_memory, private_dir, release_arrow_memory
+from .ingest.store import Store, lean_arrow_memory, release_arrow_memory
 from .lookups import registration_needs
 from .sources import SourceKind, source_kind
 from .sources.base import run_sync
 from .sources.demo.tenant import DemoTenant
-from .weeks import last_monday
 
 SourceName = Literal["graph", "demo", "files", "log-analytics"]  # the names of sources.KINDS
 
@@ -190,7 +191,7 @@ class Workspace:
     def read(
         self, table: str, start: datetime | None = None, end: datetime | None = None, *, raw: bool = False
     ) -> pd.DataFrame:
-        """Rows of a normalised table in ``[start, end)`` (see :mod:`sspr_review.ingest.schema`)."""
+        """Rows of a normalised table in ``[start, end)`` (see :mod:`sspr_review.core.schema`)."""
         return self.store.read(table, start, end, raw=raw)
 
     def coverage(self, start: datetime, end: datetime) -> dict[str, SourceCoverage]:

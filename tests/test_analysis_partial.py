@@ -19,8 +19,8 @@ from sspr_review.analysis import (
     weekly_metrics,
 )
 from sspr_review.analysis.prepare import privileged_lookup
-from sspr_review.ingest import schema
-from sspr_review.ingest.coverage import SourceCoverage
+from sspr_review.core import schema
+from sspr_review.core.coverage import SourceCoverage
 from sspr_review.ingest.store.history import Store
 from tests.test_analysis_support import (
     BLOCKED,

@@ -17,7 +17,7 @@ from sspr_review.analysis import (
     findings_schema,
     review_window,
 )
-from sspr_review.ingest import schema
+from sspr_review.core import schema
 from tests.test_analysis_support import (
     BLOCKED,
     BY_ADMIN,

@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 
 from sspr_review.analysis import ReviewWindow, review_window
-from sspr_review.ingest import schema
-from sspr_review.ingest.coverage import SOURCES, SourceCoverage
+from sspr_review.core import schema
+from sspr_review.core.coverage import SOURCES, SourceCoverage
 
 #: The review week used by most tests: Monday 2024-03-04 00:00 UTC to Monday 2024-03-11 00:00 UTC.
 WINDOW: ReviewWindow = review_window("2024-03-11", "UTC")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sspr_review import config
+from sspr_review.core import config
 from sspr_review.report.run import run
 from sspr_review.workspace import Workspace
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from sspr_review import config
-from sspr_review.errors import ConfigError
+from sspr_review.core import config
+from sspr_review.core.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sspr_review.core.weeks import last_monday
 from sspr_review.sources.demo.tenant import DemoTenant
-from sspr_review.weeks import last_monday
 from tests.graph_server import GraphData, GraphServer
 from tests.smtp_relay import Inbox, relay
 

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sspr_review import config
+from sspr_review.core import config
 from sspr_review.workspace import Workspace
 
 settings.register_profile(

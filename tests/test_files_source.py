@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sspr_review import config
-from sspr_review.errors import InputError
+from sspr_review.core import config
+from sspr_review.core.errors import InputError
 from sspr_review.sources.files import FilesSource
 from sspr_review.workspace import Workspace
 

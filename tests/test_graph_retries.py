@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from sspr_review import config
-from sspr_review.errors import FetchFailed
+from sspr_review.core import config
+from sspr_review.core.errors import FetchFailed
 from sspr_review.sources.base import FetchStats
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.sources.graph.auth import StaticToken

@@ -16,8 +16,9 @@ import nbformat
 import pandas as pd
 import pytest
 
-from sspr_review import config, lab
-from sspr_review.errors import ParameterError
+from sspr_review import lab
+from sspr_review.core import config
+from sspr_review.core.errors import ParameterError
 from sspr_review.report import notebooks, style
 from sspr_review.report import sections as report
 from sspr_review.workspace import Workspace, open_workspace
@@ -54,7 +55,7 @@ def test_a_pip_install_keeps_the_default_store_in_the_user_data_folder(tmp_path:
     # default_home looks at where the package is: import a copy of it from outside any checkout.
     site = tmp_path / "site"
     shutil.copytree(ROOT / "sspr_review", site / "sspr_review", ignore=shutil.ignore_patterns("__pycache__"))
-    code = "import sys; from sspr_review import config; print(config.default_home({'XDG_DATA_HOME': sys.argv[1]}))"
+    code = "import sys; from sspr_review.core import config; print(config.default_home({'XDG_DATA_HOME': sys.argv[1]}))"
     done = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "data")],
         capture_output=True,
@@ -77,7 +78,7 @@ def test_a_store_given_on_the_command_line_is_taken_from_the_current_folder(
 BUILDER = """
 import sys, time
 from pathlib import Path
-from sspr_review import config
+from sspr_review.core import config
 from sspr_review.workspace import Workspace
 ws = Workspace(config.load(sys.argv[1], store__path=sys.argv[2]), "demo")
 go, fetch, weeks = Path(sys.argv[3]), ws.fetch, []
@@ -95,7 +96,7 @@ print("built", len(weeks), flush=True)
 """
 READER = """
 import sys
-from sspr_review import config
+from sspr_review.core import config
 from sspr_review.workspace import Workspace
 ws = Workspace(config.load(sys.argv[1], store__path=sys.argv[2]), "demo")
 built = ws.ensure_store()

@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sspr_review import config
-from sspr_review.errors import AccessDenied, TableMissing, WorkspaceNotFound
+from sspr_review.core import config
+from sspr_review.core.errors import AccessDenied, TableMissing, WorkspaceNotFound
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.sources.log_analytics import queries
 from sspr_review.workspace import Workspace, last_monday
@@ -304,7 +304,7 @@ def test_an_unreachable_endpoint_names_the_cloud_setting(
 
 
 def test_the_endpoint_override_refuses_plain_http_beyond_loopback() -> None:
-    from sspr_review.errors import ConfigError
+    from sspr_review.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="plain http"):
         config.load(env={"SSPR_REVIEW_LOG_ANALYTICS_URL": "http://example.invalid/v1"})

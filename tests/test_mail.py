@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from sspr_review import config, mail
-from sspr_review.errors import MailError, SsprReviewError
+from sspr_review import mail
+from sspr_review.core import config
+from sspr_review.core.errors import MailError, SsprReviewError
 from sspr_review.report.run import run
 from sspr_review.workspace import Workspace
 from tests.smtp_relay import Inbox, relay

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sspr_review import config
+from sspr_review.core import config
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.workspace import Workspace
 from tests.graph_server import Fault, GraphData, GraphServer

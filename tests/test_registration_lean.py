@@ -17,10 +17,10 @@ import jsonschema  # type: ignore[import-untyped]
 import pandas as pd
 import pytest
 
-from sspr_review import config
 from sspr_review.analysis import Review
 from sspr_review.analysis.review import findings_json, findings_schema
-from sspr_review.errors import ConfigError
+from sspr_review.core import config
+from sspr_review.core.errors import ConfigError
 from sspr_review.ingest.fetch import FetchResult
 from sspr_review.ingest.lean import read_summary
 from sspr_review.report.sections import Context, coverage_banner, user_profile

@@ -19,8 +19,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from sspr_review import config
 from sspr_review.analysis import KINDS, Review, findings_json, findings_schema
+from sspr_review.core import config
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.workspace import Workspace
 from tests.graph_server import GraphData, GraphServer

@@ -15,7 +15,7 @@ import pytest
 from sspr_review import open_workspace
 from sspr_review.analysis import build_review, findings_json
 from sspr_review.analysis.metrics import registration_counts, registration_counts_arrow
-from sspr_review.ingest import schema
+from sspr_review.core import schema
 from sspr_review.workspace import Workspace
 
 GENERATED = datetime(2030, 1, 1, tzinfo=UTC)

@@ -9,8 +9,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from sspr_review import config, mail
+from sspr_review import mail
 from sspr_review.analysis import Review, findings_json, findings_schema
+from sspr_review.core import config
 from sspr_review.report import sections as report
 from sspr_review.report.rollup import Rollup, roll_up
 from sspr_review.report.summary import review_lines

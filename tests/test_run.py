@@ -247,8 +247,8 @@ def test_weekly_report_shows_risk_detections_and_resets(
 ) -> None:
     from datetime import UTC, datetime
 
+    from sspr_review.core.weeks import last_monday
     from sspr_review.sources.demo.tenant import DemoTenant
-    from sspr_review.weeks import last_monday
 
     _, root = demo_run
     (folder,) = (root / "reports").iterdir()

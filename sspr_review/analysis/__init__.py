@@ -1,4 +1,4 @@
-"""The analysis layer: pure, vectorised functions over the normalised tables of :mod:`sspr_review.ingest.schema`.
+"""The analysis layer: pure, vectorised functions over the normalised tables of :mod:`sspr_review.core.schema`.
 
 Typical use::
 
@@ -17,7 +17,8 @@ data gaps), :mod:`.compare` (week-over-week: new, continuing, resolved),
 findings.json).
 """
 
-from ..catalog import KNOWN_ACTIVITIES
+from ..core.settings import AnalysisSettings
+from ..core.vocabulary import KNOWN_ACTIVITIES
 from .activities import activity_kind
 from .compare import Comparison, compare
 from .correlations import Correlations, correlate, reset_to_risk, risk_outcomes, risk_to_reset
@@ -33,7 +34,6 @@ from .rules_leaked import find_leaked_credentials_remediated, find_leaked_creden
 from .rules_registration import find_registration_gaps
 from .rules_resets import find_admin_password_resets, find_helpdesk_resets, find_reset_spikes
 from .rules_writeback import find_writeback_failures
-from .settings import AnalysisSettings
 from .takeover import find_phone_only_resets_new_ip, find_security_info_changes_after_reset, phone_only_unjudged
 from .window import ReviewWindow, review_window
 

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from ..ingest.coverage import SourceCoverage
+    from ..core.coverage import SourceCoverage
+    from ..core.settings import AnalysisSettings
     from .prepare import ReviewData
-    from .settings import AnalysisSettings
     from .window import ReviewWindow
 
 __all__ = ["lean_counts", "registration_needs"]

@@ -28,13 +28,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..core.settings import AnalysisSettings
+from ..core.weeks import zone
 from ._util import NAT, NS_PER_DAY, lower_isin, ns, take_rows, timestamps, to_ns, user_key, week_index
 from .flows import is_kind
 from .lean import lean_counts
 from .prepare import ReviewData, role_candidates, roles_match
 from .reasons import END_STATES, METHODS
-from .settings import AnalysisSettings
-from .window import ReviewWindow, zone
+from .window import ReviewWindow
 
 __all__ = [
     "METRIC_SPECS",

@@ -15,9 +15,10 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from .. import catalog
-from ..ingest import schema
-from ..ingest.coverage import SourceCoverage
+from ..core import schema
+from ..core.coverage import SourceCoverage
+from ..core.settings import AnalysisSettings
+from ..core.vocabulary import SYNC_ACCOUNT_PREFIX
 from ._util import (
     NAT,
     NS_PER_DAY,
@@ -34,7 +35,6 @@ from ._util import (
 )
 from .flows import classify_events, completed_resets, flows, is_kind
 from .lean import lean_counts
-from .settings import AnalysisSettings
 
 __all__ = [
     "TABLE_SOURCES",
@@ -130,7 +130,7 @@ def _table(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
         return schema.empty(name)
     missing = [c for c in schema.TABLES[name] if c not in frame.columns]
     if missing:
-        raise ValueError(f"table {name!r} lacks the columns {missing}; build it with sspr_review.ingest.schema.conform")
+        raise ValueError(f"table {name!r} lacks the columns {missing}; build it with sspr_review.core.schema.conform")
     return frame.reset_index(drop=True)
 
 
@@ -176,7 +176,7 @@ def admin_resets(
     from_user = (lower(sub["initiator_type"]) == "user").to_numpy(dtype=bool, na_value=False)
     same_id = (lower(sub["initiator_id"]) == lower(sub["target_id"])).to_numpy(dtype=bool, na_value=False)
     same_upn = (lower(sub["initiator_upn"]) == lower(sub["target_upn"])).to_numpy(dtype=bool, na_value=False)
-    sync = lower(sub["initiator_upn"]).str.startswith(catalog.SYNC_ACCOUNT_PREFIX).to_numpy(dtype=bool, na_value=False)
+    sync = lower(sub["initiator_upn"]).str.startswith(SYNC_ACCOUNT_PREFIX).to_numpy(dtype=bool, na_value=False)
     flow_ids = flow_table["correlation_id"].dropna()
     in_flow = isin(lower(sub["correlation_id"]), flow_ids)
     keep = directory[from_user & ~same_id & ~same_upn & ~sync & ~in_flow]
@@ -251,7 +251,7 @@ def prepare(
     """Derive everything the rules and metrics need from the normalised ``tables``.
 
     ``tables`` maps ``audit``, ``risk``, ``registration`` and ``privileged`` to frames shaped like
-    :mod:`sspr_review.ingest.schema` (a missing table is an empty one); string columns may also be categorical (as
+    :mod:`sspr_review.core.schema` (a missing table is an empty one); string columns may also be categorical (as
     ``Store.read(..., compact=True)`` returns them). ``coverage`` says which sources are complete for the
     review window; without it, every table passed in counts as complete. ``registration_counts`` (see
     :func:`~.metrics.registration_counts`) stands in for the registration snapshots ``tables`` leaves out;

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
-from ..ingest.coverage import SOURCES, SourceCoverage
+from ..core.coverage import SOURCES, SourceCoverage
+from ..core.settings import AnalysisSettings
 from ._util import iso, plain
 from .metrics import METRIC_SPECS
 from .model import Finding, Rule, fingerprint
@@ -16,7 +17,6 @@ from .rules_leaked import find_leaked_credentials_remediated, find_leaked_creden
 from .rules_registration import find_registration_gaps
 from .rules_resets import find_admin_password_resets, find_helpdesk_resets, find_reset_spikes
 from .rules_writeback import find_writeback_failures
-from .settings import AnalysisSettings
 from .takeover import find_phone_only_resets_new_ip, find_security_info_changes_after_reset
 from .window import ReviewWindow
 

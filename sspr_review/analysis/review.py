@@ -15,7 +15,8 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ..ingest.coverage import SOURCES, SourceCoverage
+from ..core.coverage import SOURCES, SourceCoverage
+from ..core.settings import AnalysisSettings
 from ._util import iso, plain, to_ns
 from .compare import Comparison, compare
 from .correlations import Correlations, correlate, correlations_json
@@ -26,7 +27,6 @@ from .prepare import ReviewData, chosen_snapshots, complete_sources, prepare, so
 from .reasons import END_STATES
 from .registry import data_gaps, evaluate
 from .rules_registration import admins_not_in_roles
-from .settings import AnalysisSettings
 from .takeover import phone_only_unjudged
 from .window import ReviewWindow
 
@@ -123,7 +123,7 @@ def build_review(
     previous_coverage: Mapping[str, SourceCoverage] | None = None,
 ) -> Review:
     """Review the week ``window`` from the normalised ``tables`` (``audit``, ``risk``, ``registration``,
-    ``privileged``; see :mod:`sspr_review.ingest.schema`).
+    ``privileged``; see :mod:`sspr_review.core.schema`).
 
     ``coverage`` says, per source, whether the store covers the window; a source that is absent or incomplete
     is a ``data_gap`` finding, the rules needing it are not evaluated and its metrics are ``None``.

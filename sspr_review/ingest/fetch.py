@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..catalog import DATA_KINDS
-from ..config import Config
-from ..errors import SourceError
+from ..core.config import Config
+from ..core.errors import SourceError
+from ..core.vocabulary import DATA_KINDS
 from ..sources.base import FetchStats, Pages, RoleData, Source
 from . import lean, normalize
 from .progress import Progress

@@ -21,14 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..errors import SourceError, StoreError
+from ..core.coverage import SourceCoverage
+from ..core.errors import SourceError, StoreError
+from ..core.files import write_json
+from ..core.timefmt import iso_z
 from ..sources.base import Record, RoleData
-from ..timefmt import iso_z
-from .coverage import SourceCoverage
-from .store import Store, write_json
+from .store import Store
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from ..core.config import Config
     from ..sources.base import Source
 
 #: The lean summary's format version.
@@ -217,7 +218,7 @@ async def fetch_lean(
     """Read a lean registration snapshot through ``source`` (a Graph source); ``add(page)`` sees each page.
 
     ``events_stored()`` resolves once the audit events and risk detections of this fetch are in the store (true
-    when the audit fetch succeeded). Raises :class:`~sspr_review.errors.SourceError` when Graph refuses the
+    when the audit fetch succeeded). Raises :class:`~sspr_review.core.errors.SourceError` when Graph refuses the
     counts (the caller reads the report whole instead)."""
     if needs_of is None:
         raise SourceError("nothing says which users the week's findings look up", source="registration")

@@ -1,4 +1,4 @@
-"""Graph JSON records → the normalised tables of :mod:`sspr_review.ingest.schema`.
+"""Graph JSON records → the normalised tables of :mod:`sspr_review.core.schema`.
 
 Normalisation never crashes on what Graph may send tomorrow: missing keys and nulls become ``<NA>``, unknown
 activity names and enum values are kept as they are and flagged (``known_activity``, ``known_result``,
@@ -25,8 +25,8 @@ from typing import Any, Final
 
 import pandas as pd
 
-from ..catalog import KNOWN_ACTIVITIES
-from . import schema
+from ..core import schema
+from ..core.vocabulary import KNOWN_ACTIVITIES
 
 KNOWN_RESULTS: Final = frozenset({"success", "failure", "timeout"})
 RISK_ENUMS: Final[Mapping[str, frozenset[str]]] = {
@@ -285,7 +285,7 @@ def _frame(rows: dict[str, list[Any]], table: str, raw: list[str], report: Repor
 
 
 def audit(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
-    """Normalise directoryAudit records (see :data:`sspr_review.ingest.schema.AUDIT`)."""
+    """Normalise directoryAudit records (see :data:`sspr_review.core.schema.AUDIT`)."""
     report = Report()
     good = _split(records, report, "audit")
     cols: dict[str, list[Any]] = {name: [] for name in schema.AUDIT}
@@ -344,7 +344,7 @@ def audit(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
 
 
 def risk(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
-    """Normalise riskDetection records (see :data:`sspr_review.ingest.schema.RISK`)."""
+    """Normalise riskDetection records (see :data:`sspr_review.core.schema.RISK`)."""
     report = Report()
     good = _split(records, report, "risk")
     cols: dict[str, list[Any]] = {name: [] for name in schema.RISK}

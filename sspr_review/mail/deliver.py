@@ -6,8 +6,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from ..config import MailSettings
-from ..ingest.store import write_private_text
+from ..core.config import MailSettings
+from ..core.files import write_private_text
 from .graph import GRAPH_REQUEST_LIMIT, graph_send, request_size
 from .message import ReportFolder, compose
 from .smtp import smtp_send

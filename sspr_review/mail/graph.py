@@ -10,8 +10,8 @@ from typing import Any
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 
-from ..config import MailSettings
-from ..errors import MailError
+from ..core.config import MailSettings
+from ..core.errors import MailError
 from ..sources.graph.endpoints import Endpoint
 
 #: Microsoft Graph sendMail accepts requests up to 4 MB; base64 grows attachments by a third.

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from ..chromium import INSTALL_HINT, find_chromium
-from ..config import MailSettings
-from ..errors import ConfigError, InputError
+from ..core.config import MailSettings
+from ..core.errors import ConfigError, InputError
 from . import body
 from .identities import Identities
 

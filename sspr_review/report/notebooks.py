@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import CopyRefused, NotebookFailed, ToolchainMissing
+from ..core.errors import CopyRefused, NotebookFailed, ToolchainMissing
 
 #: Where the notebooks sit inside the installed package (the wheel maps the top-level notebooks/ here).
 PACKAGED_NOTEBOOKS = "notebook_files"
@@ -235,7 +235,7 @@ def slim(executed: Path, *, replace: Mapping[str, str] | None = None) -> Path:
     temporary folder ``run`` builds in → the report folder)."""
     import nbformat
 
-    from ..ingest.store import write_private_text
+    from ..core.files import write_private_text
 
     book = nbformat.read(executed, as_version=4)
     for cell in book.cells:
@@ -287,7 +287,7 @@ def copy_notebooks(folder: Path, *, force: bool = False) -> list[tuple[Path, str
     names it, unless ``force``."""
     import json
 
-    from ..ingest.store import private_dir, write_private_text
+    from ..core.files import private_dir, write_private_text
 
     packaged = packaged_notebooks()
     record_path = folder / COPY_RECORD

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..ingest.store import write_private_text
+from ..core.files import write_private_text
 from . import charts
 
 if TYPE_CHECKING:

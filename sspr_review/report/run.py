@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..catalog import SEVERITIES
-from ..errors import NotebookFailed
+from ..core.errors import NotebookFailed
+from ..core.files import private_dir
+from ..core.vocabulary import SEVERITIES
 from ..ingest.fetch import FetchResult
-from ..ingest.store import private_dir
 from ..workspace import Workspace
 from . import notebooks, outputs
 
@@ -80,7 +80,7 @@ def run(
     """Fetch (unless ``fetch`` is false), then build the week's reports into ``out/<week ending>/``.
 
     Raises :class:`~sspr_review.report.NotebookFailed` when a notebook fails and
-    :class:`~sspr_review.errors.ToolchainMissing` (before fetching) when a notebook, the report template
+    :class:`~sspr_review.core.errors.ToolchainMissing` (before fetching) when a notebook, the report template
     or the kernel is missing; fetch errors of single sources do not stop the run (the report shows them as
     data gaps).
     """

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 from .base import Source
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from ..core.config import Config
     from ..workspace import Workspace
 
 
@@ -115,7 +115,7 @@ SOURCE_NAMES: tuple[str, ...] = tuple(KINDS)
 
 
 def source_kind(name: str) -> SourceKind:
-    """The registered source called ``name``; :class:`~sspr_review.errors.ConfigError` naming the choices."""
+    """The registered source called ``name``; :class:`~sspr_review.core.errors.ConfigError` naming the choices."""
     try:
         return KINDS[name]
     except KeyError:

@@ -17,7 +17,7 @@ from .base import FetchStats, Pages, RoleData, Source
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-    from ..config import Config
+    from ..core.config import Config
     from .log_analytics.source import LogAnalyticsSource
 
 TIMED_KINDS = ("audit", "risk")

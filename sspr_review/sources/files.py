@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..catalog import PASSWORD_RULE_TEMPLATE
-from ..errors import FetchFailed, InputError
+from ..core.errors import FetchFailed, InputError
+from ..core.vocabulary import PASSWORD_RULE_TEMPLATE
 from .base import FetchStats, Pages, Record, RoleData, one_page
 
 #: How a record's kind is recognised: a key only that kind carries.

@@ -11,7 +11,7 @@ from typing import Final
 
 import pandas as pd
 
-from .. import schema
+from ...core import schema
 
 #: The string columns a compact read turns into categoricals: those whose values repeat over many rows (an
 #: activity name, a reason text, a user's id and UPN on every event of the user). Ids that are distinct per row or

@@ -45,12 +45,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
-from ...errors import StoreError
-from ...timefmt import iso_z, parse_iso
-from .. import schema
-from ..coverage import DEFAULT_SNAPSHOT_TOLERANCE_DAYS, SOURCES, SourceCoverage, describe_offset
+from ...core import schema
+from ...core.coverage import DEFAULT_SNAPSHOT_TOLERANCE_DAYS, SOURCES, SourceCoverage, describe_offset
+from ...core.errors import StoreError
+from ...core.files import atomic_write, write_json, write_parquet
+from ...core.timefmt import iso_z, parse_iso
 from .compact import read_compact
-from .files import atomic_write, write_json, write_parquet
 from .lock import write_lock
 from .snapshots import SNAPSHOT_FILES, SNAPSHOT_TABLES, choose_snapshot, day_in, file_day, parse_day
 

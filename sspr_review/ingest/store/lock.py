@@ -15,8 +15,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from ...errors import StoreError
-from .files import private_dir
+from ...core.errors import StoreError
+from ...core.files import private_dir
 
 LOCK_FILE = ".lock"
 WRITER_FILE = ".writer"

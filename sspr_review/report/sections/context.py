@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ...errors import ParameterError
+from ...core.errors import ParameterError
 from ...sources import SOURCE_NAMES
 from ...workspace import Workspace, open_workspace
 from .render import MAX_USERS_SHOWN

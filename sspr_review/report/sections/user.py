@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ...analysis.correlations import risk_type_words
-from ...errors import ParameterError
+from ...core.errors import ParameterError
 from .. import numbers
 from .context import Context
 from .render import note, section, table, when

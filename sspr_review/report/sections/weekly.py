@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ...catalog import KPIS, SEVERITIES
+from ...core.vocabulary import KPIS, SEVERITIES
 from .. import charts, numbers
 from ..rollup import Rollup, distinct, roll_up, status_counts
 from .context import Context

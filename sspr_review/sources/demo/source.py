@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ...catalog import PASSWORD_RULE_TEMPLATE
-from ...timefmt import parse_iso
+from ...core.timefmt import parse_iso
+from ...core.vocabulary import PASSWORD_RULE_TEMPLATE
 from ..base import FetchStats, Pages, RoleData, one_page
 
 if TYPE_CHECKING:

@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 
 from kiota_abstractions.authentication import AccessTokenProvider, AllowedHostsValidator
 
-from ...config import LOOPBACK_HOSTS, AuthSettings
-from ...errors import AuthError
+from ...core.config import LOOPBACK_HOSTS, AuthSettings
+from ...core.errors import AuthError
 
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, TokenCredential

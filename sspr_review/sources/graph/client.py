@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from ...config import Config, GraphSettings
-from ...errors import AccessDenied, FetchFailed, LicenceRequired, SourceError, TokenRejected
+from ...core.config import Config, GraphSettings
+from ...core.errors import AccessDenied, FetchFailed, LicenceRequired, SourceError, TokenRejected
 from ..base import FetchStats
 from .auth import TOKEN_ENV, CredentialTokenProvider
 from .endpoints import Endpoint

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from ...ingest.store.files import private_dir
+from ...core.files import private_dir
 
 log = logging.getLogger(__name__)
 

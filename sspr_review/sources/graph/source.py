@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ...catalog import PASSWORD_RULE_TEMPLATE
+from ...core.vocabulary import PASSWORD_RULE_TEMPLATE
 from ..base import FetchStats, Pages, Record, RoleData, collect
 from .client import GraphClient, app_budget
 from .endpoints import (
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from kiota_abstractions.request_information import RequestInformation
 
-    from ...config import Config
+    from ...core.config import Config
 
 
 class GraphSource:
@@ -159,7 +159,7 @@ class GraphSource:
             RoleEligibilityScheduleInstancesRequestBuilder as E,
         )
 
-        from ...errors import SourceError
+        from ...core.errors import SourceError
 
         directory = self.client.sdk.role_management.directory
         data = RoleData()
@@ -208,7 +208,7 @@ class GraphSource:
         return data
 
     async def policy(self) -> dict[str, Any]:
-        from ...errors import SourceError
+        from ...core.errors import SourceError
 
         out: dict[str, Any] = {}
         try:
@@ -226,8 +226,8 @@ class GraphSource:
 
     async def tenant(self) -> dict[str, Any]:
         """The tenant's id and name; the fetch's first request, so a rejected token stops it here, once
-        (:class:`~sspr_review.errors.TokenRejected` is an authentication error), before any source is tried."""
-        from ...errors import SourceError, TokenRejected
+        (:class:`~sspr_review.core.errors.TokenRejected` is an authentication error), before any source is tried."""
+        from ...core.errors import SourceError, TokenRejected
 
         try:
             orgs = await self._list(self.client.sdk.organization, None, ORGANIZATION, "tenant")

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ...errors import (
+from ...core.errors import (
     AccessDenied,
     FetchFailed,
     PartialResult,
@@ -31,7 +31,7 @@ from ..base import FetchStats
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-    from ...config import LogAnalyticsSettings
+    from ...core.config import LogAnalyticsSettings
 
 #: The diagnostic-setting category that fills each table.
 CATEGORIES = {"AuditLogs": "AuditLogs", "AADUserRiskEvents": "UserRiskEvents"}
@@ -81,7 +81,7 @@ class WorkspaceClient:
     async def query(
         self, text: str, timespan: tuple[datetime, datetime] | None, stats: FetchStats, source: str, table: str
     ) -> Table:
-        """Run ``text``; raise a :class:`~sspr_review.errors.SourceError` naming the fix when it cannot."""
+        """Run ``text``; raise a :class:`~sspr_review.core.errors.SourceError` naming the fix when it cannot."""
         from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
         if not self.workspace:

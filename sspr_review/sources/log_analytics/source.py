@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ...errors import FetchFailed, PartialResult
+from ...core.errors import FetchFailed, PartialResult
 from ..base import FetchStats, Pages, Record
 from . import queries
 from .client import Sleep, Table, WorkspaceClient
@@ -29,7 +29,7 @@ from .rows import StepText, audit_records, risk_records
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-    from ...config import LogAnalyticsSettings
+    from ...core.config import LogAnalyticsSettings
 
 SECOND = timedelta(seconds=1)
 #: Histogram bins per query at most (the histogram's own answer stays far below any cap).

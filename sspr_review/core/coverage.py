@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from ..catalog import DATA_KINDS, SNAPSHOT_KINDS
+from .vocabulary import DATA_KINDS, SNAPSHOT_KINDS
 
-#: The kinds of data the kit fetches (:data:`~sspr_review.catalog.DATA_KINDS`); the snapshot kinds are taken at
+#: The kinds of data the kit fetches (:data:`~sspr_review.core.vocabulary.DATA_KINDS`); the snapshot kinds are taken at
 #: fetch time and one is chosen per review week.
 SOURCES: Final = DATA_KINDS
 SNAPSHOT_SOURCES: Final = SNAPSHOT_KINDS

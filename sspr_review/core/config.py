@@ -31,8 +31,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model, field_validator
 
-from .analysis.settings import AnalysisSettings
 from .errors import ConfigError
+from .settings import AnalysisSettings
 
 ENV_PREFIX = "SSPR_REVIEW_"
 ENV_ALIASES = {
@@ -308,7 +308,7 @@ def default_home(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     if env.get(HOME_ENV):
         return Path(env[HOME_ENV]).expanduser().resolve()
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # sspr_review/core/config.py → the checkout
     project = root / "pyproject.toml"
     if project.is_file() and 'name = "sspr-review"' in project.read_text(encoding="utf-8"):
         return root
