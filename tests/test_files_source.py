@@ -89,7 +89,7 @@ def test_unrecognised_record_is_listed_with_its_file_and_the_others_load(tmp_pat
     write_export(folder)
     (folder / "signins.json").write_text(json.dumps({"value": [{"id": "s1", "appDisplayName": "Teams"}]}))
     source = FilesSource(folder)
-    (rejected,) = source.report.unreadable
+    (rejected,) = source.set_aside().unreadable
     assert rejected.where.endswith("signins.json item 0") and "not a record the kit reads" in rejected.reason
     assert len(source.records["audit"]) == 8
 
@@ -98,7 +98,7 @@ def test_broken_json_names_the_file(tmp_path: Path) -> None:
     folder = tmp_path / "export"
     folder.mkdir()
     (folder / "bad.json").write_text("{not json")
-    (rejected,) = FilesSource(folder).report.unreadable
+    (rejected,) = FilesSource(folder).set_aside().unreadable
     assert rejected.where.endswith("bad.json") and rejected.reason.startswith("not valid JSON")
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match=r"holds no \.json"):

@@ -126,7 +126,7 @@ LAYERS = {
     "sspr_review.core": (),
     "sspr_review.analysis": ("sspr_review.core",),
     "sspr_review.ingest": ("sspr_review.core", "sspr_review.sources"),
-    "sspr_review.sources": ("sspr_review.core", "sspr_review.ingest.normalize"),
+    "sspr_review.sources": ("sspr_review.core",),
 }
 
 

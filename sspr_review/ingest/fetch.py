@@ -224,8 +224,9 @@ class FetchRun:
 
     def keep_source_report(self) -> None:
         """Merge what the source set aside while reading (the files source) and keep it in ``rejects/``."""
-        loaded = getattr(self.source, "report", None)
-        if isinstance(loaded, normalize.Report):
+        set_aside = getattr(self.source, "set_aside", None)
+        loaded = set_aside() if set_aside is not None else None
+        if loaded is not None:
             self.report.merge(loaded)
             self.store.write_rejects(self.source.name, loaded.rejected)
 

@@ -55,7 +55,7 @@ from .lock import write_lock
 from .snapshots import SNAPSHOT_FILES, SNAPSHOT_TABLES, choose_snapshot, day_in, file_day, parse_day
 
 if TYPE_CHECKING:
-    from ..normalize import Rejected
+    from ...core.records import Rejected
 
 #: Time-ranged tables: the column that places a row in time (the source of the same name describes it).
 TIME_COLUMN: Final = {"audit": "activity_time", "risk": "detected_time"}
