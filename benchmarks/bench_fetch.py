@@ -168,7 +168,7 @@ def kit_fetch(conn: Any, url: str, store_root: str, scale: float, as_of_iso: str
             return self._tapped("registration", "id", super().registration())
 
     if split > 1:
-        import sspr_review.sources as sources_mod
+        import sspr_review.sources.graph.source as sources_mod
 
         whole = sources_mod.audit_filters
 

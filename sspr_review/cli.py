@@ -26,7 +26,7 @@ import click
 from .core import config as config_mod
 from .core.errors import AuthError, ConfigError, InputError, SsprReviewError, StoreError
 from .core.vocabulary import SEVERITIES
-from .sources import SOURCE_NAMES
+from .sources import PROVIDERS
 
 EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS, EXIT_MAIL = 2, 3, 4, 5, 6, 7, 8
 EXIT_INPUT = EXIT_STORE  # input files or records that cannot be read (named; the readable ones still land)
@@ -49,7 +49,7 @@ progress_option = click.option(
 )
 source_option = click.option(
     "--source",
-    type=click.Choice(SOURCE_NAMES),
+    type=click.Choice(PROVIDERS),
     default="graph",
     show_default=True,
     help="graph: Microsoft Graph; demo: the built-in demo tenant; files: a folder of Graph JSON (--files); "
@@ -93,7 +93,7 @@ def _workspace(config_path: Path | None, store_path: Path | None, source: str, f
 
     with _exit_codes():
         cfg = config_mod.load(config_path, store__path=str(store_path) if store_path else None)
-        return Workspace(cfg, source, files=files)  # type: ignore[arg-type]
+        return Workspace(cfg, source, files=files)
     raise AssertionError("unreachable")  # pragma: no cover - _exit_codes exits
 
 
@@ -500,7 +500,7 @@ def reasons(
         if from_store:
             from .workspace import Workspace
 
-            ws = Workspace(cfg, source)  # type: ignore[arg-type]
+            ws = Workspace(cfg, source)
             columns = ["activity_time", "activity", "result", "result_reason"]
             audit = ws.store.read("audit", columns=columns, compact=True)
             if audit.empty:

@@ -48,7 +48,9 @@ def needed_users(store: Store, config: Config, now: datetime, weeks: list[Any]) 
     data = prepare(tables, settings)
     plan = []
     for week in weeks:
-        coverage = {s: store.coverage(s, week.start, week.end, tolerance=tolerance) for s in SOURCES}
+        coverage: dict[str, SourceCoverage] = {
+            s: store.coverage(s, week.start, week.end, tolerance=tolerance) for s in SOURCES
+        }
         coverage["registration"] = SourceCoverage(
             "registration", now, now, True, snapshot=now, offset=now - week.end, mode="lean"
         )

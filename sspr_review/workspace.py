@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
@@ -29,17 +29,14 @@ from .core import config as config_mod
 from .core.coverage import SNAPSHOT_SOURCES, SOURCES, SourceCoverage
 from .core.errors import ConfigError
 from .core.files import private_dir
-from .core.weeks import last_monday
 from .ingest.fetch import FetchResult, fetch_into
 from .ingest.lean import lean_days
 from .ingest.store import Store, lean_arrow_memory, release_arrow_memory
 from .lookups import registration_needs
-from .sources import SourceKind, source_kind
+from .sources import SourceKind, SourceOptions, open_source, source_kind
 from .sources.base import run_sync
+from .sources.demo.source import demo_end, demo_tenant
 from .sources.demo.tenant import DemoTenant
-
-SourceName = Literal["graph", "demo", "files", "log-analytics"]  # the names of sources.KINDS
-
 
 Clock = Callable[[], datetime]
 
@@ -61,7 +58,7 @@ class Workspace:
     def __init__(
         self,
         config: config_mod.Config,
-        source: SourceName = "graph",
+        source: str = "graph",
         *,
         files: str | Path | None = None,
         demo_end: datetime | None = None,
@@ -74,7 +71,6 @@ class Workspace:
         self.source_name = source
         self.files = Path(files) if files is not None else None
         self._demo_end = demo_end
-        self._demo: DemoTenant | None = None
         self.store = Store(config.store_path(), self.kind.store_key(config))
         #: How the last default review week was chosen, when that needs saying (the files source).
         self.week_note: str | None = None
@@ -82,11 +78,13 @@ class Workspace:
     # ------------------------------------------------------------------ sources
     def demo_tenant(self) -> DemoTenant:
         """The demo tenant (built once), ending at the most recent review-week end."""
-        if self._demo is None:
-            demo = self.config.demo
-            end = self._demo_end or last_monday(self.config.review.timezone, self.now())
-            self._demo = DemoTenant(users=demo.users, weeks=demo.weeks, seed=demo.seed, end=end)
-        return self._demo
+        return demo_tenant(self.config.demo, self.demo_end())
+
+    def demo_end(self) -> datetime:
+        """Where the demo tenant's history ends: fixed when the workspace first asks (the clock's last Monday)."""
+        if self._demo_end is None:
+            self._demo_end = demo_end(self.config, self.now())
+        return self._demo_end
 
     def now(self) -> datetime:
         """The current time from the workspace's clock (UTC)."""
@@ -100,7 +98,8 @@ class Workspace:
         """Fetch every source incrementally into the store and return what happened per source."""
 
         async def go() -> FetchResult:
-            source = self.kind.open(self, as_of)
+            options = SourceOptions(files=self.files, demo_end=self.demo_end(), as_of=as_of)
+            source = open_source(self.kind.name, self.config, clock=self.now, options=options)
             try:
                 windows = source.windows()
                 with self.store.writing():
@@ -330,7 +329,7 @@ def holds_data(coverage: dict[str, SourceCoverage]) -> bool:
 def open_workspace(
     config: str | Path | None = None,
     *,
-    source: SourceName | None = None,
+    source: str | None = None,
     store: str | Path | None = None,
     files: str | Path | None = None,
     demo_end: datetime | None = None,
@@ -340,5 +339,5 @@ def open_workspace(
     file, demo without one). ``clock``: see :class:`Workspace`."""
     # A store folder given here (command line, notebook parameter) is taken from the current folder.
     cfg = config_mod.load(config, store__path=str(Path(store).expanduser().absolute()) if store else None)
-    chosen: SourceName = source or ("graph" if config is not None else "demo")
+    chosen = source or ("graph" if config is not None else "demo")
     return Workspace(cfg, chosen, files=files, demo_end=demo_end, clock=clock)

@@ -25,12 +25,11 @@ from ..core.coverage import SourceCoverage
 from ..core.errors import SourceError, StoreError
 from ..core.files import write_json
 from ..core.timefmt import iso_z
-from ..sources.base import Record, RoleData
+from ..sources.base import Record, RegistrationParts, RoleData
 from .store import Store
 
 if TYPE_CHECKING:
     from ..core.config import Config
-    from ..sources.base import Source
 
 #: The lean summary's format version.
 SUMMARY_VERSION = 1
@@ -109,13 +108,14 @@ class Mode:
     why: str
 
 
-def choose_mode(store: Store, source: Source, config: Config, now: datetime) -> Mode:
+def choose_mode(store: Store, source: str, parts: RegistrationParts | None, config: Config, now: datetime) -> Mode:
     """Lean or full for this fetch: ``[registration] mode``; ``auto`` is lean above ``lean_above_users`` users
     (the size of the latest snapshot) unless the latest full snapshot is ``full_every_days`` old or more (or
-    there is none). A source that cannot read the report in parts (demo, files) always reads it whole."""
+    there is none). A source that cannot read the report in parts (``parts`` is ``None``: demo, files) always reads
+    it whole; ``source`` names it."""
     settings = config.registration
-    if not hasattr(source, "registration_parts"):
-        return Mode(False, f"the {source.name} source serves the whole report")
+    if parts is None:
+        return Mode(False, f"the {source} source serves the whole report")
     if settings.mode != "auto":
         return Mode(settings.mode == "lean", f"[registration] mode = {settings.mode!r}")
     moments = store.snapshot_moments("registration")
@@ -207,7 +207,7 @@ def _lower(values: Iterable[Any]) -> set[str]:
 
 async def fetch_lean(
     store: Store,
-    source: Any,
+    parts: RegistrationParts,
     config: Config,
     now: datetime,
     events_stored: Callable[[], Awaitable[bool]],
@@ -215,14 +215,14 @@ async def fetch_lean(
     add: Any,
     needs_of: NeedsFn | None,
 ) -> LeanResult:
-    """Read a lean registration snapshot through ``source`` (a Graph source); ``add(page)`` sees each page.
+    """Read a lean registration snapshot through ``parts`` (a Graph source's); ``add(page)`` sees each page.
 
     ``events_stored()`` resolves once the audit events and risk detections of this fetch are in the store (true
     when the audit fetch succeeded). Raises :class:`~sspr_review.core.errors.SourceError` when Graph refuses the
     counts (the caller reads the report whole instead)."""
     if needs_of is None:
         raise SourceError("nothing says which users the week's findings look up", source="registration")
-    counts = await source.registration_counts()
+    counts = await parts.counts()
     try:
         graph_capable(counts)
     except ValueError as exc:
@@ -238,7 +238,7 @@ async def fetch_lean(
 
         await asyncio.gather(*(one(p) for p in pages))
 
-    await drain(source.registration_parts())
+    await drain(parts.in_full())
     audit_ok = await events_stored()
     notes = []
     if audit_ok:
@@ -250,11 +250,11 @@ async def fetch_lean(
     # by object id first; then by UPN the accounts without an id, or whose id the report does not hold (the
     # analyses match a row by id, else by UPN, case-insensitively)
     ids = sorted(_lower(needs["user_id"].dropna()) - _lower(held))
-    await drain(source.registration_lookup(ids, []))
+    await drain(parts.lookup(ids, []))
     unmatched = needs[~needs["user_id"].str.lower().isin(_lower(held)).fillna(False).to_numpy(dtype=bool)]
     upns_held = _lower(r.get("userPrincipalName") for r in held.values())
     upns = sorted({u.lower() for u in unmatched["user_upn"].dropna().astype(str)} - upns_held)
-    await drain(source.registration_lookup([], upns))
+    await drain(parts.lookup([], upns))
     summary = {
         "version": SUMMARY_VERSION,
         "taken": iso_z(now),

@@ -3,11 +3,11 @@
 Normalisation never crashes on what Graph may send tomorrow: missing keys and nulls become ``<NA>``, unknown
 activity names and enum values are kept as they are and flagged (``known_activity``, ``known_result``,
 ``known_enums``), and each call returns a :class:`Report` counting them. A record that cannot be stored is
-never dropped without a word: it is returned in ``Report.rejected`` (a :class:`~sspr_review.core.records.Rejected`, saying where it came
-from and why) so the caller lists it and keeps it in the store's ``rejects/``. That is a record that is not a JSON
-object, one nested too deep or holding text that is not valid Unicode, and an audit event or risk detection
-whose time (``activityDateTime``, ``detectedDateTime``) is missing or unreadable, so it cannot be placed in
-time.
+never dropped without a word: it is returned in ``Report.rejected`` (a
+:class:`~sspr_review.core.records.Rejected`, saying where it came from and why) so the caller lists it and keeps
+it in the store's ``rejects/``. That is a record that is not a JSON object, one nested too deep or holding text
+that is not valid Unicode, and an audit event or risk detection whose time (``activityDateTime``,
+``detectedDateTime``) is missing or unreadable, so it cannot be placed in time.
 
 Every returned frame also carries a ``raw`` column: the record as received, as JSON text, so the store keeps
 the data losslessly and a later version of the kit can normalise it again.

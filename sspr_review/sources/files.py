@@ -14,7 +14,7 @@ from ..core.errors import FetchFailed, InputError
 from ..core.records import SetAside, raw_json, record_key, safe_text, time_problem
 from ..core.schema import parse_times
 from ..core.vocabulary import PASSWORD_RULE_TEMPLATE
-from .base import FetchStats, Pages, Record, RoleData, one_page
+from .base import FetchStats, Pages, Record, RoleData, Source, one_page
 from .exports import read_file
 
 #: How a record's kind is recognised: a key only that kind carries.
@@ -83,7 +83,7 @@ FILE_TIMES: dict[str, tuple[str, str, str | None]] = {
 }
 
 
-class FilesSource:
+class FilesSource(Source):
     """A folder of Graph JSON as saved from Graph Explorer or ``az rest`` (for air-gapped review).
 
     Each ``*.json`` file holds one Graph response (``{"value": [...]}``), a bare list of records, or one
@@ -270,9 +270,6 @@ class FilesSource:
             "passwordRuleSettings": next((s for s in settings if s.get("templateId") == PASSWORD_RULE_TEMPLATE), None),
             "authenticationMethodsPolicy": methods[0] if methods else None,
         }
-
-    async def aclose(self) -> None:
-        return None
 
 
 def _id_of(record: Mapping[str, Any]) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ...core.errors import ParameterError
-from ...sources import SOURCE_NAMES
+from ...sources import PROVIDERS
 from ...workspace import Workspace, open_workspace
 from .render import MAX_USERS_SHOWN
 
@@ -68,8 +68,8 @@ def check_parameters(
     what is wrong and the fix."""
     from ...analysis import review_window
 
-    if source not in SOURCE_NAMES:
-        raise ParameterError(f"parameter source = {source!r}: choose one of {', '.join(SOURCE_NAMES)}")
+    if source not in PROVIDERS:
+        raise ParameterError(f"parameter source = {source!r}: choose one of {', '.join(PROVIDERS)}")
     if week_ending:
         try:
             review_window(week_ending, timezone)
@@ -180,7 +180,7 @@ def open_review(
     check_parameters(source=source, weeks=weeks)
     ws = open_workspace(
         config_path or None,
-        source=source,  # type: ignore[arg-type]
+        source=source,
         store=store or None,
         files=files or None,
     )

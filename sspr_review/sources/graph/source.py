@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ...core.vocabulary import PASSWORD_RULE_TEMPLATE
-from ..base import FetchStats, Pages, Record, RoleData, collect
+from ..base import FetchStats, Pages, Record, RegistrationParts, RoleData, Source, collect
 from .client import GraphClient, app_budget
 from .endpoints import (
     AUDITS,
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ...core.config import Config
 
 
-class GraphSource:
+class GraphSource(Source):
     """Microsoft Graph through msgraph-sdk. Create inside the event loop that will use it."""
 
     name = "graph"
@@ -98,7 +98,8 @@ class GraphSource:
         return [self._pages(builder, None, REGISTRATION, "registration")]
 
     # ---------------------------------------------------------------- lean registration (see ingest.lean)
-    def _registration_filtered(self, filters: list[str]) -> list[Pages]:
+    def registration_filtered(self, filters: list[str]) -> list[Pages]:
+        """The report's rows matching each of ``filters`` (server-side ``$filter``), a stream per filter."""
         from kiota_abstractions.base_request_configuration import RequestConfiguration
         from msgraph.generated.reports.authentication_methods.user_registration_details.user_registration_details_request_builder import (  # noqa: E501
             UserRegistrationDetailsRequestBuilder as B,
@@ -117,32 +118,9 @@ class GraphSource:
             for f in filters
         ]
 
-    def registration_parts(self) -> list[Pages]:
-        """The parts of the report a lean snapshot holds in full (:data:`~.endpoints.LEAN_FILTERS`)."""
-        return self._registration_filtered(list(LEAN_FILTERS.values()))
-
-    def registration_lookup(self, ids: list[str], upns: list[str]) -> list[Pages]:
-        """The report's rows of these users (object ids, UPNs), a batch of them per request."""
-        return self._registration_filtered(lookup_filters(ids, upns))
-
-    async def registration_counts(self) -> dict[str, Any]:
-        """``usersRegisteredByFeature`` and ``usersRegisteredByMethod`` (every user type and role: Graph accepts
-        no other ``includedUserTypes`` than ``all``), as Graph sent them."""
-        methods = self.client.sdk.reports.authentication_methods
-        stats = self._stats("registration")
-        feature = await self.client.get_json(
-            methods.users_registered_by_feature.to_get_request_information(),
-            REGISTRATION_BY_FEATURE,
-            stats,
-            "registration",
-        )
-        method = await self.client.get_json(
-            methods.users_registered_by_method.to_get_request_information(),
-            REGISTRATION_BY_METHOD,
-            stats,
-            "registration",
-        )
-        return {"usersRegisteredByFeature": feature, "usersRegisteredByMethod": method}
+    def registration_parts(self) -> RegistrationParts:
+        """The report in parts, for a lean snapshot (:class:`GraphRegistrationParts`)."""
+        return GraphRegistrationParts(self)
 
     async def _list(self, builder: Any, config: Any, endpoint: Endpoint, source: str) -> list[Record]:
         return await collect(self._pages(builder, config, endpoint, source))
@@ -237,8 +215,40 @@ class GraphSource:
             return {}
         return {"id": orgs[0].get("id"), "name": orgs[0].get("displayName")} if orgs else {}
 
-    def windows(self) -> None:
-        return None
-
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+class GraphRegistrationParts:
+    """The userRegistrationDetails report read in parts through a :class:`GraphSource`, for a lean snapshot."""
+
+    def __init__(self, source: GraphSource) -> None:
+        self.source = source
+
+    def in_full(self) -> list[Pages]:
+        """The parts of the report a lean snapshot holds in full (:data:`~.endpoints.LEAN_FILTERS`)."""
+        return self.source.registration_filtered(list(LEAN_FILTERS.values()))
+
+    def lookup(self, ids: list[str], upns: list[str]) -> list[Pages]:
+        """The report's rows of these users (object ids, UPNs), a batch of them per request."""
+        return self.source.registration_filtered(lookup_filters(ids, upns))
+
+    async def counts(self) -> dict[str, Any]:
+        """``usersRegisteredByFeature`` and ``usersRegisteredByMethod`` (every user type and role: Graph accepts
+        no other ``includedUserTypes`` than ``all``), as Graph sent them."""
+        source = self.source
+        methods = source.client.sdk.reports.authentication_methods
+        stats = source.stats.setdefault("registration", FetchStats())
+        feature = await source.client.get_json(
+            methods.users_registered_by_feature.to_get_request_information(),
+            REGISTRATION_BY_FEATURE,
+            stats,
+            "registration",
+        )
+        method = await source.client.get_json(
+            methods.users_registered_by_method.to_get_request_information(),
+            REGISTRATION_BY_METHOD,
+            stats,
+            "registration",
+        )
+        return {"usersRegisteredByFeature": feature, "usersRegisteredByMethod": method}

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ...core.errors import FetchFailed, PartialResult
-from ..base import FetchStats, Pages, Record
+from ..base import FetchStats, Pages, Record, TimedSource
 from . import queries
 from .client import Sleep, Table, WorkspaceClient
 from .rows import StepText, audit_records, risk_records
@@ -53,7 +53,7 @@ RISK = Spec("risk", "AADUserRiskEvents", queries.risk, queries.risk_histogram, 1
 SPECS = {"audit": AUDIT, "risk": RISK}
 
 
-class LogAnalyticsSource:
+class LogAnalyticsSource(TimedSource):
     """Audit and risk from the workspace in ``[log_analytics]``. Create inside the event loop that will use it."""
 
     name = "log_analytics"
