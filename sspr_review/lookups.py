@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from .analysis import prepare, review_window
-from .analysis.lean import registration_needs as rule_lookups
+from .analysis.lookups import accounts_looked_up
 from .core.config import Config
 from .core.coverage import SOURCES, SourceCoverage
 from .ingest.store import Store, choose_snapshot
@@ -55,4 +55,4 @@ def needed_users(store: Store, config: Config, now: datetime, weeks: list[Any]) 
             "registration", now, now, True, snapshot=now, offset=now - week.end, mode="lean"
         )
         plan.append((week, coverage))
-    return rule_lookups(data, plan, settings)
+    return accounts_looked_up(data, plan, settings)

@@ -30,8 +30,8 @@ from .core.coverage import SNAPSHOT_SOURCES, SOURCES, SourceCoverage
 from .core.errors import ConfigError
 from .core.files import private_dir
 from .ingest.fetch import FetchResult, fetch_into
-from .ingest.lean import lean_days
 from .ingest.store import Store, lean_arrow_memory, release_arrow_memory
+from .ingest.store.lean_summary import lean_days
 from .lookups import registration_needs
 from .sources import SourceKind, SourceOptions, open_source, source_kind
 from .sources.base import run_sync
@@ -292,7 +292,7 @@ class Workspace:
             tenant = self.tenant()
             release_arrow_memory()
             data = prepare(
-                tables, settings, coverage=coverage, registration_counts=counts, registration_lean=lean_days(store)
+                tables, settings, coverage=coverage, registration_counts=counts, registration_lean=lean_days(store.path)
             )
             release_arrow_memory()
             previous = None

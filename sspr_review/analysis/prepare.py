@@ -97,7 +97,7 @@ class ReviewData:
     #: ``ssprCapable`` count over every user type. Their member counts come from it.
     registration_lean: Mapping[int, int] = field(default_factory=dict)
     #: When set, every :func:`registration_lookup` appends the accounts it looks up (``user_id``,
-    #: ``user_upn``): see :func:`~.lean.registration_needs`.
+    #: ``user_upn``): see :func:`~.lookups.accounts_looked_up`.
     lookups: list[pd.DataFrame] | None = field(default=None, compare=False)
 
     def has(self, source: str) -> bool:

@@ -322,10 +322,10 @@ class FetchRun:
             self.store.write_rejects("registration", rep.rejected)
         frame = _concat([f for f, _ in done])
         if summary is not None:  # the summary first: a day read as lean is never counted as a full one
-            lean.write_summary(self.store, now, summary)
+            self.store.write_lean_summary(now, summary)
         self.store.write_snapshot("registration", frame.drop(columns="raw"), now)
         if summary is None:
-            lean.clear_summary(self.store, now)
+            self.store.clear_lean_summary(now)
         self.store.record_snapshot("registration", now)
         self.users = frame
 

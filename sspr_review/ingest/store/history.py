@@ -51,6 +51,7 @@ from ...core.errors import StoreError
 from ...core.files import atomic_write, write_json, write_parquet
 from ...core.timefmt import iso_z, parse_iso
 from .compact import read_compact
+from .lean_summary import clear_summary, snapshot_coverage, write_summary
 from .lock import write_lock
 from .snapshots import SNAPSHOT_FILES, SNAPSHOT_TABLES, choose_snapshot, day_in, file_day, parse_day
 
@@ -108,6 +109,16 @@ class Store:
     def _require_lock(self) -> None:
         if not self._locked:
             raise StoreError("writes to the store must happen inside Store.writing()")
+
+    def write_lean_summary(self, day: datetime, summary: dict[str, Any]) -> None:
+        """Mark the registration snapshot of ``day`` lean (see :func:`.lean_summary.write_summary`)."""
+        self._require_lock()
+        write_summary(self.path, day, summary)
+
+    def clear_lean_summary(self, day: datetime) -> None:
+        """A full snapshot replaced the day's lean one (called after its rows are written)."""
+        self._require_lock()
+        clear_summary(self.path, day)
 
     def write_tenant(self, info: dict[str, Any]) -> None:
         self._require_lock()
@@ -310,9 +321,7 @@ class Store:
             return cov
         cov = replace(cov, missing=self.missing_parts(source, cov.start, cov.end))
         if source == "registration":  # which mode produced the snapshot (see ingest.lean)
-            from ..lean import snapshot_coverage
-
-            cov = snapshot_coverage(self, cov, start, end)
+            cov = snapshot_coverage(self.path, cov, start, end)
         return cov
 
     def _coverage(self, source: str, start: datetime, end: datetime, tolerance: timedelta) -> SourceCoverage:
