@@ -12,6 +12,7 @@ import pandas as pd
 
 from sspr_review.analysis import (
     AnalysisSettings,
+    ReviewInputs,
     find_admin_password_resets,
     find_blocked_users,
     find_helpdesk_resets,
@@ -211,12 +212,12 @@ def test_store_keeps_what_a_snapshot_could_not_read(tmp_path: Path) -> None:
 def test_the_review_notes_accounts_flagged_is_admin_that_the_role_data_does_not_list() -> None:
     from sspr_review.analysis import build_review, findings_json
 
-    review = build_review(_role_tables(), coverage(), WINDOW, S)
+    review = build_review(ReviewInputs(_role_tables(), coverage(), WINDOW), S)
     (note,) = review.notes
     assert note.startswith("1 accounts the registration report flags as administrators are not in the role data")
     assert "flagged@contoso.com" in note and "direct@" not in note and "check their role assignments" in note
     assert findings_json(review)["notes"] == [note]
-    partial = build_review(_role_tables(), _partial_roles(PIM_GAP), WINDOW, S)
+    partial = build_review(ReviewInputs(_role_tables(), _partial_roles(PIM_GAP), WINDOW), S)
     assert PIM_GAP in partial.notes[0]
     assert findings_json(partial)["coverage"]["roles"] == {
         "from": "2024-03-04T00:00:00Z",

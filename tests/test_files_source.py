@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from sspr_review.app.workspace import Workspace
 from sspr_review.core import config
 from sspr_review.core.errors import InputError
 from sspr_review.sources.files import FilesSource
-from sspr_review.workspace import Workspace
 
 SSPR = "Self-service Password Management"
 

@@ -13,12 +13,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from sspr_review.app.workspace import Workspace
 from sspr_review.core import config
 from sspr_review.core.errors import AccessDenied, TableMissing, WorkspaceNotFound
 from sspr_review.core.weeks import last_monday
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.sources.log_analytics import queries
-from sspr_review.workspace import Workspace
 from tests.graph_server import GraphData, GraphServer
 from tests.log_analytics_kql import KqlError, run
 from tests.log_analytics_server import WORKSPACE_ID, Fault, LogAnalyticsServer, WorkspaceData

@@ -19,16 +19,17 @@ import pytest
 
 from sspr_review.analysis import Review
 from sspr_review.analysis.review import findings_json, findings_schema
+from sspr_review.app.notebook import Context
+from sspr_review.app.workspace import Workspace
 from sspr_review.core import config
 from sspr_review.core.errors import ConfigError
 from sspr_review.core.weeks import last_monday
 from sspr_review.ingest.fetch import FetchResult
 from sspr_review.ingest.store.lean_summary import read_summary
-from sspr_review.report.sections import Context, coverage_banner, user_profile
+from sspr_review.report.sections import coverage_banner, user_profile
 from sspr_review.report.summary import review_lines
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.sources.graph.endpoints import LEAN_FILTERS
-from sspr_review.workspace import Workspace
 from tests.graph_server import GraphData, GraphServer
 
 SCALE = 0.02

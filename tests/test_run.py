@@ -117,8 +117,8 @@ def test_findings_and_charts_json_come_from_the_review_not_from_a_notebook(
     import nbformat
     from plotly.utils import PlotlyJSONEncoder
 
+    from sspr_review.app.workspace import open_workspace
     from sspr_review.report import outputs
-    from sspr_review.workspace import open_workspace
 
     _, root = demo_run
     (folder,) = (root / "reports").iterdir()

@@ -21,9 +21,10 @@ from ._util import iso, plain, to_ns
 from .compare import Comparison, compare
 from .correlations import Correlations, correlate, correlations_json
 from .flows import is_kind, unrecognised_reasons
+from .inputs import ReviewInputs, holds_data, prepared_data
 from .metrics import Metric, weekly_metrics, window_metrics
 from .model import Finding, finding_from_dict, finding_to_dict, sort_findings
-from .prepare import ReviewData, chosen_snapshots, complete_sources, prepare, source_gaps
+from .prepare import ReviewData, chosen_snapshots, complete_sources, source_gaps
 from .reasons import END_STATES
 from .registry import data_gaps, evaluate
 from .rules_registration import admins_not_in_roles
@@ -109,69 +110,35 @@ def _unknown_activities(data_audit: pd.DataFrame, events: pd.DataFrame, window: 
     return out.sort_values(["events", "activity"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
-def build_review(
-    tables: Mapping[str, pd.DataFrame],
-    coverage: Mapping[str, SourceCoverage],
-    window: ReviewWindow,
-    settings: AnalysisSettings | None = None,
-    *,
-    tenant: Mapping[str, str] | None = None,
-    previous_findings: Sequence[Finding] | Mapping[str, Any] | None = None,
-    history_start: Mapping[str, datetime] | None = None,
-    covered: Mapping[str, Sequence[tuple[datetime, datetime]]] | None = None,
-    prepared: ReviewData | None = None,
-    previous_coverage: Mapping[str, SourceCoverage] | None = None,
-) -> Review:
-    """Review the week ``window`` from the normalised ``tables`` (``audit``, ``risk``, ``registration``,
-    ``privileged``; see :mod:`sspr_review.core.schema`).
+def build_review(inputs: ReviewInputs, settings: AnalysisSettings | None = None) -> Review:
+    """Review the week ``inputs.window`` from ``inputs`` (see :class:`~.inputs.ReviewInputs`) with ``settings``
+    (default: the defaults in the window's time zone; the window's time zone wins over ``settings.timezone``).
 
-    ``coverage`` says, per source, whether the store covers the window; a source that is absent or incomplete
-    is a ``data_gap`` finding, the rules needing it are not evaluated and its metrics are ``None``.
-    ``previous_findings`` (last week's findings, or last week's findings.json as parsed JSON) marks each finding
-    new or continuing and lists the resolved ones. ``history_start`` gives, per time-ranged source, when the
-    store's data begins (default: its earliest record), for the trend and the previous week's values;
-    ``covered`` gives instead, per time-ranged source, the intervals the store holds complete (a week not wholly
-    inside one is "no data" in the trend and as the previous week's value, whatever rows it holds). The week
-    is defined by ``window`` (its time zone wins over ``settings.timezone``). ``prepared``: the result of
-    :func:`~.prepare.prepare` of ``tables`` when already at hand (``tables`` is then not read again; its
-    ``complete`` sources are taken from ``coverage``). The snapshot sources' coverage says which snapshot the
-    week uses (``SourceCoverage.snapshot``): the findings and the week's registration metrics read that one;
-    ``previous_coverage``, the previous week's coverage, does the same for last week's values (a previous week
-    that would use the same snapshot as this one has no registration values of its own).
+    Pure: everything is read from ``inputs`` (the application layer loads them from the store), nothing else.
     """
+    window, coverage = inputs.window, inputs.coverage
     settings = AnalysisSettings(timezone=window.timezone) if settings is None else settings
-    if prepared is None:
-        data = prepare(tables, settings, coverage=coverage)
-    else:
-        data = replace(prepared, complete=complete_sources(coverage), gaps=source_gaps(coverage))
+    data = prepared_data(inputs, settings)
+    data = replace(data, complete=complete_sources(coverage), gaps=source_gaps(coverage))
+    previous, notes = _previous_week(inputs, data, settings)
     data = replace(data, snapshots=chosen_snapshots(coverage))
-    fixed = _registration_snapshots(coverage, previous_coverage)
+    fixed = _registration_snapshots(coverage, inputs.previous_coverage)
+    history_start = inputs.history_start
     weekly = weekly_metrics(
-        data, window, settings, history_start=history_start, covered=covered, registration_snapshots=fixed
+        data, window, settings, history_start=history_start, covered=inputs.covered, registration_snapshots=fixed
     )
     metrics = window_metrics(data, window, settings, weekly=weekly)
     findings, not_evaluated = week_findings(data, coverage, window, settings)
-    previous = _previous(previous_findings)
     comparison = None if previous is None else compare(findings, previous, not_evaluated=not_evaluated)
     start = data.flows["start"]
     in_week = ((start >= pd.Timestamp(window.start)) & (start < pd.Timestamp(window.end))).to_numpy(dtype=bool)
     week_flows = data.flows[in_week].reset_index(drop=True)
-    notes = []
-    if unlisted := admins_not_in_roles(data, window):
-        limit = settings.max_users_listed
-        shown = ", ".join(unlisted[:limit]) + (f" and {len(unlisted) - limit} more" if len(unlisted) > limit else "")
-        gaps = data.lacks("roles")
-        notes.append(
-            f"{len(unlisted)} accounts the registration report flags as administrators are not in the role data "
-            f"({shown}); they are treated as privileged"
-            + (f" (the role data lacks: {'; '.join(gaps)})" if gaps else "; check their role assignments")
-        )
     summary: dict[str, int] | None = None
     if data.has("audit"):
         counts = week_flows["end_state"].value_counts()
         summary = {state: int(counts.get(state, 0)) for state in END_STATES}
     return Review(
-        tenant=dict(tenant or {}),
+        tenant=dict(inputs.tenant),
         window=window,
         settings=settings,
         coverage=dict(coverage),
@@ -184,11 +151,39 @@ def build_review(
         unrecognised_reasons=unrecognised_reasons(data.audit, data.events, window.start, window.end),
         unknown_activities=_unknown_activities(data.audit, data.events, window),
         comparison=comparison,
-        notes=tuple(notes),
+        notes=(*_admin_notes(data, window, settings), *notes),
         data=data,
         not_judged=_not_judged(data, window, settings, not_evaluated),
         correlations=correlate(data, coverage, window, settings, history_start=history_start, weeks=len(weekly)),
     )
+
+
+def _previous_week(
+    inputs: ReviewInputs, data: ReviewData, settings: AnalysisSettings
+) -> tuple[list[Finding] | None, list[str]]:
+    """Last week's findings (given, or reviewed from the same data under ``previous_coverage``) and a note when
+    the week before holds no data; ``None`` without a comparison."""
+    given = _previous(inputs.previous_findings)
+    if given is not None or inputs.previous_coverage is None:
+        return given, []
+    if holds_data(inputs.previous_coverage):
+        return list(week_findings(data, inputs.previous_coverage, inputs.window.shift(1), settings)[0]), []
+    return [], ["The week before holds no data (this is the store's first reviewed week): every finding is new."]
+
+
+def _admin_notes(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[str]:
+    """What the reviewer should know of the administrators: those flagged ``isAdmin`` the role data lacks."""
+    unlisted = admins_not_in_roles(data, window)
+    if not unlisted:
+        return []
+    limit = settings.max_users_listed
+    shown = ", ".join(unlisted[:limit]) + (f" and {len(unlisted) - limit} more" if len(unlisted) > limit else "")
+    gaps = data.lacks("roles")
+    return [
+        f"{len(unlisted)} accounts the registration report flags as administrators are not in the role data "
+        f"({shown}); they are treated as privileged"
+        + (f" (the role data lacks: {'; '.join(gaps)})" if gaps else "; check their role assignments")
+    ]
 
 
 def _registration_snapshots(

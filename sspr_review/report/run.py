@@ -32,11 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..app.notebook import notebook_parameters
+from ..app.workspace import Workspace
 from ..core.errors import NotebookFailed
 from ..core.files import private_dir
 from ..core.vocabulary import SEVERITIES
 from ..ingest.fetch import FetchResult
-from ..workspace import Workspace
 from . import notebooks, outputs
 
 #: The notebooks ``run`` executes, in order: (notebook stem, HTML stem).
@@ -55,17 +56,6 @@ class RunResult:
         """Findings of ``severity`` or worse."""
         rank = SEVERITIES.index(severity)
         return [f for f in self.findings.get("findings", []) if SEVERITIES.index(f["severity"]) <= rank]
-
-
-def parameters(ws: Workspace, week_ending: str) -> dict[str, str]:
-    """The notebooks' papermill parameters: where things are, never secrets."""
-    return {
-        "config_path": str(Path(ws.config.source_path).resolve()) if ws.config.source_path else "",
-        "source": ws.source_name,
-        "week_ending": week_ending,
-        "store": str(ws.store.root.resolve()),
-        "files": str(ws.files.resolve()) if ws.files else "",
-    }
 
 
 def run(
@@ -122,7 +112,7 @@ def _build(
     ws: Workspace, week: str, folder: Path, final: Path, timings: dict[str, float], log: Callable[[str], None]
 ) -> list[Path]:
     """Execute and export every notebook into ``folder``; slim the executed notebooks for ``final``."""
-    params = parameters(ws, week)
+    params = notebook_parameters(ws, week)
     html = []
     executed_books = []
     for stem in RUN_NOTEBOOKS:

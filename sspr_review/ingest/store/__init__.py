@@ -2,7 +2,7 @@
 
 from .compact import lean_arrow_memory, release_arrow_memory
 from .history import TIME_COLUMN, Interval, Store, merge_intervals
-from .lock import write_lock
+from .lock import waiting_lock, write_lock
 from .snapshots import SNAPSHOT_FILES, SNAPSHOT_TABLES, choose_snapshot
 
 __all__ = [
@@ -15,5 +15,6 @@ __all__ = [
     "lean_arrow_memory",
     "merge_intervals",
     "release_arrow_memory",
+    "waiting_lock",
     "write_lock",
 ]

@@ -20,7 +20,7 @@ from ..numbers import MISSING, is_missing, number
 if TYPE_CHECKING:
     from IPython.display import HTML
 
-    from .context import Context
+    from ...app.notebook import Context
 
 MAX_USERS_SHOWN = 8
 
