@@ -36,9 +36,9 @@ def measure(root: str, week_ending: str) -> None:
     """Child process: time ``Workspace.review`` on the store at ``root``; print one JSON line."""
     started = time.perf_counter()
     from sspr_review.analysis import review as review_mod
+    from sspr_review.app.workspace import Workspace
     from sspr_review.core import config
     from sspr_review.ingest.store.history import Store
-    from sspr_review.app.workspace import Workspace
 
     imported = time.perf_counter() - started
     phases: dict[str, float] = {}

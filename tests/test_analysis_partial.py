@@ -21,7 +21,7 @@ from sspr_review.analysis import (
 )
 from sspr_review.analysis.prepare import privileged_lookup
 from sspr_review.core import schema
-from sspr_review.core.coverage import SourceCoverage
+from sspr_review.core.coverage import Coverage
 from sspr_review.ingest.store.history import Store
 from tests.test_analysis_support import (
     BLOCKED,
@@ -44,13 +44,13 @@ S = AnalysisSettings()
 PIM_GAP = "PIM-eligible administrators are not included: missing licence Microsoft Entra ID P2"
 
 
-def _partial_roles(*parts: str) -> dict[str, SourceCoverage]:
+def _partial_roles(*parts: str) -> dict[str, Coverage]:
     cov = coverage()
     cov["roles"] = replace(cov["roles"], missing=parts)
     return cov
 
 
-def _lookup(tables: dict[str, pd.DataFrame], cov: dict[str, SourceCoverage], *users: str) -> pd.DataFrame:
+def _lookup(tables: dict[str, pd.DataFrame], cov: dict[str, Coverage], *users: str) -> pd.DataFrame:
     data = prepare(tables, coverage=cov)
     upns = pd.Series([upn(u) for u in users], dtype="string")
     times = np.full(len(users), pd.Timestamp(t("2d")).value, dtype=np.int64)

@@ -45,7 +45,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ..core.coverage import SourceCoverage
+from ..core.coverage import Coverage
 from ..core.settings import AnalysisSettings
 from ..core.weeks import zone
 from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, iso, lower, ns, plain, take_rows, timestamps, to_ns, week_index
@@ -467,7 +467,7 @@ class Correlations:
 _NEEDED: Final = (("risk", "risk detections"), ("audit", "audit events"))
 
 
-def _gap(data: ReviewData, coverage: Mapping[str, SourceCoverage]) -> str | None:
+def _gap(data: ReviewData, coverage: Mapping[str, Coverage]) -> str | None:
     missing = []
     for source, words in _NEEDED:
         if not data.has(source):
@@ -497,7 +497,7 @@ def _history(data: ReviewData, history_start: Mapping[str, datetime] | None) -> 
 
 def correlate(
     data: ReviewData,
-    coverage: Mapping[str, SourceCoverage],
+    coverage: Mapping[str, Coverage],
     window: ReviewWindow,
     settings: AnalysisSettings,
     *,

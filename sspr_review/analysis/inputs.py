@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..core.coverage import SourceCoverage
+from ..core.coverage import Coverage
 from ..core.settings import AnalysisSettings
 from ..core.vocabulary import SNAPSHOT_KINDS
 from .model import Finding
@@ -44,11 +44,11 @@ class ReviewInputs:
     """
 
     tables: Mapping[str, pd.DataFrame]
-    coverage: Mapping[str, SourceCoverage]
+    coverage: Mapping[str, Coverage]
     window: ReviewWindow
     tenant: Mapping[str, str] = field(default_factory=dict)
     previous_findings: Sequence[Finding] | Mapping[str, Any] | None = None
-    previous_coverage: Mapping[str, SourceCoverage] | None = None
+    previous_coverage: Mapping[str, Coverage] | None = None
     history_start: Mapping[str, datetime] | None = None
     covered: Mapping[str, Sequence[tuple[datetime, datetime]]] | None = None
     registration_counts: pd.DataFrame | None = field(default=None, repr=False)
@@ -75,7 +75,7 @@ def prepare_inputs(inputs: ReviewInputs, settings: AnalysisSettings) -> ReviewIn
     return replace(inputs, prepared=prepared_data(inputs, settings))
 
 
-def holds_data(coverage: Mapping[str, SourceCoverage]) -> bool:
+def holds_data(coverage: Mapping[str, Coverage]) -> bool:
     """Some kind holds data of the window: a time-ranged kind covers part of it, or a snapshot lies within the
     tolerance of its end (an approximate snapshot, borrowed from another time, does not count)."""
-    return any(c.available and not (c.source in SNAPSHOT_KINDS and c.approximate) for c in coverage.values())
+    return any(c.available and not (c.kind in SNAPSHOT_KINDS and c.approximate) for c in coverage.values())

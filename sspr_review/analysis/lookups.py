@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import pandas as pd
 
-from ..core.coverage import SourceCoverage
+from ..core.coverage import Coverage
 from ..core.settings import AnalysisSettings
-from .prepare import ReviewData, chosen_snapshots, complete_sources, source_gaps
+from .prepare import ReviewData, chosen_snapshots, complete_kinds, kind_gaps
 from .registry import RULES
 from .window import ReviewWindow
 
@@ -23,7 +23,7 @@ __all__ = ["accounts_looked_up"]
 
 def accounts_looked_up(
     data: ReviewData,
-    weeks: Sequence[tuple[ReviewWindow, Mapping[str, SourceCoverage]]],
+    weeks: Sequence[tuple[ReviewWindow, Mapping[str, Coverage]]],
     settings: AnalysisSettings,
 ) -> pd.DataFrame:
     """The accounts (``user_id``, ``user_upn``) whose registration row the rules look up for each of ``weeks``
@@ -36,8 +36,8 @@ def accounts_looked_up(
     for window, coverage in weeks:
         week = replace(
             data,
-            complete=complete_sources(coverage),
-            gaps=source_gaps(coverage),
+            complete=complete_kinds(coverage),
+            gaps=kind_gaps(coverage),
             snapshots=chosen_snapshots(coverage),
             lookups=calls,
         )

@@ -53,11 +53,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """Name, unit ("count", "ratio" in 0-1, or "currency"), source and meaning of a metric."""
+    """Name, unit ("count", "ratio" in 0-1, or "currency"), the kind of data it is counted from and meaning of a
+    metric (findings.json calls the kind ``source``)."""
 
     name: str
     unit: str
-    source: str
+    kind: str
     description: str
 
 
@@ -112,7 +113,8 @@ class Metric:
     value: float | int | None
     previous: float | int | None
     unit: str
-    source: str
+    #: The kind of data it is counted from (findings.json's ``source``).
+    kind: str
 
     @property
     def change(self) -> float | int | None:
@@ -504,16 +506,16 @@ def weekly_metrics(
     )
     for spec in METRIC_SPECS:
         column = np.asarray(values[spec.name], dtype=np.float64).copy()
-        if spec.source in _TIME_RANGED:
-            if covered is not None and spec.source in covered:
-                held = _weeks_inside(bounds, covered[spec.source])
+        if spec.kind in _TIME_RANGED:
+            if covered is not None and spec.kind in covered:
+                held = _weeks_inside(bounds, covered[spec.kind])
             else:
-                begin = starts.get(spec.source)
+                begin = starts.get(spec.kind)
                 held = bounds[:-1] >= begin if begin is not None else np.zeros(weeks, dtype=bool)
             column[~held] = np.nan
-        if not data.has(spec.source):
+        if not data.has(spec.kind):
             column[last] = np.nan
-        elif spec.source in _TIME_RANGED:
+        elif spec.kind in _TIME_RANGED:
             column[last] = values[spec.name][last]
         if spec.unit == "count":
             frame[spec.name] = pd.array(_ints(column), dtype="Int64")
@@ -576,7 +578,7 @@ def window_metrics(
             value=_scalar(current[spec.name]),
             previous=None if previous is None else _scalar(previous[spec.name]),
             unit=spec.unit,
-            source=spec.source,
+            kind=spec.kind,
         )
         for spec in METRIC_SPECS
     }

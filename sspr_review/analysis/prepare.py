@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import schema
-from ..core.coverage import SourceCoverage
+from ..core.coverage import Coverage
 from ..core.settings import AnalysisSettings
 from ..core.vocabulary import SYNC_ACCOUNT_PREFIX
 from ._util import (
@@ -37,22 +37,22 @@ from .flows import classify_events, completed_resets, flows, is_kind
 from .lean import lean_counts
 
 __all__ = [
-    "TABLE_SOURCES",
+    "TABLE_KINDS",
     "ReviewData",
     "admin_resets",
     "chosen_snapshots",
-    "complete_sources",
+    "complete_kinds",
     "in_roles",
+    "kind_gaps",
     "prepare",
     "privileged_lookup",
     "role_candidates",
     "roles_match",
-    "source_gaps",
     "temporary_access_passes",
 ]
 
-#: Which coverage source each table comes from.
-TABLE_SOURCES: Final[Mapping[str, str]] = {
+#: Which kind of data (its coverage) each table comes from.
+TABLE_KINDS: Final[Mapping[str, str]] = {
     "audit": "audit",
     "risk": "risk",
     "registration": "registration",
@@ -85,7 +85,7 @@ class ReviewData:
     #: the recent ones (``Workspace.review`` streams the older snapshots instead of loading them); ``None``:
     #: computed from ``registration``.
     registration_counts: pd.DataFrame | None = None
-    #: Per source, what it lacks for the review window (see :func:`source_gaps`): the reason of an incomplete
+    #: Per source, what it lacks for the review window (see :func:`kind_gaps`): the reason of an incomplete
     #: source, or the parts a complete source could not read (PIM eligibility, a role group's members).
     gaps: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Per snapshot source (``registration``, ``roles``), the snapshot the window under evaluation uses (see
@@ -100,19 +100,19 @@ class ReviewData:
     #: ``user_upn``): see :func:`~.lookups.accounts_looked_up`.
     lookups: list[pd.DataFrame] | None = field(default=None, compare=False)
 
-    def has(self, source: str) -> bool:
-        """The source is complete for the review window."""
-        return source in self.complete
+    def has(self, kind: str) -> bool:
+        """The kind of data is complete for the review window."""
+        return kind in self.complete
 
-    def lacks(self, source: str) -> tuple[str, ...]:
-        """What ``source`` lacks for the review window: empty when it is complete and every part was read."""
-        if source not in self.complete:
-            return self.gaps.get(source) or (f"no {source} data for the week",)
-        return tuple(self.gaps.get(source, ()))
+    def lacks(self, kind: str) -> tuple[str, ...]:
+        """What ``kind`` lacks for the review window: empty when it is complete and every part was read."""
+        if kind not in self.complete:
+            return self.gaps.get(kind) or (f"no {kind} data for the week",)
+        return tuple(self.gaps.get(kind, ()))
 
-    def snapshot_day(self, source: str) -> int | None:
-        """The UTC day (days since the epoch) of the snapshot of ``source`` the window uses, if one is chosen."""
-        when = self.snapshots.get(source)
+    def snapshot_day(self, kind: str) -> int | None:
+        """The UTC day (days since the epoch) of the snapshot of ``kind`` the window uses, if one is chosen."""
+        when = self.snapshots.get(kind)
         return None if when is None else to_ns(when) // NS_PER_DAY
 
     def roles(self) -> pd.DataFrame:
@@ -244,7 +244,7 @@ def prepare(
     tables: Mapping[str, pd.DataFrame],
     settings: AnalysisSettings | None = None,
     *,
-    coverage: Mapping[str, SourceCoverage] | None = None,
+    coverage: Mapping[str, Coverage] | None = None,
     registration_counts: pd.DataFrame | None = None,
     registration_lean: Mapping[int, int] | None = None,
 ) -> ReviewData:
@@ -267,10 +267,10 @@ def prepare(
     resets["user_key"] = user_key(resets)
     lean = dict(registration_lean or {})
     if coverage is None:
-        complete = frozenset(TABLE_SOURCES[name] for name in tables if name in TABLE_SOURCES)
+        complete = frozenset(TABLE_KINDS[name] for name in tables if name in TABLE_KINDS)
         gaps: dict[str, tuple[str, ...]] = {}
     else:
-        complete, gaps = complete_sources(coverage), source_gaps(coverage)
+        complete, gaps = complete_kinds(coverage), kind_gaps(coverage)
     return ReviewData(
         audit=audit,
         risk=_table(tables, "risk"),
@@ -288,14 +288,14 @@ def prepare(
     )
 
 
-def complete_sources(coverage: Mapping[str, SourceCoverage]) -> frozenset[str]:
-    """The sources whose coverage is complete."""
+def complete_kinds(coverage: Mapping[str, Coverage]) -> frozenset[str]:
+    """The kinds of data whose coverage is complete."""
     return frozenset(name for name, cov in coverage.items() if cov.complete)
 
 
-def source_gaps(coverage: Mapping[str, SourceCoverage]) -> dict[str, tuple[str, ...]]:
-    """Per source that is not whole, what it lacks: the reason when it is incomplete, else the parts of it that
-    could not be read (``SourceCoverage.missing``)."""
+def kind_gaps(coverage: Mapping[str, Coverage]) -> dict[str, tuple[str, ...]]:
+    """Per kind of data that is not whole, what it lacks: the reason when it is incomplete, else the parts of it that
+    could not be read (``Coverage.missing``)."""
     out = {}
     for name, cov in coverage.items():
         if not cov.complete:
@@ -305,7 +305,7 @@ def source_gaps(coverage: Mapping[str, SourceCoverage]) -> dict[str, tuple[str, 
     return out
 
 
-def chosen_snapshots(coverage: Mapping[str, SourceCoverage]) -> dict[str, datetime]:
+def chosen_snapshots(coverage: Mapping[str, Coverage]) -> dict[str, datetime]:
     """The snapshot each snapshot source's coverage says the window uses (for :attr:`ReviewData.snapshots`)."""
     return {name: cov.snapshot for name, cov in coverage.items() if cov.snapshot is not None and cov.complete}
 

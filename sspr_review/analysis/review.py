@@ -15,8 +15,9 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ..core.coverage import SOURCES, SourceCoverage
+from ..core.coverage import Coverage
 from ..core.settings import AnalysisSettings
+from ..core.vocabulary import DATA_KINDS
 from ._util import iso, plain, to_ns
 from .compare import Comparison, compare
 from .correlations import Correlations, correlate, correlations_json
@@ -24,7 +25,7 @@ from .flows import is_kind, unrecognised_reasons
 from .inputs import ReviewInputs, holds_data, prepared_data
 from .metrics import Metric, weekly_metrics, window_metrics
 from .model import Finding, finding_from_dict, finding_to_dict, sort_findings
-from .prepare import ReviewData, chosen_snapshots, complete_sources, source_gaps
+from .prepare import ReviewData, chosen_snapshots, complete_kinds, kind_gaps
 from .reasons import END_STATES
 from .registry import data_gaps, evaluate
 from .rules_registration import admins_not_in_roles
@@ -55,7 +56,7 @@ class Review:
     tenant: Mapping[str, str]
     window: ReviewWindow
     settings: AnalysisSettings
-    coverage: Mapping[str, SourceCoverage]
+    coverage: Mapping[str, Coverage]
     metrics: Mapping[str, Metric]
     weekly: pd.DataFrame
     findings: tuple[Finding, ...]
@@ -119,7 +120,7 @@ def build_review(inputs: ReviewInputs, settings: AnalysisSettings | None = None)
     window, coverage = inputs.window, inputs.coverage
     settings = AnalysisSettings(timezone=window.timezone) if settings is None else settings
     data = prepared_data(inputs, settings)
-    data = replace(data, complete=complete_sources(coverage), gaps=source_gaps(coverage))
+    data = replace(data, complete=complete_kinds(coverage), gaps=kind_gaps(coverage))
     previous, notes = _previous_week(inputs, data, settings)
     data = replace(data, snapshots=chosen_snapshots(coverage))
     fixed = _registration_snapshots(coverage, inputs.previous_coverage)
@@ -187,7 +188,7 @@ def _admin_notes(data: ReviewData, window: ReviewWindow, settings: AnalysisSetti
 
 
 def _registration_snapshots(
-    coverage: Mapping[str, SourceCoverage], previous: Mapping[str, SourceCoverage] | None
+    coverage: Mapping[str, Coverage], previous: Mapping[str, Coverage] | None
 ) -> dict[int, datetime | None]:
     """The registration snapshot of the review week (0) and the week before (1), by weeks before the review
     week, as the coverage chose them (for :func:`~.metrics.weekly_metrics`)."""
@@ -212,27 +213,27 @@ def _not_judged(
 
 
 def week_findings(
-    data: ReviewData, coverage: Mapping[str, SourceCoverage], window: ReviewWindow, settings: AnalysisSettings
+    data: ReviewData, coverage: Mapping[str, Coverage], window: ReviewWindow, settings: AnalysisSettings
 ) -> tuple[tuple[Finding, ...], tuple[str, ...]]:
     """The findings of ``window`` (sorted, data gaps included) and the kinds not evaluated: what
     :func:`build_review` reports, without the metrics. ``data``'s complete sources and the snapshots the week
     uses are taken from ``coverage``, so one :func:`~.prepare.prepare` serves the review week and the week
     before it."""
     data = replace(
-        data, complete=complete_sources(coverage), gaps=source_gaps(coverage), snapshots=chosen_snapshots(coverage)
+        data, complete=complete_kinds(coverage), gaps=kind_gaps(coverage), snapshots=chosen_snapshots(coverage)
     )
     found, not_evaluated = evaluate(data, window, settings)
     found += data_gaps(coverage, data.complete, not_evaluated, window)
     return sort_findings(found), not_evaluated
 
 
-def _coverage(coverage: Mapping[str, SourceCoverage]) -> dict[str, dict[str, Any]]:
+def _coverage(coverage: Mapping[str, Coverage]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for source in [*SOURCES, *sorted(set(coverage) - set(SOURCES))]:
-        cov = coverage.get(source)
+    for kind in [*DATA_KINDS, *sorted(set(coverage) - set(DATA_KINDS))]:
+        cov = coverage.get(kind)
         if cov is None:
-            cov = SourceCoverage(source, None, None, False, "no coverage information")
-        out[source] = {
+            cov = Coverage(kind, None, None, False, "no coverage information")
+        out[kind] = {
             "from": iso(cov.start),
             "to": iso(cov.end),
             "complete": bool(cov.whole),
@@ -278,7 +279,7 @@ def findings_json(review: Review, *, generated_at: datetime | None = None) -> di
         "generated_at": iso(generated),
         "coverage": _coverage(review.coverage),
         "metrics": {
-            name: {"value": plain(m.value), "previous": plain(m.previous), "unit": m.unit, "source": m.source}
+            name: {"value": plain(m.value), "previous": plain(m.previous), "unit": m.unit, "source": m.kind}
             for name, m in review.metrics.items()
         },
         "findings": findings,

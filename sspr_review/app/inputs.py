@@ -18,14 +18,14 @@ from ..analysis import ReviewInputs, ReviewWindow
 from ..analysis.flows import classify_events
 from ..analysis.metrics import REGISTRATION_COUNT_INPUT, registration_counts_arrow
 from ..core.config import Config
-from ..core.coverage import SourceCoverage
+from ..core.coverage import Coverage
 from ..core.reason_rules import ReasonRule
 from ..core.vocabulary import DATA_KINDS, TIMED_KINDS
 from ..ingest.store import Store, release_arrow_memory
 from ..ingest.store.lean_summary import lean_days
 
 
-def coverage(store: Store, config: Config, start: datetime, end: datetime) -> dict[str, SourceCoverage]:
+def coverage(store: Store, config: Config, start: datetime, end: datetime) -> dict[str, Coverage]:
     """What the store holds of each kind of data for ``[start, end)``; a snapshot kind says which snapshot the
     window uses (the one nearest to ``end``; beyond ``[review] snapshot_tolerance_days`` approximate)."""
     tolerance = timedelta(days=config.review.snapshot_tolerance_days)

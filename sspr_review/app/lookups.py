@@ -14,7 +14,7 @@ import pandas as pd
 from ..analysis import ReviewWindow, prepare, review_window
 from ..analysis.lookups import accounts_looked_up
 from ..core.config import Config
-from ..core.coverage import SourceCoverage
+from ..core.coverage import Coverage
 from ..ingest.store import Store, choose_snapshot
 from .inputs import coverage, event_tables
 
@@ -44,7 +44,7 @@ def needed_users(store: Store, config: Config, now: datetime, weeks: list[Review
     plan = []
     for week in weeks:
         covered = coverage(store, config, week.start, week.end)
-        covered["registration"] = SourceCoverage(
+        covered["registration"] = Coverage(
             "registration", now, now, True, snapshot=now, offset=now - week.end, mode="lean"
         )
         plan.append((week, covered))

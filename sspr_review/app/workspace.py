@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..analysis import Review, ReviewWindow
 from ..core import config as config_mod
-from ..core.coverage import SourceCoverage
+from ..core.coverage import Coverage
 from ..core.errors import ConfigError
 from ..core.reason_rules import ReasonRule
 from ..core.timefmt import Clock, system_clock
@@ -129,7 +129,7 @@ class Workspace:
         """Rows of a normalised table in ``[start, end)`` (see :mod:`sspr_review.core.schema`)."""
         return self.store.read(table, start, end, raw=raw)
 
-    def coverage(self, start: datetime, end: datetime) -> dict[str, SourceCoverage]:
+    def coverage(self, start: datetime, end: datetime) -> dict[str, Coverage]:
         """What the store holds of each kind of data for ``[start, end)`` (see :func:`.inputs.coverage`)."""
         return inputs.coverage(self.store, self.config, start, end)
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ...core.coverage import SourceCoverage
+from ...core.coverage import Coverage
 from ...core.errors import StoreError
 from ...core.files import write_json
 from ...core.timefmt import iso_z
@@ -69,7 +69,7 @@ def summaries(folder: Path) -> dict[datetime, dict[str, Any]]:
     return out
 
 
-def snapshot_coverage(folder: Path, cov: SourceCoverage, start: datetime, end: datetime) -> SourceCoverage:
+def snapshot_coverage(folder: Path, cov: Coverage, start: datetime, end: datetime) -> Coverage:
     """``cov`` (registration, for ``[start, end)``) with the mode of its snapshot; a lean snapshot used for a
     week it did not look users up for is partial, the part named."""
     summary = read_summary(folder, cov.start) if cov.start is not None else None
