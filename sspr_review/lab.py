@@ -13,15 +13,19 @@ existing notebook keeps its mode 600.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .core.config import default_home
 from .core.errors import ConfigError
 from .core.files import private_dir, write_private_text
-from .report.notebooks import COPY_RECORD  # shared with sspr-review notebooks: file name → SHA-256 of the copy written
+
+# COPY_RECORD is shared with sspr-review notebooks: file name → SHA-256 of the copy written
+from .report.notebooks import COPY_RECORD, packaged_notebooks
 
 CONFIG_DIR = ".sspr-lab"
 #: Loaded by JupyterLab (``--config``): files the server writes are owner-only.
@@ -38,16 +42,12 @@ c.FileContentsManager.delete_to_trash = False
 def working_folder(env: dict[str, str] | None = None) -> Path:
     """The default working folder: ``lab/`` in the project root of a git checkout (git ignores it), else
     ``lab/`` in the user data folder of a pip install (see :func:`sspr_review.core.config.default_home`)."""
-    from .core.config import default_home
-
     return default_home(env) / "lab"
 
 
 def notebook_sources() -> dict[str, Path]:
     """Notebook file name → the notebook the kit ships (:func:`sspr_review.report.notebooks.packaged_notebooks`: the
     wheel's ``sspr_review/notebook_files`` or a checkout's ``notebooks/``, read with importlib.resources)."""
-    from .report.notebooks import packaged_notebooks
-
     return {path.name: path for path in packaged_notebooks().values()}
 
 
@@ -123,8 +123,6 @@ def lab_environment() -> dict[str, str]:
 
 
 def check_jupyterlab() -> None:
-    import importlib.util
-
     if importlib.util.find_spec("jupyterlab") is None:
         raise ConfigError(
             "JupyterLab is not installed in this environment: pip install 'sspr-review[lab]' (or make install)"

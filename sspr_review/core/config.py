@@ -22,7 +22,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import string
 import tomllib
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_type_hints
@@ -119,8 +121,6 @@ class LogAnalyticsSettings(_Section):
     @field_validator("workspace_id")
     @classmethod
     def _check_workspace(cls, value: str) -> str:
-        import uuid
-
         if value:
             try:
                 uuid.UUID(value)
@@ -207,8 +207,6 @@ class MailSettings(_Section):
     @field_validator("subject")
     @classmethod
     def _subject(cls, value: str) -> str:
-        import string
-
         fields = {name for _, name, _, _ in string.Formatter().parse(value) if name}
         unknown = fields - SUBJECT_FIELDS
         if unknown:

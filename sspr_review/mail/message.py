@@ -91,8 +91,8 @@ def render_charts(charts: Mapping[str, Any]) -> tuple[list[tuple[str, bytes]], s
         return [], f"no Chromium for kaleido to render charts ({INSTALL_HINT})"
     try:
         # here, not at the top: kaleido is the optional [mail] extra, and both start slowly
-        import kaleido
-        import plotly.io as pio
+        import kaleido  # lazy: kaleido is optional (the [mail] extra)
+        import plotly.io as pio  # lazy: plotly's image export loads its renderers; only chart images need it
 
         os.environ.setdefault("BROWSER_PATH", browser)
         kaleido.start_sync_server(silence_warnings=True)

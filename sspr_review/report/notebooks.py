@@ -16,8 +16,10 @@ Kernels talk to papermill over IPC sockets in a private temporary folder, not TC
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.resources
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import CopyRefused, NotebookFailed, ToolchainMissing
+from ..core.files import private_dir, write_private_text
 
 #: Where the notebooks sit inside the installed package (the wheel maps the top-level notebooks/ here).
 PACKAGED_NOTEBOOKS = "notebook_files"
@@ -93,7 +96,10 @@ def _kernel_path() -> str:
 
 def kernel_python(kernel_name: str = KERNEL) -> str:
     """The interpreter the kernel ``kernel_name`` runs, checked to have ipykernel. Raises :class:`ToolchainMissing`."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from jupyter_client.kernelspec import (  # lazy: jupyter_client loads zmq; --help imports this module
+        KernelSpecManager,
+        NoSuchKernel,
+    )
 
     fix = f"install ipykernel into {sys.prefix} ({REINSTALL})"
     try:
@@ -128,7 +134,9 @@ def _ipc_kernels() -> Iterator[type]:
 
     Over TCP every kernel start prints "Kernel is running over TCP without encryption" (ipykernel 7), and any
     local user could reach the ports; IPC sockets in a 0700 folder are reachable by the owner only."""
-    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_client.manager import (
+        AsyncKernelManager,  # lazy: jupyter_client loads zmq; --help imports this module
+    )
 
     folder = Path(tempfile.mkdtemp(prefix="sspr-kernel-"))  # mkdtemp: owner-only
 
@@ -159,9 +167,9 @@ def execute(
 
     Parameters are written into the executed notebook: never pass secrets.
     """
-    import papermill
-    from jupyter_client.kernelspec import NoSuchKernel
-    from papermill.exceptions import PapermillExecutionError
+    import papermill  # lazy: papermill takes over a second to import, and --help must not wait for it
+    from jupyter_client.kernelspec import NoSuchKernel  # lazy: with papermill, only a run needs it
+    from papermill.exceptions import PapermillExecutionError  # lazy: papermill takes over a second to import
 
     if not notebook.is_file():
         raise ToolchainMissing(f"the notebook {notebook} is missing; {REINSTALL}")
@@ -200,9 +208,9 @@ def execute(
 
 def export_html(executed: Path, html: Path) -> Path:
     """Export an executed notebook to standalone HTML without code (owner-only)."""
-    import nbformat
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
+    import nbformat  # lazy: nbformat loads jsonschema (about a second); only a run needs it
+    from nbconvert import HTMLExporter  # lazy: nbconvert takes over a second to import; only a run exports
+    from nbconvert.preprocessors import TagRemovePreprocessor  # lazy: nbconvert takes over a second to import
 
     exporter = HTMLExporter(
         template_name=TEMPLATE,
@@ -233,9 +241,7 @@ def slim(executed: Path, *, replace: Mapping[str, str] | None = None) -> Path:
     A figure output keeps its plotly JSON (JupyterLab draws it) and loses its HTML twin; the output that only
     loads plotly.js goes. ``replace`` maps strings in the injected parameters and papermill's metadata (the
     temporary folder ``run`` builds in → the report folder)."""
-    import nbformat
-
-    from ..core.files import write_private_text
+    import nbformat  # lazy: nbformat loads jsonschema (about a second); only a run needs it
 
     book = nbformat.read(executed, as_version=4)
     for cell in book.cells:
@@ -274,8 +280,6 @@ COPY_RECORD = ".sspr-review-notebooks.json"
 
 
 def _digest(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()
 
 
@@ -285,10 +289,6 @@ def copy_notebooks(folder: Path, *, force: bool = False) -> list[tuple[Path, str
     A copy that differs from both the packaged notebook and what an earlier copy wrote (recorded in
     ``folder/.sspr-review-notebooks.json``) is an analyst's edit: nothing is written and :class:`CopyRefused`
     names it, unless ``force``."""
-    import json
-
-    from ..core.files import private_dir, write_private_text
-
     packaged = packaged_notebooks()
     record_path = folder / COPY_RECORD
     try:

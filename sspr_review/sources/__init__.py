@@ -26,6 +26,7 @@ from ..core.timefmt import Clock, system_clock
 from .base import Provider, Source
 from .combined import compose
 from .demo.source import open_demo
+from .graph.auth import build_credential
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -68,8 +69,6 @@ class SourceKind:
 
 def _credential(config: Config) -> Callable[[], TokenCredential]:
     def build() -> TokenCredential:
-        from .graph.auth import build_credential  # lazy: azure-identity takes about a second to import
-
         return build_credential(config.auth)
 
     return build

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ...core import schema
 from ...core.coverage import DEFAULT_SNAPSHOT_TOLERANCE_DAYS, Coverage, describe_offset
@@ -452,8 +453,6 @@ class Store:
     ) -> Iterator[Any]:
         """Each stored snapshot of ``table`` in ``[start, end)`` as a ``pyarrow.Table`` of ``columns``, oldest
         first, one at a time (so a year of snapshots never has to be in memory at once)."""
-        import pyarrow.parquet as pq
-
         if table not in SNAPSHOT_TABLES:
             raise StoreError(f"{table} is not a snapshot table")
         files, wanted = self._files(table, start, end, columns)

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from ...core.coverage import Coverage
 from ...core.errors import StoreError
 from ...core.files import write_json
@@ -92,8 +94,6 @@ def tenant_size(folder: Path, moment: datetime) -> int:
     summary = read_summary(folder, moment)
     if summary is not None:
         return int((summary.get("usersRegisteredByFeature") or {}).get("totalUserCount") or 0)
-    import pyarrow.parquet as pq  # lazy: pyarrow, which the command line's start-up must not load
-
     path = folder / "registration" / f"{moment:%Y-%m-%d}.parquet"
     return int(pq.ParquetFile(path).metadata.num_rows) if path.exists() else 0
 

@@ -9,6 +9,9 @@ import re
 from typing import Any
 
 import pandas as pd
+import plotly.io as pio
+from IPython import get_ipython
+from plotly.io._base_renderers import NotebookRenderer
 
 from ...app.notebook import Context, open_context
 from ...core.errors import ParameterError
@@ -21,8 +24,6 @@ _MATHJAX_TAG = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*mathjax[^\"]*\"[^
 def setup() -> None:
     """Plotly for both audiences: JupyterLab uses the JSON mimetype, nbconvert the HTML with plotly.js
     embedded once (offline), without the MathJax CDN tag."""
-    import plotly.io as pio  # lazy: plotly is heavy, and only a notebook shows figures
-    from plotly.io._base_renderers import NotebookRenderer  # lazy: plotly is heavy, and only a notebook shows figures
 
     class OfflineNotebookRenderer(NotebookRenderer):  # type: ignore[misc]
         def to_mimebundle(self, fig_dict: Any) -> dict[str, Any]:
@@ -44,10 +45,6 @@ def _show_parameter_error(shell: Any, etype: type, value: BaseException, tb: Any
 
 def _short_parameter_errors() -> None:
     """Show :class:`ParameterError` in IPython as its message alone (the cell still fails, so Run All stops)."""
-    try:
-        from IPython import get_ipython  # lazy: IPython is heavy, and only a kernel has one
-    except ImportError:  # pragma: no cover - IPython comes with the kernel
-        return
     shell = get_ipython()
     if shell is not None:
         shell.set_custom_exc((ParameterError,), _show_parameter_error)

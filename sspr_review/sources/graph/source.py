@@ -6,6 +6,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+
+from ...core.errors import SourceError, TokenRejected
 from ...core.vocabulary import PASSWORD_RULE_TEMPLATE
 from ..base import FetchStats, Pages, Record, RegistrationParts, RoleData, Source, collect
 from .client import GraphClient, app_budget
@@ -65,9 +68,8 @@ class GraphSource(Source):
         )
 
     def audit(self, start: datetime, end: datetime) -> list[Pages]:
-        from kiota_abstractions.base_request_configuration import RequestConfiguration
         from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
-            DirectoryAuditsRequestBuilder as B,
+            DirectoryAuditsRequestBuilder as B,  # lazy: msgraph-sdk takes about a second to import
         )
 
         builder = self.client.sdk.audit_logs.directory_audits
@@ -84,9 +86,8 @@ class GraphSource(Source):
         ]
 
     def risk(self, since: datetime, end: datetime) -> list[Pages]:
-        from kiota_abstractions.base_request_configuration import RequestConfiguration
         from msgraph.generated.identity_protection.risk_detections.risk_detections_request_builder import (
-            RiskDetectionsRequestBuilder as B,
+            RiskDetectionsRequestBuilder as B,  # lazy: msgraph-sdk takes about a second to import
         )
 
         query = B.RiskDetectionsRequestBuilderGetQueryParameters(filter=risk_filter(since, end), top=500)
@@ -100,9 +101,8 @@ class GraphSource(Source):
     # ---------------------------------------------------------------- lean registration (see ingest.lean)
     def registration_filtered(self, filters: list[str]) -> list[Pages]:
         """The report's rows matching each of ``filters`` (server-side ``$filter``), a stream per filter."""
-        from kiota_abstractions.base_request_configuration import RequestConfiguration
         from msgraph.generated.reports.authentication_methods.user_registration_details.user_registration_details_request_builder import (  # noqa: E501
-            UserRegistrationDetailsRequestBuilder as B,
+            UserRegistrationDetailsRequestBuilder as B,  # lazy: msgraph-sdk takes about a second to import
         )
 
         builder = self.client.sdk.reports.authentication_methods.user_registration_details
@@ -126,18 +126,15 @@ class GraphSource(Source):
         return await collect(self._pages(builder, config, endpoint, source))
 
     async def roles(self) -> RoleData:
-        from kiota_abstractions.base_request_configuration import RequestConfiguration
         from msgraph.generated.role_management.directory.role_assignments.role_assignments_request_builder import (
-            RoleAssignmentsRequestBuilder as A,
+            RoleAssignmentsRequestBuilder as A,  # lazy: msgraph-sdk takes about a second to import
         )
         from msgraph.generated.role_management.directory.role_definitions.role_definitions_request_builder import (
-            RoleDefinitionsRequestBuilder as D,
+            RoleDefinitionsRequestBuilder as D,  # lazy: msgraph-sdk takes about a second to import
         )
         from msgraph.generated.role_management.directory.role_eligibility_schedule_instances.role_eligibility_schedule_instances_request_builder import (  # noqa: E501
-            RoleEligibilityScheduleInstancesRequestBuilder as E,
+            RoleEligibilityScheduleInstancesRequestBuilder as E,  # lazy: msgraph-sdk takes about a second to import
         )
-
-        from ...core.errors import SourceError
 
         directory = self.client.sdk.role_management.directory
         data = RoleData()
@@ -186,8 +183,6 @@ class GraphSource(Source):
         return data
 
     async def policy(self) -> dict[str, Any]:
-        from ...core.errors import SourceError
-
         out: dict[str, Any] = {}
         try:
             settings = await self._list(self.client.sdk.group_settings, None, GROUP_SETTINGS, "policy")
@@ -205,8 +200,6 @@ class GraphSource(Source):
     async def tenant(self) -> dict[str, Any]:
         """The tenant's id and name; the fetch's first request, so a rejected token stops it here, once
         (:class:`~sspr_review.core.errors.TokenRejected` is an authentication error), before any source is tried."""
-        from ...core.errors import SourceError, TokenRejected
-
         try:
             orgs = await self._list(self.client.sdk.organization, None, ORGANIZATION, "tenant")
         except TokenRejected:

@@ -61,7 +61,9 @@ class WorkspaceClient:
     def __init__(
         self, settings: LogAnalyticsSettings, credential: TokenCredential, *, sleep: Sleep | None = None
     ) -> None:
-        from azure.monitor.query import LogsQueryClient
+        from azure.monitor.query import (
+            LogsQueryClient,  # lazy: azure-monitor-query is heavy; only a workspace source needs it
+        )
 
         self.settings = settings
         self.workspace = settings.workspace_id
@@ -82,7 +84,11 @@ class WorkspaceClient:
         self, text: str, timespan: tuple[datetime, datetime] | None, stats: FetchStats, source: str, table: str
     ) -> Table:
         """Run ``text``; raise a :class:`~sspr_review.core.errors.SourceError` naming the fix when it cannot."""
-        from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+        from azure.core.exceptions import (  # lazy: azure-core is heavy; only a workspace source needs it
+            HttpResponseError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
 
         if not self.workspace:
             raise WorkspaceNotFound(
@@ -175,7 +181,9 @@ class WorkspaceClient:
 
 
 def _table(result: Any, source: str, table: str) -> Table:
-    from azure.monitor.query import LogsQueryPartialResult
+    from azure.monitor.query import (
+        LogsQueryPartialResult,  # lazy: azure-monitor-query is heavy; only a workspace source needs it
+    )
 
     if isinstance(result, LogsQueryPartialResult):
         data = result.partial_data or []
