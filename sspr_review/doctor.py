@@ -16,7 +16,6 @@ from typing import Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 
-from .chromium import INSTALL_HINT, find_chromium
 from .core.config import Config
 from .core.errors import (
     AccessDenied,
@@ -28,6 +27,7 @@ from .core.errors import (
     ToolchainMissing,
     WorkspaceNotFound,
 )
+from .mail.chromium import INSTALL_HINT, find_chromium
 from .mail.smtp import connect
 from .report import notebooks
 from .sources.base import FetchStats, run_sync

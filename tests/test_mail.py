@@ -284,8 +284,8 @@ def test_one_connect_logs_in_for_sending_and_for_doctor(tls_files: tuple[Path, P
 
 
 def test_one_chromium_lookup_for_mail_and_doctor(report_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sspr_review.chromium import find_chromium
     from sspr_review.doctor import chromium_check
+    from sspr_review.mail.chromium import find_chromium
 
     monkeypatch.setenv("BROWSER_PATH", "/opt/some/chrome")
     assert find_chromium() == "/opt/some/chrome" == chromium_check().detail

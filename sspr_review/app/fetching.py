@@ -12,6 +12,8 @@ from ..sources import SourceOptions, open_source
 from ..sources.base import run_sync
 from .lookups import registration_needs
 
+__all__ = ["FetchResult", "fetch"]
+
 
 def fetch(
     store: Store,

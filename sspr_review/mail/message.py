@@ -31,10 +31,10 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
-from ..chromium import INSTALL_HINT, find_chromium
 from ..core.config import MailSettings
 from ..core.errors import ConfigError, InputError
 from . import body
+from .chromium import INSTALL_HINT, find_chromium
 from .identities import Identities
 
 log = logging.getLogger(__name__)

@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..app.fetching import FetchResult
 from ..app.notebook import notebook_parameters
 from ..app.workspace import Workspace
 from ..core.errors import NotebookFailed
 from ..core.files import private_dir
 from ..core.vocabulary import SEVERITIES
-from ..ingest.fetch import FetchResult
 from . import notebooks, outputs
 
 #: The notebooks ``run`` executes, in order: (notebook stem, HTML stem).
