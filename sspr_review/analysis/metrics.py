@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..core.settings import AnalysisSettings
+from ..core.vocabulary import TIMED_KINDS
 from ..core.weeks import zone
 from ._util import NAT, NS_PER_DAY, lower_isin, ns, take_rows, timestamps, to_ns, user_key, week_index
 from .flows import is_kind
@@ -102,7 +103,6 @@ METRIC_SPECS: Final[tuple[MetricSpec, ...]] = (
     *_method_specs(),
 )
 _SPEC: Final = {s.name: s for s in METRIC_SPECS}
-_TIME_RANGED: Final = ("audit", "risk")
 
 
 @dataclass(frozen=True)
@@ -506,7 +506,7 @@ def weekly_metrics(
     )
     for spec in METRIC_SPECS:
         column = np.asarray(values[spec.name], dtype=np.float64).copy()
-        if spec.kind in _TIME_RANGED:
+        if spec.kind in TIMED_KINDS:
             if covered is not None and spec.kind in covered:
                 held = _weeks_inside(bounds, covered[spec.kind])
             else:
@@ -515,7 +515,7 @@ def weekly_metrics(
             column[~held] = np.nan
         if not data.has(spec.kind):
             column[last] = np.nan
-        elif spec.kind in _TIME_RANGED:
+        elif spec.kind in TIMED_KINDS:
             column[last] = values[spec.name][last]
         if spec.unit == "count":
             frame[spec.name] = pd.array(_ints(column), dtype="Int64")

@@ -51,7 +51,7 @@ from ...core.coverage import DEFAULT_SNAPSHOT_TOLERANCE_DAYS, Coverage, describe
 from ...core.errors import StoreError
 from ...core.files import atomic_write, write_json, write_parquet
 from ...core.timefmt import iso_z, parse_iso
-from ...core.vocabulary import DATA_KINDS
+from ...core.vocabulary import DATA_KINDS, TIMED_KINDS
 from .compact import read_compact
 from .lean_summary import clear_summary, snapshot_coverage, write_summary
 from .lock import write_lock
@@ -334,7 +334,7 @@ class Store:
         if entry is None:
             raise StoreError(f"unknown kind of data {kind!r}; the kinds are {', '.join(DATA_KINDS)}")
         failures = entry["failures"]
-        if kind in ("audit", "risk"):
+        if kind in TIMED_KINDS:
             parts = [
                 Interval(max(i.start, start), min(i.end, end))
                 for i in self.intervals(kind)

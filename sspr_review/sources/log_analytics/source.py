@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ...core.errors import FetchFailed, PartialResult
+from ...core.vocabulary import TIMED_KINDS
 from ..base import FetchStats, Pages, Record, TimedSource
 from . import queries
 from .client import Sleep, Table, WorkspaceClient
@@ -57,7 +58,7 @@ class LogAnalyticsSource(TimedSource):
     """Audit and risk from the workspace in ``[log_analytics]``. Create inside the event loop that will use it."""
 
     name = "log_analytics"
-    kinds = ("audit", "risk")
+    kinds = TIMED_KINDS
 
     def __init__(
         self,
