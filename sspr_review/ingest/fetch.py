@@ -192,7 +192,8 @@ class FetchRun:
         needs: lean.NeedsFn | None = None,
     ) -> None:
         self.store, self.source, self.config = store, source, config
-        #: Whom a lean registration snapshot looks up (given by the workspace; without it the report is read whole).
+        #: Whom a lean registration snapshot looks up (given by the application layer; without it the report is read
+        #: whole).
         self.needs = needs
         self.windows = dict(windows or {})
         self.now = source.now().astimezone(UTC).replace(microsecond=0)
