@@ -476,7 +476,7 @@ def weekly_metrics(
     before), as the review's coverage chose them (``None``: no snapshot of its own, the week's registration
     metrics are ``<NA>``); the other weeks use the latest snapshot dated within the week.
 
-    >>> from sspr_review.ingest import schema
+    >>> from sspr_review.core import schema
     >>> from sspr_review.analysis import prepare, review_window
     >>> data = prepare({"audit": schema.empty("audit")})
     >>> weekly_metrics(data, review_window("2024-03-11", "UTC"), weeks=2)["sspr_resets"].tolist()

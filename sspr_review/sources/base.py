@@ -56,7 +56,8 @@ class TimedSource(ABC):
     The optional capabilities have defaults: a source that holds its records already (exported files) says
     over which span in :meth:`windows`; one that reads further back than Graph keeps data says so in
     :meth:`lookback_days`; one that can answer less than asked (a workspace's retention, its ingestion delay)
-    narrows the window in :meth:`limit_window`; :meth:`notes` says where the data came from.
+    narrows the window in :meth:`limit_window`; :meth:`notes` says where the data came from; :meth:`set_aside`
+    lists what the source could not read of its input (for the store's ``rejects/``).
     """
 
     name: str
@@ -91,6 +92,10 @@ class TimedSource(ABC):
         """Where ``kind`` came from, when that needs saying in the coverage (nothing by default)."""
         return []
 
+    def set_aside(self) -> SetAside | None:
+        """What the source set aside while reading its input (exported files), or ``None``."""
+        return None
+
     async def aclose(self) -> None:
         """Release connections (nothing to release by default)."""
         return None
@@ -117,8 +122,7 @@ class Source(TimedSource):
     :class:`~.combined.CombinedSource` (audit and risk from a Log Analytics workspace, the rest from another).
 
     Required besides :class:`TimedSource`'s: :meth:`tenant`, :meth:`registration`, :meth:`roles`, :meth:`policy`.
-    Optional: :meth:`set_aside` (what the source could not read of its input, for the store's ``rejects/``) and
-    :meth:`registration_parts` (the registration report in parts, for a lean snapshot).
+    Optional: :meth:`registration_parts` (the registration report in parts, for a lean snapshot).
     """
 
     @abstractmethod
@@ -136,10 +140,6 @@ class Source(TimedSource):
     @abstractmethod
     async def policy(self) -> dict[str, Any]:
         """The password protection settings and the authentication methods policy."""
-
-    def set_aside(self) -> SetAside | None:
-        """What the source set aside while reading its input (exported files), or ``None``."""
-        return None
 
     def registration_parts(self) -> RegistrationParts | None:
         """The registration report in parts (Graph), or ``None``: the source serves the whole report only."""

@@ -95,7 +95,15 @@ class CombinedSource(Source):
         return await self.base.policy()
 
     def set_aside(self) -> SetAside | None:
-        return self.base.set_aside()
+        """What every source it is made of set aside, together (``None`` when none set anything aside)."""
+        parts = [s.set_aside() for s in {id(s): s for s in [self.base, *self.timed.values()]}.values()]
+        found = [p for p in parts if p is not None]
+        if not found:
+            return None
+        merged = SetAside()
+        for part in found:
+            merged.merge(part)
+        return merged
 
     async def aclose(self) -> None:
         try:
