@@ -110,7 +110,7 @@ def test_a_missing_source_is_a_data_gap_and_its_metrics_are_null() -> None:
     assert set(doc["not_evaluated"]) >= {"reset_spike", "blocked_user", "helpdesk_reset", "admin_password_reset"}
     assert not {f["kind"] for f in doc["findings"]} & set(doc["not_evaluated"])
     for spec in METRIC_SPECS:
-        if spec.source == "audit":
+        if spec.kind == "audit":
             assert doc["metrics"][spec.name]["value"] is None, spec.name
     assert doc["metrics"]["registration_coverage"]["value"] is not None
     assert doc["flows"] == {"started": None, "by_end_state": None}
