@@ -80,18 +80,19 @@ BUILDER = """
 import sys, time
 from pathlib import Path
 from sspr_review.core import config
+from sspr_review.app import fetching
 from sspr_review.app.workspace import Workspace
 ws = Workspace(config.load(sys.argv[1], store__path=sys.argv[2]), "demo")
-go, fetch, weeks = Path(sys.argv[3]), ws.fetch, []
-def paused_fetch(**kwargs):  # the test's hand-shake: pause after the first week until the reader is waiting
-    result = fetch(**kwargs)
+go, fetch, weeks = Path(sys.argv[3]), fetching.fetch, []
+def paused_fetch(*args, **kwargs):  # the test's hand-shake: pause after the first week until the reader is waiting
+    result = fetch(*args, **kwargs)
     weeks.append(result)
     if len(weeks) == 1:
         print("first week stored", flush=True)
         while not go.exists():
             time.sleep(0.02)
     return result
-ws.fetch = paused_fetch
+fetching.fetch = paused_fetch
 ws.build_demo_history(progress=False)
 print("built", len(weeks), flush=True)
 """
