@@ -35,10 +35,10 @@ def _rss_mb() -> float:
 def measure(root: str, week_ending: str) -> None:
     """Child process: time ``Workspace.review`` on the store at ``root``; print one JSON line."""
     started = time.perf_counter()
-    from sspr_review import config
     from sspr_review.analysis import review as review_mod
+    from sspr_review.app.workspace import Workspace
+    from sspr_review.core import config
     from sspr_review.ingest.store.history import Store
-    from sspr_review.workspace import Workspace
 
     imported = time.perf_counter() - started
     phases: dict[str, float] = {}
@@ -53,15 +53,15 @@ def measure(root: str, week_ending: str) -> None:
 
         return wrapper
 
-    import sspr_review.analysis as analysis_pkg
-    from sspr_review.analysis import metrics as metrics_mod
+    from sspr_review.analysis import inputs as analysis_inputs
+    from sspr_review.app import inputs as app_inputs
 
-    # Workspace.review imports these at call time, so patching the modules' attributes times them.
+    # The review looks these up in the modules' globals when it runs, so patching them there times them.
     Store.read = timed("read tables", Store.read)  # type: ignore[method-assign]
-    metrics_mod.registration_counts_arrow = timed(
-        "registration counts (52 snapshots, streamed)", metrics_mod.registration_counts_arrow
+    app_inputs.registration_counts_arrow = timed(
+        "registration counts (52 snapshots, streamed)", app_inputs.registration_counts_arrow
     )
-    analysis_pkg.prepare = timed("prepare (events, flows, resets)", analysis_pkg.prepare)
+    analysis_inputs.prepare = timed("prepare (events, flows, resets)", analysis_inputs.prepare)
     review_mod.weekly_metrics = timed("weekly metrics (trend)", review_mod.weekly_metrics)
     review_mod.week_findings = timed("findings (this week and last)", review_mod.week_findings)
     ws = Workspace(config.load(env={"SSPR_REVIEW_STORE_PATH": root}), "graph")
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--users", type=int, nargs="+", default=[100_000, 500_000])
     parser.add_argument("--repeat", type=int, default=2, help="runs per size (the fastest is reported)")
     args = parser.parse_args(argv)
-    from sspr_review.weeks import last_monday
+    from sspr_review.core.weeks import last_monday
 
     end = last_monday("UTC")
     week_ending = f"{end:%Y-%m-%d}"

@@ -131,7 +131,7 @@ def kit_fetch(conn: Any, url: str, store_root: str, scale: float, as_of_iso: str
             "SSPR_REVIEW_STORE_PATH": store_root,
         }
     )
-    from sspr_review import config
+    from sspr_review.core import config
     from sspr_review.ingest.fetch import fetch_into
     from sspr_review.ingest.store.history import Store
     from sspr_review.sources.base import Pages
@@ -168,7 +168,7 @@ def kit_fetch(conn: Any, url: str, store_root: str, scale: float, as_of_iso: str
             return self._tapped("registration", "id", super().registration())
 
     if split > 1:
-        import sspr_review.sources as sources_mod
+        import sspr_review.sources.graph.source as sources_mod
 
         whole = sources_mod.audit_filters
 
@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="experiment: split the audit window into this many parallel sub-windows (B1 only; saved apart)",
     )
     args = parser.parse_args(argv)
-    from sspr_review.weeks import last_monday
+    from sspr_review.core.weeks import last_monday
 
     end = last_monday("UTC")
     week1 = end - timedelta(days=7)

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--scale", type=float, default=0.1, help="time scale of the throttles (0.1: 10 s -> 1 s)")
     args = parser.parse_args(argv)
-    from sspr_review.workspace import last_monday
+    from sspr_review.core.weeks import last_monday
 
     end = last_monday("UTC")
     week1 = end - timedelta(days=7)

@@ -74,7 +74,7 @@ def serve(users: int, end: datetime, log: str) -> None:
 
 
 def backfill(url: str, store: Path, end: datetime) -> dict[str, Any]:
-    from sspr_review import config
+    from sspr_review.core import config
     from sspr_review.ingest.fetch import fetch_into
     from sspr_review.ingest.store.history import Store
     from sspr_review.sources.base import run_sync

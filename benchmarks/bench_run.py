@@ -31,7 +31,7 @@ CHILD = r"""
 import json, resource, sys, time
 started = time.perf_counter()
 import nbclient.client as nc
-import sspr_review.run as run_mod
+import sspr_review.report.run as run_mod
 from sspr_review.cli import main
 
 phases = {"kernel start": 0.0, "kernel shutdown": 0.0}
@@ -95,7 +95,7 @@ def import_times(repeat: int = 7) -> dict[str, Any]:
         "python_s": bare,
         "import_sspr_review_s": package,
         "import_sspr_review_net_s": round(package - bare, 3),
-        "import_workspace_s": median("import sspr_review.workspace"),
+        "import_workspace_s": median("import sspr_review.app.workspace"),
         "import_cli_s": median("import sspr_review.cli"),
         "heavy_modules_loaded_by_import": [m for m in loaded.split(",") if m],
         "target_s": IMPORT_TARGET_S,

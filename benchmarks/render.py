@@ -278,7 +278,7 @@ def _run(r: dict[str, Any]) -> list[str]:
         f'`python -c "import sspr_review"`: **{imports["import_sspr_review_s"]:.3f} s** (median of 7; a bare '
         f"interpreter takes {imports['python_s']:.3f} s; target < {imports['target_s']:g} s: "
         f"{_verdict(imports['met'])}). Heavy modules it loads: {heavy}. For comparison, "
-        f"`import sspr_review.workspace` (pandas, pyarrow) takes {imports['import_workspace_s']:.2f} s and "
+        f"`import sspr_review.app.workspace` (pandas, pyarrow) takes {imports['import_workspace_s']:.2f} s and "
         f"`import sspr_review.cli` {imports['import_cli_s']:.2f} s; msgraph loads only when a Graph source is "
         "created.",
         "",

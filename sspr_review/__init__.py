@@ -2,10 +2,14 @@
 
 The public API is small and imported lazily, so ``import sspr_review`` stays fast:
 
-- :func:`open_workspace` — open a configuration and a source (graph, demo or files); fetch; read tables.
+- :func:`open_workspace` — open a configuration and a source (graph, demo, files or log-analytics); fetch; read
+  tables; review a week.
 - :class:`Workspace` — what :func:`open_workspace` returns.
-- :mod:`sspr_review.ingest.schema` — the normalised tables' columns and dtypes.
-- :mod:`sspr_review.errors` — the exception tree.
+- :mod:`sspr_review.core.schema` — the normalised tables' columns and dtypes.
+- :mod:`sspr_review.core.errors` — the exception tree.
+- :mod:`sspr_review.report` — ``report.open_review`` and the sections the notebooks show.
+
+How the package is laid out, its layers and what each may import: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .workspace import Workspace, open_workspace
+    from .app.workspace import Workspace, open_workspace
 
 __all__ = ["Workspace", "open_workspace"]
 
-_LAZY = {"Workspace": "workspace", "open_workspace": "workspace"}
+_LAZY = {"Workspace": "app.workspace", "open_workspace": "app.workspace"}
 
 
 def __getattr__(name: str) -> Any:

@@ -6,9 +6,9 @@ Exit codes: 0 success; 2 bad usage or configuration; 3 a source could not be fet
 the report template or a Python kernel is missing;
 7 findings at or above ``run --fail-on`` exist; 8 the e-mail could not be sent; 1 ``doctor`` found a problem.
 
-Each command imports the machinery it uses when it runs (the workspace and the analyses, papermill and
-nbconvert, the mail composer, JupyterLab's checks), so that ``--help``, a usage error or ``sspr-review lab``
-does not first load what only another command needs.
+Each command imports the heavy machinery it uses when it runs (the workspace and the analyses with pandas,
+papermill and nbconvert, the mail composer), so that ``--help``, a usage error or ``sspr-review lab`` does not
+first load what only another command needs.
 """
 
 from __future__ import annotations
@@ -23,10 +23,21 @@ from typing import Any, NoReturn
 
 import click
 
-from . import config as config_mod
-from .catalog import SEVERITIES
-from .errors import AuthError, ConfigError, InputError, SsprReviewError, StoreError
-from .sources import SOURCE_NAMES
+from .core import config as config_mod
+from .core.errors import (
+    AuthError,
+    ConfigError,
+    CopyRefused,
+    InputError,
+    NotebookFailed,
+    SsprReviewError,
+    StoreError,
+    ToolchainMissing,
+)
+from .core.vocabulary import SEVERITIES
+from .lab import check_jupyterlab, lab_command, lab_environment, sync_working_copies, working_folder
+from .report.notebooks import copy_notebooks
+from .sources import PROVIDERS
 
 EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS, EXIT_MAIL = 2, 3, 4, 5, 6, 7, 8
 EXIT_INPUT = EXIT_STORE  # input files or records that cannot be read (named; the readable ones still land)
@@ -49,7 +60,7 @@ progress_option = click.option(
 )
 source_option = click.option(
     "--source",
-    type=click.Choice(SOURCE_NAMES),
+    type=click.Choice(PROVIDERS),
     default="graph",
     show_default=True,
     help="graph: Microsoft Graph; demo: the built-in demo tenant; files: a folder of Graph JSON (--files); "
@@ -70,8 +81,6 @@ def _fail(message: str, code: int) -> NoReturn:
 @contextlib.contextmanager
 def _exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
     """Turn the kit's errors into the documented exit codes, with the message (and its fix) on stderr."""
-    from .errors import CopyRefused, NotebookFailed, ToolchainMissing
-
     try:
         yield
     except (ConfigError, CopyRefused) as exc:
@@ -88,12 +97,18 @@ def _exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
         _fail(f"{prefix}{exc}", other)
 
 
-def _workspace(config_path: Path | None, store_path: Path | None, source: str, files: Path | None = None) -> Any:
-    from .workspace import Workspace
-
+def _config(config_path: Path | None, store_path: Path | None = None, **overrides: Any) -> config_mod.Config:
     with _exit_codes():
-        cfg = config_mod.load(config_path, store__path=str(store_path) if store_path else None)
-        return Workspace(cfg, source, files=files)  # type: ignore[arg-type]
+        return config_mod.load(config_path, store__path=str(store_path) if store_path else None, **overrides)
+    raise AssertionError("unreachable")  # pragma: no cover - _exit_codes exits
+
+
+def _workspace(config_path: Path | None, store_path: Path | None, source: str, files: Path | None = None) -> Any:
+    from .app.workspace import Workspace  # lazy: the workspace loads pandas, which --help must not
+
+    cfg = _config(config_path, store_path)
+    with _exit_codes():
+        return Workspace(cfg, source, files=files)
     raise AssertionError("unreachable")  # pragma: no cover - _exit_codes exits
 
 
@@ -108,7 +123,7 @@ def _report(result: Any, ws: Any) -> None:
 
 
 def _summary(ws: Any, week_ending: str | None) -> Any:
-    from .report.summary import review_lines
+    from .report.summary import review_lines  # lazy: the report loads pandas, which --help must not
 
     review = ws.review(week_ending)
     if ws.week_note:
@@ -213,15 +228,10 @@ def demo(
     The demo store is rebuilt as weekly scheduled fetches would have filled it, through the same
     normalisation and store code as Microsoft Graph data. Needs no tenant and no configuration.
     """
-    from .workspace import Workspace
+    from .app.workspace import Workspace  # lazy: the workspace loads pandas, which --help must not
 
+    cfg = _config(config_path, store_path, demo__users=users, demo__weeks=weeks)
     with _exit_codes():
-        cfg = config_mod.load(
-            config_path,
-            store__path=str(store_path) if store_path else None,
-            demo__users=users,
-            demo__weeks=weeks,
-        )
         ws = Workspace(cfg, "demo")
         results = ws.build_demo_history(progress=progress)
     click.echo(f"Demo tenant: {len(results)} weekly fetches into {ws.store.path}")
@@ -279,7 +289,7 @@ def run(
     5 authentication failed; 6 a notebook failed, or a notebook, the report
     template or the kernel is missing; 7 --fail-on matched; 8 the e-mail could not be sent.
     """
-    from .report.run import run as run_reports
+    from .report.run import run as run_reports  # lazy: papermill and nbconvert are heavy
 
     ws = _workspace(config_path, store_path, source, files)
     with _exit_codes():
@@ -306,18 +316,18 @@ def run(
         counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
     click.echo("Findings: " + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none"))
     if do_email:
-        _email(ws, result.folder, dry_run)
+        _email(ws.config, result.folder, dry_run)
     if result.fetch is not None:
         _outcome(result.fetch, ws, "the reports show the gap")
     if fail_on and (matched := result.at_or_above(fail_on)):
         _fail(f"{len(matched)} findings at or above {fail_on}", EXIT_FINDINGS)
 
 
-def _email(ws: Any, folder: Path, dry_run: bool) -> None:
-    from .mail import ReportFolder, send
+def _email(cfg: config_mod.Config, folder: Path, dry_run: bool) -> None:
+    from .mail import ReportFolder, send  # lazy: the mail composer loads pandas and Jinja2, which --help must not
 
     with _exit_codes(EXIT_MAIL, "e-mail not sent: "):
-        where, notes = send(ReportFolder.load(folder), ws.config.mail, ws, dry_run=dry_run)
+        where, notes = send(ReportFolder.load(folder), cfg, dry_run=dry_run)
     for note in notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"E-mail {where}")
@@ -337,8 +347,7 @@ def email(config_path: Path | None, store_path: Path | None, folder: Path, dry_r
     Transports: SMTP (STARTTLS by default; login from SSPR_REVIEW_SMTP_USERNAME/PASSWORD) or Microsoft Graph
     sendMail (Mail.Send).
     """
-    ws = _workspace(config_path, store_path, "graph")
-    _email(ws, folder, dry_run)
+    _email(_config(config_path, store_path), folder, dry_run)
 
 
 @main.command()
@@ -360,7 +369,7 @@ def review(
     With --source demo the demo store is built first when missing (or, when another process is building it,
     the review waits for that build).
     """
-    from .report.outputs import write_findings
+    from .report.outputs import write_findings  # lazy: the report loads pandas, which --help must not
 
     ws = _workspace(config_path, store_path, source)
     with _exit_codes():
@@ -381,8 +390,6 @@ def notebooks_command(folder: Path, force: bool) -> None:
     Running it again updates copies you did not change. A copy you edited is never overwritten unless you
     pass --force: nothing is copied and the exit code is 2.
     """
-    from .report.notebooks import copy_notebooks
-
     with _exit_codes():
         done = copy_notebooks(folder, force=force)
     for path, action in done:
@@ -399,7 +406,7 @@ def doctor(config_path: Path | None, no_graph: bool) -> None:
     Chromium for the e-mail's charts, and the report notebooks, their template and a Python kernel.
     Exits 1 when something is wrong, with the fix under each problem.
     """
-    from .doctor import run_checks
+    from .doctor import run_checks  # lazy: the checks load the mail composer and pandas, which --help must not
 
     try:
         cfg = config_mod.load(config_path)
@@ -486,31 +493,25 @@ def reasons(
     Test your rules:      sspr-review reasons --from-store --config config.toml --reason-rules my_rules.csv
     Unrecognised only:    sspr-review reasons --from-store --config config.toml | awk -F'\\t' '$5 == ""'
     """
-    import pandas as pd
+    import pandas as pd  # lazy: --help must not load pandas
 
-    from .analysis.flows import classify_events
-    from .analysis.reasons import explain_reasons
+    from .analysis.reasons import explain_reasons  # lazy: the analyses load pandas, which --help must not
+    from .app.workspace import Workspace  # lazy: the workspace loads pandas, which --help must not
 
+    rules_file = str(reason_rules.resolve()) if reason_rules else None
+    cfg = _config(config_path, store_path, analysis__reason_rules=rules_file)
     with _exit_codes():
-        rules_file = str(reason_rules.resolve()) if reason_rules else None
-        cfg = config_mod.load(
-            config_path, store__path=str(store_path) if store_path else None, analysis__reason_rules=rules_file
-        )
         rules = cfg.analysis_settings().rules()
         if from_store:
-            from .workspace import Workspace
-
-            ws = Workspace(cfg, source)  # type: ignore[arg-type]
-            columns = ["activity_time", "activity", "result", "result_reason"]
-            audit = ws.store.read("audit", columns=columns, compact=True)
-            if audit.empty:
+            ws = Workspace(cfg, source)
+            stored = ws.reason_texts(rules)
+            if stored is None:
                 _fail(
                     f"no data: the store {ws.store.path} holds no audit events yet; "
                     "run 'sspr-review fetch' first (or pass --store / --source)",
                     EXIT_FETCH,
                 )
-            classified = classify_events(audit, rules)["classified"].to_numpy(dtype=bool)
-            texts = sorted({str(v) for v in audit["result_reason"][classified].dropna().unique() if str(v).strip()})
+            texts = stored
         else:
             stdin = sys.stdin.buffer
             if stdin.isatty():
@@ -544,7 +545,6 @@ def lab(folder: Path | None, jupyter_options: tuple[str, ...]) -> None:
     saves there is owner-only. JUPYTER_OPTIONS go to JupyterLab as given, e.g.
     sspr-review lab --no-browser --port 8899 --IdentityProvider.token=...
     """
-    from .lab import check_jupyterlab, lab_command, lab_environment, sync_working_copies, working_folder
 
     target = (folder or working_folder()).expanduser().absolute()
     with _exit_codes():

@@ -14,10 +14,28 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .chromium import INSTALL_HINT, find_chromium
-from .config import Config
-from .errors import AuthError, MailError, SsprReviewError, TokenRejected, ToolchainMissing
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+
+from .core.config import Config
+from .core.errors import (
+    AccessDenied,
+    AuthError,
+    MailError,
+    SsprReviewError,
+    TableMissing,
+    TokenRejected,
+    ToolchainMissing,
+    WorkspaceNotFound,
+)
+from .mail.chromium import INSTALL_HINT, find_chromium
 from .mail.smtp import connect
+from .report import notebooks
+from .sources.base import FetchStats, run_sync
+from .sources.graph import endpoints as s
+from .sources.graph.auth import CredentialTokenProvider, build_credential
+from .sources.graph.client import GraphClient, app_budget
+from .sources.log_analytics import queries
+from .sources.log_analytics.client import CATEGORIES, WorkspaceClient
 
 
 @dataclass(frozen=True)
@@ -35,21 +53,18 @@ class Check:
 
 def _probes(client: Any) -> list[tuple[str, Any, Any]]:
     """(name, endpoint, request) for the smallest request each source answers."""
-    from kiota_abstractions.base_request_configuration import RequestConfiguration
     from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
-        DirectoryAuditsRequestBuilder as Audits,
+        DirectoryAuditsRequestBuilder as Audits,  # lazy: msgraph-sdk takes about a second to import
     )
     from msgraph.generated.identity_protection.risk_detections.risk_detections_request_builder import (
-        RiskDetectionsRequestBuilder as Risk,
+        RiskDetectionsRequestBuilder as Risk,  # lazy: msgraph-sdk takes about a second to import
     )
     from msgraph.generated.reports.authentication_methods.user_registration_details.user_registration_details_request_builder import (  # noqa: E501
-        UserRegistrationDetailsRequestBuilder as Registration,
+        UserRegistrationDetailsRequestBuilder as Registration,  # lazy: msgraph-sdk takes about a second to import
     )
     from msgraph.generated.role_management.directory.role_assignments.role_assignments_request_builder import (
-        RoleAssignmentsRequestBuilder as Roles,
+        RoleAssignmentsRequestBuilder as Roles,  # lazy: msgraph-sdk takes about a second to import
     )
-
-    from .sources.graph import endpoints as s
 
     sdk = client.sdk
     nobody = "id eq '00000000-0000-0000-0000-000000000000'"
@@ -100,10 +115,6 @@ def _probes(client: Any) -> list[tuple[str, Any, Any]]:
 
 def graph_checks(config: Config) -> list[Check]:
     """A token, then one minimal request per source."""
-    from .sources.base import FetchStats, run_sync
-    from .sources.graph.auth import CredentialTokenProvider, build_credential
-    from .sources.graph.client import GraphClient, app_budget
-
     try:
         credential = build_credential(config.auth)
     except AuthError as exc:
@@ -145,12 +156,6 @@ def graph_checks(config: Config) -> list[Check]:
 def log_analytics_checks(config: Config) -> list[Check]:
     """One ``take 1`` per workspace table: ok, missing role (Log Analytics Reader), missing table (no diagnostic
     setting sends it), or the workspace itself not found."""
-    from .errors import AccessDenied, TableMissing, WorkspaceNotFound
-    from .sources.base import FetchStats, run_sync
-    from .sources.graph.auth import build_credential
-    from .sources.log_analytics import queries
-    from .sources.log_analytics.client import CATEGORIES, WorkspaceClient
-
     settings = config.log_analytics.model_copy(update={"max_retries": 1, "retry_backoff_seconds": 0.5})
     try:
         credential = build_credential(config.auth)
@@ -217,9 +222,7 @@ def chromium_check(which: Callable[[str], str | None] | None = None) -> Check:
 
 def toolchain_checks() -> list[Check]:
     """The packaged notebooks (readable), the nbconvert report template and a Python kernel with ipykernel."""
-    import nbformat
-
-    from .report import notebooks
+    import nbformat  # lazy: nbformat loads jsonschema (about a second); only this check needs it
 
     checks = []
     try:

@@ -12,14 +12,17 @@ existing notebook keeps its mode 600.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import ConfigError
-from .ingest.store import private_dir, write_private_text
+from .core.config import default_home
+from .core.errors import ConfigError
+from .core.files import private_dir, write_private_text
 from .report.copies import Action, sync_copies
+from .report.notebooks import notebook_files
 
 CONFIG_DIR = ".sspr-lab"
 #: Loaded by JupyterLab (``--config``): files the server writes are owner-only.
@@ -35,17 +38,13 @@ c.FileContentsManager.delete_to_trash = False
 
 def working_folder(env: dict[str, str] | None = None) -> Path:
     """The default working folder: ``lab/`` in the project root of a git checkout (git ignores it), else
-    ``lab/`` in the user data folder of a pip install (see :func:`sspr_review.config.default_home`)."""
-    from .config import default_home
-
+    ``lab/`` in the user data folder of a pip install (see :func:`sspr_review.core.config.default_home`)."""
     return default_home(env) / "lab"
 
 
 def notebook_sources() -> dict[str, Path]:
     """Notebook file name → the notebook the kit ships (:func:`sspr_review.report.notebooks.notebook_files`: the
     wheel's ``sspr_review/notebook_files`` or a checkout's ``notebooks/``, read with importlib.resources)."""
-    from .report.notebooks import notebook_files
-
     return notebook_files()
 
 
@@ -88,8 +87,6 @@ def lab_environment() -> dict[str, str]:
 
 
 def check_jupyterlab() -> None:
-    import importlib.util
-
     if importlib.util.find_spec("jupyterlab") is None:
         raise ConfigError(
             "JupyterLab is not installed in this environment: pip install 'sspr-review[lab]' (or make install)"

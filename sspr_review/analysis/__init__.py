@@ -1,27 +1,31 @@
-"""The analysis layer: pure, vectorised functions over the normalised tables of :mod:`sspr_review.ingest.schema`.
+"""The analysis layer: pure, vectorised functions over the normalised tables of :mod:`sspr_review.core.schema`.
 
+It imports only :mod:`sspr_review.core`: the thresholds are :class:`~sspr_review.core.settings.AnalysisSettings`.
 Typical use::
 
     window = review_window(None, "Europe/Berlin")
-    review = build_review(tables, coverage, window, AnalysisSettings(timezone="Europe/Berlin"))
+    review = build_review(ReviewInputs(tables, coverage, window), AnalysisSettings(timezone="Europe/Berlin"))
     document = findings_json(review)
 
-Modules: :mod:`.window` (the review week), :mod:`.settings` (thresholds), :mod:`.activities` (which audit events
-are what), :mod:`.reasons` (resultReason rule table), :mod:`.flows` (SSPR flows), :mod:`.prepare` (derived tables),
-:mod:`.metrics` (weekly metrics and trend), :mod:`.model` (the finding, its kinds, fingerprints and JSON form),
-:mod:`.accounts` (account matching and the week's resets, shared by the rules), the rules by family
-(:mod:`.rules_resets`, :mod:`.rules_blocked`, :mod:`.rules_leaked`, :mod:`.rules_writeback`,
-:mod:`.rules_registration`, :mod:`.takeover`), :mod:`.registry` (every rule and the sources it needs, running them,
-data gaps), :mod:`.compare` (week-over-week: new, continuing, resolved),
-:mod:`.correlations` (risk detections against password resets, both ways) and :mod:`.review` (one review and its
-findings.json).
+Modules: :mod:`.window` (the review week), :mod:`.activities` (which audit events are what), :mod:`.reasons`
+(classifying resultReason texts with the rule table of :mod:`sspr_review.core.reason_rules`), :mod:`.flows`
+(SSPR flows), :mod:`.prepare` (derived tables), :mod:`.metrics` (weekly metrics and trend), :mod:`.model` (the
+finding, its kinds, fingerprints and JSON form), :mod:`.accounts` (account matching and the week's resets, shared
+by the rules), the rules by family (:mod:`.rules_resets`, :mod:`.rules_blocked`, :mod:`.rules_leaked`,
+:mod:`.rules_writeback`, :mod:`.rules_registration`, :mod:`.takeover`), :mod:`.registry` (every rule and the
+kinds of data it needs, running them, data gaps), :mod:`.compare` (week-over-week: new, continuing, resolved),
+:mod:`.correlations` (risk detections against password resets, both ways), :mod:`.inputs` (what one review is
+built from), :mod:`.review` (one review and its findings.json) and :mod:`.lookups` (the accounts the rules look
+up, for a lean registration snapshot).
 """
 
-from ..catalog import KNOWN_ACTIVITIES
+from ..core.settings import AnalysisSettings
+from ..core.vocabulary import KNOWN_ACTIVITIES
 from .activities import activity_kind
 from .compare import Comparison, compare
 from .correlations import Correlations, correlate, reset_to_risk, risk_outcomes, risk_to_reset
 from .flows import Flows, classify_events, completed_resets, flows, unrecognised_reasons
+from .inputs import ReviewInputs, holds_data, prepare_inputs
 from .metrics import METRIC_SPECS, Metric, MetricSpec, weekly_metrics, window_metrics
 from .model import KINDS, SEVERITIES, Finding, Rule, finding_from_dict, finding_to_dict, fingerprint, sort_findings
 from .prepare import ReviewData, prepare, privileged_lookup
@@ -33,7 +37,6 @@ from .rules_leaked import find_leaked_credentials_remediated, find_leaked_creden
 from .rules_registration import find_registration_gaps
 from .rules_resets import find_admin_password_resets, find_helpdesk_resets, find_reset_spikes
 from .rules_writeback import find_writeback_failures
-from .settings import AnalysisSettings
 from .takeover import find_phone_only_resets_new_ip, find_security_info_changes_after_reset, phone_only_unjudged
 from .window import ReviewWindow, review_window
 
@@ -57,6 +60,7 @@ __all__ = [
     "ReasonRule",
     "Review",
     "ReviewData",
+    "ReviewInputs",
     "ReviewWindow",
     "Rule",
     "activity_kind",
@@ -84,8 +88,10 @@ __all__ = [
     "findings_schema",
     "fingerprint",
     "flows",
+    "holds_data",
     "phone_only_unjudged",
     "prepare",
+    "prepare_inputs",
     "privileged_lookup",
     "reason_rules",
     "reset_to_risk",

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..timefmt import iso_z
+from ..core.timefmt import iso_z
 
 NAT: Final = np.iinfo(np.int64).min
 NS_PER_MINUTE: Final = 60 * 1_000_000_000

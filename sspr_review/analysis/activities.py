@@ -29,7 +29,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from ..catalog import (
+from ..core.vocabulary import (
     ADMIN_RESET,
     DIRECTORY_RESETS,
     OTHER_KNOWN,

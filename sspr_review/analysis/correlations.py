@@ -45,14 +45,15 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ..ingest.coverage import SourceCoverage
+from ..core.coverage import Coverage
+from ..core.settings import AnalysisSettings
+from ..core.weeks import zone
 from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, iso, lower, ns, plain, take_rows, timestamps, to_ns, week_index
 from .accounts import account_key, account_pairs, display_name, may_pair, week_resets
 from .flows import is_kind
 from .metrics import week_bounds
 from .prepare import ReviewData
-from .settings import AnalysisSettings
-from .window import ReviewWindow, zone
+from .window import ReviewWindow
 
 __all__ = [
     "FIXES",
@@ -466,7 +467,7 @@ class Correlations:
 _NEEDED: Final = (("risk", "risk detections"), ("audit", "audit events"))
 
 
-def _gap(data: ReviewData, coverage: Mapping[str, SourceCoverage]) -> str | None:
+def _gap(data: ReviewData, coverage: Mapping[str, Coverage]) -> str | None:
     missing = []
     for source, words in _NEEDED:
         if not data.has(source):
@@ -496,7 +497,7 @@ def _history(data: ReviewData, history_start: Mapping[str, datetime] | None) -> 
 
 def correlate(
     data: ReviewData,
-    coverage: Mapping[str, SourceCoverage],
+    coverage: Mapping[str, Coverage],
     window: ReviewWindow,
     settings: AnalysisSettings,
     *,

@@ -2,27 +2,19 @@
 
 A lean snapshot holds Graph's counts (``usersRegisteredByFeature``), every member who is not SSPR-capable, every
 administrator and every SSPR-capable guest in full, and of the other users only those the week's rules look up
-(:func:`registration_needs`, run by the fetch once the week's audit events are stored). The registration
+(:func:`~.lookups.accounts_looked_up`, run by the fetch once the week's audit events are stored). The registration
 metrics then take the capable members from Graph's count (:func:`lean_counts`), and every rule reads the same
 rows it would read in a full snapshot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from ..ingest.coverage import SourceCoverage
-    from .prepare import ReviewData
-    from .settings import AnalysisSettings
-    from .window import ReviewWindow
-
-__all__ = ["lean_counts", "registration_needs"]
+__all__ = ["lean_counts", "lean_member_counts"]
 
 
 def lean_counts(counts: pd.DataFrame, lean: Mapping[int, int]) -> pd.DataFrame:
@@ -59,35 +51,3 @@ def lean_member_counts(
     ``ssprCapable`` count (see :func:`lean_counts`)."""
     cap = int(graph_capable) - int((~member & capable).sum())
     return cap + int((member & enabled & ~capable).sum()), cap
-
-
-def registration_needs(
-    data: ReviewData,
-    weeks: Sequence[tuple[ReviewWindow, Mapping[str, SourceCoverage]]],
-    settings: AnalysisSettings,
-) -> pd.DataFrame:
-    """The accounts (``user_id``, ``user_upn``) whose registration row the rules look up for each of ``weeks``
-    (window and coverage, as :func:`~.review.week_findings` takes them): the rules that declare the
-    registration source (:data:`~.registry.RULES`) are run as the review runs them, and every
-    :func:`~.prepare.registration_lookup` they make is recorded. The rules decide whom to look up before they
-    read a registration row, so the snapshot being fetched need not exist yet."""
-    from .prepare import chosen_snapshots, complete_sources, source_gaps
-    from .registry import RULES
-
-    calls: list[pd.DataFrame] = []
-    readers = [r for r in RULES.values() if "registration" in r.uses or any("registration" in g for g in r.requires)]
-    for window, coverage in weeks:
-        week = replace(
-            data,
-            complete=complete_sources(coverage),
-            gaps=source_gaps(coverage),
-            snapshots=chosen_snapshots(coverage),
-            lookups=calls,
-        )
-        for rule in readers:
-            if all(any(week.has(s) for s in group) for group in rule.requires):
-                rule.function(week, window, settings)
-    if not calls:
-        return pd.DataFrame({"user_id": pd.Series(dtype="string"), "user_upn": pd.Series(dtype="string")})
-    out = pd.concat(calls, ignore_index=True).astype("string")
-    return out.drop_duplicates().reset_index(drop=True)

@@ -28,13 +28,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..core.settings import AnalysisSettings
+from ..core.vocabulary import TIMED_KINDS
+from ..core.weeks import zone
 from ._util import NAT, NS_PER_DAY, lower_isin, ns, take_rows, timestamps, to_ns, user_key, week_index
 from .flows import is_kind
 from .lean import lean_counts
 from .prepare import ReviewData, role_candidates, roles_match
 from .reasons import END_STATES, METHODS
-from .settings import AnalysisSettings
-from .window import ReviewWindow, zone
+from .window import ReviewWindow
 
 __all__ = [
     "METRIC_SPECS",
@@ -52,11 +54,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """Name, unit ("count", "ratio" in 0-1, or "currency"), source and meaning of a metric."""
+    """Name, unit ("count", "ratio" in 0-1, or "currency"), the kind of data it is counted from and meaning of a
+    metric (findings.json calls the kind ``source``)."""
 
     name: str
     unit: str
-    source: str
+    kind: str
     description: str
 
 
@@ -100,7 +103,6 @@ METRIC_SPECS: Final[tuple[MetricSpec, ...]] = (
     *_method_specs(),
 )
 _SPEC: Final = {s.name: s for s in METRIC_SPECS}
-_TIME_RANGED: Final = ("audit", "risk")
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,8 @@ class Metric:
     value: float | int | None
     previous: float | int | None
     unit: str
-    source: str
+    #: The kind of data it is counted from (findings.json's ``source``).
+    kind: str
 
     @property
     def change(self) -> float | int | None:
@@ -473,7 +476,7 @@ def weekly_metrics(
     before), as the review's coverage chose them (``None``: no snapshot of its own, the week's registration
     metrics are ``<NA>``); the other weeks use the latest snapshot dated within the week.
 
-    >>> from sspr_review.ingest import schema
+    >>> from sspr_review.core import schema
     >>> from sspr_review.analysis import prepare, review_window
     >>> data = prepare({"audit": schema.empty("audit")})
     >>> weekly_metrics(data, review_window("2024-03-11", "UTC"), weeks=2)["sspr_resets"].tolist()
@@ -503,16 +506,16 @@ def weekly_metrics(
     )
     for spec in METRIC_SPECS:
         column = np.asarray(values[spec.name], dtype=np.float64).copy()
-        if spec.source in _TIME_RANGED:
-            if covered is not None and spec.source in covered:
-                held = _weeks_inside(bounds, covered[spec.source])
+        if spec.kind in TIMED_KINDS:
+            if covered is not None and spec.kind in covered:
+                held = _weeks_inside(bounds, covered[spec.kind])
             else:
-                begin = starts.get(spec.source)
+                begin = starts.get(spec.kind)
                 held = bounds[:-1] >= begin if begin is not None else np.zeros(weeks, dtype=bool)
             column[~held] = np.nan
-        if not data.has(spec.source):
+        if not data.has(spec.kind):
             column[last] = np.nan
-        elif spec.source in _TIME_RANGED:
+        elif spec.kind in TIMED_KINDS:
             column[last] = values[spec.name][last]
         if spec.unit == "count":
             frame[spec.name] = pd.array(_ints(column), dtype="Int64")
@@ -575,7 +578,7 @@ def window_metrics(
             value=_scalar(current[spec.name]),
             previous=None if previous is None else _scalar(previous[spec.name]),
             unit=spec.unit,
-            source=spec.source,
+            kind=spec.kind,
         )
         for spec in METRIC_SPECS
     }

@@ -1,6 +1,6 @@
 """The findings model: :class:`Finding`, the finding kinds, :class:`Rule`, fingerprints, and findings as JSON.
 
-A finding is what the reviewer should look at; its severity is one of :data:`sspr_review.catalog.SEVERITIES`.
+A finding is what the reviewer should look at; its severity is one of :data:`sspr_review.core.vocabulary.SEVERITIES`.
 The rules live in modules by family (:mod:`.rules_resets`, :mod:`.rules_blocked`, :mod:`.rules_leaked`,
 :mod:`.rules_writeback`, :mod:`.rules_registration`, :mod:`.takeover`), registered in :data:`.registry.RULES`;
 :mod:`.compare` matches a week's findings with the week before by fingerprint.
@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from ..catalog import SEVERITIES
+from ..core.settings import AnalysisSettings
+from ..core.vocabulary import SEVERITIES
 from ._util import as_datetime, iso, plain
 from .prepare import ReviewData
-from .settings import AnalysisSettings
 from .window import ReviewWindow
 
 __all__ = [

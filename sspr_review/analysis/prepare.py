@@ -15,9 +15,10 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from .. import catalog
-from ..ingest import schema
-from ..ingest.coverage import SourceCoverage
+from ..core import schema
+from ..core.coverage import Coverage
+from ..core.settings import AnalysisSettings
+from ..core.vocabulary import SYNC_ACCOUNT_PREFIX
 from ._util import (
     NAT,
     NS_PER_DAY,
@@ -34,25 +35,24 @@ from ._util import (
 )
 from .flows import classify_events, completed_resets, flows, is_kind
 from .lean import lean_counts
-from .settings import AnalysisSettings
 
 __all__ = [
-    "TABLE_SOURCES",
+    "TABLE_KINDS",
     "ReviewData",
     "admin_resets",
     "chosen_snapshots",
-    "complete_sources",
+    "complete_kinds",
     "in_roles",
+    "kind_gaps",
     "prepare",
     "privileged_lookup",
     "role_candidates",
     "roles_match",
-    "source_gaps",
     "temporary_access_passes",
 ]
 
-#: Which coverage source each table comes from.
-TABLE_SOURCES: Final[Mapping[str, str]] = {
+#: Which kind of data (its coverage) each table comes from.
+TABLE_KINDS: Final[Mapping[str, str]] = {
     "audit": "audit",
     "risk": "risk",
     "registration": "registration",
@@ -85,7 +85,7 @@ class ReviewData:
     #: the recent ones (``Workspace.review`` streams the older snapshots instead of loading them); ``None``:
     #: computed from ``registration``.
     registration_counts: pd.DataFrame | None = None
-    #: Per source, what it lacks for the review window (see :func:`source_gaps`): the reason of an incomplete
+    #: Per source, what it lacks for the review window (see :func:`kind_gaps`): the reason of an incomplete
     #: source, or the parts a complete source could not read (PIM eligibility, a role group's members).
     gaps: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Per snapshot source (``registration``, ``roles``), the snapshot the window under evaluation uses (see
@@ -97,22 +97,22 @@ class ReviewData:
     #: ``ssprCapable`` count over every user type. Their member counts come from it.
     registration_lean: Mapping[int, int] = field(default_factory=dict)
     #: When set, every :func:`registration_lookup` appends the accounts it looks up (``user_id``,
-    #: ``user_upn``): see :func:`~.lean.registration_needs`.
+    #: ``user_upn``): see :func:`~.lookups.accounts_looked_up`.
     lookups: list[pd.DataFrame] | None = field(default=None, compare=False)
 
-    def has(self, source: str) -> bool:
-        """The source is complete for the review window."""
-        return source in self.complete
+    def has(self, kind: str) -> bool:
+        """The kind of data is complete for the review window."""
+        return kind in self.complete
 
-    def lacks(self, source: str) -> tuple[str, ...]:
-        """What ``source`` lacks for the review window: empty when it is complete and every part was read."""
-        if source not in self.complete:
-            return self.gaps.get(source) or (f"no {source} data for the week",)
-        return tuple(self.gaps.get(source, ()))
+    def lacks(self, kind: str) -> tuple[str, ...]:
+        """What ``kind`` lacks for the review window: empty when it is complete and every part was read."""
+        if kind not in self.complete:
+            return self.gaps.get(kind) or (f"no {kind} data for the week",)
+        return tuple(self.gaps.get(kind, ()))
 
-    def snapshot_day(self, source: str) -> int | None:
-        """The UTC day (days since the epoch) of the snapshot of ``source`` the window uses, if one is chosen."""
-        when = self.snapshots.get(source)
+    def snapshot_day(self, kind: str) -> int | None:
+        """The UTC day (days since the epoch) of the snapshot of ``kind`` the window uses, if one is chosen."""
+        when = self.snapshots.get(kind)
         return None if when is None else to_ns(when) // NS_PER_DAY
 
     def roles(self) -> pd.DataFrame:
@@ -130,7 +130,7 @@ def _table(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
         return schema.empty(name)
     missing = [c for c in schema.TABLES[name] if c not in frame.columns]
     if missing:
-        raise ValueError(f"table {name!r} lacks the columns {missing}; build it with sspr_review.ingest.schema.conform")
+        raise ValueError(f"table {name!r} lacks the columns {missing}; build it with sspr_review.core.schema.conform")
     return frame.reset_index(drop=True)
 
 
@@ -176,7 +176,7 @@ def admin_resets(
     from_user = (lower(sub["initiator_type"]) == "user").to_numpy(dtype=bool, na_value=False)
     same_id = (lower(sub["initiator_id"]) == lower(sub["target_id"])).to_numpy(dtype=bool, na_value=False)
     same_upn = (lower(sub["initiator_upn"]) == lower(sub["target_upn"])).to_numpy(dtype=bool, na_value=False)
-    sync = lower(sub["initiator_upn"]).str.startswith(catalog.SYNC_ACCOUNT_PREFIX).to_numpy(dtype=bool, na_value=False)
+    sync = lower(sub["initiator_upn"]).str.startswith(SYNC_ACCOUNT_PREFIX).to_numpy(dtype=bool, na_value=False)
     flow_ids = flow_table["correlation_id"].dropna()
     in_flow = isin(lower(sub["correlation_id"]), flow_ids)
     keep = directory[from_user & ~same_id & ~same_upn & ~sync & ~in_flow]
@@ -244,14 +244,14 @@ def prepare(
     tables: Mapping[str, pd.DataFrame],
     settings: AnalysisSettings | None = None,
     *,
-    coverage: Mapping[str, SourceCoverage] | None = None,
+    coverage: Mapping[str, Coverage] | None = None,
     registration_counts: pd.DataFrame | None = None,
     registration_lean: Mapping[int, int] | None = None,
 ) -> ReviewData:
     """Derive everything the rules and metrics need from the normalised ``tables``.
 
     ``tables`` maps ``audit``, ``risk``, ``registration`` and ``privileged`` to frames shaped like
-    :mod:`sspr_review.ingest.schema` (a missing table is an empty one); string columns may also be categorical (as
+    :mod:`sspr_review.core.schema` (a missing table is an empty one); string columns may also be categorical (as
     ``Store.read(..., compact=True)`` returns them). ``coverage`` says which sources are complete for the
     review window; without it, every table passed in counts as complete. ``registration_counts`` (see
     :func:`~.metrics.registration_counts`) stands in for the registration snapshots ``tables`` leaves out;
@@ -267,10 +267,10 @@ def prepare(
     resets["user_key"] = user_key(resets)
     lean = dict(registration_lean or {})
     if coverage is None:
-        complete = frozenset(TABLE_SOURCES[name] for name in tables if name in TABLE_SOURCES)
+        complete = frozenset(TABLE_KINDS[name] for name in tables if name in TABLE_KINDS)
         gaps: dict[str, tuple[str, ...]] = {}
     else:
-        complete, gaps = complete_sources(coverage), source_gaps(coverage)
+        complete, gaps = complete_kinds(coverage), kind_gaps(coverage)
     return ReviewData(
         audit=audit,
         risk=_table(tables, "risk"),
@@ -288,14 +288,14 @@ def prepare(
     )
 
 
-def complete_sources(coverage: Mapping[str, SourceCoverage]) -> frozenset[str]:
-    """The sources whose coverage is complete."""
+def complete_kinds(coverage: Mapping[str, Coverage]) -> frozenset[str]:
+    """The kinds of data whose coverage is complete."""
     return frozenset(name for name, cov in coverage.items() if cov.complete)
 
 
-def source_gaps(coverage: Mapping[str, SourceCoverage]) -> dict[str, tuple[str, ...]]:
-    """Per source that is not whole, what it lacks: the reason when it is incomplete, else the parts of it that
-    could not be read (``SourceCoverage.missing``)."""
+def kind_gaps(coverage: Mapping[str, Coverage]) -> dict[str, tuple[str, ...]]:
+    """Per kind of data that is not whole, what it lacks: the reason when it is incomplete, else the parts of it that
+    could not be read (``Coverage.missing``)."""
     out = {}
     for name, cov in coverage.items():
         if not cov.complete:
@@ -305,7 +305,7 @@ def source_gaps(coverage: Mapping[str, SourceCoverage]) -> dict[str, tuple[str, 
     return out
 
 
-def chosen_snapshots(coverage: Mapping[str, SourceCoverage]) -> dict[str, datetime]:
+def chosen_snapshots(coverage: Mapping[str, Coverage]) -> dict[str, datetime]:
     """The snapshot each snapshot source's coverage says the window uses (for :attr:`ReviewData.snapshots`)."""
     return {name: cov.snapshot for name, cov in coverage.items() if cov.snapshot is not None and cov.complete}
 

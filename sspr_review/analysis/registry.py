@@ -1,12 +1,14 @@
-"""The rule registry: every rule with the sources it needs (:data:`RULES`), running them (:func:`evaluate`), and
-``data_gap`` findings for the sources that were missing (:func:`data_gaps`)."""
+"""The rule registry: every rule with the kinds of data it needs (:data:`RULES`), running them (:func:`evaluate`),
+and ``data_gap`` findings for the kinds that were missing (:func:`data_gaps`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
-from ..ingest.coverage import SOURCES, SourceCoverage
+from ..core.coverage import Coverage
+from ..core.settings import AnalysisSettings
+from ..core.vocabulary import DATA_KINDS
 from ._util import iso, plain
 from .metrics import METRIC_SPECS
 from .model import Finding, Rule, fingerprint
@@ -16,7 +18,6 @@ from .rules_leaked import find_leaked_credentials_remediated, find_leaked_creden
 from .rules_registration import find_registration_gaps
 from .rules_resets import find_admin_password_resets, find_helpdesk_resets, find_reset_spikes
 from .rules_writeback import find_writeback_failures
-from .settings import AnalysisSettings
 from .takeover import find_phone_only_resets_new_ip, find_security_info_changes_after_reset
 from .window import ReviewWindow
 
@@ -43,7 +44,7 @@ RULES: Final[Mapping[str, Rule]] = {
 def evaluate(
     data: ReviewData, window: ReviewWindow, settings: AnalysisSettings
 ) -> tuple[list[Finding], tuple[str, ...]]:
-    """Run every rule whose sources are complete; returns the findings and the kinds not evaluated."""
+    """Run every rule whose kinds of data are complete; returns the findings and the finding kinds not evaluated."""
     findings: list[Finding] = []
     skipped = []
     for kind, rule in RULES.items():
@@ -55,33 +56,33 @@ def evaluate(
 
 
 def data_gaps(
-    coverage: Mapping[str, SourceCoverage],
+    coverage: Mapping[str, Coverage],
     complete: Iterable[str],
     not_evaluated: Sequence[str],
     window: ReviewWindow,
 ) -> list[Finding]:
-    """``data_gap`` (critical): one per source that is missing or incomplete for the window, naming the finding
+    """``data_gap`` (critical): one per kind of data that is missing or incomplete for the window, naming the finding
     kinds not evaluated and the metrics left empty because of it (and the rules it weakens)."""
     complete = set(complete)
     needed = {s for r in RULES.values() for g in r.requires for s in g} | {s for r in RULES.values() for s in r.uses}
-    sources = [s for s in SOURCES if s in needed or s in coverage] + sorted(set(coverage) - set(SOURCES))
+    kinds = [k for k in DATA_KINDS if k in needed or k in coverage] + sorted(set(coverage) - set(DATA_KINDS))
     out = []
-    for source in sources:
-        if source in complete:
+    for kind in kinds:
+        if kind in complete:
             continue
-        cov = coverage.get(source)
+        cov = coverage.get(kind)
         reason = (cov.reason if cov is not None else None) or (
             "no coverage information for this source" if cov is None else "incomplete for the review window"
         )
-        blocked = [k for k in not_evaluated if any(source in g for g in RULES[k].requires)]
+        blocked = [k for k in not_evaluated if any(kind in g for g in RULES[k].requires)]
         weakened = [
             k
             for k, r in RULES.items()
-            if k not in not_evaluated and (source in r.uses or any(source in g for g in r.requires))
+            if k not in not_evaluated and (kind in r.uses or any(kind in g for g in r.requires))
         ]
-        metrics = [s.name for s in METRIC_SPECS if s.source == source]
+        metrics = [s.name for s in METRIC_SPECS if s.kind == kind]
         evidence = {
-            "source": source,
+            "source": kind,
             "from": iso(cov.start) if cov is not None else None,
             "to": iso(cov.end) if cov is not None else None,
             "complete": False,
@@ -95,14 +96,14 @@ def data_gaps(
             Finding(
                 kind="data_gap",
                 severity="critical",
-                title=f"{source} data missing or incomplete for the week ({reason}){what}",
+                title=f"{kind} data missing or incomplete for the week ({reason}){what}",
                 users=(),
                 start=window.start,
                 end=window.end,
                 evidence=plain(evidence),
-                action=f"Fix the {source} source ({reason}) and run the review again; until then, read missing "
+                action=f"Fix the {kind} source ({reason}) and run the review again; until then, read missing "
                 "metrics and the kinds listed under not_evaluated as unknown, not as zero.",
-                fingerprint=fingerprint("data_gap", source),
+                fingerprint=fingerprint("data_gap", kind),
             )
         )
     return out

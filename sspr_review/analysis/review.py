@@ -15,18 +15,20 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ..ingest.coverage import SOURCES, SourceCoverage
+from ..core.coverage import Coverage
+from ..core.settings import AnalysisSettings
+from ..core.vocabulary import DATA_KINDS
 from ._util import iso, plain, to_ns
 from .compare import Comparison, compare
 from .correlations import Correlations, correlate, correlations_json
 from .flows import is_kind, unrecognised_reasons
+from .inputs import ReviewInputs, holds_data, prepared_data
 from .metrics import Metric, weekly_metrics, window_metrics
 from .model import Finding, finding_from_dict, finding_to_dict, sort_findings
-from .prepare import ReviewData, chosen_snapshots, complete_sources, prepare, source_gaps
+from .prepare import ReviewData, chosen_snapshots, complete_kinds, kind_gaps
 from .reasons import END_STATES
 from .registry import data_gaps, evaluate
 from .rules_registration import admins_not_in_roles
-from .settings import AnalysisSettings
 from .takeover import phone_only_unjudged
 from .window import ReviewWindow
 
@@ -54,7 +56,7 @@ class Review:
     tenant: Mapping[str, str]
     window: ReviewWindow
     settings: AnalysisSettings
-    coverage: Mapping[str, SourceCoverage]
+    coverage: Mapping[str, Coverage]
     metrics: Mapping[str, Metric]
     weekly: pd.DataFrame
     findings: tuple[Finding, ...]
@@ -109,69 +111,35 @@ def _unknown_activities(data_audit: pd.DataFrame, events: pd.DataFrame, window: 
     return out.sort_values(["events", "activity"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
-def build_review(
-    tables: Mapping[str, pd.DataFrame],
-    coverage: Mapping[str, SourceCoverage],
-    window: ReviewWindow,
-    settings: AnalysisSettings | None = None,
-    *,
-    tenant: Mapping[str, str] | None = None,
-    previous_findings: Sequence[Finding] | Mapping[str, Any] | None = None,
-    history_start: Mapping[str, datetime] | None = None,
-    covered: Mapping[str, Sequence[tuple[datetime, datetime]]] | None = None,
-    prepared: ReviewData | None = None,
-    previous_coverage: Mapping[str, SourceCoverage] | None = None,
-) -> Review:
-    """Review the week ``window`` from the normalised ``tables`` (``audit``, ``risk``, ``registration``,
-    ``privileged``; see :mod:`sspr_review.ingest.schema`).
+def build_review(inputs: ReviewInputs, settings: AnalysisSettings | None = None) -> Review:
+    """Review the week ``inputs.window`` from ``inputs`` (see :class:`~.inputs.ReviewInputs`) with ``settings``
+    (default: the defaults in the window's time zone; the window's time zone wins over ``settings.timezone``).
 
-    ``coverage`` says, per source, whether the store covers the window; a source that is absent or incomplete
-    is a ``data_gap`` finding, the rules needing it are not evaluated and its metrics are ``None``.
-    ``previous_findings`` (last week's findings, or last week's findings.json as parsed JSON) marks each finding
-    new or continuing and lists the resolved ones. ``history_start`` gives, per time-ranged source, when the
-    store's data begins (default: its earliest record), for the trend and the previous week's values;
-    ``covered`` gives instead, per time-ranged source, the intervals the store holds complete (a week not wholly
-    inside one is "no data" in the trend and as the previous week's value, whatever rows it holds). The week
-    is defined by ``window`` (its time zone wins over ``settings.timezone``). ``prepared``: the result of
-    :func:`~.prepare.prepare` of ``tables`` when already at hand (``tables`` is then not read again; its
-    ``complete`` sources are taken from ``coverage``). The snapshot sources' coverage says which snapshot the
-    week uses (``SourceCoverage.snapshot``): the findings and the week's registration metrics read that one;
-    ``previous_coverage``, the previous week's coverage, does the same for last week's values (a previous week
-    that would use the same snapshot as this one has no registration values of its own).
+    Pure: everything is read from ``inputs`` (the application layer loads them from the store), nothing else.
     """
+    window, coverage = inputs.window, inputs.coverage
     settings = AnalysisSettings(timezone=window.timezone) if settings is None else settings
-    if prepared is None:
-        data = prepare(tables, settings, coverage=coverage)
-    else:
-        data = replace(prepared, complete=complete_sources(coverage), gaps=source_gaps(coverage))
+    data = prepared_data(inputs, settings)
+    data = replace(data, complete=complete_kinds(coverage), gaps=kind_gaps(coverage))
+    previous, notes = _previous_week(inputs, data, settings)
     data = replace(data, snapshots=chosen_snapshots(coverage))
-    fixed = _registration_snapshots(coverage, previous_coverage)
+    fixed = _registration_snapshots(coverage, inputs.previous_coverage)
+    history_start = inputs.history_start
     weekly = weekly_metrics(
-        data, window, settings, history_start=history_start, covered=covered, registration_snapshots=fixed
+        data, window, settings, history_start=history_start, covered=inputs.covered, registration_snapshots=fixed
     )
     metrics = window_metrics(data, window, settings, weekly=weekly)
     findings, not_evaluated = week_findings(data, coverage, window, settings)
-    previous = _previous(previous_findings)
     comparison = None if previous is None else compare(findings, previous, not_evaluated=not_evaluated)
     start = data.flows["start"]
     in_week = ((start >= pd.Timestamp(window.start)) & (start < pd.Timestamp(window.end))).to_numpy(dtype=bool)
     week_flows = data.flows[in_week].reset_index(drop=True)
-    notes = []
-    if unlisted := admins_not_in_roles(data, window):
-        limit = settings.max_users_listed
-        shown = ", ".join(unlisted[:limit]) + (f" and {len(unlisted) - limit} more" if len(unlisted) > limit else "")
-        gaps = data.lacks("roles")
-        notes.append(
-            f"{len(unlisted)} accounts the registration report flags as administrators are not in the role data "
-            f"({shown}); they are treated as privileged"
-            + (f" (the role data lacks: {'; '.join(gaps)})" if gaps else "; check their role assignments")
-        )
     summary: dict[str, int] | None = None
     if data.has("audit"):
         counts = week_flows["end_state"].value_counts()
         summary = {state: int(counts.get(state, 0)) for state in END_STATES}
     return Review(
-        tenant=dict(tenant or {}),
+        tenant=dict(inputs.tenant),
         window=window,
         settings=settings,
         coverage=dict(coverage),
@@ -184,15 +152,43 @@ def build_review(
         unrecognised_reasons=unrecognised_reasons(data.audit, data.events, window.start, window.end),
         unknown_activities=_unknown_activities(data.audit, data.events, window),
         comparison=comparison,
-        notes=tuple(notes),
+        notes=(*_admin_notes(data, window, settings), *notes),
         data=data,
         not_judged=_not_judged(data, window, settings, not_evaluated),
         correlations=correlate(data, coverage, window, settings, history_start=history_start, weeks=len(weekly)),
     )
 
 
+def _previous_week(
+    inputs: ReviewInputs, data: ReviewData, settings: AnalysisSettings
+) -> tuple[list[Finding] | None, list[str]]:
+    """Last week's findings (given, or reviewed from the same data under ``previous_coverage``) and a note when
+    the week before holds no data; ``None`` without a comparison."""
+    given = _previous(inputs.previous_findings)
+    if given is not None or inputs.previous_coverage is None:
+        return given, []
+    if holds_data(inputs.previous_coverage):
+        return list(week_findings(data, inputs.previous_coverage, inputs.window.shift(1), settings)[0]), []
+    return [], ["The week before holds no data (this is the store's first reviewed week): every finding is new."]
+
+
+def _admin_notes(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[str]:
+    """What the reviewer should know of the administrators: those flagged ``isAdmin`` the role data lacks."""
+    unlisted = admins_not_in_roles(data, window)
+    if not unlisted:
+        return []
+    limit = settings.max_users_listed
+    shown = ", ".join(unlisted[:limit]) + (f" and {len(unlisted) - limit} more" if len(unlisted) > limit else "")
+    gaps = data.lacks("roles")
+    return [
+        f"{len(unlisted)} accounts the registration report flags as administrators are not in the role data "
+        f"({shown}); they are treated as privileged"
+        + (f" (the role data lacks: {'; '.join(gaps)})" if gaps else "; check their role assignments")
+    ]
+
+
 def _registration_snapshots(
-    coverage: Mapping[str, SourceCoverage], previous: Mapping[str, SourceCoverage] | None
+    coverage: Mapping[str, Coverage], previous: Mapping[str, Coverage] | None
 ) -> dict[int, datetime | None]:
     """The registration snapshot of the review week (0) and the week before (1), by weeks before the review
     week, as the coverage chose them (for :func:`~.metrics.weekly_metrics`)."""
@@ -217,27 +213,27 @@ def _not_judged(
 
 
 def week_findings(
-    data: ReviewData, coverage: Mapping[str, SourceCoverage], window: ReviewWindow, settings: AnalysisSettings
+    data: ReviewData, coverage: Mapping[str, Coverage], window: ReviewWindow, settings: AnalysisSettings
 ) -> tuple[tuple[Finding, ...], tuple[str, ...]]:
     """The findings of ``window`` (sorted, data gaps included) and the kinds not evaluated: what
     :func:`build_review` reports, without the metrics. ``data``'s complete sources and the snapshots the week
     uses are taken from ``coverage``, so one :func:`~.prepare.prepare` serves the review week and the week
     before it."""
     data = replace(
-        data, complete=complete_sources(coverage), gaps=source_gaps(coverage), snapshots=chosen_snapshots(coverage)
+        data, complete=complete_kinds(coverage), gaps=kind_gaps(coverage), snapshots=chosen_snapshots(coverage)
     )
     found, not_evaluated = evaluate(data, window, settings)
     found += data_gaps(coverage, data.complete, not_evaluated, window)
     return sort_findings(found), not_evaluated
 
 
-def _coverage(coverage: Mapping[str, SourceCoverage]) -> dict[str, dict[str, Any]]:
+def _coverage(coverage: Mapping[str, Coverage]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for source in [*SOURCES, *sorted(set(coverage) - set(SOURCES))]:
-        cov = coverage.get(source)
+    for kind in [*DATA_KINDS, *sorted(set(coverage) - set(DATA_KINDS))]:
+        cov = coverage.get(kind)
         if cov is None:
-            cov = SourceCoverage(source, None, None, False, "no coverage information")
-        out[source] = {
+            cov = Coverage(kind, None, None, False, "no coverage information")
+        out[kind] = {
             "from": iso(cov.start),
             "to": iso(cov.end),
             "complete": bool(cov.whole),
@@ -283,7 +279,7 @@ def findings_json(review: Review, *, generated_at: datetime | None = None) -> di
         "generated_at": iso(generated),
         "coverage": _coverage(review.coverage),
         "metrics": {
-            name: {"value": plain(m.value), "previous": plain(m.previous), "unit": m.unit, "source": m.source}
+            name: {"value": plain(m.value), "previous": plain(m.previous), "unit": m.unit, "source": m.kind}
             for name, m in review.metrics.items()
         },
         "findings": findings,

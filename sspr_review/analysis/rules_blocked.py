@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core.settings import AnalysisSettings
 from ._util import (
     NAT,
     NS_PER_DAY,
@@ -23,7 +24,6 @@ from .flows import is_kind
 from .model import Finding, fingerprint
 from .prepare import ReviewData, privileged_lookup, registration_lookup
 from .reasons import METHOD_REGISTRATIONS, METHODS
-from .settings import AnalysisSettings
 from .window import ReviewWindow
 
 __all__ = ["find_blocked_users"]

@@ -8,6 +8,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from ..core.settings import AnalysisSettings
 from ._util import (
     NAT,
     NS_PER_DAY,
@@ -23,7 +24,6 @@ from .accounts import account_pairs, display_name, in_window, may_pair
 from .flows import is_kind
 from .model import Finding, fingerprint
 from .prepare import ReviewData
-from .settings import AnalysisSettings
 from .window import ReviewWindow
 
 __all__ = ["find_leaked_credentials_remediated", "find_leaked_credentials_unremediated"]

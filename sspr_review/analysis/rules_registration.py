@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..core.settings import AnalysisSettings
+from ..core.weeks import zone
 from ._util import (
     NAT,
     NS_PER_DAY,
@@ -19,8 +21,7 @@ from .accounts import display_name
 from .lean import lean_member_counts
 from .model import Finding, fingerprint
 from .prepare import ReviewData, in_roles
-from .settings import AnalysisSettings
-from .window import ReviewWindow, zone
+from .window import ReviewWindow
 
 __all__ = ["admins_not_in_roles", "find_registration_gaps"]
 

@@ -9,6 +9,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from ..core.settings import AnalysisSettings
 from ._util import (
     NAT,
     NS_PER_HOUR,
@@ -23,7 +24,6 @@ from ._util import (
 from .accounts import account_key, account_pairs, as_flag, display_name, week_resets
 from .model import Finding, fingerprint
 from .prepare import ReviewData, privileged_lookup
-from .settings import AnalysisSettings
 from .window import ReviewWindow
 
 __all__ = ["find_admin_password_resets", "find_helpdesk_resets", "find_reset_spikes"]

@@ -7,6 +7,7 @@ from typing import Final
 
 import numpy as np
 
+from ..core.settings import AnalysisSettings
 from ._util import (
     as_datetime,
     plain,
@@ -17,7 +18,6 @@ from .accounts import display_name, in_window
 from .model import Finding, fingerprint
 from .prepare import ReviewData
 from .reasons import END_STATES
-from .settings import AnalysisSettings
 from .window import ReviewWindow
 
 __all__ = ["WRITEBACK_CAUSES", "find_writeback_failures"]

@@ -9,7 +9,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from .. import catalog
+from ..core import vocabulary
 from ._util import NAT, iso, lower, lower_isin, ns, plain, take_rows
 from .accounts import as_int, resets_between
 from .flows import is_kind, method_labels
@@ -77,7 +77,7 @@ def _name_flags(names: pd.Series, services: pd.Series) -> tuple[np.ndarray, np.n
     codes, uniques = pd.factorize(names, use_na_sentinel=True)
     text = lower(pd.Series(pd.Index(uniques), dtype="string")).fillna("")
     known = text.isin(CHANGE_ACTIVITIES).to_numpy(dtype=bool)
-    unknown = ~text.isin(catalog.KNOWN_ACTIVITIES).to_numpy(dtype=bool) & np.array(
+    unknown = ~text.isin(vocabulary.KNOWN_ACTIVITIES).to_numpy(dtype=bool) & np.array(
         [bool(UNKNOWN_CHANGE.search(t)) for t in text.tolist()], dtype=bool
     )
     deletion = np.array([bool(_DELETION.search(t)) for t in text.tolist()], dtype=bool)

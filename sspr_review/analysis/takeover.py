@@ -31,7 +31,8 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from .. import catalog
+from ..core import vocabulary
+from ..core.settings import AnalysisSettings
 from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, as_datetime, iso, lower, lower_isin, ns, plain, take_rows, to_ns
 from .accounts import account_key, account_pairs, as_int, display_name
 from .flows import is_kind, method_labels
@@ -46,7 +47,6 @@ from .security_info import (
     resets_with_flows,
     security_info_changes,
 )
-from .settings import AnalysisSettings
 from .window import ReviewWindow
 
 __all__ = [
@@ -266,7 +266,7 @@ def _history(data: ReviewData, ids: set[str], upns: set[str], begin: int, end: i
     rows = rows[lower_isin(audit["initiator_type"].iloc[rows], ["user"])]
     ids_of, upns_of = audit["initiator_id"].iloc[rows], audit["initiator_upn"].iloc[rows]
     rows = rows[lower_isin(ids_of, ids) | lower_isin(upns_of, upns)]
-    services = lower_isin(audit["service"].iloc[rows], [catalog.SSPR_SERVICE.lower(), AUTH_METHODS_SERVICE])
+    services = lower_isin(audit["service"].iloc[rows], [vocabulary.SSPR_SERVICE.lower(), AUTH_METHODS_SERVICE])
     kinds = is_kind(events, "sspr_reset", "progress", "change", "unlock", "blocked")[rows]
     rows = rows[services | kinds]
     picked = take_rows(audit, rows, ["initiator_id", "initiator_upn", "ip"]).reset_index(drop=True)

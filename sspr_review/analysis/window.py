@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..weeks import monday_on_or_before
+from ..core.weeks import monday_on_or_before, zone
 
 __all__ = ["FIRST_WEEK_ENDING", "LAST_WEEK_ENDING", "ReviewWindow", "review_window", "zone"]
 
@@ -19,16 +18,6 @@ __all__ = ["FIRST_WEEK_ENDING", "LAST_WEEK_ENDING", "ReviewWindow", "review_wind
 #: 2262, and no SSPR event predates 1970.
 FIRST_WEEK_ENDING = date(1970, 1, 15)
 LAST_WEEK_ENDING = date(2261, 12, 31)
-
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA time zone ``name``; ``ValueError`` with a plain message when there is no such zone."""
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"time zone {name!r} is not an IANA time zone name such as Europe/Berlin")
-    try:
-        return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
-        raise ValueError(f"unknown time zone {name!r}: use an IANA name such as Europe/Berlin or UTC") from None
 
 
 def _local(day: date, at: time, tz: tzinfo) -> datetime:

@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..catalog import DATA_KINDS
-from ..config import Config
-from ..errors import SourceError
+from ..core.config import Config
+from ..core.errors import SourceError
+from ..core.vocabulary import DATA_KINDS
 from ..sources.base import FetchStats, Pages, RoleData, Source
 from . import lean, normalize
 from .progress import Progress
@@ -167,7 +167,7 @@ async def fetch_into(
     ``windows`` forces the window of a time-ranged source (``audit``, ``risk``: the files source passes the
     span of each kind's own records); otherwise each starts at the store's high-water mark minus the
     configured overlap, or at the look-back limit on a first run, and ends at ``source.now()``.
-    What the source itself set aside while reading (``source.report``, the files source) is merged into the
+    What the source itself set aside while reading (``source.set_aside()``, the files source) is merged into the
     result's report and kept in the store's ``rejects/``.
     """
     return await FetchRun(store, source, config, progress=progress, windows=windows, needs=needs).run()
@@ -192,15 +192,16 @@ class FetchRun:
         needs: lean.NeedsFn | None = None,
     ) -> None:
         self.store, self.source, self.config = store, source, config
-        #: Whom a lean registration snapshot looks up (given by the workspace; without it the report is read whole).
+        #: Whom a lean registration snapshot looks up (given by the application layer; without it the report is read
+        #: whole).
         self.needs = needs
         self.windows = dict(windows or {})
         self.now = source.now().astimezone(UTC).replace(microsecond=0)
         self.report = normalize.Report()
-        self.outcomes = {name: Outcome(name) for name in DATA_KINDS}
+        self.outcomes: dict[str, Outcome] = {name: Outcome(name) for name in DATA_KINDS}
         self.bars = Progress(enabled=progress)
         #: Set when a kind's step has ended (landed or failed): a lean registration snapshot waits for the events.
-        self.done = {name: asyncio.Event() for name in self.outcomes}
+        self.done: dict[str, asyncio.Event] = {name: asyncio.Event() for name in self.outcomes}
         #: The registration snapshot of this run, normalised (with ``raw``), once it has landed.
         self.users: pd.DataFrame | None = None
 
@@ -224,8 +225,8 @@ class FetchRun:
 
     def keep_source_report(self) -> None:
         """Merge what the source set aside while reading (the files source) and keep it in ``rejects/``."""
-        loaded = getattr(self.source, "report", None)
-        if isinstance(loaded, normalize.Report):
+        loaded = self.source.set_aside()
+        if loaded is not None:
             self.report.merge(loaded)
             self.store.write_rejects(self.source.name, loaded.rejected)
 
@@ -234,8 +235,7 @@ class FetchRun:
         (at most ``lookback_days`` back) to now."""
         if name in self.windows:
             return self.windows[name]
-        lookback = getattr(self.source, "lookback_days", lambda _, default: default)  # a workspace reads back further
-        floor = self.now - timedelta(days=lookback(name, lookback_days))
+        floor = self.now - timedelta(days=self.source.lookback_days(name, lookback_days))  # a workspace: further
         hwm = self.store.high_water(name)
         start = floor if hwm is None else max(floor, min(hwm, self.now) - timedelta(hours=overlap_hours))
         return start, self.now
@@ -267,17 +267,15 @@ class FetchRun:
         """Write the pages of a time-ranged kind into its table as they arrive; declare ``[start, end]`` of it
         covered at the end, with what the source says of where the data came from."""
         outcome, source = self.outcomes[name], self.source
-        limit = getattr(source, "limit_window", None)  # a source may answer less (a workspace's retention)
-        if limit is not None:
-            start, end = await limit(name, start, end)
-            outcome.start, outcome.end = start, end
+        start, end = await source.limit_window(name, start, end)  # a source may answer less (a workspace's retention)
+        outcome.start, outcome.end = start, end
         writer = _Writer(self.store, name, outcome, self.report)
         try:
             await _drain(read(start, end), writer.add, self.bars.bar(name), self.stats_of(name))
         finally:
             await writer.flush()  # what arrived is kept even when a later page fails (coverage is not claimed)
         self.store.record_interval(name, start, end)
-        for note in getattr(source, "notes", lambda _: [])(name):
+        for note in source.notes(name):
             self.store.record_note(name, start, end, note)
             outcome.notes.append(f"{name}: from {note}")
 
@@ -325,10 +323,10 @@ class FetchRun:
             self.store.write_rejects("registration", rep.rejected)
         frame = _concat([f for f, _ in done])
         if summary is not None:  # the summary first: a day read as lean is never counted as a full one
-            lean.write_summary(self.store, now, summary)
+            self.store.write_lean_summary(now, summary)
         self.store.write_snapshot("registration", frame.drop(columns="raw"), now)
         if summary is None:
-            lean.clear_summary(self.store, now)
+            self.store.clear_lean_summary(now)
         self.store.record_snapshot("registration", now)
         self.users = frame
 
@@ -337,8 +335,9 @@ class FetchRun:
     ) -> dict[str, Any] | None:
         """A lean registration snapshot into ``chunks`` when ``[registration] mode`` asks for one: its summary for
         the store; ``None`` to read the report whole (full mode, or Graph refused the counts)."""
-        mode = lean.choose_mode(self.store, self.source, self.config, self.now)
-        if not mode.lean:
+        parts = self.source.registration_parts()
+        mode = lean.choose_mode(self.store, self.source.name, parts, self.config, self.now)
+        if parts is None or not mode.lean:
             return None
         outcome = self.outcomes["registration"]
 
@@ -354,7 +353,7 @@ class FetchRun:
 
         try:
             result = await lean.fetch_lean(
-                self.store, self.source, self.config, self.now, events_stored, roles, add, self.needs
+                self.store, parts, self.config, self.now, events_stored, roles, add, self.needs
             )
         except SourceError as exc:
             chunks.cancel()

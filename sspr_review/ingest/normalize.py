@@ -1,13 +1,13 @@
-"""Graph JSON records → the normalised tables of :mod:`sspr_review.ingest.schema`.
+"""Graph JSON records → the normalised tables of :mod:`sspr_review.core.schema`.
 
 Normalisation never crashes on what Graph may send tomorrow: missing keys and nulls become ``<NA>``, unknown
 activity names and enum values are kept as they are and flagged (``known_activity``, ``known_result``,
 ``known_enums``), and each call returns a :class:`Report` counting them. A record that cannot be stored is
-never dropped without a word: it is returned in ``Report.rejected`` (a :class:`Rejected`, saying where it came
-from and why) so the caller lists it and keeps it in the store's ``rejects/``. That is a record that is not a JSON
-object, one nested too deep or holding text that is not valid Unicode, and an audit event or risk detection
-whose time (``activityDateTime``, ``detectedDateTime``) is missing or unreadable, so it cannot be placed in
-time.
+never dropped without a word: it is returned in ``Report.rejected`` (a
+:class:`~sspr_review.core.records.Rejected`, saying where it came from and why) so the caller lists it and keeps
+it in the store's ``rejects/``. That is a record that is not a JSON object, one nested too deep or holding text
+that is not valid Unicode, and an audit event or risk detection whose time (``activityDateTime``,
+``detectedDateTime``) is missing or unreadable, so it cannot be placed in time.
 
 Every returned frame also carries a ``raw`` column: the record as received, as JSON text, so the store keeps
 the data losslessly and a later version of the kit can normalise it again.
@@ -16,7 +16,6 @@ the data losslessly and a later version of the kit can normalise it again.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,8 +24,9 @@ from typing import Any, Final
 
 import pandas as pd
 
-from ..catalog import KNOWN_ACTIVITIES
-from . import schema
+from ..core import schema
+from ..core.records import SetAside, as_text, raw_json, record_key, safe_text, time_problem, unicode_problem
+from ..core.vocabulary import KNOWN_ACTIVITIES
 
 KNOWN_RESULTS: Final = frozenset({"success", "failure", "timeout"})
 RISK_ENUMS: Final[Mapping[str, frozenset[str]]] = {
@@ -69,56 +69,21 @@ KNOWN_RISK_EVENT_TYPES: Final = frozenset(
 )
 
 
-#: Nesting deeper than this is not a Graph record (Graph's are under ten levels deep); it is rejected.
-MAX_DEPTH: Final = 64
-#: How many rejected records :meth:`Report.lines` names one by one (all are in ``rejects/``).
-LISTED: Final = 10
-#: The longest text of a rejected record kept in ``rejects/`` when it could not be read as JSON.
-KEPT_TEXT: Final = 100_000
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A record that was not stored: where it came from, why, and what was received.
-
-    ``unreadable`` is false for a conflicting duplicate set aside in favour of another copy (a note, not an
-    input error).
-    """
-
-    reason: str
-    where: str = ""
-    text: str = ""
-    unreadable: bool = True
-
-    def line(self) -> str:
-        return f"{self.where}: {self.reason}" if self.where else self.reason
-
-    def document(self) -> dict[str, Any]:
-        """What ``rejects/*.jsonl`` keeps of it."""
-        return {"where": self.where, "reason": self.reason, "received": self.text[:KEPT_TEXT]}
-
-
 @dataclass
-class Report:
-    """What one normalisation saw: how many records, and how many were odd in which way."""
+class Report(SetAside):
+    """What one normalisation saw: how many records, how many were odd in which way, and what was set aside."""
 
     records: int = 0
     unknown_activities: dict[str, int] = field(default_factory=dict)
     unknown_values: dict[str, int] = field(default_factory=dict)
     missing_id: int = 0
     bad_timestamps: int = 0
-    rejected: list[Rejected] = field(default_factory=list)
-    identical_copies: int = 0
 
-    @property
-    def unreadable(self) -> list[Rejected]:
-        """Rejected records that could not be read (input errors), without conflicting duplicates."""
-        return [r for r in self.rejected if r.unreadable]
-
-    def reject(self, reason: str, where: str = "", text: str = "", *, unreadable: bool = True) -> None:
-        self.rejected.append(Rejected(reason, where, text, unreadable))
-
-    def merge(self, other: Report) -> None:
+    def merge(self, other: SetAside) -> None:
+        """Add ``other``'s counts (a :class:`Report`) and what it set aside (any :class:`SetAside`)."""
+        super().merge(other)
+        if not isinstance(other, Report):
+            return
         self.records += other.records
         for name, count in other.unknown_activities.items():
             self.unknown_activities[name] = self.unknown_activities.get(name, 0) + count
@@ -126,8 +91,6 @@ class Report:
             self.unknown_values[name] = self.unknown_values.get(name, 0) + count
         self.missing_id += other.missing_id
         self.bad_timestamps += other.bad_timestamps
-        self.rejected.extend(other.rejected)
-        self.identical_copies += other.identical_copies
 
     def lines(self) -> list[str]:
         """Human-readable notes, empty when nothing was odd."""
@@ -142,20 +105,7 @@ class Report:
             out.append(f"{self.missing_id} records without an id (given one derived from their content)")
         if self.bad_timestamps:
             out.append(f"{self.bad_timestamps} records with a missing or unreadable timestamp")
-        if self.identical_copies:
-            out.append(f"{self.identical_copies} identical copies of records given more than once, stored once")
-        for unreadable, what in (
-            (True, "records not stored because they cannot be read"),  # "record" when one
-            (False, "conflicting duplicates set aside"),
-        ):
-            items = [r for r in self.rejected if r.unreadable is unreadable]
-            if items:
-                more = f"; and {len(items) - LISTED} more" if len(items) > LISTED else ""
-                listed = "; ".join(r.line() for r in items[:LISTED])
-                if len(items) == 1:
-                    what = what.replace("records", "record", 1).replace("duplicates", "duplicate")
-                out.append(f"{len(items)} {what} (kept in the store's rejects/): {listed}{more}")
-        return out
+        return out + super().lines()
 
 
 def _get(obj: Any, *path: str) -> Any:
@@ -164,39 +114,6 @@ def _get(obj: Any, *path: str) -> Any:
             return None
         obj = obj.get(key)
     return obj
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def raw_json(record: Any) -> str:
-    """The record as compact JSON text (how the store keeps it)."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-
-
-def safe_text(value: Any) -> str:
-    """``value`` as JSON text for ``rejects/``, whatever it holds (lone surrogates escaped, too deep: a note)."""
-    try:
-        return json.dumps(value, ensure_ascii=True)
-    except RecursionError:
-        return "(not kept: nested too deep to write out)"
-    except (TypeError, ValueError):
-        return repr(value)[:KEPT_TEXT]
-
-
-def unicode_problem(record: Mapping[str, Any]) -> str | None:
-    """Why ``record`` cannot be stored as UTF-8 text (a lone surrogate, from a ``\\ud800`` escape), or ``None``."""
-    for key, value in record.items():
-        try:
-            json.dumps({key: value}, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            return f"field {key} holds text that is not valid Unicode (a lone surrogate such as \\ud800)"
-    return None
 
 
 def _split(records: Iterable[Any], report: Report, table: str) -> list[tuple[Mapping[str, Any], str]]:
@@ -225,14 +142,6 @@ def _split(records: Iterable[Any], report: Report, table: str) -> list[tuple[Map
     return good
 
 
-def record_key(record: Mapping[str, Any]) -> str:
-    """The id the store keys ``record`` by: its ``id``, else one derived from its content."""
-    value = record.get("id")
-    if isinstance(value, str) and value:
-        return value
-    return "sha1:" + hashlib.sha1(raw_json(record).encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def _record_id(record: Mapping[str, Any], report: Report) -> str:
     key = record_key(record)
     if key.startswith("sha1:") and key != record.get("id"):
@@ -246,22 +155,6 @@ def _count(counter: dict[str, int], key: str) -> None:
 
 #: The time that places a row of a time-ranged table in the store, and the Graph property it comes from.
 PLACED_BY: Final = {"audit": ("activity_time", "activityDateTime"), "risk": ("detected_time", "detectedDateTime")}
-
-
-def time_problem(value: Any, name: str) -> str:
-    """Why ``value`` of the Graph property ``name`` is no usable time."""
-    if value is None or value == "":
-        return f"{name} is missing or empty, so the record cannot be placed in time"
-    shown = value if isinstance(value, str) else _text(value)
-    return (
-        f"{name} {str(shown)[:60]!r} is not a readable date and time "
-        "(ISO 8601 such as 2026-11-16T08:30:00Z, years 1678 to 2261)"
-    )
-
-
-def parse_times(values: Sequence[Any]) -> pd.Series:
-    """Graph time strings as UTC timestamps, exactly as normalisation reads them (unreadable: ``NaT``)."""
-    return schema.utc_times(pd.Series([_text(v) for v in values], dtype=object))
 
 
 def _frame(rows: dict[str, list[Any]], table: str, raw: list[str], report: Report, ts: Sequence[str]) -> pd.DataFrame:
@@ -285,7 +178,7 @@ def _frame(rows: dict[str, list[Any]], table: str, raw: list[str], report: Repor
 
 
 def audit(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
-    """Normalise directoryAudit records (see :data:`sspr_review.ingest.schema.AUDIT`)."""
+    """Normalise directoryAudit records (see :data:`sspr_review.core.schema.AUDIT`)."""
     report = Report()
     good = _split(records, report, "audit")
     cols: dict[str, list[Any]] = {name: [] for name in schema.AUDIT}
@@ -304,8 +197,8 @@ def audit(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
             if isinstance(details_list, list)
             else {}
         )
-        activity = _text(rec.get("activityDisplayName"))
-        result = _text(rec.get("result"))
+        activity = as_text(rec.get("activityDisplayName"))
+        result = as_text(rec.get("result"))
         known_activity = activity is not None and activity.lower() in KNOWN_ACTIVITIES
         if not known_activity:
             _count(report.unknown_activities, activity or "<missing>")
@@ -316,26 +209,26 @@ def audit(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
         target_user = target if target is not None and str(target.get("type", "")).lower() == "user" else None
         subject = target_user if target_user is not None else user if isinstance(user, Mapping) else None
         cols["id"].append(_record_id(rec, report))
-        cols["activity_time"].append(_text(rec.get("activityDateTime")))
-        cols["service"].append(_text(rec.get("loggedByService")))
-        cols["category"].append(_text(rec.get("category")))
+        cols["activity_time"].append(as_text(rec.get("activityDateTime")))
+        cols["service"].append(as_text(rec.get("loggedByService")))
+        cols["category"].append(as_text(rec.get("category")))
         cols["activity"].append(activity)
-        cols["operation_type"].append(_text(rec.get("operationType")))
+        cols["operation_type"].append(as_text(rec.get("operationType")))
         cols["result"].append(result)
-        cols["result_reason"].append(_text(rec.get("resultReason")))
-        cols["correlation_id"].append(_text(rec.get("correlationId")))
+        cols["result_reason"].append(as_text(rec.get("resultReason")))
+        cols["correlation_id"].append(as_text(rec.get("correlationId")))
         cols["initiator_type"].append(initiator_type)
-        cols["initiator_id"].append(_text(_get(user, "id") if user else _get(app, "servicePrincipalId")))
-        cols["initiator_upn"].append(_text(_get(user, "userPrincipalName")))
-        cols["initiator_name"].append(_text(_get(user, "displayName") if user else _get(app, "displayName")))
-        cols["ip"].append(_text(_get(user, "ipAddress")) or None)
-        cols["target_id"].append(_text(_get(target, "id")))
-        cols["target_upn"].append(_text(_get(target, "userPrincipalName")))
-        cols["target_name"].append(_text(_get(target, "displayName")))
-        cols["user_id"].append(_text(_get(subject, "id")))
-        cols["user_upn"].append(_text(_get(subject, "userPrincipalName")))
-        cols["user_name"].append(_text(_get(subject, "displayName")))
-        cols["on_premises_agent"].append(_text(details.get("OnPremisesAgent")))
+        cols["initiator_id"].append(as_text(_get(user, "id") if user else _get(app, "servicePrincipalId")))
+        cols["initiator_upn"].append(as_text(_get(user, "userPrincipalName")))
+        cols["initiator_name"].append(as_text(_get(user, "displayName") if user else _get(app, "displayName")))
+        cols["ip"].append(as_text(_get(user, "ipAddress")) or None)
+        cols["target_id"].append(as_text(_get(target, "id")))
+        cols["target_upn"].append(as_text(_get(target, "userPrincipalName")))
+        cols["target_name"].append(as_text(_get(target, "displayName")))
+        cols["user_id"].append(as_text(_get(subject, "id")))
+        cols["user_upn"].append(as_text(_get(subject, "userPrincipalName")))
+        cols["user_name"].append(as_text(_get(subject, "displayName")))
+        cols["on_premises_agent"].append(as_text(details.get("OnPremisesAgent")))
         cols["additional_details"].append(json.dumps(details, ensure_ascii=False, sort_keys=True) if details else None)
         cols["known_activity"].append(known_activity)
         cols["known_result"].append(known_result)
@@ -344,7 +237,7 @@ def audit(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
 
 
 def risk(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
-    """Normalise riskDetection records (see :data:`sspr_review.ingest.schema.RISK`)."""
+    """Normalise riskDetection records (see :data:`sspr_review.core.schema.RISK`)."""
     report = Report()
     good = _split(records, report, "risk")
     cols: dict[str, list[Any]] = {name: [] for name in schema.RISK}
@@ -356,7 +249,7 @@ def risk(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
             if value is not None and value not in allowed:
                 known = False
                 _count(report.unknown_values, f"{key}={value}")
-        event_type = _text(rec.get("riskEventType"))
+        event_type = as_text(rec.get("riskEventType"))
         if event_type is not None and event_type not in KNOWN_RISK_EVENT_TYPES:
             known = False
             _count(report.unknown_values, f"riskEventType={event_type}")
@@ -365,26 +258,26 @@ def risk(records: Iterable[Any]) -> tuple[pd.DataFrame, Report]:
             with contextlib.suppress(ValueError):
                 info = json.dumps(json.loads(info), ensure_ascii=False, sort_keys=True)
         cols["id"].append(_record_id(rec, report))
-        cols["request_id"].append(_text(rec.get("requestId")))
-        cols["correlation_id"].append(_text(rec.get("correlationId")))
+        cols["request_id"].append(as_text(rec.get("requestId")))
+        cols["correlation_id"].append(as_text(rec.get("correlationId")))
         cols["risk_event_type"].append(event_type)
-        cols["risk_state"].append(_text(rec.get("riskState")))
-        cols["risk_level"].append(_text(rec.get("riskLevel")))
-        cols["risk_detail"].append(_text(rec.get("riskDetail")))
-        cols["source"].append(_text(rec.get("source")))
-        cols["detection_timing_type"].append(_text(rec.get("detectionTimingType")))
-        cols["activity"].append(_text(rec.get("activity")))
-        cols["ip"].append(_text(rec.get("ipAddress")) or None)
-        cols["city"].append(_text(_get(rec, "location", "city")))
-        cols["state"].append(_text(_get(rec, "location", "state")))
-        cols["country"].append(_text(_get(rec, "location", "countryOrRegion")))
-        cols["activity_time"].append(_text(rec.get("activityDateTime")))
-        cols["detected_time"].append(_text(rec.get("detectedDateTime")))
-        cols["last_updated_time"].append(_text(rec.get("lastUpdatedDateTime")))
-        cols["user_id"].append(_text(rec.get("userId")))
-        cols["user_upn"].append(_text(rec.get("userPrincipalName")))
-        cols["user_name"].append(_text(rec.get("userDisplayName")))
-        cols["additional_info"].append(_text(info))
+        cols["risk_state"].append(as_text(rec.get("riskState")))
+        cols["risk_level"].append(as_text(rec.get("riskLevel")))
+        cols["risk_detail"].append(as_text(rec.get("riskDetail")))
+        cols["source"].append(as_text(rec.get("source")))
+        cols["detection_timing_type"].append(as_text(rec.get("detectionTimingType")))
+        cols["activity"].append(as_text(rec.get("activity")))
+        cols["ip"].append(as_text(rec.get("ipAddress")) or None)
+        cols["city"].append(as_text(_get(rec, "location", "city")))
+        cols["state"].append(as_text(_get(rec, "location", "state")))
+        cols["country"].append(as_text(_get(rec, "location", "countryOrRegion")))
+        cols["activity_time"].append(as_text(rec.get("activityDateTime")))
+        cols["detected_time"].append(as_text(rec.get("detectedDateTime")))
+        cols["last_updated_time"].append(as_text(rec.get("lastUpdatedDateTime")))
+        cols["user_id"].append(as_text(rec.get("userId")))
+        cols["user_upn"].append(as_text(rec.get("userPrincipalName")))
+        cols["user_name"].append(as_text(rec.get("userDisplayName")))
+        cols["additional_info"].append(as_text(info))
         cols["known_enums"].append(known)
         raw.append(text)
     return _frame(cols, "risk", raw, report, ["detected_time", "last_updated_time"]), report
@@ -403,15 +296,15 @@ def registration(records: Iterable[Any], snapshot_date: datetime) -> tuple[pd.Da
         methods = sorted(str(m) for m in methods) if isinstance(methods, list) else []
         cols["snapshot_date"].append(day)
         cols["user_id"].append(_record_id(rec, report))
-        cols["user_upn"].append(_text(rec.get("userPrincipalName")))
-        cols["user_name"].append(_text(rec.get("userDisplayName")))
-        cols["user_type"].append(_text(rec.get("userType")))
+        cols["user_upn"].append(as_text(rec.get("userPrincipalName")))
+        cols["user_name"].append(as_text(rec.get("userDisplayName")))
+        cols["user_type"].append(as_text(rec.get("userType")))
         for name in flags:
             value = rec.get(_camel(name))
             cols[name].append(value if isinstance(value, bool) else None)
         cols["methods_registered"].append(",".join(methods))
         cols["method_count"].append(len(methods))
-        cols["last_updated_time"].append(_text(rec.get("lastUpdatedDateTime")))
+        cols["last_updated_time"].append(as_text(rec.get("lastUpdatedDateTime")))
         raw.append(text)
     return _frame(cols, "registration", raw, report, ["last_updated_time"]), report
 
@@ -448,7 +341,7 @@ def privileged(
         for item in items:
             role_id = str(item.get("roleDefinitionId"))
             principal = item.get("principal") if isinstance(item.get("principal"), Mapping) else None
-            pid = _text(item.get("principalId")) or _text(_get(principal, "id"))
+            pid = as_text(item.get("principalId")) or as_text(_get(principal, "id"))
             ptype = _principal_type(principal)
             base = {
                 "snapshot_date": day,
@@ -461,8 +354,8 @@ def privileged(
                 | {
                     "principal_id": pid,
                     "principal_type": ptype,
-                    "user_upn": _text(_get(principal, "userPrincipalName")),
-                    "user_name": _text(_get(principal, "displayName")),
+                    "user_upn": as_text(_get(principal, "userPrincipalName")),
+                    "user_name": as_text(_get(principal, "displayName")),
                 }
             )
             if pid and (ptype == "group" or pid in group_members):
@@ -470,12 +363,12 @@ def privileged(
                     rows.append(
                         base
                         | {
-                            "principal_id": _text(member.get("id")),
+                            "principal_id": as_text(member.get("id")),
                             "principal_type": "user",
-                            "user_upn": _text(member.get("userPrincipalName")),
-                            "user_name": _text(member.get("displayName")),
+                            "user_upn": as_text(member.get("userPrincipalName")),
+                            "user_name": as_text(member.get("displayName")),
                             "via_group_id": pid,
-                            "via_group_name": _text(_get(principal, "displayName")),
+                            "via_group_name": as_text(_get(principal, "displayName")),
                         }
                     )
     frame = schema.conform(pd.DataFrame(rows), "privileged")

@@ -25,7 +25,7 @@ class Progress:
         if self.enabled:
             # tqdm.auto (the widget bar in a notebook) only for a bar that is shown: importing it in a kernel
             # without ipywidgets writes a warning into the output of the cell that fetches
-            from tqdm.auto import tqdm as kind
+            from tqdm.auto import tqdm as kind  # lazy: importing it warns in a kernel without ipywidgets
         bar = kind(
             desc=f"{name:<12}",
             unit=" records",

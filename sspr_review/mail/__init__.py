@@ -5,6 +5,7 @@
     message.py     the MIME message from a report folder: subject, attachments, chart images, size limit
     body.py        the body's context, rendered by templates/body.html.j2 and templates/body.txt.j2
     identities.py  keyed pseudonyms for user identifiers ([mail] pseudonymise)
+    chromium.py    the one lookup of a headless Chromium (the charts' images; doctor checks it too)
     smtp.py        connect(): TLS policy, STARTTLS or implicit TLS, login (shared with ``doctor``); smtp_send
     graph.py       Graph sendMail: the request body and the call
     deliver.py     send(): compose for the configured transport and send, or save a .eml (--dry-run)

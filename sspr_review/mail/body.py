@@ -17,8 +17,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from ..analysis.settings import AnalysisSettings
-from ..catalog import KPIS
+from ..core.settings import AnalysisSettings
+from ..core.vocabulary import KPIS
 from ..report.rollup import Rollup, distinct, roll_up, status_counts
 from ..report.style import BANNER, SEVERITY_COLOURS
 from ..report.summary import fmt_value

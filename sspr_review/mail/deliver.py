@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
-from ..config import MailSettings
-from ..ingest.store import write_private_text
+from ..core.config import Config
+from ..core.files import write_private_text
 from .graph import GRAPH_REQUEST_LIMIT, graph_send, request_size
 from .message import ReportFolder, compose
 from .smtp import smtp_send
@@ -20,8 +19,10 @@ def save_eml(message: EmailMessage, folder: Path) -> Path:
     return path
 
 
-def send(report: ReportFolder, settings: MailSettings, ws: Any, *, dry_run: bool = False) -> tuple[str, list[str]]:
-    """Compose and send (or save) the review mail; return (where it went, notes)."""
+def send(report: ReportFolder, config: Config, *, dry_run: bool = False) -> tuple[str, list[str]]:
+    """Compose and send (or save) the review mail as ``config``'s ``[mail]`` says (Graph's ``sendMail`` also reads
+    ``[graph]`` and ``[auth]``); return (where it went, notes)."""
+    settings = config.mail
     if settings.transport == "graph":
         composed = compose(report, settings, size_limit=GRAPH_REQUEST_LIMIT, measure=request_size)
     else:
@@ -29,7 +30,7 @@ def send(report: ReportFolder, settings: MailSettings, ws: Any, *, dry_run: bool
     if dry_run:
         return f"saved to {save_eml(composed.message, report.folder)}", composed.notes
     if settings.transport == "graph":
-        graph_send(composed.message, settings, ws)
+        graph_send(composed.message, config)
         return f"sent through Microsoft Graph as {settings.sender}", composed.notes
     smtp_send(composed.message, settings)
     return f"sent through {settings.smtp_host}:{settings.smtp_port}", composed.notes

@@ -10,8 +10,11 @@ from typing import Any
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 
-from ..config import MailSettings
-from ..errors import MailError
+from ..core.config import Config
+from ..core.errors import MailError
+from ..sources.base import FetchStats, run_sync
+from ..sources.graph.auth import build_credential
+from ..sources.graph.client import GraphClient, app_budget
 from ..sources.graph.endpoints import Endpoint
 
 #: Microsoft Graph sendMail accepts requests up to 4 MB; base64 grows attachments by a third.
@@ -62,14 +65,9 @@ def request_size(message: EmailMessage) -> int:
     return len(json.dumps(graph_message(message)).encode())
 
 
-def graph_send(message: EmailMessage, settings: MailSettings, ws: Any) -> None:
-    """Send through Microsoft Graph ``POST /users/{sender}/sendMail`` (permission Mail.Send)."""
-    # here, not at the top: the Graph client (msgraph-sdk, azure-identity) and the fetch runner (pandas) are
-    # heavy, and only this transport needs them
-    from ..sources.base import FetchStats, run_sync
-    from ..sources.graph.auth import build_credential
-    from ..sources.graph.client import GraphClient, app_budget
-
+def graph_send(message: EmailMessage, config: Config) -> None:
+    """Send through Microsoft Graph ``POST /users/{sender}/sendMail`` (permission Mail.Send), the sender being
+    ``[mail] sender``; the Graph client is built from ``[graph]`` and ``[auth]``."""
     body = json.dumps(graph_message(message)).encode()
     if len(body) > GRAPH_REQUEST_LIMIT:
         raise MailError(
@@ -77,11 +75,9 @@ def graph_send(message: EmailMessage, settings: MailSettings, ws: Any) -> None:
         )
 
     async def go() -> None:
-        async with GraphClient(
-            ws.config.graph, build_credential(ws.config.auth), budget=app_budget(ws.config)
-        ) as client:
+        async with GraphClient(config.graph, build_credential(config.auth), budget=app_budget(config)) as client:
             request = RequestInformation(
-                Method.POST, "{+baseurl}/users/{user_id}/sendMail", {"user_id": settings.sender}
+                Method.POST, "{+baseurl}/users/{user_id}/sendMail", {"user_id": config.mail.sender}
             )
             request.set_stream_content(body, "application/json")
             await client.get_json(request, SEND_MAIL, FetchStats(), "mail")

@@ -31,10 +31,10 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
-from ..chromium import INSTALL_HINT, find_chromium
-from ..config import MailSettings
-from ..errors import ConfigError, InputError
+from ..core.config import MailSettings
+from ..core.errors import ConfigError, InputError
 from . import body
+from .chromium import INSTALL_HINT, find_chromium
 from .identities import Identities
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,8 @@ def render_charts(charts: Mapping[str, Any]) -> tuple[list[tuple[str, bytes]], s
         return [], f"no Chromium for kaleido to render charts ({INSTALL_HINT})"
     try:
         # here, not at the top: kaleido is the optional [mail] extra, and both start slowly
-        import kaleido
-        import plotly.io as pio
+        import kaleido  # lazy: kaleido is optional (the [mail] extra)
+        import plotly.io as pio  # lazy: plotly's image export loads its renderers; only chart images need it
 
         os.environ.setdefault("BROWSER_PATH", browser)
         kaleido.start_sync_server(silence_warnings=True)

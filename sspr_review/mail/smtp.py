@@ -10,8 +10,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from email.message import EmailMessage
 
-from ..config import LOOPBACK_HOSTS, MailSettings
-from ..errors import MailError
+from ..core.config import LOOPBACK_HOSTS, MailSettings
+from ..core.errors import MailError
 
 
 @contextmanager

@@ -12,13 +12,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import plotly.graph_objects as go
 from markupsafe import escape
 
+from ..core.reason_rules import METHODS, STAGES
 from .style import CHART_COLOURS
 
 if TYPE_CHECKING:
-    import plotly.graph_objects as go
-
     from ..analysis import Review
 
 #: The series colours, from the kit's palette (:data:`sspr_review.report.style.CHART_COLOURS`).
@@ -44,8 +44,6 @@ def _local(times: pd.Series, timezone: str) -> pd.Series:
 
 
 def _figure(title: str, x: str, y: str) -> go.Figure:
-    import plotly.graph_objects as go
-
     fig = go.Figure()
     fig.update_layout(title={"text": title}, xaxis_title=x, yaxis_title=y, **LAYOUT)
     return fig
@@ -86,8 +84,6 @@ def resets_per_hour(review: Review) -> go.Figure:
     if gap:
         return no_data(title, gap)
     assert review.data is not None
-    import plotly.graph_objects as go
-
     tz, window = review.window.timezone, review.window
     resets = review.data.resets
     in_week = resets[(resets["time"] >= pd.Timestamp(window.start)) & (resets["time"] < pd.Timestamp(window.end))]
@@ -128,8 +124,6 @@ def resets_per_day(review: Review) -> go.Figure:
     if gap:
         return no_data(title, gap)
     assert review.data is not None
-    import plotly.graph_objects as go
-
     tz, window = review.window.timezone, review.window
     days = pd.date_range(pd.Timestamp(window.start).tz_convert(tz).normalize(), periods=7, freq="D").tz_localize(None)
 
@@ -163,10 +157,6 @@ def funnel(review: Review) -> go.Figure:
     gap = _audit_gap(review)
     if gap:
         return no_data(title, gap)
-    import plotly.graph_objects as go
-
-    from ..analysis import STAGES
-
     flows = review.flows
     reached = flows["furthest_stage"].astype("string").map({stage: i for i, stage in enumerate(STAGES)}).fillna(0)
     values = [int((reached >= STAGES.index(stage)).sum()) for stage in STAGE_LABELS]
@@ -182,10 +172,6 @@ def method_outcomes(review: Review) -> go.Figure:
     gap = _audit_gap(review)
     if gap:
         return no_data(title, gap)
-    import plotly.graph_objects as go
-
-    from ..analysis import METHODS
-
     labels, tried, failed = [], [], []
     for method in METHODS:
         t = review.metrics.get(f"method_{method}_tried")
@@ -216,8 +202,6 @@ TREND_LABELS = {
 
 def trend(review: Review, columns: list[str], title: str, *, y_title: str, percent: bool = False) -> go.Figure:
     """Weekly trend of metrics across the whole history (weeks without data are gaps, not zeros)."""
-    import plotly.graph_objects as go
-
     weekly = review.weekly
     if weekly.empty:
         return no_data(title, "the store holds no history yet")
@@ -238,8 +222,6 @@ def trend(review: Review, columns: list[str], title: str, *, y_title: str, perce
 def leak_fix_trend(review: Review) -> go.Figure:
     """Per week, the share of users with a leaked-credentials detection who reset or changed their password
     themselves within ``remediation_days``, and their median hours to do so (weeks without data are gaps)."""
-    import plotly.graph_objects as go
-
     days = review.settings.remediation_days
     title = f"Leaked credentials fixed by the user within {days} days"
     corr = review.correlations

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import CopyRefused
+from ..core.errors import CopyRefused
+from ..core.files import private_dir, write_private_text
 
 #: What the kit last wrote into a folder of copies, by file name → SHA-256.
 COPY_RECORD = ".sspr-review-notebooks.json"
@@ -71,7 +72,6 @@ def sync_copies(folder: Path, sources: Mapping[str, Path], *, edited: EditedCopi
     Missing copies are copied, unedited copies of a changed notebook are updated, edited copies are handled as
     ``edited`` says; with ``"refuse"`` nothing at all is written and :class:`CopyRefused` names them. Every copy is
     left readable by its owner only (mode 600)."""
-    from ..ingest.store import private_dir, write_private_text
 
     record = read_record(folder)
     steps = plan(folder, sources, record)

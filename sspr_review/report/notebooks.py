@@ -26,12 +26,11 @@ import sys
 import tempfile
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import NotebookFailed, ToolchainMissing
-
-if TYPE_CHECKING:
-    from .copies import Action
+from ..core.errors import NotebookFailed, ToolchainMissing
+from ..core.files import write_private_text
+from .copies import Action, sync_copies
 
 #: Where the notebooks sit inside the installed package (the wheel maps the top-level notebooks/ here).
 PACKAGED_NOTEBOOKS = "notebook_files"
@@ -101,7 +100,10 @@ def _kernel_path() -> str:
 
 def kernel_python(kernel_name: str = KERNEL) -> str:
     """The interpreter the kernel ``kernel_name`` runs, checked to have ipykernel. Raises :class:`ToolchainMissing`."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from jupyter_client.kernelspec import (  # lazy: jupyter_client loads zmq; --help imports this module
+        KernelSpecManager,
+        NoSuchKernel,
+    )
 
     fix = f"install ipykernel into {sys.prefix} ({REINSTALL})"
     try:
@@ -136,7 +138,9 @@ def _ipc_kernels() -> Iterator[type]:
 
     Over TCP every kernel start prints "Kernel is running over TCP without encryption" (ipykernel 7), and any
     local user could reach the ports; IPC sockets in a 0700 folder are reachable by the owner only."""
-    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_client.manager import (
+        AsyncKernelManager,  # lazy: jupyter_client loads zmq; --help imports this module
+    )
 
     folder = Path(tempfile.mkdtemp(prefix="sspr-kernel-"))  # mkdtemp: owner-only
 
@@ -169,9 +173,9 @@ def execute(
     Parameters are written into the executed notebook: never pass secrets. The kernel does not see the
     environment variables ``hide_env``.
     """
-    import papermill
-    from jupyter_client.kernelspec import NoSuchKernel
-    from papermill.exceptions import PapermillExecutionError
+    import papermill  # lazy: papermill takes over a second to import, and --help must not wait for it
+    from jupyter_client.kernelspec import NoSuchKernel  # lazy: with papermill, only a run needs it
+    from papermill.exceptions import PapermillExecutionError  # lazy: papermill takes over a second to import
 
     if not notebook.is_file():
         raise ToolchainMissing(f"the notebook {notebook} is missing; {REINSTALL}")
@@ -212,9 +216,9 @@ def execute(
 
 def export_html(executed: Path, html: Path) -> Path:
     """Export an executed notebook to standalone HTML without code (owner-only)."""
-    import nbformat
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
+    import nbformat  # lazy: nbformat loads jsonschema (about a second); only a run needs it
+    from nbconvert import HTMLExporter  # lazy: nbconvert takes over a second to import; only a run exports
+    from nbconvert.preprocessors import TagRemovePreprocessor  # lazy: nbconvert takes over a second to import
 
     exporter = HTMLExporter(
         template_name=TEMPLATE,
@@ -245,9 +249,7 @@ def slim(executed: Path, *, replace: Mapping[str, str] | None = None) -> Path:
     A figure output keeps its plotly JSON (JupyterLab draws it) and loses its HTML twin; the output that only
     loads plotly.js goes. ``replace`` maps strings in the injected parameters and papermill's metadata (the
     temporary folder ``run`` builds in → the report folder)."""
-    import nbformat
-
-    from ..ingest.store import write_private_text
+    import nbformat  # lazy: nbformat loads jsonschema (about a second); only a run needs it
 
     book = nbformat.read(executed, as_version=4)
     for cell in book.cells:
@@ -286,6 +288,4 @@ def copy_notebooks(folder: Path, *, force: bool = False) -> list[tuple[Path, Act
 
     Copies you did not change are updated; one you edited is refused (:class:`CopyRefused` names it and nothing is
     written) unless ``force`` overwrites it. The bookkeeping is :func:`sspr_review.report.copies.sync_copies`."""
-    from .copies import sync_copies
-
     return sync_copies(folder, notebook_files(), edited="overwrite" if force else "refuse")

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..ingest.store import write_private_text
+from plotly.utils import PlotlyJSONEncoder
+
+from ..analysis import Review, findings_json
+from ..core.files import write_private_text
 from . import charts
-
-if TYPE_CHECKING:
-    from ..analysis import Review
 
 #: Charts the e-mail shows as images, in order (with the registration trend after them).
 EMAIL_CHARTS = ("resets_per_hour", "resets_per_day")
@@ -28,8 +28,6 @@ EMAIL_CHARTS = ("resets_per_hour", "resets_per_day")
 
 def findings_document(review: Review) -> dict[str, Any]:
     """findings.json's content (see docs/findings-json.md)."""
-    from ..analysis import findings_json  # the analysis package is heavy: loaded when a review exists anyway
-
     return findings_json(review)
 
 
@@ -49,8 +47,6 @@ def charts_document(review: Review) -> dict[str, Any]:
 
 def write_charts(review: Review, path: Path) -> None:
     """Write charts.json (owner-only) to ``path``."""
-    from plotly.utils import PlotlyJSONEncoder  # plotly is heavy: only the report run needs it
-
     write_private_text(Path(path), json.dumps(charts_document(review), cls=PlotlyJSONEncoder))
 
 

@@ -32,11 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..catalog import SEVERITIES
-from ..errors import NotebookFailed
-from ..ingest.fetch import FetchResult
-from ..ingest.store import private_dir
-from ..workspace import Workspace
+from ..app.fetching import FetchResult
+from ..app.notebook import notebook_parameters
+from ..app.workspace import Workspace
+from ..core.errors import NotebookFailed
+from ..core.files import private_dir
+from ..core.vocabulary import SEVERITIES
 from . import notebooks, outputs
 
 #: The notebooks ``run`` executes, in order: (notebook stem, HTML stem).
@@ -57,17 +58,6 @@ class RunResult:
         return [f for f in self.findings.get("findings", []) if SEVERITIES.index(f["severity"]) <= rank]
 
 
-def parameters(ws: Workspace, week_ending: str) -> dict[str, str]:
-    """The notebooks' papermill parameters: where things are, never secrets."""
-    return {
-        "config_path": str(Path(ws.config.source_path).resolve()) if ws.config.source_path else "",
-        "source": ws.source_name,
-        "week_ending": week_ending,
-        "store": str(ws.store.root.resolve()),
-        "files": str(ws.files.resolve()) if ws.files else "",
-    }
-
-
 def run(
     ws: Workspace,
     *,
@@ -80,7 +70,7 @@ def run(
     """Fetch (unless ``fetch`` is false), then build the week's reports into ``out/<week ending>/``.
 
     Raises :class:`~sspr_review.report.NotebookFailed` when a notebook fails and
-    :class:`~sspr_review.errors.ToolchainMissing` (before fetching) when a notebook, the report template
+    :class:`~sspr_review.core.errors.ToolchainMissing` (before fetching) when a notebook, the report template
     or the kernel is missing; fetch errors of single sources do not stop the run (the report shows them as
     data gaps).
     """
@@ -122,7 +112,7 @@ def _build(
     ws: Workspace, week: str, folder: Path, final: Path, timings: dict[str, float], log: Callable[[str], None]
 ) -> list[Path]:
     """Execute and export every notebook into ``folder``; slim the executed notebooks for ``final``."""
-    params = parameters(ws, week)
+    params = notebook_parameters(ws, week)
     # SSPR_REVIEW_* variables the configuration does not read were warned about here: a kernel would only warn
     # again, into the reports
     unread = ws.config.unknown_env(os.environ)

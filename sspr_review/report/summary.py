@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..catalog import KPIS
+from ..core.vocabulary import KPIS
 from .numbers import number
 from .rollup import Rollup, distinct, roll_up, status_counts
 

@@ -2,8 +2,8 @@
 everything else (registration, roles, policy, the tenant) from the run's source (graph, demo or files).
 
 ``sspr-review --source log-analytics`` is Graph with audit and risk from the workspace. The fetch sees one
-:class:`~sspr_review.sources.base.Source`; the optional hooks a time-ranged source may offer
-(``lookback_days``, ``limit_window``, ``notes``) are passed on for the kinds it serves.
+:class:`~sspr_review.sources.base.Source`: each capability is answered by the source that serves the kind asked
+about (``lookback_days``, ``limit_window``, ``notes``), the rest by the base source.
 """
 
 from __future__ import annotations
@@ -12,21 +12,20 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .base import FetchStats, Pages, RoleData, Source
+from ..core.records import SetAside
+from ..core.vocabulary import TIMED_KINDS
+from .base import FetchStats, Pages, RegistrationParts, RoleData, Source, TimedSource
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-    from ..config import Config
-    from .log_analytics.source import LogAnalyticsSource
-
-TIMED_KINDS = ("audit", "risk")
+    from ..core.config import Config
 
 
-class CombinedSource:
+class CombinedSource(Source):
     """``base`` with some time-ranged kinds served by ``timed`` (kind → source)."""
 
-    def __init__(self, base: Source, timed: Mapping[str, LogAnalyticsSource]) -> None:
+    def __init__(self, base: Source, timed: Mapping[str, TimedSource]) -> None:
         unknown = set(timed) - set(TIMED_KINDS)
         if unknown:
             raise ValueError(f"only {', '.join(TIMED_KINDS)} can come from another source, not {sorted(unknown)}")
@@ -34,9 +33,9 @@ class CombinedSource:
         self.timed = dict(timed)
         self.name = base.name
 
-    def __getattr__(self, name: str) -> Any:
-        # what only the base offers (the files source's ``report``)
-        return getattr(self.base, name)
+    def _serving(self, kind: str) -> TimedSource:
+        """The source that serves ``kind``."""
+        return self.timed.get(kind, self.base)
 
     @property
     def stats(self) -> dict[str, FetchStats]:
@@ -53,7 +52,7 @@ class CombinedSource:
 
     def origin(self, kind: str) -> str:
         """Which source serves ``kind``."""
-        return self.timed[kind].name if kind in self.timed else self.base.name
+        return self._serving(kind).name
 
     def now(self) -> datetime:
         return self.base.now()
@@ -65,17 +64,29 @@ class CombinedSource:
             return None
         return {k: v for k, v in own.items() if k not in self.timed}
 
+    def lookback_days(self, kind: str, default: int) -> int:
+        return self._serving(kind).lookback_days(kind, default)
+
+    async def limit_window(self, kind: str, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        return await self._serving(kind).limit_window(kind, start, end)
+
+    def notes(self, kind: str) -> list[str]:
+        return self._serving(kind).notes(kind)
+
     async def tenant(self) -> dict[str, Any]:
         return await self.base.tenant()
 
     def audit(self, start: datetime, end: datetime) -> list[Pages]:
-        return self.timed["audit"].audit(start, end) if "audit" in self.timed else self.base.audit(start, end)
+        return self._serving("audit").audit(start, end)
 
     def risk(self, since: datetime, end: datetime) -> list[Pages]:
-        return self.timed["risk"].risk(since, end) if "risk" in self.timed else self.base.risk(since, end)
+        return self._serving("risk").risk(since, end)
 
     def registration(self) -> list[Pages]:
         return self.base.registration()
+
+    def registration_parts(self) -> RegistrationParts | None:
+        return self.base.registration_parts()
 
     async def roles(self) -> RoleData:
         return await self.base.roles()
@@ -83,14 +94,16 @@ class CombinedSource:
     async def policy(self) -> dict[str, Any]:
         return await self.base.policy()
 
-    def lookback_days(self, kind: str, default: int) -> int:
-        return self.timed[kind].lookback_days(kind, default) if kind in self.timed else default
-
-    async def limit_window(self, kind: str, start: datetime, end: datetime) -> tuple[datetime, datetime]:
-        return await self.timed[kind].limit_window(kind, start, end) if kind in self.timed else (start, end)
-
-    def notes(self, kind: str) -> list[str]:
-        return self.timed[kind].notes(kind) if kind in self.timed else []
+    def set_aside(self) -> SetAside | None:
+        """What every source it is made of set aside, together (``None`` when none set anything aside)."""
+        parts = [s.set_aside() for s in {id(s): s for s in [self.base, *self.timed.values()]}.values()]
+        found = [p for p in parts if p is not None]
+        if not found:
+            return None
+        merged = SetAside()
+        for part in found:
+            merged.merge(part)
+        return merged
 
     async def aclose(self) -> None:
         try:
@@ -110,10 +123,11 @@ def compose(
 ) -> Source:
     """``base``, or a :class:`CombinedSource` when ``[sources]`` (or ``log_analytics``: both kinds) names the
     workspace for audit or risk. ``credential`` builds the azure-identity credential (only when needed)."""
-    kinds = [k for k in TIMED_KINDS if log_analytics or getattr(config.sources, k) == "log_analytics"]
+    chosen = config.sources.model_dump()
+    kinds = [k for k in TIMED_KINDS if log_analytics or chosen[k] == "log_analytics"]
     if not kinds:
         return base
-    from .log_analytics.source import LogAnalyticsSource
+    from .log_analytics.source import LogAnalyticsSource  # lazy: azure-monitor-query and azure-identity are heavy
 
     workspace = LogAnalyticsSource(config.log_analytics, credential(), clock=clock)
     return CombinedSource(base, dict.fromkeys(kinds, workspace))

@@ -3,7 +3,7 @@
 Whatever a file holds, :func:`read_file` returns the records it could read and lists the rest, each with where it
 was (file, item or line, record id, field) and why: a file that cannot be opened (a symlink loop, no permission),
 text that is not UTF-8/UTF-16/UTF-32, JSON that does not parse, a record nested deeper than
-:data:`~sspr_review.ingest.normalize.MAX_DEPTH` (parsing it would exhaust the stack: the other records of its file are
+:data:`~sspr_review.core.records.MAX_DEPTH` (parsing it would exhaust the stack: the other records of its file are
 still read, by splitting the file's record list without parsing it), an item that is not a JSON object, and text
 that is not valid Unicode (a lone surrogate from a ``\\ud800`` escape).
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ingest.normalize import MAX_DEPTH, Rejected, unicode_problem
+from ..core.records import MAX_DEPTH, Rejected, unicode_problem
 
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:,]', re.S)

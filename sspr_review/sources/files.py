@@ -10,9 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..catalog import PASSWORD_RULE_TEMPLATE
-from ..errors import FetchFailed, InputError
-from .base import FetchStats, Pages, Record, RoleData, one_page
+from ..core.errors import FetchFailed, InputError
+from ..core.records import SetAside, raw_json, record_key, safe_text, time_problem
+from ..core.schema import parse_times
+from ..core.vocabulary import PASSWORD_RULE_TEMPLATE
+from .base import FetchStats, Pages, Record, RoleData, Source, one_page
+from .exports import read_file
 
 #: How a record's kind is recognised: a key only that kind carries.
 KIND_MARKERS: dict[str, str] = {
@@ -80,7 +83,7 @@ FILE_TIMES: dict[str, tuple[str, str, str | None]] = {
 }
 
 
-class FilesSource:
+class FilesSource(Source):
     """A folder of Graph JSON as saved from Graph Explorer or ``az rest`` (for air-gapped review).
 
     Each ``*.json`` file holds one Graph response (``{"value": [...]}``), a bare list of records, or one
@@ -88,7 +91,7 @@ class FilesSource:
     The kind of each record is recognised from its keys.
 
     Nothing is dropped without a word: every record given is either handed on (and stored) or listed in
-    :attr:`report` (``rejected``, with file, item or line, record id, field and reason). That is a file that
+    :meth:`set_aside` (``rejected``, with file, item or line, record id, field and reason). That is a file that
     cannot be opened or decoded, JSON that does not parse, an item that is not an object or of no kind the kit
     reads, a record nested too deep, an audit event or risk detection without a readable time, and a
     conflicting copy of a record id (which copy was kept, and why, is said). Identical copies are stored once.
@@ -99,9 +102,6 @@ class FilesSource:
     name = "files"
 
     def __init__(self, folder: str | Path) -> None:
-        from ..ingest import normalize
-        from .exports import read_file
-
         self.folder = Path(folder).expanduser()
         if not self.folder.is_dir():
             raise InputError(f"{self.folder} is not a folder of Graph JSON files")
@@ -109,7 +109,7 @@ class FilesSource:
         self.records: dict[str, list[Record]] = {}
         self.where: dict[str, list[str]] = {}
         self.given: dict[str, int] = {}
-        self.report = normalize.Report()
+        self._set_aside = SetAside()
         self._times: dict[str, pd.Series] = {}
         files = sorted([*self.folder.rglob("*.json"), *self.folder.rglob("*.jsonl")])
         if not files:
@@ -118,16 +118,16 @@ class FilesSource:
             if file.is_dir():
                 continue
             loaded = read_file(file)
-            self.report.rejected.extend(loaded.rejected)
+            self._set_aside.rejected.extend(loaded.rejected)
             for item, where in loaded.records:
                 kind = _kind(item, loaded.context)
                 if kind is None:
-                    self.report.reject(
+                    self._set_aside.reject(
                         "not a record the kit reads (directoryAudit, riskDetection, userRegistrationDetails, role"
                         " assignment or definition, groupSetting, authentication methods policy, organization);"
                         f" its keys are {', '.join(sorted(item)[:8])}",
                         where,
-                        normalize.safe_text(item),
+                        safe_text(item),
                     )
                     continue
                 self.records.setdefault(kind, []).append(item)
@@ -138,27 +138,25 @@ class FilesSource:
 
     def _settle(self, kind: str) -> None:
         """Set aside records of ``kind`` without a readable time and conflicting copies; note the window times."""
-        from ..ingest import normalize
-
         records, where = self.records.get(kind, []), self.where.get(kind, [])
         if not records:
             return
         placed_by, window_by, newest_by = FILE_TIMES[kind]
         keep = np.ones(len(records), dtype=bool)
         if placed_by:
-            placed = normalize.parse_times([r.get(placed_by) for r in records])
+            placed = parse_times([r.get(placed_by) for r in records])
             for i in np.flatnonzero(placed.isna().to_numpy()):
                 rec = records[i]
-                self.report.reject(
-                    normalize.time_problem(rec.get(placed_by), placed_by),
+                self._set_aside.reject(
+                    time_problem(rec.get(placed_by), placed_by),
                     f"{where[i]}{_id_of(rec)}",
-                    normalize.safe_text(rec),
+                    safe_text(rec),
                 )
                 keep[i] = False
-        ids = pd.Series([normalize.record_key(r) for r in records], dtype=object)
+        ids = pd.Series([record_key(r) for r in records], dtype=object)
         repeated = (ids.duplicated(keep=False) & pd.Series(keep)).to_numpy()
         if repeated.any():
-            newest = normalize.parse_times([r.get(newest_by) for r in records]) if newest_by else None
+            newest = parse_times([r.get(newest_by) for r in records]) if newest_by else None
             for record_id, group in ids[repeated].groupby(ids[repeated], sort=False):
                 indices = [int(i) for i in group.index]
                 chosen = self._keep_one(kind, str(record_id), indices, newest)
@@ -168,9 +166,9 @@ class FilesSource:
         self.where[kind] = [w for w, k in zip(where, keep, strict=True) if k]
         if window_by:
             kept = self.records[kind]
-            times = normalize.parse_times([r.get(window_by) for r in kept])
+            times = parse_times([r.get(window_by) for r in kept])
             if window_by != placed_by:
-                times = times.fillna(normalize.parse_times([r.get(placed_by) for r in kept]))
+                times = times.fillna(parse_times([r.get(placed_by) for r in kept]))
             self._times[kind] = times
 
     def _keep_one(self, kind: str, record_id: str, indices: list[int], newest: pd.Series | None) -> int:
@@ -178,8 +176,6 @@ class FilesSource:
 
         Conflicting copies set aside are listed in the report with the one kept and why; identical ones counted.
         """
-        from ..ingest import normalize
-
         records, where = self.records[kind], self.where[kind]
         chosen, why = indices[-1], "the last one given, as a later export replaces an earlier one"
         if newest is not None:
@@ -188,21 +184,25 @@ class FilesSource:
                 top = stamps.max()
                 chosen = max(i for i, stamp in zip(indices, stamps, strict=True) if stamp == top)
                 why = f"the newest {FILE_TIMES[kind][2]}"
-        text = normalize.raw_json(_sorted(records[chosen]))
+        text = raw_json(_sorted(records[chosen]))
         for i in indices:
             if i == chosen:
                 continue
-            if normalize.raw_json(_sorted(records[i])) == text:
-                self.report.identical_copies += 1
+            if raw_json(_sorted(records[i])) == text:
+                self._set_aside.identical_copies += 1
                 continue
-            self.report.reject(
+            self._set_aside.reject(
                 f"id {record_id!r} is given {len(indices)} times with different content; kept the copy in"
                 f" {where[chosen]} ({why})",
                 where[i],
-                normalize.safe_text(records[i]),
+                safe_text(records[i]),
                 unreadable=False,
             )
         return chosen
+
+    def set_aside(self) -> SetAside:
+        """The records of the folder not handed on, each with where it was and why (and identical copies counted)."""
+        return self._set_aside
 
     def windows(self) -> dict[str, tuple[datetime, datetime]]:
         """Per time-ranged kind, the span of its own records' times (the second is exclusive)."""
@@ -270,9 +270,6 @@ class FilesSource:
             "passwordRuleSettings": next((s for s in settings if s.get("templateId") == PASSWORD_RULE_TEMPLATE), None),
             "authenticationMethodsPolicy": methods[0] if methods else None,
         }
-
-    async def aclose(self) -> None:
-        return None
 
 
 def _id_of(record: Mapping[str, Any]) -> str:

@@ -258,8 +258,8 @@ def test_graph_record_that_cannot_be_stored_is_named_and_the_others_land(tmp_pat
     """Through the real msgraph-sdk against the Graph test server: an audit event carrying a lone surrogate (a
     \\ud800 escape in Graph's JSON, which Parquet cannot hold; it crashed the store's write) is listed with its
     id and field, exit 4; every other event of the window lands."""
+    from sspr_review.core.weeks import last_monday
     from sspr_review.sources.demo.tenant import DemoTenant
-    from sspr_review.weeks import last_monday
     from tests.support.graph_server import GraphData, GraphServer
 
     data = GraphData.from_demo(DemoTenant(users=200, weeks=2, end=last_monday("UTC")))

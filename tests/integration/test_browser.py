@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sspr_review import config
+from sspr_review.app.workspace import Workspace
+from sspr_review.core import config
 from sspr_review.report.run import run
-from sspr_review.workspace import Workspace
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # On a developer machine without Chromium these tests skip, saying why; in CI (CI=true) they must run.

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from sspr_review.core.weeks import last_monday
 from sspr_review.sources.demo.tenant import DemoTenant
-from sspr_review.weeks import last_monday
 from tests.support.graph_server import GraphData, GraphServer
 from tests.support.smtp_relay import Inbox, relay
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sspr_review import config
-from sspr_review.ingest import fetch, schema
+from sspr_review.app.workspace import Workspace
+from sspr_review.core import config, schema
+from sspr_review.ingest import fetch
 from sspr_review.sources.graph.ratelimit import MARGIN_SECONDS, MAX_TRANSIT_SECONDS, Budget, SlidingWindowLimiter
-from sspr_review.workspace import Workspace
 
 
 def demo_store(tmp_path: Path, name: str) -> dict[str, pd.DataFrame]:

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from sspr_review import config
-from sspr_review.errors import AuthError, TokenRejected
+from sspr_review.app.workspace import Workspace
+from sspr_review.core import config
+from sspr_review.core.errors import AuthError, TokenRejected
+from sspr_review.core.weeks import last_monday
 from sspr_review.ingest.fetch import FetchResult
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.sources.graph.endpoints import SSPR, audit_filters, risk_filter
-from sspr_review.weeks import last_monday
-from sspr_review.workspace import Workspace
 from tests.support.graph_server import Fault, GraphData, GraphServer
 
 SCALE = 0.02  # 10 s throttle windows become 0.2 s; client and server use the same scale

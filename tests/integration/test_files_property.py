@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sspr_review import config
-from sspr_review.workspace import Workspace
+from sspr_review.app.workspace import Workspace
+from sspr_review.core import config
 
 settings.register_profile(
     "sspr", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]

@@ -10,50 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from sspr_review import config
-from sspr_review.errors import InputError
+from sspr_review.app.workspace import Workspace
+from sspr_review.core import config
+from sspr_review.core.errors import InputError
 from sspr_review.sources.files import FilesSource
-from sspr_review.workspace import Workspace
-
-SSPR = "Self-service Password Management"
-
-
-def audit(i: int, day: int) -> dict:
-    return {
-        "id": f"a{i}",
-        "activityDateTime": f"2026-11-{day:02d}T10:00:0{i % 10}.1234567Z",
-        "activityDisplayName": "Reset password (self-service)",
-        "loggedByService": SSPR,
-        "result": "success",
-        "initiatedBy": {"user": {"id": f"u{i}", "userPrincipalName": f"u{i}@x.example"}},
-        "targetResources": [{"id": f"u{i}", "type": "User", "userPrincipalName": f"u{i}@x.example"}],
-    }
-
-
-def write_export(folder: Path, *, registration: bool = True) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    page = {
-        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#auditLogs/directoryAudits",
-        "value": [audit(i, 10 + i) for i in range(5)],
-    }
-    (folder / "audits-page1.json").write_text(json.dumps(page))
-    (folder / "audits-page2.jsonl").write_text("\n".join(json.dumps(audit(i, 10 + i)) for i in range(3, 8)))
-    risk = [
-        {
-            "id": "r1",
-            "riskEventType": "leakedCredentials",
-            "detectedDateTime": "2026-11-12T00:00:00Z",
-            "lastUpdatedDateTime": "2026-11-12T01:00:00Z",
-            "userPrincipalName": "u1@x.example",
-        }
-    ]
-    (folder / "risk.json").write_text(json.dumps(risk))
-    if registration:
-        reg = {"value": [{"id": "u1", "userPrincipalName": "u1@x.example", "isSsprRegistered": True}]}
-        (folder / "registration.json").write_text(json.dumps(reg))
-    (folder / "org.json").write_text(
-        json.dumps({"value": [{"id": "tid", "displayName": "Contoso", "verifiedDomains": []}]})
-    )
+from tests.support.exports import write_export
 
 
 def workspace(tmp_path: Path, export: Path) -> Workspace:
@@ -89,7 +50,7 @@ def test_unrecognised_record_is_listed_with_its_file_and_the_others_load(tmp_pat
     write_export(folder)
     (folder / "signins.json").write_text(json.dumps({"value": [{"id": "s1", "appDisplayName": "Teams"}]}))
     source = FilesSource(folder)
-    (rejected,) = source.report.unreadable
+    (rejected,) = source.set_aside().unreadable
     assert rejected.where.endswith("signins.json item 0") and "not a record the kit reads" in rejected.reason
     assert len(source.records["audit"]) == 8
 
@@ -98,7 +59,7 @@ def test_broken_json_names_the_file(tmp_path: Path) -> None:
     folder = tmp_path / "export"
     folder.mkdir()
     (folder / "bad.json").write_text("{not json")
-    (rejected,) = FilesSource(folder).report.unreadable
+    (rejected,) = FilesSource(folder).set_aside().unreadable
     assert rejected.where.endswith("bad.json") and rejected.reason.startswith("not valid JSON")
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match=r"holds no \.json"):

@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from sspr_review import config
-from sspr_review.errors import FetchFailed
+from sspr_review.core import config
+from sspr_review.core.errors import FetchFailed
+from sspr_review.core.weeks import last_monday
 from sspr_review.sources.base import FetchStats
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.sources.graph.auth import StaticToken
 from sspr_review.sources.graph.client import MAX_RETRY_AFTER_SECONDS, GraphClient
 from sspr_review.sources.graph.endpoints import AUTH_METHODS_POLICY, RISK, risk_filter
 from sspr_review.sources.graph.ratelimit import LocalRecord
-from sspr_review.workspace import last_monday
 from tests.support.graph_server import Fault, GraphData, GraphServer
 
 TOKEN = "test-token"

@@ -16,11 +16,13 @@ import nbformat
 import pandas as pd
 import pytest
 
-from sspr_review import config, lab
-from sspr_review.errors import ParameterError
+from sspr_review import lab
+from sspr_review.app.notebook import Context, check_parameters, find_user
+from sspr_review.app.workspace import Workspace, open_workspace
+from sspr_review.core import config
+from sspr_review.core.errors import ParameterError
 from sspr_review.report import notebooks, style
 from sspr_review.report import sections as report
-from sspr_review.workspace import Workspace, open_workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,7 +56,7 @@ def test_a_pip_install_keeps_the_default_store_in_the_user_data_folder(tmp_path:
     # default_home looks at where the package is: import a copy of it from outside any checkout.
     site = tmp_path / "site"
     shutil.copytree(ROOT / "sspr_review", site / "sspr_review", ignore=shutil.ignore_patterns("__pycache__"))
-    code = "import sys; from sspr_review import config; print(config.default_home({'XDG_DATA_HOME': sys.argv[1]}))"
+    code = "import sys; from sspr_review.core import config; print(config.default_home({'XDG_DATA_HOME': sys.argv[1]}))"
     done = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "data")],
         capture_output=True,
@@ -77,26 +79,27 @@ def test_a_store_given_on_the_command_line_is_taken_from_the_current_folder(
 BUILDER = """
 import sys, time
 from pathlib import Path
-from sspr_review import config
-from sspr_review.workspace import Workspace
+from sspr_review.core import config
+from sspr_review.app import fetching
+from sspr_review.app.workspace import Workspace
 ws = Workspace(config.load(sys.argv[1], store__path=sys.argv[2]), "demo")
-go, fetch, weeks = Path(sys.argv[3]), ws.fetch, []
-def paused_fetch(**kwargs):  # the test's hand-shake: pause after the first week until the reader is waiting
-    result = fetch(**kwargs)
+go, fetch, weeks = Path(sys.argv[3]), fetching.fetch, []
+def paused_fetch(*args, **kwargs):  # the test's hand-shake: pause after the first week until the reader is waiting
+    result = fetch(*args, **kwargs)
     weeks.append(result)
     if len(weeks) == 1:
         print("first week stored", flush=True)
         while not go.exists():
             time.sleep(0.02)
     return result
-ws.fetch = paused_fetch
+fetching.fetch = paused_fetch
 ws.build_demo_history(progress=False)
 print("built", len(weeks), flush=True)
 """
 READER = """
 import sys
-from sspr_review import config
-from sspr_review.workspace import Workspace
+from sspr_review.core import config
+from sspr_review.app.workspace import Workspace
 ws = Workspace(config.load(sys.argv[1], store__path=sys.argv[2]), "demo")
 built = ws.ensure_store()
 review = ws.review()
@@ -168,7 +171,7 @@ def test_rebuilding_the_demo_store_replaces_it_whole(small_config: Path, tmp_pat
 )
 def test_bad_parameters_are_named(week_ending: str, weeks: int | None, message: str) -> None:
     with pytest.raises(ParameterError, match=re.escape(message)):
-        report.check_parameters(week_ending=week_ending, weeks=weeks)
+        check_parameters(week_ending=week_ending, weeks=weeks)
 
 
 def test_an_unknown_source_is_named_before_anything_is_opened() -> None:
@@ -216,22 +219,22 @@ def test_a_bad_parameter_stops_the_notebook_with_one_message_first(
 
 
 @pytest.fixture(scope="module")
-def ctx(demo_store: Path, small_config: Path) -> report.Context:
+def ctx(demo_store: Path, small_config: Path) -> Context:
     return report.open_review(str(small_config), "demo", "", str(demo_store), compare=False)
 
 
-def test_user_by_upn_or_display_name_fragment(ctx: report.Context) -> None:
-    assert report.find_user(ctx, "ROBERT.TABLES@northgate-eng.example") == "robert.tables@northgate-eng.example"
+def test_user_by_upn_or_display_name_fragment(ctx: Context) -> None:
+    assert find_user(ctx, "ROBERT.TABLES@northgate-eng.example") == "robert.tables@northgate-eng.example"
     reg = ctx.registration
     name = str(reg.loc[reg["user_upn"] != "robert.tables@northgate-eng.example", "user_name"].iloc[0])
-    assert report.find_user(ctx, name).lower() in set(reg["user_upn"].str.lower())
+    assert find_user(ctx, name).lower() in set(reg["user_upn"].str.lower())
     with pytest.raises(ParameterError, match=r"parameter user = 'rob' matches \d+ users: .*<.*@.*>.*one of"):
-        report.find_user(ctx, "rob")
+        find_user(ctx, "rob")
     with pytest.raises(ParameterError, match="no user's UPN or display name contains it"):
-        report.find_user(ctx, "nobody-like-this")
+        find_user(ctx, "nobody-like-this")
 
 
-def test_context_has_a_short_repr_and_the_week_s_frames(ctx: report.Context) -> None:
+def test_context_has_a_short_repr_and_the_week_s_frames(ctx: Context) -> None:
     text = repr(ctx)
     assert len(text) < 400 and "Northgate Engineering" in text and "report.explore(ctx)" in text
     w = ctx.review.window
@@ -259,13 +262,13 @@ def test_every_rule_of_the_stylesheet_is_scoped_to_the_kit() -> None:
     assert "!important" not in style.CSS
 
 
-def test_each_section_carries_the_style(ctx: report.Context) -> None:
+def test_each_section_carries_the_style(ctx: Context) -> None:
     for section in (report.coverage_banner, report.needs_attention, report.kpi_tiles, report.trend_table):
         html = section(ctx).data
         assert html.startswith("<div class='sspr-out'><style>") and style.CSS in html, section.__name__
 
 
-def test_numbers_and_times_are_formatted_once(ctx: report.Context) -> None:
+def test_numbers_and_times_are_formatted_once(ctx: Context) -> None:
     table = report.trend_table(ctx).data
     assert not re.search(r"<td[^>]*>\d+\.0</td>", table)  # 1,625 not 1625.0
     counts = pd.to_numeric(ctx.review.weekly["sspr_resets"], errors="coerce").dropna()
@@ -286,9 +289,7 @@ def test_numbers_and_times_are_formatted_once(ctx: report.Context) -> None:
     assert not re.search(r"\b1\d{18}\b", html)  # no nanosecond integers
 
 
-def test_an_older_copy_s_write_findings_cell_writes_nothing_and_says_to_drop_it(
-    ctx: report.Context, tmp_path: Path
-) -> None:
+def test_an_older_copy_s_write_findings_cell_writes_nothing_and_says_to_drop_it(ctx: Context, tmp_path: Path) -> None:
     """Copies of weekly_review from before findings.json was built by one code path end with
     ``report.write_findings(ctx, findings_json)``: the cell must not fail the copy, nor write data."""
     target = tmp_path / "findings.json"
@@ -297,7 +298,7 @@ def test_an_older_copy_s_write_findings_cell_writes_nothing_and_says_to_drop_it(
     assert "no longer needed" in shown and "sspr-review notebooks --force" in shown
 
 
-def test_sections_markup_lives_in_autoescaped_templates(ctx: report.Context) -> None:
+def test_sections_markup_lives_in_autoescaped_templates(ctx: Context) -> None:
     """One place escapes tenant text: the Jinja2 templates, autoescape on (tables included); no section module
     writes HTML in Python strings."""
     import ast

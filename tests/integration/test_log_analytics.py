@@ -15,13 +15,14 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sspr_review import config
-from sspr_review.errors import AccessDenied, FetchFailed, TableMissing, WorkspaceNotFound
+from sspr_review.app.workspace import Workspace
+from sspr_review.core import config
+from sspr_review.core.errors import AccessDenied, FetchFailed, TableMissing, WorkspaceNotFound
+from sspr_review.core.weeks import last_monday
 from sspr_review.sources.base import FetchStats
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.sources.log_analytics import queries
 from sspr_review.sources.log_analytics.client import Table
-from sspr_review.workspace import Workspace, last_monday
 from tests.support.graph_server import GraphData, GraphServer
 from tests.support.log_analytics_kql import KqlError, run
 from tests.support.log_analytics_server import WORKSPACE_ID, Fault, LogAnalyticsServer, WorkspaceData
@@ -309,7 +310,7 @@ def test_an_unreachable_endpoint_names_the_cloud_setting(
 
 
 def test_the_endpoint_override_refuses_plain_http_beyond_loopback() -> None:
-    from sspr_review.errors import ConfigError
+    from sspr_review.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="plain http"):
         config.load(env={"SSPR_REVIEW_LOG_ANALYTICS_URL": "http://example.invalid/v1"})

@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from sspr_review import config, mail
-from sspr_review.errors import MailError, SsprReviewError
+from sspr_review import mail
+from sspr_review.app.workspace import Workspace
+from sspr_review.core import config
+from sspr_review.core.errors import MailError, SsprReviewError
 from sspr_review.report.run import run
-from sspr_review.workspace import Workspace
 from tests.support.smtp_relay import Inbox, relay
 
 # the report folder the mail is built from is made by `run`, which executes the notebooks (about 30 s)
@@ -210,9 +211,10 @@ def test_graph_send_mail_request_shape(report_folder: Path, tmp_path: Path, monk
         }
         for k, v in env.items():
             monkeypatch.setenv(k, v)
-        ws = Workspace(config.load(env=env), "graph")
-        cfg = settings(transport="graph", sender="sspr-review@northgate-eng.example")
-        _, notes = mail.send(mail.ReportFolder.load(report_folder), cfg, ws)
+        cfg = config.load(env=env).model_copy(
+            update={"mail": settings(transport="graph", sender="sspr-review@northgate-eng.example")}
+        )
+        _, notes = mail.send(mail.ReportFolder.load(report_folder), cfg)
         (sent,) = server.data.sent_mail
         (request,) = [r for r in server.requests if r.method == "POST"]
     assert "sspr-review@northgate-eng.example" in request.path and request.path.endswith("/sendMail")
@@ -244,9 +246,9 @@ def test_graph_send_mail_names_the_permission(
         env = {"SSPR_REVIEW_GRAPH_URL": server.url, "SSPR_REVIEW_ACCESS_TOKEN": "t0k"}
         for k, v in env.items():
             monkeypatch.setenv(k, v)
-        ws = Workspace(config.load(env=env), "graph")
+        cfg = config.load(env=env).model_copy(update={"mail": settings(transport="graph", charts=False)})
         with pytest.raises(SsprReviewError, match=r"Mail\.Send"):
-            mail.send(mail.ReportFolder.load(report_folder), settings(transport="graph", charts=False), ws)
+            mail.send(mail.ReportFolder.load(report_folder), cfg)
 
 
 def test_takeover_findings_are_in_needs_attention(report_folder: Path) -> None:
@@ -284,8 +286,8 @@ def test_one_connect_logs_in_for_sending_and_for_doctor(tls_files: tuple[Path, P
 
 
 def test_one_chromium_lookup_for_mail_and_doctor(report_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sspr_review.chromium import find_chromium
     from sspr_review.doctor import chromium_check
+    from sspr_review.mail.chromium import find_chromium
 
     monkeypatch.setenv("BROWSER_PATH", "/opt/some/chrome")
     assert find_chromium() == "/opt/some/chrome" == chromium_check().detail

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sspr_review.errors import NotebookFailed
+from sspr_review.core.errors import NotebookFailed
 from sspr_review.report import notebooks
 
 # executes the report notebooks with papermill and nbval
@@ -97,7 +97,7 @@ def test_notebook_executes_with_papermill_and_passes_nbval(
 def test_default_parameters_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ "Run All" with no configuration, from any folder: the demo store is built on first use in the default
     home (the project root of a checkout; here $SSPR_REVIEW_HOME), never in the kernel's working folder."""
-    from sspr_review.config import HOME_ENV
+    from sspr_review.core.config import HOME_ENV
 
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     work = tmp_path / "work"

@@ -20,9 +20,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sspr_review import config
+from sspr_review.app.workspace import Workspace
+from sspr_review.core import config
 from sspr_review.sources.demo.tenant import DemoTenant
-from sspr_review.workspace import Workspace
 from tests.support.graph_server import Fault, GraphData, GraphServer
 
 # each case fetches and reviews through the CLI against the Graph test server (4 to 7 s)
@@ -166,7 +166,8 @@ def test_pim_eligibility_unlicensed_is_shown_as_missing_and_eligible_admins_stay
 
     jsonschema = pytest.importorskip("jsonschema")
     jsonschema.validate(doc, findings_schema())
-    from sspr_review.report.sections import Context, coverage_banner
+    from sspr_review.app.notebook import Context
+    from sspr_review.report.sections import coverage_banner
 
     banner = coverage_banner(Context(ws, ws.review(_week(tenant)))).data
     assert "PARTIAL" in banner and "PIM-eligible administrators are not included" in banner

@@ -17,17 +17,19 @@ import jsonschema  # type: ignore[import-untyped]
 import pandas as pd
 import pytest
 
-from sspr_review import config
 from sspr_review.analysis import Review
 from sspr_review.analysis.review import findings_json, findings_schema
-from sspr_review.errors import ConfigError
+from sspr_review.app.notebook import Context
+from sspr_review.app.workspace import Workspace
+from sspr_review.core import config
+from sspr_review.core.errors import ConfigError
+from sspr_review.core.weeks import last_monday
 from sspr_review.ingest.fetch import FetchResult
-from sspr_review.ingest.lean import read_summary
-from sspr_review.report.sections import Context, coverage_banner, user_profile
+from sspr_review.ingest.store.lean_summary import read_summary
+from sspr_review.report.sections import coverage_banner, user_profile
 from sspr_review.report.summary import review_lines
 from sspr_review.sources.demo.tenant import DemoTenant
 from sspr_review.sources.graph.endpoints import LEAN_FILTERS
-from sspr_review.workspace import Workspace, last_monday
 from tests.support.graph_server import GraphData, GraphServer
 
 SCALE = 0.02
@@ -122,7 +124,7 @@ def test_lean_and_full_snapshots_give_the_same_review(both: dict[str, Fetched]) 
     assert len(lean_rows) < len(full_rows) / 4
     kinds = {f.kind for f in full.review.findings}
     assert {"blocked_user", "registration_gap", "phone_only_reset_new_ip"} <= kinds
-    summary = read_summary(lean.workspace.store, RUNS[-1])
+    summary = read_summary(lean.workspace.store.path, RUNS[-1])
     assert summary is not None and summary["looked_up"]["ids"] > 0
     assert {"usersRegisteredByFeature", "usersRegisteredByMethod"} <= set(summary)
 
@@ -190,7 +192,7 @@ def test_auto_mode_lean_above_the_size_and_full_every_month(
         tenant, tmp_path / "store", monkeypatch, runs=runs, mode="auto", lean_above_users=1000, full_every_days=14
     ):
         store = fetched.workspace.store
-        modes = ["lean" if read_summary(store, m) else "full" for m in store.snapshot_moments("registration")]
+        modes = ["lean" if read_summary(store.path, m) else "full" for m in store.snapshot_moments("registration")]
         # first run: no full snapshot yet; then 2,000 users > 1,000: lean; then the full one is 14 days old
         assert modes == ["full", "lean", "full"]
         notes = [n for r in fetched.results for n in r.lines() if n.startswith("registration:")]

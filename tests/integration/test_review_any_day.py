@@ -19,10 +19,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from sspr_review import config
 from sspr_review.analysis import KINDS, Review, findings_json, findings_schema
+from sspr_review.app.workspace import Workspace
+from sspr_review.core import config
 from sspr_review.sources.demo.tenant import DemoTenant
-from sspr_review.workspace import Workspace
 from tests.support.graph_server import GraphData, GraphServer
 
 E = datetime(2026, 11, 23, 5, tzinfo=UTC)  # Monday 2026-11-23 00:00 America/New_York: the week's end
@@ -178,14 +178,15 @@ def test_first_reviewed_week_has_only_new_findings(
 
 def test_an_approximate_snapshot_is_shown_with_its_date_in_report_and_mail(tmp_path: Path, tuesday_store: Path) -> None:
     from sspr_review import mail
+    from sspr_review.app.notebook import Context
     from sspr_review.report import sections as report
 
     ws = demo_workspace(tuesday_store, TEN_DAYS_LATER)
     review = ws.review("2026-11-09")  # two weeks back: the only snapshots were taken 15.4 days after it
-    banner = str(report.coverage_banner(report.Context(ws, review)).data)
+    banner = str(report.coverage_banner(Context(ws, review)).data)
     assert "Approximate for this week: registration (snapshot of 2026-11-24 14:00 UTC, 15.4 days after" in banner
     assert "APPROXIMATE" in banner and "Data missing" not in banner
-    assert "approximate" in str(report.configuration(report.Context(ws, review)).data)
+    assert "approximate" in str(report.configuration(Context(ws, review)).data)
     doc = findings_json(review)
     settings = config.MailSettings(
         to=["secops@northgate-eng.example"], sender="sspr@northgate-eng.example", charts=False, attach_html=False

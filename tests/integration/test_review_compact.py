@@ -13,10 +13,10 @@ import pyarrow as pa
 import pytest
 
 from sspr_review import open_workspace
-from sspr_review.analysis import build_review, findings_json
+from sspr_review.analysis import ReviewInputs, build_review, findings_json
 from sspr_review.analysis.metrics import registration_counts, registration_counts_arrow
-from sspr_review.ingest import schema
-from sspr_review.workspace import Workspace
+from sspr_review.app.workspace import Workspace
+from sspr_review.core import schema
 
 GENERATED = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -32,16 +32,19 @@ def reference_review(ws: Workspace, week_ending: Any, *, compare: bool = True) -
     if compare:
         before = window.shift(1)
         previous = build_review(
-            tables, ws.coverage(before.start, before.end), before, settings, tenant=tenant, history_start=history
+            ReviewInputs(tables, ws.coverage(before.start, before.end), before, tenant=tenant, history_start=history),
+            settings,
         ).findings
     return build_review(
-        tables,
-        ws.coverage(window.start, window.end),
-        window,
+        ReviewInputs(
+            tables,
+            ws.coverage(window.start, window.end),
+            window,
+            tenant=tenant,
+            previous_findings=previous,
+            history_start=history,
+        ),
         settings,
-        tenant=tenant,
-        previous_findings=previous,
-        history_start=history,
     )
 
 

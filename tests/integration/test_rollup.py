@@ -9,12 +9,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from sspr_review import config, mail
+from sspr_review import mail
 from sspr_review.analysis import Review, findings_json, findings_schema
+from sspr_review.app.notebook import Context
+from sspr_review.app.workspace import Workspace
+from sspr_review.core import config
 from sspr_review.report import sections as report
 from sspr_review.report.rollup import Rollup, roll_up
 from sspr_review.report.summary import review_lines
-from sspr_review.workspace import Workspace
 
 E = datetime(2026, 11, 23, 5, tzinfo=UTC)  # Monday 00:00 America/New_York
 HOSTILE = "<script>alert('x')</script>\x1b[2J"
@@ -96,7 +98,7 @@ def test_terminal_report_and_mail_show_many_findings_of_a_kind_as_one_entry(
         assert any(f.users[0] in line and line.rstrip().endswith(review.status(f) or "") for line in text.splitlines())
     assert "\x1b" not in text and "evil<script>alert('x')</script>?[2J@x.example" in text
 
-    html = str(report.needs_attention(report.Context(ws, review)).data)
+    html = str(report.needs_attention(Context(ws, review)).data)
     assert html.count("<tr><td><span class='sspr-sev sspr-medium'>") == 1 + sum(
         1 for f in review.findings if f.severity == "medium" and f.kind != "helpdesk_reset"
     )

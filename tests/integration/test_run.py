@@ -139,8 +139,8 @@ def test_findings_and_charts_json_come_from_the_review_not_from_a_notebook(
     import nbformat
     from plotly.utils import PlotlyJSONEncoder
 
+    from sspr_review.app.workspace import open_workspace
     from sspr_review.report import outputs
-    from sspr_review.workspace import open_workspace
 
     _, root = demo_run
     (folder,) = (root / "reports").iterdir()
@@ -269,8 +269,8 @@ def test_weekly_report_shows_risk_detections_and_resets(
 ) -> None:
     from datetime import UTC, datetime
 
+    from sspr_review.core.weeks import last_monday
     from sspr_review.sources.demo.tenant import DemoTenant
-    from sspr_review.weeks import last_monday
 
     _, root = demo_run
     (folder,) = (root / "reports").iterdir()

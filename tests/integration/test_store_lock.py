@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sspr_review.errors import StoreError
+from sspr_review.core.errors import StoreError
 from sspr_review.ingest.store.history import Store
 
 

@@ -8,8 +8,9 @@ from typing import Any
 import pandas as pd
 
 from sspr_review.analysis import ReviewWindow, review_window
-from sspr_review.ingest import schema
-from sspr_review.ingest.coverage import SOURCES, SourceCoverage
+from sspr_review.core import schema
+from sspr_review.core.coverage import Coverage
+from sspr_review.core.vocabulary import DATA_KINDS
 
 #: The review week used by most tests: Monday 2024-03-04 00:00 UTC to Monday 2024-03-11 00:00 UTC.
 WINDOW: ReviewWindow = review_window("2024-03-11", "UTC")
@@ -196,12 +197,10 @@ def coverage(
     window: ReviewWindow = WINDOW,
     *,
     missing: Mapping[str, str] | None = None,
-) -> dict[str, SourceCoverage]:
+) -> dict[str, Coverage]:
     """Complete coverage of every source, except ``missing`` (source → reason)."""
     missing = missing or {}
     return {
-        s: SourceCoverage(s, None, None, False, missing[s])
-        if s in missing
-        else SourceCoverage(s, window.start, window.end, True)
-        for s in SOURCES
+        s: Coverage(s, None, None, False, missing[s]) if s in missing else Coverage(s, window.start, window.end, True)
+        for s in DATA_KINDS
     }

@@ -8,7 +8,7 @@ from typing import Any
 import jsonschema
 import pandas as pd
 
-from sspr_review.analysis import AnalysisSettings, prepare
+from sspr_review.analysis import AnalysisSettings, ReviewInputs, prepare
 from sspr_review.analysis.correlations import (
     RESET_TO_RISK_FIELDS,
     RISK_TO_RESET_FIELDS,
@@ -223,7 +223,7 @@ def _tables() -> dict[str, pd.DataFrame]:
 
 def test_findings_json_holds_both_tables_with_exactly_those_fields() -> None:
     history = {"audit": WINDOW.previous_start, "risk": WINDOW.previous_start}
-    review = build_review(_tables(), coverage(), WINDOW, S, history_start=history)
+    review = build_review(ReviewInputs(_tables(), coverage(), WINDOW, history_start=history), S)
     doc = findings_json(review)
     jsonschema.validate(doc, findings_schema())
     corr = doc["correlations"]
@@ -253,7 +253,7 @@ def test_findings_json_holds_both_tables_with_exactly_those_fields() -> None:
 def test_a_week_without_risk_data_gives_null_tables_and_says_why() -> None:
     cov = coverage(missing={"risk": "403 Forbidden: IdentityRiskEvent.Read.All not granted"})
     tables = {"audit": _tables()["audit"]}
-    review = build_review(tables, cov, WINDOW, S)
+    review = build_review(ReviewInputs(tables, cov, WINDOW), S)
     doc = findings_json(review)
     jsonschema.validate(doc, findings_schema())
     corr = doc["correlations"]

@@ -24,7 +24,7 @@ from sspr_review.analysis import (
     prepare,
     sort_findings,
 )
-from sspr_review.ingest import schema
+from sspr_review.core import schema
 from tests.support.analysis import (
     ADMIN_REGISTERED,
     BLOCKED,

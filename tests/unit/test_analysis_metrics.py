@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from sspr_review.analysis import METRIC_SPECS, AnalysisSettings, prepare, review_window, weekly_metrics, window_metrics
-from sspr_review.ingest import schema
+from sspr_review.core import schema
 from tests.support.analysis import (
     ADMIN_REGISTERED,
     BLOCKED,

@@ -12,6 +12,7 @@ import pandas as pd
 
 from sspr_review.analysis import (
     AnalysisSettings,
+    ReviewInputs,
     find_admin_password_resets,
     find_blocked_users,
     find_helpdesk_resets,
@@ -19,8 +20,8 @@ from sspr_review.analysis import (
     weekly_metrics,
 )
 from sspr_review.analysis.prepare import privileged_lookup
-from sspr_review.ingest import schema
-from sspr_review.ingest.coverage import SourceCoverage
+from sspr_review.core import schema
+from sspr_review.core.coverage import Coverage
 from sspr_review.ingest.store.history import Store
 from tests.support.analysis import (
     BLOCKED,
@@ -43,13 +44,13 @@ S = AnalysisSettings()
 PIM_GAP = "PIM-eligible administrators are not included: missing licence Microsoft Entra ID P2"
 
 
-def _partial_roles(*parts: str) -> dict[str, SourceCoverage]:
+def _partial_roles(*parts: str) -> dict[str, Coverage]:
     cov = coverage()
     cov["roles"] = replace(cov["roles"], missing=parts)
     return cov
 
 
-def _lookup(tables: dict[str, pd.DataFrame], cov: dict[str, SourceCoverage], *users: str) -> pd.DataFrame:
+def _lookup(tables: dict[str, pd.DataFrame], cov: dict[str, Coverage], *users: str) -> pd.DataFrame:
     data = prepare(tables, coverage=cov)
     upns = pd.Series([upn(u) for u in users], dtype="string")
     times = np.full(len(users), pd.Timestamp(t("2d")).value, dtype=np.int64)
@@ -211,12 +212,12 @@ def test_store_keeps_what_a_snapshot_could_not_read(tmp_path: Path) -> None:
 def test_the_review_notes_accounts_flagged_is_admin_that_the_role_data_does_not_list() -> None:
     from sspr_review.analysis import build_review, findings_json
 
-    review = build_review(_role_tables(), coverage(), WINDOW, S)
+    review = build_review(ReviewInputs(_role_tables(), coverage(), WINDOW), S)
     (note,) = review.notes
     assert note.startswith("1 accounts the registration report flags as administrators are not in the role data")
     assert "flagged@contoso.com" in note and "direct@" not in note and "check their role assignments" in note
     assert findings_json(review)["notes"] == [note]
-    partial = build_review(_role_tables(), _partial_roles(PIM_GAP), WINDOW, S)
+    partial = build_review(ReviewInputs(_role_tables(), _partial_roles(PIM_GAP), WINDOW), S)
     assert PIM_GAP in partial.notes[0]
     assert findings_json(partial)["coverage"]["roles"] == {
         "from": "2024-03-04T00:00:00Z",

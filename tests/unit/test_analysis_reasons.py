@@ -15,7 +15,7 @@ from sspr_review.analysis import (
     unrecognised_reasons,
 )
 from sspr_review.analysis.reasons import explain_reasons, load_rules, parse_rules
-from sspr_review.errors import ReasonRulesError
+from sspr_review.core.errors import ReasonRulesError
 from tests.support.analysis import WINDOW, audit, step, t
 
 GATE_METHODS = {

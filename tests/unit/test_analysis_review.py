@@ -12,12 +12,13 @@ from sspr_review.analysis import (
     METRIC_SPECS,
     SEVERITIES,
     AnalysisSettings,
+    ReviewInputs,
     build_review,
     findings_json,
     findings_schema,
     review_window,
 )
-from sspr_review.ingest import schema
+from sspr_review.core import schema
 from tests.support.analysis import (
     BLOCKED,
     BY_ADMIN,
@@ -66,7 +67,9 @@ def _validate(doc: dict[str, Any]) -> None:
 
 
 def test_build_review_and_findings_json_validate_against_the_schema() -> None:
-    review = build_review(_tables(), coverage(), WINDOW, AnalysisSettings(), tenant={"id": "t-1", "name": "Contoso"})
+    review = build_review(
+        ReviewInputs(_tables(), coverage(), WINDOW, tenant={"id": "t-1", "name": "Contoso"}), AnalysisSettings()
+    )
     kinds = {f.kind for f in review.findings}
     assert {"reset_spike", "admin_password_reset", "helpdesk_reset", "blocked_user", "writeback_failure"} <= kinds
     assert {"leaked_credentials_unremediated", "registration_gap"} <= kinds
@@ -97,7 +100,7 @@ def test_build_review_and_findings_json_validate_against_the_schema() -> None:
 
 def test_a_missing_source_is_a_data_gap_and_its_metrics_are_null() -> None:
     cov = coverage(missing={"audit": "the store holds audit events only from 2024-03-06", "roles": "403 Forbidden"})
-    review = build_review(_tables(), cov, WINDOW, AnalysisSettings())
+    review = build_review(ReviewInputs(_tables(), cov, WINDOW), AnalysisSettings())
     doc = findings_json(review, generated_at=GENERATED)
     _validate(doc)
     gaps = {f["evidence"]["source"]: f for f in doc["findings"] if f["kind"] == "data_gap"}
@@ -107,7 +110,7 @@ def test_a_missing_source_is_a_data_gap_and_its_metrics_are_null() -> None:
     assert set(doc["not_evaluated"]) >= {"reset_spike", "blocked_user", "helpdesk_reset", "admin_password_reset"}
     assert not {f["kind"] for f in doc["findings"]} & set(doc["not_evaluated"])
     for spec in METRIC_SPECS:
-        if spec.source == "audit":
+        if spec.kind == "audit":
             assert doc["metrics"][spec.name]["value"] is None, spec.name
     assert doc["metrics"]["registration_coverage"]["value"] is not None
     assert doc["flows"] == {"started": None, "by_end_state": None}
@@ -120,7 +123,7 @@ def test_an_empty_week_has_zero_counts_and_no_findings() -> None:
         "registration": registration(reg_row("a"), reg_row("b")),
         "privileged": privileged(priv_row("a")),
     }
-    review = build_review(tables, coverage(), WINDOW)
+    review = build_review(ReviewInputs(tables, coverage(), WINDOW))
     doc = findings_json(review, generated_at=GENERATED)
     _validate(doc)
     assert doc["findings"] == []
@@ -131,10 +134,12 @@ def test_an_empty_week_has_zero_counts_and_no_findings() -> None:
 
 def test_previous_findings_json_marks_new_continuing_and_resolved() -> None:
     tables = _tables()
-    first = findings_json(build_review(tables, coverage(), WINDOW), generated_at=GENERATED)
+    first = findings_json(build_review(ReviewInputs(tables, coverage(), WINDOW)), generated_at=GENERATED)
     next_window = WINDOW.shift(-1)
     tables["audit"] = audit(ev(BLOCKED, t("9d"), "victim"), ev(BLOCKED, t("9d"), "newcomer"))
-    second = build_review(tables, coverage(next_window), next_window, previous_findings=json.loads(json.dumps(first)))
+    second = build_review(
+        ReviewInputs(tables, coverage(next_window), next_window, previous_findings=json.loads(json.dumps(first)))
+    )
     doc = findings_json(second, generated_at=GENERATED)
     _validate(doc)
     status = {(f["kind"], tuple(f["users"])): f["status"] for f in doc["findings"]}
@@ -153,7 +158,9 @@ def test_schema_enums_match_the_code() -> None:
 
 
 def test_schema_rejects_a_broken_document() -> None:
-    doc = findings_json(build_review({"audit": schema.empty("audit")}, coverage(), WINDOW), generated_at=GENERATED)
+    doc = findings_json(
+        build_review(ReviewInputs({"audit": schema.empty("audit")}, coverage(), WINDOW)), generated_at=GENERATED
+    )
     broken = json.loads(json.dumps(doc))
     broken["window"]["start"] = "2024-03-04 00:00"
     with pytest.raises(jsonschema.ValidationError):
@@ -161,7 +168,7 @@ def test_schema_rejects_a_broken_document() -> None:
 
 
 def test_findings_json_needs_an_aware_generated_at() -> None:
-    review = build_review({"audit": schema.empty("audit")}, coverage(), WINDOW)
+    review = build_review(ReviewInputs({"audit": schema.empty("audit")}, coverage(), WINDOW))
     with pytest.raises(ValueError, match="timezone-aware"):
         findings_json(review, generated_at=datetime(2024, 3, 11))
 
@@ -194,7 +201,7 @@ def demo_review() -> tuple[Any, Any]:
         users=reg_frame,
     )
     tables = {"audit": audit_frame, "risk": risk_frame, "registration": reg_frame, "privileged": priv_frame}
-    review = build_review(tables, coverage(window), window, AnalysisSettings())
+    review = build_review(ReviewInputs(tables, coverage(window), window), AnalysisSettings())
     return review, planted
 
 

@@ -10,7 +10,15 @@ import jsonschema  # type: ignore[import-untyped]
 import pandas as pd
 import pytest
 
-from sspr_review.analysis import AnalysisSettings, build_review, evaluate, findings_json, findings_schema, prepare
+from sspr_review.analysis import (
+    AnalysisSettings,
+    ReviewInputs,
+    build_review,
+    evaluate,
+    findings_json,
+    findings_schema,
+    prepare,
+)
 from sspr_review.analysis.takeover import (
     find_phone_only_resets_new_ip,
     find_security_info_changes_after_reset,
@@ -318,7 +326,9 @@ def test_both_kinds_are_not_evaluated_without_audit_data() -> None:
     data = prepare({"audit": audit(flow(t("1d"), "u1"))}, coverage=coverage(missing={"audit": "403"}))
     _, skipped = evaluate(data, WINDOW, S)
     assert {"security_info_changed_after_reset", "phone_only_reset_new_ip"} <= set(skipped)
-    review = build_review({"audit": audit(flow(t("1d"), "u1"))}, coverage(missing={"audit": "403"}), WINDOW, S)
+    review = build_review(
+        ReviewInputs({"audit": audit(flow(t("1d"), "u1"))}, coverage(missing={"audit": "403"}), WINDOW), S
+    )
     (gap,) = [f for f in review.findings if f.kind == "data_gap" and f.evidence["source"] == "audit"]
     assert "phone_only_reset_new_ip" in gap.evidence["not_evaluated"]
     assert review.not_judged == {}
@@ -332,7 +342,7 @@ def test_findings_json_holds_both_kinds_and_the_not_judged_count() -> None:
         earlier("-10d", user="u2"),
         flow(t("2d"), "u2", ip=ELSEWHERE),
     )
-    review = build_review({"audit": audit(*rows)}, coverage(), WINDOW, S)
+    review = build_review(ReviewInputs({"audit": audit(*rows)}, coverage(), WINDOW), S)
     doc = findings_json(review, generated_at=pd.Timestamp("2024-03-11T07:00:00Z").to_pydatetime())
     jsonschema.validate(doc, findings_schema())
     kinds = {f["kind"]: f for f in doc["findings"]}

@@ -2,8 +2,8 @@ import asyncio
 
 import pytest
 
-from sspr_review.config import AuthSettings
-from sspr_review.errors import AuthError
+from sspr_review.core.config import AuthSettings
+from sspr_review.core.errors import AuthError
 from sspr_review.sources.graph.auth import TOKEN_ENV, CredentialTokenProvider, StaticToken, build_credential
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from sspr_review import config
-from sspr_review.errors import ConfigError
+from sspr_review.core import config
+from sspr_review.core.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -156,7 +156,7 @@ def test_precedence_defaults_file_environment_command_line(tmp_path: Path) -> No
 def warnings_seen(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """The configuration's warnings from here on (``.messages``; the once-per-process memory starts empty)."""
     monkeypatch.setattr(config, "_warned", set())
-    caplog.set_level(logging.WARNING, logger="sspr_review.config")
+    caplog.set_level(logging.WARNING, logger="sspr_review.core.config")
     return caplog
 
 

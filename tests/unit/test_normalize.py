@@ -4,7 +4,8 @@ from typing import Any
 
 import pandas as pd
 
-from sspr_review.ingest import normalize, schema
+from sspr_review.core import schema
+from sspr_review.ingest import normalize
 
 AUDIT = {
     "id": "a1",

@@ -1,4 +1,4 @@
-"""Timestamps: one formatter and parser (sspr_review.timefmt), and windows compared as times, not as text."""
+"""Timestamps: one formatter and parser (sspr_review.core.timefmt), and windows compared as times, not as text."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from sspr_review import timefmt
+from sspr_review.core import timefmt
 from sspr_review.sources.base import collect
 from sspr_review.sources.demo.source import DemoSource
 from sspr_review.sources.demo.tenant import DemoTenant

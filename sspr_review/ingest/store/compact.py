@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Final
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from .. import schema
+from ...core import schema
 
 #: The string columns a compact read turns into categoricals: those whose values repeat over many rows (an
 #: activity name, a reason text, a user's id and UPN on every event of the user). Ids that are distinct per row or
@@ -36,8 +39,6 @@ def lean_arrow_memory() -> Iterator[None]:
     slower review, at 500,000 users). jemalloc gives them back within a second. The previous default pool is
     restored afterwards (arrays keep the pool they came from).
     """
-    import pyarrow as pa
-
     previous = pa.default_memory_pool()
     pool = None
     if "jemalloc" in pa.supported_memory_backends():
@@ -55,8 +56,6 @@ def lean_arrow_memory() -> Iterator[None]:
 
 def release_arrow_memory() -> None:
     """Hand the memory Arrow's allocator kept after large temporary arrays back to the system."""
-    import pyarrow as pa
-
     pa.default_memory_pool().release_unused()
 
 
@@ -81,10 +80,6 @@ def read_compact(
     replaces a file meanwhile (it renames a new file over the old path; the open file is the old one). Rows
     are kept by ``time_column`` in ``[start, end)`` when it is given.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
     spec = schema.TABLES[table]
     dictionary = [c for c in wanted if c in _COMPACT_COLUMNS[table]]
     with contextlib.ExitStack() as stack:

@@ -4,7 +4,7 @@ Layout, one folder per tenant under the configured path::
 
     <path>/<tenant>/
         tenant.json                      id and display name
-        coverage.json                    what time range of each source is held, snapshots (with the parts
+        coverage.json                    what time range of each kind is held, snapshots (with the parts
                                          a snapshot could not read), failed fetches
         audit/2026-11.parquet            one file per month of activityDateTime (UTC)
         risk/2026-11.parquet             one file per month of detectedDateTime
@@ -44,20 +44,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
+import pyarrow.parquet as pq
 
-from ...errors import StoreError
-from ...timefmt import iso_z, parse_iso
-from .. import schema
-from ..coverage import DEFAULT_SNAPSHOT_TOLERANCE_DAYS, SOURCES, SourceCoverage, describe_offset
+from ...core import schema
+from ...core.coverage import DEFAULT_SNAPSHOT_TOLERANCE_DAYS, Coverage, describe_offset
+from ...core.errors import StoreError
+from ...core.files import atomic_write, write_json, write_parquet
+from ...core.timefmt import iso_z, parse_iso
+from ...core.vocabulary import DATA_KINDS, TIMED_KINDS
 from .compact import read_compact
-from .files import atomic_write, write_json, write_parquet
+from .lean_summary import clear_summary, snapshot_coverage, write_summary
 from .lock import write_lock
 from .snapshots import SNAPSHOT_FILES, SNAPSHOT_TABLES, choose_snapshot, day_in, file_day, parse_day
 
 if TYPE_CHECKING:
-    from ..normalize import Rejected
+    from ...core.records import Rejected
 
-#: Time-ranged tables: the column that places a row in time (the source of the same name describes it).
+#: Time-ranged tables: the column that places a row in time (the kind of the same name describes it).
 TIME_COLUMN: Final = {"audit": "activity_time", "risk": "detected_time"}
 FORMAT_VERSION: Final = 1
 
@@ -108,6 +111,16 @@ class Store:
     def _require_lock(self) -> None:
         if not self._locked:
             raise StoreError("writes to the store must happen inside Store.writing()")
+
+    def write_lean_summary(self, day: datetime, summary: dict[str, Any]) -> None:
+        """Mark the registration snapshot of ``day`` lean (see :func:`.lean_summary.write_summary`)."""
+        self._require_lock()
+        write_summary(self.path, day, summary)
+
+    def clear_lean_summary(self, day: datetime) -> None:
+        """A full snapshot replaced the day's lean one (called after its rows are written)."""
+        self._require_lock()
+        clear_summary(self.path, day)
 
     def write_tenant(self, info: dict[str, Any]) -> None:
         self._require_lock()
@@ -169,14 +182,14 @@ class Store:
                 return (day, data) if isinstance(data, dict) else None
         return None
 
-    def write_rejects(self, source: str, items: Sequence[Rejected]) -> None:
+    def write_rejects(self, name: str, items: Sequence[Rejected]) -> None:
         """Keep records that were not stored, one JSON line each: where from, why, and what was received."""
         self._require_lock()
         if not items:
             return
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         text = "".join(json.dumps(item.document(), ensure_ascii=True) + "\n" for item in items)
-        atomic_write(self.path / "rejects" / f"{source}-{stamp}.jsonl", lambda tmp: tmp.write_text(text))
+        atomic_write(self.path / "rejects" / f"{name}-{stamp}.jsonl", lambda tmp: tmp.write_text(text))
 
     # ----------------------------------------------------------------- coverage
     def _coverage_doc(self) -> dict[str, Any]:
@@ -190,30 +203,30 @@ class Store:
             raise StoreError(f"{self.path / 'coverage.json'} is not a JSON object")
         doc.setdefault("format", FORMAT_VERSION)
         sources = doc.setdefault("sources", {})
-        for source in SOURCES:
-            entry = sources.setdefault(source, {})
+        for kind in DATA_KINDS:
+            entry = sources.setdefault(kind, {})
             entry.setdefault("intervals", [])
             entry.setdefault("snapshots", [])
             entry.setdefault("failures", [])
         return doc
 
-    def _update(self, source: str, change: Any) -> None:
+    def _update(self, kind: str, change: Any) -> None:
         self._require_lock()
         doc = self._coverage_doc()
-        change(doc["sources"][source])
+        change(doc["sources"][kind])
         write_json(self.path / "coverage.json", doc)
 
-    def record_interval(self, source: str, start: datetime, end: datetime) -> None:
-        """Declare ``[start, end]`` of ``source`` complete in the store (call after the data is written)."""
+    def record_interval(self, kind: str, start: datetime, end: datetime) -> None:
+        """Declare ``[start, end]`` of ``kind`` complete in the store (call after the data is written)."""
 
         def change(entry: dict[str, Any]) -> None:
             items = [Interval(parse_iso(a), parse_iso(b)) for a, b in entry["intervals"]]
             items.append(Interval(start, end))
             entry["intervals"] = [[iso_z(i.start), iso_z(i.end)] for i in merge_intervals(items)]
 
-        self._update(source, change)
+        self._update(kind, change)
 
-    def record_note(self, source: str, start: datetime, end: datetime, note: str) -> None:
+    def record_note(self, kind: str, start: datetime, end: datetime, note: str) -> None:
         """Note where the data of ``[start, end]`` came from (``notes`` in coverage.json; the coverage of a window
         lists the notes of the fetches that overlap it), e.g. which workspace column held the step text."""
 
@@ -225,16 +238,16 @@ class Store:
                 notes.append([iso_z(start), iso_z(end), note])
             entry["notes"] = notes[-200:]
 
-        self._update(source, change)
+        self._update(kind, change)
 
-    def notes(self, source: str, start: datetime, end: datetime) -> tuple[str, ...]:
-        """The notes of the fetches of ``source`` overlapping ``[start, end)``, once each, in order."""
-        entry = self._coverage_doc()["sources"].get(source, {})
+    def notes(self, kind: str, start: datetime, end: datetime) -> tuple[str, ...]:
+        """The notes of the fetches of ``kind`` overlapping ``[start, end)``, once each, in order."""
+        entry = self._coverage_doc()["sources"].get(kind, {})
         found = [n for a, b, n in entry.get("notes", []) if parse_iso(a) < end and parse_iso(b) > start]
         return tuple(dict.fromkeys(found))
 
-    def record_snapshot(self, source: str, moment: datetime, missing: Sequence[str] = ()) -> None:
-        """Declare the snapshot of ``source`` taken at ``moment`` stored; ``missing`` names the parts of it that
+    def record_snapshot(self, kind: str, moment: datetime, missing: Sequence[str] = ()) -> None:
+        """Declare the snapshot of ``kind`` taken at ``moment`` stored; ``missing`` names the parts of it that
         could not be read (kept in coverage.json under ``missing``, by snapshot time, for the review to show)."""
 
         def change(entry: dict[str, Any]) -> None:
@@ -246,19 +259,22 @@ class Store:
             if parts or "missing" in entry:
                 entry["missing"] = dict(sorted(parts.items()))
 
-        self._update(source, change)
+        self._update(kind, change)
 
-    def missing_parts(self, source: str, start: datetime, end: datetime) -> tuple[str, ...]:
-        """What could not be read of the snapshots of ``source`` taken in ``[start, end]`` (in order, once each)."""
-        entry = self._coverage_doc()["sources"].get(source, {})
+    def missing_parts(self, kind: str, start: datetime, end: datetime) -> tuple[str, ...]:
+        """What could not be read of the snapshots of ``kind`` taken in ``[start, end]`` (in order, once each)."""
+        entry = self._coverage_doc()["sources"].get(kind, {})
         parts: dict[str, None] = {}
         for at, items in sorted(dict(entry.get("missing") or {}).items()):
             if start <= parse_iso(at) <= end and isinstance(items, list):
                 parts.update(dict.fromkeys(str(i) for i in items))
         return tuple(parts)
 
-    def record_failure(self, source: str, start: datetime | None, end: datetime | None, kind: str, reason: str) -> None:
-        """Note that ``source`` could not be fetched for a window (kept for the coverage report)."""
+    def record_failure(
+        self, kind: str, start: datetime | None, end: datetime | None, failure: str, reason: str
+    ) -> None:
+        """Note that ``kind`` could not be fetched for a window, the ``failure`` being of the kind of a
+        :class:`~sspr_review.core.errors.SourceError` (permission, licence, ...): kept for the coverage report."""
 
         def change(entry: dict[str, Any]) -> None:
             entry["failures"] = [
@@ -266,102 +282,98 @@ class Store:
                 {
                     "from": iso_z(start) if start else None,
                     "to": iso_z(end) if end else None,
-                    "kind": kind,
+                    "kind": failure,
                     "reason": reason,
                     "at": iso_z(datetime.now(UTC)),
                 },
             ]
 
-        self._update(source, change)
+        self._update(kind, change)
 
-    def intervals(self, source: str) -> list[Interval]:
-        entry = self._coverage_doc()["sources"].get(source, {})
+    def intervals(self, kind: str) -> list[Interval]:
+        entry = self._coverage_doc()["sources"].get(kind, {})
         return [Interval(parse_iso(a), parse_iso(b)) for a, b in entry.get("intervals", [])]
 
-    def snapshots(self, source: str) -> list[datetime]:
-        entry = self._coverage_doc()["sources"].get(source, {})
+    def snapshots(self, kind: str) -> list[datetime]:
+        entry = self._coverage_doc()["sources"].get(kind, {})
         return [parse_iso(s) for s in entry.get("snapshots", [])]
 
-    def high_water(self, source: str) -> datetime | None:
-        """End of the latest covered interval of ``source``."""
-        items = self.intervals(source)
+    def high_water(self, kind: str) -> datetime | None:
+        """End of the latest covered interval of ``kind``."""
+        items = self.intervals(kind)
         return max(i.end for i in items) if items else None
 
     def coverage(
         self,
-        source: str,
+        kind: str,
         start: datetime,
         end: datetime,
         *,
         tolerance: timedelta = timedelta(days=DEFAULT_SNAPSHOT_TOLERANCE_DAYS),
-    ) -> SourceCoverage:
-        """What the store holds of ``source`` for ``[start, end)``, with the parts of the snapshot used that
+    ) -> Coverage:
+        """What the store holds of ``kind`` for ``[start, end)``, with the parts of the snapshot used that
         could not be read (``missing``).
 
-        A snapshot source (registration, roles, policy) uses the snapshot :func:`choose_snapshot` picks for the
-        window's end; beyond ``tolerance`` from it the coverage is ``approximate`` (still used). Only a source
+        A snapshot kind (registration, roles, policy) uses the snapshot :func:`choose_snapshot` picks for the
+        window's end; beyond ``tolerance`` from it the coverage is ``approximate`` (still used). Only a kind
         with no snapshot at all has no coverage.
         """
-        cov = self._coverage(source, start, end, tolerance)
-        if source in TIME_COLUMN:
-            notes = self.notes(source, start, end)
+        cov = self._coverage(kind, start, end, tolerance)
+        if kind in TIME_COLUMN:
+            notes = self.notes(kind, start, end)
             return replace(cov, notes=notes) if notes else cov
         if cov.start is None or cov.end is None:
             return cov
-        cov = replace(cov, missing=self.missing_parts(source, cov.start, cov.end))
-        if source == "registration":  # which mode produced the snapshot (see ingest.lean)
-            from ..lean import snapshot_coverage
-
-            cov = snapshot_coverage(self, cov, start, end)
+        cov = replace(cov, missing=self.missing_parts(kind, cov.start, cov.end))
+        if kind == "registration":  # which mode produced the snapshot (see ingest.lean)
+            cov = snapshot_coverage(self.path, cov, start, end)
         return cov
 
-    def _coverage(self, source: str, start: datetime, end: datetime, tolerance: timedelta) -> SourceCoverage:
-        entry = self._coverage_doc()["sources"].get(source)
+    def _coverage(self, kind: str, start: datetime, end: datetime, tolerance: timedelta) -> Coverage:
+        entry = self._coverage_doc()["sources"].get(kind)
         if entry is None:
-            raise StoreError(f"unknown source {source!r}; sources are {', '.join(SOURCES)}")
+            raise StoreError(f"unknown kind of data {kind!r}; the kinds are {', '.join(DATA_KINDS)}")
         failures = entry["failures"]
-        if source in ("audit", "risk"):
+        if kind in TIMED_KINDS:
             parts = [
                 Interval(max(i.start, start), min(i.end, end))
-                for i in self.intervals(source)
+                for i in self.intervals(kind)
                 if i.end > start and i.start < end
             ]
             if not parts:
-                return SourceCoverage(source, None, None, False, _why(failures, start, end, source, self))
+                return Coverage(kind, None, None, False, _why(failures, start, end, kind, self))
             first, last = parts[0].start, parts[-1].end
             complete = len(parts) == 1 and first <= start and last >= end
-            reason = None if complete else _why(failures, start, end, source, self, partial=(first, last))
-            return SourceCoverage(source, first, last, complete, reason)
-        snaps = self.snapshot_moments(source)
+            reason = None if complete else _why(failures, start, end, kind, self, partial=(first, last))
+            return Coverage(kind, first, last, complete, reason)
+        snaps = self.snapshot_moments(kind)
         chosen = choose_snapshot(snaps, end, tolerance)
         if chosen is None:
-            return SourceCoverage(source, None, None, False, _last_failure(failures) or f"no {source} snapshot yet")
+            return Coverage(kind, None, None, False, _last_failure(failures) or f"no {kind} snapshot yet")
         offset = chosen - end
         approximate = abs(offset) > tolerance
         reason = None
         if approximate:
             days = tolerance.total_seconds() / 86400
             reason = (
-                f"no {source} snapshot within {days:g} days of the week's end; using the one of "
+                f"no {kind} snapshot within {days:g} days of the week's end; using the one of "
                 f"{chosen:%Y-%m-%d %H:%M} UTC ({describe_offset(offset)})"
             )
             failed = [f for f in failures if f.get("at") and parse_iso(f["at"]) > chosen]
             if failed:
                 reason += f"; later fetches failed: {failed[-1]['reason']}"
-        return SourceCoverage(
-            source, chosen, chosen, True, reason, snapshot=chosen, offset=offset, approximate=approximate
-        )
+        return Coverage(kind, chosen, chosen, True, reason, snapshot=chosen, offset=offset, approximate=approximate)
 
-    def snapshot_moments(self, source: str) -> list[datetime]:
-        """When each stored snapshot of a snapshot source was taken, oldest first: one per UTC day (a later fetch
+    def snapshot_moments(self, kind: str) -> list[datetime]:
+        """When each stored snapshot of a snapshot kind was taken, oldest first: one per UTC day (a later fetch
         the same day replaces that day's file, so the day's newest recorded time), only days whose file exists."""
-        if source not in SNAPSHOT_FILES:
-            raise StoreError(f"{source} is not a snapshot source; they are {', '.join(SNAPSHOT_FILES)}")
-        folder, suffix = SNAPSHOT_FILES[source]
+        if kind not in SNAPSHOT_FILES:
+            raise StoreError(f"{kind} is not a snapshot kind; they are {', '.join(SNAPSHOT_FILES)}")
+        folder, suffix = SNAPSHOT_FILES[kind]
         path = self.path / folder
         days = {p.stem for p in path.glob(f"*{suffix}") if not p.name.startswith(".")} if path.exists() else set()
         newest: dict[str, datetime] = {}
-        for moment in self.snapshots(source):
+        for moment in self.snapshots(kind):
             day = file_day(moment)
             if day in days and (day not in newest or moment > newest[day]):
                 newest[day] = moment
@@ -441,8 +453,6 @@ class Store:
     ) -> Iterator[Any]:
         """Each stored snapshot of ``table`` in ``[start, end)`` as a ``pyarrow.Table`` of ``columns``, oldest
         first, one at a time (so a year of snapshots never has to be in memory at once)."""
-        import pyarrow.parquet as pq
-
         if table not in SNAPSHOT_TABLES:
             raise StoreError(f"{table} is not a snapshot table")
         files, wanted = self._files(table, start, end, columns)
@@ -451,12 +461,12 @@ class Store:
                 yield pq.read_table(file, columns=wanted)
 
     def status(self) -> dict[str, Any]:
-        """A summary of what the store holds, per source."""
+        """A summary of what the store holds, per kind."""
         doc = self._coverage_doc()
         out: dict[str, Any] = {"path": str(self.path), "tenant": self.tenant_info(), "sources": {}}
-        for source in SOURCES:
-            entry = doc["sources"][source]
-            out["sources"][source] = {
+        for kind in DATA_KINDS:
+            entry = doc["sources"][kind]
+            out["sources"][kind] = {
                 "intervals": entry["intervals"],
                 "snapshots": len(entry["snapshots"]),
                 "latest_snapshot": entry["snapshots"][-1] if entry["snapshots"] else None,
@@ -489,7 +499,7 @@ def _why(
     failures: Sequence[dict[str, Any]],
     start: datetime,
     end: datetime,
-    source: str,
+    kind: str,
     store: Store,
     partial: tuple[datetime, datetime] | None = None,
 ) -> str:
@@ -498,10 +508,10 @@ def _why(
         f_end = parse_iso(failure["to"]) if failure.get("to") else None
         if (f_start is None or f_start < end) and (f_end is None or f_end > start):
             return str(failure["reason"])
-    held = store.intervals(source)
+    held = store.intervals(kind)
     if not held:
-        return f"the store holds no {source} data yet: run a fetch"
+        return f"the store holds no {kind} data yet: run a fetch"
     span = f"{held[0].start:%Y-%m-%d %H:%M} to {held[-1].end:%Y-%m-%d %H:%M} UTC"
     if partial:
-        return f"the store holds {source} data only for part of this window (it covers {span})"
+        return f"the store holds {kind} data only for part of this window (it covers {span})"
     return f"the window lies outside what the store holds ({span})"

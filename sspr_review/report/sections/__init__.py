@@ -4,7 +4,8 @@ The notebooks stay thin: a parameters cell, :func:`open_review`, then one call p
 (``from sspr_review import report; report.header(ctx)``: :mod:`sspr_review.report` forwards to this package).
 The sections by family:
 
-- :mod:`.context`: :func:`open_review`, :class:`Context`, :func:`find_user`, the parameter checks
+- :mod:`.context`: :func:`open_review` (the display set up, then the application's
+  :func:`~sspr_review.app.notebook.open_context`: the :class:`~sspr_review.app.notebook.Context` sections take)
 - :mod:`.weekly`: header, coverage banner, needs attention, KPI tiles, charts, changes, configuration, explore
 - :mod:`.findings`: blocked users, leaked credentials, takeover signals, admin/helpdesk resets, writeback
 - :mod:`.risk`: risk detections and password resets
@@ -16,7 +17,7 @@ The sections by family:
 
 from __future__ import annotations
 
-from .context import Context, check_parameters, find_user, open_review, setup
+from .context import open_review, setup
 from .findings import (
     admin_resets,
     blocked_users,
@@ -49,17 +50,14 @@ __all__ = [
     "MAX_USERS_SHOWN",
     "PASSWORD_RULES",
     "TRENDS",
-    "Context",
     "admin_resets",
     "blocked_users",
     "changes",
     "chart",
-    "check_parameters",
     "configuration",
     "coverage_banner",
     "display_frame",
     "explore",
-    "find_user",
     "header",
     "helpdesk_resets",
     "kpi_tiles",

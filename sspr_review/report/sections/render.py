@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from IPython.display import HTML
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
@@ -18,9 +19,7 @@ from .. import style
 from ..numbers import MISSING, is_missing, number
 
 if TYPE_CHECKING:
-    from IPython.display import HTML
-
-    from .context import Context
+    from ...app.notebook import Context
 
 MAX_USERS_SHOWN = 8
 
@@ -41,8 +40,6 @@ def markup(template: str, **values: Any) -> Markup:
 
 def section(template: str, **values: Any) -> HTML:
     """A section's output: its template rendered, wrapped with the kit's scoped stylesheet (:mod:`..style`)."""
-    from IPython.display import HTML  # IPython is heavy: loaded when a notebook shows a section
-
     return HTML(style.wrap(markup(template, **values)))
 
 

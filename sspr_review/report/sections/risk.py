@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ...analysis.correlations import risk_type_words
+from ...app.notebook import Context
 from .. import numbers
-from .context import Context
 from .render import note, section, table, when, with_names
 
 if TYPE_CHECKING:

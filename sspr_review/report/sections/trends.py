@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ...app.notebook import Context
 from .. import charts, numbers
-from .context import Context
 from .render import section, table
 
 if TYPE_CHECKING:

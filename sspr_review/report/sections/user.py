@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ...analysis.correlations import risk_type_words
-from ...errors import ParameterError
+from ...app.notebook import Context
+from ...core.errors import ParameterError
 from .. import numbers
-from .context import Context
 from .render import note, section, table, when
 from .risk import reset_to_risk_frame
 

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ...catalog import KPIS, SEVERITIES
+from ...app.notebook import Context
+from ...core.vocabulary import KPIS, SEVERITIES
 from .. import charts, numbers
 from ..rollup import Rollup, distinct, roll_up, status_counts
-from .context import Context
 from .render import note, section, table, user_list, when
 
 if TYPE_CHECKING:

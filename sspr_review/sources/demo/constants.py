@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from ...catalog import SSPR_SERVICE
-from ...timefmt import ticks_iso
+from ...core.timefmt import ticks_iso
+from ...core.vocabulary import SSPR_SERVICE
 
 __all__ = [
     "ADMIN_GROUP",

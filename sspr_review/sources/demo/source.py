@@ -1,19 +1,47 @@
-"""The demo source: the built-in demo tenant, as it looks at a moment."""
+"""The demo source: the built-in demo tenant, as it looks at a moment, and the tenant built from ``[demo]``."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ...catalog import PASSWORD_RULE_TEMPLATE
-from ...timefmt import parse_iso
-from ..base import FetchStats, Pages, RoleData, one_page
+from ...core.config import Config, DemoSettings
+from ...core.timefmt import parse_iso
+from ...core.vocabulary import PASSWORD_RULE_TEMPLATE
+from ...core.weeks import last_monday
+from ..base import FetchStats, Pages, RoleData, Source, one_page
+from .tenant import DemoTenant
 
-if TYPE_CHECKING:
-    from .tenant import DemoTenant
+
+def demo_end(config: Config, now: datetime) -> datetime:
+    """Where the demo tenant's history ends: the most recent review-week end (Monday 00:00 in ``[review]
+    timezone``) at ``now``."""
+    return last_monday(config.review.timezone, now)
 
 
-class DemoSource:
+@functools.lru_cache(maxsize=1)
+def _tenant(users: int, weeks: int, seed: int, end: datetime) -> DemoTenant:
+    return DemoTenant(users=users, weeks=weeks, seed=seed, end=end)
+
+
+def demo_tenant(settings: DemoSettings, end: datetime) -> DemoTenant:
+    """The demo tenant of ``[demo]`` ending at ``end``; the last one built is kept, since a demo history is built
+    by one fetch per week of the same tenant."""
+    return _tenant(settings.users, settings.weeks, settings.seed, end)
+
+
+def open_demo(
+    config: Config, clock: Callable[[], datetime], *, end: datetime | None = None, as_of: datetime | None = None
+) -> DemoSource:
+    """The demo source of ``[demo]``: the tenant ending at ``end`` (default: :func:`demo_end` of the clock), as
+    it looks at ``as_of`` (default: the clock)."""
+    now = clock()
+    return DemoSource(demo_tenant(config.demo, end or demo_end(config, now)), as_of or now)
+
+
+class DemoSource(Source):
     """The built-in demo tenant, as it looks at ``as_of`` (default: the tenant's end)."""
 
     name = "demo"
@@ -64,12 +92,6 @@ class DemoSource:
             "passwordRuleSettings": next((s for s in settings if s.get("templateId") == PASSWORD_RULE_TEMPLATE), None),
             "authenticationMethodsPolicy": self.tenant_data.authentication_methods_policy(),
         }
-
-    def windows(self) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
 
 
 def _whole_second(moment: datetime) -> datetime:

@@ -22,8 +22,8 @@ import uuid
 from bisect import bisect_left, bisect_right
 from datetime import UTC, datetime, timedelta
 
-from ...catalog import PASSWORD_RULE_TEMPLATE
-from ...weeks import last_monday
+from ...core.vocabulary import PASSWORD_RULE_TEMPLATE
+from ...core.weeks import last_monday
 from .constants import (
     ADMIN_GROUP,
     AUTH_METHOD_STATES,

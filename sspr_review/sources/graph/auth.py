@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 
 from kiota_abstractions.authentication import AccessTokenProvider, AllowedHostsValidator
 
-from ...config import LOOPBACK_HOSTS, AuthSettings
-from ...errors import AuthError
+from ...core.config import LOOPBACK_HOSTS, AuthSettings
+from ...core.errors import AuthError
 
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, TokenCredential
@@ -45,7 +45,7 @@ class StaticToken:
         self._token = token
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        from azure.core.credentials import AccessToken
+        from azure.core.credentials import AccessToken  # lazy: azure-core is heavy; a ready token needs no more
 
         return AccessToken(self._token, int(time.time()) + 3600)
 
@@ -60,7 +60,7 @@ def build_credential(settings: AuthSettings, *, env: Mapping[str, str] | None = 
             raise AuthError(f"[auth] mode = 'token' needs the access token in the environment variable {TOKEN_ENV}")
         return StaticToken(token)
 
-    import azure.identity as identity
+    import azure.identity as identity  # lazy: azure-identity takes about a second to import
 
     tenant, client = settings.tenant_id or None, settings.client_id or None
 

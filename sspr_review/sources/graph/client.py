@@ -22,10 +22,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import httpx
+from kiota_abstractions.api_error import APIError
+from kiota_abstractions.authentication import BaseBearerTokenAuthenticationProvider
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from ...config import Config, GraphSettings
-from ...errors import AccessDenied, FetchFailed, LicenceRequired, SourceError, TokenRejected
+from ...core.config import Config, GraphSettings
+from ...core.errors import AccessDenied, FetchFailed, LicenceRequired, SourceError, TokenRejected
 from ..base import FetchStats
 from ..retry import failure, wait_retry_after
 from .auth import TOKEN_ENV, CredentialTokenProvider
@@ -96,7 +99,7 @@ def _admission() -> Any:
     several requests at once; in a fresh process these took up to 0.3 s, more than the transit allowed for.
     A request that never reached the network (a connection that could not be opened) consumes no slot.
     """
-    from kiota_http.middleware.middleware import BaseMiddleware
+    from kiota_http.middleware.middleware import BaseMiddleware  # lazy: msgraph-sdk's HTTP layer is heavy
 
     class AdmissionHandler(BaseMiddleware):
         async def send(self, request: Any, transport: Any) -> Any:
@@ -139,14 +142,16 @@ class GraphClient:
         sleep: Callable[[float], Any] = asyncio.sleep,
         budget: Record | None = None,
     ) -> None:
-        import httpx
-        from kiota_abstractions.authentication import BaseBearerTokenAuthenticationProvider
-        from kiota_http.kiota_client_factory import KiotaClientFactory
-        from kiota_http.middleware.options import RetryHandlerOption
-        from msgraph.graph_request_adapter import GraphRequestAdapter
-        from msgraph.graph_service_client import GraphServiceClient
-        from msgraph_core import GraphClientFactory
-        from msgraph_core.middleware import GraphTelemetryHandler
+        from kiota_http.kiota_client_factory import (
+            KiotaClientFactory,  # lazy: msgraph-sdk takes about a second to import
+        )
+        from kiota_http.middleware.options import RetryHandlerOption  # lazy: msgraph-sdk takes about a second to import
+        from msgraph.graph_request_adapter import (
+            GraphRequestAdapter,  # lazy: msgraph-sdk takes about a second to import
+        )
+        from msgraph.graph_service_client import GraphServiceClient  # lazy: msgraph-sdk takes about a second to import
+        from msgraph_core import GraphClientFactory  # lazy: msgraph-sdk takes about a second to import
+        from msgraph_core.middleware import GraphTelemetryHandler  # lazy: msgraph-sdk takes about a second to import
 
         self.settings = settings
         self._scale = settings.throttle_time_scale
@@ -247,8 +252,9 @@ class _Call:
         self.ticket = _Ticket(self.limiter)
 
     async def send(self) -> bytes | None:
-        from kiota_abstractions.api_error import APIError
-        from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+        from msgraph.generated.models.o_data_errors.o_data_error import (
+            ODataError,  # lazy: msgraph-sdk takes about a second to import
+        )
 
         stats = self.stats
         stats.requests += 1
@@ -302,8 +308,6 @@ class _Call:
 
 def _status(exc: BaseException | None) -> int | None:
     """The HTTP status of a failed attempt; ``None`` for a timeout or transport error."""
-    from kiota_abstractions.api_error import APIError
-
     if not isinstance(exc, APIError):
         return None
     return exc.response_status_code or None
@@ -317,8 +321,6 @@ def _retryable(exc: BaseException) -> bool:
 
 def _headers(exc: BaseException) -> dict[str, str] | None:
     """The response headers of a failed attempt (``Retry-After`` among them), if Graph answered."""
-    from kiota_abstractions.api_error import APIError
-
     return exc.response_headers if isinstance(exc, APIError) else None
 
 
@@ -336,8 +338,6 @@ def _error_text(exc: Exception) -> str:
 
 
 def _is_transient(exc: Exception) -> bool:
-    import httpx
-
     return isinstance(exc, httpx.TimeoutException | httpx.TransportError)
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ...catalog import SSPR_SERVICE
-from ...timefmt import iso_z
+from ...core.timefmt import iso_z
+from ...core.vocabulary import SSPR_SERVICE
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
 
-from ...ingest.store.files import private_dir
+from ...core.files import private_dir
 
 log = logging.getLogger(__name__)
 

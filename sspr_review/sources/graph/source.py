@@ -6,8 +6,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ...catalog import PASSWORD_RULE_TEMPLATE
-from ..base import FetchStats, Pages, Record, RoleData, collect
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+
+from ...core.errors import SourceError, TokenRejected
+from ...core.vocabulary import PASSWORD_RULE_TEMPLATE
+from ..base import FetchStats, Pages, Record, RegistrationParts, RoleData, Source, collect
 from .client import GraphClient, app_budget
 from .endpoints import (
     AUDITS,
@@ -33,10 +36,10 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from kiota_abstractions.request_information import RequestInformation
 
-    from ...config import Config
+    from ...core.config import Config
 
 
-class GraphSource:
+class GraphSource(Source):
     """Microsoft Graph through msgraph-sdk. Create inside the event loop that will use it."""
 
     name = "graph"
@@ -65,9 +68,8 @@ class GraphSource:
         )
 
     def audit(self, start: datetime, end: datetime) -> list[Pages]:
-        from kiota_abstractions.base_request_configuration import RequestConfiguration
         from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
-            DirectoryAuditsRequestBuilder as B,
+            DirectoryAuditsRequestBuilder as B,  # lazy: msgraph-sdk takes about a second to import
         )
 
         builder = self.client.sdk.audit_logs.directory_audits
@@ -84,9 +86,8 @@ class GraphSource:
         ]
 
     def risk(self, since: datetime, end: datetime) -> list[Pages]:
-        from kiota_abstractions.base_request_configuration import RequestConfiguration
         from msgraph.generated.identity_protection.risk_detections.risk_detections_request_builder import (
-            RiskDetectionsRequestBuilder as B,
+            RiskDetectionsRequestBuilder as B,  # lazy: msgraph-sdk takes about a second to import
         )
 
         query = B.RiskDetectionsRequestBuilderGetQueryParameters(filter=risk_filter(since, end), top=500)
@@ -98,10 +99,10 @@ class GraphSource:
         return [self._pages(builder, None, REGISTRATION, "registration")]
 
     # ---------------------------------------------------------------- lean registration (see ingest.lean)
-    def _registration_filtered(self, filters: list[str]) -> list[Pages]:
-        from kiota_abstractions.base_request_configuration import RequestConfiguration
+    def registration_filtered(self, filters: list[str]) -> list[Pages]:
+        """The report's rows matching each of ``filters`` (server-side ``$filter``), a stream per filter."""
         from msgraph.generated.reports.authentication_methods.user_registration_details.user_registration_details_request_builder import (  # noqa: E501
-            UserRegistrationDetailsRequestBuilder as B,
+            UserRegistrationDetailsRequestBuilder as B,  # lazy: msgraph-sdk takes about a second to import
         )
 
         builder = self.client.sdk.reports.authentication_methods.user_registration_details
@@ -117,49 +118,23 @@ class GraphSource:
             for f in filters
         ]
 
-    def registration_parts(self) -> list[Pages]:
-        """The parts of the report a lean snapshot holds in full (:data:`~.endpoints.LEAN_FILTERS`)."""
-        return self._registration_filtered(list(LEAN_FILTERS.values()))
-
-    def registration_lookup(self, ids: list[str], upns: list[str]) -> list[Pages]:
-        """The report's rows of these users (object ids, UPNs), a batch of them per request."""
-        return self._registration_filtered(lookup_filters(ids, upns))
-
-    async def registration_counts(self) -> dict[str, Any]:
-        """``usersRegisteredByFeature`` and ``usersRegisteredByMethod`` (every user type and role: Graph accepts
-        no other ``includedUserTypes`` than ``all``), as Graph sent them."""
-        methods = self.client.sdk.reports.authentication_methods
-        stats = self._stats("registration")
-        feature = await self.client.get_json(
-            methods.users_registered_by_feature.to_get_request_information(),
-            REGISTRATION_BY_FEATURE,
-            stats,
-            "registration",
-        )
-        method = await self.client.get_json(
-            methods.users_registered_by_method.to_get_request_information(),
-            REGISTRATION_BY_METHOD,
-            stats,
-            "registration",
-        )
-        return {"usersRegisteredByFeature": feature, "usersRegisteredByMethod": method}
+    def registration_parts(self) -> RegistrationParts:
+        """The report in parts, for a lean snapshot (:class:`GraphRegistrationParts`)."""
+        return GraphRegistrationParts(self)
 
     async def _list(self, builder: Any, config: Any, endpoint: Endpoint, source: str) -> list[Record]:
         return await collect(self._pages(builder, config, endpoint, source))
 
     async def roles(self) -> RoleData:
-        from kiota_abstractions.base_request_configuration import RequestConfiguration
         from msgraph.generated.role_management.directory.role_assignments.role_assignments_request_builder import (
-            RoleAssignmentsRequestBuilder as A,
+            RoleAssignmentsRequestBuilder as A,  # lazy: msgraph-sdk takes about a second to import
         )
         from msgraph.generated.role_management.directory.role_definitions.role_definitions_request_builder import (
-            RoleDefinitionsRequestBuilder as D,
+            RoleDefinitionsRequestBuilder as D,  # lazy: msgraph-sdk takes about a second to import
         )
         from msgraph.generated.role_management.directory.role_eligibility_schedule_instances.role_eligibility_schedule_instances_request_builder import (  # noqa: E501
-            RoleEligibilityScheduleInstancesRequestBuilder as E,
+            RoleEligibilityScheduleInstancesRequestBuilder as E,  # lazy: msgraph-sdk takes about a second to import
         )
-
-        from ...errors import SourceError
 
         directory = self.client.sdk.role_management.directory
         data = RoleData()
@@ -208,8 +183,6 @@ class GraphSource:
         return data
 
     async def policy(self) -> dict[str, Any]:
-        from ...errors import SourceError
-
         out: dict[str, Any] = {}
         try:
             settings = await self._list(self.client.sdk.group_settings, None, GROUP_SETTINGS, "policy")
@@ -226,9 +199,7 @@ class GraphSource:
 
     async def tenant(self) -> dict[str, Any]:
         """The tenant's id and name; the fetch's first request, so a rejected token stops it here, once
-        (:class:`~sspr_review.errors.TokenRejected` is an authentication error), before any source is tried."""
-        from ...errors import SourceError, TokenRejected
-
+        (:class:`~sspr_review.core.errors.TokenRejected` is an authentication error), before any source is tried."""
         try:
             orgs = await self._list(self.client.sdk.organization, None, ORGANIZATION, "tenant")
         except TokenRejected:
@@ -237,8 +208,40 @@ class GraphSource:
             return {}
         return {"id": orgs[0].get("id"), "name": orgs[0].get("displayName")} if orgs else {}
 
-    def windows(self) -> None:
-        return None
-
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+class GraphRegistrationParts:
+    """The userRegistrationDetails report read in parts through a :class:`GraphSource`, for a lean snapshot."""
+
+    def __init__(self, source: GraphSource) -> None:
+        self.source = source
+
+    def in_full(self) -> list[Pages]:
+        """The parts of the report a lean snapshot holds in full (:data:`~.endpoints.LEAN_FILTERS`)."""
+        return self.source.registration_filtered(list(LEAN_FILTERS.values()))
+
+    def lookup(self, ids: list[str], upns: list[str]) -> list[Pages]:
+        """The report's rows of these users (object ids, UPNs), a batch of them per request."""
+        return self.source.registration_filtered(lookup_filters(ids, upns))
+
+    async def counts(self) -> dict[str, Any]:
+        """``usersRegisteredByFeature`` and ``usersRegisteredByMethod`` (every user type and role: Graph accepts
+        no other ``includedUserTypes`` than ``all``), as Graph sent them."""
+        source = self.source
+        methods = source.client.sdk.reports.authentication_methods
+        stats = source.stats.setdefault("registration", FetchStats())
+        feature = await source.client.get_json(
+            methods.users_registered_by_feature.to_get_request_information(),
+            REGISTRATION_BY_FEATURE,
+            stats,
+            "registration",
+        )
+        method = await source.client.get_json(
+            methods.users_registered_by_method.to_get_request_information(),
+            REGISTRATION_BY_METHOD,
+            stats,
+            "registration",
+        )
+        return {"usersRegisteredByFeature": feature, "usersRegisteredByMethod": method}

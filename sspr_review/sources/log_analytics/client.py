@@ -19,9 +19,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
+from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential
 
-from ...errors import (
+from ...core.errors import (
     AccessDenied,
     FetchFailed,
     PartialResult,
@@ -36,7 +37,7 @@ from ..retry import failure, wait_retry_after
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-    from ...config import LogAnalyticsSettings
+    from ...core.config import LogAnalyticsSettings
 
 #: The diagnostic-setting category that fills each table.
 CATEGORIES = {"AuditLogs": "AuditLogs", "AADUserRiskEvents": "UserRiskEvents"}
@@ -68,7 +69,9 @@ class WorkspaceClient:
     def __init__(
         self, settings: LogAnalyticsSettings, credential: TokenCredential, *, sleep: Sleep | None = None
     ) -> None:
-        from azure.monitor.query import LogsQueryClient
+        from azure.monitor.query import (
+            LogsQueryClient,  # lazy: azure-monitor-query is heavy; only a workspace source needs it
+        )
 
         self.settings = settings
         self.workspace = settings.workspace_id
@@ -88,7 +91,7 @@ class WorkspaceClient:
     async def query(
         self, text: str, timespan: tuple[datetime, datetime] | None, stats: FetchStats, source: str, table: str
     ) -> Table:
-        """Run ``text``; raise a :class:`~sspr_review.errors.SourceError` naming the fix when it cannot."""
+        """Run ``text``; raise a :class:`~sspr_review.core.errors.SourceError` naming the fix when it cannot."""
         if not self.workspace:
             raise WorkspaceNotFound(
                 "no Log Analytics workspace is configured: set [log_analytics] workspace_id to the Workspace ID "
@@ -186,8 +189,6 @@ class _Attempt:
         self.stats, self.source, self.table = stats, source, table
 
     async def run(self) -> Any:
-        from azure.core.exceptions import HttpResponseError
-
         client, stats = self.client, self.stats
         stats.requests += 1
         try:
@@ -210,8 +211,6 @@ class _Attempt:
         self.stats.waited += state.upcoming_sleep
 
     def give_up(self, state: RetryCallState) -> NoReturn:
-        from azure.core.exceptions import HttpResponseError
-
         exc = failure(state)
         if isinstance(exc, HttpResponseError):
             raise self.client._error(exc, _status(exc), self.text, self.source, self.table) from None
@@ -228,8 +227,6 @@ def _status(exc: Any) -> int:
 
 def _retryable(exc: BaseException) -> bool:
     """429 and 5xx answers (:data:`RETRIED`) and an endpoint that could not be reached are worth another attempt."""
-    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
-
     if isinstance(exc, HttpResponseError):
         return _status(exc) in RETRIED
     return isinstance(exc, ServiceRequestError | ServiceResponseError)
@@ -241,7 +238,9 @@ def _headers(exc: BaseException) -> Mapping[str, str] | None:
 
 
 def _table(result: Any, source: str, table: str) -> Table:
-    from azure.monitor.query import LogsQueryPartialResult
+    from azure.monitor.query import (
+        LogsQueryPartialResult,  # lazy: azure-monitor-query is heavy; only a workspace source needs it
+    )
 
     if isinstance(result, LogsQueryPartialResult):
         data = result.partial_data or []

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ...errors import FetchFailed, PartialResult
-from ..base import FetchStats, Pages, Record
+from ...core.errors import FetchFailed, PartialResult
+from ...core.vocabulary import TIMED_KINDS
+from ..base import FetchStats, Pages, Record, TimedSource
 from . import queries
 from .client import Sleep, Table, WorkspaceClient
 from .rows import StepText, audit_records, risk_records
@@ -29,7 +30,7 @@ from .rows import StepText, audit_records, risk_records
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-    from ...config import LogAnalyticsSettings
+    from ...core.config import LogAnalyticsSettings
 
 SECOND = timedelta(seconds=1)
 #: Histogram bins per query at most (the histogram's own answer stays far below any cap).
@@ -53,11 +54,11 @@ RISK = Spec("risk", "AADUserRiskEvents", queries.risk, queries.risk_histogram, 1
 SPECS = {"audit": AUDIT, "risk": RISK}
 
 
-class LogAnalyticsSource:
+class LogAnalyticsSource(TimedSource):
     """Audit and risk from the workspace in ``[log_analytics]``. Create inside the event loop that will use it."""
 
     name = "log_analytics"
-    kinds = ("audit", "risk")
+    kinds = TIMED_KINDS
 
     def __init__(
         self,

@@ -14,8 +14,8 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
-from .reasons import ReasonRule, load_rules
-from .window import zone
+from .reason_rules import ReasonRule, load_rules
+from .weeks import zone
 
 #: A whole number of at least 1; of at least 0.
 Positive = Annotated[int, Field(ge=1)]

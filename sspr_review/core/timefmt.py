@@ -14,13 +14,23 @@ Times are compared as :class:`datetime` values, never as text: :func:`parse_iso`
 >>> parse_iso("2026-11-16T10:41:03.1234567Z") == datetime(2026, 11, 16, 10, 41, 3, 123456, tzinfo=UTC)
 True
 
-This module depends on nothing of the kit, so every layer (sources, ingest, analysis, report) may use it.
+The kit's :data:`Clock` lives here too. This module depends on nothing of the kit, so every layer may use it.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+
+#: What gives the current time (UTC-aware): everything that depends on "now" asks one, so tests can inject it.
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """The current time (UTC)."""
+    return datetime.now(UTC)
+
 
 #: Graph's timestamps have 100 ns resolution: ticks per second.
 TICKS_PER_SECOND = 10_000_000

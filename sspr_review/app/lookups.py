@@ -2,30 +2,31 @@
 
 A lean snapshot (:mod:`sspr_review.ingest.lean`) reads the registration report only for the users the week's
 rules look up. Finding them means running those rules over the events just stored, which the fetch layer must
-not do itself (it sits below the analyses): the workspace hands :func:`registration_needs` to the fetch.
+not do itself (it sits below the analyses): the application hands :func:`registration_needs` to the fetch.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 import pandas as pd
 
-from .analysis import prepare, review_window
-from .analysis.lean import registration_needs as rule_lookups
-from .config import Config
-from .ingest.coverage import SOURCES, SourceCoverage
-from .ingest.store import Store, choose_snapshot
+from ..analysis import ReviewWindow, prepare, review_window
+from ..analysis.lookups import accounts_looked_up
+from ..core.config import Config
+from ..core.coverage import Coverage
+from ..ingest.store import Store, choose_snapshot
+from .inputs import coverage, event_tables
 
 
-def registration_needs(store: Store, config: Config, now: datetime) -> tuple[list[Any], pd.DataFrame]:
-    """The review weeks a registration snapshot taken ``now`` will serve, and the accounts their rules look up."""
+def registration_needs(store: Store, config: Config, now: datetime) -> tuple[list[ReviewWindow], pd.DataFrame]:
+    """The review weeks a registration snapshot taken ``now`` will serve, and the accounts their rules look up
+    (the :data:`~sspr_review.ingest.lean.NeedsFn` the fetch is given)."""
     weeks = served_weeks(store, config, now)
     return weeks, needed_users(store, config, now, weeks)
 
 
-def served_weeks(store: Store, config: Config, now: datetime) -> list[Any]:
+def served_weeks(store: Store, config: Config, now: datetime) -> list[ReviewWindow]:
     """The review weeks (the default one and the one before) that will use a snapshot taken ``now``."""
     tolerance = timedelta(days=config.review.snapshot_tolerance_days)
     moments = [m for m in store.snapshot_moments("registration") if f"{m:%Y-%m-%d}" != f"{now:%Y-%m-%d}"]
@@ -33,24 +34,18 @@ def served_weeks(store: Store, config: Config, now: datetime) -> list[Any]:
     return [w for w in (latest.shift(1), latest) if choose_snapshot([*moments, now], w.end, tolerance) == now]
 
 
-def needed_users(store: Store, config: Config, now: datetime, weeks: list[Any]) -> pd.DataFrame:
+def needed_users(store: Store, config: Config, now: datetime, weeks: list[ReviewWindow]) -> pd.DataFrame:
     """The accounts the rules of ``weeks`` look up in the registration report (from the store, as the review
     will read it)."""
     if not weeks:
         return pd.DataFrame({"user_id": pd.Series(dtype="string"), "user_upn": pd.Series(dtype="string")})
-    tolerance = timedelta(days=config.review.snapshot_tolerance_days)
-    tables = {
-        "audit": store.read("audit", compact=True),
-        "risk": store.read("risk"),
-        "privileged": store.read("privileged"),
-    }
     settings = config.analysis_settings()
-    data = prepare(tables, settings)
+    data = prepare(event_tables(store), settings)
     plan = []
     for week in weeks:
-        coverage = {s: store.coverage(s, week.start, week.end, tolerance=tolerance) for s in SOURCES}
-        coverage["registration"] = SourceCoverage(
+        covered = coverage(store, config, week.start, week.end)
+        covered["registration"] = Coverage(
             "registration", now, now, True, snapshot=now, offset=now - week.end, mode="lean"
         )
-        plan.append((week, coverage))
-    return rule_lookups(data, plan, settings)
+        plan.append((week, covered))
+    return accounts_looked_up(data, plan, settings)

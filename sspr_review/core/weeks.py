@@ -7,7 +7,17 @@ demo tenant's history all find "the most recent Monday" the same way.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name``; ``ValueError`` with a plain message when there is no such zone."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"time zone {name!r} is not an IANA time zone name such as Europe/Berlin")
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        raise ValueError(f"unknown time zone {name!r}: use an IANA name such as Europe/Berlin or UTC") from None
 
 
 def monday_on_or_before(day: date) -> date:

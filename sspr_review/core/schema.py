@@ -40,10 +40,12 @@ Tables
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 import pandas as pd
+
+from .records import as_text
 
 TS: Final = "datetime64[ns, UTC]"
 STR: Final = "string"
@@ -154,6 +156,11 @@ def utc_times(values: pd.Series) -> pd.Series:
         lowest, highest = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
         out = out.where((out >= lowest) & (out <= highest)).astype(TS)
     return out
+
+
+def parse_times(values: Sequence[Any]) -> pd.Series:
+    """Graph time strings as UTC timestamps, exactly as normalisation reads them (unreadable: ``NaT``)."""
+    return utc_times(pd.Series([as_text(v) for v in values], dtype=object))
 
 
 def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""What each source covers for a review window: the difference between "no events" and "no data"."""
+"""What the store covers of each kind of data for a review window: "no events" is not "no data"."""
 
 from __future__ import annotations
 
@@ -6,37 +6,31 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from ..catalog import DATA_KINDS, SNAPSHOT_KINDS
-
-#: The kinds of data the kit fetches (:data:`~sspr_review.catalog.DATA_KINDS`); the snapshot kinds are taken at
-#: fetch time and one is chosen per review week.
-SOURCES: Final = DATA_KINDS
-SNAPSHOT_SOURCES: Final = SNAPSHOT_KINDS
 #: ``[review] snapshot_tolerance_days`` by default.
 DEFAULT_SNAPSHOT_TOLERANCE_DAYS: Final = 7.0
 
 
 @dataclass(frozen=True)
-class SourceCoverage:
-    """Coverage of one source for one window.
+class Coverage:
+    """Coverage of one kind of data (:data:`~sspr_review.core.vocabulary.DATA_KINDS`) for one window.
 
     ``start``/``end`` is the part of the window the store holds complete data for (``None`` when nothing);
-    for snapshot sources they are both the time of the snapshot used. ``complete`` is true only
-    when the whole window is covered (a snapshot source: a snapshot was found for the week). ``reason`` says, in
+    for snapshot kinds they are both the time of the snapshot used. ``complete`` is true only
+    when the whole window is covered (a snapshot kind: a snapshot was found for the week). ``reason`` says, in
     plain words, why not (missing permission, missing licence, failed fetch, window outside what the store holds),
     and for an approximate snapshot why it is approximate.
 
-    Snapshot sources also say which snapshot the week uses: ``snapshot`` (its time) and ``offset`` (the snapshot's
+    Snapshot kinds also say which snapshot the week uses: ``snapshot`` (its time) and ``offset`` (the snapshot's
     time minus the window's end: negative when taken before the week ended). ``approximate`` is true when the
-    snapshot lies further from the week's end than ``[review] snapshot_tolerance_days``: the source is still
+    snapshot lies further from the week's end than ``[review] snapshot_tolerance_days``: the data is still
     used, and shown as approximate.
 
-    ``missing`` lists the parts of the source that could not be read for the data used (for example
-    "PIM-eligible administrators are not included: ..." when the roles source lacks the PIM licence): the data
-    is used, but it is partial, so :attr:`whole` is false and the review shows the source as PARTIAL.
+    ``missing`` lists the parts of the kind that could not be read for the data used (for example
+    "PIM-eligible administrators are not included: ..." when the tenant lacks the PIM licence for the roles): the
+    data is used, but it is partial, so :attr:`whole` is false and the review shows the kind as PARTIAL.
     """
 
-    source: str
+    kind: str
     start: datetime | None
     end: datetime | None
     complete: bool
@@ -48,7 +42,7 @@ class SourceCoverage:
     #: Registration only: "full" (the whole report) or "lean" (counts, administrators, members not SSPR-capable
     #: and the users the week's findings need; see :mod:`sspr_review.ingest.lean`); ``None`` elsewhere.
     mode: str | None = None
-    #: Where a time-ranged source's data came from, when that needs saying (a Log Analytics workspace and which
+    #: Where a time-ranged kind's data came from, when that needs saying (a Log Analytics workspace and which
     #: column held the SSPR step text).
     notes: tuple[str, ...] = ()
 
@@ -59,7 +53,7 @@ class SourceCoverage:
 
     @property
     def whole(self) -> bool:
-        """True when the whole window is covered and every part of the source was read."""
+        """True when the whole window is covered and every part of the kind was read."""
         return self.complete and not self.missing
 
     @property
@@ -69,7 +63,7 @@ class SourceCoverage:
 
     def snapshot_note(self) -> str | None:
         """Which snapshot the week uses, in words: "snapshot of 2026-11-24 14:00 UTC, 1.4 days after the
-        week's end"; ``None`` for a time-ranged source."""
+        week's end"; ``None`` for a time-ranged kind."""
         if self.snapshot is None or self.offset is None:
             return None
         kind = "lean snapshot" if self.mode == "lean" else "snapshot"

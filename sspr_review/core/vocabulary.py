@@ -6,17 +6,24 @@ words from here, so that a name is spelt, ordered and labelled the same way ever
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal, get_args
 
 # ------------------------------------------------------------------------------------------- findings
 #: Finding severities, most severe first (the order of every list, count and badge).
 SEVERITIES: Final = ("critical", "high", "medium", "low", "info")
 
 # ------------------------------------------------------------------------------------------- data kinds
-#: The kinds of data a review reads; each has its own coverage ("no data" is said per kind).
-DATA_KINDS: Final = ("audit", "risk", "registration", "roles", "policy")
+#: Kinds read as events over time (a fetch reads a window of them; the store holds intervals).
+TimedKind = Literal["audit", "risk"]
 #: Kinds read as snapshots (the state at a moment) rather than as events over time.
-SNAPSHOT_KINDS: Final = ("registration", "roles", "policy")
+SnapshotKind = Literal["registration", "roles", "policy"]
+#: The kinds of data a review reads; each has its own coverage ("no data" is said per kind). Not to be confused
+#: with a source (graph, demo, files, log-analytics: see :mod:`sspr_review.sources`), which provides them.
+DataKind = Literal[TimedKind, SnapshotKind]
+
+TIMED_KINDS: Final[tuple[TimedKind, ...]] = get_args(TimedKind)
+SNAPSHOT_KINDS: Final[tuple[SnapshotKind, ...]] = get_args(SnapshotKind)
+DATA_KINDS: Final[tuple[DataKind, ...]] = get_args(DataKind)
 
 # ------------------------------------------------------------------------------------------------ policy
 #: ``templateId`` of the directory setting holding the password protection rules (groupSettings).

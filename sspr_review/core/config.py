@@ -25,7 +25,9 @@ import dataclasses
 import difflib
 import logging
 import os
+import string
 import tomllib
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_type_hints
@@ -35,8 +37,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
-from .analysis.settings import AnalysisSettings
 from .errors import ConfigError
+from .settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +128,6 @@ class LogAnalyticsSettings(_Section):
     @field_validator("workspace_id")
     @classmethod
     def _check_workspace(cls, value: str) -> str:
-        import uuid
-
         if value:
             try:
                 uuid.UUID(value)
@@ -214,8 +214,6 @@ class MailSettings(_Section):
     @field_validator("subject")
     @classmethod
     def _subject(cls, value: str) -> str:
-        import string
-
         fields = {name for _, name, _, _ in string.Formatter().parse(value) if name}
         unknown = fields - SUBJECT_FIELDS
         if unknown:
@@ -328,7 +326,7 @@ def default_home(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     if env.get(HOME_ENV):
         return Path(env[HOME_ENV]).expanduser().resolve()
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # sspr_review/core/config.py → the checkout
     project = root / "pyproject.toml"
     if project.is_file() and 'name = "sspr-review"' in project.read_text(encoding="utf-8"):
         return root

@@ -1,0 +1,107 @@
+"""Loading a review's inputs from the store: I/O only, the one place every caller reads them.
+
+:func:`load_inputs` reads what :func:`sspr_review.analysis.build_review` needs for one week (and the week before),
+built for a year of a large tenant: the tables are read once, compactly (string columns as categoricals).
+Registration snapshots are loaded in full only from the one in force when the earliest reviewed week began; the
+older ones are streamed, one at a time, into the per-snapshot counts the adoption trend needs. Call it inside
+:func:`~sspr_review.ingest.store.lean_arrow_memory` (as :func:`sspr_review.app.review.review_week` does), which
+hands Arrow's memory back to the system.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from ..analysis import ReviewInputs, ReviewWindow
+from ..analysis.flows import classify_events
+from ..analysis.metrics import REGISTRATION_COUNT_INPUT, registration_counts_arrow
+from ..core.config import Config
+from ..core.coverage import Coverage
+from ..core.reason_rules import ReasonRule
+from ..core.vocabulary import DATA_KINDS, TIMED_KINDS
+from ..ingest.store import Store, release_arrow_memory
+from ..ingest.store.lean_summary import lean_days
+
+
+def coverage(store: Store, config: Config, start: datetime, end: datetime) -> dict[str, Coverage]:
+    """What the store holds of each kind of data for ``[start, end)``; a snapshot kind says which snapshot the
+    window uses (the one nearest to ``end``; beyond ``[review] snapshot_tolerance_days`` approximate)."""
+    tolerance = timedelta(days=config.review.snapshot_tolerance_days)
+    return {kind: store.coverage(kind, start, end, tolerance=tolerance) for kind in DATA_KINDS}
+
+
+def tenant(store: Store, config: Config) -> dict[str, str]:
+    """Tenant id and name for reports: ``[tenant] name`` wins over what the store learnt from Graph."""
+    info = store.tenant_info()
+    name = config.tenant.name or str(info.get("name") or store.tenant)
+    return {"id": str(info.get("id") or store.tenant), "name": name}
+
+
+def event_tables(store: Store) -> dict[str, pd.DataFrame]:
+    """The audit events (compact), risk detections and privileged principals the store holds, in full."""
+    return {
+        "audit": store.read("audit", compact=True),
+        "risk": store.read("risk"),
+        "privileged": store.read("privileged"),
+    }
+
+
+def load_inputs(store: Store, config: Config, window: ReviewWindow, *, compare: bool = True) -> ReviewInputs:
+    """Everything the review of ``window`` reads from ``store``; with ``compare`` the week before's coverage too
+    (the review then compares with that week, reviewed from the same tables).
+
+    Each week reads the registration, roles and policy snapshot its coverage chose (the one nearest to the
+    week's end; see :func:`coverage`), so a review run any day after the week, or a catch-up review of an older
+    week, sees the same data."""
+    before = window.shift(1)
+    earliest = before.start if compare else window.start
+    now = coverage(store, config, window.start, window.end)
+    previous = coverage(store, config, before.start, before.end) if compare else None
+    chosen = [
+        c.snapshot.replace(hour=0, minute=0, second=0, microsecond=0)
+        for c in (now["registration"], (previous or {}).get("registration"))
+        if c is not None and c.snapshot is not None
+    ]
+    privileged = store.read("privileged")
+    snapshots = store.iter_snapshots("registration", REGISTRATION_COUNT_INPUT)
+    counts = registration_counts_arrow(privileged, snapshots)
+    anchor = max((d for d in store.snapshot_days("registration") if d <= earliest), default=None)
+    if chosen:  # the registration rows the two weeks' snapshots hold are read in full too
+        anchor = min([*chosen, *([anchor] if anchor is not None else [])])
+    tables = {
+        "audit": store.read("audit", compact=True),
+        "risk": store.read("risk"),
+        "registration": store.read("registration", anchor, compact=True),
+        "privileged": privileged,
+    }
+    # the trend and last week's figures count only weeks the store holds complete, never the rows of a fetch
+    # that failed part-way
+    covered: dict[str, list[tuple[datetime, datetime]]] = {
+        kind: [(i.start, i.end) for i in store.intervals(kind)] for kind in TIMED_KINDS
+    }
+    inputs = ReviewInputs(
+        tables,
+        now,
+        window,
+        tenant=tenant(store, config),
+        previous_coverage=previous,
+        history_start={kind: ivs[0].start for kind in TIMED_KINDS if (ivs := store.intervals(kind))},
+        covered=covered,
+        registration_counts=counts,
+        registration_lean=lean_days(store.path),
+    )
+    release_arrow_memory()
+    return inputs
+
+
+def reason_texts(store: Store, rules: tuple[ReasonRule, ...]) -> list[str] | None:
+    """Every distinct resultReason the review classifies in the store (flow progress steps and failed resets,
+    changes and unlocks), sorted; ``None`` when the store holds no audit events."""
+    columns = ["activity_time", "activity", "result", "result_reason"]
+    audit = store.read("audit", columns=columns, compact=True)
+    if audit.empty:
+        return None
+    classified = classify_events(audit, rules)["classified"].to_numpy(dtype=bool)
+    return sorted({str(v) for v in audit["result_reason"][classified].dropna().unique() if str(v).strip()})

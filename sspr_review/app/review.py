@@ -1,0 +1,27 @@
+"""One review of a week from the store: the inputs loaded (:mod:`.inputs`: I/O), then built by the analyses (pure).
+
+Arrow allocates from jemalloc while the review runs, and hands back what it freed between reading, preparing and
+building (:func:`~sspr_review.ingest.store.lean_arrow_memory`): a year of a large tenant is read and prepared once
+for the week and the week before.
+"""
+
+from __future__ import annotations
+
+from ..analysis import Review, ReviewWindow, build_review, prepare_inputs
+from ..core.config import Config
+from ..ingest.store import Store, lean_arrow_memory, release_arrow_memory
+from .inputs import load_inputs
+
+
+def review_week(store: Store, config: Config, window: ReviewWindow, *, compare: bool = True) -> Review:
+    """Review ``window`` from ``store``: metrics with last week's values, findings, trend.
+
+    With ``compare`` the previous week is reviewed too, so each finding says new or continuing and last week's
+    resolved findings are listed. When the week before holds no data at all (the store's first reviewed week),
+    every finding is new."""
+    settings = config.analysis_settings()
+    with lean_arrow_memory():
+        inputs = load_inputs(store, config, window, compare=compare)
+        inputs = prepare_inputs(inputs, settings)
+        release_arrow_memory()
+        return build_review(inputs, settings)
