@@ -241,11 +241,12 @@ class RegistrationSettings(_Section):
 
 
 class DemoSettings(_Section):
-    """``[demo]``: size of the built-in demo tenant."""
+    """``[demo]``: the built-in demo tenant: its size, seed and name (a second demo tenant: another seed and name)."""
 
     users: int = Field(2000, ge=50, le=1_000_000)
     weeks: int = Field(26, ge=2, le=104)
     seed: int = 7
+    name: str = Field("Northgate Engineering", min_length=1, max_length=256)
 
 
 #: ``[analysis]``: thresholds and windows of the findings, one key per :class:`AnalysisSettings` field
