@@ -373,15 +373,20 @@ SYNONYMS: dict[str, dict[str, str]] = {
 }
 
 
-def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
-    """Read ``path`` (TOML; optional), apply environment overrides, then ``overrides``.
-
-    ``overrides`` are ``section__key=value`` pairs (for command-line options); ``None`` values are ignored.
-    Raises :class:`ConfigError` naming the file, key and accepted values when anything is wrong. ``SSPR_REVIEW_*``
-    variables the kit does not read are warned about (once per process) with a suggestion.
+def load(
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    base: Mapping[str, Mapping[str, Any]] | None = None,
+    **overrides: Any,
+) -> Config:
+    """Read ``path`` (TOML; optional) over ``base`` (sections it overrides key by key: a tenants file's
+    ``[defaults]``), apply environment overrides, then ``overrides`` (``section__key=value`` pairs, for command-line
+    options; ``None`` values are ignored). Raises :class:`ConfigError` naming the file, key and accepted values when
+    anything is wrong. ``SSPR_REVIEW_*`` variables the kit does not read are warned about (once per process).
     """
     env = os.environ if env is None else env
-    data: dict[str, dict[str, Any]] = {}
+    data: dict[str, dict[str, Any]] = {section: dict(values) for section, values in (base or {}).items()}
     origin = "environment and defaults"
     if path is not None:
         file = Path(path).expanduser()
@@ -393,13 +398,8 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
             raise ConfigError(f"config file {file} does not exist; copy config.example.toml there to start") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file} is not valid TOML: {exc}") from None
-        for section, values in raw.items():
-            if section not in SECTIONS:
-                raise ConfigError(f"{file}: unknown section [{section}]{_suggest(section, SECTIONS)}")
-            if not isinstance(values, dict):
-                raise ConfigError(f"{file}: [{section}] must be a table of keys, got {values!r}")
-            _check_keys(section, values, origin)
-            data[section] = {key: _absolute(section, key, value, file.parent) for key, value in values.items()}
+        for section, values in sections(raw, origin, file.parent).items():
+            data.setdefault(section, {}).update(values)
     from_env, variables = _env_values(env)
     for section, values in from_env.items():
         data.setdefault(section, {}).update({key: _absolute(section, key, v) for key, v in values.items()})
@@ -420,6 +420,19 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
         raise ConfigError(f"invalid configuration ({origin}): [analysis] {exc}") from None
     _warn_unknown(env, cfg)
     return cfg
+
+
+def sections(raw: Mapping[str, Any], origin: str, folder: Path) -> dict[str, dict[str, Any]]:
+    """TOML tables as sections: unknown ones and unknown keys refused (named), paths made absolute from ``folder``."""
+    out: dict[str, dict[str, Any]] = {}
+    for section, values in raw.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"{origin}: unknown section [{section}]{_suggest(section, SECTIONS)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{origin}: [{section}] must be a table of keys, got {values!r}")
+        _check_keys(section, values, origin)
+        out[section] = {key: _absolute(section, key, value, folder) for key, value in values.items()}
+    return out
 
 
 def _absolute(section: str, key: str, value: Any, folder: Path | None = None) -> Any:
