@@ -26,6 +26,7 @@ from .core.errors import (
     TokenRejected,
     ToolchainMissing,
     WorkspaceNotFound,
+    WrongTenant,
 )
 from .mail.chromium import INSTALL_HINT, find_chromium
 from .mail.smtp import connect
@@ -123,11 +124,14 @@ def graph_checks(config: Config) -> list[Check]:
     async def go() -> list[Check]:
         out: list[Check] = []
         settings = config.graph.model_copy(update={"max_retries": 1})
-        async with GraphClient(settings, credential, budget=app_budget(config)) as client:
+        tenant = config.auth.tenant_id
+        async with GraphClient(settings, credential, budget=app_budget(config), tenant_id=tenant) as client:
             try:
-                await CredentialTokenProvider(credential, config.graph.base_url).get_authorization_token(
+                await CredentialTokenProvider(credential, config.graph.base_url, tenant).get_authorization_token(
                     config.graph.base_url
                 )
+            except WrongTenant as exc:
+                return [Check("token", False, str(exc), "use a credential for the tenant [auth] tenant_id names")]
             except AuthError as exc:
                 return [
                     Check("token", False, str(exc), "check [auth] tenant_id, client_id and the credential's secret")

@@ -148,6 +148,7 @@ class AuthSettings(_Section):
     client_secret_env: str = "AZURE_CLIENT_SECRET"
     certificate_path: str = ""
     certificate_password_env: str = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
+    token_env: str = "SSPR_REVIEW_ACCESS_TOKEN"  # a ready token for mode auto or token (one per tenant: its own)
 
 
 class StoreSettings(_Section):
