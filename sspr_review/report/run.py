@@ -39,6 +39,7 @@ from ..core.errors import NotebookFailed
 from ..core.files import private_dir
 from ..core.vocabulary import SEVERITIES
 from . import notebooks, outputs
+from .slots import notebook_slot
 
 #: The notebooks ``run`` executes, in order: (notebook stem, HTML stem).
 RUN_NOTEBOOKS = ("weekly_review", "adoption_trends")
@@ -66,8 +67,10 @@ def run(
     fetch: bool = True,
     progress: bool | None = None,
     log: Callable[[str], None] = lambda _: None,
+    notebook_slots: Path | None = None,
 ) -> RunResult:
-    """Fetch (unless ``fetch`` is false), then build the week's reports into ``out/<week ending>/``.
+    """Fetch (unless ``fetch`` is false), then build the week's reports into ``out/<week ending>/``, the notebooks
+    executing while holding one of ``notebook_slots``' slots (:mod:`.slots`; none: unbounded).
 
     Raises :class:`~sspr_review.report.NotebookFailed` when a notebook fails and
     :class:`~sspr_review.core.errors.ToolchainMissing` (before fetching) when a notebook, the report template
@@ -89,7 +92,8 @@ def run(
     folder = out / f".{week}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     folder.mkdir(mode=0o700)
     try:
-        html = _build(ws, week, folder, final, timings, log)
+        with notebook_slot(notebook_slots, log):
+            html = _build(ws, week, folder, final, timings, log)
         t0 = time.perf_counter()
         log("writing findings.json and charts.json")
         findings = outputs.write_outputs(ws.review(week), folder)
