@@ -118,16 +118,19 @@ def run_tenants(planned: Plan, options: Options, work: Path, env: dict[str, str]
     folder = portfolio.write(doc, out)
     _print(doc)
     click.echo(f"  {(folder / 'portfolio.html').resolve()}\n  {(folder / 'portfolio.json').resolve()}")
-    code = EXIT_TENANTS if any(c != 0 for c in codes) else 0
-    if options.email:
-        mailed = email_rows(planned, doc, out, folder, options.dry_run, env)
-        code = code or mailed
-    if options.fail_on and not code:
-        matched = [r["name"] for r in rows if _at_or_above(r, options.fail_on)]
-        if matched:
-            click.echo(f"sspr-review: findings at or above {options.fail_on} in: {', '.join(matched)}", err=True)
-            code = EXIT_FINDINGS
-    return code
+    mailed = email_rows(planned, doc, out, folder, options.dry_run, env) if options.email else 0
+    matched = [r["name"] for r in rows if options.fail_on and _at_or_above(r, options.fail_on)]
+    if matched:
+        click.echo(f"sspr-review: findings at or above {options.fail_on} in: {', '.join(matched)}", err=True)
+    return exit_code(codes, mailed, bool(matched))
+
+
+def exit_code(codes: Sequence[int | None], mailed: int, matched: bool) -> int:
+    """``run --tenants``' exit code: 9 when a tenant's run did not exit 0 (or did not start), else 8 when an e-mail
+    could not be sent (``mailed``), else 7 when ``--fail-on`` matched in some tenant, else 0."""
+    if any(code != 0 for code in codes):
+        return EXIT_TENANTS
+    return mailed or (EXIT_FINDINGS if matched else 0)
 
 
 def review_tenants(planned: Plan, options: Options, work: Path, env: dict[str, str]) -> int:
