@@ -220,7 +220,7 @@ def _page_css() -> str:
         "body { font-family: -apple-system, BlinkMacSystemFont, 'Segoe UI', Helvetica, Arial, sans-serif;"
         " margin: 0; color: #202124; }",
         f"{r} {{ max-width: 1240px; margin: 16px auto; padding: 0 16px; }}",
-        f"{r} .sspr-counts .sspr-sev {{ min-width: 0; margin: 0 2px 2px 0; }}",
+        f"{r} .sspr-counts .sspr-sev {{ min-width: 0; margin: 0 2px 2px 0; white-space: nowrap; }}",
         f"{r} td.sspr-headline {{ max-width: 28em; }}",
         f"{r} .sspr-why {{ color: #555; font-size: 12px; }}",
         *(
