@@ -81,8 +81,10 @@ def headline(findings: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _is_weakening(finding: Mapping[str, Any]) -> bool:
+    """A policy change that weakens SSPR: its evidence's ``weakens`` (or ``direction`` "weakens"), as issue 23
+    documents ``sspr_policy_changed``."""
     evidence = finding.get("evidence") or {}
-    return evidence.get("weakening") is True or evidence.get("direction") == "weakening"
+    return evidence.get("weakens") is True or evidence.get("direction") == "weakens"
 
 
 def key_numbers(findings: Mapping[str, Any]) -> dict[str, float | int | None]:

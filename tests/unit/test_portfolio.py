@@ -85,10 +85,13 @@ def test_unknown_is_not_zero() -> None:
 def test_weakening_policy_changes_are_counted_where_the_kind_exists(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(portfolio, "KINDS", (*portfolio.KINDS, portfolio.POLICY_CHANGED))
     doc = findings_doc(
-        finding(portfolio.POLICY_CHANGED, "high", "SSPR turned off for all users", weakening=True),
-        finding(portfolio.POLICY_CHANGED, "low", "a second method required", weakening=False),
+        # the evidence as the policy branch documents it (docs/findings-json.md, issue 23): weakens, direction
+        finding(portfolio.POLICY_CHANGED, "high", "SSPR turned off", weakens=True, direction="weakens"),
+        finding(portfolio.POLICY_CHANGED, "critical", "one method after a reset", weakens=True, direction="weakens"),
+        finding(portfolio.POLICY_CHANGED, "low", "a second method required", weakens=False, direction="strengthens"),
+        finding(portfolio.POLICY_CHANGED, "low", "the helpdesk link changed", weakens=False, direction="neutral"),
     )
-    assert portfolio.key_numbers(doc)["weakening_policy_changes"] == 1
+    assert portfolio.key_numbers(doc)["weakening_policy_changes"] == 2
     assert portfolio.key_numbers(findings_doc())["weakening_policy_changes"] == 0
     assert (
         portfolio.key_numbers(findings_doc(not_evaluated=[portfolio.POLICY_CHANGED]))["weakening_policy_changes"]
