@@ -6,8 +6,11 @@ baseline of an hour of the review week is that statistic in the same hour of eac
 ``spike_baseline_weeks`` weeks before (same weekday and wall-clock hour; an hour daylight saving skips is
 missing that week). From those values: the **median**, the robust spread ``max(1.4826 × MAD, √median, 1)``
 (the median absolute deviation scaled to a standard deviation, never below what Poisson counts of that size
-vary by, nor below one account), and the **limit** ``median + spike_baseline_spread × spread``. A window
-starting in the hour is a spike when it holds at least ``spike_accounts`` accounts and more than the limit.
+vary by, nor below one account), and the **limit**: ``median + k × spread``, or ``highest + k × √highest`` (the
+busiest of those weeks, plus what counts of its size vary by) when that is lower, with ``k`` =
+``spike_baseline_spread``. The second bound keeps a burst above everything the hour held in those weeks visible
+when the weeks differ widely (the MAD of two alternating levels is half their gap). A window starting in the hour
+is a spike when it holds at least ``spike_accounts`` accounts and more than the limit.
 
 Only hours the store holds complete count as history (``ReviewData.covered``; without it, the hours from the
 start of the earliest audit event's day, UTC, on). An hour of the review week with fewer than
@@ -141,8 +144,11 @@ def spike_baseline(data: ReviewData, window: ReviewWindow, settings: AnalysisSet
             mid = np.median(rows, axis=1)
             mad = np.median(np.abs(rows - mid[:, None]), axis=1)
             spread = np.maximum.reduce([MAD_SCALE * mad, np.sqrt(mid), np.ones_like(mid)])
+            top = rows.max(axis=1)
+            k = settings.spike_baseline_spread
             median[full] = mid
-            high[full] = mid + settings.spike_baseline_spread * spread
+            # above every week held by more than counts of that size vary, even when the weeks differ widely
+            high[full] = np.minimum(mid + k * spread, top + k * np.maximum(np.sqrt(top), 1.0))
             low[full] = np.maximum(mid - settings.spike_baseline_spread * spread, 0.0)
     applied = ~np.isnan(high)
     floor = settings.spike_accounts

@@ -18,14 +18,14 @@ Per burst (:func:`burst_signals`), each signal fires on its own rule:
 ``no_earlier_sspr``         accounts with no earlier SSPR use: an unusual share
 ``phone_only``              accounts verified by phone only: an unusual share
 ``security_info_changed``   accounts whose reset was followed by a security-info change (as
-                            ``security_info_changed_after_reset`` chains them): at least 2, more than usual
+                            ``security_info_changed_after_reset`` chains them): an unusual share, at least 2
 ``blocked_from_burst_ips``  an account blocked from SSPR around the burst from an IP that reset an account new to it
 ==========================  ======================================================================================
 
-An **unusual share**: ``k`` of the burst's ``n`` accounts, at least 3 and at least half, and more than
-``n·p + 3·√(n·p·(1−p))``, where ``p`` is the share among the week's other resets: a trait every reset of the
-tenant shows does not make a burst suspicious. With fewer than :data:`USUAL_MIN` other resets the usual share is
-unknown and these signals do not fire.
+An **unusual share**: ``k`` of the burst's ``n`` accounts, at least 3, a share at least :data:`RATIO` times
+``p`` and more than chance allows (``k > n·p + 3·√(n·p·(1−p))``), where ``p`` is the share among the week's
+other resets: a trait every reset of the tenant shows does not make a burst suspicious. With fewer than
+:data:`USUAL_MIN` other resets the usual share is unknown and these signals do not fire.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from .prepare import ReviewData
 from .sliding import sliding_accounts
 from .takeover import PHONE_BITS, initiated_events
 
-__all__ = ["SIGNALS", "USUAL_MIN", "burst_signals", "familiarity", "network_of", "signal_phrases", "usual_shares"]
+__all__ = ["RATIO", "SIGNALS", "USUAL_MIN", "burst_signals", "familiarity", "network_of", "signal_phrases", "usual_shares"]
 
 #: The signals, in the order the evidence and the severity reason list them.
 SIGNALS: Final = (
@@ -60,6 +60,8 @@ SIGNALS: Final = (
 )
 #: Fewest other resets in the week to measure a trait's usual share on.
 USUAL_MIN: Final = 20
+#: A burst's share of a trait must be at least this many times the usual share to count as unusual.
+RATIO: Final = 1.5
 #: The traits measured as shares: signal → column of :func:`familiarity` (True: the account shows it).
 _SHARES: Final = {"new_ips": "new_ip", "no_earlier_sspr": "first_sspr", "phone_only": "phone_only"}
 _FEW: Final = 3
@@ -172,10 +174,10 @@ def _chained(rows: pd.DataFrame, chained: pd.DataFrame) -> np.ndarray:
     return np.asarray(mine.isin(pairs), dtype=bool)
 
 
-def _unusual(k: int, n: int, p: float | None, *, least: int = 3, majority: bool = True) -> bool:
-    """``k`` of ``n`` accounts show a trait whose usual share is ``p``: more than chance allows (see the module
-    docstring); never when the usual share is unknown."""
-    if p is None or k < least or (majority and 2 * k < n):
+def _unusual(k: int, n: int, p: float | None, *, least: int = 3) -> bool:
+    """``k`` of ``n`` accounts show a trait whose usual share is ``p``: more than chance allows, and by a margin
+    that matters (see the module docstring); never when the usual share is unknown."""
+    if p is None or k < least or k < RATIO * p * n:
         return False
     return k > n * p + 3 * math.sqrt(n * p * (1 - p))
 
@@ -226,7 +228,7 @@ def burst_signals(
     k = _accounts(rows, _chained(rows, chained))
     p = usual.get("security_info_changed")
     out["security_info_changed"] = {
-        "fired": _unusual(k, n, p, least=2, majority=False),
+        "fired": _unusual(k, n, p, least=2),
         "accounts": k,
         "usual_share": None if p is None else round(p, 3),
     }

@@ -68,4 +68,6 @@ def test_a_burst_injected_at_the_busiest_hour_is_found_with_its_signals(tenant: 
     assert signals["one_ip"]["accounts"] >= 10  # one every minute: ten within the ten-minute window
     assert signals["one_network"]["fired"] and signals["new_ips"]["fired"]
     assert spike.evidence["baseline"]["applied"] is True and spike.evidence["baseline"]["weeks"] == 8
-    assert spike.start is not None and spike.start >= tenant["busiest"].to_pydatetime()
+    burst_start = tenant["busiest"] + pd.Timedelta(minutes=5)
+    assert spike.start is not None and spike.end is not None
+    assert spike.start <= burst_start.to_pydatetime() and spike.end >= (burst_start + pd.Timedelta(minutes=30))

@@ -58,11 +58,20 @@ def test_a_busy_hour_as_busy_as_every_week_is_no_spike(eight_weeks: list[dict[st
     assert _spikes(eight_weeks) == []
 
 
+def _familiar(count: int, ips: list[str]) -> list[dict[str, Any]]:
+    """Accounts ``x0``... with an earlier reset from the IPs they will use (on a Saturday night a month before)."""
+    return [
+        row
+        for i in range(count)
+        for row in completed_flow(t("-30d 3h") + pd.Timedelta(minutes=i), f"x{i}", ip=ips[i % len(ips)], both=False)
+    ]
+
+
 def test_a_burst_above_the_hours_baseline_is_a_spike_with_its_expected_range(
     eight_weeks: list[dict[str, Any]],
 ) -> None:
-    extra = _burst(16, 40, ips=[f"198.18.{i}.1" for i in range(16)])  # many IPs, no concentration
-    (spike,) = _spikes(eight_weeks, extra)
+    ips = [f"198.18.{i}.1" for i in range(16)]  # many IPs, each known to its account: volume alone
+    (spike,) = _spikes(eight_weeks, _familiar(16, ips), _burst(16, 40, ips=ips))
     base = spike.evidence["baseline"]
     assert base["applied"] is True and base["weeks"] == 8 and base["weeks_needed"] == 8
     assert base["median"] == 20
@@ -146,6 +155,15 @@ def test_six_accounts_from_the_office_ip_they_always_use_are_not_a_burst(eight_w
     assert _spikes(eight_weeks, earlier, _burst(6, 8, ips=[office])) == []
 
 
+def test_the_same_burst_from_accounts_with_no_history_is_high(eight_weeks: list[dict[str, Any]]) -> None:
+    (spike,) = _spikes(eight_weeks, _burst(16, 40, ips=[f"198.18.{i}.1" for i in range(16)]))
+    assert spike.severity == "high" and spike.evidence["trigger"] == ["volume"]
+    assert set(spike.evidence["signals_fired"]) == {"new_ips", "no_earlier_sspr"}
+    new_ips = spike.evidence["signals"]["new_ips"]
+    assert new_ips["accounts"] == 16 and new_ips["usual_share"] == 0.0  # every other reset: a known IP
+    assert "16 from IP addresses new to them" in spike.title
+
+
 def test_signals_phone_only_and_blocked_attempts_from_the_bursts_ip() -> None:
     rows = _burst(10, 30, ips=["203.0.113.9"], base="2d 3h")  # the test flows verify by SMS only
     rows += [ev(BLOCKED, t("2d 3h 20min"), "victim", ip="203.0.113.9")]
@@ -207,3 +225,25 @@ def test_covered_intervals_decide_the_weeks_held(eight_weeks: list[dict[str, Any
     held = replace(data, covered={"audit": [(WINDOW.start - 4 * WEEK, WINDOW.end)]})
     assert spike_hours(held, WINDOW, S)["weeks"].max() == 4
     assert len(find_reset_spikes(held, WINDOW, S)) == 5
+
+
+# ------------------------------------------------------------------------------------------- findings.json
+
+
+def test_the_new_evidence_is_in_the_schema() -> None:
+    import jsonschema  # type: ignore[import-untyped]
+
+    from sspr_review.analysis import ReviewInputs, build_review, findings_json, findings_schema
+    from tests.support.analysis import coverage
+
+    review = build_review(ReviewInputs({"audit": audit(_burst(6, 8, ips=["203.0.113.9"]))}, coverage(), WINDOW))
+    doc = findings_json(review, generated_at=WINDOW.end)
+    validator = jsonschema.Draft202012Validator(findings_schema())
+    validator.validate(doc)
+    (spike,) = [f for f in doc["findings"] if f["kind"] == "reset_spike"]
+    assert spike["evidence"]["signals"]["one_ip"]["fired"] is True
+    for key in ("baseline", "signals", "trigger"):
+        broken = {**doc, "findings": [{**spike, "evidence": {k: v for k, v in spike["evidence"].items() if k != key}}]}
+        assert not validator.is_valid(broken), key
+    wrong = {**doc, "findings": [{**spike, "evidence": {**spike["evidence"], "trigger": ["loud"]}}]}
+    assert not validator.is_valid(wrong)
