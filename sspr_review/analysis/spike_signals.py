@@ -45,7 +45,16 @@ from .prepare import ReviewData
 from .sliding import sliding_accounts
 from .takeover import PHONE_BITS, initiated_events
 
-__all__ = ["RATIO", "SIGNALS", "USUAL_MIN", "burst_signals", "familiarity", "network_of", "signal_phrases", "usual_shares"]
+__all__ = [
+    "RATIO",
+    "SIGNALS",
+    "USUAL_MIN",
+    "burst_signals",
+    "familiarity",
+    "network_of",
+    "signal_phrases",
+    "usual_shares",
+]
 
 #: The signals, in the order the evidence and the severity reason list them.
 SIGNALS: Final = (
@@ -87,7 +96,12 @@ def network_of(ips: pd.Series) -> pd.Series:
 def _flow_facts(data: ReviewData, resets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per reset: its flow's start (the reset's time when the flow is not found) and verified bits."""
     flows = data.flows
-    done = flows[flows["completed"].to_numpy(dtype=bool)]
+    times = ns(resets["time"])
+    completed = ns(flows["completed_time"])
+    within = flows["completed"].to_numpy(dtype=bool)
+    if len(times):  # a reset's time is its flow's completion: only those flows are looked at
+        within = within & (completed >= times.min()) & (completed <= times.max())
+    done = flows[within]
     ids = pd.Series(done["flow_id"].astype("string").to_numpy(), dtype="string")
     first = ~ids.duplicated().to_numpy()
     index = pd.Index(ids[first])
@@ -95,7 +109,7 @@ def _flow_facts(data: ReviewData, resets: pd.DataFrame) -> tuple[np.ndarray, np.
     starts = ns(done["start"])[first]
     bits = done["verified_bits"].to_numpy()[first]
     found = row >= 0
-    at = np.where(found, starts[np.maximum(row, 0)] if starts.size else 0, ns(resets["time"]))
+    at = np.where(found, starts[np.maximum(row, 0)] if starts.size else 0, times)
     verified = np.where(found, bits[np.maximum(row, 0)] if bits.size else 0, 0)
     return np.asarray(at, dtype=np.int64), np.asarray(verified, dtype=np.int64)
 
@@ -140,8 +154,9 @@ def familiarity(data: ReviewData, resets: pd.DataFrame, settings: AnalysisSettin
         seen = pd.DataFrame({"key": user_key(hist).array, "ip": hist["ip"].array, "seen": hist["time"].to_numpy()})
         known = _seen_before(left, seen, "seen", ["key", "ip"], lookback)
         flows = data.flows
+        started = ns(flows["start"])
+        flows = flows[(started >= int(at.min()) - lookback) & (started <= int(at.max())) & (started != NAT)]
         begun = pd.DataFrame({"key": user_key(flows).array, "begun": ns(flows["start"])})
-        begun = begun[begun["begun"].to_numpy() != NAT]
         earlier = _seen_before(left.drop(columns="ip"), begun, "begun", ["key"], lookback)
     return pd.DataFrame(
         {
