@@ -134,14 +134,15 @@ def resets_per_hour(review: Review) -> go.Figure:
             y=threshold,
             mode="lines",
             line={"color": FAILED, "dash": "dash", "shape": "hvh"},
-            name=f"spike threshold (at least {review.settings.spike_accounts} accounts, above the expected range)",
+            name=f"spike threshold (≥ {review.settings.spike_accounts}, above the range)",
             hoverinfo="skip",
         )
     )
     _mark_spikes(fig, review, tz)
     top = max(int(accounts.max(initial=0)), int(threshold.max(initial=0)))
     fig.update_yaxes(range=[0, top * 1.2 + 1])
-    fig.update_layout(bargap=0.1)
+    # three legend entries: below the x-axis title, not over it
+    fig.update_layout(bargap=0.1, height=420, legend={"y": -0.3}, margin={**LAYOUT["margin"], "b": 90})
     return fig
 
 
