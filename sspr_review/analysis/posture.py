@@ -31,7 +31,9 @@ from .window import ReviewWindow
 __all__ = ["POSTURE_COLUMNS", "PolicyState", "hybrid_tenant", "policy_json", "policy_state", "typed_value"]
 
 #: The posture table's columns.
-POSTURE_COLUMNS: Final = ("setting", "label", "recommended", "yours", "since", "source", "status", "changed_by")
+POSTURE_COLUMNS: Final = (
+    "setting", "label", "recommended", "yours", "since", "source", "status", "changed_by", "note"
+)  # fmt: skip
 #: Password protection's defaults when the tenant saved no "Password Rule Settings" object.
 PASSWORD_DEFAULTS: Final[Mapping[str, str]] = {
     "EnableBannedPasswordCheck": "True",
@@ -131,7 +133,7 @@ def _sspr(policy: PolicyChanges, history_start: datetime | None) -> dict[str, di
         if save is not None and (change is None or save["time"] > change["time"]):
             value = None if pd.isna(save["new"]) else str(save["new"])
             who = "" if pd.isna(save["changed_by"]) else f" by {save['changed_by']}"
-            logged = f"logged unchanged in a save{who} on {iso(save['time'])}"
+            logged = f"logged unchanged in a save{who} on {pd.Timestamp(save['time']):%Y-%m-%d}"
             out[name] |= {
                 "value": typed_value(name, value),
                 "shown": str(save["new_shown"]),
@@ -163,8 +165,10 @@ def hybrid_tenant(snapshot: Mapping[str, Any] | None) -> bool | None:
 
 
 def _row(key: str, label: str, recommended: str, yours: str, ok: bool | None, **more: Any) -> dict[str, Any]:
+    """A posture row; an unknown value's ``yours`` is "unknown" and its ``note`` says why."""
     status = "unknown" if ok is None else "ok" if ok else "deviates"
-    return {"setting": key, "label": label, "recommended": recommended, "yours": yours, "status": status, **more}
+    row = {"setting": key, "label": label, "recommended": recommended, "yours": yours, "status": status}
+    return row | {"note": None} | more
 
 
 def _audit_rows(
@@ -181,13 +185,11 @@ def _audit_rows(
         value = _canonical_of(item, entry["value"])
         ok = meets(item, value, most) if entry["shown"] is not None else None
         yours = "unknown" if entry["shown"] is None else entry["shown"]
-        if entry["note"]:
-            yours += f" ({entry['note']})"
         recommended = item.recommended_text if item.type != "days" else f"{most} days or fewer"
         source = "audit event" if entry["as_of"] else None
         rows.append(
             _row(item.name, item.label, recommended, yours, ok, since=entry["since"], source=source)
-            | {"changed_by": entry["changed_by"]}
+            | {"changed_by": entry["changed_by"], "note": entry["note"]}
         )
     return rows
 
@@ -209,7 +211,7 @@ def _writeback_row(item: Setting, writeback: Mapping[str, Any], hybrid: bool | N
     if hybrid is False:
         return _row(WRITEBACK, item.label, item.recommended_text, "not needed: no on-premises sync", True, **more)
     if state == "unknown":
-        return _row(WRITEBACK, item.label, item.recommended_text, f"unknown ({writeback['note']})", None, **more)
+        return _row(WRITEBACK, item.label, item.recommended_text, "unknown", None, note=writeback["note"], **more)
     return _row(WRITEBACK, item.label, item.recommended_text, state.capitalize(), state == "enabled", **more)
 
 
@@ -222,70 +224,61 @@ def _rule_values(snapshot: Mapping[str, Any]) -> dict[str, str] | None:
     return {**PASSWORD_DEFAULTS, **values}
 
 
+#: The snapshot's rows: key, label, recommended.
+_PROTECTION: Final = (
+    ("BannedPasswordList", "Custom banned passwords", "Enabled, with your organisation's terms"),
+    ("BannedPasswordCheckOnPremisesMode", "Password protection mode", "Enforce"),
+    ("EnableBannedPasswordCheckOnPremises", "Password protection on Windows Server AD", "Yes (hybrid tenants)"),
+)
+_METHODS: Final = (
+    ("TemporaryAccessPass", "Temporary Access Pass method", "Enabled (the helpdesk issues a pass, not a password)"),
+    ("MicrosoftAuthenticator", "Microsoft Authenticator method", "Enabled"),
+    ("policyMigrationState", "Authentication methods policy migration", "migrationComplete"),
+)
+
+
+def _unread(specs: tuple[tuple[str, str, str], ...], why: str) -> list[dict[str, Any]]:
+    return [_row(key, label, recommended, "unknown", None, note=why) for key, label, recommended in specs]
+
+
 def _protection_rows(values: dict[str, str] | None, hybrid: bool | None) -> list[dict[str, Any]]:
     if values is None:
-        unread = "unknown (password protection settings not readable)"
-        return [
-            _row(
-                "BannedPasswordList", "Custom banned passwords", "Enabled, with your organisation's terms", unread, None
-            ),
-            _row("BannedPasswordCheckOnPremisesMode", "Password protection mode", "Enforce", unread, None),
-            _row(
-                "EnableBannedPasswordCheckOnPremises", "Password protection on Windows Server AD", "Yes", unread, None
-            ),
-        ]
+        return _unread(_PROTECTION, "password protection settings not readable")
     terms = len(values["BannedPasswordList"].split()) if values["BannedPasswordList"].strip() else 0
     check = values["EnableBannedPasswordCheck"].lower() == "true"
-    banned = f"{'enabled' if check else 'disabled'}, {terms} term{'s' if terms != 1 else ''}"
     mode = values["BannedPasswordCheckOnPremisesMode"]
     on_premises = values["EnableBannedPasswordCheckOnPremises"].lower() == "true"
-    cloud_only = " (no on-premises sync: not needed)" if hybrid is False else ""
-    return [
-        _row(
-            "BannedPasswordList", "Custom banned passwords", "Enabled, with your organisation's terms", banned,
-            check and terms > 0,
-        ),
-        _row(
-            "BannedPasswordCheckOnPremisesMode", "Password protection mode", "Enforce", mode + cloud_only,
-            True if hybrid is False else mode.lower() == "enforce",
-        ),
-        _row(
-            "EnableBannedPasswordCheckOnPremises", "Password protection on Windows Server AD", "Yes (hybrid tenants)",
-            ("Yes" if on_premises else "No") + cloud_only, True if hybrid is False else on_premises,
-        ),
-    ]  # fmt: skip
+    found = (
+        (f"{'enabled' if check else 'disabled'}, {terms} term{'s' if terms != 1 else ''}", check and terms > 0),
+        (mode, mode.lower() == "enforce"),
+        ("Yes" if on_premises else "No", on_premises),
+    )
+    rows = []
+    for (key, label, recommended), (yours, ok) in zip(_PROTECTION, found, strict=True):
+        if hybrid is False and key != "BannedPasswordList":  # on-premises rows: not needed without sync
+            rows.append(_row(key, label, recommended, yours, True, note="no on-premises sync: not needed"))
+        else:
+            rows.append(_row(key, label, recommended, yours, ok))
+    return rows
 
 
 def _method_rows(methods: Any) -> list[dict[str, Any]]:
     if not isinstance(methods, Mapping):
-        unread = "unknown (authentication methods policy not readable)"
-        return [
-            _row("TemporaryAccessPass", "Temporary Access Pass method", "Enabled", unread, None),
-            _row("MicrosoftAuthenticator", "Microsoft Authenticator method", "Enabled", unread, None),
-            _row("policyMigrationState", "Authentication methods policy migration", "migrationComplete", unread, None),
-        ]
+        return _unread(_METHODS, "authentication methods policy not readable")
     states = {
         str(c.get("id", "")).lower(): str(c.get("state", ""))
         for c in methods.get("authenticationMethodConfigurations") or []
         if isinstance(c, Mapping)
     }
-    migration = str(methods.get("policyMigrationState") or "unknown")
     rows = []
-    for key, label, why in (
-        ("TemporaryAccessPass", "Temporary Access Pass method", "Enabled (the helpdesk issues a pass, not a password)"),
-        ("MicrosoftAuthenticator", "Microsoft Authenticator method", "Enabled"),
-    ):
+    for key, label, recommended in _METHODS[:2]:
         state = states.get(key.lower())
-        rows.append(_row(key, label, why, state or "not configured", None if state is None else state == "enabled"))
-    rows.append(
-        _row(
-            "policyMigrationState",
-            "Authentication methods policy migration",
-            "migrationComplete",
-            migration,
-            None if migration == "unknown" else migration == "migrationComplete",
-        )
-    )
+        ok = None if state is None else state == "enabled"
+        rows.append(_row(key, label, recommended, state or "unknown", ok, note=None if state else "not configured"))
+    migration = methods.get("policyMigrationState")
+    key, label, recommended = _METHODS[2]
+    ok = None if not migration else migration == "migrationComplete"
+    rows.append(_row(key, label, recommended, str(migration or "unknown"), ok))
     return rows
 
 
@@ -294,7 +287,7 @@ def _admin_row(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     label, recommended = "Administrators may use SSPR", "Yes (Microsoft's two-method administrator policy)"
     if not isinstance(policy, Mapping) or not isinstance(policy.get("allowedToUseSSPR"), bool):
         why = snapshot.get("authorizationPolicyError") or "authorization policy not read"
-        return _row("allowedToUseSSPR", label, recommended, f"unknown ({why})", None)
+        return _row("allowedToUseSSPR", label, recommended, "unknown", None, note=str(why))
     allowed = bool(policy["allowedToUseSSPR"])
     return _row("allowedToUseSSPR", label, recommended, "Yes" if allowed else "No", allowed)
 
@@ -303,10 +296,8 @@ def _snapshot_rows(
     snapshot: Mapping[str, Any] | None, hybrid: bool | None, taken: datetime | None
 ) -> list[dict[str, Any]]:
     if snapshot is None:
-        rows = _protection_rows(None, hybrid) + _method_rows(None) + [_admin_row({})]
-        for row in rows:
-            row["yours"] = "unknown (no policy snapshot)"
-        return [r | {"source": None, "since": None, "changed_by": None} for r in rows]
+        rows = [*_unread((*_PROTECTION, *_METHODS), "no policy snapshot"), _admin_row({})]
+        return [r | {"source": None, "since": None, "changed_by": None, "note": "no policy snapshot"} for r in rows]
     rows = _protection_rows(_rule_values(snapshot), hybrid)
     rows += [*_method_rows(snapshot.get("authenticationMethodsPolicy")), _admin_row(snapshot)]
     return [r | {"source": "snapshot", "since": iso(taken), "changed_by": None} for r in rows]

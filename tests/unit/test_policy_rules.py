@@ -319,8 +319,8 @@ def test_a_value_a_save_logged_unchanged_is_known_though_never_changed() -> None
         "value": "All",
         "as_of": "2024-03-05T10:00:00Z",
         "changed_by": None,
-        "note": "logged unchanged in a save by bob@contoso.com on 2024-03-05T10:00:00Z; no change recorded since "
-        "2024-01-01 (the store's first event)",
+        "note": "logged unchanged in a save by bob@contoso.com on 2024-03-05; no change recorded since 2024-01-01 "
+        "(the store's first event)",
     }
     (row,) = [r for r in doc["policy"]["posture"] if r["setting"] == "EnablementForUsers"]
     assert (row["status"], row["since"], row["source"]) == ("ok", None, "audit event")
