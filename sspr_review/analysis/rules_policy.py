@@ -142,6 +142,39 @@ def _critical_action(who: str) -> str:
     )
 
 
+def _event_evidence(row: pd.Series, chain: list[dict[str, Any]], hours: int) -> dict[str, Any]:
+    """What every finding about one policy event says of it: who, when, from where, which event, the chain."""
+    return {
+        "changed_by": _text(row["changed_by"]),
+        "changed_by_id": _text(row["changed_by_id"]),
+        "changed_at": iso(row["time"]),
+        "ip": _text(row["ip"]),
+        "event_id": _text(row["event_id"]),
+        "correlation_id": _text(row["correlation_id"]),
+        "chain": chain,
+        "chain_hours": hours,
+    }
+
+
+def _event_finding(
+    kind: str, row: pd.Series, severity: str, title: str, evidence: dict[str, Any], action: str, *key: object
+) -> Finding:
+    """A finding about the policy event of ``row``, of its author, at its time; ``key`` identifies it."""
+    when = as_datetime(row["time"])
+    author = _text(row["changed_by"])
+    return Finding(
+        kind=kind,
+        severity=severity,
+        title=title,
+        users=(author,) if author else (),
+        start=when,
+        end=when,
+        evidence=plain(evidence),
+        action=action,
+        fingerprint=fingerprint(kind, *key),
+    )
+
+
 # --------------------------------------------------------------------------------- sspr_policy_changed
 def _evidence_value(row: pd.Series, side: str) -> Any:
     if not bool(row["parsed"]):
@@ -179,10 +212,6 @@ def _change_finding(row: pd.Series, chain: list[dict[str, Any]], settings: Analy
         "new_shown": _text(row["new_shown"]),
         "old_raw": _text(row["old_raw"]),
         "new_raw": _text(row["new_raw"]),
-        "changed_by": _text(row["changed_by"]),
-        "changed_by_id": _text(row["changed_by_id"]),
-        "changed_at": iso(row["time"]),
-        "ip": _text(row["ip"]),
         "weakens": weakens,
         "direction": str(row["direction"]),
         "reasons": reasons,
@@ -190,11 +219,7 @@ def _change_finding(row: pd.Series, chain: list[dict[str, Any]], settings: Analy
         "meets_recommendation": meets(item, new, settings.sspr_reconfirm_max_days) if bool(row["parsed"]) else None,
         "known_setting": bool(row["known"]),
         "parsed": bool(row["parsed"]),
-        "event_id": _text(row["event_id"]),
-        "correlation_id": _text(row["correlation_id"]),
-        "chain": chain,
-        "chain_hours": hours,
-    }
+    } | _event_evidence(row, chain, hours)
     if chain:
         action = _critical_action(who)
     elif weakens:
@@ -205,18 +230,8 @@ def _change_finding(row: pd.Series, chain: list[dict[str, Any]], settings: Analy
         )
     else:
         action = "No action if the change was planned: it is listed for the record of who changed password reset."
-    when = as_datetime(row["time"])
-    return Finding(
-        kind="sspr_policy_changed",
-        severity=severity,
-        title=title,
-        users=(who,) if _text(row["changed_by"]) else (),
-        start=when,
-        end=when,
-        evidence=plain(evidence),
-        action=action,
-        fingerprint=fingerprint("sspr_policy_changed", row["event_id"], row["setting"]),
-    )
+    key = (row["event_id"], row["setting"])
+    return _event_finding("sspr_policy_changed", row, severity, title, evidence, action, *key)
 
 
 def _week_changes(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
@@ -258,29 +273,8 @@ def _writeback_finding(row: pd.Series, chain: list[dict[str, Any]], hybrid: bool
             "optional features, or Cloud Sync), users whose accounts come from Active Directory cannot reset their "
             "password by SSPR, and the helpdesk takes the calls."
         )
-    when = as_datetime(row["time"])
-    evidence = {
-        "changed_by": _text(row["changed_by"]),
-        "changed_by_id": _text(row["changed_by_id"]),
-        "changed_at": iso(row["time"]),
-        "ip": _text(row["ip"]),
-        "hybrid": hybrid,
-        "event_id": _text(row["event_id"]),
-        "correlation_id": _text(row["correlation_id"]),
-        "chain": chain,
-        "chain_hours": hours,
-    }
-    return Finding(
-        kind="password_writeback_disabled",
-        severity=severity,
-        title=title,
-        users=(who,) if _text(row["changed_by"]) else (),
-        start=when,
-        end=when,
-        evidence=plain(evidence),
-        action=action,
-        fingerprint=fingerprint("password_writeback_disabled", row["event_id"]),
-    )
+    evidence = {"hybrid": hybrid} | _event_evidence(row, chain, hours)
+    return _event_finding("password_writeback_disabled", row, severity, title, evidence, action, row["event_id"])
 
 
 def find_writeback_disabled(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[Finding]:

@@ -93,22 +93,24 @@ def _hybrid_words(hybrid: bool | None) -> str | None:
     return "syncs from on-premises" if hybrid else "does not sync from on-premises"
 
 
+#: The week's counts the section mentions under the changes: count key → (one, many).
+_NOTES = (
+    ("unchanged_saves", ("save of the policy changed nothing", "saves of the policy changed nothing")),
+    ("unknown_settings", ("change of a setting the kit does not know", "changes of settings the kit does not know")),
+    (
+        "unparseable_values",
+        ("change with a value the kit could not read", "changes with a value the kit could not read"),
+    ),
+    (
+        "unreadable_events",
+        ("policy event whose record could not be read", "policy events whose record could not be read"),
+    ),
+)
+
+
 def _week_notes(state: PolicyState) -> list[str]:
     counts = state.week.counts()
-    notes = []
-    if counts["unchanged_saves"]:
-        n = counts["unchanged_saves"]
-        notes.append(f"{n} save{'s' if n != 1 else ''} of the policy changed nothing")
-    if counts["unknown_settings"]:
-        n = counts["unknown_settings"]
-        notes.append(f"{n} change{'s' if n != 1 else ''} of a setting the kit does not know (shown as logged)")
-    if counts["unparseable_values"]:
-        n = counts["unparseable_values"]
-        notes.append(f"{n} change{'s' if n != 1 else ''} with a value the kit could not read (shown as logged)")
-    if counts["unreadable_events"]:
-        n = counts["unreadable_events"]
-        notes.append(f"{n} policy event{'s' if n != 1 else ''} whose record could not be read")
-    return notes
+    return [f"{counts[key]} {words[counts[key] != 1]}" for key, words in _NOTES if counts[key]]
 
 
 def sspr_configuration(ctx: Context) -> HTML:
