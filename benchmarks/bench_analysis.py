@@ -64,6 +64,8 @@ def measure(root: str, week_ending: str) -> None:
     analysis_inputs.prepare = timed("prepare (events, flows, resets)", analysis_inputs.prepare)
     review_mod.weekly_metrics = timed("weekly metrics (trend)", review_mod.weekly_metrics)
     review_mod.week_findings = timed("findings (this week and last)", review_mod.week_findings)
+    app_inputs.read_policy_events = timed("SSPR configuration events (read with raw)", app_inputs.read_policy_events)
+    review_mod.policy_state = timed("SSPR configuration (last values, posture)", review_mod.policy_state)
     ws = Workspace(config.load(env={"SSPR_REVIEW_STORE_PATH": root}), "graph")
     baseline = _rss_mb()
     t0 = time.perf_counter()
