@@ -12,6 +12,8 @@ from sspr_review.analysis import ReviewInputs, build_review, findings_json, revi
 from sspr_review.core.coverage import Coverage
 from sspr_review.core.settings import AnalysisSettings
 from sspr_review.ingest import normalize
+from sspr_review.mail import body
+from sspr_review.mail.identities import Identities, pseudonym
 from sspr_review.sources.base import run_sync
 from sspr_review.sources.demo import plants
 from sspr_review.sources.demo.source import DemoSource
@@ -115,3 +117,19 @@ def test_planting_the_changes_moves_no_other_case(monkeypatch: pytest.MonkeyPatc
     assert [r for r in tenant.directory_audits() if r["id"] not in planted] == without.directory_audits()
     assert tenant.risk_detections() == without.risk_detections()
     assert tenant.planted == without.planted
+
+
+def test_the_mail_shows_the_weakening_changes_and_pseudonymises_who_made_them(tenant: DemoTenant, review: Any) -> None:
+    """Issue 23, point 4: the e-mail's verdict lists a weakening change like any high finding; with
+    ``[mail] pseudonymise`` the administrator who made it is a pseudonym there too."""
+    doc = findings_json(review)
+    admin = tenant.planted.policy_admin.upn
+    html, text = body.render(body.context(doc, Identities(None, doc["findings"]), [], [], []))
+    for part in (html, text):
+        assert f"Methods required to reset lowered from 2 to 1 by {admin}" in part
+        assert f"Password writeback disabled by {admin}" in part
+    key = b"k" * 32
+    html, text = body.render(body.context(doc, Identities(key, doc["findings"]), [], [], []))
+    for part in (html, text):
+        assert admin not in part and tenant.planted.policy_other_admin.upn not in part
+        assert f"Methods required to reset lowered from 2 to 1 by {pseudonym(key, admin)}" in part
