@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -129,6 +130,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         root = synth.build(users, end)
         built = time.perf_counter() - t0
         size = synth.sizes(root)
+        # The first run reads the SSPR configuration's events from every month file (a store's first review); the
+        # later ones from the cache it leaves (a weekly review after a fetch rescans only the months rewritten).
+        (root / "graph" / "cache" / "policy-events.parquet").unlink(missing_ok=True)
         runs = [
             common.child(f"import bench_analysis; bench_analysis.measure({str(root)!r}, {week_ending!r})")
             for _ in range(args.repeat)
@@ -147,6 +151,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "met": None
             if target_s is None
             else bool(best["wall_s"] <= target_s and max(r["peak_rss_mb"] for r in runs) <= target_mb),
+            "load_average": round(os.getloadavg()[0], 1),  # a shared machine's load explains a missed target
         }
         entry["us_per_audit_row"] = round(entry["wall_s"] / max(size["audit"], 1) * 1e6, 2)
         entry["mb_per_million_audit_rows"] = round(
