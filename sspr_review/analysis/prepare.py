@@ -104,6 +104,10 @@ class ReviewData:
     policy: PolicyChanges = field(default_factory=PolicyChanges.empty, compare=False)
     #: The policy snapshots the review reads, by UTC day (days since the epoch): see :meth:`policy_snapshot`.
     policy_snapshots: Mapping[int, Mapping[str, Any]] = field(default_factory=dict, compare=False)
+    #: Per time-ranged kind, the intervals the store holds complete (``ReviewInputs.covered``): the spike
+    #: baseline counts only hours inside them as history. ``None``: the history held runs from the earliest
+    #: event on.
+    covered: Mapping[str, Sequence[tuple[datetime, datetime]]] | None = field(default=None, compare=False)
 
     def has(self, kind: str) -> bool:
         """The kind of data is complete for the review window."""
