@@ -110,6 +110,11 @@ def _probes(client: Any) -> list[tuple[str, Any, Any]]:
             s.AUTH_METHODS_POLICY,
             sdk.policies.authentication_methods_policy.to_get_request_information(),
         ),
+        (
+            "administrators' SSPR (authorizationPolicy)",
+            s.AUTHORIZATION_POLICY,
+            sdk.policies.authorization_policy.to_get_request_information(),
+        ),
     ]
 
 

@@ -441,6 +441,10 @@ class Store:
             wanted.append("raw")
         return files, wanted
 
+    def table_files(self, table: str) -> list[Path]:
+        """The files of ``table`` the store holds, oldest first (for readers that filter rows themselves)."""
+        return self._files(table, None, None)[0]
+
     def snapshot_days(self, table: str) -> list[datetime]:
         """The days (UTC midnight) of the stored snapshots of a snapshot table, oldest first."""
         if table not in SNAPSHOT_TABLES:
