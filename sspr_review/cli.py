@@ -17,13 +17,12 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from .core import config as config_mod
 from .core.errors import (
     AuthError,
     ConfigError,
@@ -35,9 +34,10 @@ from .core.errors import (
     ToolchainMissing,
 )
 from .core.vocabulary import SEVERITIES
-from .lab import check_jupyterlab, lab_command, lab_environment, sync_working_copies, working_folder
 from .report.notebooks import copy_notebooks
-from .sources import PROVIDERS
+
+if TYPE_CHECKING:
+    from .core.config import Config
 
 EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS, EXIT_MAIL = 2, 3, 4, 5, 6, 7, 8
 EXIT_INPUT = EXIT_STORE  # input files or records that cannot be read (named; the readable ones still land)
@@ -58,9 +58,30 @@ store_option = click.option(
 progress_option = click.option(
     "--progress/--no-progress", default=None, help="Progress bars (default: on a terminal only)."
 )
+
+
+class _Sources(click.Choice[str]):
+    """``--source``'s choices, read from the source registry only when an argument or a command's help needs them:
+    the registry loads the configuration's models (pydantic), which ``sspr-review --help`` must not wait for."""
+
+    def __init__(self) -> None:
+        super().__init__((), case_sensitive=True)
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        from .sources import PROVIDERS  # lazy: the registry loads pydantic, which --help must not
+
+        return PROVIDERS
+
+    @choices.setter
+    def choices(self, value: Sequence[str]) -> None:
+        """click.Choice sets its choices on creation; these come from the registry."""
+
+
 source_option = click.option(
     "--source",
-    type=click.Choice(PROVIDERS),
+    type=_Sources(),
+    metavar="NAME",
     default="graph",
     show_default=True,
     help="graph: Microsoft Graph; demo: the built-in demo tenant; files: a folder of Graph JSON (--files); "
@@ -97,7 +118,9 @@ def _exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
         _fail(f"{prefix}{exc}", other)
 
 
-def _config(config_path: Path | None, store_path: Path | None = None, **overrides: Any) -> config_mod.Config:
+def _config(config_path: Path | None, store_path: Path | None = None, **overrides: Any) -> Config:
+    from .core import config as config_mod  # lazy: pydantic takes 0.2 s to import, which --help must not wait for
+
     with _exit_codes():
         return config_mod.load(config_path, store__path=str(store_path) if store_path else None, **overrides)
     raise AssertionError("unreachable")  # pragma: no cover - _exit_codes exits
@@ -323,7 +346,7 @@ def run(
         _fail(f"{len(matched)} findings at or above {fail_on}", EXIT_FINDINGS)
 
 
-def _email(cfg: config_mod.Config, folder: Path, dry_run: bool) -> None:
+def _email(cfg: Config, folder: Path, dry_run: bool) -> None:
     from .mail import ReportFolder, send  # lazy: the mail composer loads pandas and Jinja2, which --help must not
 
     with _exit_codes(EXIT_MAIL, "e-mail not sent: "):
@@ -406,6 +429,7 @@ def doctor(config_path: Path | None, no_graph: bool) -> None:
     Chromium for the e-mail's charts, and the report notebooks, their template and a Python kernel.
     Exits 1 when something is wrong, with the fix under each problem.
     """
+    from .core import config as config_mod  # lazy: pydantic takes 0.2 s to import, which --help must not wait for
     from .doctor import run_checks  # lazy: the checks load the mail composer and pandas, which --help must not
 
     try:
@@ -545,6 +569,13 @@ def lab(folder: Path | None, jupyter_options: tuple[str, ...]) -> None:
     saves there is owner-only. JUPYTER_OPTIONS go to JupyterLab as given, e.g.
     sspr-review lab --no-browser --port 8899 --IdentityProvider.token=...
     """
+    from .lab import (  # lazy: the working folder's lookup loads the configuration (pydantic)
+        check_jupyterlab,
+        lab_command,
+        lab_environment,
+        sync_working_copies,
+        working_folder,
+    )
 
     target = (folder or working_folder()).expanduser().absolute()
     with _exit_codes():
