@@ -101,11 +101,16 @@ class Workspace:
 
         def fetch_week(store: Store, moment: datetime) -> FetchResult:
             options = self._options(moment)
-            return fetching.fetch(
-                store, self.source_name, self.config, clock=self.now, options=options, progress=progress
-            )
+            return fetching.fetch(store, self.source_name, self.config, clock=self.now, options=options, progress=False)
 
-        return build_demo_history(self.store, self.demo_tenant(), fetch_week, progress=progress, if_missing=if_missing)
+        return build_demo_history(
+            self.store,
+            self.demo_tenant(),
+            fetch_week,
+            progress=progress,
+            if_missing=if_missing,
+            timezone=self.config.review.timezone,
+        )
 
     def update(self, *, progress: bool | None = None) -> FetchResult:
         """Bring the store up to date the way this source does: one incremental fetch, or (the demo tenant) the

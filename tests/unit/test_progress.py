@@ -24,3 +24,14 @@ def test_disabled_bar_is_tqdms_and_draws_nothing(capsys: pytest.CaptureFixture[s
     Progress.update(bar, 10, FetchStats(requests=1, pages=1))
     bars.finish()
     assert bar.disable and capsys.readouterr().err == ""
+
+
+def test_no_bars_by_default_off_a_terminal_even_with_ipykernel_imported(capsys: pytest.CaptureFixture[str]) -> None:
+    """`sspr-review run` imports ipykernel to execute the notebooks; a scheduled run's log must not get bars."""
+    import ipykernel  # noqa: F401  (what `run` imports)
+
+    bars = Progress()
+    bar = bars.bar("audit")
+    Progress.update(bar, 10, None)
+    bars.finish()
+    assert not bars.enabled and bar.disable and capsys.readouterr().err == ""
