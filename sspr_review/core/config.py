@@ -34,7 +34,16 @@ from typing import Any, Literal, get_type_hints
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
@@ -165,6 +174,9 @@ class ReviewSettings(_Section):
     #: A week uses the registration, roles and policy snapshot nearest to its end; one further away than this is
     #: used but shown as approximate.
     snapshot_tolerance_days: float = Field(7.0, ge=0, le=366)
+    #: One further away than this is not used at all: the week has no such data (a data gap), never data from
+    #: another season shown as approximate.
+    snapshot_max_days: float = Field(35.0, ge=0, le=3660)
 
     @field_validator("timezone")
     @classmethod
@@ -173,6 +185,16 @@ class ReviewSettings(_Section):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone name such as 'Europe/London'") from None
+        return value
+
+    @field_validator("snapshot_max_days")
+    @classmethod
+    def _check_max(cls, value: float, info: ValidationInfo) -> float:
+        tolerance = info.data.get("snapshot_tolerance_days")
+        if tolerance is not None and value < tolerance:
+            raise ValueError(
+                f"{value:g} is less than snapshot_tolerance_days ({tolerance:g}): it must be at least that"
+            )
         return value
 
 

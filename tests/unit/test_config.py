@@ -234,3 +234,11 @@ def test_every_synonym_leads_to_a_real_key_and_none_is_one() -> None:
         known = config.SECTIONS if section == "" else config.SECTIONS[section].model_fields
         for word, meant in words.items():
             assert meant in known and word not in known, (section, word)
+
+
+def test_snapshot_max_days_is_at_least_the_tolerance(tmp_path: Path) -> None:
+    assert config.load(env={}).review.snapshot_max_days == 35
+    with pytest.raises(
+        ConfigError, match=r"\[review\] snapshot_max_days: 5 is less than snapshot_tolerance_days \(7\)"
+    ):
+        config.load(write(tmp_path, "[review]\nsnapshot_max_days = 5\n"), env={})
