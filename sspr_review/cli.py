@@ -316,8 +316,8 @@ def run(
 
     ws = _workspace(config_path, store_path, source, files)
     with _exit_codes():
-        if week_ending:
-            ws.window(week_ending)  # a bad date is an error before the fetch, not after it
+        if week_ending:  # a bad date is an error before the fetch (which may fill the store), not after it
+            ws.window(week_ending, within_history=not do_fetch)
         result = run_reports(
             ws,
             week_ending=week_ending,
