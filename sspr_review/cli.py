@@ -17,12 +17,13 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from .cli_setup import LazyChoice, init_command, providers
 from .core.errors import (
     AuthError,
     ConfigError,
@@ -47,7 +48,7 @@ config_option = click.option(
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="SSPR_REVIEW_CONFIG",
-    help="TOML configuration file (see config.example.toml). Env: SSPR_REVIEW_CONFIG.",
+    help="TOML configuration file ('sspr-review init FILE' writes one). Env: SSPR_REVIEW_CONFIG.",
 )
 store_option = click.option(
     "--store",
@@ -60,27 +61,9 @@ progress_option = click.option(
 )
 
 
-class _Sources(click.Choice[str]):
-    """``--source``'s choices, read from the source registry only when an argument or a command's help needs them:
-    the registry loads the configuration's models (pydantic), which ``sspr-review --help`` must not wait for."""
-
-    def __init__(self) -> None:
-        super().__init__((), case_sensitive=True)
-
-    @property  # type: ignore[override]
-    def choices(self) -> Sequence[str]:
-        from .sources import PROVIDERS  # lazy: the registry loads pydantic, which --help must not
-
-        return PROVIDERS
-
-    @choices.setter
-    def choices(self, value: Sequence[str]) -> None:
-        """click.Choice sets its choices on creation; these come from the registry."""
-
-
 source_option = click.option(
     "--source",
-    type=_Sources(),
+    type=LazyChoice(providers),
     metavar="NAME",
     default="graph",
     show_default=True,
@@ -197,6 +180,7 @@ def main() -> None:
 
     \b
     The demo tenant's reports:    sspr-review run --source demo
+    A configuration to edit:      sspr-review init config.toml --tenant-id ID --client-id ID --auth MODE
     Check your set-up:            sspr-review doctor --config config.toml
     Fetch from your tenant:       sspr-review fetch --config config.toml
     The weekly reports (+ mail):  sspr-review run --config config.toml --email
@@ -401,6 +385,9 @@ def review(
     if json_path is not None:
         write_findings(result, json_path)
         click.echo(f"findings.json written to {json_path}")
+
+
+main.add_command(init_command)
 
 
 @main.command("notebooks")

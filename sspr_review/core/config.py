@@ -16,7 +16,8 @@ converted first (``"6"`` → 6, ``"true"``/``"false"`` for switches), then check
 Relative paths follow one rule: a path written in the configuration file is relative to that file's folder;
 a path from the command line or the environment is relative to the current folder (:data:`PATH_KEYS`).
 
-See ``config.example.toml`` at the project root for every key with its default and meaning.
+See ``config.example.toml`` at the project root (what ``sspr-review init`` writes) for every key with its default and
+meaning.
 """
 
 from __future__ import annotations
@@ -34,16 +35,7 @@ from typing import Any, Literal, get_type_hints
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    create_model,
-    field_validator,
-)
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
@@ -189,9 +181,8 @@ class ReviewSettings(_Section):
 
     @field_validator("snapshot_max_days")
     @classmethod
-    def _check_max(cls, value: float, info: ValidationInfo) -> float:
-        tolerance = info.data.get("snapshot_tolerance_days")
-        if tolerance is not None and value < tolerance:
+    def _check_max(cls, value: float, info: Any) -> float:  # info: pydantic's ValidationInfo
+        if value < (tolerance := info.data.get("snapshot_tolerance_days", 0)):
             raise ValueError(
                 f"{value:g} is less than snapshot_tolerance_days ({tolerance:g}): it must be at least that"
             )
@@ -411,7 +402,8 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
             with file.open("rb") as fh:
                 raw = tomllib.load(fh)
         except FileNotFoundError:
-            raise ConfigError(f"config file {file} does not exist; copy config.example.toml there to start") from None
+            hint = f"write a commented one with 'sspr-review init {file}' (or try the kit without one: --source demo)"
+            raise ConfigError(f"config file {file} does not exist: {hint}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file} is not valid TOML: {exc}") from None
         for section, values in raw.items():
@@ -531,7 +523,7 @@ def _warn_unknown(env: Mapping[str, str], cfg: Config) -> None:
         if name not in _warned:
             _warned.add(name)
             close = suggest_env(name)
-            hint = f"did you mean {close}?" if close else "see config.example.toml for the settings"
+            hint = f"did you mean {close}?" if close else "see config.example.toml ('sspr-review init' writes it)"
             log.warning("sspr-review: the environment variable %s is not a setting and is ignored; %s", name, hint)
 
 

@@ -46,6 +46,7 @@ def heavy(modules: set[str], families: tuple[str, ...]) -> list[str]:
         (["--version"], 0),
         (["fetch", "--help"], 0),
         (["run", "--help"], 0),
+        (["init", "--help"], 0),
         (["fecth"], 2),  # a misspelt command
         (["fetch", "--bogus"], 2),  # an unknown option
         (["run", "--week-ending"], 2),  # an option without its value

@@ -172,7 +172,7 @@ def test_an_unknown_variable_is_warned_about_once_with_a_suggestion_never_its_va
     ]
     config.load(env={"SSPR_REVIEW_XYZZY": "1"})
     assert warnings_seen.messages[-1].endswith(
-        "SSPR_REVIEW_XYZZY is not a setting and is ignored; see config.example.toml for the settings"
+        "SSPR_REVIEW_XYZZY is not a setting and is ignored; see config.example.toml ('sspr-review init' writes it)"
     )
     assert not any("s3cr3t" in m for m in warnings_seen.messages)
 
