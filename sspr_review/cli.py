@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from .cli_setup import LazyChoice, init_command, providers
+from .cli_setup import CONFIG_KEY, VERBOSE_KEY, LazyChoice, init_command, providers, quiet_azure, verbose_option
 from .core.errors import (
     AuthError,
     ConfigError,
@@ -35,6 +35,7 @@ from .core.errors import (
     ToolchainMissing,
 )
 from .core.vocabulary import SEVERITIES
+from .hints import auth_failure, held_line
 from .report.notebooks import copy_notebooks
 
 if TYPE_CHECKING:
@@ -90,7 +91,8 @@ def _exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
     except (ConfigError, CopyRefused) as exc:
         _fail(str(exc), EXIT_CONFIG)
     except AuthError as exc:
-        _fail(f"authentication failed: {exc}", EXIT_AUTH)
+        meta = click.get_current_context().meta
+        _fail(auth_failure(exc, meta.get(CONFIG_KEY), verbose=meta.get(VERBOSE_KEY, False)), EXIT_AUTH)
     except (StoreError, InputError) as exc:
         _fail(str(exc), EXIT_STORE)
     except NotebookFailed as exc:
@@ -105,7 +107,9 @@ def _config(config_path: Path | None, store_path: Path | None = None, **override
     from .core import config as config_mod  # lazy: pydantic takes 0.2 s to import, which --help must not wait for
 
     with _exit_codes():
-        return config_mod.load(config_path, store__path=str(store_path) if store_path else None, **overrides)
+        cfg = config_mod.load(config_path, store__path=str(store_path) if store_path else None, **overrides)
+        click.get_current_context().meta[CONFIG_KEY] = cfg  # for the messages that depend on it
+        return cfg
     raise AssertionError("unreachable")  # pragma: no cover - _exit_codes exits
 
 
@@ -123,6 +127,7 @@ def _report(result: Any, ws: Any) -> None:
         click.echo(line)
     for line in result.report.lines():
         click.echo(f"note: {line}")
+    click.echo(held_line(ws))
     click.echo("")
     with _exit_codes():
         _summary(ws, None)
@@ -189,6 +194,7 @@ def main() -> None:
     The notebooks, for JupyterLab: sspr-review notebooks DIR
     Explore in JupyterLab:        sspr-review lab
     """
+    quiet_azure()
 
 
 @main.command()
@@ -197,6 +203,7 @@ def main() -> None:
 @source_option
 @files_option
 @progress_option
+@verbose_option
 def fetch(
     config_path: Path | None, store_path: Path | None, source: str, files: Path | None, progress: bool | None
 ) -> None:
@@ -241,7 +248,7 @@ def demo(
     with _exit_codes():
         ws = Workspace(cfg, "demo")
         results = ws.build_demo_history(progress=progress)
-    click.echo(f"Demo tenant: {len(results)} weekly fetches into {ws.store.path}")
+    click.echo(f"Demo tenant: {len(results)} weekly fetches into {ws.store.path}; the last one:")
     _report(results[-1], ws)
 
 
@@ -273,6 +280,7 @@ def demo(
     "--dry-run", is_flag=True, help="With --email: write the message as weekly-review.eml instead of sending."
 )
 @progress_option
+@verbose_option
 def run(
     config_path: Path | None,
     store_path: Path | None,
@@ -313,6 +321,7 @@ def run(
     if result.fetch is not None:
         for line in result.fetch.lines():
             click.echo(line)
+        click.echo(held_line(ws))
     if ws.week_note:
         click.echo(f"Week: {ws.week_note}")
     click.echo(f"Reports for the week ending {result.folder.name}:")
@@ -345,6 +354,7 @@ def _email(cfg: Config, folder: Path, dry_run: bool) -> None:
 @store_option
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Write the message as FOLDER/weekly-review.eml instead of sending.")
+@verbose_option
 def email(config_path: Path | None, store_path: Path | None, folder: Path, dry_run: bool) -> None:
     """E-mail the review in FOLDER (a report folder of 'sspr-review run') as configured in [mail].
 
@@ -409,6 +419,7 @@ def notebooks_command(folder: Path, force: bool) -> None:
 @main.command()
 @config_option
 @click.option("--no-graph", is_flag=True, help="Skip the Microsoft Graph checks (e.g. to test only the mail relay).")
+@verbose_option
 def doctor(config_path: Path | None, no_graph: bool) -> None:
     """Check that a scheduled run will work: configuration, a token, each Graph source (ok, missing
     permission or missing licence, named), each Log Analytics table when a workspace is configured (ok,
@@ -425,8 +436,9 @@ def doctor(config_path: Path | None, no_graph: bool) -> None:
         click.echo(f"[FAIL] configuration: {exc}\n       fix: correct the key named above")
         sys.exit(1)
     checks = run_checks(cfg, dict(os.environ), graph=not no_graph)
+    verbose = click.get_current_context().meta.get(VERBOSE_KEY, False)
     for check in checks:
-        click.echo(check.line())
+        click.echo(check.line(verbose=verbose))
     failed = [c for c in checks if not c.ok]
     click.echo(f"{len(checks) - len(failed)} ok, {len(failed)} to fix")
     if failed:

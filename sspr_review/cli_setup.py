@@ -7,6 +7,7 @@ loads this module.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +17,30 @@ import click
 from .core.errors import ConfigError, ToolchainMissing
 
 EXIT_CONFIG = 2
+#: Where the running command keeps the configuration it loaded, and --verbose (click's ``Context.meta``).
+CONFIG_KEY = "sspr_review.config"
+VERBOSE_KEY = "sspr_review.verbose"
+
+
+def _remember_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    ctx.meta[VERBOSE_KEY] = value
+
+
+#: ``--verbose`` for the commands that sign in: a failed sign-in shows each credential tried and why it failed.
+verbose_option = click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    expose_value=False,
+    callback=_remember_verbose,
+    help="When signing in fails, show each credential azure-identity tried and why it failed.",
+)
+
+
+def quiet_azure() -> None:
+    """azure-identity logs a failed credential chain as a warning, and the kit's own message says it again with the
+    fix: its logger keeps errors only (``--verbose`` shows the chain, once, in the kit's message)."""
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
 
 
 class LazyChoice(click.Choice[str]):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -27,6 +28,7 @@ from .core.errors import (
     ToolchainMissing,
     WorkspaceNotFound,
 )
+from .hints import NO_CONFIG, credential_fix
 from .mail.chromium import INSTALL_HINT, find_chromium
 from .mail.smtp import connect
 from .report import notebooks
@@ -44,11 +46,14 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    #: What the failure said in full when ``detail`` shortens it (a credential chain): shown with ``--verbose``.
+    more: str = ""
 
-    def line(self) -> str:
+    def line(self, *, verbose: bool = False) -> str:
         mark = "ok  " if self.ok else "FAIL"
         fix = f"\n       fix: {self.fix}" if self.fix and not self.ok else ""
-        return f"[{mark}] {self.name}: {self.detail}{fix}"
+        more = "".join(f"\n         {line.strip()}" for line in self.more.splitlines() if line.strip())
+        return f"[{mark}] {self.name}: {self.detail}{fix}{more if verbose else ''}"
 
 
 def _probes(client: Any) -> list[tuple[str, Any, Any]]:
@@ -118,7 +123,7 @@ def graph_checks(config: Config) -> list[Check]:
     try:
         credential = build_credential(config.auth)
     except AuthError as exc:
-        return [Check("credential", False, str(exc), "set [auth] mode and what it needs (README: Your own tenant)")]
+        return [Check("credential", False, str(exc), credential_fix(config))]
 
     async def go() -> list[Check]:
         out: list[Check] = []
@@ -129,9 +134,7 @@ def graph_checks(config: Config) -> list[Check]:
                     config.graph.base_url
                 )
             except AuthError as exc:
-                return [
-                    Check("token", False, str(exc), "check [auth] tenant_id, client_id and the credential's secret")
-                ]
+                return [Check("token", False, str(exc), credential_fix(config), exc.detail)]
             out.append(Check("token", True, f"acquired for {config.graph.base_url}"))
             for name, endpoint, request in _probes(client):
                 try:
@@ -247,7 +250,8 @@ def toolchain_checks() -> list[Check]:
 
 
 def run_checks(config: Config, env: dict[str, str], *, graph: bool = True) -> list[Check]:
-    checks = [Check("configuration", True, config.source_path or "defaults and environment")]
+    read = str(Path(config.source_path).resolve()) if config.source_path else f"none: {NO_CONFIG}"
+    checks = [Check("configuration", True, read)]
     checks += toolchain_checks()
     if graph:
         checks += graph_checks(config)

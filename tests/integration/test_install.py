@@ -166,7 +166,7 @@ def test_init_writes_the_packaged_configuration_and_doctor_reads_it(
     installed: dict[str, tuple[Path, Path, subprocess.CompletedProcess[str]]],
 ) -> None:
     """A pip user has no config.example.toml: `init` writes it from the wheel, `doctor` checks the result."""
-    venv, home, first = installed["wheel"]
+    venv, home, _ = installed["wheel"]
     work = home / "first-steps"
     work.mkdir()
     tenant, client = "0c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f", "11111111-2222-3333-4444-555555555555"

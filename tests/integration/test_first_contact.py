@@ -1,0 +1,148 @@
+"""What a new user and a scheduled job see first (issue 25): a cron log without progress bars, the demo's one bar,
+the messages without a configuration or a credential, ``init``, hints towards the demo, ``--week-ending``.
+
+Every command runs as a real process, as a user or cron starts it: environment without the kit's variables, an
+empty home folder where it matters.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "sspr_review.cli"]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def user_env(home: Path, **extra: str) -> dict[str, str]:
+    """A new user's environment: no SSPR_REVIEW_* or AZURE_* variables, ``home`` as HOME (nothing configured)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SSPR_REVIEW_", "AZURE_", "XDG_"))}
+    home.mkdir(parents=True, exist_ok=True)
+    return base | {"HOME": str(home)} | extra
+
+
+def cli(*args: str, env: dict[str, str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+
+
+# ----------------------------------------------------------------------------------------------- progress bars
+@pytest.fixture(scope="module")
+def scheduled_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[bytes], Path]:
+    """`sspr-review run --source demo` as cron starts it: stdout and stderr into a file, no terminal, no input."""
+    root = tmp_path_factory.mktemp("cron")
+    env = user_env(
+        root / "home",
+        SSPR_REVIEW_HOME=str(root / "home" / "sspr"),
+        SSPR_REVIEW_DEMO_USERS="300",
+        SSPR_REVIEW_DEMO_WEEKS="3",
+    )
+    with (root / "cron.log").open("wb") as log:
+        done = subprocess.run(
+            [*CLI, "run", "--source", "demo", "--out", "reports"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=root,
+            timeout=900,
+        )
+    return done, root
+
+
+@pytest.mark.notebook
+def test_a_scheduled_runs_log_holds_no_progress_bars(
+    scheduled_run: tuple[subprocess.CompletedProcess[bytes], Path],
+) -> None:
+    done, root = scheduled_run
+    log = (root / "cron.log").read_bytes()
+    assert done.returncode == 0, log[-3000:]
+    assert b"\r" not in log and b"\x1b" not in log, log[:2000]
+    text = log.decode()
+    assert "Reports for the week ending" in text and "The store holds" in text
+
+
+@pytest.mark.slow
+def test_the_demo_draws_one_bar_that_names_the_week(tmp_path: Path) -> None:
+    """On a terminal (--progress here: the test's pipe is none) the demo build shows one bar for its weeks."""
+    done = cli(
+        "demo", "--users", "50", "--weeks", "3", "--store", "store", "--progress", env=user_env(tmp_path), cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    drawn = [part for part in re.split(r"[\r\n]", done.stderr) if part.strip()]
+    assert drawn and all(part.startswith("demo tenant") for part in drawn), drawn
+    assert "3/3" in drawn[-1] and "weeks" in drawn[-1]
+    named = sorted({date.fromisoformat(m.group(1)) for part in drawn if (m := re.search(r"week ending (\S+)\]", part))})
+    assert len(named) == 3 and all(d.weekday() == 0 for d in named)
+    assert [(b - a).days for a, b in itertools.pairwise(named)] == [7, 7]
+    assert "The store holds 6 weeks complete" in done.stdout
+
+
+# ------------------------------------------------------------------------------------ no configuration, no sign-in
+#: The credentials azure-identity's DefaultAzureCredential tries: each named once at most, with its reason only
+#: under --verbose.
+CHAIN = ("EnvironmentCredential", "ManagedIdentityCredential", "AzureCliCredential")
+
+
+@pytest.mark.slow
+def test_a_fetch_with_no_configuration_says_what_was_looked_for_and_the_fix(tmp_path: Path) -> None:
+    """A new user's first `sspr-review fetch`, in an empty home folder: one message, not the chain twice."""
+    done = cli("fetch", env=user_env(tmp_path / "home"), cwd=tmp_path, timeout=120)
+    err = done.stderr
+    assert done.returncode == 5, err
+    assert len(err.splitlines()) <= 8, err
+    assert "no configuration file" in err and "SSPR_REVIEW_CONFIG" in err  # what was looked for, and where
+    assert "DefaultAzureCredential" in err  # what failed
+    assert "sspr-review init" in err and "--source demo" in err  # the fix
+    assert all(err.count(name) <= 1 for name in CHAIN), err
+    assert "Environment variables are not fully configured" not in err  # the reasons: --verbose
+    verbose = cli("fetch", "--verbose", env=user_env(tmp_path / "home"), cwd=tmp_path, timeout=120)
+    assert verbose.returncode == 5
+    for reason in ("Environment variables are not fully configured", "ManagedIdentityCredential authentication"):
+        assert verbose.stderr.count(reason) == 1, verbose.stderr  # the chain once, in full
+
+
+@pytest.mark.slow
+def test_doctor_with_no_configuration_names_init_and_the_demo(tmp_path: Path) -> None:
+    done = cli("doctor", env=user_env(tmp_path / "home"), cwd=tmp_path, timeout=180)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "[FAIL] token" in done.stdout and "no configuration file" in done.stdout
+    assert "sspr-review init" in done.stdout and "--source demo" in done.stdout
+    assert "check [auth] tenant_id, client_id" not in out  # beside the point without a configuration
+    assert all(out.count(name) <= 1 for name in CHAIN), out
+    assert len(out.splitlines()) <= 14, out
+
+
+@pytest.mark.slow
+def test_init_then_doctor_on_the_written_file(tmp_path: Path) -> None:
+    env = user_env(tmp_path / "home")
+    client = "11111111-2222-3333-4444-555555555555"
+    tenant = "0c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f"
+    made = cli(
+        "init",
+        "my.toml",
+        "--tenant-id",
+        tenant,
+        "--client-id",
+        client,
+        "--auth",
+        "client_secret",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert made.returncode == 0, made.stderr
+    assert "AZURE_CLIENT_SECRET" in made.stdout and "sspr-review doctor --config my.toml" in made.stdout
+    offline = cli("doctor", "--config", "my.toml", "--no-graph", env=env, cwd=tmp_path, timeout=180)
+    assert offline.returncode == 0, offline.stdout
+    assert f"[ok  ] configuration: {tmp_path / 'my.toml'}" in offline.stdout
+    signed = cli("doctor", "--config", "my.toml", env=env, cwd=tmp_path, timeout=180)
+    assert signed.returncode == 1
+    assert "[FAIL] credential" in signed.stdout and "AZURE_CLIENT_SECRET, which is not set" in signed.stdout
+    assert "sspr-review init" not in signed.stdout  # a configuration exists: the fix is in it
