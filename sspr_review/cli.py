@@ -35,7 +35,7 @@ from .core.errors import (
     ToolchainMissing,
 )
 from .core.vocabulary import SEVERITIES
-from .hints import auth_failure, held_line
+from .hints import auth_failure, demo_beside, held_line, holds_nothing, nothing_to_review
 from .report.notebooks import copy_notebooks
 
 if TYPE_CHECKING:
@@ -391,6 +391,8 @@ def review(
     ws = _workspace(config_path, store_path, source)
     with _exit_codes():
         ws.ensure_store()  # as the notebooks do: build the demo store, or wait for the build in flight
+        if holds_nothing(ws.status()):
+            _fail(nothing_to_review(ws), EXIT_FETCH)
         result = _summary(ws, week_ending)
     if json_path is not None:
         write_findings(result, json_path)
@@ -472,6 +474,8 @@ def status(config_path: Path | None, store_path: Path | None, source: str, as_js
         if entry["last_failure"]:
             failure = entry["last_failure"]
             click.echo(f"  {'':<13} last failure ({failure['kind']}, {failure['at'][:16]}): {failure['reason']}")
+    if holds_nothing(info) and (hint := demo_beside(ws)):
+        click.echo(f"Hint: {hint}")
 
 
 def _tsv_field(value: object) -> str:

@@ -6,6 +6,7 @@ Plain text from the workspace and the configuration; no click, so the messages c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .core.errors import AuthError, TokenRejected
@@ -90,3 +91,33 @@ def auth_failure(exc: AuthError, config: Config | None, *, verbose: bool = False
     elif detail:
         lines.append("  --verbose shows why each credential failed")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------- the demo
+def holds_nothing(info: Mapping[str, Any]) -> bool:
+    """Whether a store's status (``Store.status()``) shows no data of any kind: no interval, no snapshot."""
+    return all(not entry["intervals"] and not entry["snapshots"] for entry in info["sources"].values())
+
+
+def demo_beside(ws: Any) -> str | None:
+    """When ``ws`` is not the demo tenant and the demo's store beside its own holds data (``make demo`` ran, then a
+    plain command looked at the empty Graph store): the hint to add ``--source demo``; else ``None``."""
+    from .ingest.store import Store  # lazy: the store loads pandas, which --help must not
+    from .sources import KINDS  # lazy: the registry loads pydantic, which --help must not
+
+    demo = next((kind for kind in KINDS.values() if kind.rebuilds_history), None)
+    if demo is None or ws.kind.rebuilds_history:
+        return None
+    store = Store(ws.store.root, demo.store_key(ws.config))
+    if not store.path.is_dir() or holds_nothing(store.status()):
+        return None
+    return f"the demo tenant's store {store.path} holds data: add --source {demo.name} to look at it"
+
+
+def nothing_to_review(ws: Any) -> str:
+    """The "no data" of a review of a store that holds nothing, with the fix."""
+    hint = demo_beside(ws)
+    return (
+        f"no data: the store {ws.store.path} holds nothing yet, so there is no week to review; a fetch fills it"
+        " (sspr-review fetch --config FILE, or sspr-review run)" + (f"; {hint}" if hint else "")
+    )

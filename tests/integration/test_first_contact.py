@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -146,3 +146,44 @@ def test_init_then_doctor_on_the_written_file(tmp_path: Path) -> None:
     assert signed.returncode == 1
     assert "[FAIL] credential" in signed.stdout and "AZURE_CLIENT_SECRET, which is not set" in signed.stdout
     assert "sspr-review init" not in signed.stdout  # a configuration exists: the fix is in it
+
+
+# ------------------------------------------------------------------------------------------- after `make demo`
+def test_status_after_the_demo_points_to_it(demo_store: Path, tmp_path: Path) -> None:
+    """`sspr-review status` looks at the graph store by default: empty, and the demo's is beside it."""
+    done = cli("status", "--store", str(demo_store), env=user_env(tmp_path / "home"), cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "nothing yet" in done.stdout
+    assert f"the demo tenant's store {demo_store / 'demo'} holds data: add --source demo" in done.stdout
+    demo = cli("status", "--store", str(demo_store), "--source", "demo", env=user_env(tmp_path / "home"), cwd=tmp_path)
+    assert demo.returncode == 0 and "--source demo" not in demo.stdout and "nothing yet" not in demo.stdout
+
+
+@pytest.mark.slow
+def test_reviewing_an_empty_store_is_no_data_not_five_data_gaps(demo_store: Path, tmp_path: Path) -> None:
+    done = cli("review", "--store", str(demo_store), env=user_env(tmp_path / "home"), cwd=tmp_path, timeout=120)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "no data: the store" in done.stderr and "holds nothing yet" in done.stderr
+    assert "sspr-review fetch" in done.stderr and "add --source demo" in done.stderr
+    assert "critical" not in done.stdout.lower()  # no review of nothing
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("week", "words"),
+    [
+        ("2025-01-06", ["lies outside what the store holds", "audit records from", "the nearest weeks it holds end"]),
+        ("2025-01-08", ["is a Wednesday", "a review week ends on a Monday"]),
+        ("a Monday two weeks ahead", ["has not ended yet", "the latest week that has ended ends"]),
+    ],
+)
+def test_a_questionable_week_is_refused_naming_the_weeks_that_would_do(
+    demo_store: Path, tmp_path: Path, week: str, words: list[str]
+) -> None:
+    if not week[0].isdigit():
+        week = f"{date.today() + timedelta(days=14 - date.today().weekday()):%Y-%m-%d}"
+    args = ("review", "--source", "demo", "--store", str(demo_store), "--week-ending", week)
+    done = cli(*args, env=user_env(tmp_path / "home"), cwd=tmp_path, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert all(w in done.stderr for w in words), done.stderr
+    assert "Findings" not in done.stdout
