@@ -3,7 +3,8 @@
 Checks: the configuration; a token; each Graph source with a minimal request (ok, missing permission,
 missing licence); with a Log Analytics workspace configured, each table with a ``take 1`` (ok, missing role,
 missing table); the SMTP relay (connect, TLS, login, no mail sent) when ``[mail] transport = "smtp"``
-and recipients are set; Chromium for the e-mail's chart images; the report notebooks, the report template and
+and recipients are set; with recipients and ``[mail] charts``, kaleido (the ``[mail]`` extra) and Chromium for the
+e-mail's chart images; the report notebooks, the report template and
 a Python kernel (what ``run`` needs besides data).
 """
 
@@ -29,7 +30,7 @@ from .core.errors import (
     WorkspaceNotFound,
 )
 from .hints import NO_CONFIG, credential_fix
-from .mail.chromium import INSTALL_HINT, find_chromium
+from .mail.chromium import INSTALL_HINT, KALEIDO_HINT, find_chromium, has_kaleido
 from .mail.smtp import connect
 from .report import notebooks
 from .sources.base import FetchStats, run_sync
@@ -216,6 +217,14 @@ def smtp_check(config: Config, env: Mapping[str, str]) -> Check:
     return Check(name, True, f"connected ({mail.smtp_security}); no login configured")
 
 
+def kaleido_check(find_spec: Callable[[str], Any] | None = None) -> Check:
+    """kaleido, the ``[mail]`` extra that draws the e-mail's chart images."""
+    name = "kaleido ([mail] extra, e-mail charts)"
+    if has_kaleido(find_spec):
+        return Check(name, True, "installed")
+    return Check(name, False, "not installed: e-mails would go without chart images", KALEIDO_HINT)
+
+
 def chromium_check(which: Callable[[str], str | None] | None = None) -> Check:
     browser = find_chromium(which=which)
     if browser:
@@ -263,6 +272,6 @@ def run_checks(config: Config, env: dict[str, str], *, graph: bool = True) -> li
             checks.append(smtp_check(config, env))
         else:
             checks.append(Check("Graph sendMail", True, f"as {config.mail.sender} (Mail.Send is checked when sending)"))
-    if config.mail.charts:
-        checks.append(chromium_check())
+        if config.mail.charts:  # e-mail charts are configured: what draws them
+            checks += [kaleido_check(), chromium_check()]
     return checks

@@ -187,3 +187,67 @@ def test_a_questionable_week_is_refused_naming_the_weeks_that_would_do(
     assert done.returncode == 2, done.stdout + done.stderr
     assert all(w in done.stderr for w in words), done.stderr
     assert "Findings" not in done.stdout
+
+
+# --------------------------------------------------------------------------------------------------- the e-mail
+#: Python with kaleido (the [mail] extra) not importable, as in an installation without the extra.
+WITHOUT_KALEIDO = "import sys; sys.modules['kaleido'] = None; from sspr_review.cli import main; main()"
+
+
+@pytest.mark.notebook
+def test_the_readmes_email_dry_run_works_as_written(
+    scheduled_run: tuple[subprocess.CompletedProcess[bytes], Path],
+) -> None:
+    """`sspr-review email reports/… --dry-run` with nothing configured: placeholders, said so (it failed on `to`,
+    then on `sender`)."""
+    from tests.unit.test_examples import commands
+
+    done, root = scheduled_run
+    assert done.returncode == 0
+    (folder,) = (root / "reports").iterdir()
+    readme = (REPO / "README.md").read_text()
+    (written,) = [c for c in commands(readme) if c[0] == "email" and "--dry-run" in c and "--config" not in c]
+    args = [re.sub(r"^reports/\d{4}-\d\d-\d\d$", f"reports/{folder.name}", a) for a in written]
+    sent = cli(*args, env=user_env(root / "home"), cwd=root, timeout=300)
+    assert sent.returncode == 0, sent.stderr
+    assert (folder / "weekly-review.eml").stat().st_size > 0
+    assert "the dry run uses the placeholder sspr-review-recipients@example.invalid" in sent.stderr
+    assert "SSPR_REVIEW_MAIL_TO" in sent.stderr and "SSPR_REVIEW_MAIL_SENDER" in sent.stderr
+
+
+@pytest.mark.notebook
+def test_without_the_mail_extra_the_email_says_how_to_install_it_once(
+    scheduled_run: tuple[subprocess.CompletedProcess[bytes], Path],
+) -> None:
+    _, root = scheduled_run
+    (folder,) = (root / "reports").iterdir()
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_KALEIDO, "email", str(folder), "--dry-run"],
+        capture_output=True,
+        text=True,
+        env=user_env(root / "home"),
+        cwd=root,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("pip install 'sspr-review[mail]'") == 1, done.stderr
+    assert "ModuleNotFoundError" not in done.stderr and "chart rendering failed" not in done.stderr
+
+
+@pytest.mark.slow
+def test_doctor_checks_the_mail_extra_when_email_charts_are_configured(tmp_path: Path) -> None:
+    env = user_env(tmp_path / "home", SSPR_REVIEW_MAIL_TO="secops@x.example", SSPR_REVIEW_MAIL_SENDER="s@x.example")
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_KALEIDO, "doctor", "--no-graph"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=180,
+    )
+    assert done.returncode == 1, done.stdout
+    assert "[FAIL] kaleido ([mail] extra, e-mail charts): not installed" in done.stdout
+    assert "fix: pip install 'sspr-review[mail]'" in done.stdout
+    healthy = cli("doctor", "--no-graph", env=env, cwd=tmp_path, timeout=180)
+    assert "[ok  ] kaleido ([mail] extra, e-mail charts): installed" in healthy.stdout
+
