@@ -251,3 +251,28 @@ def test_doctor_checks_the_mail_extra_when_email_charts_are_configured(tmp_path:
     healthy = cli("doctor", "--no-graph", env=env, cwd=tmp_path, timeout=180)
     assert "[ok  ] kaleido ([mail] extra, e-mail charts): installed" in healthy.stdout
 
+
+# ------------------------------------------------------------------------------------------- user_investigation
+@pytest.mark.notebook
+def test_user_investigation_runs_on_the_demo_with_its_default_user(demo_store: Path, small_config: Path) -> None:
+    """ "Run All" on the demo with no parameter set: the user of one of its planted cases, said so."""
+    import nbformat
+
+    from sspr_review.report import notebooks
+
+    work = demo_store.parent / "investigation"
+    work.mkdir(exist_ok=True)
+    params = {"config_path": str(small_config), "source": "demo", "store": str(demo_store)}
+    executed = notebooks.execute(
+        notebooks.notebooks_dir() / "user_investigation.ipynb", work / "out.ipynb", params, cwd=work
+    )
+    book = nbformat.read(executed, as_version=4)
+    outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    html = "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
+    shown = re.search(
+        r"No user named \(parameter user is empty\): on the demo tenant this opens on ([\w.]+@northgate-eng\.example)",
+        html,
+    )
+    assert shown, html[:2000]
+    assert f"<h2>{shown.group(1)}</h2>" in html and "Set user to a UPN" in html
