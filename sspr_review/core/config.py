@@ -166,8 +166,7 @@ class ReviewSettings(_Section):
     #: A week uses the registration, roles and policy snapshot nearest to its end; one further away than this is
     #: used but shown as approximate.
     snapshot_tolerance_days: float = Field(7.0, ge=0, le=366)
-    #: One further away than this is not used at all: the week has no such data (a data gap), never data from
-    #: another season shown as approximate.
+    #: One further away than this is not used: the week has no such data (a data gap), not an approximate one.
     snapshot_max_days: float = Field(35.0, ge=0, le=3660)
 
     @field_validator("timezone")
@@ -379,9 +378,11 @@ SYNONYMS: dict[str, dict[str, str]] = {
     "review": {"tz": "timezone", "zone": "timezone"},
     "graph": {"url": "base_url", "endpoint": "base_url", "retries": "max_retries", "timeout": "timeout_seconds"},
     "log_analytics": {"url": "endpoint", "workspace": "workspace_id", "retries": "max_retries"},
-    "mail": {"recipients": "to", "from": "sender", "host": "smtp_host", "port": "smtp_port", "server": "smtp_host"},
-    "store": {"folder": "path", "dir": "path", "directory": "path"},
-    "auth": {"tenant": "tenant_id", "client": "client_id", "app_id": "client_id", "certificate": "certificate_path"},
+    "mail": {"recipients": "to", "recipient": "to", "from": "sender", "from_address": "sender", "host": "smtp_host"}
+    | {"port": "smtp_port", "server": "smtp_host", "smtp_server": "smtp_host"},
+    "store": {"folder": "path", "dir": "path", "directory": "path", "location": "path"},
+    "auth": {"tenant": "tenant_id", "client": "client_id", "app_id": "client_id", "certificate": "certificate_path"}
+    | {"application_id": "client_id", "directory_id": "tenant_id", "secret": "client_secret_env"},
 }
 
 

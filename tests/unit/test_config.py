@@ -242,3 +242,20 @@ def test_snapshot_max_days_is_at_least_the_tolerance(tmp_path: Path) -> None:
         ConfigError, match=r"\[review\] snapshot_max_days: 5 is less than snapshot_tolerance_days \(7\)"
     ):
         config.load(write(tmp_path, "[review]\nsnapshot_max_days = 5\n"), env={})
+
+
+@pytest.mark.parametrize(
+    ("section", "typed", "meant"),
+    [
+        ("mail", "smtp_server", "smtp_host"),  # string distance says smtp_security
+        ("mail", "recipient", "to"),
+        ("mail", "from_address", "sender"),
+        ("auth", "application_id", "client_id"),
+        ("auth", "directory_id", "tenant_id"),
+        ("auth", "secret", "client_secret_env"),
+        ("store", "location", "path"),
+    ],
+)
+def test_synonyms_lead_where_string_distance_does_not(section: str, typed: str, meant: str) -> None:
+    assert config.suggest(typed, config.SECTIONS[section].model_fields, section) == meant
+    assert config.suggest_env(f"SSPR_REVIEW_{section}_{typed}".upper()) == config.env_name(section, meant)
