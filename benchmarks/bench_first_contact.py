@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,8 @@ def start_up(repeat: int) -> dict[str, Any]:
         _timed([*cli, *args])  # warm the file cache
         seconds = statistics.median(_timed([*cli, *args]) for _ in range(repeat))
         done = subprocess.run([sys.executable, "-X", "importtime", *cli[1:], *args], capture_output=True, text=True)
-        modules = [line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time")]
+        lines = done.stderr.splitlines()
+        modules = [line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time")]
         heavy = sorted({m.split(".")[0] for m in modules if m.split(".")[0].startswith(HEAVY)})
         out[name] = {"median_s": round(seconds, 3), "modules": len(modules), "heavy": heavy}
     out["target_s"] = START_UP_TARGET_S

@@ -2,7 +2,7 @@
 
 Bars are drawn only where someone watches: on a terminal (standard error is a TTY) or in a running Jupyter kernel,
 never into a pipe or a file (a scheduled run's log), whatever the process has imported (``sspr-review run`` imports
-ipykernel to execute the notebooks, without being a kernel). ``--progress``/``--no-progress`` decide otherwise.
+ipykernel to find the notebooks' kernel, without being one). ``--progress``/``--no-progress`` decide otherwise.
 """
 
 from __future__ import annotations
@@ -15,18 +15,17 @@ from tqdm import tqdm
 from ..sources.base import FetchStats
 
 
-def in_kernel() -> bool:
-    """Whether this process is a running Jupyter kernel (a notebook's ``ws.fetch()``), not merely one that imported
-    IPython or ipykernel: the test tqdm.autonotebook makes, IPython's shell configured by an ``IPKernelApp``."""
+def in_notebook() -> bool:
+    """True inside a running Jupyter kernel. Not merely when ipykernel was imported: ``sspr-review run`` imports it
+    through jupyter_client when it looks the kernel up, and its fetch must not draw bars into a pipe or a log."""
     ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    return shell is not None and "IPKernelApp" in shell.config
+    return "ipykernel" in sys.modules and ipython is not None and ipython.get_ipython() is not None
 
 
 def watched() -> bool:
     """Whether progress is shown by default: standard error is a terminal, or this is a running kernel."""
     stderr = sys.stderr
-    return bool(stderr is not None and stderr.isatty()) or in_kernel()
+    return bool(stderr is not None and stderr.isatty()) or in_notebook()
 
 
 class Progress:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
+import ipykernel.kernelspec  # noqa: F401  (jupyter_client's kernel lookup imports it, as `sspr-review run` does)
+import IPython
 import pytest
 
 from sspr_review.ingest.progress import Progress
@@ -26,12 +30,15 @@ def test_disabled_bar_is_tqdms_and_draws_nothing(capsys: pytest.CaptureFixture[s
     assert bar.disable and capsys.readouterr().err == ""
 
 
-def test_no_bars_by_default_off_a_terminal_even_with_ipykernel_imported(capsys: pytest.CaptureFixture[str]) -> None:
-    """`sspr-review run` imports ipykernel to execute the notebooks; a scheduled run's log must not get bars."""
-    import ipykernel  # noqa: F401  (what `run` imports)
-
+def test_ipykernel_imported_outside_a_kernel_draws_no_bars(capsys: pytest.CaptureFixture[str]) -> None:
+    """``sspr-review run`` imports ipykernel (jupyter_client's kernel lookup) before it fetches: no bars in a pipe."""
+    assert "ipykernel" in sys.modules and not sys.stderr.isatty()
     bars = Progress()
-    bar = bars.bar("audit")
-    Progress.update(bar, 10, None)
+    Progress.update(bars.bar("audit"), 10, None)
     bars.finish()
-    assert not bars.enabled and bar.disable and capsys.readouterr().err == ""
+    assert not bars.enabled and capsys.readouterr().err == ""
+
+
+def test_bars_are_shown_inside_a_running_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())  # the kernel's shell
+    assert Progress().enabled
