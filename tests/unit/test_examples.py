@@ -18,7 +18,7 @@ SOURCES = [*sorted((ROOT / "examples").rglob("*.*")), ROOT / "README.md"]
 def commands(text: str) -> list[list[str]]:
     out = []
     for match in re.finditer(
-        r"sspr-review ((?:fetch|run|demo|status|review|email|doctor|reasons|notebooks)\b[^\n`;>|]*)", text
+        r"sspr-review ((?:fetch|run|demo|status|review|email|doctor|reasons|notebooks|init)\b[^\n`;>|]*)", text
     ):
         args = shlex.split(match.group(1).replace("\\", " "), comments=True)
         out.append([a for a in args if not a.startswith("<")])
