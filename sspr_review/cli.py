@@ -426,12 +426,17 @@ def doctor(config_path: Path | None, no_graph: bool) -> None:
     """Check that a scheduled run will work: configuration, a token, each Graph source (ok, missing
     permission or missing licence, named), each Log Analytics table when a workspace is configured (ok,
     missing role or missing table), the SMTP relay (connect, TLS, login; nothing is sent),
-    Chromium for the e-mail's charts, and the report notebooks, their template and a Python kernel.
+    kaleido and Chromium for the e-mail's charts (with recipients), and the report notebooks, their template and a
+    Python kernel.
     Exits 1 when something is wrong, with the fix under each problem.
     """
     from .core import config as config_mod  # lazy: pydantic takes 0.2 s to import, which --help must not wait for
     from .doctor import run_checks  # lazy: the checks load the mail composer and pandas, which --help must not
 
+    if config_path is not None and not config_path.expanduser().exists():
+        click.echo(f"[FAIL] configuration: {config_path} does not exist")
+        click.echo(f"       fix: sspr-review init {config_path} writes a commented one to edit")
+        sys.exit(1)
     try:
         cfg = config_mod.load(config_path)
     except ConfigError as exc:

@@ -121,6 +121,15 @@ def test_doctor_with_no_configuration_names_init_and_the_demo(tmp_path: Path) ->
 
 
 @pytest.mark.slow
+def test_doctor_on_a_missing_file_names_init_with_that_path(tmp_path: Path) -> None:
+    done = cli("doctor", "--config", "missing.toml", env=user_env(tmp_path / "home"), cwd=tmp_path, timeout=180)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "[FAIL] configuration: missing.toml does not exist" in done.stdout
+    assert "sspr-review init missing.toml" in done.stdout
+    assert "correct the key named above" not in done.stdout  # there is no key: the file is missing
+
+
+@pytest.mark.slow
 def test_init_then_doctor_on_the_written_file(tmp_path: Path) -> None:
     env = user_env(tmp_path / "home")
     client = "11111111-2222-3333-4444-555555555555"
