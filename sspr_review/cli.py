@@ -577,25 +577,19 @@ def lab(folder: Path | None, jupyter_options: tuple[str, ...]) -> None:
     saves there is owner-only. JUPYTER_OPTIONS go to JupyterLab as given, e.g.
     sspr-review lab --no-browser --port 8899 --IdentityProvider.token=...
     """
-    from .lab import (  # lazy: the working folder's lookup loads the configuration (pydantic)
-        check_jupyterlab,
-        lab_command,
-        lab_environment,
-        sync_working_copies,
-        working_folder,
-    )
+    from . import lab as jupyter  # lazy: the working folder's lookup loads the configuration (pydantic)
 
-    target = (folder or working_folder()).expanduser().absolute()
+    target = (folder or jupyter.working_folder()).expanduser().absolute()
     with _exit_codes():
-        check_jupyterlab()
-        done = sync_working_copies(target)
+        jupyter.check_jupyterlab()
+        done = jupyter.sync_working_copies(target)
     click.echo(f"Working folder: {target}")
     for path, action in done:
         click.echo(f"  {action:<14} {path.name}")
     sys.stdout.flush()
-    command = lab_command(target, jupyter_options)
+    command = jupyter.lab_command(target, jupyter_options)
     # JupyterLab replaces this process: Ctrl-C and a service manager's SIGTERM reach the server itself.
-    os.execve(command[0], command, lab_environment())
+    os.execve(command[0], command, jupyter.lab_environment())
 
 
 if __name__ == "__main__":  # pragma: no cover
