@@ -1,11 +1,11 @@
 """``sspr-review doctor``: is this installation ready for a scheduled run? One line per check, with the fix.
 
-Checks: the configuration; a token; each Graph source with a minimal request (ok, missing permission,
-missing licence); with a Log Analytics workspace configured, each table with a ``take 1`` (ok, missing role,
-missing table); the SMTP relay (connect, TLS, login, no mail sent) when ``[mail] transport = "smtp"``
-and recipients are set; with recipients and ``[mail] charts``, kaleido (the ``[mail]`` extra) and Chromium for the
-e-mail's chart images; the report notebooks, the report template and
-a Python kernel (what ``run`` needs besides data).
+Checks: the configuration; a token; each Graph source with a minimal request (ok, missing permission, missing
+licence; the role groups' members by listing one group, GroupMember.Read.All); with a Log Analytics workspace
+configured, each table with a ``take 1`` (ok, missing role, missing table); the SMTP relay (connect, TLS, login, no
+mail sent) when ``[mail] transport = "smtp"`` and recipients are set; with recipients and ``[mail] charts``, kaleido
+(the ``[mail]`` extra) and Chromium for the e-mail's chart images; the report notebooks, the report template and a
+Python kernel (what ``run`` needs besides data).
 """
 
 from __future__ import annotations
@@ -62,6 +62,9 @@ def _probes(client: Any) -> list[tuple[str, Any, Any]]:
     from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
         DirectoryAuditsRequestBuilder as Audits,  # lazy: msgraph-sdk takes about a second to import
     )
+    from msgraph.generated.groups.groups_request_builder import (
+        GroupsRequestBuilder as Groups,  # lazy: msgraph-sdk takes about a second to import
+    )
     from msgraph.generated.identity_protection.risk_detections.risk_detections_request_builder import (
         RiskDetectionsRequestBuilder as Risk,  # lazy: msgraph-sdk takes about a second to import
     )
@@ -103,6 +106,15 @@ def _probes(client: Any) -> list[tuple[str, Any, Any]]:
             s.ROLE_ASSIGNMENTS,
             sdk.role_management.directory.role_assignments.to_get_request_information(
                 RequestConfiguration(query_parameters=Roles.RoleAssignmentsRequestBuilderGetQueryParameters(top=1))
+            ),
+        ),
+        (  # the fetch reads the members of the groups roles are assigned to; listing groups needs the same permission
+            "role groups' members (groups)",
+            s.GROUP_MEMBERS,
+            sdk.groups.to_get_request_information(
+                RequestConfiguration(
+                    query_parameters=Groups.GroupsRequestBuilderGetQueryParameters(top=1, select=["id"])
+                )
             ),
         ),
         (
