@@ -1,4 +1,4 @@
-"""B7: first contact — the command line's start-up, and how long a tenant's first real run takes.
+"""B8: first contact — the command line's start-up, and how long a tenant's first real run takes.
 
 * **Start-up**: ``sspr-review --help``, ``--version`` and a usage error (``fetch --bogus``), each in fresh
   processes, several times: the median wall time, against a bare interpreter, and the modules each imports.

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import common
+import render_spikes
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -371,12 +372,13 @@ def _missed(fetch: dict[str, Any] | None, analysis: dict[str, Any] | None, run: 
         notes.append("B4: a report is over 6 MB or embeds plotly.js more than once.")
     if run and not run["imports"]["met"]:
         notes.append("B4: `import sspr_review` takes 0.5 s or more.")
+    notes += render_spikes.missed(common.load("spikes"))
     first = common.load("first_contact")
     if first and not first["start_up"]["met"]:
         up = first["start_up"]
         heavy = sorted({h for name in up["commands"] for h in up[name]["heavy"]})
         notes.append(
-            f"B7: a start-up question takes 0.3 s or more (bare interpreter {up['python_s']:.3f} s, load average "
+            f"B8: a start-up question takes 0.3 s or more (bare interpreter {up['python_s']:.3f} s, load average "
             f"{up['load_average']})" + (f", or imports {', '.join(heavy)}" if heavy else "") + "."
         )
     out = ["## Targets missed", ""]
@@ -435,7 +437,7 @@ def _log_analytics(r: dict[str, Any]) -> list[str]:
 def _first_contact(r: dict[str, Any]) -> list[str]:
     up = r["start_up"]
     out = [
-        "## B7 First contact: start-up and a tenant's first run",
+        "## B8 First contact: start-up and a tenant's first run",
         "",
         "`benchmarks/bench_first_contact.py`. **Start-up**: each question in fresh processes, the median of several "
         f"runs (a bare interpreter: {up['python_s']:.3f} s); the modules it imports, counted with "
@@ -490,7 +492,7 @@ def render() -> str:
         "# Benchmarks",
         "",
         "Written by `make bench` (`benchmarks/bench_fetch.py`, `bench_analysis.py`, `bench_run.py`, "
-        "`bench_lean.py`, `bench_log_analytics.py`, `bench_first_contact.py`; each can "
+        "`bench_lean.py`, `bench_log_analytics.py`, `bench_spikes.py`, `bench_first_contact.py`; each can "
         "be run alone and updates its section). These are measurements, not tests: the test suite stays fast "
         "and never times anything. Expect about 10 minutes for all of them, most of it the plain msgraph-sdk "
         "fetch of B1 and building the 500,000-user store the first time (cached afterwards).",
@@ -510,6 +512,9 @@ def render() -> str:
         lines += _lean(lean)
     if workspace:
         lines += _log_analytics(workspace)
+    spikes = common.load("spikes")
+    if spikes:
+        lines += render_spikes.section(spikes)
     first = common.load("first_contact")
     if first:
         lines += _first_contact(first)
