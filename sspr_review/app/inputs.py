@@ -30,9 +30,11 @@ from ..ingest.store.policy_events import read_policy_events
 
 def coverage(store: Store, config: Config, start: datetime, end: datetime) -> dict[str, Coverage]:
     """What the store holds of each kind of data for ``[start, end)``; a snapshot kind says which snapshot the
-    window uses (the one nearest to ``end``; beyond ``[review] snapshot_tolerance_days`` approximate)."""
+    window uses (the one nearest to ``end``; beyond ``[review] snapshot_tolerance_days`` approximate, beyond
+    ``snapshot_max_days`` none: the kind has no data for the week)."""
     tolerance = timedelta(days=config.review.snapshot_tolerance_days)
-    return {kind: store.coverage(kind, start, end, tolerance=tolerance) for kind in DATA_KINDS}
+    farthest = timedelta(days=config.review.snapshot_max_days)
+    return {kind: store.coverage(kind, start, end, tolerance=tolerance, max_distance=farthest) for kind in DATA_KINDS}
 
 
 def tenant(store: Store, config: Config) -> dict[str, str]:
