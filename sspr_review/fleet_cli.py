@@ -1,6 +1,7 @@
 """The command line's ``--tenants FILE`` and ``--parallel N`` (and, per command, the options that only apply with
 them): given a tenants file, a command runs for every tenant (:func:`sspr_review.fleet_run.dispatch`, exit codes
-in :mod:`sspr_review.fleet`); without one, exactly as before. Loaded with the command line: nothing heavy here."""
+in :mod:`sspr_review.fleet`); without one, exactly as before. Loaded with the command line: nothing heavy here,
+and :mod:`sspr_review.fleet` (the tenants file, pydantic) only once ``--tenants`` is given."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
-from .fleet import Options
 
 
 def tenants_option(command: str, *extra: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -29,6 +28,7 @@ def tenants_option(command: str, *extra: Callable[[Any], Any]) -> Callable[[Call
                     raise click.UsageError(f"{', '.join(given)} only applies with --tenants")
                 return function(*args, **kwargs)
             _refuse_single_tenant_options()
+            from .fleet import Options  # lazy: the tenants file's reading (pydantic) only with --tenants
             from .fleet_run import dispatch  # lazy: the tenants' commands load the portfolio and the mail composer
 
             sys.exit(dispatch(Options(command, tenants, parallel, **_options(kwargs | mine))))

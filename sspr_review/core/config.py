@@ -16,7 +16,8 @@ converted first (``"6"`` → 6, ``"true"``/``"false"`` for switches), then check
 Relative paths follow one rule: a path written in the configuration file is relative to that file's folder;
 a path from the command line or the environment is relative to the current folder (:data:`PATH_KEYS`).
 
-See ``config.example.toml`` at the project root for every key with its default and meaning.
+See ``config.example.toml`` at the project root (what ``sspr-review init`` writes) for every key with its default and
+meaning.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
+from .home import HOME_ENV, default_home
 from .settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
@@ -166,6 +168,8 @@ class ReviewSettings(_Section):
     #: A week uses the registration, roles and policy snapshot nearest to its end; one further away than this is
     #: used but shown as approximate.
     snapshot_tolerance_days: float = Field(7.0, ge=0, le=366)
+    #: One further away than this is not used: the week has no such data (a data gap), not an approximate one.
+    snapshot_max_days: float = Field(35.0, ge=0, le=3660)
 
     @field_validator("timezone")
     @classmethod
@@ -174,6 +178,15 @@ class ReviewSettings(_Section):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone name such as 'Europe/London'") from None
+        return value
+
+    @field_validator("snapshot_max_days")
+    @classmethod
+    def _check_max(cls, value: float, info: Any) -> float:  # info: pydantic's ValidationInfo
+        if value < (tolerance := info.data.get("snapshot_tolerance_days", 0)):
+            raise ValueError(
+                f"{value:g} is less than snapshot_tolerance_days ({tolerance:g}): it must be at least that"
+            )
         return value
 
 
@@ -317,25 +330,6 @@ class Config(_Section):
         return default_home() / path
 
 
-#: Environment variable naming the folder for the default store when no config file is used.
-HOME_ENV = "SSPR_REVIEW_HOME"
-
-
-def default_home(env: Mapping[str, str] | None = None) -> Path:
-    """Where the default ``store`` lives without a config file (the demo): ``$SSPR_REVIEW_HOME`` when set,
-    else the project root of a git checkout (where ``make demo`` puts it), else the user data folder
-    (``$XDG_DATA_HOME/sspr-review``, by default ``~/.local/share/sspr-review``) for a pip install."""
-    env = os.environ if env is None else env
-    if env.get(HOME_ENV):
-        return Path(env[HOME_ENV]).expanduser().resolve()
-    root = Path(__file__).resolve().parents[2]  # sspr_review/core/config.py → the checkout
-    project = root / "pyproject.toml"
-    if project.is_file() and 'name = "sspr-review"' in project.read_text(encoding="utf-8"):
-        return root
-    data = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share").expanduser()
-    return data / "sspr-review"
-
-
 #: Keys that name a file or folder. Written in the configuration file, a relative one is taken from the file's
 #: folder; from the command line or the environment, from the current folder. Empty means "not set".
 PATH_KEYS: frozenset[tuple[str, str]] = frozenset(
@@ -368,9 +362,11 @@ SYNONYMS: dict[str, dict[str, str]] = {
     "review": {"tz": "timezone", "zone": "timezone"},
     "graph": {"url": "base_url", "endpoint": "base_url", "retries": "max_retries", "timeout": "timeout_seconds"},
     "log_analytics": {"url": "endpoint", "workspace": "workspace_id", "retries": "max_retries"},
-    "mail": {"recipients": "to", "from": "sender", "host": "smtp_host", "port": "smtp_port", "server": "smtp_host"},
-    "store": {"folder": "path", "dir": "path", "directory": "path"},
-    "auth": {"tenant": "tenant_id", "client": "client_id", "app_id": "client_id", "certificate": "certificate_path"},
+    "mail": {"recipients": "to", "recipient": "to", "from": "sender", "from_address": "sender", "host": "smtp_host"}
+    | {"port": "smtp_port", "server": "smtp_host", "smtp_server": "smtp_host"},
+    "store": {"folder": "path", "dir": "path", "directory": "path", "location": "path"},
+    "auth": {"tenant": "tenant_id", "client": "client_id", "app_id": "client_id", "certificate": "certificate_path"}
+    | {"application_id": "client_id", "directory_id": "tenant_id", "secret": "client_secret_env"},
 }
 
 
@@ -396,7 +392,8 @@ def load(
             with file.open("rb") as fh:
                 raw = tomllib.load(fh)
         except FileNotFoundError:
-            raise ConfigError(f"config file {file} does not exist; copy config.example.toml there to start") from None
+            hint = f"write a commented one with 'sspr-review init {file}' (or try the kit without one: --source demo)"
+            raise ConfigError(f"config file {file} does not exist: {hint}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file} is not valid TOML: {exc}") from None
         for section, values in sections(raw, origin, file.parent).items():
@@ -524,7 +521,7 @@ def _warn_unknown(env: Mapping[str, str], cfg: Config) -> None:
         if name not in _warned:
             _warned.add(name)
             close = suggest_env(name)
-            hint = f"did you mean {close}?" if close else "see config.example.toml for the settings"
+            hint = f"did you mean {close}?" if close else "see config.example.toml ('sspr-review init' writes it)"
             log.warning("sspr-review: the environment variable %s is not a setting and is ignored; %s", name, hint)
 
 

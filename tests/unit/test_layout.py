@@ -42,11 +42,14 @@ LAYERS: dict[str, tuple[str, ...]] = {
 TOP = (
     "sspr_review",
     "sspr_review.cli",
+    "sspr_review.cli_setup",
     "sspr_review.doctor",
-    "sspr_review.lab",
     "sspr_review.fleet",
     "sspr_review.fleet_cli",
     "sspr_review.fleet_run",
+    "sspr_review.hints",
+    "sspr_review.lab",
+    "sspr_review.starter",
 )
 
 

@@ -32,6 +32,7 @@ import base64
 import binascii
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -160,6 +161,23 @@ def check_tenant(token: str, tenant_id: str) -> None:
         )
 
 
+#: One attempted credential in azure-identity's chained message: "\tEnvironmentCredential: <why it failed>".
+_ATTEMPT = re.compile(r"^\s+(\w+Credential): ", re.MULTILINE)
+
+
+def token_error(scope: str, exc: Exception) -> AuthError:
+    """The :class:`AuthError` of a failed token request: a chained credential's failure shortened to its first line
+    and the credentials it tried (each named once), the whole text kept in ``detail``."""
+    text = str(exc).strip()
+    tried = list(dict.fromkeys(_ATTEMPT.findall(text)))
+    summary = text.splitlines()[0] if text else type(exc).__name__
+    if tried:
+        summary += f" (tried {len(tried)}: {', '.join(tried)})"
+    error = AuthError(f"could not acquire a token for {scope}: {summary}")
+    error.detail = text
+    return error
+
+
 class CredentialTokenProvider(AccessTokenProvider):
     """Kiota token provider over a *sync* azure-identity credential (works for every mode, in notebooks too).
 
@@ -190,7 +208,7 @@ class CredentialTokenProvider(AccessTokenProvider):
                 try:
                     token = await asyncio.to_thread(self._credential.get_token, self._scope)
                 except Exception as exc:
-                    raise AuthError(f"could not acquire a token for {self._scope}: {exc}") from exc
+                    raise token_error(self._scope, exc) from exc
                 check_tenant(token.token, self._tenant_id)
                 self._token = token
             return self._token.token

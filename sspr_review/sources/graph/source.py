@@ -16,6 +16,7 @@ from .client import GraphClient, app_budget
 from .endpoints import (
     AUDITS,
     AUTH_METHODS_POLICY,
+    AUTHORIZATION_POLICY,
     GROUP_MEMBERS,
     GROUP_SETTINGS,
     LEAN_FILTERS,
@@ -52,6 +53,8 @@ class GraphSource(Source):
         self._tenant_id = config.auth.tenant_id
         self.stats: dict[str, FetchStats] = {}
         self._clock = clock
+        #: The organization record :meth:`tenant` read (its ``onPremisesSyncEnabled`` goes into the policy snapshot).
+        self._organization: dict[str, Any] | None = None
 
     def now(self) -> datetime:
         return self._clock() if self._clock is not None else datetime.now(UTC)
@@ -197,7 +200,27 @@ class GraphSource(Source):
         out["authenticationMethodsPolicy"] = await self.client.get_json(
             request, AUTH_METHODS_POLICY, self._stats("policy"), "policy"
         )
+        try:
+            request = self.client.sdk.policies.authorization_policy.to_get_request_information()
+            found = await self.client.get_json(request, AUTHORIZATION_POLICY, self._stats("policy"), "policy")
+            out["authorizationPolicy"] = {"allowedToUseSSPR": found.get("allowedToUseSSPR")}
+        except SourceError as exc:
+            out["authorizationPolicyError"] = str(exc)
+        out["organization"] = await self._sync_state()
         return out
+
+    async def _sync_state(self) -> dict[str, Any] | None:
+        """The organization's ``onPremisesSyncEnabled`` (from the record :meth:`tenant` read, else read now);
+        ``None`` when it cannot be read."""
+        if self._organization is None:
+            try:
+                orgs = await self._list(self.client.sdk.organization, None, ORGANIZATION, "policy")
+            except SourceError:
+                return None
+            self._organization = orgs[0] if orgs else None
+        if self._organization is None:
+            return None
+        return {"onPremisesSyncEnabled": self._organization.get("onPremisesSyncEnabled")}
 
     async def tenant(self) -> dict[str, Any]:
         """The tenant's id and name; the fetch's first request, so a rejected token stops it here, once
@@ -210,6 +233,8 @@ class GraphSource(Source):
             raise
         except SourceError:
             return {}
+        if orgs:
+            self._organization = orgs[0]
         found = str(orgs[0].get("id") or "") if orgs else ""
         if found and is_guid(self._tenant_id) and found.lower() != self._tenant_id.lower():
             raise WrongTenant(
