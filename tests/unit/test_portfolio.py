@@ -59,7 +59,7 @@ def test_a_row_counts_what_the_tenants_own_findings_json_holds() -> None:
         "blocked_users": 2,
         "registration_coverage": 0.667,
         "leaked_unremediated": 2,
-        "weakening_policy_changes": None,  # the kit has no policy-change findings (yet): unknown, not 0
+        "weakening_policy_changes": 0,  # the kind is evaluated (issue 23) and none of this week's findings
     }
     assert (row["display_name"], row["week_ending"], row["report"]) == (
         "Contoso Ltd",
