@@ -86,18 +86,18 @@ def test_one_tenant_failing_stops_no_other(fleet: tuple[Path, dict[str, DemoTena
     assert status.returncode == 0, status.stderr
     assert "Tenant Harbour Freight" in status.stdout and "Tenant Lagoon Labs" not in status.stdout
 
-    # a review of an empty store is a review with data gaps, as without --tenants (exit 0): partial, saying why
+    # an empty store has no week to review, as without --tenants (exit 3, saying so): those tenants fail, named
     review = cli("review", "--tenants", "tenants.toml", "--json", "portfolio.json", env=env, cwd=folder)
-    assert review.returncode == 0, review.stderr
+    assert review.returncode == 9, review.stderr
     doc = json.loads((folder / "portfolio.json").read_text())
     jsonschema.validate(doc, schema())
     rows = {row["name"]: row for row in doc["tenants"]}
     assert (rows["northgate"]["display_name"], rows["northgate"]["status"]) == ("Northgate Engineering", "ok")
     assert (rows["harbour"]["display_name"], rows["harbour"]["status"]) == ("Harbour Freight", "ok")
     for name in ("lagoon", "litware"):
-        assert rows[name]["status"] == "partial" and "no data or incomplete: audit (" in rows[name]["reason"]
-        assert rows[name]["findings"]["critical"] >= 1  # the data gaps
-    assert doc["counts"] == {"tenants": 4, "attention": 4, "ok": 2, "partial": 2, "failed": 0}
+        assert rows[name]["status"] == "failed" and "holds nothing yet" in rows[name]["reason"]
+        assert rows[name]["findings"] is None  # nothing is known of their week
+    assert doc["counts"] == {"tenants": 4, "attention": 4, "ok": 2, "partial": 0, "failed": 2}
     assert "Test MSP, week ending" in review.stdout
 
 
