@@ -13,6 +13,7 @@ import pandas as pd
 from ..core.coverage import Coverage
 from ..core.settings import AnalysisSettings
 from ..core.vocabulary import SNAPSHOT_KINDS
+from .history import History
 from .model import Finding
 from .prepare import ReviewData, prepare
 from .window import ReviewWindow
@@ -41,6 +42,9 @@ class ReviewInputs:
     (:func:`~.metrics.registration_counts`) stands in for the registration snapshots ``tables`` leaves out;
     ``registration_lean`` names the lean snapshots (snapshot day → Graph's ``ssprCapable`` count).
     ``prepared``: :func:`~.prepare.prepare` of all that, when already done (:func:`prepare_inputs`).
+    ``history``: when the time-ranged tables hold only what the review reads in full (see :mod:`.reads`), the
+    weekly aggregates and per-account summaries of the weeks before (:class:`~.history.History`); ``None``: the
+    tables hold the whole history.
     """
 
     tables: Mapping[str, pd.DataFrame]
@@ -54,6 +58,7 @@ class ReviewInputs:
     registration_counts: pd.DataFrame | None = field(default=None, repr=False)
     registration_lean: Mapping[int, int] | None = None
     prepared: ReviewData | None = field(default=None, repr=False, compare=False)
+    history: History | None = field(default=None, repr=False, compare=False)
 
 
 def prepared_data(inputs: ReviewInputs, settings: AnalysisSettings) -> ReviewData:
@@ -66,6 +71,7 @@ def prepared_data(inputs: ReviewInputs, settings: AnalysisSettings) -> ReviewDat
         coverage=inputs.coverage,
         registration_counts=inputs.registration_counts,
         registration_lean=inputs.registration_lean,
+        history=inputs.history,
     )
 
 

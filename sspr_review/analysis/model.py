@@ -39,6 +39,7 @@ from ..core.settings import AnalysisSettings
 from ..core.vocabulary import SEVERITIES
 from ._util import as_datetime, iso, plain
 from .prepare import ReviewData
+from .reads import Reads
 from .window import ReviewWindow
 
 __all__ = [
@@ -117,12 +118,14 @@ def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 @dataclass(frozen=True)
 class Rule:
     """A rule and its sources: every group in ``requires`` needs one complete source; ``uses`` are optional
-    sources whose absence weakens the rule."""
+    sources whose absence weakens the rule; ``reads`` what it reads of the time-ranged kinds outside the week it
+    reviews (:class:`~.reads.Reads`: the review reads the store for that and no more)."""
 
     kind: str
     function: Callable[[ReviewData, ReviewWindow, AnalysisSettings], list[Finding]]
     requires: tuple[tuple[str, ...], ...]
     uses: tuple[str, ...] = field(default=())
+    reads: tuple[Reads, ...] = field(default=())
 
 
 def finding_to_dict(finding: Finding) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from ._util import (
     user_key,
 )
 from .flows import classify_events, completed_resets, flows, is_kind
+from .history import History
 from .lean import lean_counts
 
 __all__ = [
@@ -99,6 +100,25 @@ class ReviewData:
     #: When set, every :func:`registration_lookup` appends the accounts it looks up (``user_id``,
     #: ``user_upn``): see :func:`~.lookups.accounts_looked_up`.
     lookups: list[pd.DataFrame] | None = field(default=None, compare=False)
+    #: The history before the tables (weekly aggregates and per-account summaries kept in the store), when the
+    #: tables hold only the part of it the review reads in full (see :mod:`.history`); ``None``: they hold all.
+    history: History | None = field(default=None, compare=False)
+
+    def first_time(self, kind: str) -> int | None:
+        """The first record of ``kind`` (``audit`` or ``risk``) in the store (int64 ns): the history's, else the
+        tables' (``None`` when there is none)."""
+        if self.history is not None and kind in self.history.earliest:
+            return int(self.history.earliest[kind])
+        if kind == "audit":
+            values = self.events["time"].to_numpy()
+        else:
+            values = ns(self.risk["detected_time"].fillna(self.risk["activity_time"]))
+        values = values[values != NAT]
+        return int(values.min()) if values.size else None
+
+    def since(self) -> int | None:
+        """From when the tables hold every record of the history (``None``: all of it; see :attr:`history`)."""
+        return None if self.history is None else self.history.since
 
     def has(self, kind: str) -> bool:
         """The kind of data is complete for the review window."""
@@ -247,6 +267,7 @@ def prepare(
     coverage: Mapping[str, Coverage] | None = None,
     registration_counts: pd.DataFrame | None = None,
     registration_lean: Mapping[int, int] | None = None,
+    history: History | None = None,
 ) -> ReviewData:
     """Derive everything the rules and metrics need from the normalised ``tables``.
 
@@ -256,7 +277,8 @@ def prepare(
     review window; without it, every table passed in counts as complete. ``registration_counts`` (see
     :func:`~.metrics.registration_counts`) stands in for the registration snapshots ``tables`` leaves out;
     ``registration_lean`` names the lean snapshots (see :attr:`ReviewData.registration_lean`), whose member
-    counts in ``registration_counts`` are taken from Graph's count here.
+    counts in ``registration_counts`` are taken from Graph's count here. ``history``: what the weeks before the
+    tables hold (see :attr:`ReviewData.history`).
     """
     settings = AnalysisSettings() if settings is None else settings
     audit = _table(tables, "audit")
@@ -285,6 +307,7 @@ def prepare(
         registration_counts=None if registration_counts is None else lean_counts(registration_counts, lean),
         gaps=gaps,
         registration_lean=lean,
+        history=history,
     )
 
 
