@@ -100,6 +100,11 @@ class ReviewData:
     #: When set, every :func:`registration_lookup` appends the accounts it looks up (``user_id``,
     #: ``user_upn``): see :func:`~.lookups.accounts_looked_up`.
     lookups: list[pd.DataFrame] | None = field(default=None, compare=False)
+    #: Per time-ranged kind, the intervals the store holds complete (``ReviewInputs.covered``): the spike
+    #: baseline counts only hours inside them as history. ``None``: the history held runs from the earliest
+    #: event on.
+    covered: Mapping[str, Sequence[tuple[datetime, datetime]]] | None = field(default=None, compare=False)
+
     #: The history before the tables (weekly aggregates and per-account summaries kept in the store), when the
     #: tables hold only the part of it the review reads in full (see :mod:`.history`); ``None``: they hold all.
     history: History | None = field(default=None, compare=False)

@@ -14,11 +14,12 @@ from ._util import iso, plain
 from .metrics import METRIC_SPECS
 from .model import Finding, Rule, fingerprint
 from .prepare import ReviewData
-from .reads import ALL_HISTORY, REVIEW_READS, Reads, Span, days, hours, minutes, spans
+from .reads import ALL_HISTORY, REVIEW_READS, Reads, Span, days, hours, spans
 from .rules_blocked import find_blocked_users
 from .rules_leaked import find_leaked_credentials_remediated, find_leaked_credentials_unremediated
 from .rules_registration import find_registration_gaps
-from .rules_resets import find_admin_password_resets, find_helpdesk_resets, find_reset_spikes
+from .rules_resets import find_admin_password_resets, find_helpdesk_resets
+from .rules_spikes import find_reset_spikes, spike_lookback
 from .rules_writeback import find_writeback_failures
 from .takeover import find_phone_only_resets_new_ip, find_security_info_changes_after_reset
 from .window import ReviewWindow
@@ -29,7 +30,7 @@ __all__ = ["RULES", "data_gaps", "evaluate", "review_spans"]
 RULES: Final[Mapping[str, Rule]] = {
     r.kind: r
     for r in (
-        Rule("reset_spike", find_reset_spikes, (("audit",),), reads=(Reads("audit", minutes("spike_window_minutes")),)),
+        Rule("reset_spike", find_reset_spikes, (("audit",),), reads=(Reads("audit", spike_lookback),)),
         Rule(
             "blocked_user",
             find_blocked_users,
