@@ -1,4 +1,4 @@
-"""B8: the review's cost against the length of the history (13, 26, 52 and 104 weeks at 100,000 users).
+"""B9: the review's cost against the length of the history (13, 26, 52 and 104 weeks at 100,000 users).
 
 A review reads the week, the week before and the windows its rules declare, and takes the trend's earlier weeks
 from the weekly aggregates the store keeps (issue 24): its cost should not grow with the history. For each
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     lengths: dict[str, Any] = {}
     for weeks in args.weeks:
         weeks += weeks % 2  # the synthetic history repeats two weeks
-        print(f"B8: {args.users} users, {weeks} weeks of history: building or reusing the store ...", flush=True)
+        print(f"B9: {args.users} users, {weeks} weeks of history: building or reusing the store ...", flush=True)
         root = synth.build(args.users, end, weeks=weeks, progress=False)
         size = synth.sizes(root)
         t0 = time.perf_counter()
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs),
         }
         print(
-            f"B8 {weeks} weeks: {size['audit']} audit rows; first review {first['wall_s']} s; review "
+            f"B9 {weeks} weeks: {size['audit']} audit rows; first review {first['wall_s']} s; review "
             f"{best['wall_s']} s (runs {lengths[str(weeks)]['runs_wall_s']}), peak RSS "
             f"{lengths[str(weeks)]['peak_rss_mb_max']} MB; phases {best['phases_s']}",
             flush=True,
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             e["wall_s"] <= TARGET_100K[0] and e["peak_rss_mb_max"] <= TARGET_100K[1] for e in entries
         )
     print(
-        f"B8: the review at {longest['weeks']} weeks takes {ratio} × the review at {shortest['weeks']} weeks "
+        f"B9: the review at {longest['weeks']} weeks takes {ratio} × the review at {shortest['weeks']} weeks "
         f"(target ≤ {GROWTH})",
         flush=True,
     )

@@ -17,6 +17,7 @@ from .prepare import ReviewData
 from .reads import ALL_HISTORY, REVIEW_READS, Reads, Span, days, hours, spans
 from .rules_blocked import find_blocked_users
 from .rules_leaked import find_leaked_credentials_remediated, find_leaked_credentials_unremediated
+from .rules_policy import find_configuration_gap, find_sspr_policy_changes, find_writeback_disabled
 from .rules_registration import find_registration_gaps
 from .rules_resets import find_admin_password_resets, find_helpdesk_resets
 from .rules_spikes import find_reset_spikes, spike_lookback
@@ -73,6 +74,21 @@ RULES: Final[Mapping[str, Rule]] = {
             ("registration",),
             reads=(Reads("audit", days("new_ip_lookback_days")), Reads("audit", ALL_HISTORY, summary="methods")),
         ),
+        Rule(
+            "sspr_policy_changed",
+            find_sspr_policy_changes,
+            (("audit",),),
+            ("risk",),
+            reads=(Reads("audit", hours("policy_chain_hours")), Reads("risk", hours("policy_chain_hours"))),
+        ),
+        Rule(
+            "password_writeback_disabled",
+            find_writeback_disabled,
+            (("audit",),),
+            ("risk", "policy"),
+            reads=(Reads("audit", hours("policy_chain_hours")), Reads("risk", hours("policy_chain_hours"))),
+        ),
+        Rule("configuration_gap", find_configuration_gap, (("audit", "policy"),)),
     )
 }
 
