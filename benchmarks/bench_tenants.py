@@ -1,4 +1,4 @@
-"""B9 Many tenants (issue 26): ``sspr-review fetch --tenants`` with ``--parallel 4`` against one tenant after another,
+"""B10 Many tenants (issue 26): ``sspr-review fetch --tenants`` with ``--parallel 4`` against one tenant after another,
 and the memory of a many-tenant run as the number of tenants grows.
 
 Parallel fetch: the test Graph server (``tests/support/graph_server``) serves ``--tenants`` demo tenants, one per

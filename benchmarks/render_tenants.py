@@ -1,4 +1,4 @@
-"""The B9 section of docs/benchmarks.md (``benchmarks/bench_tenants.py``'s results), for render.py."""
+"""The B10 section of docs/benchmarks.md (``benchmarks/bench_tenants.py``'s results), for render.py."""
 
 from __future__ import annotations
 
@@ -16,22 +16,22 @@ def _met(r: dict[str, Any]) -> tuple[bool, bool, bool]:
 
 
 def tenants_missed(r: dict[str, Any] | None) -> list[str]:
-    """B9's missed targets, for the "Targets missed" section."""
+    """B10's missed targets, for the "Targets missed" section."""
     if not r:
         return []
     fast, no_429, flat = _met(r)
     notes = []
     if not fast:
         notes.append(
-            f"B9: --parallel 4 is {r['fetch']['speedup']:.2f} × faster than one tenant after another, not 3 ×: "
+            f"B10: --parallel 4 is {r['fetch']['speedup']:.2f} × faster than one tenant after another, not 3 ×: "
             f"each tenant waits at least {r['fetch']['tenant_lower_bound_s']:.0f} s on its Graph budget, which "
             "parallel tenants overlap, while their start-up and normalisation share two cores; on a loaded "
             "machine, or with small tenants, the CPU part dominates."
         )
     if not no_429:
-        notes.append("B9 received 429s: a tenant's requests were admitted late by a loaded server (see B1).")
+        notes.append("B10 received 429s: a tenant's requests were admitted late by a loaded server (see B1).")
     if not flat:
-        notes.append("B9: the peak memory of review --tenants grew with the number of tenants.")
+        notes.append("B10: the peak memory of review --tenants grew with the number of tenants.")
     return notes
 
 
@@ -53,7 +53,7 @@ def tenants_section(r: dict[str, Any]) -> list[str]:
     one, four = fetch["runs"]["1"], fetch["runs"]["4"]
     fast, no_429, flat = _met(r)
     lines = [
-        "## B9 Many tenants",
+        "## B10 Many tenants",
         "",
         f"`sspr-review fetch --tenants` over **{fetch['tenants']}** demo tenants of {fetch['users']:,} users behind "
         "one test Graph server, which serves each tenant by its bearer token (shaped like Entra ID's, its `tid` "
