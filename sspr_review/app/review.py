@@ -21,7 +21,10 @@ def review_week(store: Store, config: Config, window: ReviewWindow, *, compare: 
     every finding is new."""
     settings = config.analysis_settings()
     with lean_arrow_memory():
+        found = len(store.found)
         inputs = load_inputs(store, config, window, compare=compare)
+        if len(store.found) > found:  # a file read was damaged: quarantined, its data is no longer covered
+            inputs = load_inputs(store, config, window, compare=compare)
         inputs = prepare_inputs(inputs, settings)
         release_arrow_memory()
         return build_review(inputs, settings)
