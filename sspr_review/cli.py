@@ -13,34 +13,33 @@ first load what only another command needs.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from . import exits
 from .core import config as config_mod
 from .core.errors import (
-    AuthError,
     ConfigError,
-    CopyRefused,
-    InputError,
-    NotebookFailed,
-    SsprReviewError,
-    StoreError,
-    ToolchainMissing,
 )
 from .core.vocabulary import SEVERITIES
+from .exits import (
+    EXIT_AUTH,
+    EXIT_FETCH,
+    EXIT_FINDINGS,
+    EXIT_INPUT,
+    EXIT_MAIL,
+    EXIT_STORE,
+)
+from .exits import exit_codes as _exit_codes
+from .exits import fail as _fail
 from .lab import check_jupyterlab, lab_command, lab_environment, sync_working_copies, working_folder
 from .report.notebooks import copy_notebooks
 from .sources import PROVIDERS
-
-EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS, EXIT_MAIL = 2, 3, 4, 5, 6, 7, 8
-EXIT_INPUT = EXIT_STORE  # input files or records that cannot be read (named; the readable ones still land)
 
 config_option = click.option(
     "--config",
@@ -71,30 +70,6 @@ files_option = click.option(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder of Graph JSON saved from Graph Explorer or 'az rest' (with --source files).",
 )
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"sspr-review: {message}", err=True)
-    sys.exit(code)
-
-
-@contextlib.contextmanager
-def _exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
-    """Turn the kit's errors into the documented exit codes, with the message (and its fix) on stderr."""
-    try:
-        yield
-    except (ConfigError, CopyRefused) as exc:
-        _fail(str(exc), EXIT_CONFIG)
-    except AuthError as exc:
-        _fail(f"authentication failed: {exc}", EXIT_AUTH)
-    except (StoreError, InputError) as exc:
-        _fail(str(exc), EXIT_STORE)
-    except NotebookFailed as exc:
-        _fail(f"report notebook failed: {exc}", EXIT_NOTEBOOK)
-    except ToolchainMissing as exc:
-        _fail(f"cannot build the reports: {exc} (sspr-review doctor checks the installation)", EXIT_NOTEBOOK)
-    except SsprReviewError as exc:
-        _fail(f"{prefix}{exc}", other)
 
 
 def _config(config_path: Path | None, store_path: Path | None = None, **overrides: Any) -> config_mod.Config:
@@ -133,12 +108,27 @@ def _summary(ws: Any, week_ending: str | None) -> Any:
     return review
 
 
+def _store_damage(ws: Any, review: Any) -> None:
+    """Exit 4 when this command found the store damaged, or the week lacks data a damaged file held (named)."""
+    from .app.store_health import damage_message  # lazy: the store loads pandas, which --help must not
+
+    if message := damage_message(ws.store, review.coverage.values()):
+        _fail(message, EXIT_STORE)
+
+
 def _outcome(result: Any, ws: Any, tail: str) -> None:
     """Exit 5 once when Graph rejected the token part-way (a 401), else 4 when input records could not be read
-    (listed; the others landed), else 3 when a source had no data."""
-    rejected = [o for o in result.outcomes.values() if o.kind == "auth"]
-    if rejected:
-        _fail(f"authentication failed: {rejected[0].reason}", EXIT_AUTH)
+    (listed; the others landed) or data of damaged files could not be recovered, else 3 when a source had no
+    data."""
+    rejected = [o.reason if o.kind == "auth" else o.rejected for o in result.outcomes.values()]
+    if reason := next((r for r in rejected if r), ""):  # a 401 on a whole kind or on a part of one
+        _fail(f"authentication failed: {reason}", EXIT_AUTH)
+    if result.unrecovered:
+        _fail(
+            "data of damaged store files could not be recovered (each file is in "
+            f"{ws.store.path / 'quarantine'} with a note):" + "".join(f"\n  {line}" for line in result.unrecovered),
+            EXIT_STORE,
+        )
     missing = ", ".join(name for name, o in result.outcomes.items() if not o.ok)
     unreadable = result.report.unreadable
     if unreadable:
@@ -166,7 +156,8 @@ week_option = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="sspr-review")
-def main() -> None:
+@click.option("--verbose", is_flag=True, help="Also print the Python traceback of a failure.")
+def main(verbose: bool) -> None:
     """Weekly review of Microsoft Entra ID self-service password reset (SSPR).
 
     Fetches SSPR audit events, risk detections, registration state and administrator roles from
@@ -181,7 +172,9 @@ def main() -> None:
     How reason texts classify:    sspr-review reasons --from-store --config config.toml
     The notebooks, for JupyterLab: sspr-review notebooks DIR
     Explore in JupyterLab:        sspr-review lab
+    Check the store's files:      sspr-review store verify --config config.toml
     """
+    exits.verbose = verbose
 
 
 @main.command()
@@ -378,6 +371,7 @@ def review(
     if json_path is not None:
         write_findings(result, json_path)
         click.echo(f"findings.json written to {json_path}")
+    _store_damage(ws, result)
 
 
 @main.command("notebooks")
@@ -435,20 +429,56 @@ def status(config_path: Path | None, store_path: Path | None, source: str, as_js
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    click.echo(f"Store {info['path']}")
-    if info["tenant"]:
-        click.echo(f"Tenant {info['tenant'].get('name')} ({info['tenant'].get('id')})")
-    for name, entry in info["sources"].items():
-        if entry["intervals"]:
-            held = "; ".join(f"{a[:16]} → {b[:16]}" for a, b in entry["intervals"])
-        elif entry["snapshots"]:
-            held = f"{entry['snapshots']} snapshots, newest {entry['latest_snapshot'][:16]}"
-        else:
-            held = "nothing yet"
-        click.echo(f"  {name:<13} {held}")
-        if entry["last_failure"]:
-            failure = entry["last_failure"]
-            click.echo(f"  {'':<13} last failure ({failure['kind']}, {failure['at'][:16]}): {failure['reason']}")
+    from .app.store_health import status_lines  # lazy: the store loads pandas, which --help must not
+
+    for line in status_lines(info):
+        click.echo(line)
+
+
+@main.group("store")
+def store_group() -> None:
+    """Check the history store's files (verify), or quarantine the damaged ones and rebuild what can be (repair)."""
+
+
+@store_group.command("verify")
+@config_option
+@store_option
+@source_option
+def store_verify(config_path: Path | None, store_path: Path | None, source: str) -> None:
+    """Check every file of the store against its manifest (size, checksum, rows, columns); change nothing.
+    Exit 4 when a file is damaged, each named: 'sspr-review store repair' repairs the store."""
+    from .app.store_health import verify_store  # lazy: the store loads pandas, which --help must not
+
+    ws = _workspace(config_path, store_path, source)
+    with _exit_codes():
+        lines, damaged = verify_store(ws.store)
+    click.echo("\n".join(lines))
+    if damaged:
+        _fail("the store is damaged: 'sspr-review store repair' quarantines the damaged files and rebuilds", EXIT_STORE)
+
+
+@store_group.command("repair")
+@config_option
+@store_option
+@source_option
+@files_option
+@click.option("--fetch/--no-fetch", "do_fetch", default=True, help="Fetch afterwards (default).")
+@progress_option
+def store_repair(
+    config_path: Path | None, store_path: Path | None, source: str, files: Path | None, do_fetch: bool, **kw: Any
+) -> None:
+    """Move every damaged file to the store's quarantine/ folder (with a note), rebuild coverage.json from the
+    files when it is damaged, then fetch: what the source still holds of the damaged files' data is read again
+    and new snapshots are taken; what it no longer holds is named (exit 4)."""
+    from .app.store_health import repair_store  # lazy: the store loads pandas, which --help must not
+
+    ws = _workspace(config_path, store_path, source, files)
+    with _exit_codes():
+        click.echo("\n".join(repair_store(ws.store)))
+        result = ws.update(progress=kw["progress"]) if do_fetch else None
+    if result is not None:
+        click.echo("\n".join(result.lines()))
+        _outcome(result, ws, "see the reasons above")
 
 
 def _tsv_field(value: object) -> str:

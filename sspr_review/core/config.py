@@ -38,6 +38,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
+from .files import machine_problem
 from .settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
@@ -392,6 +393,13 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
             raise ConfigError(f"config file {file} does not exist; copy config.example.toml there to start") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"config file {file} is not UTF-8 text (byte {exc.start}: 0x{exc.object[exc.start]:02x}); save it as "
+                "UTF-8 (in Notepad: Save As, Encoding UTF-8)"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"config file {file} cannot be read: {machine_problem(exc)}") from None
         for section, values in raw.items():
             if section not in SECTIONS:
                 raise ConfigError(f"{file}: unknown section [{section}]{_suggest(section, SECTIONS)}")
@@ -415,6 +423,12 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
         raise ConfigError(_describe(exc, origin, variables)) from None
     try:
         cfg.analysis_settings()
+    except ValidationError as exc:  # pydantic's wording (types, ArgsKwargs, links) is not for users: the message
+        said = [
+            f"{'.'.join(map(str, e['loc'])) + ': ' if e['loc'] else ''}{str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors()
+        ]
+        raise ConfigError(f"invalid configuration ({origin}): [analysis] {'; '.join(said)}") from None
     except ValueError as exc:
         raise ConfigError(f"invalid configuration ({origin}): [analysis] {exc}") from None
     _warn_unknown(env, cfg)
