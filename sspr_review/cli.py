@@ -369,7 +369,8 @@ def review(
         ws.ensure_store()  # as the notebooks do: build the demo store, or wait for the build in flight
         result = _summary(ws, week_ending)
     if json_path is not None:
-        write_findings(result, json_path)
+        with _exit_codes():
+            write_findings(result, json_path)
         click.echo(f"findings.json written to {json_path}")
     _store_damage(ws, result)
 

@@ -50,7 +50,7 @@ import pyarrow.parquet as pq
 from ...core import schema
 from ...core.coverage import DEFAULT_SNAPSHOT_TOLERANCE_DAYS, Coverage, describe_offset
 from ...core.errors import StoreDamaged, StoreError
-from ...core.files import atomic_write, write_json, write_parquet
+from ...core.files import atomic_write, machine_problem, write_json, write_parquet
 from ...core.timefmt import iso_z, parse_iso
 from ...core.vocabulary import DATA_KINDS, TIMED_KINDS
 from . import damage, quarantine
@@ -558,10 +558,11 @@ class Store:
                 doc = coverage_from_files(timed, snaps, why, at)
                 write_json(self.path / "coverage.json", doc)
                 return doc
-        except (StoreError, OSError):
+        except (StoreError, OSError) as exc:
+            held = machine_problem(exc) if isinstance(exc, OSError) else "another fetch is writing the store"
             raise StoreError(
-                f"{self.path / 'coverage.json'} is damaged ({why}) and another fetch is writing the store: run "
-                "'sspr-review store repair' when it has finished (it rebuilds the file from the stored data)"
+                f"{self.path / 'coverage.json'} is damaged ({why}) and cannot be rebuilt now ({held}): run "
+                "'sspr-review store repair' when it can (it rebuilds the file from the stored data)"
             ) from None
 
     def document(self) -> dict[str, Any]:

@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from ...core import schema
 from ...core.errors import StoreDamaged
-from ...core.files import fsync_folder, private_dir, write_json
+from ...core.files import fsync_folder, naming, private_dir, write_json
 
 MANIFEST: Final = "manifest.json"
 MANIFEST_FORMAT: Final = 1
@@ -211,8 +211,9 @@ class Integrity:
         tmp = path.parent / f".tmp-{uuid.uuid4().hex}{path.suffix}"
         rel = self.rel(path)
         try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            write(tmp)
+            with naming(path):
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                write(tmp)
             fd = os.open(tmp, os.O_RDONLY)
             try:
                 os.fsync(fd)
