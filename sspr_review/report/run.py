@@ -36,7 +36,7 @@ from ..app.fetching import FetchResult
 from ..app.notebook import notebook_parameters
 from ..app.workspace import Workspace
 from ..core.errors import NotebookFailed
-from ..core.files import private_dir
+from ..core.files import naming, private_dir
 from ..core.vocabulary import SEVERITIES
 from . import notebooks, outputs
 
@@ -89,7 +89,8 @@ def run(
     folder = out / f".{week}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     folder.mkdir(mode=0o700)
     try:
-        html = _build(ws, week, folder, final, timings, log)
+        with naming(out):  # a full disk while papermill or nbconvert writes: name the out folder
+            html = _build(ws, week, folder, final, timings, log)
         t0 = time.perf_counter()
         log("writing findings.json and charts.json")
         findings = outputs.write_outputs(ws.review(week), folder)
