@@ -15,10 +15,11 @@ import contextlib
 import sys
 import traceback
 from collections.abc import Iterator
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
+from .cli_setup import CONFIG_KEY, VERBOSE_KEY
 from .core.errors import (
     AuthError,
     ConfigError,
@@ -30,6 +31,7 @@ from .core.errors import (
     ToolchainMissing,
 )
 from .core.files import machine_problem
+from .hints import auth_failure
 
 EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS, EXIT_MAIL = 2, 3, 4, 5, 6, 7, 8
 EXIT_INPUT = EXIT_STORE  # input files or records that cannot be read (named; the readable ones still land)
@@ -56,7 +58,8 @@ def exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
     except (ConfigError, CopyRefused) as exc:
         fail(str(exc), EXIT_CONFIG)
     except AuthError as exc:
-        fail(f"authentication failed: {exc}", EXIT_AUTH)
+        meta = ctx.meta if (ctx := click.get_current_context(silent=True)) is not None else {}
+        fail(auth_failure(exc, meta.get(CONFIG_KEY), verbose=meta.get(VERBOSE_KEY, False)), EXIT_AUTH)
     except (StoreError, InputError) as exc:
         fail(str(exc), EXIT_STORE)
     except NotebookFailed as exc:
@@ -67,3 +70,33 @@ def exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
         fail(f"{prefix}{exc}", other)
     except OSError as exc:
         fail(f"{prefix}{machine_problem(exc)}", EXIT_MACHINE)
+
+
+def outcome(result: Any, ws: Any, tail: str) -> None:
+    """Exit 5 once when Graph rejected the token part-way (a 401), else 4 when input records could not be read
+    (listed; the others landed) or data of damaged files could not be recovered, else 3 when a source had no
+    data."""
+    rejected = [o.reason if o.kind == "auth" else o.rejected for o in result.outcomes.values()]
+    if reason := next((r for r in rejected if r), ""):  # a 401 on a whole kind or on a part of one
+        fail(f"authentication failed: {reason}", EXIT_AUTH)
+    if result.unrecovered:
+        fail(
+            "data of damaged store files could not be recovered (each file is in "
+            f"{ws.store.path / 'quarantine'} with a note):" + "".join(f"\n  {line}" for line in result.unrecovered),
+            EXIT_STORE,
+        )
+    missing = ", ".join(name for name, o in result.outcomes.items() if not o.ok)
+    unreadable = result.report.unreadable
+    if unreadable:
+        if missing:
+            click.echo(f"sspr-review: no data from: {missing} ({tail})", err=True)
+        shown = "".join(f"\n  {r.line()}" for r in unreadable[:20])
+        more = f"\n  and {len(unreadable) - 20} more" if len(unreadable) > 20 else ""
+        fail(
+            f"{len(unreadable)} input {'record' if len(unreadable) == 1 else 'records'} could not be read and"
+            f" {'was' if len(unreadable) == 1 else 'were'} not stored (the readable ones landed; each is kept in"
+            f" {ws.store.path / 'rejects'} with the reason; fix or re-export them and fetch again):{shown}{more}",
+            EXIT_INPUT,
+        )
+    if missing:
+        fail(f"no data from: {missing} ({tail})", EXIT_FETCH)

@@ -16,7 +16,8 @@ converted first (``"6"`` → 6, ``"true"``/``"false"`` for switches), then check
 Relative paths follow one rule: a path written in the configuration file is relative to that file's folder;
 a path from the command line or the environment is relative to the current folder (:data:`PATH_KEYS`).
 
-See ``config.example.toml`` at the project root for every key with its default and meaning.
+See ``config.example.toml`` at the project root (what ``sspr-review init`` writes) for every key with its default and
+meaning.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
-from .files import machine_problem
+from .plain import unreadable_config, validation_errors
 from .settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,8 @@ class ReviewSettings(_Section):
     #: A week uses the registration, roles and policy snapshot nearest to its end; one further away than this is
     #: used but shown as approximate.
     snapshot_tolerance_days: float = Field(7.0, ge=0, le=366)
+    #: One further away than this is not used: the week has no such data (a data gap), not an approximate one.
+    snapshot_max_days: float = Field(35.0, ge=0, le=3660)
 
     @field_validator("timezone")
     @classmethod
@@ -174,6 +177,15 @@ class ReviewSettings(_Section):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone name such as 'Europe/London'") from None
+        return value
+
+    @field_validator("snapshot_max_days")
+    @classmethod
+    def _check_max(cls, value: float, info: Any) -> float:  # info: pydantic's ValidationInfo
+        if value < (tolerance := info.data.get("snapshot_tolerance_days", 0)):
+            raise ValueError(
+                f"{value:g} is less than snapshot_tolerance_days ({tolerance:g}): it must be at least that"
+            )
         return value
 
 
@@ -367,9 +379,11 @@ SYNONYMS: dict[str, dict[str, str]] = {
     "review": {"tz": "timezone", "zone": "timezone"},
     "graph": {"url": "base_url", "endpoint": "base_url", "retries": "max_retries", "timeout": "timeout_seconds"},
     "log_analytics": {"url": "endpoint", "workspace": "workspace_id", "retries": "max_retries"},
-    "mail": {"recipients": "to", "from": "sender", "host": "smtp_host", "port": "smtp_port", "server": "smtp_host"},
-    "store": {"folder": "path", "dir": "path", "directory": "path"},
-    "auth": {"tenant": "tenant_id", "client": "client_id", "app_id": "client_id", "certificate": "certificate_path"},
+    "mail": {"recipients": "to", "recipient": "to", "from": "sender", "from_address": "sender", "host": "smtp_host"}
+    | {"port": "smtp_port", "server": "smtp_host", "smtp_server": "smtp_host"},
+    "store": {"folder": "path", "dir": "path", "directory": "path", "location": "path"},
+    "auth": {"tenant": "tenant_id", "client": "client_id", "app_id": "client_id", "certificate": "certificate_path"}
+    | {"application_id": "client_id", "directory_id": "tenant_id", "secret": "client_secret_env"},
 }
 
 
@@ -390,16 +404,10 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
             with file.open("rb") as fh:
                 raw = tomllib.load(fh)
         except FileNotFoundError:
-            raise ConfigError(f"config file {file} does not exist; copy config.example.toml there to start") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file} is not valid TOML: {exc}") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"config file {file} is not UTF-8 text (byte {exc.start}: 0x{exc.object[exc.start]:02x}); save it as "
-                "UTF-8 (in Notepad: Save As, Encoding UTF-8)"
-            ) from None
-        except OSError as exc:
-            raise ConfigError(f"config file {file} cannot be read: {machine_problem(exc)}") from None
+            hint = f"write a commented one with 'sspr-review init {file}' (or try the kit without one: --source demo)"
+            raise ConfigError(f"config file {file} does not exist: {hint}") from None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(unreadable_config(file, exc)) from None
         for section, values in raw.items():
             if section not in SECTIONS:
                 raise ConfigError(f"{file}: unknown section [{section}]{_suggest(section, SECTIONS)}")
@@ -423,14 +431,8 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
         raise ConfigError(_describe(exc, origin, variables)) from None
     try:
         cfg.analysis_settings()
-    except ValidationError as exc:  # pydantic's wording (types, ArgsKwargs, links) is not for users: the message
-        said = [
-            f"{'.'.join(map(str, e['loc'])) + ': ' if e['loc'] else ''}{str(e['msg']).removeprefix('Value error, ')}"
-            for e in exc.errors()
-        ]
-        raise ConfigError(f"invalid configuration ({origin}): [analysis] {'; '.join(said)}") from None
-    except ValueError as exc:
-        raise ConfigError(f"invalid configuration ({origin}): [analysis] {exc}") from None
+    except ValueError as exc:  # pydantic's wording (types, ArgsKwargs, links) is not for users: plain words
+        raise ConfigError(f"invalid configuration ({origin}): [analysis] {validation_errors(exc)}") from None
     _warn_unknown(env, cfg)
     return cfg
 
@@ -523,7 +525,7 @@ def _warn_unknown(env: Mapping[str, str], cfg: Config) -> None:
         if name not in _warned:
             _warned.add(name)
             close = suggest_env(name)
-            hint = f"did you mean {close}?" if close else "see config.example.toml for the settings"
+            hint = f"did you mean {close}?" if close else "see config.example.toml ('sspr-review init' writes it)"
             log.warning("sspr-review: the environment variable %s is not a setting and is ignored; %s", name, hint)
 
 

@@ -439,7 +439,10 @@ class FetchRun:
         self.store.write_policy(data, self.now)
         error = data.get("passwordRuleSettingsError")
         missing = [f"password protection settings are not included: {error}"] if error else []
+        if data.get("authorizationPolicyError"):
+            missing.append(f"administrators' SSPR switch is not included: {data['authorizationPolicyError']}")
         outcome = self.outcomes["policy"]
-        outcome.partial, outcome.rejected = missing, str(error) if rejected else ""
+        outcome.partial = missing  # PARTIAL, naming the parts (issue 27.2)
+        outcome.rejected = str(error or data.get("authorizationPolicyError") or "") if rejected else ""
         self.store.record_snapshot("policy", self.now, missing)
         self.outcomes["policy"].records = sum(1 for v in data.values() if v)

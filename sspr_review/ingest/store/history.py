@@ -69,6 +69,7 @@ from .snapshots import (
     file_day,
     month_overlaps,
     parse_day,
+    too_far,
 )
 
 if TYPE_CHECKING:
@@ -327,15 +328,19 @@ class Store:
         end: datetime,
         *,
         tolerance: timedelta = timedelta(days=DEFAULT_SNAPSHOT_TOLERANCE_DAYS),
+        max_distance: timedelta | None = None,
     ) -> Coverage:
         """What the store holds of ``kind`` for ``[start, end)``, with the parts of the snapshot used that
         could not be read (``missing``).
 
         A snapshot kind (registration, roles, policy) uses the snapshot :func:`choose_snapshot` picks for the
-        window's end; beyond ``tolerance`` from it the coverage is ``approximate`` (still used). Only a kind
-        with no snapshot at all has no coverage.
+        window's end; beyond ``tolerance`` from it the coverage is ``approximate`` (still used), beyond
+        ``max_distance`` (``[review] snapshot_max_days``) it is not used: the kind has no coverage, the reason naming
+        the nearest snapshot. A kind with no snapshot at all has none either.
         """
         cov = self._coverage(kind, start, end, tolerance)
+        if max_distance is not None and cov.offset is not None and abs(cov.offset) > max_distance:
+            return too_far(cov, max_distance)
         if kind in TIME_COLUMN:
             notes = self.notes(kind, start, end)
             return replace(cov, notes=notes) if notes else cov
@@ -474,6 +479,10 @@ class Store:
         if raw:
             wanted.append("raw")
         return files, wanted
+
+    def table_files(self, table: str) -> list[Path]:
+        """The files of ``table`` the store holds, oldest first (for readers that filter rows themselves)."""
+        return self._files(table, None, None)[0]
 
     def snapshot_days(self, table: str) -> list[datetime]:
         """The days (UTC midnight) of the stored snapshots of a snapshot table, oldest first."""
