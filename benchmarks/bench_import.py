@@ -1,4 +1,4 @@
-"""B9: peak memory of importing a big export with the files source (``fetch --source files``).
+"""B10: peak memory of importing a big export with the files source (``fetch --source files``).
 
 A folder holding one JSON Lines file of ``--records`` Graph directoryAudit events (each about 450 bytes, as
 Graph sends them; ids and times unique, a week's span) and the same events as one ``.json`` Graph response
@@ -123,13 +123,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for records in sorted(args.records):
             for fmt in ("jsonl", "json"):
                 folder = Path(tmp) / f"{fmt}-{records}"
-                print(f"B9: writing {records:,} audit events as {fmt} ...", flush=True)
+                print(f"B10: writing {records:,} audit events as {fmt} ...", flush=True)
                 size = write_export(folder, records, fmt)
-                print(f"B9: importing {size / 1e6:,.0f} MB of {fmt} ...", flush=True)
+                print(f"B10: importing {size / 1e6:,.0f} MB of {fmt} ...", flush=True)
                 store = Path(tmp) / f"store-{fmt}-{records}"
                 run = {"records": records, "format": fmt, "file_mb": round(size / 1e6, 1), **measure(folder, store)}
                 run["ok"] = run["peak_rss_mb"] < TARGET_MB
-                print(f"B9: {run}", flush=True)
+                print(f"B10: {run}", flush=True)
                 result["runs"].append(run)
                 (folder / f"audit.{fmt}").unlink()
     common.save("import", result)

@@ -88,9 +88,12 @@ def write_json(path: Path, data: Any, atomic: Atomic = atomic_write) -> None:
     atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n"))
 
 
-def write_parquet(path: Path, frame: pd.DataFrame, atomic: Atomic = atomic_write) -> None:
-    """Write ``frame`` as zstd-compressed Parquet atomically to ``path``, readable by the owner only."""
-    atomic(path, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"))
+def write_parquet(
+    path: Path, frame: pd.DataFrame, atomic: Atomic = atomic_write, *, row_group_rows: int | None = None
+) -> None:
+    """Write ``frame`` as zstd-compressed Parquet atomically to ``path``, readable by the owner only (in row groups
+    of ``row_group_rows`` rows when given)."""
+    atomic(path, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd", row_group_size=row_group_rows))
 
 
 #: What to do about each failure of the machine, by errno name (the path is named before it).

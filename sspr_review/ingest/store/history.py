@@ -54,13 +54,15 @@ from ...core.files import atomic_write, machine_problem, write_json, write_parqu
 from ...core.timefmt import iso_z, parse_iso
 from ...core.vocabulary import DATA_KINDS, TIMED_KINDS
 from . import damage, quarantine
-from .compact import read_compact
+from .bounded import ROW_GROUP_ROWS, first_time, read_bounded
+from .compact import COMPACT_COLUMNS, read_compact
 from .integrity import Integrity
 from .intervals import Interval, merge_intervals
 from .lean_summary import clear_summary, snapshot_coverage, write_summary
 from .lock import write_lock
 from .reasons import last_failure, why_missing
 from .rebuild import coverage_from_files
+from .selfcheck import SelfChecking
 from .snapshots import (
     SNAPSHOT_FILES,
     SNAPSHOT_TABLES,
@@ -80,7 +82,7 @@ TIME_COLUMN: Final = {"audit": "activity_time", "risk": "detected_time"}
 FORMAT_VERSION: Final = 1
 
 
-class Store:
+class Store(SelfChecking):
     """One tenant's history. Readers need nothing; a writer holds :meth:`writing`."""
 
     def __init__(self, root: str | Path, tenant: str) -> None:
@@ -167,7 +169,7 @@ class Store:
                 merged = merged.sort_values(["last_updated_time", "fetched_at"], kind="stable", na_position="first")
             merged = merged.drop_duplicates("id", keep="last")
             merged = merged.sort_values([TIME_COLUMN[table], "id"], kind="stable").reset_index(drop=True)
-            write_parquet(path, merged, self.integrity.write)
+            write_parquet(path, merged, self.integrity.write, row_group_rows=ROW_GROUP_ROWS)
         return new_ids
 
     def write_snapshot(self, table: str, frame: pd.DataFrame, day: datetime) -> None:
@@ -430,12 +432,18 @@ class Store:
     ) -> pd.DataFrame:
         """Rows of ``table`` in ``[start, end)`` (by time column, or by snapshot day), typed per the schema.
 
+        A time range reads only the month files it touches, as one Arrow dataset filtered on the time column
+        (row groups outside the range are skipped; see :mod:`.bounded`).
+
         ``raw=True`` adds the ``raw`` JSON text column. ``compact=True`` returns the string columns whose values
         repeat (activity names, reasons, user ids and UPNs on events) as categoricals: the same values in a
         fraction of the memory, for a year of a large tenant (each distinct text is held once; see
         :func:`~sspr_review.ingest.store.compact.read_compact`).
         """
         files, wanted = self._files(table, start, end, columns, raw)
+        if table in TIME_COLUMN and (start is not None or end is not None):
+            categorical = COMPACT_COLUMNS[table] if compact else frozenset()
+            return read_bounded(files, table, wanted, TIME_COLUMN[table], start, end, categorical=sorted(categorical))
         if compact:
             return read_compact(files, table, wanted, start, end, TIME_COLUMN.get(table))
         frames = []
@@ -480,6 +488,18 @@ class Store:
             wanted.append("raw")
         return files, wanted
 
+    def first_time(self, table: str) -> datetime | None:
+        """The time of the first dated row of a time-ranged table (from the files' statistics), ``None`` when it
+        holds none."""
+        if table not in TIME_COLUMN:
+            raise StoreError(f"{table} is not a time-ranged table")
+        files, _ = self._files(table, None, None)
+        return first_time(files, TIME_COLUMN[table])
+
+    def files(self, table: str, start: datetime | None = None, end: datetime | None = None) -> list[Path]:
+        """The data files of ``table`` a read of ``[start, end)`` opens (month files, or snapshot days)."""
+        return self._files(table, start, end)[0]
+
     def table_files(self, table: str) -> list[Path]:
         """The files of ``table`` the store holds, oldest first (for readers that filter rows themselves)."""
         return self._files(table, None, None)[0]
@@ -504,52 +524,6 @@ class Store:
                 yield pq.read_table(file, columns=wanted)
 
     # ---------------------------------------------------------------- integrity
-    def checked(self, files: list[Path]) -> list[Path]:
-        """The files that pass their check (:meth:`.Integrity.check`); a damaged one is quarantined and left out."""
-        good = []
-        for file in files:
-            try:
-                self.integrity.check(file)
-            except FileNotFoundError:
-                continue
-            except StoreDamaged as exc:
-                self.found_damage(exc)
-                continue
-            good.append(file)
-        return good
-
-    def found_damage(self, exc: StoreDamaged) -> None:
-        """Quarantine a damaged file (:meth:`_quarantine`), taking the write lock if no fetch holds it; while one
-        does, the file is left out of this process's reads and coverage, and the next fetch quarantines it."""
-        if any(d.file == exc.file for d in self.found):
-            return
-        self.found.append(exc)
-        if self._locked:
-            self._quarantine(exc)
-            return
-        try:
-            with self.writing():
-                self._quarantine(exc)
-        except (StoreError, OSError):
-            self._held.append(exc)
-
-    def _quarantine(self, exc: StoreDamaged) -> None:
-        """Take the file's data out of the coverage (first: a crash then never leaves coverage without its data),
-        then move it to ``quarantine/`` with a note, then drop it from the manifest."""
-        at = datetime.now(UTC)
-        rows = self.integrity.rows(exc.file)
-        kind = damage.kind_of(exc.file)
-        removed: list[damage.Span] = []
-        if kind is not None:
-
-            def change(entry: dict[str, Any]) -> None:
-                removed.extend(damage.take_out(entry, kind, exc.file, exc.why, rows, at))
-
-            self._update(kind, change)
-        note = {"kind": kind, "why": exc.why, "rows": rows, "intervals": [[iso_z(a), iso_z(b)] for a, b in removed]}
-        quarantine.move(self.path, exc.file, note, at)
-        self.integrity.forget(exc.file)
-
     def _rebuild_coverage(self, why: str) -> dict[str, Any]:
         """A damaged coverage.json, when the write lock can be had: quarantined first (a crash then leaves a store
         that claims nothing), then rebuilt from the files that pass their check (:mod:`.rebuild`)."""
@@ -577,21 +551,3 @@ class Store:
     def document(self) -> dict[str, Any]:
         """coverage.json as read (each kind's entry with its defaults; a damaged one rebuilt when it can be)."""
         return self._coverage_doc()
-
-    def damage_records(self) -> dict[str, list[dict[str, Any]]]:
-        """Per kind of data, the damage records that still take data out of its coverage (:mod:`.damage`)."""
-        sources = self._coverage_doc()["sources"]
-        return {kind: found for kind in DATA_KINDS if (found := damage.records(sources[kind]))}
-
-    def settle_damage(self, kind: str, file: str, lost: int | None) -> None:
-        """A fetch re-read what the source holds of ``file``'s data: ``lost`` records stay lost; ``None``: none."""
-
-        def change(entry: dict[str, Any]) -> None:
-            for record in entry.get("damaged", []):
-                if record.get("file") == file and lost is None:
-                    record["intervals"] = []
-                elif record.get("file") == file:
-                    record["lost"] = lost
-            entry["damaged"] = damage.records(entry)
-
-        self._update(kind, change)
