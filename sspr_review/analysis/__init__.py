@@ -15,7 +15,8 @@ by the rules), the rules by family (:mod:`.rules_resets`, :mod:`.rules_blocked`,
 :mod:`.rules_writeback`, :mod:`.rules_registration`, :mod:`.takeover`), :mod:`.registry` (every rule and the
 kinds of data it needs, running them, data gaps), :mod:`.compare` (week-over-week: new, continuing, resolved),
 :mod:`.correlations` (risk detections against password resets, both ways), :mod:`.inputs` (what one review is
-built from), :mod:`.review` (one review and its findings.json) and :mod:`.lookups` (the accounts the rules look
+built from), :mod:`.review` (one review and its findings.json), :mod:`.verdict` (what needs the reviewer this week) and
+:mod:`.lookups` (the accounts the rules look
 up, for a lean registration snapshot).
 """
 
@@ -31,13 +32,14 @@ from .model import KINDS, SEVERITIES, Finding, Rule, finding_from_dict, finding_
 from .prepare import ReviewData, prepare, privileged_lookup
 from .reasons import END_STATES, METHODS, STAGES, ReasonRule, classify_reasons, reason_rules
 from .registry import RULES, data_gaps, evaluate
-from .review import SCHEMA_VERSION, Review, build_review, findings_json, findings_schema
+from .review import SCHEMA_VERSION, Review, build_review, findings_json, findings_schema, verdict_of
 from .rules_blocked import find_blocked_users
 from .rules_leaked import find_leaked_credentials_remediated, find_leaked_credentials_unremediated
 from .rules_registration import find_registration_gaps
 from .rules_resets import find_admin_password_resets, find_helpdesk_resets, find_reset_spikes
 from .rules_writeback import find_writeback_failures
 from .takeover import find_phone_only_resets_new_ip, find_security_info_changes_after_reset, phone_only_unjudged
+from .verdict import Verdict, judge
 from .window import ReviewWindow, review_window
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "ReviewInputs",
     "ReviewWindow",
     "Rule",
+    "Verdict",
     "activity_kind",
     "build_review",
     "classify_events",
@@ -89,6 +92,7 @@ __all__ = [
     "fingerprint",
     "flows",
     "holds_data",
+    "judge",
     "phone_only_unjudged",
     "prepare",
     "prepare_inputs",
@@ -100,6 +104,7 @@ __all__ = [
     "risk_to_reset",
     "sort_findings",
     "unrecognised_reasons",
+    "verdict_of",
     "weekly_metrics",
     "window_metrics",
 ]
