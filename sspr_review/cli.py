@@ -122,6 +122,17 @@ def _report(result: Any, ws: Any) -> None:
         _summary(ws, None)
 
 
+def _verdict(doc: dict[str, Any]) -> None:
+    """The run's verdict and top actions, after where the reports are (findings.json carries it)."""
+    from .report.summary import verdict_lines  # lazy: the report loads pandas, which --help must not
+    from .report.verdict_words import of_document  # lazy: the report loads pandas, which --help must not
+
+    verdict = of_document(doc)
+    if verdict is not None:
+        for line in verdict_lines(verdict):
+            click.echo(line)
+
+
 def _summary(ws: Any, week_ending: str | None) -> Any:
     from .report.summary import review_lines  # lazy: the report loads pandas, which --help must not
 
@@ -311,10 +322,7 @@ def run(
     click.echo(f"Reports for the week ending {result.folder.name}:")
     for path in [*result.html, result.folder / "findings.json"]:
         click.echo(f"  {path.resolve()}")
-    counts: dict[str, int] = {}
-    for finding in result.findings.get("findings", []):
-        counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
-    click.echo("Findings: " + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none"))
+    _verdict(result.findings)
     if do_email:
         _email(ws.config, result.folder, dry_run)
     if result.fetch is not None:
