@@ -29,7 +29,7 @@ from ..core.vocabulary import SEVERITIES
 from ..core.wording import capitalised, count, shorten, words_list
 from .model import KINDS, Finding
 
-__all__ = ["TOP_ACTIONS", "Action", "DataIssue", "Verdict", "anchor", "judge"]
+__all__ = ["TOP_ACTIONS", "Action", "DataIssue", "Verdict", "anchor", "judge", "phrase", "urgency"]
 
 #: At most this many top actions.
 TOP_ACTIONS: Final = 5
@@ -251,12 +251,19 @@ def _groups(findings: Sequence[Finding]) -> list[list[Finding]]:
         if f.severity != "info":
             grouped.setdefault((f.kind, f.severity), []).append(f)
 
-    def urgency(key: tuple[str, str]) -> tuple[int, int, int]:
-        kind, severity = key
-        listed = URGENCY.index(kind) if kind in URGENCY else len(URGENCY)
-        return SEVERITIES.index(severity), listed, KINDS.index(kind) if kind in KINDS else len(KINDS)
+    return [grouped[key] for key in sorted(grouped, key=lambda key: urgency(*key))]
 
-    return [grouped[key] for key in sorted(grouped, key=urgency)]
+
+def urgency(kind: str, severity: str) -> tuple[int, int, int]:
+    """How urgent a group of findings of ``kind`` and ``severity`` is, as a sort key (most urgent first):
+    severity, then :data:`URGENCY`, then the report's order of kinds."""
+    listed = URGENCY.index(kind) if kind in URGENCY else len(URGENCY)
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES), listed, kind_order(kind)
+
+
+def kind_order(kind: str) -> int:
+    """A kind's place in the report's order (:data:`~.model.KINDS`; an unknown kind last)."""
+    return KINDS.index(kind) if kind in KINDS else len(KINDS)
 
 
 def _caveat(issues: Sequence[DataIssue]) -> str | None:
@@ -276,9 +283,15 @@ def _noun(kind: str, severity: str) -> tuple[str, str]:
     return FINDING_NOUNS.get(kind, (f"a {words} finding", f"{words} findings"))
 
 
+def phrase(kind: str, severity: str, n: int) -> str:
+    """``n`` findings of ``kind`` and ``severity`` in words: "a password-reset spike", "3 blocked users who may be
+    under attack", "4 leaked passwords not changed"."""
+    one, many = _noun(kind, severity)
+    return one if n == 1 else f"{n:,} {many}"
+
+
 def _phrase(group: Sequence[Finding]) -> str:
-    one, many = _noun(group[0].kind, group[0].severity)
-    return one if len(group) == 1 else f"{len(group):,} {many}"
+    return phrase(group[0].kind, group[0].severity, len(group))
 
 
 def _sentence(urgent: list[list[Finding]], other: list[list[Finding]], caveat: bool) -> str:

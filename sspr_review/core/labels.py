@@ -243,9 +243,9 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
         "in_progress": "in progress",
     },
     "reset_type": {
-        "sspr": "self-service",
-        "self_service": "self-service (SSPR)",
-        "admin": "by an administrator",
+        "sspr": "self-service reset",
+        "self_service": "self-service reset",
+        "admin": "administrator reset",
     },
     "remediation": {"sspr_reset": "reset by SSPR", "password_change": "changed their password"},
     "coverage_state": {
