@@ -165,3 +165,23 @@ def test_email_first_screen_carries_the_verdict(folder: Path, doc: dict[str, Any
     assert squash(verdict["sentence"]) in first
     assert f"{verdict['counts']['high']} high" in first
     assert [a for a in verdict["actions"][:3] if squash(a["do"]) in first] == verdict["actions"][:3]
+
+
+def test_the_demo_verdict_is_the_planted_story(folder: Path, doc: dict[str, Any]) -> None:
+    """Every critical or high finding of the demo's week is about planted cases: the background users produce
+    none (the verdict tells the story the README lists)."""
+    from datetime import UTC, datetime
+
+    from sspr_review.sources.demo.tenant import DemoTenant, Planted, PlantedUser
+
+    planted: Planted = DemoTenant(
+        users=600, weeks=6, end=datetime.fromisoformat(folder.name).replace(tzinfo=UTC)
+    ).planted
+    names: set[str] = set()
+    for value in vars(planted).values():
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, PlantedUser):
+                names |= {item.upn.lower(), item.display_name.lower()}
+    urgent = [f for f in doc["findings"] if f["severity"] in ("critical", "high")]
+    unplanted = [f["title"] for f in urgent if not {u.lower() for u in f["users"]} <= names]
+    assert urgent and unplanted == []
