@@ -26,6 +26,7 @@ from .flows import is_kind, unrecognised_reasons
 from .inputs import ReviewInputs, holds_data, prepared_data
 from .metrics import Metric, weekly_metrics, window_metrics
 from .model import Finding, finding_from_dict, finding_to_dict, sort_findings
+from .posture import PolicyState, policy_json, policy_state
 from .prepare import ReviewData, chosen_snapshots, complete_kinds, kind_gaps
 from .reasons import END_STATES
 from .registry import data_gaps, evaluate
@@ -86,6 +87,8 @@ class Review:
     #: The week's verdict, computed once by :func:`build_review` (``None`` for a review made by hand: see
     #: :func:`verdict_of`).
     verdict: Verdict | None = field(default=None, compare=False)
+    #: The SSPR configuration at the week's end: changes, last known values, posture (see :mod:`.posture`).
+    policy: PolicyState | None = field(default=None, repr=False, compare=False)
 
     def status(self, finding: Finding) -> str | None:
         """ "new" or "continuing" against the previous review; ``None`` without one."""
@@ -177,6 +180,7 @@ def build_review(inputs: ReviewInputs, settings: AnalysisSettings | None = None)
         data=data,
         not_judged=_not_judged(data, window, settings, not_evaluated),
         correlations=correlate(data, coverage, window, settings, history_start=history_start, weeks=len(weekly)),
+        policy=policy_state(data, window, settings, (history_start or {}).get("audit")),
     )
     return replace(review, verdict=judge(review.findings, review.coverage, review.status))
 
@@ -326,6 +330,7 @@ def findings_json(review: Review, *, generated_at: datetime | None = None) -> di
         "unrecognised_reasons": _records(review.unrecognised_reasons),
         "unknown_activities": _records(review.unknown_activities),
         "correlations": correlations_json(review.correlations),
+        "policy": policy_json(review.policy),
         "settings": plain(review.settings.as_dict()),
     }
     return doc

@@ -40,19 +40,23 @@ USERS_NAMED: Final = 3
 #: Severities that need the reviewer this week.
 URGENT: Final = ("critical", "high")
 #: Within a severity, which kind comes first: the data, then privileged accounts, a burst, passwords known to
-#: have leaked, takeover signals, blocked users, then the helpdesk, writeback and registration. A kind not listed
-#: (a new rule) comes after these, in the report's order (:data:`~.model.KINDS`).
+#: have leaked, the SSPR configuration weakened, takeover signals, blocked users, then the helpdesk, writeback,
+#: registration and the configuration's posture. A kind not listed (a new rule) comes after these, in the report's
+#: order (:data:`~.model.KINDS`); a kind without its words in :data:`DO` says the first sentence of its action.
 URGENCY: Final = (
     "data_gap",
     "admin_password_reset",
     "reset_spike",
     "leaked_credentials_unremediated",
+    "sspr_policy_changed",
+    "password_writeback_disabled",
     "security_info_changed_after_reset",
     "blocked_user",
     "phone_only_reset_new_ip",
     "helpdesk_reset",
     "writeback_failure",
     "registration_gap",
+    "configuration_gap",
 )
 
 #: What to do, in one short sentence, per kind: (for one finding, for several). The finding's own ``action`` says
@@ -325,6 +329,9 @@ def _do(group: Sequence[Finding]) -> str:
         if len(causes) == 1 and (cause := causes.pop()) in _WRITEBACK_DO:
             return _WRITEBACK_DO[cause]
         return "Fix password writeback on-premises: each cause's remedy is in the detail"
+    if first.kind == "sspr_policy_changed" and many and first.severity in URGENT:
+        who = words_list(sorted({u for f in group for u in f.users})) or "whoever made them"
+        return f"Confirm with {who}, through a known channel, that these changes were intended; if not, restore them"
     if first.kind == "registration_gap":
         if first.evidence.get("admins_not_capable"):
             return "Have the administrators register SSPR methods now, then run a registration campaign"

@@ -16,7 +16,8 @@ converted first (``"6"`` → 6, ``"true"``/``"false"`` for switches), then check
 Relative paths follow one rule: a path written in the configuration file is relative to that file's folder;
 a path from the command line or the environment is relative to the current folder (:data:`PATH_KEYS`).
 
-See ``config.example.toml`` at the project root for every key with its default and meaning.
+See ``config.example.toml`` at the project root (what ``sspr-review init`` writes) for every key with its default and
+meaning.
 """
 
 from __future__ import annotations
@@ -165,6 +166,8 @@ class ReviewSettings(_Section):
     #: A week uses the registration, roles and policy snapshot nearest to its end; one further away than this is
     #: used but shown as approximate.
     snapshot_tolerance_days: float = Field(7.0, ge=0, le=366)
+    #: One further away than this is not used: the week has no such data (a data gap), not an approximate one.
+    snapshot_max_days: float = Field(35.0, ge=0, le=3660)
 
     @field_validator("timezone")
     @classmethod
@@ -173,6 +176,15 @@ class ReviewSettings(_Section):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone name such as 'Europe/London'") from None
+        return value
+
+    @field_validator("snapshot_max_days")
+    @classmethod
+    def _check_max(cls, value: float, info: Any) -> float:  # info: pydantic's ValidationInfo
+        if value < (tolerance := info.data.get("snapshot_tolerance_days", 0)):
+            raise ValueError(
+                f"{value:g} is less than snapshot_tolerance_days ({tolerance:g}): it must be at least that"
+            )
         return value
 
 
@@ -366,9 +378,11 @@ SYNONYMS: dict[str, dict[str, str]] = {
     "review": {"tz": "timezone", "zone": "timezone"},
     "graph": {"url": "base_url", "endpoint": "base_url", "retries": "max_retries", "timeout": "timeout_seconds"},
     "log_analytics": {"url": "endpoint", "workspace": "workspace_id", "retries": "max_retries"},
-    "mail": {"recipients": "to", "from": "sender", "host": "smtp_host", "port": "smtp_port", "server": "smtp_host"},
-    "store": {"folder": "path", "dir": "path", "directory": "path"},
-    "auth": {"tenant": "tenant_id", "client": "client_id", "app_id": "client_id", "certificate": "certificate_path"},
+    "mail": {"recipients": "to", "recipient": "to", "from": "sender", "from_address": "sender", "host": "smtp_host"}
+    | {"port": "smtp_port", "server": "smtp_host", "smtp_server": "smtp_host"},
+    "store": {"folder": "path", "dir": "path", "directory": "path", "location": "path"},
+    "auth": {"tenant": "tenant_id", "client": "client_id", "app_id": "client_id", "certificate": "certificate_path"}
+    | {"application_id": "client_id", "directory_id": "tenant_id", "secret": "client_secret_env"},
 }
 
 
@@ -389,7 +403,8 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
             with file.open("rb") as fh:
                 raw = tomllib.load(fh)
         except FileNotFoundError:
-            raise ConfigError(f"config file {file} does not exist; copy config.example.toml there to start") from None
+            hint = f"write a commented one with 'sspr-review init {file}' (or try the kit without one: --source demo)"
+            raise ConfigError(f"config file {file} does not exist: {hint}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file} is not valid TOML: {exc}") from None
         for section, values in raw.items():
@@ -509,7 +524,7 @@ def _warn_unknown(env: Mapping[str, str], cfg: Config) -> None:
         if name not in _warned:
             _warned.add(name)
             close = suggest_env(name)
-            hint = f"did you mean {close}?" if close else "see config.example.toml for the settings"
+            hint = f"did you mean {close}?" if close else "see config.example.toml ('sspr-review init' writes it)"
             log.warning("sspr-review: the environment variable %s is not a setting and is ignored; %s", name, hint)
 
 

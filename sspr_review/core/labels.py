@@ -96,10 +96,16 @@ FINDING_NOUNS: Final[Mapping[str, tuple[str, str]]] = {
         "security-info changes right after a reset",
     ),
     "phone_only_reset_new_ip": ("a phone-only reset from a new IP address", "phone-only resets from a new IP address"),
+    "sspr_policy_changed": ("a change to the SSPR configuration", "changes to the SSPR configuration"),
+    "password_writeback_disabled": ("a disabling of password writeback", "disablings of password writeback"),
     "admin_password_reset": ("an administrator password reset", "administrator password resets"),
     "helpdesk_reset": ("a helpdesk password reset", "helpdesk password resets"),
     "writeback_failure": ("a password-writeback failure cause", "password-writeback failure causes"),
     "registration_gap": ("a registration gap", "registration gaps"),
+    "configuration_gap": (
+        "an SSPR configuration below the recommendation",
+        "SSPR configurations below the recommendation",
+    ),
     "leaked_credentials_remediated": (
         "a leaked password changed by its user",
         "leaked passwords changed by their users",

@@ -18,6 +18,7 @@ from markupsafe import escape
 from ..analysis import spike_hours
 from ..core.labels import label, metric_label
 from ..core.reason_rules import METHODS, STAGES
+from .policy_marks import mark_policy_changes
 from .style import CHART_COLOURS, GREY, SERIES_COLOURS
 
 if TYPE_CHECKING:
@@ -292,6 +293,7 @@ def trend(review: Review, columns: list[str], title: str, *, y_title: str, perce
         fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     else:
         fig.update_yaxes(rangemode="tozero")
+    mark_policy_changes(fig, review)
     return fig
 
 

@@ -144,3 +144,40 @@ def test_a_kind_without_a_short_action_gets_the_first_sentence_of_its_own(monkey
     monkeypatch.setattr(verdict_module, "DO", {})  # as for a rule added later
     verdict = judge([finding("helpdesk_reset", "medium", 1)], coverage())
     assert verdict.actions[0].do == "Do the full thing for helpdesk_reset 1"
+
+
+def test_weakening_changes_to_the_sspr_configuration_come_after_leaks_and_say_these_changes() -> None:
+    """Issue 23's kinds in the verdict (merged from main): words for each kind, placed after the leaked passwords,
+    and a group of weakening changes asks about *these* changes of the administrators who made them."""
+    admin = "admin@contoso.example"
+    changes = [
+        Finding(
+            kind="sspr_policy_changed",
+            severity="high",
+            title=f"Setting {n} weakened by {admin}",
+            users=(admin,),
+            start=WINDOW.start + timedelta(hours=n),
+            end=None,
+            evidence={},
+            action=f"Confirm with {admin}, through a known channel, that this change was intended. Then more.",
+            fingerprint=fingerprint("sspr_policy_changed", n),
+        )
+        for n in range(3)
+    ]
+    findings = [*changes, *many("leaked_credentials_unremediated", "high", 2), finding("reset_spike", "high", 1)]
+    findings.append(finding("password_writeback_disabled", "high", 7))
+    verdict = judge(findings, coverage())
+    assert [a.kind for a in verdict.actions] == [
+        "reset_spike",
+        "leaked_credentials_unremediated",
+        "sspr_policy_changed",
+        "password_writeback_disabled",
+    ]
+    assert verdict.sentence == (
+        "A password-reset spike, 2 leaked passwords not changed, 3 changes to the SSPR configuration and "
+        "1 other urgent finding need you this week."
+    )
+    assert verdict.actions[2].do == (
+        f"Confirm with {admin}, through a known channel, that these changes were intended; if not, restore them"
+    )
+    assert verdict.actions[3].do == "Do the full thing for password_writeback_disabled 7"

@@ -10,6 +10,7 @@ The sections by family:
 - :mod:`.contents`: the reports' sections in order, the contents lists, where each finding kind is detailed
 - :mod:`.attention`: needs attention, every finding with what to do, by kind
 - :mod:`.weekly`: header, KPI tiles, charts, changes, configuration, data coverage, explore
+- :mod:`.sspr_config`: the SSPR configuration (the week's changes and the posture) and a user's changes
 - :mod:`.findings`: blocked users, leaked credentials, takeover signals, admin/helpdesk resets, writeback
 - :mod:`.risk`: risk detections and password resets
 - :mod:`.user`: the user investigation
@@ -33,6 +34,7 @@ from .findings import (
 )
 from .render import MAX_USERS_SHOWN, display_frame, table
 from .risk import risk_and_resets
+from .sspr_config import sspr_configuration, user_policy_changes
 from .trends import TRENDS, leak_fix_trend, trend, trend_table, trends_header
 from .user import user_correlations, user_flows, user_profile, user_risk
 from .verdict import verdict
@@ -75,6 +77,7 @@ __all__ = [
     "open_review",
     "risk_and_resets",
     "setup",
+    "sspr_configuration",
     "table",
     "takeover_signals",
     "trend",
@@ -84,6 +87,7 @@ __all__ = [
     "unrecognised",
     "user_correlations",
     "user_flows",
+    "user_policy_changes",
     "user_profile",
     "user_risk",
     "verdict",

@@ -27,7 +27,7 @@ WEEKLY_SECTIONS: Final = (
     "Helpdesk resets and Temporary Access Passes",
     "Password writeback failures",
     "Compared with last week",
-    "Configuration",
+    "SSPR configuration",
     "Data coverage",
     "What the kit could not classify",
 )
@@ -55,6 +55,9 @@ DETAIL: Final = {
     "helpdesk_reset": "Helpdesk resets and Temporary Access Passes",
     "writeback_failure": "Password writeback failures",
     "registration_gap": "This week in numbers",
+    "sspr_policy_changed": "SSPR configuration",
+    "password_writeback_disabled": "SSPR configuration",
+    "configuration_gap": "SSPR configuration",
 }
 
 
