@@ -182,14 +182,14 @@ def _threshold(doc: Mapping[str, Any]) -> int:
 
 
 def top_actions(verdict: Verdict, ids: Identities) -> list[TopAction]:
-    """The verdict's top actions with their users and titles pseudonymised when configured."""
+    """The verdict's top actions with their users, titles and what to do pseudonymised when configured."""
     return [
         TopAction(
             severity=a.severity,
             headline=ids.text(a.headline),
             who=users_text(a, ids.user) if a.count > 1 or any(u not in a.headline for u in a.users) else "",
             status=a.status,
-            do=a.do,
+            do=ids.text(a.do),
         )
         for a in verdict.actions
     ]
