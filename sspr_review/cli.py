@@ -133,17 +133,6 @@ def _report(result: Any, ws: Any) -> None:
         _summary(ws, None)
 
 
-def _verdict(doc: dict[str, Any]) -> None:
-    """The run's verdict and top actions, after where the reports are (findings.json carries it)."""
-    from .report.summary import verdict_lines  # lazy: the report loads pandas, which --help must not
-    from .report.verdict_words import of_document  # lazy: the report loads pandas, which --help must not
-
-    verdict = of_document(doc)
-    if verdict is not None:
-        for line in verdict_lines(verdict):
-            click.echo(line)
-
-
 def _summary(ws: Any, week_ending: str | None) -> Any:
     from .report.summary import review_lines  # lazy: the report loads pandas, which --help must not
 
@@ -338,7 +327,10 @@ def run(
     click.echo(f"Reports for the week ending {result.folder.name}:")
     for path in [*result.html, result.folder / "findings.json"]:
         click.echo(f"  {path.resolve()}")
-    _verdict(result.findings)
+    from .report.summary import document_verdict_lines  # lazy: the report loads pandas, which --help must not
+
+    for line in document_verdict_lines(result.findings):
+        click.echo(line)
     if do_email:
         _email(ws.config, result.folder, dry_run)
     if result.fetch is not None:

@@ -3,7 +3,8 @@ the top actions first, then the data, the numbers and every finding."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..analysis import Verdict, verdict_of
 from ..core.labels import METRICS, label, metric_label
@@ -11,7 +12,7 @@ from ..core.vocabulary import KPIS
 from ..core.wording import capitalised, words_list
 from .numbers import change, meaning, number
 from .rollup import Rollup, distinct, roll_up, status_counts
-from .verdict_words import counts_text, users_text
+from .verdict_words import counts_text, of_document, users_text
 
 if TYPE_CHECKING:
     from ..analysis import Metric, Review
@@ -46,6 +47,13 @@ def verdict_lines(verdict: Verdict) -> list[str]:
             lines.append(f"     {'':<8} {clean(who)}")
         lines.append(f"     {'':<8} → {clean(action.do)}")
     return lines
+
+
+def document_verdict_lines(doc: Mapping[str, Any]) -> list[str]:
+    """:func:`verdict_lines` of findings.json's verdict (none for a document older than schema 1.2): what ``run``
+    prints after where the reports are."""
+    verdict = of_document(doc)
+    return [] if verdict is None else verdict_lines(verdict)
 
 
 def _coverage_lines(review: Review) -> list[str]:
