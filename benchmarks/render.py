@@ -9,6 +9,7 @@ from typing import Any
 
 import common
 import render_spikes
+from render_tenants import tenants_missed, tenants_section
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -395,6 +396,7 @@ def _missed(fetch: dict[str, Any] | None, analysis: dict[str, Any] | None, run: 
             f"B8: a start-up question takes 0.3 s or more (bare interpreter {up['python_s']:.3f} s, load average "
             f"{up['load_average']})" + (f", or imports {', '.join(heavy)}" if heavy else "") + "."
         )
+    notes += tenants_missed(common.load("tenants"))
     out = ["## Targets missed", ""]
     out += [f"- {n}" for n in notes] if notes else ["None in this run: every target above is met.", ""]
     return [*out, ""]
@@ -549,7 +551,7 @@ def render() -> str:
         "",
         "Written by `make bench` (`benchmarks/bench_fetch.py`, `bench_analysis.py`, `bench_run.py`, "
         "`bench_lean.py`, `bench_log_analytics.py`, `bench_spikes.py`, `bench_first_contact.py`, "
-        "`bench_history.py`; each can "
+        "`bench_history.py`, `bench_tenants.py`; each can "
         "be run alone and updates its section). These are measurements, not tests: the test suite stays fast "
         "and never times anything. Expect about 10 minutes for all of them, most of it the plain msgraph-sdk "
         "fetch of B1 and building the 500,000-user store the first time (cached afterwards).",
@@ -578,6 +580,9 @@ def render() -> str:
     history = common.load("history")
     if history:
         lines += _history(history)
+    tenants = common.load("tenants")
+    if tenants:
+        lines += tenants_section(tenants)
     lines += _missed(fetch, analysis, run)
     text = "\n".join(lines).rstrip() + "\n"
     common.DOCS.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,8 @@ Exit codes: 0 success; 2 bad usage or configuration; 3 a source could not be fet
 4 the store is unusable, or input files or records cannot be read (each named; the readable ones landed);
 5 authentication failed; 6 a report notebook failed, or a notebook,
 the report template or a Python kernel is missing;
-7 findings at or above ``run --fail-on`` exist; 8 the e-mail could not be sent; 1 ``doctor`` found a problem.
+7 findings at or above ``run --fail-on`` exist; 8 the e-mail could not be sent; 1 ``doctor`` found a problem;
+9 with ``--tenants``: one or more tenants failed or returned a partial result (:mod:`.fleet`).
 
 Each command imports the heavy machinery it uses when it runs (the workspace and the analyses with pandas,
 papermill and nbconvert, the mail composer), so that ``--help``, a usage error or ``sspr-review lab`` does not
@@ -23,7 +24,18 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from .cli_setup import CONFIG_KEY, VERBOSE_KEY, LazyChoice, init_command, providers, quiet_azure, verbose_option
+from .cli_setup import (
+    CONFIG_KEY,
+    VERBOSE_KEY,
+    config_option,
+    files_option,
+    init_command,
+    progress_option,
+    quiet_azure,
+    source_option,
+    store_option,
+    verbose_option,
+)
 from .core.errors import (
     AuthError,
     ConfigError,
@@ -35,6 +47,8 @@ from .core.errors import (
     ToolchainMissing,
 )
 from .core.vocabulary import SEVERITIES
+from .fleet_cli import notebook_jobs_option, out_option, tenants_option
+from .fleet_cli import week_option as portfolio_week_option
 from .hints import auth_failure, demo_beside, held_line, holds_nothing, nothing_to_review
 from .report.notebooks import copy_notebooks
 
@@ -43,39 +57,6 @@ if TYPE_CHECKING:
 
 EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS, EXIT_MAIL = 2, 3, 4, 5, 6, 7, 8
 EXIT_INPUT = EXIT_STORE  # input files or records that cannot be read (named; the readable ones still land)
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="SSPR_REVIEW_CONFIG",
-    help="TOML configuration file ('sspr-review init FILE' writes one). Env: SSPR_REVIEW_CONFIG.",
-)
-store_option = click.option(
-    "--store",
-    "store_path",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="History store folder; overrides [store] path.",
-)
-progress_option = click.option(
-    "--progress/--no-progress", default=None, help="Progress bars (default: on a terminal only)."
-)
-
-
-source_option = click.option(
-    "--source",
-    type=LazyChoice(providers),
-    metavar="NAME",
-    default="graph",
-    show_default=True,
-    help="graph: Microsoft Graph; demo: the built-in demo tenant; files: a folder of Graph JSON (--files); "
-    "log-analytics: audit and risk from the [log_analytics] workspace, the rest from Graph.",
-)
-files_option = click.option(
-    "--files",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of Graph JSON saved from Graph Explorer or 'az rest' (with --source files).",
-)
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -198,6 +179,7 @@ def main() -> None:
 
 
 @main.command()
+@tenants_option("fetch")
 @config_option
 @store_option
 @source_option
@@ -253,6 +235,7 @@ def demo(
 
 
 @main.command()
+@tenants_option("run", notebook_jobs_option)
 @config_option
 @store_option
 @source_option
@@ -280,6 +263,7 @@ def demo(
     "--dry-run", is_flag=True, help="With --email: write the message as weekly-review.eml instead of sending."
 )
 @progress_option
+@click.option("--notebook-slots", type=click.Path(file_okay=False, path_type=Path), hidden=True)  # run --tenants
 @verbose_option
 def run(
     config_path: Path | None,
@@ -293,6 +277,7 @@ def run(
     do_email: bool,
     dry_run: bool,
     progress: bool | None,
+    notebook_slots: Path | None,
 ) -> None:
     """Fetch, then build the week's reports: weekly-review.html, adoption-trends.html, the executed
     notebooks and findings.json, in OUT/<week ending>/.
@@ -303,6 +288,10 @@ def run(
     4 store unusable or input records unreadable (named);
     5 authentication failed; 6 a notebook failed, or a notebook, the report
     template or the kernel is missing; 7 --fail-on matched; 8 the e-mail could not be sent.
+
+    With --tenants FILE: every tenant's reports in OUT/<name>/<week ending>/, then the portfolio
+    (OUT/portfolio/<week ending>/portfolio.html and .json, most urgent tenant first); exit 9 when a tenant
+    failed or returned a partial result, else 8, else 7 (--fail-on over all tenants), else 0.
     """
     from .report.run import run as run_reports  # lazy: papermill and nbconvert are heavy
 
@@ -317,6 +306,7 @@ def run(
             fetch=do_fetch,
             progress=progress,
             log=lambda msg: click.echo(msg, err=True),
+            notebook_slots=notebook_slots,
         )
     if result.fetch is not None:
         for line in result.fetch.lines():
@@ -350,24 +340,29 @@ def _email(cfg: Config, folder: Path, dry_run: bool) -> None:
 
 
 @main.command()
+@tenants_option("email", out_option, portfolio_week_option)
 @config_option
 @store_option
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False)
 @click.option("--dry-run", is_flag=True, help="Write the message as FOLDER/weekly-review.eml instead of sending.")
 @verbose_option
-def email(config_path: Path | None, store_path: Path | None, folder: Path, dry_run: bool) -> None:
+def email(config_path: Path | None, store_path: Path | None, folder: Path | None, dry_run: bool) -> None:
     """E-mail the review in FOLDER (a report folder of 'sspr-review run') as configured in [mail].
 
     The body holds the data coverage, the findings that need attention with their actions, the KPIs against
     last week and the charts as inline images (rendered through a local Chromium; without one the body goes
     without images). The interactive HTML reports are attached unless configured off or pseudonymised.
     Transports: SMTP (STARTTLS by default; login from SSPR_REVIEW_SMTP_USERNAME/PASSWORD) or Microsoft Graph
-    sendMail (Mail.Send).
+    sendMail (Mail.Send). With --tenants: the portfolio run --tenants wrote, to [portfolio] to, and each
+    tenant's report to that tenant's own [mail] to.
     """
+    if folder is None:
+        raise click.UsageError("missing FOLDER: the report folder to e-mail (or --tenants FILE)")
     _email(_config(config_path, store_path), folder, dry_run)
 
 
 @main.command()
+@tenants_option("review")
 @config_option
 @store_option
 @source_option
@@ -419,6 +414,7 @@ def notebooks_command(folder: Path, force: bool) -> None:
 
 
 @main.command()
+@tenants_option("doctor")
 @config_option
 @click.option("--no-graph", is_flag=True, help="Skip the Microsoft Graph checks (e.g. to test only the mail relay).")
 @verbose_option
@@ -453,6 +449,7 @@ def doctor(config_path: Path | None, no_graph: bool) -> None:
 
 
 @main.command()
+@tenants_option("status")
 @config_option
 @store_option
 @source_option

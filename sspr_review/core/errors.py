@@ -5,7 +5,8 @@
     SsprReviewError                 anything the kit raises on purpose; ``str()`` says what and how to fix it
     ├── ConfigError                 a bad or unknown configuration key or value, or a bad command-line value
     ├── AuthError                   no credential could be built or no token acquired
-    │   └── TokenRejected           401: Graph rejected the token (also a SourceError, kind "auth")
+    │   ├── TokenRejected           401: Graph rejected the token (also a SourceError, kind "auth")
+    │   └── WrongTenant             the token, or Graph's organization, is another tenant than [auth] tenant_id
     ├── SourceError                 a source could not deliver data for a window
     │   ├── AccessDenied            403: the app lacks a named permission (or a workspace role)
     │   ├── LicenceRequired         403: the tenant lacks a named licence
@@ -114,6 +115,12 @@ class TokenRejected(AuthError, SourceError):
     """
 
     kind = "auth"
+
+
+class WrongTenant(AuthError):
+    """The credential gave a token for another tenant than ``[auth] tenant_id`` (its ``tid`` claim), or Graph
+    answered for another organization: nothing is fetched, since one customer's data would be reported under
+    another's name. An authentication failure (exit 5)."""
 
 
 class StoreError(SsprReviewError):

@@ -42,6 +42,7 @@ from ..core.errors import NotebookFailed
 from ..core.files import private_dir
 from ..core.vocabulary import SEVERITIES
 from . import notebooks, outputs
+from .slots import notebook_slot
 
 #: The notebooks ``run`` executes, in order: (notebook stem, HTML stem).
 RUN_NOTEBOOKS = ("weekly_review", "adoption_trends")
@@ -69,8 +70,10 @@ def run(
     fetch: bool = True,
     progress: bool | None = None,
     log: Callable[[str], None] = lambda _: None,
+    notebook_slots: Path | None = None,
 ) -> RunResult:
-    """Fetch (unless ``fetch`` is false), then build the week's reports into ``out/<week ending>/``.
+    """Fetch (unless ``fetch`` is false), then build the week's reports into ``out/<week ending>/``, the notebooks
+    executing while holding one of ``notebook_slots``' slots (:mod:`.slots`; none: unbounded).
 
     Raises :class:`~sspr_review.report.NotebookFailed` when a notebook fails and
     :class:`~sspr_review.core.errors.ToolchainMissing` (before fetching) when a notebook, the report template
@@ -98,7 +101,8 @@ def run(
         saved = save_review(review, folder)
         timings["review"] = time.perf_counter() - t0
         try:
-            html = _build(ws, week, folder, final, timings, log, saved)
+            with notebook_slot(notebook_slots, log):
+                html = _build(ws, week, folder, final, timings, log, saved)
         finally:
             saved.unlink(missing_ok=True)  # the notebooks ran: a copy of the week's data less in the reports
         t0 = time.perf_counter()

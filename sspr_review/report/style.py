@@ -33,6 +33,8 @@ SEVERITY_COLOURS: Final = {
 #: What a change means, on a tile or in the e-mail's numbers: good, bad, or neither (the metric's direction in
 #: :data:`sspr_review.core.labels.METRICS`).
 CHANGE_COLOURS: Final = {"good": GREEN, "bad": "#a50e0e", "neutral": GREY}
+#: Badge colour per tenant status in the portfolio (:mod:`sspr_review.report.portfolio`; white text on each).
+STATUS_COLOURS: Final = {"ok": GREEN, "partial": ORANGE, "failed": RED}
 #: Badge colour per status of the SSPR configuration's posture (``sspr-posture-<status>``, white text).
 POSTURE_COLOURS: Final = {"ok": GREEN, "deviates": RED, "unknown": GREY}
 #: Chart colours (:mod:`sspr_review.report.charts`): self-service against helpdesk, failed against passed.

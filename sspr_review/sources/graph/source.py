@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 
-from ...core.errors import SourceError, TokenRejected
+from ...core.errors import SourceError, TokenRejected, WrongTenant
 from ...core.vocabulary import PASSWORD_RULE_TEMPLATE
 from ..base import FetchStats, Pages, Record, RegistrationParts, RoleData, Source, collect
+from .auth import is_guid
 from .client import GraphClient, app_budget
 from .endpoints import (
     AUDITS,
@@ -48,7 +49,8 @@ class GraphSource(Source):
     def __init__(
         self, config: Config, credential: TokenCredential, *, clock: Callable[[], datetime] | None = None
     ) -> None:
-        self.client = GraphClient(config.graph, credential, budget=app_budget(config))
+        self.client = GraphClient(config.graph, credential, budget=app_budget(config), tenant_id=config.auth.tenant_id)
+        self._tenant_id = config.auth.tenant_id
         self.stats: dict[str, FetchStats] = {}
         self._clock = clock
         #: The organization record :meth:`tenant` read (its ``onPremisesSyncEnabled`` goes into the policy snapshot).
@@ -222,7 +224,9 @@ class GraphSource(Source):
 
     async def tenant(self) -> dict[str, Any]:
         """The tenant's id and name; the fetch's first request, so a rejected token stops it here, once
-        (:class:`~sspr_review.core.errors.TokenRejected` is an authentication error), before any source is tried."""
+        (:class:`~sspr_review.core.errors.TokenRejected` is an authentication error), before any source is tried.
+        A token for another tenant than ``[auth] tenant_id`` is refused before this request is sent, and an
+        organization other than it stops the fetch here (:class:`~sspr_review.core.errors.WrongTenant`)."""
         try:
             orgs = await self._list(self.client.sdk.organization, None, ORGANIZATION, "tenant")
         except TokenRejected:
@@ -231,6 +235,12 @@ class GraphSource(Source):
             return {}
         if orgs:
             self._organization = orgs[0]
+        found = str(orgs[0].get("id") or "") if orgs else ""
+        if found and is_guid(self._tenant_id) and found.lower() != self._tenant_id.lower():
+            raise WrongTenant(
+                f"Microsoft Graph answered for the organization {found}, not for [auth] tenant_id {self._tenant_id}; "
+                "nothing was fetched. Check [graph] base_url and the credential."
+            )
         return {"id": orgs[0].get("id"), "name": orgs[0].get("displayName")} if orgs else {}
 
     async def aclose(self) -> None:
