@@ -40,11 +40,11 @@ from .core import config as config_mod
 from .core import tenants as tenants_mod
 from .core.errors import ConfigError
 from .core.files import write_private_text
+from .exits import EXIT_FETCH, EXIT_STORE
 from .sources import source_kind
 
-EXIT_CONFIG, EXIT_FINDINGS, EXIT_MAIL, EXIT_TENANTS, EXIT_DOCTOR = 2, 7, 8, 9, 1
 #: What a command exits with for "the tenant returned part of a result" (its single-tenant exit codes).
-PARTIAL_CODES = frozenset({3, 4})
+PARTIAL_CODES = frozenset({EXIT_FETCH, EXIT_STORE})
 #: The command line each tenant's process runs.
 CLI = (sys.executable, "-m", "sspr_review.cli")
 WEEK_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")

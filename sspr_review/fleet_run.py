@@ -21,12 +21,8 @@ from .core.errors import ConfigError, InputError, SsprReviewError
 from .core.files import private_dir, write_private_text
 from .core.vocabulary import SEVERITIES
 from .core.weeks import last_monday
+from .exits import EXIT_CONFIG, EXIT_DOCTOR, EXIT_FINDINGS, EXIT_MAIL, EXIT_TENANTS
 from .fleet import (
-    EXIT_CONFIG,
-    EXIT_DOCTOR,
-    EXIT_FINDINGS,
-    EXIT_MAIL,
-    EXIT_TENANTS,
     WEEK_FOLDER,
     Done,
     Options,

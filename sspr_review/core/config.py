@@ -40,6 +40,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 
 from .errors import ConfigError
 from .home import HOME_ENV, default_home
+from .plain import unreadable_config, validation_errors
 from .settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
@@ -394,8 +395,8 @@ def load(
         except FileNotFoundError:
             hint = f"write a commented one with 'sspr-review init {file}' (or try the kit without one: --source demo)"
             raise ConfigError(f"config file {file} does not exist: {hint}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(unreadable_config(file, exc)) from None
         for section, values in sections(raw, origin, file.parent).items():
             data.setdefault(section, {}).update(values)
     from_env, variables = _env_values(env)
@@ -414,8 +415,8 @@ def load(
         raise ConfigError(_describe(exc, origin, variables)) from None
     try:
         cfg.analysis_settings()
-    except ValueError as exc:
-        raise ConfigError(f"invalid configuration ({origin}): [analysis] {exc}") from None
+    except ValueError as exc:  # pydantic's wording (types, ArgsKwargs, links) is not for users: plain words
+        raise ConfigError(f"invalid configuration ({origin}): [analysis] {validation_errors(exc)}") from None
     _warn_unknown(env, cfg)
     return cfg
 

@@ -19,6 +19,7 @@
     │   └── ParameterError          a notebook parameter is missing or malformed (one line, no traceback)
     ├── ReasonRulesError            a reason-rule table that cannot be used (also a ValueError)
     ├── StoreError                  the history store is unusable (locked by another fetch, corrupt file)
+    │   └── StoreDamaged            a file of the store fails its check (unreadable, not what the kit wrote)
     ├── InputError                  a file given to the kit (Graph JSON export) is not what it claims
     ├── NotebookFailed              a report notebook raised while executing (exit 6)
     ├── ToolchainMissing            a packaged notebook, the report template or a Python kernel is missing (exit 6)
@@ -125,6 +126,16 @@ class WrongTenant(AuthError):
 
 class StoreError(SsprReviewError):
     """The history store cannot be used as asked."""
+
+
+class StoreDamaged(StoreError):
+    """A file of the store is damaged: unreadable, or not what the kit wrote (its size, checksum, row count or
+    columns differ from the store's manifest). ``file`` is its path inside the tenant's folder, ``why`` says how."""
+
+    def __init__(self, file: str, why: str) -> None:
+        super().__init__(f"{file} is damaged: {why}")
+        self.file = file
+        self.why = why
 
 
 class InputError(SsprReviewError):

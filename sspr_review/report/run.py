@@ -39,7 +39,7 @@ from ..app.notebook import notebook_parameters
 from ..app.saved import save_review
 from ..app.workspace import Workspace
 from ..core.errors import NotebookFailed
-from ..core.files import private_dir
+from ..core.files import naming, private_dir
 from ..core.vocabulary import SEVERITIES
 from . import notebooks, outputs
 from .slots import notebook_slot
@@ -101,7 +101,8 @@ def run(
         saved = save_review(review, folder)
         timings["review"] = time.perf_counter() - t0
         try:
-            with notebook_slot(notebook_slots, log):
+            # a full disk while papermill or nbconvert writes: name the out folder
+            with notebook_slot(notebook_slots, log), naming(out):
                 html = _build(ws, week, folder, final, timings, log, saved)
         finally:
             saved.unlink(missing_ok=True)  # the notebooks ran: a copy of the week's data less in the reports

@@ -44,6 +44,7 @@ TOP = (
     "sspr_review.cli",
     "sspr_review.cli_setup",
     "sspr_review.doctor",
+    "sspr_review.exits",
     "sspr_review.fleet",
     "sspr_review.fleet_cli",
     "sspr_review.fleet_run",

@@ -10,7 +10,7 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 
 from ...core.errors import SourceError, TokenRejected, WrongTenant
 from ...core.vocabulary import PASSWORD_RULE_TEMPLATE
-from ..base import FetchStats, Pages, Record, RegistrationParts, RoleData, Source, collect
+from ..base import POLICY_ERROR_KIND, FetchStats, Pages, Record, RegistrationParts, RoleData, Source, collect
 from .auth import is_guid
 from .client import GraphClient, app_budget
 from .endpoints import (
@@ -174,6 +174,7 @@ class GraphSource(Source):
             )
         except SourceError as exc:
             data.notes.append(f"PIM-eligible administrators are not included: {exc}")
+            data.errors.append(exc)
         groups = {
             str(a.get("principalId") or a["principal"].get("id"))
             for a in [*data.assignments, *data.eligibility]
@@ -185,6 +186,7 @@ class GraphSource(Source):
                 data.group_members[group] = await self._list(builder, None, GROUP_MEMBERS, "roles")
             except SourceError as exc:
                 data.notes.append(f"members of role group {group} are not included: {exc}")
+                data.errors.append(exc)
         return data
 
     async def policy(self) -> dict[str, Any]:
@@ -196,6 +198,7 @@ class GraphSource(Source):
             )
         except SourceError as exc:
             out["passwordRuleSettingsError"] = str(exc)
+            out[POLICY_ERROR_KIND] = exc.kind
         request = self.client.sdk.policies.authentication_methods_policy.to_get_request_information()
         out["authenticationMethodsPolicy"] = await self.client.get_json(
             request, AUTH_METHODS_POLICY, self._stats("policy"), "policy"
@@ -206,6 +209,8 @@ class GraphSource(Source):
             out["authorizationPolicy"] = {"allowedToUseSSPR": found.get("allowedToUseSSPR")}
         except SourceError as exc:
             out["authorizationPolicyError"] = str(exc)
+            if isinstance(exc, TokenRejected):  # a 401 on a part exits 5 (issue 27.2)
+                out[POLICY_ERROR_KIND] = exc.kind
         out["organization"] = await self._sync_state()
         return out
 
