@@ -277,10 +277,10 @@ def run(
     click.echo(f"Reports for the week ending {result.folder.name}:")
     for path in [*result.html, result.folder / "findings.json"]:
         click.echo(f"  {path.resolve()}")
-    counts: dict[str, int] = {}
-    for finding in result.findings.get("findings", []):
-        counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
-    click.echo("Findings: " + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none"))
+    from .report.summary import document_verdict_lines  # lazy: the report loads pandas, which --help must not
+
+    for line in document_verdict_lines(result.findings):
+        click.echo(line)
     if do_email:
         _email(ws.config, result.folder, dry_run)
     if result.fetch is not None:

@@ -16,7 +16,8 @@ by the rules), the rules by family (:mod:`.rules_spikes` with :mod:`.sliding`, :
 :mod:`.rules_writeback`, :mod:`.rules_registration`, :mod:`.takeover`), :mod:`.registry` (every rule and the
 kinds of data it needs, running them, data gaps), :mod:`.compare` (week-over-week: new, continuing, resolved),
 :mod:`.correlations` (risk detections against password resets, both ways), :mod:`.inputs` (what one review is
-built from), :mod:`.review` (one review and its findings.json) and :mod:`.lookups` (the accounts the rules look
+built from), :mod:`.review` (one review and its findings.json), :mod:`.verdict` (what needs the reviewer this week) and
+:mod:`.lookups` (the accounts the rules look
 up, for a lean registration snapshot).
 """
 
@@ -32,7 +33,7 @@ from .model import KINDS, SEVERITIES, Finding, Rule, finding_from_dict, finding_
 from .prepare import ReviewData, prepare, privileged_lookup
 from .reasons import END_STATES, METHODS, STAGES, ReasonRule, classify_reasons, reason_rules
 from .registry import RULES, data_gaps, evaluate
-from .review import SCHEMA_VERSION, Review, build_review, findings_json, findings_schema
+from .review import SCHEMA_VERSION, Review, build_review, findings_json, findings_schema, verdict_of
 from .rules_blocked import find_blocked_users
 from .rules_leaked import find_leaked_credentials_remediated, find_leaked_credentials_unremediated
 from .rules_registration import find_registration_gaps
@@ -41,6 +42,7 @@ from .rules_spikes import find_reset_spikes
 from .rules_writeback import find_writeback_failures
 from .spike_baseline import spike_hours
 from .takeover import find_phone_only_resets_new_ip, find_security_info_changes_after_reset, phone_only_unjudged
+from .verdict import Verdict, judge
 from .window import ReviewWindow, review_window
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "ReviewInputs",
     "ReviewWindow",
     "Rule",
+    "Verdict",
     "activity_kind",
     "build_review",
     "classify_events",
@@ -92,6 +95,7 @@ __all__ = [
     "fingerprint",
     "flows",
     "holds_data",
+    "judge",
     "phone_only_unjudged",
     "prepare",
     "prepare_inputs",
@@ -104,6 +108,7 @@ __all__ = [
     "sort_findings",
     "spike_hours",
     "unrecognised_reasons",
+    "verdict_of",
     "weekly_metrics",
     "window_metrics",
 ]

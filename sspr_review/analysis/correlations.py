@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.coverage import Coverage
+from ..core.labels import RISK_TYPES
 from ..core.settings import AnalysisSettings
 from ..core.weeks import zone
 from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, iso, lower, ns, plain, take_rows, timestamps, to_ns, week_index
@@ -114,34 +115,9 @@ _BY_USER: Final = (
 )
 MISSING_TYPE: Final = "(missing)"
 
-#: Identity Protection's names for the detection types (riskEventType), as the portal shows them.
-RISK_TYPE_NAMES: Final[Mapping[str, str]] = {
-    "adminConfirmedUserCompromised": "Admin confirmed user compromised",
-    "anomalousToken": "Anomalous token",
-    "anomalousUserActivity": "Anomalous user activity",
-    "anonymizedIPAddress": "Anonymous IP address",
-    "attackerinTheMiddle": "Attacker in the middle",
-    "generic": "Additional risk detected",
-    "impossibleTravel": "Impossible travel",
-    "investigationsThreatIntelligence": "Microsoft Entra threat intelligence",
-    "leakedCredentials": "Leaked credentials",
-    "maliciousIPAddress": "Malicious IP address",
-    "mcasFinSuspiciousFileAccess": "Suspicious file access (Defender for Cloud Apps)",
-    "mcasImpossibleTravel": "Impossible travel (Defender for Cloud Apps)",
-    "mcasSuspiciousInboxManipulationRules": "Suspicious inbox manipulation rules",
-    "nationStateIP": "Nation-state IP address",
-    "newCountry": "New country",
-    "passwordSpray": "Password spray",
-    "riskyIPAddress": "Activity from anonymous IP address",
-    "suspiciousAPITraffic": "Suspicious API traffic",
-    "suspiciousBrowser": "Suspicious browser",
-    "suspiciousInboxForwarding": "Suspicious inbox forwarding",
-    "suspiciousSendingPatterns": "Suspicious sending patterns",
-    "tokenIssuerAnomaly": "Token issuer anomaly",
-    "unfamiliarFeatures": "Unfamiliar sign-in properties",
-    "unlikelyTravel": "Atypical travel",
-    "userReportedSuspiciousActivity": "User reported suspicious activity",
-}
+#: Identity Protection's names for the detection types (riskEventType), as the portal shows them: the label
+#: table's (:data:`sspr_review.core.labels.RISK_TYPES`).
+RISK_TYPE_NAMES: Final[Mapping[str, str]] = RISK_TYPES
 _LOWER_NAMES: Final = {k.lower(): v for k, v in RISK_TYPE_NAMES.items()}
 
 

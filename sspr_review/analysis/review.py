@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.coverage import Coverage
+from ..core.labels import METRICS
 from ..core.settings import AnalysisSettings
 from ..core.vocabulary import DATA_KINDS
 from ._util import iso, plain, to_ns
@@ -31,9 +32,18 @@ from .reasons import END_STATES
 from .registry import data_gaps, evaluate
 from .rules_registration import admins_not_in_roles
 from .takeover import phone_only_unjudged
+from .verdict import Verdict, judge
 from .window import ReviewWindow
 
-__all__ = ["SCHEMA_VERSION", "Review", "build_review", "findings_json", "findings_schema", "week_findings"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Review",
+    "build_review",
+    "findings_json",
+    "findings_schema",
+    "verdict_of",
+    "week_findings",
+]
 
 #: Version of the findings.json format (major.minor; a major change breaks readers).
 SCHEMA_VERSION: Final = "1.2"
@@ -51,7 +61,8 @@ class Review:
     ``unrecognised_reasons`` and ``unknown_activities`` what the kit could not classify in the week; ``notes``
     what the reviewer should know about the data (accounts flagged ``isAdmin`` that the role data does not list);
     ``not_judged`` per finding kind, what it could not judge for lack of history (``phone_only_reset_new_ip``:
-    ``resets`` and ``users`` without an earlier IP in the lookback).
+    ``resets`` and ``users`` without an earlier IP in the lookback); ``verdict`` what needs the reviewer this week
+    (:func:`~.verdict.judge` of the findings, the coverage and the comparison: see :mod:`.verdict`).
     """
 
     tenant: Mapping[str, str]
@@ -73,12 +84,22 @@ class Review:
     data: ReviewData | None = field(default=None, repr=False, compare=False)
     #: Risk detections against password resets, both ways (see :mod:`.correlations`).
     correlations: Correlations | None = field(default=None, repr=False, compare=False)
+    #: The week's verdict, computed once by :func:`build_review` (``None`` for a review made by hand: see
+    #: :func:`verdict_of`).
+    verdict: Verdict | None = field(default=None, compare=False)
     #: The SSPR configuration at the week's end: changes, last known values, posture (see :mod:`.posture`).
     policy: PolicyState | None = field(default=None, repr=False, compare=False)
 
     def status(self, finding: Finding) -> str | None:
         """ "new" or "continuing" against the previous review; ``None`` without one."""
         return None if self.comparison is None else self.comparison.status(finding)
+
+
+def verdict_of(review: Review) -> Verdict:
+    """``review``'s verdict: the one :func:`build_review` computed, else judged now from its findings."""
+    if review.verdict is not None:
+        return review.verdict
+    return judge(review.findings, review.coverage, review.status)
 
 
 def _previous(previous: Sequence[Finding] | Mapping[str, Any] | None) -> list[Finding] | None:
@@ -141,7 +162,7 @@ def build_review(inputs: ReviewInputs, settings: AnalysisSettings | None = None)
     if data.has("audit"):
         counts = week_flows["end_state"].value_counts()
         summary = {state: int(counts.get(state, 0)) for state in END_STATES}
-    return Review(
+    review = Review(
         tenant=dict(inputs.tenant),
         window=window,
         settings=settings,
@@ -161,6 +182,7 @@ def build_review(inputs: ReviewInputs, settings: AnalysisSettings | None = None)
         correlations=correlate(data, coverage, window, settings, history_start=history_start, weeks=len(weekly)),
         policy=policy_state(data, window, settings, (history_start or {}).get("audit")),
     )
+    return replace(review, verdict=judge(review.findings, review.coverage, review.status))
 
 
 def _previous_week(
@@ -251,6 +273,18 @@ def _coverage(coverage: Mapping[str, Coverage]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _metric(m: Metric) -> dict[str, Any]:
+    words = METRICS.get(m.name)
+    return {
+        "value": plain(m.value),
+        "previous": plain(m.previous),
+        "unit": m.unit,
+        "source": m.kind,
+        "label": words.label if words is not None else m.name,
+        "better": words.better if words is not None else "neither",
+    }
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [plain(dict(zip(frame.columns, row, strict=True))) for row in frame.itertuples(index=False)]
 
@@ -282,10 +316,8 @@ def findings_json(review: Review, *, generated_at: datetime | None = None) -> di
         },
         "generated_at": iso(generated),
         "coverage": _coverage(review.coverage),
-        "metrics": {
-            name: {"value": plain(m.value), "previous": plain(m.previous), "unit": m.unit, "source": m.kind}
-            for name, m in review.metrics.items()
-        },
+        "verdict": verdict_of(review).to_dict(),
+        "metrics": {name: _metric(m) for name, m in review.metrics.items()},
         "findings": findings,
         "resolved": [{"kind": f.kind, "title": f.title, "fingerprint": f.fingerprint} for f in resolved],
         "not_evaluated": list(review.not_evaluated),

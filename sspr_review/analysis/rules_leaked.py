@@ -26,7 +26,12 @@ from .model import Finding, fingerprint
 from .prepare import ReviewData
 from .window import ReviewWindow
 
-__all__ = ["find_leaked_credentials_remediated", "find_leaked_credentials_unremediated", "password_fixes"]
+__all__ = [
+    "find_leaked_credentials_remediated",
+    "find_leaked_credentials_unremediated",
+    "leak_tally",
+    "password_fixes",
+]
 
 
 def _leaks(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
@@ -131,6 +136,8 @@ def _leak_records(leaks: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 _LEAK_COLUMNS: Final = ("id", "risk_level", "risk_state", "risk_detail", "fix_how")
+#: How a remediated finding's title says what the user did.
+_FIXED: Final = {"sspr_reset": "reset their password by SSPR", "password_change": "changed their password"}
 
 
 def find_leaked_credentials_remediated(
@@ -156,7 +163,8 @@ def find_leaked_credentials_remediated(
             Finding(
                 kind="leaked_credentials_remediated",
                 severity="info",
-                title=f"{shown} changed their password {hours:.0f} h after a leaked-credentials detection",
+                title=f"{shown} {_FIXED.get(str(rec['fix_how']), 'changed their password')} {hours:.0f} h after a "
+                "leaked-credentials detection",
                 users=(shown,),
                 start=as_datetime(detected),
                 end=as_datetime(fixed),
@@ -202,3 +210,31 @@ def find_leaked_credentials_unremediated(
             )
         )
     return out
+
+
+def leak_tally(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> dict[str, int]:
+    """How the week's leakedCredentials detections divide, for a report to reconcile the leaked-credentials
+    findings with the count of detections (the risk table counts the detections of the week; the findings list
+    users and include open detections of earlier weeks):
+
+    ``detected`` (in the week), and of those ``fixed`` (a later SSPR reset or password change by the user),
+    ``open`` (neither, not closed, older than ``leak_grace_days``: each an unremediated finding), ``recent``
+    (neither, younger than ``leak_grace_days``: not judged yet), ``closed`` (dismissed, remediated or confirmed
+    safe by an administrator or Identity Protection, without a reset or change by the user: not a finding);
+    ``earlier_open``: open detections from before the week (also unremediated findings)."""
+    leaks = _leaks(data, window)
+    detected = leaks["detected_ns"].to_numpy(dtype=np.int64)
+    week = in_window(detected, window)
+    fixed = leaks["fix_ns"].to_numpy(dtype=np.int64) != NAT
+    state = lower(leaks["risk_state"]).fillna("")
+    closed = state.isin(["dismissed", "remediated", "confirmedsafe"]).to_numpy(dtype=bool) & ~fixed
+    old = detected <= to_ns(window.end) - settings.leak_grace_days * NS_PER_DAY
+    open_ = ~fixed & ~closed & old
+    return {
+        "detected": int(week.sum()),
+        "fixed": int((week & fixed).sum()),
+        "open": int((week & open_).sum()),
+        "recent": int((week & ~fixed & ~closed & ~old).sum()),
+        "closed": int((week & closed).sum()),
+        "earlier_open": int((~week & open_ & (detected < to_ns(window.start))).sum()),
+    }

@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..core.settings import AnalysisSettings
 from ..core.weeks import zone
+from ..core.wording import capitalised, count, words_list
 from ._util import (
     NAT,
     NS_PER_DAY,
@@ -79,7 +80,7 @@ def find_registration_gaps(data: ReviewData, window: ReviewWindow, settings: Ana
     parts = []
     if coverage is not None:
         parts.append(
-            f"SSPR registration {coverage:.1%} of {den} enabled members (target {settings.registration_target:.0%})"
+            f"SSPR registration {coverage:.1%} of {den:,} enabled members (target {settings.registration_target:.0%})"
         )
     if admins_missing:
         parts.append(f"{len(admins_missing)} administrators not SSPR-capable")
@@ -107,11 +108,21 @@ def find_registration_gaps(data: ReviewData, window: ReviewWindow, settings: Ana
             start=as_datetime(snap["snapshot_date"].iloc[0]),
             end=as_datetime(snap["snapshot_date"].iloc[0]),
             evidence=plain(evidence),
-            action="Ask the listed administrators to register SSPR methods now, and run a registration campaign "
-            "(combined registration enforced at sign-in, or a registration policy) for the other users.",
+            action=_registration_action(admins_missing, coverage is not None and below),
             fingerprint=fingerprint("registration_gap"),
         )
     ]
+
+
+def _registration_action(admins: list[str], below: bool) -> str:
+    """What to do, true for the case: the administrators who are not SSPR-capable first, by name, then a
+    campaign for the members when their coverage is below the target."""
+    campaign = "run a registration campaign (combined registration enforced at sign-in, or a registration policy)"
+    if not admins:
+        return f"{capitalised(campaign)} for the members who are not SSPR-capable yet."
+    named = words_list([*admins[:3], *([count(len(admins) - 3, "other")] if len(admins) > 3 else [])])
+    ask = f"Ask {named} ({'an administrator' if len(admins) == 1 else 'administrators'}) to register SSPR methods now"
+    return f"{ask}, and {campaign} for the other members." if below else f"{ask}."
 
 
 def admins_not_in_roles(data: ReviewData, window: ReviewWindow) -> list[str]:

@@ -7,7 +7,9 @@ from typing import Final
 
 import numpy as np
 
+from ..core.labels import label
 from ..core.settings import AnalysisSettings
+from ..core.wording import count, shorten
 from ._util import (
     as_datetime,
     plain,
@@ -47,6 +49,13 @@ _WRITEBACK_DEFAULT: Final = (
     "Check the Entra Connect (AD DS connector) service account's Reset password and Change password permissions on "
     "the users' OUs, and the Application event log (source PasswordResetService / ADSync) on the sync server."
 )
+
+
+def _title(cause: str, attempts: int, users: int, reasons: list[str]) -> str:
+    """ "Password writeback failed 3 times for 2 users: the on-premises agent was unreachable"; for a cause the
+    kit does not name, the first reason text, shortened at a word (the evidence keeps every text in full)."""
+    what = label("writeback_cause", cause) if cause != "other" or not reasons else shorten(reasons[0], 90)
+    return f"Password writeback failed {count(attempts, 'time')} for {count(users, 'user')}: {what}"
 
 
 def find_writeback_failures(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[Finding]:
@@ -91,8 +100,7 @@ def find_writeback_failures(data: ReviewData, window: ReviewWindow, settings: An
             Finding(
                 kind="writeback_failure",
                 severity="medium",
-                title=f"Password writeback failed {attempts} times for {len(users)} users: "
-                f"{(reasons or [str(cause)])[0][:80]}",
+                title=_title(str(cause), attempts, len(users), reasons),
                 users=tuple(users[: settings.max_users_listed]),
                 start=as_datetime(int(group["time"].min())),
                 end=as_datetime(int(group["time"].max())),

@@ -1,12 +1,15 @@
 """The kit's shared vocabulary, in one place: severities, kinds of data, activity names, KPIs.
 
-A leaf module (it imports nothing of the kit): the analyses, ingestion, the report and the e-mail all read their
-words from here, so that a name is spelt, ordered and labelled the same way everywhere.
+The analyses, ingestion, the report and the e-mail all read their words from here, so that a name is spelt,
+ordered and labelled the same way everywhere; the labels themselves (what a reader sees) are in
+:mod:`sspr_review.core.labels`, the one label table.
 """
 
 from __future__ import annotations
 
 from typing import Final, Literal, get_args
+
+from .labels import METRICS
 
 # ------------------------------------------------------------------------------------------- findings
 #: Finding severities, most severe first (the order of every list, count and badge).
@@ -84,15 +87,19 @@ KNOWN_ACTIVITIES: Final = frozenset(
 )
 
 # -------------------------------------------------------------------------------------------------- KPIs
-#: The headline metrics of the terminal summary, the report's tiles and the e-mail, in order, with their labels.
-KPIS: Final = (
-    ("sspr_resets", "Self-service resets"),
-    ("flows_started", "SSPR flows started"),
-    ("flow_success_rate", "Flow success rate"),
-    ("blocked_users", "Users blocked from SSPR"),
-    ("helpdesk_resets", "Helpdesk resets"),
-    ("taps_issued", "Temporary Access Passes"),
-    ("self_service_share", "Self-service share"),
-    ("registration_coverage", "Registration coverage"),
-    ("users_not_registered", "Members not SSPR-capable"),
+#: The headline metrics of the terminal summary, the report's tiles and the e-mail, in order, with their labels
+#: (from the label table, :data:`sspr_review.core.labels.METRICS`).
+KPIS: Final = tuple(
+    (name, METRICS[name].label)
+    for name in (
+        "sspr_resets",
+        "flows_started",
+        "flow_success_rate",
+        "blocked_users",
+        "helpdesk_resets",
+        "taps_issued",
+        "self_service_share",
+        "registration_coverage",
+        "users_not_registered",
+    )
 )

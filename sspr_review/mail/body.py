@@ -17,11 +17,14 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from ..core.labels import METRICS
 from ..core.settings import AnalysisSettings
 from ..core.vocabulary import KPIS
+from ..report.numbers import change, meaning
 from ..report.rollup import Rollup, distinct, roll_up, status_counts
-from ..report.style import BANNER, SEVERITY_COLOURS
+from ..report.style import BANNER, CHANGE_COLOURS, SEVERITY_COLOURS
 from ..report.summary import fmt_value
+from ..report.verdict_words import Verdict, counts_text, of_document, users_text
 from .identities import Identities
 
 CHART_TITLES = {
@@ -52,6 +55,32 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class TopAction:
+    """One of the verdict's top actions, as the e-mail shows it (identities pseudonymised when configured)."""
+
+    severity: str
+    headline: str
+    who: str
+    status: str
+    do: str
+
+    @property
+    def colour(self) -> str:
+        return SEVERITY_COLOURS.get(self.severity, OTHER_COLOUR)
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """A headline number: this week, last week, and the change coloured by what it means."""
+
+    label: str
+    now: str
+    before: str
+    change: str
+    colour: str
+
+
+@dataclass(frozen=True)
 class Body:
     """Everything the templates show, as plain values."""
 
@@ -62,10 +91,15 @@ class Body:
     approximate: str
     entries: list[Entry]
     info_count: int
-    kpis: list[tuple[str, str, str]]  # (label, this week, last week)
+    kpis: list[Kpi]
     images: list[tuple[str, str, str]]  # (title, content id, name)
     footer: str
     notes: Sequence[str]
+    #: The verdict: its sentence ("" for a findings.json older than schema 1.2), the counts and the top actions.
+    sentence: str = ""
+    counts: str = ""
+    actions: list[TopAction] = field(default_factory=list)
+    state: str = "ok"
     banner: Mapping[str, tuple[str, str]] = field(default_factory=lambda: BANNER)
 
 
@@ -122,7 +156,12 @@ def context(
         if attached
         else "The interactive report is not attached; it is in the report folder on the reporting host."
     )
+    verdict = of_document(doc)
     return Body(
+        sentence="" if verdict is None else verdict.sentence,
+        counts="" if verdict is None else counts_text(verdict),
+        actions=[] if verdict is None else top_actions(verdict, ids),
+        state="ok" if verdict is None or verdict.quiet else "bad" if (verdict.urgent or verdict.caveat) else "warn",
         tenant=str(doc.get("tenant", {}).get("name", "")),
         week=str(window.get("week_ending", "")),
         time_zone=str(window.get("time_zone")),
@@ -142,14 +181,41 @@ def _threshold(doc: Mapping[str, Any]) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else AnalysisSettings().rollup_threshold
 
 
-def kpis(metrics: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """(label, this week, last week) of each KPI findings.json has, in the catalogue's order."""
+def top_actions(verdict: Verdict, ids: Identities) -> list[TopAction]:
+    """The verdict's top actions with their users, titles and what to do pseudonymised when configured."""
+    return [
+        TopAction(
+            severity=a.severity,
+            headline=ids.text(a.headline),
+            who=users_text(a, ids.user) if a.count > 1 or any(u not in a.headline for u in a.users) else "",
+            status=a.status,
+            do=ids.text(a.do),
+        )
+        for a in verdict.actions
+    ]
+
+
+def kpis(metrics: Mapping[str, Any]) -> list[Kpi]:
+    """Each KPI findings.json has, in the catalogue's order: this week, last week, and the change coloured by what
+    it means for the metric (a rate's change in percentage points)."""
     out = []
     for name, label in KPIS:
         m = metrics.get(name)
-        if isinstance(m, dict):
-            unit = str(m.get("unit", "count"))
-            out.append((label, fmt_value(m.get("value"), unit), fmt_value(m.get("previous"), unit)))
+        if not isinstance(m, dict):
+            continue
+        unit = str(m.get("unit", "count"))
+        value, previous = m.get("value"), m.get("previous")
+        delta = value - previous if isinstance(value, int | float) and isinstance(previous, int | float) else None
+        what = meaning(delta, str(m.get("better") or (METRICS[name].better if name in METRICS else "neither")))
+        out.append(
+            Kpi(
+                label=label,
+                now=fmt_value(value, unit),
+                before=fmt_value(previous, unit),
+                change="" if delta is None else change(delta, unit),
+                colour=CHANGE_COLOURS[what],
+            )
+        )
     return out
 
 

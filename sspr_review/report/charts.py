@@ -16,9 +16,10 @@ import plotly.graph_objects as go
 from markupsafe import escape
 
 from ..analysis import spike_hours
+from ..core.labels import label, metric_label
 from ..core.reason_rules import METHODS, STAGES
 from .policy_marks import mark_policy_changes
-from .style import CHART_COLOURS
+from .style import CHART_COLOURS, GREY, SERIES_COLOURS
 
 if TYPE_CHECKING:
     from ..analysis import Review
@@ -192,12 +193,10 @@ def resets_per_day(review: Review) -> go.Figure:
     return fig
 
 
+#: The funnel's stages, in words (the label table's).
 STAGE_LABELS = {
-    "started": "Started",
-    "gate_verified": "Verified a method",
-    "all_gates_verified": "All methods verified",
-    "new_password_submitted": "New password submitted",
-    "completed": "Completed",
+    stage: label("stage", stage).capitalize()
+    for stage in ("started", "gate_verified", "all_gates_verified", "new_password_submitted", "completed")
 }
 
 
@@ -226,7 +225,7 @@ def method_outcomes(review: Review) -> go.Figure:
     for method in METHODS:
         t = review.metrics.get(f"method_{method}_tried")
         f = review.metrics.get(f"method_{method}_failed")
-        labels.append(method.replace("_", " "))
+        labels.append(label("method", method))
         tried.append((t.value if t else 0) or 0)
         failed.append((f.value if f else 0) or 0)
     passed = [t - f for t, f in zip(tried, failed, strict=True)]
@@ -237,31 +236,59 @@ def method_outcomes(review: Review) -> go.Figure:
     return fig
 
 
+#: The trend series and the trend table's columns, in words (the label table's metric labels).
 TREND_LABELS = {
-    "sspr_resets": "Self-service resets",
-    "helpdesk_resets": "Helpdesk resets",
-    "self_service_share": "Self-service share",
-    "registration_coverage": "Registration coverage",
-    "admin_registration_coverage": "Administrators' registration coverage",
-    "flow_success_rate": "Flow success rate",
-    "blocked_users": "Blocked users",
-    "banned_password_rejections": "Banned-password rejections",
-    "helpdesk_cost_avoided": "Helpdesk cost avoided",
+    name: metric_label(name)
+    for name in (
+        "sspr_resets",
+        "helpdesk_resets",
+        "self_service_share",
+        "registration_coverage",
+        "admin_registration_coverage",
+        "flow_success_rate",
+        "blocked_users",
+        "banned_password_rejections",
+        "helpdesk_cost_avoided",
+    )
 }
 
 
+def _no_data_weeks(fig: go.Figure, x: pd.Series, uncovered: pd.Series) -> None:
+    """Grey bands over the weeks a source did not cover: there the chart has no value (a gap), which is not 0."""
+    for when in x[uncovered.to_numpy(dtype=bool)]:
+        fig.add_vrect(
+            x0=when - pd.Timedelta(days=3.5),
+            x1=when + pd.Timedelta(days=3.5),
+            fillcolor=GREY,
+            opacity=0.12,
+            line_width=0,
+        )
+
+
 def trend(review: Review, columns: list[str], title: str, *, y_title: str, percent: bool = False) -> go.Figure:
-    """Weekly trend of metrics across the whole history (weeks without data are gaps, not zeros)."""
+    """Weekly trend of metrics across the whole history, one axis, one colour per series
+    (:data:`~sspr_review.report.style.SERIES_COLOURS`, the same in both reports). A week a source did not cover
+    has no value: a gap in the line over a grey band, never a zero; a covered week without events is 0."""
     weekly = review.weekly
     if weekly.empty:
         return no_data(title, "the store holds no history yet")
     fig = _figure(f"{title}, per week ending ({review.window.timezone})", "Week ending", y_title)
     x = pd.to_datetime(weekly["week_ending"])
+    uncovered = pd.Series(False, index=weekly.index)
     for column in columns:
         values = pd.to_numeric(weekly[column], errors="coerce")
+        uncovered |= values.isna()
         fig.add_trace(
-            go.Scatter(x=x, y=values, mode="lines+markers", name=TREND_LABELS.get(column, column), connectgaps=False)
+            go.Scatter(
+                x=x,
+                y=values,
+                mode="lines+markers",
+                name=TREND_LABELS.get(column, metric_label(column)),
+                connectgaps=False,
+                line={"color": SERIES_COLOURS.get(column)},
+            )
         )
+    _no_data_weeks(fig, x, uncovered)
     if percent:
         fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     else:
@@ -271,48 +298,42 @@ def trend(review: Review, columns: list[str], title: str, *, y_title: str, perce
 
 
 def leak_fix_trend(review: Review) -> go.Figure:
-    """Per week, the share of users with a leaked-credentials detection who reset or changed their password
-    themselves within ``remediation_days``, and their median hours to do so (weeks without data are gaps)."""
+    """Per week, the users with a leaked-credentials detection: those who reset or changed their password
+    themselves within ``remediation_days``, and the others, stacked on one axis (users); the share and the median
+    hours to fix it in the hover. A covered week without a detection is 0; a week the risk data did not cover
+    has no bar, under a grey band."""
     days = review.settings.remediation_days
     title = f"Leaked credentials fixed by the user within {days} days"
     corr = review.correlations
     if corr is None:
         return no_data(title, "the review has no correlation tables")
     trend = corr.leak_trend
-    share = pd.to_numeric(trend["share"], errors="coerce")
-    if trend.empty or share.isna().all():
-        reason = corr.reason or "no week had a leaked-credentials detection"
-        return no_data(title, reason)
+    users = pd.to_numeric(trend["leak_users"], errors="coerce")
+    if trend.empty or users.isna().all():
+        return no_data(title, corr.reason or "the risk data covers no week")
     x = pd.to_datetime(trend["week_ending"])
-    users = trend["leak_users"].astype("Float64").to_numpy(dtype=float, na_value=float("nan"))
-    fig = _figure(f"{title}, per week ending ({review.window.timezone})", "Week ending", "Share of users")
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=share,
-            mode="lines+markers",
-            name="Fixed it themselves (share)",
-            connectgaps=False,
-            customdata=users,
-            hovertemplate="%{y:.0%} of %{customdata:.0f} users<extra></extra>",
-            line={"color": SELF_SERVICE},
+    fixed = pd.to_numeric(trend["fixed_themselves"], errors="coerce")
+    share = pd.to_numeric(trend["share"], errors="coerce")
+    hours = pd.to_numeric(trend["median_hours"], errors="coerce")
+    hover = [
+        "no data"
+        if pd.isna(u)
+        else f"{int(f)} of {int(u)} users"
+        + ("" if pd.isna(s) else f" ({s:.0%})")
+        + ("" if pd.isna(h) else f", median {h:.0f} h")
+        for u, f, s, h in zip(users, fixed, share, hours, strict=True)
+    ]
+    fig = _figure(f"{title}, per week ending ({review.window.timezone})", "Week ending", "Users with a detection")
+    for name, values, colour in (
+        ("Fixed it themselves", fixed, SERIES_COLOURS["leak_fixed"]),
+        ("Not fixed by the user", users - fixed, SERIES_COLOURS["leak_not_fixed"]),
+    ):
+        fig.add_trace(
+            go.Bar(x=x, y=values, name=name, marker_color=colour, customdata=hover, hovertemplate="%{customdata}")
         )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=pd.to_numeric(trend["median_hours"], errors="coerce"),
-            mode="lines+markers",
-            name="Median hours to fix",
-            connectgaps=False,
-            yaxis="y2",
-            line={"color": HELPDESK, "dash": "dot"},
-        )
-    )
-    fig.update_layout(
-        yaxis={"tickformat": ".0%", "range": [0, 1.05]},
-        yaxis2={"title": "Hours", "overlaying": "y", "side": "right", "rangemode": "tozero"},
-    )
+    fig.update_layout(barmode="stack")
+    _no_data_weeks(fig, x, users.isna())
+    fig.update_yaxes(rangemode="tozero", dtick=1 if (users.max() or 0) <= 8 else None)
     return fig
 
 

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Collection, Iterator, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -214,8 +215,24 @@ def execute(
     return output
 
 
-def export_html(executed: Path, html: Path) -> Path:
-    """Export an executed notebook to standalone HTML without code (owner-only)."""
+#: The HTML reports' page titles (what a browser tab and a bookmark show), by notebook.
+TITLES = {
+    "weekly_review": "SSPR weekly review — {tenant} — week ending {week}",
+    "adoption_trends": "SSPR adoption trends — {tenant} — up to the week ending {week}",
+    "user_investigation": "SSPR user investigation — {tenant} — week ending {week}",
+}
+
+
+def page_title(stem: str, tenant: str, week_ending: date) -> str:
+    """The page title of report ``stem``: "SSPR weekly review — Northgate Engineering — week ending 30 November
+    2026" (tenant text is escaped where the template prints it)."""
+    week = f"{week_ending.day} {week_ending:%B %Y}"
+    return TITLES[stem].format(tenant=tenant or "your tenant", week=week)
+
+
+def export_html(executed: Path, html: Path, *, title: str | None = None) -> Path:
+    """Export an executed notebook to standalone HTML without code (owner-only), with ``title`` as its page title
+    (without one, nbconvert's: the notebook's name)."""
     import nbformat  # lazy: nbformat loads jsonschema (about a second); only a run needs it
     from nbconvert import HTMLExporter  # lazy: nbconvert takes over a second to import; only a run exports
     from nbconvert.preprocessors import TagRemovePreprocessor  # lazy: nbconvert takes over a second to import
@@ -229,7 +246,10 @@ def export_html(executed: Path, html: Path) -> Path:
     )
     # Cells tagged "report-hide" (the notebook's own instructions) are for JupyterLab, not the report.
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"report-hide"}), enabled=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+    book = nbformat.read(executed, as_version=4)
+    if title:
+        book.metadata["title"] = title  # the lab template's <title>, escaped there
+    body, _ = exporter.from_notebook_node(book)
     html.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(html, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -2,6 +2,10 @@
 
 >>> number(1625.0), number(0.5), number(0.25, "ratio"), number(1234.4, "currency"), number(None)
 ('1,625', '0.50', '25%', '1,234', '—')
+>>> change(2, "count"), change(-0.038, "ratio"), change(0, "count"), change(650.0, "currency")
+('+2', '−3.8 pp', 'no change', '+650')
+>>> meaning(2, "lower"), meaning(-21, "lower"), meaning(0.01, "higher"), meaning(26, "neither")
+('bad', 'good', 'good', 'neutral')
 """
 
 from __future__ import annotations
@@ -36,9 +40,27 @@ def number(value: Any, unit: str = "", missing: str = MISSING) -> str:
     return f"{float(value):,.2f}"
 
 
+#: The minus sign of a change (U+2212, as wide as the plus sign).
+MINUS = "\u2212"
+
+
 def change(value: float, unit: str = "") -> str:
-    """A week-over-week change with its sign: ``+12%`` for a ratio, ``+1,204`` otherwise."""
-    return f"{value:+.0%}" if unit == "ratio" else f"{value:+,.0f}"
+    """A week-over-week change with its sign: a ratio's in percentage points with one decimal (``−3.8 pp``:
+    55% to 51.2% is −3.8 pp, not −4 %), others as whole numbers (``+1,204``); "no change" for zero."""
+    if value == 0:
+        return "no change"
+    text = f"{value * 100:+.1f} pp" if unit == "ratio" else f"{value:+,.0f}"
+    if text.lstrip("+-").rstrip(" p") in ("0", "0.0"):  # rounds to nothing: still say which way
+        text = f"{'+' if value > 0 else '-'}<0.1 pp" if unit == "ratio" else f"{'+' if value > 0 else '-'}<1"
+    return text.replace("-", MINUS)
+
+
+def meaning(value: float | None, better: str) -> str:
+    """What a change means for a metric whose ``better`` direction is "higher", "lower" or "neither": "good",
+    "bad" or "neutral" (no change, no comparison, or a metric where neither direction is good)."""
+    if value is None or value == 0 or better not in ("higher", "lower"):
+        return "neutral"
+    return "good" if (value > 0) == (better == "higher") else "bad"
 
 
 def hours(value: Any, suffix: str = "") -> str:

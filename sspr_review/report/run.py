@@ -30,6 +30,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,7 @@ def _build(
     """Execute and export every notebook into ``folder``, each displaying the ``saved`` review; slim the executed
     notebooks for ``final`` (their ``saved_review`` parameter blanked: run again, they compute the review)."""
     params = notebook_parameters(ws, week, saved)
+    tenant = ws.tenant().get("name") or ""
     # SSPR_REVIEW_* variables the configuration does not read were warned about here: a kernel would only warn
     # again, into the reports
     unread = ws.config.unknown_env(os.environ)
@@ -146,7 +148,8 @@ def _build(
         executed = notebooks.execute(notebooks.notebook(stem), folder / f"{stem}.ipynb", params, hide_env=unread)
         timings[f"execute {stem}"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        html.append(notebooks.export_html(executed, folder / f"{notebooks.REPORTS[stem]}.html"))
+        title = notebooks.page_title(stem, tenant, date.fromisoformat(week))
+        html.append(notebooks.export_html(executed, folder / f"{notebooks.REPORTS[stem]}.html", title=title))
         timings[f"export {stem}"] = time.perf_counter() - t0
         executed_books.append(executed)
     for executed in executed_books:

@@ -30,6 +30,9 @@ SEVERITY_COLOURS: Final = {
     "low": GREY,
     "info": BLUE,
 }
+#: What a change means, on a tile or in the e-mail's numbers: good, bad, or neither (the metric's direction in
+#: :data:`sspr_review.core.labels.METRICS`).
+CHANGE_COLOURS: Final = {"good": GREEN, "bad": "#a50e0e", "neutral": GREY}
 #: Badge colour per tenant status in the portfolio (:mod:`sspr_review.report.portfolio`; white text on each).
 STATUS_COLOURS: Final = {"ok": GREEN, "partial": ORANGE, "failed": RED}
 #: Badge colour per status of the SSPR configuration's posture (``sspr-posture-<status>``, white text).
@@ -40,6 +43,21 @@ CHART_COLOURS: Final = {
     "helpdesk": ORANGE,
     "failed": RED,
     "ok": GREEN,
+}
+#: One colour per trend series, the same in the weekly review and the adoption trends (a series not listed takes
+#: plotly's next default colour).
+SERIES_COLOURS: Final = {
+    "sspr_resets": BLUE,
+    "helpdesk_resets": ORANGE,
+    "self_service_share": BLUE,
+    "registration_coverage": BLUE,
+    "admin_registration_coverage": "#9334e6",
+    "flow_success_rate": GREEN,
+    "blocked_users": RED,
+    "banned_password_rejections": "#12858a",
+    "helpdesk_cost_avoided": GREEN,
+    "leak_fixed": BLUE,
+    "leak_not_fixed": RED,
 }
 #: Banner background and border per state: ok (all complete), bad (data missing), warn (a parameter to set).
 BANNER: Final = {
@@ -74,7 +92,24 @@ def _css() -> str:
         " flex: 0 0 auto; background: #fff; }",
         f"{r} .sspr-tile .v {{ font-size: 24px; font-weight: 600; }}",
         f"{r} .sspr-tile .l, {r} .sspr-tile .d {{ font-size: 12px; color: #555; }}",
-        f"{r} .sspr-tile .d.sspr-up {{ color: {GREEN}; }} {r} .sspr-tile .d.sspr-down {{ color: #a50e0e; }}",
+        *(f"{r} .sspr-tile .d.sspr-change-{meaning} {{ color: {c}; }}" for meaning, c in CHANGE_COLOURS.items()),
+        f"{r} .sspr-verdict {{ padding: .6em 1em .4em; border-radius: 6px; margin: .3em 0 .6em; font-weight: 400; }}",
+        f"{r} .sspr-verdict .sspr-sentence {{ font-size: 19px; font-weight: 600; margin: .1em 0 .3em; }}",
+        f"{r} .sspr-verdict .sspr-counts {{ margin: 0 0 .4em; }}",
+        f"{r} .sspr-verdict ol {{ margin: .2em 0 .3em; padding-left: 1.6em; }}",
+        f"{r} .sspr-verdict li {{ margin: 0 0 .45em; }}",
+        f"{r} .sspr-verdict .sspr-who, {r} .sspr-kind .sspr-who {{ color: {GREY}; font-size: 13px; }}",
+        f"{r} .sspr-verdict .sspr-do {{ display: block; }}",
+        f"{r} .sspr-contents {{ font-size: 13px; margin: .2em 0 .8em; line-height: 1.7; }}",
+        f"{r} .sspr-contents a {{ white-space: nowrap; }}",
+        f"{r} .sspr-kind {{ scroll-margin-top: 1em; margin: .2em 0 1em; }}",
+        f"{r} .sspr-kind h3 {{ margin: .6em 0 .2em; font-size: 16px; }}",
+        f"{r} .sspr-kind table.sspr {{ width: 100%; table-layout: fixed; }}",
+        f"{r} .sspr-kind col.sev {{ width: 7.5em; }} {r} .sspr-kind col.vs {{ width: 6.5em; }}",
+        f"{r} .sspr-kind col.finding {{ width: 46%; }}",
+        f"{r} .sspr-dataline {{ margin: .2em 0 .6em; }}",
+        f"{r} .sspr-dataline.sspr-missing {{ color: #a50e0e; font-weight: 600; }}",
+        f"{r} .sspr-nowrap, {r} table.sspr td.sspr-date {{ white-space: nowrap; }}",
     ]
     return "\n".join(rules)
 

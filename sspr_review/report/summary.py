@@ -1,12 +1,18 @@
-"""The plain-text summary of a review, printed by ``sspr-review fetch``, ``demo`` and ``review``."""
+"""The plain-text summary of a review, printed by ``sspr-review fetch``, ``demo`` and ``review``: the verdict and
+the top actions first, then the data, the numbers and every finding."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
+from ..analysis import Verdict, verdict_of
+from ..core.labels import METRICS, label, metric_label
 from ..core.vocabulary import KPIS
-from .numbers import number
+from ..core.wording import capitalised, words_list
+from .numbers import change, meaning, number
 from .rollup import Rollup, distinct, roll_up, status_counts
+from .verdict_words import counts_text, of_document, users_text
 
 if TYPE_CHECKING:
     from ..analysis import Metric, Review
@@ -28,40 +34,78 @@ def fmt_value(value: float | int | None, unit: str) -> str:
     return number(value, unit, missing="no data")
 
 
-def review_lines(review: Review) -> list[str]:
-    """Coverage, headline metrics with last week's values, and the findings with their actions (more than
-    ``[analysis] rollup_threshold`` of one kind and severity as one entry with a table of the users)."""
-    window = review.window
-    lines = [
-        f"Review of {clean(review.tenant.get('name'))}: week ending {window.week_ending:%a %Y-%m-%d} "
-        f"({window.timezone}; {window.start:%Y-%m-%d %H:%M} → {window.end:%Y-%m-%d %H:%M} UTC)",
-        "",
-        "Data coverage",
-    ]
+def verdict_lines(verdict: Verdict) -> list[str]:
+    """The verdict as the terminal shows it: the sentence, the counts, and the top actions with what to do."""
+    lines = [f"Verdict: {clean(verdict.sentence)}", f"Findings this week: {counts_text(verdict)}."]
+    if verdict.actions:
+        lines.append("Top actions:")
+    for i, action in enumerate(verdict.actions, 1):
+        who = users_text(action) if action.count > 1 or any(u not in action.headline for u in action.users) else ""
+        status = f" ({action.status})" if action.status else ""
+        lines.append(f"  {i}. {action.severity.upper():<8} {clean(action.headline)}{status}")
+        if who:
+            lines.append(f"     {'':<8} {clean(who)}")
+        lines.append(f"     {'':<8} → {clean(action.do)}")
+    return lines
+
+
+def document_verdict_lines(doc: Mapping[str, Any]) -> list[str]:
+    """:func:`verdict_lines` of findings.json's verdict (none for a document older than schema 1.2): what ``run``
+    prints after where the reports are."""
+    verdict = of_document(doc)
+    return [] if verdict is None else verdict_lines(verdict)
+
+
+def _coverage_lines(review: Review) -> list[str]:
+    """One line when every kind of data is complete; otherwise each kind with its state and why."""
+    if all(cov.state() == "complete" for cov in review.coverage.values()):
+        kinds = words_list([label("data_kind", k) for k in review.coverage])
+        return [f"Data: complete for the week ({kinds} data)."]
+    lines = ["Data coverage (this review is incomplete)"]
     for name, cov in review.coverage.items():
-        if cov.approximate:
-            state = "APPROXIMATE"
-        else:
-            state = "complete" if cov.whole else ("NO DATA" if not cov.available else "PARTIAL")
+        state = cov.state().upper() if cov.state() != "complete" else "complete"
         reason = f": {clean(cov.reason)}" if cov.reason and (not cov.complete or cov.approximate) else ""
         if cov.missing:
             reason += (": " if not reason else "; ") + "; ".join(clean(m) for m in cov.missing)
         used_note = cov.snapshot_note()
         used = f" ({clean(used_note)})" if used_note and not cov.approximate else ""
         lines.append(f"  {name:<13} {state}{used}{reason}")
-    lines += [f"  note: {clean(note)}" for note in review.notes]
-    lines += ["", f"  {'metric':<26}{'this week':>12}{'last week':>12}"]
+    return lines
+
+
+def _metric_lines(review: Review) -> list[str]:
+    """The headline numbers: this week, last week, and the change with what it means."""
+    lines = [f"  {'metric':<28}{'this week':>11}{'last week':>11}  change"]
     for name, _ in KPIS:
         metric = review.metrics.get(name)
-        if metric is not None:
-            lines.append(
-                f"  {name.replace('_', ' '):<26}{fmt(metric, metric.value):>12}{fmt(metric, metric.previous):>12}"
-            )
-    by_severity: dict[str, int] = {}
-    for finding in review.findings:
-        by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
-    counts = ", ".join(f"{n} {s}" for s, n in by_severity.items()) or "none"
-    lines += ["", f"Findings: {counts}"]
+        if metric is None:
+            continue
+        delta = ""
+        if metric.change is not None:
+            what = meaning(metric.change, METRICS[name].better if name in METRICS else "neither")
+            delta = change(metric.change, metric.unit) + {"good": " (better)", "bad": " (worse)"}.get(what, "")
+        now, before = fmt(metric, metric.value), fmt(metric, metric.previous)
+        lines.append(f"  {metric_label(name):<28}{now:>11}{before:>11}  {delta}")
+    return lines
+
+
+def review_lines(review: Review) -> list[str]:
+    """The verdict and the top actions first, then the data (one line when complete), the headline metrics with
+    last week's values, and every finding with its action (more than ``[analysis] rollup_threshold`` of one kind
+    and severity as one entry with a table of the users)."""
+    window = review.window
+    verdict = verdict_of(review)
+    lines = [
+        f"SSPR weekly review — {clean(review.tenant.get('name'))} — week ending {window.week_ending:%a %Y-%m-%d} "
+        f"({window.timezone}; {window.start:%Y-%m-%d %H:%M} → {window.end:%Y-%m-%d %H:%M} UTC)",
+        "",
+        *verdict_lines(verdict),
+        "",
+        *_coverage_lines(review),
+    ]
+    lines += [f"  note: {clean(note)}" for note in review.notes]
+    lines += ["", *_metric_lines(review)]
+    lines += ["", f"All findings: {counts_text(verdict)}"]
     threshold = review.settings.rollup_threshold
     for entry in roll_up(review.findings, threshold, lambda f: f.kind, lambda f: f.severity):
         if isinstance(entry, Rollup):
@@ -84,6 +128,11 @@ def review_lines(review: Review) -> list[str]:
             f"Phone-only resets not judged (no earlier IP for the user in {review.settings.new_ip_lookback_days} "
             f"days): {unjudged.get('resets', 0)}"
         )
-    if review.comparison is not None and review.comparison.resolved:
-        lines.append(f"Resolved since last week: {len(review.comparison.resolved)}")
+    if review.comparison is not None:
+        c = review.comparison
+        lines.append(
+            capitalised(
+                f"{len(c.new)} new, {len(c.resolved)} resolved since last week, {len(c.continuing)} continuing."
+            )
+        )
     return lines

@@ -314,8 +314,18 @@ def test_sections_markup_lives_in_autoescaped_templates(ctx: Context) -> None:
     hostile = "<img src=x onerror=alert(1)>"
     cell = render.table(pd.DataFrame({"who": [hostile], "n": [2]}), "")
     assert "&lt;img src=x onerror=alert(1)&gt;" in cell and "<img" not in cell
-    header = render.markup("header.html.j2", tenant=hostile, week_ending="", timezone="UTC", start="", end="")
-    assert "<h1>SSPR weekly review — &lt;img src=x" in header
+    header = render.markup(
+        "header.html.j2",
+        tenant=hostile,
+        week_ending="",
+        timezone="UTC",
+        start="",
+        end="",
+        data=hostile,
+        data_ok=False,
+        coverage="#Data-coverage",
+    )
+    assert "<h1>SSPR weekly review — &lt;img src=x" in header and "<img" not in header
     assert str(render.markup("note.html.j2", text="a < b")) == "<p><i>a &lt; b</i></p>"
     package = Path(render.__file__).parent
     for module in sorted(package.glob("*.py")):

@@ -68,6 +68,8 @@ def test_metrics_carry_writeback_failures_and_unrecognised_reasons(store: Path) 
         "previous": before.metrics["writeback_failures"].value,
         "unit": "count",
         "source": "audit",
+        "label": "Password-writeback failures",
+        "better": "lower",
     }
     assert doc["metrics"]["unrecognised_reasons"]["value"] == unrecognised
 

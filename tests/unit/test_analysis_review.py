@@ -79,6 +79,18 @@ def test_build_review_and_findings_json_validate_against_the_schema() -> None:
     doc = findings_json(review, generated_at=GENERATED)
     _validate(doc)
     assert doc["schema_version"] == "1.2"
+    # the verdict the review computed once, with the counts of its findings; metrics carry their words
+    assert review.verdict is not None and doc["verdict"] == review.verdict.to_dict()
+    assert doc["verdict"]["counts"]["high"] == sum(1 for f in review.findings if f.severity == "high") > 0
+    assert doc["verdict"]["sentence"].endswith("need you this week.") and not doc["verdict"]["quiet"]
+    assert doc["metrics"]["blocked_users"] | {"value": 0} == {
+        "value": 0,
+        "previous": doc["metrics"]["blocked_users"]["previous"],
+        "unit": "count",
+        "source": "audit",
+        "label": "Users blocked from SSPR",
+        "better": "lower",
+    }
     assert doc["tenant"] == {"id": "t-1", "name": "Contoso"}
     assert doc["window"] == {
         "start": "2024-03-04T00:00:00Z",
@@ -129,7 +141,15 @@ def test_an_empty_week_has_zero_counts_and_no_findings() -> None:
     doc = findings_json(review, generated_at=GENERATED)
     _validate(doc)
     assert doc["findings"] == []
-    assert doc["metrics"]["sspr_resets"] == {"value": 0, "previous": None, "unit": "count", "source": "audit"}
+    assert doc["metrics"]["sspr_resets"] == {
+        "value": 0,
+        "previous": None,
+        "unit": "count",
+        "source": "audit",
+        "label": "Self-service resets",
+        "better": "neither",
+    }
+    assert doc["verdict"]["sentence"] == "Nothing needs you this week." and doc["verdict"]["quiet"]
     assert doc["metrics"]["blocked_users"]["value"] == 0
     assert doc["flows"]["started"] == 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import re
@@ -691,3 +692,29 @@ def test_risk_detections_around_resets(tenant: DemoTenant, audits: list[Record],
     (spiked,) = [r for r in of(audits, RESET) if upn(r) == planted.reset_then_risk_user.upn]
     assert timedelta(0) < when(after["detectedDateTime"]) - when(spiked["activityDateTime"]) < timedelta(hours=24)
     assert spiked["initiatedBy"]["user"]["ipAddress"] == planted.reset_then_risk_ip
+
+
+def _planted_ids(planted: Planted) -> set[str]:
+    """The ids of every user a planted case names."""
+    out: set[str] = set()
+    for field in dataclasses.fields(planted):
+        value = getattr(planted, field.name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, PlantedUser):
+                out.add(item.id)
+    return out
+
+
+def test_background_users_act_from_one_address_each(big: DemoTenant) -> None:
+    """A user outside the planted cases who holds no administrator role does everything from one address: a
+    password change at the office and then a reset from home would be a reset from an address new to the user,
+    so the demo's phone-only resets from a new IP are the planted ones (issue 21: no unplanted high finding)."""
+    skip = _planted_ids(big.planted) | {r["id"] for r in big.user_registration_details() if r.get("isAdmin")}
+    ips: dict[str, set[str]] = {}
+    for r in big.directory_audits():
+        who = (r["initiatedBy"] or {}).get("user") or {}
+        target = r["targetResources"][0]["id"]
+        if who.get("id") == target and target not in skip:
+            ips.setdefault(target, set()).add(who["ipAddress"])
+    several = {user: sorted(found) for user, found in ips.items() if len(found) > 1}
+    assert len(ips) > 1000 and not several, list(several.items())[:3]

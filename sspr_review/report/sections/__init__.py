@@ -6,7 +6,10 @@ The sections by family:
 
 - :mod:`.context`: :func:`open_review` (the display set up, then the application's
   :func:`~sspr_review.app.notebook.open_context`: the :class:`~sspr_review.app.notebook.Context` sections take)
-- :mod:`.weekly`: header, coverage banner, needs attention, KPI tiles, charts, changes, configuration, explore
+- :mod:`.verdict`: the week's verdict and top actions, at the top of the weekly review
+- :mod:`.contents`: the reports' sections in order, the contents lists, where each finding kind is detailed
+- :mod:`.attention`: needs attention, every finding with what to do, by kind
+- :mod:`.weekly`: header, KPI tiles, charts, changes, configuration, data coverage, explore
 - :mod:`.sspr_config`: the SSPR configuration (the week's changes and the posture) and a user's changes
 - :mod:`.findings`: blocked users, leaked credentials, takeover signals, admin/helpdesk resets, writeback
 - :mod:`.risk`: risk detections and password resets
@@ -18,6 +21,8 @@ The sections by family:
 
 from __future__ import annotations
 
+from .attention import needs_attention
+from .contents import TRENDS_SECTIONS, WEEKLY_SECTIONS, contents, trends_contents
 from .context import open_review, setup
 from .findings import (
     admin_resets,
@@ -32,6 +37,7 @@ from .risk import risk_and_resets
 from .sspr_config import sspr_configuration, user_policy_changes
 from .trends import TRENDS, leak_fix_trend, trend, trend_table, trends_header
 from .user import user_correlations, user_flows, user_profile, user_risk
+from .verdict import verdict
 from .weekly import (
     EXPLORE,
     PASSWORD_RULES,
@@ -42,7 +48,6 @@ from .weekly import (
     explore,
     header,
     kpi_tiles,
-    needs_attention,
     unrecognised,
     write_findings,
 )
@@ -52,11 +57,14 @@ __all__ = [
     "MAX_USERS_SHOWN",
     "PASSWORD_RULES",
     "TRENDS",
+    "TRENDS_SECTIONS",
+    "WEEKLY_SECTIONS",
     "admin_resets",
     "blocked_users",
     "changes",
     "chart",
     "configuration",
+    "contents",
     "coverage_banner",
     "display_frame",
     "explore",
@@ -74,6 +82,7 @@ __all__ = [
     "takeover_signals",
     "trend",
     "trend_table",
+    "trends_contents",
     "trends_header",
     "unrecognised",
     "user_correlations",
@@ -81,6 +90,7 @@ __all__ = [
     "user_policy_changes",
     "user_profile",
     "user_risk",
+    "verdict",
     "write_findings",
     "writeback_failures",
 ]

@@ -52,19 +52,24 @@ def is_number(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
+def is_date(column: pd.Series) -> bool:
+    """Times, or text that is only dates (``2026-11-30``): a column that must never wrap."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return True
+    values = column.dropna()
+    return bool(len(values) and values.astype(str).str.fullmatch(r"\d{4}-\d{2}-\d{2}").all())
+
+
 def table(frame: pd.DataFrame, empty: str, tz: str = "UTC") -> Markup:
     """An HTML table (``table.html.j2``): times in ``tz``, numbers formatted once and right-aligned (class
-    ``sspr-num``), missing values as ``—`` (see :func:`display_frame`); ``empty`` as a note when no rows."""
+    ``sspr-num``), dates never wrapped (class ``sspr-date``), missing values as ``—`` (see
+    :func:`display_frame`); ``empty`` as a note when no rows."""
     if frame.empty:
         return markup("note.html.j2", text=empty)
     shown = display_frame(frame, tz)
     rows = [[MISSING if is_missing(v) else v for v in row] for row in shown.itertuples(index=False, name=None)]
-    return markup(
-        "table.html.j2",
-        columns=[str(c) for c in shown.columns],
-        numeric=[is_number(frame[c]) for c in frame.columns],
-        rows=rows,
-    )
+    classes = ["sspr-num" if is_number(frame[c]) else "sspr-date" if is_date(frame[c]) else "" for c in frame.columns]
+    return markup("table.html.j2", columns=[str(c) for c in shown.columns], classes=classes, rows=rows)
 
 
 def display_frame(frame: pd.DataFrame, tz: str = "UTC") -> pd.DataFrame:

@@ -9,6 +9,8 @@ import pandas as pd
 
 from ...analysis.correlations import risk_type_words
 from ...app.notebook import Context
+from ...core.labels import label
+from ...core.wording import count
 from .. import numbers
 from .render import note, section, table, when, with_names
 
@@ -69,7 +71,7 @@ def reset_to_risk_frame(ctx: Context, table: pd.DataFrame) -> pd.DataFrame:
         {
             f"reset ({tz})": [when(t, tz) for t in table["time"]],
             "user": table["user"].astype("string"),
-            "kind": table["kind"].map({"self_service": "self-service (SSPR)", "admin": "by an administrator"}),
+            "kind": [label("reset_type", k) for k in table["kind"]],
             "reset by": table["initiator"],
             "IP": table["ip"],
             f"detections in the {s.blocked_risk_lookback_days} days before": [_types(k) for k in table["types_before"]],
@@ -109,7 +111,7 @@ def risk_and_resets(ctx: Context) -> HTML:
         s=ctx.review.settings,
         previous_reason=corr.previous_reason,
         risk_table=table(risk_to_reset_frame(ctx), "No risk detections this week."),
-        flagged=counts["same_ip"],
+        flagged=count(counts["same_ip"], "reset") if counts["same_ip"] else "",
         resets=counts,
         touched_table=table(
             reset_to_risk_frame(ctx, resets[touched]), "No reset this week had a detection before or after it."

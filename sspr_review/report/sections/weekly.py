@@ -1,5 +1,6 @@
-"""The weekly review's frame: header, coverage, what needs attention, the numbers, the charts, what changed,
-the configuration, what the kit could not classify, and where to dig further."""
+"""The weekly review's frame: the header, the numbers, the charts, what changed, the configuration, the data
+coverage, what the kit could not classify, and where to dig further (the verdict is :mod:`.verdict`, what needs
+attention :mod:`.attention`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ...analysis import verdict_of
+from ...analysis.verdict import phrase, urgency
 from ...app.notebook import Context
-from ...core.vocabulary import KPIS, SEVERITIES
+from ...core.coverage import describe_offset
+from ...core.labels import METRICS, label, metric_label
+from ...core.vocabulary import KPIS, SNAPSHOT_KINDS
+from ...core.wording import capitalised, count, words_list
 from .. import charts, numbers
-from ..rollup import Rollup, distinct, roll_up, status_counts
-from .render import note, section, table, user_list, when
+from .contents import heading_id
+from .render import note, section, table, user_list
 
 if TYPE_CHECKING:
     from IPython.display import HTML
@@ -54,20 +60,44 @@ def explore(ctx: Context) -> HTML:
 
 
 def header(ctx: Context) -> HTML:
+    """The title, the week, and the data in one line: complete, or what is missing (the coverage section has the
+    detail)."""
     w = ctx.review.window
+    issues = verdict_of(ctx.review).data_issues
+    kinds = [f"{label('data_kind', k)}" for k in ctx.review.coverage]
+    data = (
+        capitalised(words_list([i.words for i in issues]))
+        if issues
+        else f"Data complete for the week: {words_list(kinds)} data"
+    )
     return section(
         "header.html.j2",
         tenant=ctx.review.tenant.get("name") or "",
-        week_ending=f"{w.week_ending:%A %d %B %Y}",
+        week_ending=f"{w.week_ending:%A} {w.week_ending.day} {w.week_ending:%B %Y}",
         timezone=w.timezone,
         start=f"{w.start:%Y-%m-%d %H:%M}",
         end=f"{w.end:%Y-%m-%d %H:%M}",
+        data=data,
+        data_ok=not issues,
+        coverage=f"#{heading_id('Data coverage')}",
     )
 
 
+def _snapshots_line(review: Review) -> str:
+    """Which snapshots a complete week uses, grouped by how far from the week's end: "registration, roles and
+    policy at the week's end"."""
+    by_offset: dict[str, list[str]] = {}
+    for kind in SNAPSHOT_KINDS:
+        cov = review.coverage.get(kind)
+        if cov is not None and cov.offset is not None:
+            by_offset.setdefault(describe_offset(cov.offset), []).append(kind)
+    return "; ".join(f"{words_list(kinds)} from snapshots {when}" for when, kinds in by_offset.items())
+
+
 def coverage_banner(ctx: Context) -> HTML:
-    """What each source covers this week; loudly what is missing (a missing source is not zero events), and
-    which snapshot each snapshot source uses (an approximate one, far from the week, with its date)."""
+    """What each kind of data covers this week. Complete: one line. Otherwise loudly what is missing (a missing
+    kind is not zero events) with a table of every kind, and which snapshot each snapshot kind uses (an
+    approximate one, far from the week, with its date)."""
     rows = []
     missing: list[str] = []
     parts: list[str] = []
@@ -89,87 +119,56 @@ def coverage_banner(ctx: Context) -> HTML:
         why = [] if (cov.complete and not cov.approximate) or not cov.reason else [cov.reason]
         rows.append(
             {
-                "source": name,
+                "data": name,
                 "state": state,
                 "snapshot used": cov.snapshot_note() or "",
                 "why": "; ".join([*why, *cov.missing]),
             }
         )
+    complete = not (missing or parts or approximate)
     return section(
         "coverage_banner.html.j2",
         missing=missing,
         parts=parts,
         approximate=approximate,
+        complete=complete,
+        kinds=count(len(rows), "kind") + " of data",
+        snapshots=_snapshots_line(ctx.review) if complete else "",
         table=table(pd.DataFrame(rows), ""),
         notes=list(ctx.review.notes),
     )
 
 
-def _attention_row(review: Review, entry: Rollup[Finding] | Finding) -> dict[str, Any]:
-    """One row of "needs attention": a finding, or a roll-up with a table of its users."""
-    if isinstance(entry, Rollup):
-        items = entry.items
-        tz = review.window.timezone
-        users = pd.DataFrame(
-            {
-                "user": [", ".join(f.users) or f.title for f in items],
-                "vs last week": [review.status(f) or "" for f in items],
-                "since": [when(f.start, tz) for f in items],
-                "finding": [f.title for f in items],
-            }
-        )
-        return {
-            "severity": entry.severity,
-            "status": status_counts([review.status(f) for f in items]),
-            "title": entry.title,
-            "count": len(items),
-            "users_table": table(users, ""),
-            "users": "",
-            "actions": distinct([f.action for f in items]),
-        }
-    return {
-        "severity": entry.severity,
-        "status": review.status(entry) or "",
-        "title": entry.title,
-        "count": 1,
-        "users_table": None,
-        "users": user_list(list(entry.users)),
-        "actions": [entry.action],
-    }
-
-
-def needs_attention(ctx: Context) -> HTML:
-    """Findings by severity, each with what to do; more than ``[analysis] rollup_threshold`` of one kind and
-    severity as one entry with a table of the users (each marked new or continuing)."""
-    r = ctx.review
-    entries = roll_up(r.findings, r.settings.rollup_threshold, lambda f: f.kind, lambda f: f.severity)
-    counts = ", ".join(
-        f"{sum(1 for f in r.findings if f.severity == s)} {s}"
-        for s in SEVERITIES
-        if any(f.severity == s for f in r.findings)
-    )
-    rows = [_attention_row(r, entry) for entry in entries]
-    return section("needs_attention.html.j2", rows=rows, counts=counts)
-
-
 def kpi_tiles(ctx: Context) -> HTML:
-    """The week's headline numbers with their change from last week."""
+    """The week's headline numbers with their change from last week, coloured by what the change means for the
+    metric (:data:`sspr_review.core.labels.METRICS`: a rise in blocked users is bad, a fall in members not
+    SSPR-capable good, a change in resets neither); a rate's change in percentage points."""
     tiles = []
     for name in (*(kpi for kpi, _ in KPIS), "helpdesk_cost_avoided"):
         metric = ctx.review.metrics.get(name)
         if metric is None:
             continue
-        label = name.replace("_", " ")
+        words = metric_label(name)
         if name == "helpdesk_cost_avoided":
-            label += f" ({ctx.review.settings.currency})"
+            words += f" ({ctx.review.settings.currency})"
+        better = METRICS[name].better if name in METRICS else "neither"
         change = metric.change
+        meaning = numbers.meaning(change, better)
         if change is None:
-            delta, direction = "no comparison", "sspr-flat"
+            delta = "no comparison"
         else:
             delta = f"{numbers.change(change, metric.unit)} vs last week"
-            direction = "sspr-up" if change > 0 else "sspr-down" if change < 0 else "sspr-flat"
-        value = numbers.number(metric.value, metric.unit, missing="no data")
-        tiles.append({"value": value, "label": label, "delta": delta, "direction": direction})
+            delta += {"good": " (better)", "bad": " (worse)"}.get(meaning, "")
+        tiles.append(
+            {
+                "metric": name,
+                "value": numbers.number(metric.value, metric.unit, missing="no data"),
+                "label": words,
+                "delta": delta,
+                "meaning": meaning,
+                "hint": {"higher": "Higher is better", "lower": "Lower is better"}.get(better, "Neither way is better"),
+            }
+        )
     return section("kpi_tiles.html.j2", tiles=tiles)
 
 
@@ -178,20 +177,49 @@ def chart(ctx: Context, name: str) -> Any:
     return charts.weekly(ctx.review, name)
 
 
+def _finding_rows(findings: tuple[Finding, ...]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"severity": f.severity, "kind": label("finding_kind", f.kind), "finding": f.title} for f in findings]
+    )
+
+
+def _new_rows(findings: tuple[Finding, ...]) -> pd.DataFrame:
+    """The new findings by kind and severity, most urgent first: how many, in words, and who (they are listed in
+    full under "needs attention")."""
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.kind, f.severity), []).append(f)
+    rows = []
+    for kind, severity in sorted(groups, key=lambda key: urgency(*key)):
+        items = groups[(kind, severity)]
+        users = list(dict.fromkeys(u for f in items for u in f.users))
+        rows.append(
+            {
+                "severity": severity,
+                "new": capitalised(phrase(kind, severity, len(items))),
+                "who": user_list(users) if users and kind != "registration_gap" else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def changes(ctx: Context) -> HTML:
-    """New, continuing and resolved findings against last week."""
+    """What changed since last week: the new findings and the resolved ones, listed; the continuing ones counted
+    (they are in "needs attention", marked continuing)."""
     comparison = ctx.review.comparison
     if comparison is None:
         return note("No comparison with last week.")
-    rows = []
-    for status, items in (
-        ("new", comparison.new),
-        ("continuing", comparison.continuing),
-        ("resolved", comparison.resolved),
-        ("unknown (not evaluated this week)", comparison.unknown),
-    ):
-        rows += [{"status": status, "severity": f.severity, "finding": f.title} for f in items]
-    return section("tables.html.j2", parts=[{"table": table(pd.DataFrame(rows), "No findings this week or last.")}])
+    return section(
+        "changes.html.j2",
+        new=len(comparison.new),
+        resolved=len(comparison.resolved),
+        continuing=count(len(comparison.continuing), "finding continues", "findings continue"),
+        unknown=len(comparison.unknown),
+        attention=f"#{heading_id('Needs attention')}",
+        new_table=table(_new_rows(comparison.new), "Nothing new this week."),
+        resolved_table=table(_finding_rows(comparison.resolved), "Nothing was resolved since last week."),
+        unknown_table=table(_finding_rows(comparison.unknown), ""),
+    )
 
 
 PASSWORD_RULES = {
@@ -203,12 +231,17 @@ PASSWORD_RULES = {
 }
 
 
+def _setting(value: Any) -> str:
+    """A setting's value in words: true and false as yes and no (the directory holds them as text)."""
+    return label("boolean", value) if str(value).lower() in ("true", "false") else str(value)
+
+
 def _password_rules(policy: dict[str, Any]) -> pd.DataFrame:
     rules = policy.get("passwordRuleSettings") or {}
     if not rules:
         return pd.DataFrame([{"setting": "Password protection", "value": "defaults (no custom settings saved)"}])
     values = {str(v.get("name")): v.get("value") for v in rules.get("values", []) if isinstance(v, dict)}
-    rows = [{"setting": label, "value": values.get(key, "default")} for key, label in PASSWORD_RULES.items()]
+    rows = [{"setting": words, "value": _setting(values.get(key, "default"))} for key, words in PASSWORD_RULES.items()]
     banned = str(values.get("BannedPasswordList") or "")
     rows.append({"setting": "Custom banned passwords", "value": f"{len(banned.split()) if banned else 0} terms"})
     return pd.DataFrame(rows)
@@ -228,7 +261,7 @@ def configuration(ctx: Context) -> HTML:
     day, policy = snapshot
     methods_policy = policy.get("authenticationMethodsPolicy") or {}
     methods = [
-        {"method": str(m.get("id", "")), "state": str(m.get("state", ""))}
+        {"method": label("policy_method", m.get("id", "")), "state": str(m.get("state", ""))}
         for m in methods_policy.get("authenticationMethodConfigurations", [])
         if isinstance(m, dict)
     ]
@@ -241,12 +274,17 @@ def configuration(ctx: Context) -> HTML:
     )
 
 
+def _words(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame whose column names are words (``first_seen`` → "first seen")."""
+    return frame.rename(columns=lambda c: str(c).replace("_", " "))
+
+
 def unrecognised(ctx: Context) -> HTML:
     """What the kit could not classify this week (kept and counted, never dropped)."""
     tz = ctx.review.window.timezone
     parts = [
-        {"table": table(ctx.review.unrecognised_reasons, "Every SSPR step this week was recognised.", tz)},
-        {"table": table(ctx.review.unknown_activities, "Every activity this week was known.", tz)},
+        {"table": table(_words(ctx.review.unrecognised_reasons), "Every SSPR step this week was recognised.", tz)},
+        {"table": table(_words(ctx.review.unknown_activities), "Every activity this week was known.", tz)},
     ]
     return section("tables.html.j2", parts=parts)
 

@@ -355,7 +355,12 @@ class History:
             days = [day0 - k * DAY for k in range(11)]
             day = rng.choices(days, [DAY_WEIGHTS[(d // DAY + 3) % 7] for d in days])[0]
             t = self.when(day, False)
-            ip = OFFICE_IPS[u.index % 4] if rng.random() < 0.7 else u.ip
+            # Administrators change their password at the office, others where they usually are (their own
+            # address): a later reset from home then never comes from an address new to the user, so the demo's
+            # phone-only resets from a new IP are the planted ones. The draw stays, so that every other record,
+            # planted or not, keeps its time, user and id.
+            at_office = rng.random() < 0.7
+            ip = OFFICE_IPS[u.index % 4] if at_office and u.admin else u.ip
             if rng.random() < 0.02 and t < self.t1 - WEEK:
                 self.change(u, t, ip, "failure", "FuzzyPolicyViolationInvalidPassword")
                 t += rng.randrange(MINUTE, 4 * MINUTE)
