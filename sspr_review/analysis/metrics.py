@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..core.reason_rules import WRITEBACK_END_STATES
 from ..core.settings import AnalysisSettings
 from ..core.vocabulary import TIMED_KINDS
 from ..core.weeks import zone
@@ -444,7 +445,8 @@ def _audit_counts(data: ReviewData, bounds: np.ndarray, settings: AnalysisSettin
 def _writeback_failures(events: pd.DataFrame, bounds: np.ndarray) -> np.ndarray:
     """Per week, the writeback failures as the ``writeback_failure`` findings count attempts: one per SSPR flow
     (in the week of its first failed event), one per failed event outside a flow."""
-    rows = np.flatnonzero(np.asarray(events["end_state"].cat.codes) == END_STATES.index("failed_writeback"))
+    writeback = [END_STATES.index(s) for s in WRITEBACK_END_STATES]
+    rows = np.flatnonzero(np.isin(np.asarray(events["end_state"].cat.codes), writeback))
     times = events["time"].to_numpy()[rows]
     flow = events["flow"].to_numpy()[rows] if "flow" in events else np.full(rows.size, -1)
     in_flow = flow >= 0

@@ -35,7 +35,7 @@ from .window import ReviewWindow
 __all__ = ["SCHEMA_VERSION", "Review", "build_review", "findings_json", "findings_schema", "week_findings"]
 
 #: Version of the findings.json format (major.minor; a major change breaks readers).
-SCHEMA_VERSION: Final = "1.1"
+SCHEMA_VERSION: Final = "1.2"
 SCHEMA_RESOURCE: Final = "data/findings.schema.json"
 
 

@@ -76,7 +76,7 @@ def test_build_review_and_findings_json_validate_against_the_schema() -> None:
     assert "data_gap" not in kinds
     doc = findings_json(review, generated_at=GENERATED)
     _validate(doc)
-    assert doc["schema_version"] == "1.1"
+    assert doc["schema_version"] == "1.2"
     assert doc["tenant"] == {"id": "t-1", "name": "Contoso"}
     assert doc["window"] == {
         "start": "2024-03-04T00:00:00Z",
