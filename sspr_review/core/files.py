@@ -45,10 +45,10 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
     """Make a rename in ``folder`` durable (a no-op where folders cannot be opened, as on Windows)."""
     try:
         dir_fd = os.open(folder, os.O_RDONLY)
