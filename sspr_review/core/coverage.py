@@ -45,6 +45,9 @@ class Coverage:
     #: Where a time-ranged kind's data came from, when that needs saying (a Log Analytics workspace and which
     #: column held the SSPR step text).
     notes: tuple[str, ...] = ()
+    #: How the latest fetch selected a time-ranged kind's records, when the source had to choose (Graph: which
+    #: ``loggedByService`` value selects SSPR's events); ``None`` elsewhere.
+    selection: str | None = None
 
     @property
     def available(self) -> bool:

@@ -269,11 +269,15 @@ class FetchRun:
         outcome, source = self.outcomes[name], self.source
         start, end = await source.limit_window(name, start, end)  # a source may answer less (a workspace's retention)
         outcome.start, outcome.end = start, end
+        source.resume(name, self.store.source_state(name))  # e.g. which loggedByService value selects SSPR's events
         writer = _Writer(self.store, name, outcome, self.report)
         try:
             await _drain(read(start, end), writer.add, self.bars.bar(name), self.stats_of(name))
         finally:
             await writer.flush()  # what arrived is kept even when a later page fails (coverage is not claimed)
+        state = source.state(name)
+        if state is not None:
+            self.store.record_source_state(name, state)
         self.store.record_interval(name, start, end)
         for note in source.notes(name):
             self.store.record_note(name, start, end, note)

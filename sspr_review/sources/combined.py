@@ -73,6 +73,12 @@ class CombinedSource(Source):
     def notes(self, kind: str) -> list[str]:
         return self._serving(kind).notes(kind)
 
+    def resume(self, kind: str, state: Mapping[str, Any] | None) -> None:
+        self._serving(kind).resume(kind, state)
+
+    def state(self, kind: str) -> dict[str, Any] | None:
+        return self._serving(kind).state(kind)
+
     async def tenant(self) -> dict[str, Any]:
         return await self.base.tenant()
 
