@@ -23,13 +23,15 @@ from ..core.reason_rules import ReasonRule
 from ..core.vocabulary import DATA_KINDS, TIMED_KINDS
 from ..ingest.store import Store, release_arrow_memory
 from ..ingest.store.lean_summary import lean_days
+from . import unobserved
 
 
 def coverage(store: Store, config: Config, start: datetime, end: datetime) -> dict[str, Coverage]:
     """What the store holds of each kind of data for ``[start, end)``; a snapshot kind says which snapshot the
     window uses (the one nearest to ``end``; beyond ``[review] snapshot_tolerance_days`` approximate)."""
     tolerance = timedelta(days=config.review.snapshot_tolerance_days)
-    return {kind: store.coverage(kind, start, end, tolerance=tolerance) for kind in DATA_KINDS}
+    found: dict[str, Coverage] = {kind: store.coverage(kind, start, end, tolerance=tolerance) for kind in DATA_KINDS}
+    return unobserved.check(store, found, end)  # SSPR enabled, no SSPR event: unobserved, not quiet
 
 
 def tenant(store: Store, config: Config) -> dict[str, str]:

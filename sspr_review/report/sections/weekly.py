@@ -72,8 +72,12 @@ def coverage_banner(ctx: Context) -> HTML:
     missing: list[str] = []
     parts: list[str] = []
     approximate: list[str] = []
+    suspect: list[str] = []
     for name, cov in ctx.review.coverage.items():
-        if cov.approximate:
+        if cov.suspect and cov.available:  # the opt-in trap: unobserved, not quiet
+            state = "SUSPECT"
+            suspect.append(f"{name}: {cov.suspect}")
+        elif cov.approximate:
             state = "APPROXIMATE"
             approximate.append(f"{name} ({cov.snapshot_note()})")
             if cov.missing:
@@ -100,8 +104,9 @@ def coverage_banner(ctx: Context) -> HTML:
         missing=missing,
         parts=parts,
         approximate=approximate,
+        suspect=suspect,
         table=table(pd.DataFrame(rows), ""),
-        notes=list(ctx.review.notes),
+        notes=[*ctx.review.notes, *(c.selection for c in ctx.review.coverage.values() if c.selection)],
     )
 
 

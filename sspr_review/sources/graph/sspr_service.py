@@ -26,25 +26,13 @@ from datetime import datetime
 from typing import Any, Final
 
 from ...core.timefmt import iso_z
-from ...core.vocabulary import SSPR_SERVICE
+from ...core.vocabulary import SSPR_ACTIVITY_NAMES, SSPR_SERVICE, SSPR_SERVICE_SHORT
 from ..base import Pages, Record
 
 #: The ``loggedByService`` values that may select SSPR's events: the documented one first.
-VALUES: Final = (SSPR_SERVICE, "SSPR")
+VALUES: Final = (SSPR_SERVICE, SSPR_SERVICE_SHORT)
 #: SSPR's own activities (Microsoft's audit activity list for the service), for when neither value selects anything.
-ACTIVITIES: Final = (
-    "Blocked from self-service password reset",
-    "Change password (self-service)",
-    "Reset password (by admin)",
-    "Reset password (self-service)",
-    "Security info saved for self-service password reset",
-    "Self-service password reset flow activity progress",
-    "Unlock user account (self-service)",
-    "User registered for self-service password reset",
-    "Enable password writeback for directory",
-    "Disable password writeback for directory",
-    "Self-service password reset policy changes",
-)
+ACTIVITIES: Final = SSPR_ACTIVITY_NAMES
 #: What the store keeps under this key (coverage.json, the audit kind's ``state``).
 STATE_KEY: Final = "sspr_service"
 
