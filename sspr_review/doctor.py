@@ -23,6 +23,7 @@ from .core.config import Config
 from .core.errors import (
     AccessDenied,
     AuthError,
+    ConfigError,
     MailError,
     SsprReviewError,
     TableMissing,
@@ -36,6 +37,7 @@ from .mail.smtp import connect
 from .report import notebooks
 from .sources import source_kind
 from .sources.base import FetchStats, run_sync
+from .sources.combined import open_archive
 from .sources.graph import endpoints as s
 from .sources.graph import sspr_service
 from .sources.graph.auth import CredentialTokenProvider, build_credential
@@ -250,6 +252,43 @@ def log_analytics_checks(config: Config) -> list[Check]:
     return run_sync(go())
 
 
+def archive_checks(config: Config) -> list[Check]:
+    """Per archive container ``[sources]`` reads: list one blob of it and read its first byte (ok, missing
+    container, the Storage Blob Data Reader role missing, an unreachable account)."""
+    from .sources.archive.storage import explain  # lazy: azure-storage-blob is heavy
+
+    chosen = config.sources
+    kinds = [k for k in ("audit", "risk") if getattr(chosen, k) == "archive"]
+    try:
+        source: Any = open_archive(config, clock=None, credential=lambda: build_credential(config.auth))
+    except (AuthError, ConfigError) as exc:
+        return [Check("archive", False, str(exc), "set [archive] account_url and [auth] (README: Archived logs)")]
+    out = []
+    for kind in kinds:
+        name = f"archive {source.container(kind)}"
+        try:
+            container = source.client().get_container_client(source.container(kind))
+            first = next(iter(container.list_blobs(results_per_page=1)), None)
+            if first is None:
+                out.append(
+                    Check(name, False, "the container holds no blob", "check the diagnostic setting's categories")
+                )
+                continue
+            container.download_blob(first.name, offset=0, length=1).readall()
+        except Exception as exc:  # the storage client's errors, explained as the fetch would
+            error = explain(exc, source.where(kind), kind)
+            out.append(Check(name, False, str(error), _archive_fix(error)))
+        else:
+            out.append(Check(name, True, f"readable in {source.account} (first blob {first.name})"))
+    return out
+
+
+def _archive_fix(error: Exception) -> str:
+    if isinstance(error, AccessDenied):
+        return "assign the Storage Blob Data Reader role on the account or container"
+    return "check [archive] account_url and the container names"
+
+
 def smtp_check(config: Config, env: Mapping[str, str]) -> Check:
     """Connect, negotiate TLS and log in through :func:`sspr_review.mail.smtp.connect`, sending nothing."""
     mail = config.mail
@@ -314,6 +353,8 @@ def run_checks(config: Config, env: dict[str, str], *, graph: bool = True) -> li
     sources = config.sources
     if config.log_analytics.workspace_id or "log_analytics" in (sources.audit, sources.risk):
         checks += log_analytics_checks(config)
+    if "archive" in (sources.audit, sources.risk):
+        checks += archive_checks(config)
     if config.mail.to:
         if config.mail.transport == "smtp":
             checks.append(smtp_check(config, env))

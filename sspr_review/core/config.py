@@ -49,18 +49,14 @@ ENV_ALIASES = {
     "SSPR_REVIEW_LOG_ANALYTICS_URL": ("log_analytics", "endpoint"),
 }
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+CONTAINER_NAME = r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"  # an Azure Storage container: 3-63 of a-z, 0-9 and -
 
+# fmt: off
 AuthMode = Literal[
-    "auto",
-    "token",
-    "browser",
-    "device_code",
-    "azure_cli",
-    "client_secret",
-    "certificate",
-    "managed_identity",
+    "auto", "token", "browser", "device_code", "azure_cli", "client_secret", "certificate", "managed_identity",
     "workload_identity",
 ]
+# fmt: on
 
 
 class _Section(BaseModel):
@@ -102,8 +98,8 @@ class SourcesSettings(_Section):
     """``[sources]``: where each time-ranged kind of data comes from (registration, roles and policy always come
     from the run's source: graph, demo or files)."""
 
-    audit: Literal["graph", "log_analytics"] = "graph"
-    risk: Literal["graph", "log_analytics"] = "graph"
+    audit: Literal["graph", "log_analytics", "archive"] = "graph"
+    risk: Literal["graph", "log_analytics", "archive"] = "graph"
 
 
 class LogAnalyticsSettings(_Section):
@@ -137,6 +133,24 @@ class LogAnalyticsSettings(_Section):
                     "1b2c3d4e-0000-0000-0000-000000000000) from the workspace's Overview page"
                 ) from None
         return value
+
+
+class ArchiveSettings(_Section):
+    """``[archive]``: the storage account a diagnostic setting archives Entra's AuditLogs and UserRiskEvents to."""
+
+    account_url: str = Field("", description="https://<account>.blob.core.windows.net (the account's Blob endpoint)")
+    audit_container: str = Field("insights-logs-auditlogs", pattern=CONTAINER_NAME)
+    risk_container: str = Field("insights-logs-userriskevents", pattern=CONTAINER_NAME)
+    backfill_days: int = Field(30, ge=1, le=730)
+    max_retries: int = Field(3, ge=0, le=20)
+    #: The environment variable holding a connection string (or a SAS URL) to use instead of the azure-identity
+    #: credential: a SAS, or the local emulator. Secrets stay in the environment.
+    connection_string_env: str = "SSPR_REVIEW_ARCHIVE_CONNECTION_STRING"
+
+    @field_validator("account_url")
+    @classmethod
+    def _check_account(cls, value: str) -> str:
+        return _check_http_url(value, "https://contosologs.blob.core.windows.net") if value else value
 
 
 class AuthSettings(_Section):
@@ -274,6 +288,7 @@ class Config(_Section):
     mail: MailSettings = MailSettings()
     sources: SourcesSettings = SourcesSettings()
     log_analytics: LogAnalyticsSettings = LogAnalyticsSettings()
+    archive: ArchiveSettings = ArchiveSettings()
     analysis: AnalysisSection = AnalysisSection()
     source_path: str | None = Field(None, exclude=True)
 
@@ -366,6 +381,7 @@ SYNONYMS: dict[str, dict[str, str]] = {
     "review": {"tz": "timezone", "zone": "timezone"},
     "graph": {"url": "base_url", "endpoint": "base_url", "retries": "max_retries", "timeout": "timeout_seconds"},
     "log_analytics": {"url": "endpoint", "workspace": "workspace_id", "retries": "max_retries"},
+    "archive": {"url": "account_url", "account": "account_url", "container": "audit_container"},
     "mail": {"recipients": "to", "from": "sender", "host": "smtp_host", "port": "smtp_port", "server": "smtp_host"},
     "store": {"folder": "path", "dir": "path", "directory": "path"},
     "auth": {"tenant": "tenant_id", "client": "client_id", "app_id": "client_id", "certificate": "certificate_path"},

@@ -19,6 +19,7 @@
     ├── ReasonRulesError            a reason-rule table that cannot be used (also a ValueError)
     ├── StoreError                  the history store is unusable (locked by another fetch, corrupt file)
     ├── InputError                  a file given to the kit (Graph JSON export) is not what it claims
+    │   └── NotARecord              an archived line the kit cannot read (also a ValueError; set aside)
     ├── NotebookFailed              a report notebook raised while executing (exit 6)
     ├── ToolchainMissing            a packaged notebook, the report template or a Python kernel is missing (exit 6)
     ├── CopyRefused                 ``sspr-review notebooks`` would overwrite copies an analyst edited
@@ -119,6 +120,10 @@ class StoreError(SsprReviewError):
 
 class InputError(SsprReviewError):
     """An input file is malformed; the message names the file and what is wrong."""
+
+
+class NotARecord(InputError, ValueError):
+    """An archived line (a diagnostic setting's envelope) the kit cannot read; the message says why."""
 
 
 class ParameterError(ConfigError):

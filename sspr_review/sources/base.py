@@ -96,6 +96,12 @@ class TimedSource(ABC):
         """What the source set aside while reading its input (exported files), or ``None``."""
         return None
 
+    def gaps(self, kind: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
+        """The parts of ``[start, end]`` the source holds nothing for (an archive's missing hours), in order, each
+        with why: the fetch claims the rest of the window and records each gap as "no data" with the reason (a gap
+        with an empty reason is only not claimed)."""
+        return []
+
     def resume(self, kind: str, state: Mapping[str, Any] | None) -> None:
         """What the store kept of the source's choices for ``kind`` (see :meth:`state`), before it is read."""
         return None
