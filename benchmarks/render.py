@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import common
+import render_spikes
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -371,6 +372,7 @@ def _missed(fetch: dict[str, Any] | None, analysis: dict[str, Any] | None, run: 
         notes.append("B4: a report is over 6 MB or embeds plotly.js more than once.")
     if run and not run["imports"]["met"]:
         notes.append("B4: `import sspr_review` takes 0.5 s or more.")
+    notes += render_spikes.missed(common.load("spikes"))
     out = ["## Targets missed", ""]
     out += [f"- {n}" for n in notes] if notes else ["None in this run: every target above is met.", ""]
     return [*out, ""]
@@ -431,7 +433,7 @@ def render() -> str:
         "# Benchmarks",
         "",
         "Written by `make bench` (`benchmarks/bench_fetch.py`, `bench_analysis.py`, `bench_run.py`, "
-        "`bench_lean.py`, `bench_log_analytics.py`; each can "
+        "`bench_lean.py`, `bench_log_analytics.py`, `bench_spikes.py`; each can "
         "be run alone and updates its section). These are measurements, not tests: the test suite stays fast "
         "and never times anything. Expect about 10 minutes for all of them, most of it the plain msgraph-sdk "
         "fetch of B1 and building the 500,000-user store the first time (cached afterwards).",
@@ -451,6 +453,9 @@ def render() -> str:
         lines += _lean(lean)
     if workspace:
         lines += _log_analytics(workspace)
+    spikes = common.load("spikes")
+    if spikes:
+        lines += render_spikes.section(spikes)
     lines += _missed(fetch, analysis, run)
     text = "\n".join(lines).rstrip() + "\n"
     common.DOCS.parent.mkdir(parents=True, exist_ok=True)

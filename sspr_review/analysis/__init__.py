@@ -11,7 +11,8 @@ Modules: :mod:`.window` (the review week), :mod:`.activities` (which audit event
 (classifying resultReason texts with the rule table of :mod:`sspr_review.core.reason_rules`), :mod:`.flows`
 (SSPR flows), :mod:`.prepare` (derived tables), :mod:`.metrics` (weekly metrics and trend), :mod:`.model` (the
 finding, its kinds, fingerprints and JSON form), :mod:`.accounts` (account matching and the week's resets, shared
-by the rules), the rules by family (:mod:`.rules_resets`, :mod:`.rules_blocked`, :mod:`.rules_leaked`,
+by the rules), the rules by family (:mod:`.rules_spikes` with :mod:`.sliding`, :mod:`.spike_baseline` and
+:mod:`.spike_signals`, :mod:`.rules_resets`, :mod:`.rules_blocked`, :mod:`.rules_leaked`,
 :mod:`.rules_writeback`, :mod:`.rules_registration`, :mod:`.takeover`), :mod:`.registry` (every rule and the
 kinds of data it needs, running them, data gaps), :mod:`.compare` (week-over-week: new, continuing, resolved),
 :mod:`.correlations` (risk detections against password resets, both ways), :mod:`.inputs` (what one review is
@@ -35,8 +36,10 @@ from .review import SCHEMA_VERSION, Review, build_review, findings_json, finding
 from .rules_blocked import find_blocked_users
 from .rules_leaked import find_leaked_credentials_remediated, find_leaked_credentials_unremediated
 from .rules_registration import find_registration_gaps
-from .rules_resets import find_admin_password_resets, find_helpdesk_resets, find_reset_spikes
+from .rules_resets import find_admin_password_resets, find_helpdesk_resets
+from .rules_spikes import find_reset_spikes
 from .rules_writeback import find_writeback_failures
+from .spike_baseline import spike_hours
 from .takeover import find_phone_only_resets_new_ip, find_security_info_changes_after_reset, phone_only_unjudged
 from .window import ReviewWindow, review_window
 
@@ -99,6 +102,7 @@ __all__ = [
     "risk_outcomes",
     "risk_to_reset",
     "sort_findings",
+    "spike_hours",
     "unrecognised_reasons",
     "weekly_metrics",
     "window_metrics",

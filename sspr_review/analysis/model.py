@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from ..core.settings import AnalysisSettings
@@ -117,12 +117,14 @@ def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 @dataclass(frozen=True)
 class Rule:
     """A rule and its sources: every group in ``requires`` needs one complete source; ``uses`` are optional
-    sources whose absence weakens the rule."""
+    sources whose absence weakens the rule; ``lookback`` (from the settings): how much history before the review
+    week the rule reads (``None``: not declared)."""
 
     kind: str
     function: Callable[[ReviewData, ReviewWindow, AnalysisSettings], list[Finding]]
     requires: tuple[tuple[str, ...], ...]
     uses: tuple[str, ...] = field(default=())
+    lookback: Callable[[AnalysisSettings], timedelta] | None = field(default=None)
 
 
 def finding_to_dict(finding: Finding) -> dict[str, Any]:

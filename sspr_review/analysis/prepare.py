@@ -99,6 +99,10 @@ class ReviewData:
     #: When set, every :func:`registration_lookup` appends the accounts it looks up (``user_id``,
     #: ``user_upn``): see :func:`~.lookups.accounts_looked_up`.
     lookups: list[pd.DataFrame] | None = field(default=None, compare=False)
+    #: Per time-ranged kind, the intervals the store holds complete (``ReviewInputs.covered``): the spike
+    #: baseline counts only hours inside them as history. ``None``: the history held runs from the earliest
+    #: event on.
+    covered: Mapping[str, Sequence[tuple[datetime, datetime]]] | None = field(default=None, compare=False)
 
     def has(self, kind: str) -> bool:
         """The kind of data is complete for the review window."""

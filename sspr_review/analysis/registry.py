@@ -16,7 +16,8 @@ from .prepare import ReviewData
 from .rules_blocked import find_blocked_users
 from .rules_leaked import find_leaked_credentials_remediated, find_leaked_credentials_unremediated
 from .rules_registration import find_registration_gaps
-from .rules_resets import find_admin_password_resets, find_helpdesk_resets, find_reset_spikes
+from .rules_resets import find_admin_password_resets, find_helpdesk_resets
+from .rules_spikes import find_reset_spikes, spike_lookback
 from .rules_writeback import find_writeback_failures
 from .takeover import find_phone_only_resets_new_ip, find_security_info_changes_after_reset
 from .window import ReviewWindow
@@ -27,7 +28,7 @@ __all__ = ["RULES", "data_gaps", "evaluate"]
 RULES: Final[Mapping[str, Rule]] = {
     r.kind: r
     for r in (
-        Rule("reset_spike", find_reset_spikes, (("audit",),)),
+        Rule("reset_spike", find_reset_spikes, (("audit",),), lookback=spike_lookback),
         Rule("blocked_user", find_blocked_users, (("audit",),), ("risk", "registration", "roles")),
         Rule("leaked_credentials_unremediated", find_leaked_credentials_unremediated, (("risk",), ("audit",))),
         Rule("leaked_credentials_remediated", find_leaked_credentials_remediated, (("risk",), ("audit",))),

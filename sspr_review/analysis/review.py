@@ -120,7 +120,7 @@ def build_review(inputs: ReviewInputs, settings: AnalysisSettings | None = None)
     window, coverage = inputs.window, inputs.coverage
     settings = AnalysisSettings(timezone=window.timezone) if settings is None else settings
     data = prepared_data(inputs, settings)
-    data = replace(data, complete=complete_kinds(coverage), gaps=kind_gaps(coverage))
+    data = replace(data, complete=complete_kinds(coverage), gaps=kind_gaps(coverage), covered=inputs.covered)
     previous, notes = _previous_week(inputs, data, settings)
     data = replace(data, snapshots=chosen_snapshots(coverage))
     fixed = _registration_snapshots(coverage, inputs.previous_coverage)

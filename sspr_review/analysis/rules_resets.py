@@ -1,5 +1,6 @@
-"""Rules on password resets: bursts of self-service resets (``reset_spike``), resets of administrators
-(``admin_password_reset``) and resets by the helpdesk (``helpdesk_reset``)."""
+"""Rules on password resets by someone else or of someone privileged: resets of administrators
+(``admin_password_reset``) and resets by the helpdesk (``helpdesk_reset``). Bursts of self-service resets
+(``reset_spike``) are :mod:`.rules_spikes`."""
 
 from __future__ import annotations
 
@@ -13,142 +14,17 @@ from ..core.settings import AnalysisSettings
 from ._util import (
     NAT,
     NS_PER_HOUR,
-    NS_PER_MINUTE,
     as_datetime,
     iso,
     ns,
-    plain,
     texts,
-    to_ns,
 )
-from .accounts import account_key, account_pairs, as_flag, display_name, week_resets
+from .accounts import account_pairs, as_flag, week_resets
 from .model import Finding, fingerprint
 from .prepare import ReviewData, privileged_lookup
 from .window import ReviewWindow
 
-__all__ = ["find_admin_password_resets", "find_helpdesk_resets", "find_reset_spikes"]
-
-# ------------------------------------------------------------------------------------------------ reset_spike
-
-
-def find_reset_spikes(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[Finding]:
-    """``reset_spike``: completed SSPR resets of at least ``spike_accounts`` distinct accounts with the first and
-    last at most ``spike_window_minutes`` apart (any sliding window, not clock hours).
-
-    One account resetting many times counts once. Overlapping qualifying windows form one spike. Resets from
-    one window length before the week are included so a spike across the week boundary is seen whole; spikes
-    are reported when one of their resets lies in the week.
-
-    Method, O(n log n): an account is in the window ``[a, a + W]`` exactly when ``a`` lies in the union of
-    ``[t - W, t]`` over its reset times ``t``. Those unions are built per account (runs of resets at most W
-    apart), and a sweep over their ends counts how many accounts each ``a`` sees.
-    """
-    resets = data.resets
-    width = settings.spike_window_minutes * NS_PER_MINUTE
-    times = ns(resets["time"])
-    mask = (times >= to_ns(window.start) - width) & (times < to_ns(window.end)) & (times != NAT)
-    sub = resets[mask].reset_index(drop=True)
-    if len(sub) < settings.spike_accounts:
-        return []
-    t = ns(sub["time"])
-    keys = account_key(sub).to_numpy()
-    order = np.lexsort((t, keys))
-    ts, ks = t[order], keys[order]
-    new_run = np.ones(len(ts), dtype=bool)
-    new_run[1:] = (ks[1:] != ks[:-1]) | (np.diff(ts) > width)
-    run_first = ts[new_run]
-    run_last = np.maximum.reduceat(ts, np.flatnonzero(new_run))
-    positions = np.concatenate([run_first - width, run_last])
-    kinds = np.concatenate([np.zeros(len(run_first), np.int8), np.ones(len(run_last), np.int8)])
-    deltas = np.concatenate([np.ones(len(run_first), np.int64), -np.ones(len(run_last), np.int64)])
-    sweep = np.lexsort((kinds, positions))
-    pos, delta = positions[sweep], deltas[sweep]
-    count = np.cumsum(delta)
-    hot = count >= settings.spike_accounts
-    if not hot.any():
-        return []
-    rises = np.flatnonzero(hot & ~np.concatenate([[False], hot[:-1]]))
-    falls = np.flatnonzero(~hot & np.concatenate([[False], hot[:-1]]))
-    episodes: list[list[int]] = []
-    for lo_i, hi_i in zip(rises, falls, strict=False):
-        lo, hi = int(pos[lo_i]), int(pos[hi_i])
-        peak_i = lo_i + int(np.argmax(count[lo_i:hi_i]))
-        peak, peak_at = int(count[peak_i]), int(pos[peak_i])
-        if episodes and lo <= episodes[-1][1] + width:
-            last = episodes[-1]
-            last[1] = hi
-            if peak > last[2]:
-                last[2], last[3] = peak, peak_at
-        else:
-            episodes.append([lo, hi, peak, peak_at])
-    sorted_times = np.sort(t)
-    by_time = np.argsort(t, kind="stable")
-    out = []
-    for lo, hi, peak, peak_at in episodes:
-        first_i = int(np.searchsorted(sorted_times, lo, side="left"))
-        last_i = int(np.searchsorted(sorted_times, hi + width, side="right"))
-        rows = sub.iloc[by_time[first_i:last_i]]
-        if not (ns(rows["time"]) >= to_ns(window.start)).any():
-            continue
-        out.append(_spike_finding(rows, peak, peak_at, width, settings))
-    return out
-
-
-def _spike_finding(rows: pd.DataFrame, peak: int, peak_at: int, width: int, settings: AnalysisSettings) -> Finding:
-    shown = rows.assign(_user=display_name(rows).to_numpy(), _key=account_key(rows).to_numpy())
-    # one entry per account, accounts in order of appearance (a spike can hold thousands of them)
-    codes, _uniques = pd.factorize(shown["_key"], use_na_sentinel=True)
-    order = np.argsort(codes, kind="stable")
-    order = order[codes[order] >= 0]
-    bounds = np.flatnonzero(np.r_[True, codes[order][1:] != codes[order][:-1]]) if order.size else order
-    shown_user = shown["_user"].tolist()
-    user_ids = shown["user_id"].tolist()
-    when = ns(shown["time"])
-    ips = shown["ip"].tolist()
-    accounts = []
-    for group in np.split(order, bounds[1:]) if order.size else []:
-        first_row = int(group[0])
-        accounts.append(
-            {
-                "user": str(shown_user[first_row]),
-                "user_id": plain(user_ids[first_row]),
-                "resets": len(group),
-                "first_reset": iso(int(when[group].min())),
-                "ips": texts(ips[i] for i in group.tolist()),
-            }
-        )
-    accounts.sort(key=lambda a: (a["first_reset"] or "", a["user"]))
-    ip_counts = shown["ip"].astype("string").fillna("(none)").value_counts()
-    first, last = rows["time"].min(), rows["time"].max()
-    minutes = settings.spike_window_minutes
-    hour = (to_ns(first) // NS_PER_HOUR) * NS_PER_HOUR
-    users = tuple(a["user"] for a in accounts)
-    return Finding(
-        kind="reset_spike",
-        severity="high",
-        title=f"{len(accounts)} accounts reset their password by SSPR within a short time ({peak} within "
-        f"{minutes} minutes)",
-        users=users[: settings.max_users_listed],
-        start=as_datetime(first),
-        end=as_datetime(last),
-        evidence={
-            "window_start": iso(first),
-            "window_end": iso(last),
-            "window_minutes": minutes,
-            "threshold_accounts": settings.spike_accounts,
-            "accounts_count": len(accounts),
-            "peak_accounts": peak,
-            "peak_window_start": iso(peak_at),
-            "peak_window_end": iso(peak_at + width),
-            "resets": len(rows),
-            "accounts": accounts[: settings.max_users_listed],
-            "source_ips": {str(k): int(v) for k, v in ip_counts.items()},
-        },
-        action="Check these accounts' risk detections and sign-ins since the resets, and ask a sample of the "
-        "users whether they reset their password; if not, revoke their sessions and reset them again.",
-        fingerprint=fingerprint("reset_spike", iso(hour)),
-    )
-
+__all__ = ["find_admin_password_resets", "find_helpdesk_resets"]
 
 # ------------------------------------------------------------------------------- admin and helpdesk resets
 

@@ -52,9 +52,12 @@ from .window import ReviewWindow
 __all__ = [
     "CHANGE_ACTIVITIES",
     "NON_PHONE_REGISTERED",
+    "PHONE_BITS",
     "PHONE_METHODS",
+    "chained_resets",
     "find_phone_only_resets_new_ip",
     "find_security_info_changes_after_reset",
+    "initiated_events",
     "phone_only_unjudged",
     "security_info_changes",
 ]
@@ -77,7 +80,8 @@ NON_PHONE_REGISTERED: Final = frozenset(
         "windowshelloforbusiness",
     }
 )
-_PHONE_BITS: Final = sum(1 << METHODS.index(m) for m in PHONE_METHODS)
+#: The bits of :data:`PHONE_METHODS` in a flow's ``verified_bits``.
+PHONE_BITS: Final = sum(1 << METHODS.index(m) for m in PHONE_METHODS)
 _NON_PHONE_BITS: Final = sum(1 << METHODS.index(m) for m in NON_PHONE_USED)
 _MAX_EARLIER_IPS: Final = 5
 _GATE_NAMES: Final[dict[str, str]] = {"sms": "SMS", "voice": "voice call", "office_phone": "office phone"}
@@ -159,6 +163,19 @@ def _chains(
     if pairs.empty:
         return None
     return resets, changes, pairs, chains
+
+
+def chained_resets(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> pd.DataFrame:
+    """The resets followed by a change to the user's security info, as :func:`find_security_info_changes_after_reset`
+    chains them (first change in the week): ``key`` (the account), ``time`` (of the reset, int64 ns)."""
+    found = _chains(data, window, settings)
+    if found is None:
+        return pd.DataFrame({"key": pd.Series(dtype="string"), "time": pd.Series(dtype=np.int64)})
+    resets, _, pairs, _ = found
+    rows = np.unique(pairs["l"].to_numpy())
+    return pd.DataFrame(
+        {"key": account_key(resets).to_numpy()[rows], "time": resets["time"].to_numpy()[rows].astype(np.int64)}
+    ).astype({"key": "string"})
 
 
 def _chain_changes(
@@ -256,7 +273,7 @@ def _duration(delta: int) -> str:
 # ----------------------------------------------------------------------------------------- phone_only_reset_new_ip
 
 
-def _history(data: ReviewData, ids: set[str], upns: set[str], begin: int, end: int) -> pd.DataFrame:
+def initiated_events(data: ReviewData, ids: set[str], upns: set[str], begin: int, end: int) -> pd.DataFrame:
     """Events in ``[begin, end)`` with an IP that a user initiated (SSPR, password change or security info), of the
     users whose lower-cased id or UPN is in ``ids``/``upns``: ``time``, ``user_id``, ``user_upn``, ``ip``,
     ``flow``."""
@@ -307,7 +324,7 @@ def _compute_phone_only(
     resets = resets_with_flows(data, start, end)
     resets = resets[(resets["type"] == "self_service").to_numpy(dtype=bool)]
     bits = resets["verified_bits"].to_numpy()
-    resets = resets[(bits != 0) & (bits & ~_PHONE_BITS == 0)].reset_index(drop=True)
+    resets = resets[(bits != 0) & (bits & ~PHONE_BITS == 0)].reset_index(drop=True)
     empty = pd.DataFrame(
         {"l": pd.Series(dtype=np.int64), "ip": pd.Series(dtype="string"), "last_seen": pd.Series(dtype=np.int64)}
     )
@@ -319,7 +336,7 @@ def _compute_phone_only(
     ids = set(lower(resets["user_id"]).dropna())
     upns = set(lower(resets["user_upn"]).dropna())
     lookback = settings.new_ip_lookback_days * NS_PER_DAY
-    hist = _history(data, ids, upns, int(flow_start.min()) - lookback, int(flow_start.max()))
+    hist = initiated_events(data, ids, upns, int(flow_start.min()) - lookback, int(flow_start.max()))
     pairs = account_pairs(resets, hist)
     ht = hist["time"].to_numpy()[pairs["r"].to_numpy()]
     fs = flow_start[pairs["l"].to_numpy()]

@@ -36,6 +36,17 @@ class AnalysisSettings:
     spike_accounts: Positive = 10
     #: ... inside a sliding window of this many minutes (first and last reset at most this far apart).
     spike_window_minutes: Positive = 60
+    #: ``reset_spike``: weeks of history the baseline of each hour of the week is taken from (the same hour in
+    #: each of the weeks before). A window is a spike when it also exceeds that baseline's limit; with fewer weeks
+    #: held complete the absolute rule alone applies (and the finding says so). 0: the absolute rule always.
+    spike_baseline_weeks: NonNegative = 8
+    #: ``reset_spike``: the baseline's limit lies this many robust spreads above its median (the spread: 1.4826 ×
+    #: the median absolute deviation, at least √median and at least 1).
+    spike_baseline_spread: Annotated[float, Field(gt=0)] = 3.0
+    #: ``reset_spike``: this many accounts completing resets from one IP address new to them ...
+    spike_burst_accounts: Positive = 6
+    #: ... within this many minutes are a burst worth a finding even below ``spike_accounts``.
+    spike_burst_minutes: Positive = 10
     #: ``blocked_user``: a risk detection for the user this many days before the block suggests an attack.
     blocked_risk_lookback_days: Positive = 14
     #: ``blocked_user``: the blocking IP also tried at least this many other accounts in the week.

@@ -10,13 +10,20 @@ from tqdm import tqdm
 from ..sources.base import FetchStats
 
 
+def in_notebook() -> bool:
+    """True inside a running Jupyter kernel. Not merely when ipykernel was imported: ``sspr-review run`` imports it
+    through jupyter_client when it looks the kernel up, and its fetch must not draw bars into a pipe or a log."""
+    ipython = sys.modules.get("IPython")
+    return "ipykernel" in sys.modules and ipython is not None and ipython.get_ipython() is not None
+
+
 class Progress:
     """One bar per source. ``enabled=None`` shows bars on a terminal or in a notebook, not in pipes; a disabled
     bar is tqdm's own (``disable=True``: it counts nothing and draws nothing)."""
 
     def __init__(self, enabled: bool | None = None) -> None:
         if enabled is None:
-            enabled = sys.stderr.isatty() or "ipykernel" in sys.modules
+            enabled = sys.stderr.isatty() or in_notebook()
         self.enabled = enabled
         self._bars: list[tqdm[Any]] = []
 

@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from markupsafe import escape
 
+from ..analysis import spike_hours
 from ..core.reason_rules import METHODS, STAGES
 from .style import CHART_COLOURS
 
@@ -73,48 +74,96 @@ def _audit_gap(review: Review) -> str | None:
     return None if cov.complete else (cov.reason or "audit data incomplete for this week")
 
 
-def resets_per_hour(review: Review) -> go.Figure:
-    """Accounts completing an SSPR reset per hour of the week, the spike threshold, and spike windows shaded.
+def _rgba(colour: str, alpha: float) -> str:
+    """A palette colour (``#rrggbb``) with transparency."""
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
 
-    Distinct accounts, not resets: one user resetting ten times is not a spike, and the threshold counts
-    accounts too.
+
+def resets_per_hour(review: Review) -> go.Figure:
+    """What the reset-spike rule judges, hour by hour: the most distinct accounts completing an SSPR reset within
+    ``spike_window_minutes`` of a moment in the hour (bars, red where a spike fires), the hour's expected range
+    from the same hour of the weeks before (shaded band), the spike threshold (the step line: the floor, or
+    above the band), and the spike findings (shaded spans, labelled). The y-axis always shows the threshold
+    with headroom, so a busy hour that stayed under it reads as such.
     """
-    title = "Accounts completing a self-service reset, per hour"
+    minutes = review.settings.spike_window_minutes
+    title = f"Accounts completing a self-service reset within {minutes} minutes, per hour"
     gap = _audit_gap(review)
     if gap:
         return no_data(title, gap)
     assert review.data is not None
-    tz, window = review.window.timezone, review.window
-    resets = review.data.resets
-    in_week = resets[(resets["time"] >= pd.Timestamp(window.start)) & (resets["time"] < pd.Timestamp(window.end))]
-    hours = pd.date_range(
-        pd.Timestamp(window.start).tz_convert(tz), pd.Timestamp(window.end).tz_convert(tz), freq="h", inclusive="left"
-    ).tz_localize(None)
-    per_hour = pd.DataFrame({"hour": _local(in_week["time"], tz).dt.floor("h"), "user": in_week["user_key"]})
-    counts = per_hour.groupby("hour")["user"].nunique().reindex(hours, fill_value=0)
-    fig = _figure(f"{title} ({tz})", f"Hour ({tz})", "Accounts")
-    fig.add_trace(go.Bar(x=counts.index, y=counts.to_numpy(), name="Accounts", marker_color=SELF_SERVICE))
-    threshold = review.settings.spike_accounts
-    fig.add_hline(
-        y=threshold,
-        line_dash="dash",
-        line_color=FAILED,
-        annotation_text=f"spike threshold: {threshold} accounts within {review.settings.spike_window_minutes} min",
-        annotation_position="bottom right",
-    )
-    for finding in review.findings:
-        if finding.kind == "reset_spike" and finding.start is not None and finding.end is not None:
-            fig.add_vrect(
-                x0=pd.Timestamp(finding.start).tz_convert(tz).tz_localize(None) - pd.Timedelta(minutes=30),
-                x1=pd.Timestamp(finding.end).tz_convert(tz).tz_localize(None) + pd.Timedelta(minutes=30),
-                fillcolor=FAILED,
-                opacity=0.2,
-                line_width=0,
-                annotation_text=f"spike: {len(finding.users)} accounts",
-                annotation_position="top right",
+    tz = review.window.timezone
+    hours = spike_hours(review.data, review.window, review.settings)
+    x = _local(hours["hour"], tz) + pd.Timedelta(minutes=30)  # each bar centred on its hour
+    accounts, threshold = hours["accounts"].to_numpy(), hours["threshold"].to_numpy()
+    fig = _figure(f"{title} ({tz})", f"Hour ({tz})", f"Accounts within {minutes} min")
+    band = hours["expected_high"].notna()
+    if band.any():
+        for column, fill in (("expected_low", None), ("expected_high", "tonexty")):
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=hours[column].where(band),
+                    mode="lines",
+                    line={"width": 0, "shape": "hvh"},
+                    fill=fill,
+                    fillcolor=_rgba(OK, 0.18),
+                    name="expected range (same hour, weeks before)",
+                    showlegend=fill is not None,
+                    hoverinfo="skip",
+                )
             )
-    fig.update_yaxes(rangemode="tozero")
+    usual = [
+        f"usual {m:.0f}, expected up to {h:.0f}" if pd.notna(h) else f"absolute rule ({w} weeks of history)"
+        for m, h, w in zip(hours["median"], hours["expected_high"], hours["weeks"], strict=True)
+    ]
+    fig.add_trace(
+        go.Bar(
+            x=x,
+            y=accounts,
+            name=f"accounts within {minutes} min",
+            marker_color=[FAILED if a >= t else SELF_SERVICE for a, t in zip(accounts, threshold, strict=True)],
+            customdata=list(zip(threshold, usual, strict=True)),
+            hovertemplate="%{y} accounts; spike threshold %{customdata[0]}; %{customdata[1]}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=threshold,
+            mode="lines",
+            line={"color": FAILED, "dash": "dash", "shape": "hvh"},
+            name=f"spike threshold (≥ {review.settings.spike_accounts}, above the range)",
+            hoverinfo="skip",
+        )
+    )
+    _mark_spikes(fig, review, tz)
+    top = max(int(accounts.max(initial=0)), int(threshold.max(initial=0)))
+    fig.update_yaxes(range=[0, top * 1.2 + 1])
+    # three legend entries: below the x-axis title, not over it
+    fig.update_layout(bargap=0.1, height=420, legend={"y": -0.3}, margin={**LAYOUT["margin"], "b": 90})
     return fig
+
+
+def _mark_spikes(fig: go.Figure, review: Review, tz: str) -> None:
+    """Shade each reset-spike finding: the hours of the windows that hold its resets (a bar counts the windows
+    starting in its hour), labelled with what fired."""
+    before = pd.Timedelta(minutes=review.settings.spike_window_minutes)
+    for finding in review.findings:
+        if finding.kind != "reset_spike" or finding.start is None or finding.end is None:
+            continue
+        ev = finding.evidence
+        what = "spike" if "volume" in ev.get("trigger", ["volume"]) else "burst from one IP or network"
+        fig.add_vrect(
+            x0=(pd.Timestamp(finding.start) - before).tz_convert(tz).tz_localize(None).floor("h"),
+            x1=pd.Timestamp(finding.end).tz_convert(tz).tz_localize(None).ceil("h"),
+            fillcolor=FAILED,
+            opacity=0.15,
+            line_width=0,
+            annotation_text=f"{what}: {ev.get('accounts_count', len(finding.users))} accounts ({finding.severity})",
+            annotation_position="top left",
+        )
 
 
 def resets_per_day(review: Review) -> go.Figure:

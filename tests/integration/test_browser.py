@@ -78,3 +78,55 @@ def test_adoption_trends_draws_every_chart(reports: Path) -> None:
     figures = html_file.read_text().count('class="plotly-graph-div"')
     assert figures == 7  # six metric trends and the leaked-credentials fix line
     assert dump_dom(html_file).count('class="main-svg"') == 3 * figures
+
+
+RED = "rgb(217, 48, 37)"  # report.style.RED: the spike bars and the threshold line
+
+
+def _horizontal_segments(path: str) -> list[tuple[float, float, float]]:
+    """The horizontal pieces ``(x0, x1, y)`` of an SVG path made of M, H, V and L commands (plotly's step lines)."""
+    out: list[tuple[float, float, float]] = []
+    x = y = 0.0
+    for command, args in re.findall(r"([MHVL])([-\d.,]+)", path):
+        if command == "H":
+            out.append((x, float(args), y))
+            x = float(args)
+        elif command == "V":
+            y = float(args)
+        else:
+            nx, ny = (float(v) for v in args.split(","))
+            if ny == y and command == "L":
+                out.append((x, nx, y))
+            x, y = nx, ny
+    return out
+
+
+def test_the_spike_chart_shows_the_spike_reaching_its_threshold(reports: Path) -> None:
+    """Issue 21's point 4: the per-hour chart draws what the rule judges, so the demo's planted spike is a red bar
+    that reaches the dashed threshold line, inside the plot with headroom above both."""
+    dom = dump_dom(reports / "weekly-review.html")
+    title = dom.find("Accounts completing a self-service reset within 60 minutes")
+    assert title > 0
+    start = dom.rfind('class="plotly-graph-div', 0, title)
+    end = dom.find('class="plotly-graph-div', title)
+    chart = dom[start : end if end > 0 else len(dom)]
+    plot = re.search(r'class="nsewdrag drag"[^>]*height="([\d.]+)"', chart)
+    assert plot is not None
+    height = float(plot.group(1))
+    bars = [
+        (float(x0), float(x1), min(float(y0), float(y1)))
+        for x0, y0, y1, x1, fill in re.findall(
+            r'<path d="M([\d.]+),([\d.]+)V([\d.]+)H([\d.]+)V[\d.]+Z" style="[^"]*?fill: (rgb\(\d+, \d+, \d+\))', chart
+        )
+        if fill == RED
+    ]
+    assert bars, "no bar reaches the spike threshold, though the demo plants a spike"
+    drawn = chart.split('class="infolayer"')[0]  # the plot, without the legend's sample lines
+    lines = [d for d, style in re.findall(r'<path class="js-line" d="([^"]+)" style="([^"]*)"', drawn) if RED in style]
+    assert len(lines) == 1  # the threshold
+    steps = _horizontal_segments(lines[0])
+    for x0, x1, top in bars:
+        middle = (x0 + x1) / 2
+        (line_y,) = {y for a, b, y in steps if min(a, b) <= middle <= max(a, b)} or {None}
+        assert line_y is not None and top <= line_y + 0.5  # the bar reaches the line (SVG y grows downwards)
+        assert top >= 0.1 * height and line_y >= 0.1 * height  # headroom: neither touches the plot's top

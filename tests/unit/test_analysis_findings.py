@@ -118,8 +118,14 @@ def test_repeats_do_not_make_nine_accounts_ten() -> None:
 
 
 def test_a_flow_with_both_completion_events_is_one_account_reset() -> None:
-    # Nine accounts with both completion events: still nine resets, not eighteen.
-    data = prepare({"audit": audit(_resets(9, 10))})
+    # Nine accounts with both completion events: still nine resets, not eighteen. Each from its own IP: nine
+    # accounts from one IP within ten minutes are a burst of their own (test_analysis_spikes.py).
+    rows = [
+        row
+        for i in range(9)
+        for row in completed_flow(t("2d 10h") + pd.Timedelta(minutes=i), f"s{i}", ip=f"198.18.{i}.1")
+    ]
+    data = prepare({"audit": audit(rows)})
     assert len(data.resets) == 9
     assert find_reset_spikes(data, WINDOW, S) == []
 

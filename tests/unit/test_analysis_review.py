@@ -14,8 +14,10 @@ from sspr_review.analysis import (
     AnalysisSettings,
     ReviewInputs,
     build_review,
+    find_reset_spikes,
     findings_json,
     findings_schema,
+    fingerprint,
     review_window,
 )
 from sspr_review.core import schema
@@ -225,6 +227,18 @@ def test_demo_tenant_spike_burst_and_near_miss(demo_review: tuple[Any, Any]) -> 
     assert {u.lower() for u in spikes[0].users} == _upns(p.spike_users)
     assert set(spikes[0].evidence["source_ips"]) <= set(p.spike_ips)
     assert p.burst_user.upn.lower() not in {u.lower() for f in spikes for u in f.users}
+    # as before the tenant-relative rule (issue 28): found by the chapter's rule, the same fingerprint (the UTC
+    # hour of its first reset), high; six weeks of history are too few for a baseline, and the finding says so
+    spike = spikes[0]
+    hour = p.spike_start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    assert spike.fingerprint == fingerprint("reset_spike", hour.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert spike.severity == "high" and "volume" in spike.evidence["trigger"]
+    assert "one_network" in spike.evidence["signals_fired"]  # 203.0.113.45-47, new to every planted account
+    assert spike.evidence["baseline"]["applied"] is False and "absolute rule" in spike.evidence["baseline"]["note"]
+    # the near miss (nine accounts, each from its own IP, within 45 minutes) two weeks before stays silent
+    assert p.near_miss_start < review.window.start
+    earlier = find_reset_spikes(review.data, review.window.shift(2), review.settings)
+    assert review.window.shift(2).start <= p.near_miss_start < review.window.shift(2).end and earlier == []
 
 
 def test_demo_tenant_leaked_credentials(demo_review: tuple[Any, Any]) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
+import ipykernel.kernelspec  # noqa: F401  (jupyter_client's kernel lookup imports it, as `sspr-review run` does)
+import IPython
 import pytest
 
 from sspr_review.ingest.progress import Progress
@@ -24,3 +28,17 @@ def test_disabled_bar_is_tqdms_and_draws_nothing(capsys: pytest.CaptureFixture[s
     Progress.update(bar, 10, FetchStats(requests=1, pages=1))
     bars.finish()
     assert bar.disable and capsys.readouterr().err == ""
+
+
+def test_ipykernel_imported_outside_a_kernel_draws_no_bars(capsys: pytest.CaptureFixture[str]) -> None:
+    """``sspr-review run`` imports ipykernel (jupyter_client's kernel lookup) before it fetches: no bars in a pipe."""
+    assert "ipykernel" in sys.modules and not sys.stderr.isatty()
+    bars = Progress()
+    Progress.update(bars.bar("audit"), 10, None)
+    bars.finish()
+    assert not bars.enabled and capsys.readouterr().err == ""
+
+
+def test_bars_are_shown_inside_a_running_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())  # the kernel's shell
+    assert Progress().enabled
