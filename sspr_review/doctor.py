@@ -262,7 +262,14 @@ def archive_checks(config: Config) -> list[Check]:
     try:
         source: Any = open_archive(config, clock=None, credential=lambda: build_credential(config.auth))
     except (AuthError, ConfigError) as exc:
-        return [Check("archive", False, str(exc), "set [archive] account_url and [auth] (README: Archived logs)")]
+        return [
+            Check(
+                "archive",
+                False,
+                str(exc),
+                "set [archive] account_url and [auth] (README: Archived logs in Azure Storage)",
+            )
+        ]
     out = []
     for kind in kinds:
         name = f"archive {source.container(kind)}"
