@@ -38,6 +38,7 @@ bench: $(STAMP)  ## Run the benchmarks (about 10 minutes) and write docs/benchma
 	$(BIN)/python benchmarks/bench_lean.py
 	$(BIN)/python benchmarks/bench_log_analytics.py
 	$(BIN)/python benchmarks/bench_spikes.py
+	$(BIN)/python benchmarks/bench_first_contact.py
 	$(BIN)/python benchmarks/render.py
 
 lab: $(STAMP)  ## Open JupyterLab on private copies of the notebooks in lab/ (LAB_OPTIONS="--no-browser --port 8899")

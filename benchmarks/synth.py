@@ -4,7 +4,9 @@ The demo tenant (``sspr_review.demo.DemoTenant``) is generated for two weeks at 
 with the kit's own code; those two weeks are then repeated back in time, 26 times, with every record id and
 correlation id made unique per copy (``<id>~<copy>``) and the times shifted by 14 days per copy. Users stay
 the same (a user resets again months later, as in real tenants). The ``raw`` column is each copy's source
-record as Graph sent it (ids not rewritten: it is never read by the analyses, only its size on disk counts).
+record as Graph sent it (ids not rewritten: the analyses read it only for the SSPR configuration's events, whose
+changes they take from it, with each copy's id and time from the normalised columns; otherwise only its size on disk
+counts).
 
 Registration: one snapshot per week (52), the demo's final state with adoption growing over the year (a
 share of the users that is registered at the end was not yet registered in earlier snapshots). Roles: one

@@ -19,11 +19,11 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from .core import config as config_mod
+from .cli_setup import CONFIG_KEY, VERBOSE_KEY, LazyChoice, init_command, providers, quiet_azure, verbose_option
 from .core.errors import (
     AuthError,
     ConfigError,
@@ -35,9 +35,11 @@ from .core.errors import (
     ToolchainMissing,
 )
 from .core.vocabulary import SEVERITIES
-from .lab import check_jupyterlab, lab_command, lab_environment, sync_working_copies, working_folder
+from .hints import auth_failure, demo_beside, held_line, holds_nothing, nothing_to_review
 from .report.notebooks import copy_notebooks
-from .sources import PROVIDERS
+
+if TYPE_CHECKING:
+    from .core.config import Config
 
 EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS, EXIT_MAIL = 2, 3, 4, 5, 6, 7, 8
 EXIT_INPUT = EXIT_STORE  # input files or records that cannot be read (named; the readable ones still land)
@@ -47,7 +49,7 @@ config_option = click.option(
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="SSPR_REVIEW_CONFIG",
-    help="TOML configuration file (see config.example.toml). Env: SSPR_REVIEW_CONFIG.",
+    help="TOML configuration file ('sspr-review init FILE' writes one). Env: SSPR_REVIEW_CONFIG.",
 )
 store_option = click.option(
     "--store",
@@ -58,9 +60,12 @@ store_option = click.option(
 progress_option = click.option(
     "--progress/--no-progress", default=None, help="Progress bars (default: on a terminal only)."
 )
+
+
 source_option = click.option(
     "--source",
-    type=click.Choice(PROVIDERS),
+    type=LazyChoice(providers),
+    metavar="NAME",
     default="graph",
     show_default=True,
     help="graph: Microsoft Graph; demo: the built-in demo tenant; files: a folder of Graph JSON (--files); "
@@ -86,7 +91,8 @@ def _exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
     except (ConfigError, CopyRefused) as exc:
         _fail(str(exc), EXIT_CONFIG)
     except AuthError as exc:
-        _fail(f"authentication failed: {exc}", EXIT_AUTH)
+        meta = click.get_current_context().meta
+        _fail(auth_failure(exc, meta.get(CONFIG_KEY), verbose=meta.get(VERBOSE_KEY, False)), EXIT_AUTH)
     except (StoreError, InputError) as exc:
         _fail(str(exc), EXIT_STORE)
     except NotebookFailed as exc:
@@ -97,9 +103,13 @@ def _exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
         _fail(f"{prefix}{exc}", other)
 
 
-def _config(config_path: Path | None, store_path: Path | None = None, **overrides: Any) -> config_mod.Config:
+def _config(config_path: Path | None, store_path: Path | None = None, **overrides: Any) -> Config:
+    from .core import config as config_mod  # lazy: pydantic takes 0.2 s to import, which --help must not wait for
+
     with _exit_codes():
-        return config_mod.load(config_path, store__path=str(store_path) if store_path else None, **overrides)
+        cfg = config_mod.load(config_path, store__path=str(store_path) if store_path else None, **overrides)
+        click.get_current_context().meta[CONFIG_KEY] = cfg  # for the messages that depend on it
+        return cfg
     raise AssertionError("unreachable")  # pragma: no cover - _exit_codes exits
 
 
@@ -117,6 +127,7 @@ def _report(result: Any, ws: Any) -> None:
         click.echo(line)
     for line in result.report.lines():
         click.echo(f"note: {line}")
+    click.echo(held_line(ws))
     click.echo("")
     with _exit_codes():
         _summary(ws, None)
@@ -174,6 +185,7 @@ def main() -> None:
 
     \b
     The demo tenant's reports:    sspr-review run --source demo
+    A configuration to edit:      sspr-review init config.toml --tenant-id ID --client-id ID --auth MODE
     Check your set-up:            sspr-review doctor --config config.toml
     Fetch from your tenant:       sspr-review fetch --config config.toml
     The weekly reports (+ mail):  sspr-review run --config config.toml --email
@@ -182,6 +194,7 @@ def main() -> None:
     The notebooks, for JupyterLab: sspr-review notebooks DIR
     Explore in JupyterLab:        sspr-review lab
     """
+    quiet_azure()
 
 
 @main.command()
@@ -190,6 +203,7 @@ def main() -> None:
 @source_option
 @files_option
 @progress_option
+@verbose_option
 def fetch(
     config_path: Path | None, store_path: Path | None, source: str, files: Path | None, progress: bool | None
 ) -> None:
@@ -234,7 +248,7 @@ def demo(
     with _exit_codes():
         ws = Workspace(cfg, "demo")
         results = ws.build_demo_history(progress=progress)
-    click.echo(f"Demo tenant: {len(results)} weekly fetches into {ws.store.path}")
+    click.echo(f"Demo tenant: {len(results)} weekly fetches into {ws.store.path}; the last one:")
     _report(results[-1], ws)
 
 
@@ -266,6 +280,7 @@ def demo(
     "--dry-run", is_flag=True, help="With --email: write the message as weekly-review.eml instead of sending."
 )
 @progress_option
+@verbose_option
 def run(
     config_path: Path | None,
     store_path: Path | None,
@@ -293,8 +308,8 @@ def run(
 
     ws = _workspace(config_path, store_path, source, files)
     with _exit_codes():
-        if week_ending:
-            ws.window(week_ending)  # a bad date is an error before the fetch, not after it
+        if week_ending:  # a bad date is an error before the fetch (which may fill the store), not after it
+            ws.window(week_ending, within_history=not do_fetch)
         result = run_reports(
             ws,
             week_ending=week_ending,
@@ -306,6 +321,7 @@ def run(
     if result.fetch is not None:
         for line in result.fetch.lines():
             click.echo(line)
+        click.echo(held_line(ws))
     if ws.week_note:
         click.echo(f"Week: {ws.week_note}")
     click.echo(f"Reports for the week ending {result.folder.name}:")
@@ -323,7 +339,7 @@ def run(
         _fail(f"{len(matched)} findings at or above {fail_on}", EXIT_FINDINGS)
 
 
-def _email(cfg: config_mod.Config, folder: Path, dry_run: bool) -> None:
+def _email(cfg: Config, folder: Path, dry_run: bool) -> None:
     from .mail import ReportFolder, send  # lazy: the mail composer loads pandas and Jinja2, which --help must not
 
     with _exit_codes(EXIT_MAIL, "e-mail not sent: "):
@@ -338,6 +354,7 @@ def _email(cfg: config_mod.Config, folder: Path, dry_run: bool) -> None:
 @store_option
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Write the message as FOLDER/weekly-review.eml instead of sending.")
+@verbose_option
 def email(config_path: Path | None, store_path: Path | None, folder: Path, dry_run: bool) -> None:
     """E-mail the review in FOLDER (a report folder of 'sspr-review run') as configured in [mail].
 
@@ -374,10 +391,15 @@ def review(
     ws = _workspace(config_path, store_path, source)
     with _exit_codes():
         ws.ensure_store()  # as the notebooks do: build the demo store, or wait for the build in flight
+        if holds_nothing(ws.status()):
+            _fail(nothing_to_review(ws), EXIT_FETCH)
         result = _summary(ws, week_ending)
     if json_path is not None:
         write_findings(result, json_path)
         click.echo(f"findings.json written to {json_path}")
+
+
+main.add_command(init_command)
 
 
 @main.command("notebooks")
@@ -399,23 +421,31 @@ def notebooks_command(folder: Path, force: bool) -> None:
 @main.command()
 @config_option
 @click.option("--no-graph", is_flag=True, help="Skip the Microsoft Graph checks (e.g. to test only the mail relay).")
+@verbose_option
 def doctor(config_path: Path | None, no_graph: bool) -> None:
     """Check that a scheduled run will work: configuration, a token, each Graph source (ok, missing
     permission or missing licence, named), each Log Analytics table when a workspace is configured (ok,
     missing role or missing table), the SMTP relay (connect, TLS, login; nothing is sent),
-    Chromium for the e-mail's charts, and the report notebooks, their template and a Python kernel.
+    kaleido and Chromium for the e-mail's charts (with recipients), and the report notebooks, their template and a
+    Python kernel.
     Exits 1 when something is wrong, with the fix under each problem.
     """
+    from .core import config as config_mod  # lazy: pydantic takes 0.2 s to import, which --help must not wait for
     from .doctor import run_checks  # lazy: the checks load the mail composer and pandas, which --help must not
 
+    if config_path is not None and not config_path.expanduser().exists():
+        click.echo(f"[FAIL] configuration: {config_path} does not exist")
+        click.echo(f"       fix: sspr-review init {config_path} writes a commented one to edit")
+        sys.exit(1)
     try:
         cfg = config_mod.load(config_path)
     except ConfigError as exc:
         click.echo(f"[FAIL] configuration: {exc}\n       fix: correct the key named above")
         sys.exit(1)
     checks = run_checks(cfg, dict(os.environ), graph=not no_graph)
+    verbose = click.get_current_context().meta.get(VERBOSE_KEY, False)
     for check in checks:
-        click.echo(check.line())
+        click.echo(check.line(verbose=verbose))
     failed = [c for c in checks if not c.ok]
     click.echo(f"{len(checks) - len(failed)} ok, {len(failed)} to fix")
     if failed:
@@ -449,6 +479,8 @@ def status(config_path: Path | None, store_path: Path | None, source: str, as_js
         if entry["last_failure"]:
             failure = entry["last_failure"]
             click.echo(f"  {'':<13} last failure ({failure['kind']}, {failure['at'][:16]}): {failure['reason']}")
+    if holds_nothing(info) and (hint := demo_beside(ws)):
+        click.echo(f"Hint: {hint}")
 
 
 def _tsv_field(value: object) -> str:
@@ -545,18 +577,19 @@ def lab(folder: Path | None, jupyter_options: tuple[str, ...]) -> None:
     saves there is owner-only. JUPYTER_OPTIONS go to JupyterLab as given, e.g.
     sspr-review lab --no-browser --port 8899 --IdentityProvider.token=...
     """
+    from . import lab as jupyter  # lazy: the working folder's lookup loads the configuration (pydantic)
 
-    target = (folder or working_folder()).expanduser().absolute()
+    target = (folder or jupyter.working_folder()).expanduser().absolute()
     with _exit_codes():
-        check_jupyterlab()
-        done = sync_working_copies(target)
+        jupyter.check_jupyterlab()
+        done = jupyter.sync_working_copies(target)
     click.echo(f"Working folder: {target}")
     for path, action in done:
         click.echo(f"  {action:<14} {path.name}")
     sys.stdout.flush()
-    command = lab_command(target, jupyter_options)
+    command = jupyter.lab_command(target, jupyter_options)
     # JupyterLab replaces this process: Ctrl-C and a service manager's SIGTERM reach the server itself.
-    os.execve(command[0], command, lab_environment())
+    os.execve(command[0], command, jupyter.lab_environment())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,11 +1,13 @@
 """``sspr-review doctor``: is this installation ready for a scheduled run? One line per check, with the fix.
 
-Checks: the configuration; a token; each Graph source with a minimal request (ok, missing permission,
-missing licence); which ``loggedByService`` value returns SSPR's events (and what the store chose), or, with none,
-whether SSPR-enabled users make that the SSPR audit opt-in trap; with a Log Analytics workspace configured, each
-table with a ``take 1`` (ok, missing role, missing table); the SMTP relay (connect, TLS, login, no mail sent)
-when ``[mail] transport = "smtp"`` and recipients are set; Chromium for the e-mail's chart images; the report
-notebooks, the report template and a Python kernel (what ``run`` needs besides data).
+Checks: the configuration; a token; each Graph source with a minimal request (ok, missing permission, missing
+licence; the role groups' members by listing one group, GroupMember.Read.All); which ``loggedByService`` value
+returns SSPR's events (and what the store chose), or, with none, whether SSPR-enabled users make that the SSPR audit
+opt-in trap; with a Log Analytics workspace configured, each table with a ``take 1`` (ok, missing role, missing
+table); with ``[sources]`` reading an archive, each storage container (one blob listed and read); the SMTP relay
+(connect, TLS, login, no mail sent) when ``[mail] transport = "smtp"`` and recipients are set; with recipients and
+``[mail] charts``, kaleido (the ``[mail]`` extra) and Chromium for the e-mail's chart images; the report notebooks,
+the report template and a Python kernel (what ``run`` needs besides data).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -31,8 +34,9 @@ from .core.errors import (
     ToolchainMissing,
     WorkspaceNotFound,
 )
+from .hints import NO_CONFIG, credential_fix
 from .ingest.store import Store
-from .mail.chromium import INSTALL_HINT, find_chromium
+from .mail.chromium import INSTALL_HINT, KALEIDO_HINT, find_chromium, has_kaleido
 from .mail.smtp import connect
 from .report import notebooks
 from .sources import source_kind
@@ -52,17 +56,23 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    #: What the failure said in full when ``detail`` shortens it (a credential chain): shown with ``--verbose``.
+    more: str = ""
 
-    def line(self) -> str:
+    def line(self, *, verbose: bool = False) -> str:
         mark = "ok  " if self.ok else "FAIL"
         fix = f"\n       fix: {self.fix}" if self.fix and not self.ok else ""
-        return f"[{mark}] {self.name}: {self.detail}{fix}"
+        more = "".join(f"\n         {line.strip()}" for line in self.more.splitlines() if line.strip())
+        return f"[{mark}] {self.name}: {self.detail}{fix}{more if verbose else ''}"
 
 
 def _probes(client: Any) -> list[tuple[str, Any, Any]]:
     """(name, endpoint, request) for the smallest request each source answers."""
     from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
         DirectoryAuditsRequestBuilder as Audits,  # lazy: msgraph-sdk takes about a second to import
+    )
+    from msgraph.generated.groups.groups_request_builder import (
+        GroupsRequestBuilder as Groups,  # lazy: msgraph-sdk takes about a second to import
     )
     from msgraph.generated.identity_protection.risk_detections.risk_detections_request_builder import (
         RiskDetectionsRequestBuilder as Risk,  # lazy: msgraph-sdk takes about a second to import
@@ -107,6 +117,15 @@ def _probes(client: Any) -> list[tuple[str, Any, Any]]:
                 RequestConfiguration(query_parameters=Roles.RoleAssignmentsRequestBuilderGetQueryParameters(top=1))
             ),
         ),
+        (  # the fetch reads the members of the groups roles are assigned to; listing groups needs the same permission
+            "role groups' members (groups)",
+            s.GROUP_MEMBERS,
+            sdk.groups.to_get_request_information(
+                RequestConfiguration(
+                    query_parameters=Groups.GroupsRequestBuilderGetQueryParameters(top=1, select=["id"])
+                )
+            ),
+        ),
         (
             "PIM eligibility (roleEligibilityScheduleInstances)",
             s.ROLE_ELIGIBILITY,
@@ -118,6 +137,11 @@ def _probes(client: Any) -> list[tuple[str, Any, Any]]:
             s.AUTH_METHODS_POLICY,
             sdk.policies.authentication_methods_policy.to_get_request_information(),
         ),
+        (
+            "administrators' SSPR (authorizationPolicy)",
+            s.AUTHORIZATION_POLICY,
+            sdk.policies.authorization_policy.to_get_request_information(),
+        ),
     ]
 
 
@@ -126,7 +150,7 @@ def graph_checks(config: Config) -> list[Check]:
     try:
         credential = build_credential(config.auth)
     except AuthError as exc:
-        return [Check("credential", False, str(exc), "set [auth] mode and what it needs (README: Your own tenant)")]
+        return [Check("credential", False, str(exc), credential_fix(config))]
 
     async def go() -> list[Check]:
         out: list[Check] = []
@@ -137,9 +161,7 @@ def graph_checks(config: Config) -> list[Check]:
                     config.graph.base_url
                 )
             except AuthError as exc:
-                return [
-                    Check("token", False, str(exc), "check [auth] tenant_id, client_id and the credential's secret")
-                ]
+                return [Check("token", False, str(exc), credential_fix(config), exc.detail)]
             out.append(Check("token", True, f"acquired for {config.graph.base_url}"))
             for name, endpoint, request in _probes(client):
                 try:
@@ -319,6 +341,14 @@ def smtp_check(config: Config, env: Mapping[str, str]) -> Check:
     return Check(name, True, f"connected ({mail.smtp_security}); no login configured")
 
 
+def kaleido_check(find_spec: Callable[[str], Any] | None = None) -> Check:
+    """kaleido, the ``[mail]`` extra that draws the e-mail's chart images."""
+    name = "kaleido ([mail] extra, e-mail charts)"
+    if has_kaleido(find_spec):
+        return Check(name, True, "installed")
+    return Check(name, False, "not installed: e-mails would go without chart images", KALEIDO_HINT)
+
+
 def chromium_check(which: Callable[[str], str | None] | None = None) -> Check:
     browser = find_chromium(which=which)
     if browser:
@@ -353,7 +383,8 @@ def toolchain_checks() -> list[Check]:
 
 
 def run_checks(config: Config, env: dict[str, str], *, graph: bool = True) -> list[Check]:
-    checks = [Check("configuration", True, config.source_path or "defaults and environment")]
+    read = str(Path(config.source_path).resolve()) if config.source_path else f"none: {NO_CONFIG}"
+    checks = [Check("configuration", True, read)]
     checks += toolchain_checks()
     if graph:
         checks += graph_checks(config)
@@ -367,6 +398,6 @@ def run_checks(config: Config, env: dict[str, str], *, graph: bool = True) -> li
             checks.append(smtp_check(config, env))
         else:
             checks.append(Check("Graph sendMail", True, f"as {config.mail.sender} (Mail.Send is checked when sending)"))
-    if config.mail.charts:
-        checks.append(chromium_check())
+        if config.mail.charts:  # e-mail charts are configured: what draws them
+            checks += [kaleido_check(), chromium_check()]
     return checks

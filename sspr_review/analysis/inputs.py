@@ -40,6 +40,9 @@ class ReviewInputs:
     (a week not wholly inside one is "no data" in the trend, whatever rows it holds). ``registration_counts``
     (:func:`~.metrics.registration_counts`) stands in for the registration snapshots ``tables`` leaves out;
     ``registration_lean`` names the lean snapshots (snapshot day → Graph's ``ssprCapable`` count).
+    ``policy_events``: the audit rows, with ``raw``, of the SSPR configuration changes over the whole history
+    (default: those of ``tables["audit"]`` when it has ``raw``); ``policy_snapshots``: the policy snapshots the
+    week and the week before use, by when they were taken (the SSPR configuration's posture reads them).
     ``prepared``: :func:`~.prepare.prepare` of all that, when already done (:func:`prepare_inputs`).
     """
 
@@ -53,6 +56,8 @@ class ReviewInputs:
     covered: Mapping[str, Sequence[tuple[datetime, datetime]]] | None = None
     registration_counts: pd.DataFrame | None = field(default=None, repr=False)
     registration_lean: Mapping[int, int] | None = None
+    policy_events: pd.DataFrame | None = field(default=None, repr=False)
+    policy_snapshots: Mapping[datetime, Mapping[str, Any]] | None = field(default=None, repr=False)
     prepared: ReviewData | None = field(default=None, repr=False, compare=False)
 
 
@@ -66,6 +71,8 @@ def prepared_data(inputs: ReviewInputs, settings: AnalysisSettings) -> ReviewDat
         coverage=inputs.coverage,
         registration_counts=inputs.registration_counts,
         registration_lean=inputs.registration_lean,
+        policy_events=inputs.policy_events,
+        policy_snapshots=inputs.policy_snapshots,
     )
 
 

@@ -2,8 +2,8 @@
 
 A finding is what the reviewer should look at; its severity is one of :data:`sspr_review.core.vocabulary.SEVERITIES`.
 The rules live in modules by family (:mod:`.rules_resets`, :mod:`.rules_blocked`, :mod:`.rules_leaked`,
-:mod:`.rules_writeback`, :mod:`.rules_registration`, :mod:`.takeover`), registered in :data:`.registry.RULES`;
-:mod:`.compare` matches a week's findings with the week before by fingerprint.
+:mod:`.rules_writeback`, :mod:`.rules_registration`, :mod:`.takeover`, :mod:`.rules_policy`), registered in
+:data:`.registry.RULES`; :mod:`.compare` matches a week's findings with the week before by fingerprint.
 
 Fingerprints
 ------------
@@ -23,6 +23,9 @@ writeback_failure              the cause (:data:`~.rules_writeback.WRITEBACK_CAU
 registration_gap               nothing but the kind: one per tenant, continuing until coverage is met
 security_info_changed_*        the user and the reset (kind and UTC time); see :mod:`.takeover`
 phone_only_reset_new_ip        the user and the reset (flow and UTC time); see :mod:`.takeover`
+sspr_policy_changed            the audit event and the setting; see :mod:`.rules_policy`
+password_writeback_disabled    the audit event
+configuration_gap              nothing but the kind: one per tenant, continuing while a deviation persists
 data_gap                       the source
 ============================== ===============================================================================
 """
@@ -60,10 +63,13 @@ KINDS: Final = (
     "leaked_credentials_unremediated",
     "security_info_changed_after_reset",
     "phone_only_reset_new_ip",
+    "sspr_policy_changed",
+    "password_writeback_disabled",
     "admin_password_reset",
     "helpdesk_reset",
     "writeback_failure",
     "registration_gap",
+    "configuration_gap",
     "leaked_credentials_remediated",
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,7 @@ from ._util import (
 )
 from .flows import classify_events, completed_resets, flows, is_kind
 from .lean import lean_counts
+from .policy_changes import PolicyChanges, parse_policy_changes
 
 __all__ = [
     "TABLE_KINDS",
@@ -99,6 +100,10 @@ class ReviewData:
     #: When set, every :func:`registration_lookup` appends the accounts it looks up (``user_id``,
     #: ``user_upn``): see :func:`~.lookups.accounts_looked_up`.
     lookups: list[pd.DataFrame] | None = field(default=None, compare=False)
+    #: The SSPR configuration changes of the whole history (see :mod:`.policy_changes`).
+    policy: PolicyChanges = field(default_factory=PolicyChanges.empty, compare=False)
+    #: The policy snapshots the review reads, by UTC day (days since the epoch): see :meth:`policy_snapshot`.
+    policy_snapshots: Mapping[int, Mapping[str, Any]] = field(default_factory=dict, compare=False)
     #: Per time-ranged kind, the intervals the store holds complete (``ReviewInputs.covered``): the spike
     #: baseline counts only hours inside them as history. ``None``: the history held runs from the earliest
     #: event on.
@@ -118,6 +123,12 @@ class ReviewData:
         """The UTC day (days since the epoch) of the snapshot of ``kind`` the window uses, if one is chosen."""
         when = self.snapshots.get(kind)
         return None if when is None else to_ns(when) // NS_PER_DAY
+
+    def policy_snapshot(self) -> Mapping[str, Any] | None:
+        """The policy snapshot the window uses (password protection, authentication methods, authorization policy
+        and the organization's ``onPremisesSyncEnabled``), ``None`` when there is none."""
+        day = self.snapshot_day("policy")
+        return None if day is None else self.policy_snapshots.get(day)
 
     def roles(self) -> pd.DataFrame:
         """The ``privileged`` rows the window uses: the chosen roles snapshot's, else all of them."""
@@ -251,6 +262,8 @@ def prepare(
     coverage: Mapping[str, Coverage] | None = None,
     registration_counts: pd.DataFrame | None = None,
     registration_lean: Mapping[int, int] | None = None,
+    policy_events: pd.DataFrame | None = None,
+    policy_snapshots: Mapping[datetime, Mapping[str, Any]] | None = None,
 ) -> ReviewData:
     """Derive everything the rules and metrics need from the normalised ``tables``.
 
@@ -261,6 +274,10 @@ def prepare(
     :func:`~.metrics.registration_counts`) stands in for the registration snapshots ``tables`` leaves out;
     ``registration_lean`` names the lean snapshots (see :attr:`ReviewData.registration_lean`), whose member
     counts in ``registration_counts`` are taken from Graph's count here.
+
+    ``policy_events``: the audit rows (with ``raw``) of the SSPR configuration changes, for
+    :func:`~.policy_changes.parse_policy_changes` (default: ``tables["audit"]`` when it has ``raw``);
+    ``policy_snapshots``: the policy snapshots the review weeks use, by the time they were taken.
     """
     settings = AnalysisSettings() if settings is None else settings
     audit = _table(tables, "audit")
@@ -289,7 +306,19 @@ def prepare(
         registration_counts=None if registration_counts is None else lean_counts(registration_counts, lean),
         gaps=gaps,
         registration_lean=lean,
+        policy=parse_policy_changes(
+            audit if policy_events is None and "raw" in audit else _policy_events(policy_events),
+            settings.sspr_reconfirm_max_days,
+        ),
+        policy_snapshots={to_ns(when) // NS_PER_DAY: dict(doc) for when, doc in (policy_snapshots or {}).items()},
     )
+
+
+def _policy_events(frame: pd.DataFrame | None) -> pd.DataFrame:
+    """The policy events given (audit columns and ``raw``), or none."""
+    if frame is None:
+        return schema.empty("audit")
+    return frame.reset_index(drop=True)
 
 
 def complete_kinds(coverage: Mapping[str, Coverage]) -> frozenset[str]:

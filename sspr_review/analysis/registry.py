@@ -15,6 +15,7 @@ from .model import Finding, Rule, fingerprint
 from .prepare import ReviewData
 from .rules_blocked import find_blocked_users
 from .rules_leaked import find_leaked_credentials_remediated, find_leaked_credentials_unremediated
+from .rules_policy import find_configuration_gap, find_sspr_policy_changes, find_writeback_disabled
 from .rules_registration import find_registration_gaps
 from .rules_resets import find_admin_password_resets, find_helpdesk_resets
 from .rules_spikes import find_reset_spikes, spike_lookback
@@ -38,6 +39,9 @@ RULES: Final[Mapping[str, Rule]] = {
         Rule("registration_gap", find_registration_gaps, (("registration",),), ("roles",)),
         Rule("security_info_changed_after_reset", find_security_info_changes_after_reset, (("audit",),)),
         Rule("phone_only_reset_new_ip", find_phone_only_resets_new_ip, (("audit",),), ("registration",)),
+        Rule("sspr_policy_changed", find_sspr_policy_changes, (("audit",),), ("risk",)),
+        Rule("password_writeback_disabled", find_writeback_disabled, (("audit",),), ("risk", "policy")),
+        Rule("configuration_gap", find_configuration_gap, (("audit", "policy"),)),
     )
 }
 

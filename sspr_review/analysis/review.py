@@ -25,6 +25,7 @@ from .flows import is_kind, unrecognised_reasons
 from .inputs import ReviewInputs, holds_data, prepared_data
 from .metrics import Metric, weekly_metrics, window_metrics
 from .model import Finding, finding_from_dict, finding_to_dict, sort_findings
+from .posture import PolicyState, policy_json, policy_state
 from .prepare import ReviewData, chosen_snapshots, complete_kinds, kind_gaps
 from .reasons import END_STATES
 from .registry import data_gaps, evaluate
@@ -72,6 +73,8 @@ class Review:
     data: ReviewData | None = field(default=None, repr=False, compare=False)
     #: Risk detections against password resets, both ways (see :mod:`.correlations`).
     correlations: Correlations | None = field(default=None, repr=False, compare=False)
+    #: The SSPR configuration at the week's end: changes, last known values, posture (see :mod:`.posture`).
+    policy: PolicyState | None = field(default=None, repr=False, compare=False)
 
     def status(self, finding: Finding) -> str | None:
         """ "new" or "continuing" against the previous review; ``None`` without one."""
@@ -156,6 +159,7 @@ def build_review(inputs: ReviewInputs, settings: AnalysisSettings | None = None)
         data=data,
         not_judged=_not_judged(data, window, settings, not_evaluated),
         correlations=correlate(data, coverage, window, settings, history_start=history_start, weeks=len(weekly)),
+        policy=policy_state(data, window, settings, (history_start or {}).get("audit")),
     )
 
 
@@ -297,6 +301,7 @@ def findings_json(review: Review, *, generated_at: datetime | None = None) -> di
         "unrecognised_reasons": _records(review.unrecognised_reasons),
         "unknown_activities": _records(review.unknown_activities),
         "correlations": correlations_json(review.correlations),
+        "policy": policy_json(review.policy),
         "settings": plain(review.settings.as_dict()),
     }
     return doc

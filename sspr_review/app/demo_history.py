@@ -17,7 +17,9 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
 from ..core.files import private_dir
+from ..core.weeks import zone
 from ..ingest.fetch import FetchResult
+from ..ingest.progress import Progress
 from ..ingest.store import Store, waiting_lock
 from ..sources.demo.tenant import DemoTenant
 
@@ -32,28 +34,50 @@ def build_demo_history(
     *,
     progress: bool | None = None,
     if_missing: bool = False,
+    timezone: str = "UTC",
 ) -> list[FetchResult]:
     """Rebuild ``store`` from ``tenant``'s history, one ``fetch_week`` per week; the fetches' results.
 
-    With ``if_missing`` nothing is built when the store holds audit data once the lock is held (another process
-    built it meanwhile)."""
+    One progress bar counts the weeks, naming the week each fetch completes (in ``timezone``); ``fetch_week``
+    draws none of its own. With ``if_missing`` nothing is built when the store holds audit data once the lock is
+    held (another process built it meanwhile)."""
     private_dir(store.root)
     building = store.root / f".building-{store.tenant}-{uuid.uuid4().hex}"
     results: list[FetchResult] = []
     with demo_build_lock(store, progress=progress):
         if if_missing and store.intervals("audit"):
             return results
+        moments = fetch_moments(tenant)
+        bars = Progress(progress)
+        bar = bars.bar("demo tenant", total=len(moments), unit=" weeks")
         try:
             target = Store(building, store.tenant)
-            moment = tenant.start + timedelta(days=7)
-            while moment <= tenant.end:
+            for moment in moments:
+                bar.set_postfix_str(f"week ending {week_label(moment, timezone)}", refresh=False)
                 results.append(fetch_week(target, moment))
-                moment += timedelta(days=7)
+                bar.update(1)
             (target.path / ".lock").unlink(missing_ok=True)
             _replace(store, target)
         finally:
+            bars.finish()
             shutil.rmtree(building, ignore_errors=True)
     return results
+
+
+def fetch_moments(tenant: DemoTenant) -> list[datetime]:
+    """The moments the weekly fetches of the demo history look at the tenant: one week after its start, then
+    every week up to its end (each fetch's data completes the week ending then)."""
+    moments = []
+    moment = tenant.start + timedelta(days=7)
+    while moment <= tenant.end:
+        moments.append(moment)
+        moment += timedelta(days=7)
+    return moments
+
+
+def week_label(moment: datetime, timezone: str) -> str:
+    """The local date of ``moment`` in ``timezone``: the week ending a weekly fetch at ``moment`` completes."""
+    return f"{moment.astimezone(zone(timezone)):%Y-%m-%d}"
 
 
 def _replace(store: Store, built: Store) -> None:

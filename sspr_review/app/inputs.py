@@ -10,7 +10,9 @@ hands Arrow's memory back to the system.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import pandas as pd
 
@@ -23,14 +25,19 @@ from ..core.reason_rules import ReasonRule
 from ..core.vocabulary import DATA_KINDS, TIMED_KINDS
 from ..ingest.store import Store, release_arrow_memory
 from ..ingest.store.lean_summary import lean_days
+from ..ingest.store.policy_events import read_policy_events
 from . import unobserved
 
 
 def coverage(store: Store, config: Config, start: datetime, end: datetime) -> dict[str, Coverage]:
     """What the store holds of each kind of data for ``[start, end)``; a snapshot kind says which snapshot the
-    window uses (the one nearest to ``end``; beyond ``[review] snapshot_tolerance_days`` approximate)."""
+    window uses (the one nearest to ``end``; beyond ``[review] snapshot_tolerance_days`` approximate, beyond
+    ``snapshot_max_days`` none: the kind has no data for the week)."""
     tolerance = timedelta(days=config.review.snapshot_tolerance_days)
-    found: dict[str, Coverage] = {kind: store.coverage(kind, start, end, tolerance=tolerance) for kind in DATA_KINDS}
+    farthest = timedelta(days=config.review.snapshot_max_days)
+    found: dict[str, Coverage] = {
+        kind: store.coverage(kind, start, end, tolerance=tolerance, max_distance=farthest) for kind in DATA_KINDS
+    }
     return unobserved.check(store, found, end)  # SSPR enabled, no SSPR event: unobserved, not quiet
 
 
@@ -93,9 +100,22 @@ def load_inputs(store: Store, config: Config, window: ReviewWindow, *, compare: 
         covered=covered,
         registration_counts=counts,
         registration_lean=lean_days(store.path),
+        policy_events=read_policy_events(store),
+        policy_snapshots=policy_snapshots(store, [now, *([previous] if previous else [])]),
     )
     release_arrow_memory()
     return inputs
+
+
+def policy_snapshots(store: Store, coverages: list[dict[str, Coverage]]) -> dict[datetime, Mapping[str, Any]]:
+    """The policy snapshot each week's coverage chose, by when it was taken."""
+    out: dict[datetime, Mapping[str, Any]] = {}
+    for cov in coverages:
+        chosen = cov["policy"].snapshot if "policy" in cov else None
+        found = store.read_policy(chosen) if chosen is not None else None
+        if chosen is not None and found is not None:
+            out[chosen] = found[1]
+    return out
 
 
 def reason_texts(store: Store, rules: tuple[ReasonRule, ...]) -> list[str] | None:

@@ -14,13 +14,16 @@ from typing import Any
 
 import pandas as pd
 
-from ..analysis import Review, review_window
+from ..analysis import Finding, Review, review_window
 from ..core.errors import ParameterError
-from ..sources import PROVIDERS
+from ..core.vocabulary import SEVERITIES
+from ..sources import PROVIDERS, source_kind
 from .workspace import Workspace, open_workspace
 
 #: At most this many candidates are named when a ``user`` parameter matches several users.
 MAX_CANDIDATES = 8
+#: The index of "high" in :data:`SEVERITIES` (critical first).
+HIGH = SEVERITIES.index("high")
 
 
 def notebook_parameters(ws: Workspace, week_ending: str) -> dict[str, str]:
@@ -61,6 +64,8 @@ class Context:
     review: Review
     #: The investigated user's UPN (user_investigation), resolved from the ``user`` parameter.
     user: str = ""
+    #: How the user was chosen when that needs saying (the demo's default: ``user`` left empty).
+    user_note: str = ""
 
     def __repr__(self) -> str:
         r = self.review
@@ -141,19 +146,41 @@ def open_context(
 
     The parameters are checked first (:func:`check_parameters`); with ``user`` (user_investigation) the user
     is looked up by UPN or display-name fragment (:func:`find_user`)."""
-    if user is not None and not user.strip():
-        raise ParameterError(
-            "parameter user is empty: set it to a UPN (jane.doe@contoso.com) or part of a display name, "
-            "then run all cells again"
-        )
     check_parameters(source=source, weeks=weeks)
+    empty = user is not None and not user.strip()
+    if empty and not source_kind(source).rebuilds_history:  # the demo opens on one of its planted cases
+        raise ParameterError(EMPTY_USER)
     ws = open_workspace(config_path or None, source=source, store=store or None, files=files or None)
     check_parameters(source=source, week_ending=week_ending, timezone=ws.config.review.timezone)
     ws.ensure_store()
     ctx = Context(ws, ws.review(week_ending or None, compare=compare))
-    if user is not None:
-        ctx = Context(ctx.ws, ctx.review, find_user(ctx, user))
-    return ctx
+    if user is None:
+        return ctx
+    if not empty:
+        return Context(ctx.ws, ctx.review, find_user(ctx, user))
+    example = example_finding(ctx.review)
+    if example is None:
+        raise ParameterError(EMPTY_USER)
+    note = (
+        f"No user named (parameter user is empty): on the demo tenant this opens on {example.users[0]}, the user of"
+        f" this week's finding “{example.title}”. Set user to a UPN or part of a display name to investigate someone"
+        " else."
+    )
+    return Context(ctx.ws, ctx.review, find_user(ctx, example.users[0]), note)
+
+
+EMPTY_USER = (
+    "parameter user is empty: set it to a UPN (jane.doe@contoso.com) or part of a display name, then run all cells"
+    " again"
+)
+#: The finding kinds whose user the demo's investigation opens on when ``user`` is empty, most telling first.
+EXAMPLE_KINDS = ("security_info_changed_after_reset", "phone_only_reset_new_ip", "admin_password_reset", "blocked_user")
+
+
+def example_finding(review: Review) -> Finding | None:
+    """The week's most telling finding about one user (a suspicious reset first), at high severity or above."""
+    serious = [f for f in review.findings if len(f.users) == 1 and SEVERITIES.index(f.severity) <= HIGH]
+    return next((f for kind in EXAMPLE_KINDS for f in serious if f.kind == kind), None)
 
 
 def find_user(ctx: Context, wanted: str) -> str:

@@ -11,7 +11,7 @@ it (:mod:`.fetching`, :mod:`.demo_history`, :mod:`.inputs`, :mod:`.week`, :mod:`
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from ..sources.demo.tenant import DemoTenant
 from . import fetching, inputs
 from .demo_history import build_demo_history
 from .review import review_week
-from .week import choose_week
+from .week import choose_week, held_weeks
 
 
 class Workspace:
@@ -101,11 +101,16 @@ class Workspace:
 
         def fetch_week(store: Store, moment: datetime) -> FetchResult:
             options = self._options(moment)
-            return fetching.fetch(
-                store, self.source_name, self.config, clock=self.now, options=options, progress=progress
-            )
+            return fetching.fetch(store, self.source_name, self.config, clock=self.now, options=options, progress=False)
 
-        return build_demo_history(self.store, self.demo_tenant(), fetch_week, progress=progress, if_missing=if_missing)
+        return build_demo_history(
+            self.store,
+            self.demo_tenant(),
+            fetch_week,
+            progress=progress,
+            if_missing=if_missing,
+            timezone=self.config.review.timezone,
+        )
 
     def update(self, *, progress: bool | None = None) -> FetchResult:
         """Bring the store up to date the way this source does: one incremental fetch, or (the demo tenant) the
@@ -145,13 +150,26 @@ class Workspace:
         return inputs.reason_texts(self.store, rules)
 
     # ------------------------------------------------------------------- review
-    def window(self, week_ending: str | datetime | None = None) -> ReviewWindow:
+    def window(self, week_ending: str | datetime | None = None, *, within_history: bool = True) -> ReviewWindow:
         """The review week ending at ``week_ending`` (default: the most recent Monday in [review] timezone; for
-        exported files, the last complete week they cover, said in :attr:`week_note`)."""
+        exported files, the last complete week they cover, said in :attr:`week_note`). A date given as text must
+        end on a Monday, have ended, and (unless ``within_history`` is false: before a fetch) lie within what the
+        store holds (:func:`.week.check_week`)."""
         self.week_note = None
-        chosen = choose_week(self.store, self.config, self.now(), week_ending, from_records=self.kind.week_from_records)
+        chosen = choose_week(
+            self.store,
+            self.config,
+            self.now(),
+            week_ending,
+            from_records=self.kind.week_from_records,
+            within_history=within_history,
+        )
         self.week_note = chosen.note
         return chosen.window
+
+    def held_weeks(self) -> list[date]:
+        """The week endings of the weeks the store holds complete (:func:`.week.held_weeks`)."""
+        return held_weeks(self.store, self.config)
 
     def review(self, week_ending: str | datetime | None = None, *, compare: bool = True) -> Review:
         """Review one week from the store (:func:`.review.review_week`): metrics with last week's values,

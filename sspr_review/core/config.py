@@ -16,7 +16,8 @@ converted first (``"6"`` → 6, ``"true"``/``"false"`` for switches), then check
 Relative paths follow one rule: a path written in the configuration file is relative to that file's folder;
 a path from the command line or the environment is relative to the current folder (:data:`PATH_KEYS`).
 
-See ``config.example.toml`` at the project root for every key with its default and meaning.
+See ``config.example.toml`` at the project root (what ``sspr-review init`` writes) for every key with its default and
+meaning.
 """
 
 from __future__ import annotations
@@ -27,17 +28,20 @@ import logging
 import os
 import string
 import tomllib
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_type_hints
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import AliasChoices, ConfigDict, Field, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
+from .sections import LOOPBACK_HOSTS as LOOPBACK_HOSTS
+from .sections import ArchiveSettings as ArchiveSettings
+from .sections import LogAnalyticsSettings as LogAnalyticsSettings
+from .sections import SourcesSettings as SourcesSettings
+from .sections import _check_http_url, _Section
 from .settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
@@ -48,8 +52,6 @@ ENV_ALIASES = {
     "SSPR_REVIEW_GRAPH_URL": ("graph", "base_url"),
     "SSPR_REVIEW_LOG_ANALYTICS_URL": ("log_analytics", "endpoint"),
 }
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-CONTAINER_NAME = r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"  # an Azure Storage container: 3-63 of a-z, 0-9 and -
 
 # fmt: off
 AuthMode = Literal[
@@ -57,10 +59,6 @@ AuthMode = Literal[
     "workload_identity",
 ]
 # fmt: on
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
 
 
 class TenantSettings(_Section):
@@ -83,74 +81,6 @@ class GraphSettings(_Section):
     @classmethod
     def _check_url(cls, value: str) -> str:
         return _check_http_url(value, "https://graph.microsoft.com/v1.0")
-
-
-def _check_http_url(value: str, example: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"{value!r} is not an http(s) URL such as {example}")
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        raise ValueError(f"{value!r} uses plain http; tokens may only travel unencrypted to localhost. Use https.")
-    return value.rstrip("/")
-
-
-class SourcesSettings(_Section):
-    """``[sources]``: where each time-ranged kind of data comes from (registration, roles and policy always come
-    from the run's source: graph, demo or files)."""
-
-    audit: Literal["graph", "log_analytics", "archive"] = "graph"
-    risk: Literal["graph", "log_analytics", "archive"] = "graph"
-
-
-class LogAnalyticsSettings(_Section):
-    """``[log_analytics]``: the Log Analytics workspace (Microsoft Sentinel's) that audit and risk may come from."""
-
-    workspace_id: str = Field("", description="The workspace's Workspace ID (a GUID, on its Overview page)")
-    endpoint: str = "https://api.loganalytics.io/v1"
-    backfill_days: int = Field(180, ge=1, le=730)
-    max_rows: int = Field(500_000, ge=10, le=500_000)
-    max_bytes: int = Field(64_000_000, ge=100_000, le=100_000_000)
-    ingestion_delay_minutes: float = Field(30.0, ge=0, le=24 * 60)
-    timeout_seconds: int = Field(180, ge=1, le=600)
-    max_retries: int = Field(6, ge=0, le=20)
-    retry_backoff_seconds: float = Field(2.0, ge=0, le=300)
-    concurrent_queries: int = Field(4, ge=1, le=5)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _check_endpoint(cls, value: str) -> str:
-        return _check_http_url(value, "https://api.loganalytics.io/v1")
-
-    @field_validator("workspace_id")
-    @classmethod
-    def _check_workspace(cls, value: str) -> str:
-        if value:
-            try:
-                uuid.UUID(value)
-            except ValueError:
-                raise ValueError(
-                    f"{value!r} is not a workspace ID: copy the Workspace ID (a GUID such as "
-                    "1b2c3d4e-0000-0000-0000-000000000000) from the workspace's Overview page"
-                ) from None
-        return value
-
-
-class ArchiveSettings(_Section):
-    """``[archive]``: the storage account a diagnostic setting archives Entra's AuditLogs and UserRiskEvents to."""
-
-    account_url: str = Field("", description="https://<account>.blob.core.windows.net (the account's Blob endpoint)")
-    audit_container: str = Field("insights-logs-auditlogs", pattern=CONTAINER_NAME)
-    risk_container: str = Field("insights-logs-userriskevents", pattern=CONTAINER_NAME)
-    backfill_days: int = Field(30, ge=1, le=730)
-    max_retries: int = Field(3, ge=0, le=20)
-    #: The environment variable holding a connection string (or a SAS URL) to use instead of the azure-identity
-    #: credential: a SAS, or the local emulator. Secrets stay in the environment.
-    connection_string_env: str = "SSPR_REVIEW_ARCHIVE_CONNECTION_STRING"
-
-    @field_validator("account_url")
-    @classmethod
-    def _check_account(cls, value: str) -> str:
-        return _check_http_url(value, "https://contosologs.blob.core.windows.net") if value else value
 
 
 class AuthSettings(_Section):
@@ -179,6 +109,8 @@ class ReviewSettings(_Section):
     #: A week uses the registration, roles and policy snapshot nearest to its end; one further away than this is
     #: used but shown as approximate.
     snapshot_tolerance_days: float = Field(7.0, ge=0, le=366)
+    #: One further away than this is not used: the week has no such data (a data gap), not an approximate one.
+    snapshot_max_days: float = Field(35.0, ge=0, le=3660)
 
     @field_validator("timezone")
     @classmethod
@@ -189,13 +121,22 @@ class ReviewSettings(_Section):
             raise ValueError(f"{value!r} is not an IANA time zone name such as 'Europe/London'") from None
         return value
 
+    @field_validator("snapshot_max_days")
+    @classmethod
+    def _check_max(cls, value: float, info: Any) -> float:  # info: pydantic's ValidationInfo
+        if value < (tolerance := info.data.get("snapshot_tolerance_days", 0)):
+            raise ValueError(
+                f"{value:g} is less than snapshot_tolerance_days ({tolerance:g}): it must be at least that"
+            )
+        return value
+
 
 class MailSettings(_Section):
     """``[mail]``: the emailed weekly review. Passwords and keys stay in the environment."""
 
     transport: Literal["smtp", "graph"] = "smtp"
-    to: list[str] = []
-    cc: list[str] = []
+    to: list[str] = Field(default_factory=list)
+    cc: list[str] = Field(default_factory=list)
     sender: str = Field("", description="From address; with transport graph, the mailbox that sends")
     subject: str = "SSPR review {tenant}, week ending {week_ending}: {high_count} high or critical findings"
     attach_html: bool = True
@@ -382,9 +323,11 @@ SYNONYMS: dict[str, dict[str, str]] = {
     "graph": {"url": "base_url", "endpoint": "base_url", "retries": "max_retries", "timeout": "timeout_seconds"},
     "log_analytics": {"url": "endpoint", "workspace": "workspace_id", "retries": "max_retries"},
     "archive": {"url": "account_url", "account": "account_url", "container": "audit_container"},
-    "mail": {"recipients": "to", "from": "sender", "host": "smtp_host", "port": "smtp_port", "server": "smtp_host"},
-    "store": {"folder": "path", "dir": "path", "directory": "path"},
-    "auth": {"tenant": "tenant_id", "client": "client_id", "app_id": "client_id", "certificate": "certificate_path"},
+    "mail": {"recipients": "to", "recipient": "to", "from": "sender", "from_address": "sender", "host": "smtp_host"}
+    | {"port": "smtp_port", "server": "smtp_host", "smtp_server": "smtp_host"},
+    "store": {"folder": "path", "dir": "path", "directory": "path", "location": "path"},
+    "auth": {"tenant": "tenant_id", "client": "client_id", "app_id": "client_id", "certificate": "certificate_path"}
+    | {"application_id": "client_id", "directory_id": "tenant_id", "secret": "client_secret_env"},
 }
 
 
@@ -405,7 +348,8 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
             with file.open("rb") as fh:
                 raw = tomllib.load(fh)
         except FileNotFoundError:
-            raise ConfigError(f"config file {file} does not exist; copy config.example.toml there to start") from None
+            hint = f"write a commented one with 'sspr-review init {file}' (or try the kit without one: --source demo)"
+            raise ConfigError(f"config file {file} does not exist: {hint}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file} is not valid TOML: {exc}") from None
         for section, values in raw.items():
@@ -525,7 +469,7 @@ def _warn_unknown(env: Mapping[str, str], cfg: Config) -> None:
         if name not in _warned:
             _warned.add(name)
             close = suggest_env(name)
-            hint = f"did you mean {close}?" if close else "see config.example.toml for the settings"
+            hint = f"did you mean {close}?" if close else "see config.example.toml ('sspr-review init' writes it)"
             log.warning("sspr-review: the environment variable %s is not a setting and is ignored; %s", name, hint)
 
 

@@ -41,7 +41,10 @@ class ConfigError(SsprReviewError):
 
 
 class AuthError(SsprReviewError):
-    """A credential could not be built or a token could not be acquired."""
+    """A credential could not be built or a token could not be acquired. ``detail``: what the credential said in
+    full (azure-identity's chain of attempted credentials, each with its reason) when the message shortens it."""
+
+    detail: str = ""
 
 
 class SourceError(SsprReviewError):

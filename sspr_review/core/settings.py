@@ -89,6 +89,13 @@ class AnalysisSettings:
     #: More findings than this of one kind and one severity in a week are shown as one entry with a table of the
     #: users (report, terminal summary, e-mail); findings.json keeps every finding.
     rollup_threshold: Positive = 10
+    #: ``sspr_policy_changed``: the longest recommended interval before users reconfirm their methods (days); a
+    #: change raising it above this (or to never) weakens SSPR, and a longer one is a ``configuration_gap``.
+    sspr_reconfirm_max_days: Positive = 180
+    #: ``sspr_policy_changed``, ``password_writeback_disabled``: a weakening change by an account that, in this
+    #: many hours before it, had its password reset (by itself or an administrator), its security info changed or
+    #: a risk detection is critical.
+    policy_chain_hours: Positive = 24
 
     def __post_init__(self) -> None:
         zone(self.timezone)

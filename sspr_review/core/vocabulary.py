@@ -65,6 +65,12 @@ TAP_REASON: Final = "temporary access pass"
 SYNC_ACCOUNT_PREFIX: Final = "sync_"
 #: ``result`` value of a successful event (lower case).
 SUCCESS: Final = "success"
+#: A change of the SSPR policy, one ``modifiedProperties`` entry per setting (see ``analysis/policy_changes.py``).
+SSPR_POLICY_UPDATE: Final = "update sspr settings"
+WRITEBACK_ENABLE: Final = "enable password writeback for directory"
+WRITEBACK_DISABLE: Final = "disable password writeback for directory"
+#: The activities that change the SSPR configuration (lower case).
+POLICY_ACTIVITIES: Final = frozenset({SSPR_POLICY_UPDATE, WRITEBACK_ENABLE, WRITEBACK_DISABLE})
 
 #: Activities that are known but carry no metric of their own.
 OTHER_KNOWN: Final = frozenset(
@@ -73,6 +79,7 @@ OTHER_KNOWN: Final = frozenset(
         "user registered for self-service password reset",
         "enable password writeback for directory",
         "disable password writeback for directory",
+        "update sspr settings",
         "self-service password reset policy changes",
         "user registered security info",
         "user registered all required security info",

@@ -412,6 +412,8 @@ class FetchRun:
         self.store.write_policy(data, self.now)
         error = data.get("passwordRuleSettingsError")
         missing = [f"password protection settings are not included: {error}"] if error else []
+        if data.get("authorizationPolicyError"):
+            missing.append(f"administrators' SSPR switch is not included: {data['authorizationPolicyError']}")
         self.outcomes["policy"].notes.extend(f"policy: {m}" for m in missing)
         self.store.record_snapshot("policy", self.now, missing)
         self.outcomes["policy"].records = sum(1 for v in data.values() if v)

@@ -1,4 +1,9 @@
-"""Progress bars for long fetches: records, pages, throttle waits. Notebook-aware through ``tqdm.auto``."""
+"""Progress bars for long fetches: records, pages, throttle waits. Notebook-aware through ``tqdm.auto``.
+
+Bars are drawn only where someone watches: on a terminal (standard error is a TTY) or in a running Jupyter kernel,
+never into a pipe or a file (a scheduled run's log), whatever the process has imported (``sspr-review run`` imports
+ipykernel to find the notebooks' kernel, without being one). ``--progress``/``--no-progress`` decide otherwise.
+"""
 
 from __future__ import annotations
 
@@ -17,17 +22,21 @@ def in_notebook() -> bool:
     return "ipykernel" in sys.modules and ipython is not None and ipython.get_ipython() is not None
 
 
+def watched() -> bool:
+    """Whether progress is shown by default: standard error is a terminal, or this is a running kernel."""
+    stderr = sys.stderr
+    return bool(stderr is not None and stderr.isatty()) or in_notebook()
+
+
 class Progress:
-    """One bar per source. ``enabled=None`` shows bars on a terminal or in a notebook, not in pipes; a disabled
-    bar is tqdm's own (``disable=True``: it counts nothing and draws nothing)."""
+    """Bars that show together. ``enabled=None`` shows them when :func:`watched`; a disabled bar is tqdm's own
+    (``disable=True``: it counts nothing and draws nothing)."""
 
     def __init__(self, enabled: bool | None = None) -> None:
-        if enabled is None:
-            enabled = sys.stderr.isatty() or in_notebook()
-        self.enabled = enabled
+        self.enabled = watched() if enabled is None else enabled
         self._bars: list[tqdm[Any]] = []
 
-    def bar(self, name: str) -> tqdm[Any]:
+    def bar(self, name: str, *, total: int | None = None, unit: str = " records") -> tqdm[Any]:
         kind: type[tqdm[Any]] = tqdm
         if self.enabled:
             # tqdm.auto (the widget bar in a notebook) only for a bar that is shown: importing it in a kernel
@@ -35,7 +44,8 @@ class Progress:
             from tqdm.auto import tqdm as kind  # lazy: importing it warns in a kernel without ipywidgets
         bar = kind(
             desc=f"{name:<12}",
-            unit=" records",
+            total=total,
+            unit=unit,
             position=len(self._bars),
             leave=True,
             dynamic_ncols=True,

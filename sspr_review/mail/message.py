@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import zipfile
 from collections.abc import Callable, Mapping
@@ -31,13 +30,11 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
-from ..core.config import MailSettings
+from ..core.config import MailSettings, env_name
 from ..core.errors import ConfigError, InputError
 from . import body
-from .chromium import INSTALL_HINT, find_chromium
+from .chromium import INSTALL_HINT, KALEIDO_HINT, find_chromium, has_kaleido
 from .identities import Identities
-
-log = logging.getLogger(__name__)
 
 #: The largest message sent over SMTP (bytes as sent, base64 included): many relays and mailboxes refuse
 #: more. Each HTML report is about 5 MB (plotly.js is embedded for offline charts), about 1.5 MB zipped.
@@ -86,6 +83,8 @@ def render_charts(charts: Mapping[str, Any]) -> tuple[list[tuple[str, bytes]], s
     """PNG images of the report's charts via kaleido, or ([], why not)."""
     if not charts:
         return [], "the report folder has no charts.json"
+    if not has_kaleido():
+        return [], f"chart images need the [mail] extra, which is not installed: {KALEIDO_HINT}"
     browser = find_chromium()
     if not browser:
         return [], f"no Chromium for kaleido to render charts ({INSTALL_HINT})"
@@ -137,10 +136,9 @@ def compose(
     """Build the message, the HTML reports attached zipped. It stays within ``size_limit`` bytes (default
     :data:`MESSAGE_LIMIT`) as ``measure`` counts them (default: the message as sent): an attachment that does
     not fit is left out, and the body says so."""
-    if not settings.to:
-        raise ConfigError("[mail] to is empty: set the recipients (or SSPR_REVIEW_MAIL_TO=a@example.com,b@...)")
-    if not settings.sender:
-        raise ConfigError("[mail] sender is empty: set the From address (for graph: the sending mailbox)")
+    missing = missing_addresses(settings)
+    if missing:
+        raise ConfigError(f"[mail] is missing what the message needs: {'; '.join(missing)}")
     key = _pseudonym_key(settings, os.environ if env is None else env)
     ids = Identities(key, report.findings.get("findings", []))
     notes: list[str] = []
@@ -148,9 +146,8 @@ def compose(
     images: list[tuple[str, bytes]] = []
     if settings.charts:
         images, why = render_charts(report.charts)
-        if why:
+        if why:  # said once: the caller shows the notes (the CLI on stderr), and the body says it too
             notes.append(f"Charts are not shown: {why}.")
-            log.warning("e-mail without charts: %s", why)
     parts = _Parts(images, [(name, make_msgid(domain="sspr-review.invalid")[1:-1]) for name, _ in images], attachments)
     limit = MESSAGE_LIMIT if size_limit is None else size_limit
     size = measure or (lambda m: len(m.as_bytes()))
@@ -166,6 +163,23 @@ def compose(
             f"it is in the report folder {report.folder.name} on the reporting host.",
         )
     return Composed(msg, [*notes, *left_out])
+
+
+#: What each address setting is, for the messages that say it is empty.
+ADDRESSES = {
+    "to": "the recipients, such as a@example.com, b@example.com",
+    "sender": "the From address; with transport graph, the mailbox that sends",
+}
+
+
+def missing_addresses(settings: MailSettings) -> list[str]:
+    """The empty address settings, each named with what it is and the environment variable that sets it."""
+    given = {"to": bool(settings.to), "sender": bool(settings.sender)}
+    return [
+        f"{key} ({what}): set it in the configuration file or {env_name('mail', key)}"
+        for key, what in ADDRESSES.items()
+        if not given[key]
+    ]
 
 
 def _pseudonym_key(settings: MailSettings, env: Mapping[str, str]) -> bytes | None:

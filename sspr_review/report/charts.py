@@ -17,6 +17,7 @@ from markupsafe import escape
 
 from ..analysis import spike_hours
 from ..core.reason_rules import METHODS, STAGES
+from .policy_marks import mark_policy_changes
 from .style import CHART_COLOURS
 
 if TYPE_CHECKING:
@@ -265,6 +266,7 @@ def trend(review: Review, columns: list[str], title: str, *, y_title: str, perce
         fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     else:
         fig.update_yaxes(rangemode="tozero")
+    mark_policy_changes(fig, review)
     return fig
 
 

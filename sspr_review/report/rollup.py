@@ -29,6 +29,9 @@ KIND_LABELS: Final = {
     "writeback_failure": "password-writeback failure causes",
     "registration_gap": "registration gaps",
     "leaked_credentials_remediated": "leaked passwords changed by their users",
+    "sspr_policy_changed": "changes of the SSPR configuration",
+    "password_writeback_disabled": "password writeback switched off",
+    "configuration_gap": "configuration gaps",
 }
 
 

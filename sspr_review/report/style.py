@@ -30,6 +30,8 @@ SEVERITY_COLOURS: Final = {
     "low": GREY,
     "info": BLUE,
 }
+#: Badge colour per status of the SSPR configuration's posture (``sspr-posture-<status>``, white text).
+POSTURE_COLOURS: Final = {"ok": GREEN, "deviates": RED, "unknown": GREY}
 #: Chart colours (:mod:`sspr_review.report.charts`): self-service against helpdesk, failed against passed.
 CHART_COLOURS: Final = {
     "self_service": BLUE,
@@ -64,6 +66,7 @@ def _css() -> str:
         f"{r} .sspr-sev {{ display: inline-block; min-width: 5.5em; text-align: center; border-radius: 4px;"
         " color: #fff; font-weight: 600; padding: 1px 6px; }",
         *(f"{r} .sspr-sev.sspr-{sev} {{ background: {colour}; }}" for sev, colour in SEVERITY_COLOURS.items()),
+        *(f"{r} .sspr-sev.sspr-posture-{st} {{ background: {colour}; }}" for st, colour in POSTURE_COLOURS.items()),
         f"{r} .sspr-tiles {{ display: flex; flex-wrap: wrap; gap: 10px; margin: .5em 0 1em; }}",
         f"{r} .sspr-tile {{ border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px; min-width: 150px;"
         " flex: 0 0 auto; background: #fff; }",

@@ -26,7 +26,6 @@ from ..core.timefmt import Clock, system_clock
 from .base import Provider, Source
 from .combined import compose
 from .demo.source import open_demo
-from .graph.auth import build_credential
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -69,6 +68,8 @@ class SourceKind:
 
 def _credential(config: Config) -> Callable[[], TokenCredential]:
     def build() -> TokenCredential:
+        from .graph.auth import build_credential  # lazy: kiota, which --source's usage errors must not load
+
         return build_credential(config.auth)
 
     return build

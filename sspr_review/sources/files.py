@@ -34,6 +34,8 @@ def _kind(record: Mapping[str, Any], context: str) -> str | None:
         return "eligibility" if "memberType" in record and "principal" not in record else "assignment"
     if "authenticationMethodConfigurations" in record:
         return "authmethods"
+    if "allowedToUseSSPR" in record:
+        return "authorization"
     if "values" in record and "templateId" in record:
         return "groupsetting"
     if ORGANIZATION_KEYS.intersection(record):
@@ -59,7 +61,7 @@ FILE_KIND_NAMES = {
     "risk": "riskDetection",
     "registration": "userRegistrationDetails",
     "assignment": "role assignment",
-    "policy": "groupSetting or authenticationMethodsPolicy",
+    "policy": "groupSetting, authenticationMethodsPolicy or authorizationPolicy",
 }
 
 
@@ -132,7 +134,8 @@ class FilesSource(Source):
                 if kind is None:
                     self._set_aside.reject(
                         "not a record the kit reads (directoryAudit, riskDetection, userRegistrationDetails, role"
-                        " assignment or definition, groupSetting, authentication methods policy, organization);"
+                        " assignment or definition, groupSetting, authentication methods policy, authorization"
+                        " policy, organization);"
                         f" its keys are {', '.join(sorted(item)[:8])}",
                         where,
                         safe_text(item),
@@ -289,13 +292,20 @@ class FilesSource(Source):
     async def policy(self) -> dict[str, Any]:
         settings = self.records.get("groupsetting", [])
         methods = self.records.get("authmethods", [])
-        if not settings and not methods:
+        authorization = self.records.get("authorization", [])
+        if not settings and not methods and not authorization:
             async for _ in _missing(self.folder, "policy"):
                 pass
-        return {
+        orgs = self.records.get("organization", [])
+        out = {
             "passwordRuleSettings": next((s for s in settings if s.get("templateId") == PASSWORD_RULE_TEMPLATE), None),
             "authenticationMethodsPolicy": methods[0] if methods else None,
         }
+        if authorization:
+            out["authorizationPolicy"] = {"allowedToUseSSPR": authorization[0].get("allowedToUseSSPR")}
+        if orgs and "onPremisesSyncEnabled" in orgs[0]:  # GET /organization?$select=id,displayName has none
+            out["organization"] = {"onPremisesSyncEnabled": orgs[0].get("onPremisesSyncEnabled")}
+        return out
 
 
 def _id_of(record: Mapping[str, Any]) -> str:

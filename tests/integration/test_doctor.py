@@ -47,8 +47,10 @@ def test_doctor_names_missing_permission_and_licence(tmp_path: Path, tls_files: 
             }
             healthy = doctor(env)
             assert healthy.returncode == 0, healthy.stdout
+            assert "[ok  ] role groups' members (groups): readable (GroupMember.Read.All)" in healthy.stdout
             assert "[ok  ] audit (directoryAudits)" in healthy.stdout and "logged in as relay-user" in healthy.stdout
             server.deny("/identityProtection/riskDetections")
+            server.deny("/groups")
             server.deny(
                 "/roleManagement/directory/roleEligibilityScheduleInstances",
                 code="AadPremiumLicenseRequired",
@@ -63,6 +65,8 @@ def test_doctor_names_missing_permission_and_licence(tmp_path: Path, tls_files: 
         "[FAIL] risk (riskDetections)" in out
         and "fix: add the application permission IdentityRiskEvent.Read.All" in out
     )
+    assert "[FAIL] role groups' members (groups)" in out
+    assert "fix: add the application permission GroupMember.Read.All" in out
     assert "[FAIL] PIM eligibility" in out and "Microsoft Entra ID P2 (Privileged Identity Management)" in out
     assert "[ok  ] audit (directoryAudits)" in out and "[ok  ] registration" in out
     assert "[FAIL] SMTP 127.0.0.1" in out and "login refused" in out

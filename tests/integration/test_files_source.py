@@ -84,7 +84,10 @@ def test_cli_files_source_exit_codes(tmp_path: Path) -> None:
     ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 3  # no policy in the export: named, not silent
-    assert "policy        NO DATA" in done.stdout and "no groupSetting or authenticationMethodsPolicy" in done.stdout
+    assert (
+        "policy        NO DATA" in done.stdout
+        and "no groupSetting, authenticationMethodsPolicy or authorizationPolicy" in done.stdout
+    )
     assert "isAdmin flag instead of role assignments" in done.stdout  # roles fell back, and says so
     (folder / "bad.json").write_text("[1, 2")
     broken = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)

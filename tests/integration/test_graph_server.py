@@ -84,6 +84,7 @@ def _data() -> GraphData:
         group_members={"group-1": [{**user}, {"@odata.type": "#microsoft.graph.user", "id": "user-3"}]},
         group_settings=[{"id": "gs-1", "templateId": "5cf42378-d67d-4f36-ba46-e8b86229381d", "values": []}],
         authentication_methods_policy={"id": "authenticationMethodsPolicy", "policyVersion": "1.5"},
+        authorization_policy={"id": "authorizationPolicy", "allowedToUseSSPR": False},
         organization=[{"id": "tenant-1", "displayName": "Contoso"}],
     )
 
@@ -327,6 +328,8 @@ def test_other_endpoints(server: GraphServer, client: httpx.Client) -> None:
     assert missing.status_code == 404 and _error(missing)["code"] == "Request_ResourceNotFound"
     policy = _get(client, server, "/policies/authenticationMethodsPolicy").json()
     assert policy["policyVersion"] == "1.5" and "value" not in policy and "@odata.context" in policy
+    authorization = _get(client, server, "/policies/authorizationPolicy").json()
+    assert authorization["allowedToUseSSPR"] is False and "value" not in authorization
     assert _ids(_get(client, server, "/groupSettings")) == ["gs-1"]
     assert _ids(_get(client, server, "/organization")) == ["tenant-1"]
     assert _ids(_get(client, server, "/roleManagement/directory/roleDefinitions")) == ["role-ga"]
@@ -544,6 +547,9 @@ class _FakeTenant:
 
     def authentication_methods_policy(self) -> dict[str, Any] | None:
         return {"id": "authenticationMethodsPolicy"}
+
+    def authorization_policy(self) -> dict[str, Any] | None:
+        return None
 
     def organization(self) -> dict[str, Any]:
         return {"id": "tenant"}

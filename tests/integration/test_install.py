@@ -70,14 +70,31 @@ def _cli(venv: Path, home: Path, cwd: Path, *args: str) -> subprocess.CompletedP
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sdist, and the wheel built from it, as `python -m build` makes them."""
     out = tmp_path_factory.mktemp("dist")
+    # as on a developer's machine: bytecode on (PYTHONDONTWRITEBYTECODE makes setuptools say it skips compiling)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     done = subprocess.run(
         [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(REPO)],
         capture_output=True,
         text=True,
         timeout=600,
+        env=env,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (out.parent / f"{out.name}.log").write_text(done.stdout + done.stderr)
     return out
+
+
+def test_the_build_warns_about_nothing(dist: Path) -> None:
+    """setuptools has nothing to warn about: every data file is declared as package data (issue 25: three
+    "Package would be ignored" banners and a MANIFEST.in line matching nothing made a fine wheel look broken)."""
+    log = (dist.parent / f"{dist.name}.log").read_text()
+    warnings = [line for line in log.splitlines() if "warn" in line.lower() or "would be ignored" in line]
+    assert not warnings, "\n".join(warnings)
+    assert "no directories found" not in log and "no previously-included" not in log
+    (wheel,) = dist.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        packaged = archive.read("sspr_review/data/config.example.toml")
+    assert packaged == (REPO / "config.example.toml").read_bytes()  # the one text, built into the wheel
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +160,29 @@ def test_installed_kit_runs_the_demo_from_an_unrelated_folder(
     assert copied.returncode == 0, copied.stderr
     for source in (REPO / "notebooks").glob("*.ipynb"):
         assert (home / "nb" / source.name).read_bytes() == source.read_bytes()
+
+
+def test_init_writes_the_packaged_configuration_and_doctor_reads_it(
+    installed: dict[str, tuple[Path, Path, subprocess.CompletedProcess[str]]],
+) -> None:
+    """A pip user has no config.example.toml: `init` writes it from the wheel, `doctor` checks the result."""
+    venv, home, _ = installed["wheel"]
+    work = home / "first-steps"
+    work.mkdir()
+    tenant, client = "0c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f", "11111111-2222-3333-4444-555555555555"
+    done = _cli(venv, home, work, "init", "--tenant-id", tenant, "--client-id", client, "--auth", "client_secret")
+    assert done.returncode == 0, done.stderr
+    written = (work / "config.toml").read_text()
+    assert f'tenant_id = "{tenant}"' in written and 'mode = "client_secret"' in written
+    assert len(written.splitlines()) == len((REPO / "config.example.toml").read_text().splitlines())
+    again = _cli(venv, home, work, "init")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    checked = _cli(venv, home, work, "doctor", "--config", "config.toml", "--no-graph")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"[ok  ] configuration: {work / 'config.toml'}" in checked.stdout
+    signed = _cli(venv, home, work, "doctor", "--config", "config.toml")
+    assert signed.returncode == 1 and "AZURE_CLIENT_SECRET" in signed.stdout, signed.stdout
+    assert "Traceback" not in signed.stdout + signed.stderr
 
 
 def test_a_broken_installation_is_an_error_with_exit_6_and_doctor_names_it(

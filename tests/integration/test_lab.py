@@ -189,7 +189,12 @@ def _code_outputs(path: Path) -> list[list[dict[str, object]]]:
 @pytest.mark.parametrize(
     ("stem", "params", "message"),
     [
-        ("user_investigation", {"user": ""}, "ParameterError: parameter user is empty: set it to a UPN"),
+        # empty is the demo's default (its planted case); for the other sources it is a missing parameter
+        (
+            "user_investigation",
+            {"user": "", "source": "files"},
+            "ParameterError: parameter user is empty: set it to a UPN",
+        ),
         (
             "weekly_review",
             {"week_ending": "not-a-date"},

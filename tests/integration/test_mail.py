@@ -18,7 +18,7 @@ import pytest
 from sspr_review import mail
 from sspr_review.app.workspace import Workspace
 from sspr_review.core import config
-from sspr_review.core.errors import MailError, SsprReviewError
+from sspr_review.core.errors import ConfigError, MailError, SsprReviewError
 from sspr_review.report.run import run
 from tests.support.smtp_relay import Inbox, relay
 
@@ -190,14 +190,29 @@ def test_dry_run_writes_eml_into_the_report_folder(report_folder: Path, tmp_path
     assert eml.stat().st_size < 5_000_000
     parsed = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert parsed["To"] == "a@x.example"
-    missing = subprocess.run(
+    # without recipients or sender (issue 25: the README's dry run failed on each in turn), placeholders, said so
+    unaddressed = subprocess.run(
         [sys.executable, "-m", "sspr_review.cli", "email", str(folder), "--dry-run"],
         capture_output=True,
         text=True,
-        env={**os.environ},
+        env={**os.environ, "SSPR_REVIEW_MAIL_CHARTS": "false"},
         timeout=120,
     )
-    assert missing.returncode == 2 and "[mail] to is empty" in missing.stderr
+    assert unaddressed.returncode == 0, unaddressed.stderr
+    parsed = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert parsed["To"] == "sspr-review-recipients@example.invalid" and parsed["From"] == "sspr-review@example.invalid"
+    assert "[mail] to is empty (set it in the configuration file or SSPR_REVIEW_MAIL_TO)" in unaddressed.stderr
+    assert "[mail] sender is empty (set it in the configuration file or SSPR_REVIEW_MAIL_SENDER)" in unaddressed.stderr
+
+
+def test_sending_without_addresses_names_both_settings_and_their_variables(report_folder: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        mail.compose(mail.ReportFolder.load(report_folder), settings(to=[], sender=""))
+    assert str(err.value) == (
+        "[mail] is missing what the message needs: to (the recipients, such as a@example.com, b@example.com): set it"
+        " in the configuration file or SSPR_REVIEW_MAIL_TO; sender (the From address; with transport graph, the"
+        " mailbox that sends): set it in the configuration file or SSPR_REVIEW_MAIL_SENDER"
+    )
 
 
 def test_graph_send_mail_request_shape(report_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

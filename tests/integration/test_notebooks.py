@@ -78,7 +78,9 @@ def test_notebook_executes_with_papermill_and_passes_nbval(
     if stem == "weekly_review":
         assert "Needs attention" in "".join(c.source for c in book.cells)
         assert "spike" in html and "Northgate Engineering" in html
-        assert "Banned-password check (cloud)" in html and "TemporaryAccessPass" in html  # configuration
+        # the SSPR configuration: the planted changes first, a weakening one badged, then the posture
+        assert "Changes this week" in html and "Methods required to reset" in html and ">weakens<" in html
+        assert "Against the recommended configuration" in html and "Temporary Access Pass method" in html
         # the notebook only displays: findings.json and charts.json come from sspr_review.report.outputs
         assert not list(tmp_path.glob("*.json")) and "write_findings" not in "".join(c.source for c in book.cells)
         # the hostile display name is escaped in the tables, never markup
@@ -87,6 +89,7 @@ def test_notebook_executes_with_papermill_and_passes_nbval(
         assert "robert.tables@northgate-eng.example" in html and "Reset" in html
         # the user's rows of the correlation tables: reset by the helpdesk this week, no detections around it
         assert "Password resets and the detections around them" in html and "by an administrator" in html
+        assert "No change of the SSPR configuration by robert.tables@northgate-eng.example" in html
     figures = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
     assert figures if stem != "user_investigation" else True
     result = run_nbval(executed, tmp_path)

@@ -49,3 +49,26 @@ def test_failed_token_acquisition_is_an_auth_error() -> None:
     provider = CredentialTokenProvider(Broken(), "https://graph.microsoft.com/v1.0")  # type: ignore[arg-type]
     with pytest.raises(AuthError, match="AADSTS7000215"):
         asyncio.run(provider.get_authorization_token("https://graph.microsoft.com/v1.0/x"))
+
+
+def test_a_failed_credential_chain_is_said_once_in_short_and_kept_in_full() -> None:
+    """azure-identity's DefaultAzureCredential explains every credential it tried; the message names them, the
+    reasons stay in ``detail`` (shown by --verbose)."""
+    from sspr_review.sources.graph.auth import token_error
+
+    chain = (
+        "DefaultAzureCredential failed to retrieve a token from the included credentials.\n"
+        "Attempted credentials:\n"
+        "\tEnvironmentCredential: EnvironmentCredential authentication unavailable. Environment variables are not"
+        " fully configured.\nVisit https://aka.ms/x to troubleshoot this issue.\n"
+        "\tAzureCliCredential: Azure CLI not found on path\n"
+        "To mitigate this issue, please refer to the troubleshooting guidelines."
+    )
+    error = token_error("https://graph.microsoft.com/.default", RuntimeError(chain))
+    assert str(error) == (
+        "could not acquire a token for https://graph.microsoft.com/.default: DefaultAzureCredential failed to"
+        " retrieve a token from the included credentials. (tried 2: EnvironmentCredential, AzureCliCredential)"
+    )
+    assert error.detail == chain
+    plain = token_error("s", RuntimeError("AADSTS7000215: Invalid client secret provided."))
+    assert str(plain) == "could not acquire a token for s: AADSTS7000215: Invalid client secret provided."

@@ -172,7 +172,7 @@ def test_an_unknown_variable_is_warned_about_once_with_a_suggestion_never_its_va
     ]
     config.load(env={"SSPR_REVIEW_XYZZY": "1"})
     assert warnings_seen.messages[-1].endswith(
-        "SSPR_REVIEW_XYZZY is not a setting and is ignored; see config.example.toml for the settings"
+        "SSPR_REVIEW_XYZZY is not a setting and is ignored; see config.example.toml ('sspr-review init' writes it)"
     )
     assert not any("s3cr3t" in m for m in warnings_seen.messages)
 
@@ -234,3 +234,28 @@ def test_every_synonym_leads_to_a_real_key_and_none_is_one() -> None:
         known = config.SECTIONS if section == "" else config.SECTIONS[section].model_fields
         for word, meant in words.items():
             assert meant in known and word not in known, (section, word)
+
+
+def test_snapshot_max_days_is_at_least_the_tolerance(tmp_path: Path) -> None:
+    assert config.load(env={}).review.snapshot_max_days == 35
+    with pytest.raises(
+        ConfigError, match=r"\[review\] snapshot_max_days: 5 is less than snapshot_tolerance_days \(7\)"
+    ):
+        config.load(write(tmp_path, "[review]\nsnapshot_max_days = 5\n"), env={})
+
+
+@pytest.mark.parametrize(
+    ("section", "typed", "meant"),
+    [
+        ("mail", "smtp_server", "smtp_host"),  # string distance says smtp_security
+        ("mail", "recipient", "to"),
+        ("mail", "from_address", "sender"),
+        ("auth", "application_id", "client_id"),
+        ("auth", "directory_id", "tenant_id"),
+        ("auth", "secret", "client_secret_env"),
+        ("store", "location", "path"),
+    ],
+)
+def test_synonyms_lead_where_string_distance_does_not(section: str, typed: str, meant: str) -> None:
+    assert config.suggest(typed, config.SECTIONS[section].model_fields, section) == meant
+    assert config.suggest_env(f"SSPR_REVIEW_{section}_{typed}".upper()) == config.env_name(section, meant)

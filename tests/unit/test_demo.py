@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from sspr_review.core.vocabulary import POLICY_ACTIVITIES
 from sspr_review.ingest import normalize
 from sspr_review.sources.demo.tenant import DEMO_TENANT_NAME, DemoTenant, Planted, PlantedUser
 
@@ -176,8 +177,12 @@ def test_directory_audits_have_graph_shape(audits: list[Record]) -> None:
         if user is not None:
             assert set(user) == {"id", "displayName", "userPrincipalName", "ipAddress"}
         for target in r["targetResources"]:
-            assert target["type"] == "User" and target["modifiedProperties"] == []
             assert set(target) == {"id", "displayName", "type", "userPrincipalName", "modifiedProperties"}
+            if r["activityDisplayName"].lower() in POLICY_ACTIVITIES:  # the SSPR configuration's changes (issue 23)
+                assert target["type"] in ("Policy", "Directory") and target["userPrincipalName"] is None
+                assert all(set(p) == {"displayName", "oldValue", "newValue"} for p in target["modifiedProperties"])
+            else:
+                assert target["type"] == "User" and target["modifiedProperties"] == []
         assert all(set(d) == {"key", "value"} for d in r["additionalDetails"])
 
 
@@ -550,6 +555,8 @@ def test_directory_configuration(tenant: DemoTenant) -> None:
     assert {c["id"] for c in configs} >= {"Fido2", "MicrosoftAuthenticator", "Sms", "TemporaryAccessPass", "Email"}
     (org,) = tenant.organization()
     assert org["id"] == tenant.tenant_id and org["displayName"] == DEMO_TENANT_NAME
+    assert org["onPremisesSyncEnabled"] is True  # a hybrid tenant: writeback matters
+    assert tenant.authorization_policy()["allowedToUseSSPR"] is True
     assert [d["name"] for d in org["verifiedDomains"] if d["isDefault"]] == [tenant.domain]
     assert all({"name", "isDefault", "isInitial"} <= set(d) for d in org["verifiedDomains"])
 

@@ -39,7 +39,15 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "top": ("core", "sources", "ingest", "analysis", "app", "report", "mail"),
 }
 #: The modules of the top layer (the package's own top-level modules).
-TOP = ("sspr_review", "sspr_review.cli", "sspr_review.doctor", "sspr_review.lab")
+TOP = (
+    "sspr_review",
+    "sspr_review.cli",
+    "sspr_review.cli_setup",
+    "sspr_review.doctor",
+    "sspr_review.hints",
+    "sspr_review.lab",
+    "sspr_review.starter",
+)
 
 
 def _name(path: Path) -> str:

@@ -109,6 +109,21 @@ def test_snapshot_coverage(tmp_path: Path) -> None:
     assert not none.available and not none.complete and none.reason == "no registration snapshot yet"
 
 
+def test_a_snapshot_beyond_snapshot_max_days_is_no_data(tmp_path: Path) -> None:
+    """A catch-up review a season back does not take today's registration state for that week's (issue 25)."""
+    store = snapshot_store(tmp_path, T0 + timedelta(hours=5))
+    limit = timedelta(days=35)
+    near = store.coverage("registration", T0 - timedelta(days=28), T0 - timedelta(days=21), max_distance=limit)
+    assert near.complete and near.approximate  # 21.2 days: used, shown as approximate
+    far = store.coverage("registration", T0 - timedelta(days=525), T0 - timedelta(days=518), max_distance=limit)
+    assert not far.available and not far.complete and not far.approximate and far.snapshot is None
+    assert far.state() == "no data"
+    assert far.reason == (
+        "no registration snapshot within 35 days of the week's end ([review] snapshot_max_days); the nearest is of"
+        " 2026-11-16 05:00 UTC, 518.2 days after the week's end"
+    )
+
+
 def test_a_week_uses_the_snapshot_nearest_to_its_end(tmp_path: Path) -> None:
     end = T0 + timedelta(hours=5)  # Monday 00:00 in New York
     daily = [end + timedelta(days=d, hours=h) for d in range(-10, 9) for h in (0.5,)]

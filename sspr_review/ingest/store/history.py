@@ -55,7 +55,7 @@ from ...core.vocabulary import DATA_KINDS, TIMED_KINDS
 from .compact import read_compact
 from .lean_summary import clear_summary, snapshot_coverage, write_summary
 from .lock import write_lock
-from .snapshots import SNAPSHOT_FILES, SNAPSHOT_TABLES, choose_snapshot, day_in, file_day, parse_day
+from .snapshots import SNAPSHOT_FILES, SNAPSHOT_TABLES, choose_snapshot, day_in, file_day, parse_day, too_far
 
 if TYPE_CHECKING:
     from ...core.records import Rejected
@@ -332,15 +332,19 @@ class Store:
         end: datetime,
         *,
         tolerance: timedelta = timedelta(days=DEFAULT_SNAPSHOT_TOLERANCE_DAYS),
+        max_distance: timedelta | None = None,
     ) -> Coverage:
         """What the store holds of ``kind`` for ``[start, end)``, with the parts of the snapshot used that
         could not be read (``missing``).
 
         A snapshot kind (registration, roles, policy) uses the snapshot :func:`choose_snapshot` picks for the
-        window's end; beyond ``tolerance`` from it the coverage is ``approximate`` (still used). Only a kind
-        with no snapshot at all has no coverage.
+        window's end; beyond ``tolerance`` from it the coverage is ``approximate`` (still used), beyond
+        ``max_distance`` (``[review] snapshot_max_days``) it is not used: the kind has no coverage, the reason naming
+        the nearest snapshot. A kind with no snapshot at all has none either.
         """
         cov = self._coverage(kind, start, end, tolerance)
+        if max_distance is not None and cov.offset is not None and abs(cov.offset) > max_distance:
+            return too_far(cov, max_distance)
         if kind in TIME_COLUMN:
             notes = self.notes(kind, start, end)
             cov = replace(cov, notes=notes) if notes else cov
@@ -464,6 +468,10 @@ class Store:
         if raw:
             wanted.append("raw")
         return files, wanted
+
+    def table_files(self, table: str) -> list[Path]:
+        """The files of ``table`` the store holds, oldest first (for readers that filter rows themselves)."""
+        return self._files(table, None, None)[0]
 
     def snapshot_days(self, table: str) -> list[datetime]:
         """The days (UTC midnight) of the stored snapshots of a snapshot table, oldest first."""

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from ...core.coverage import Coverage, describe_offset
+
 #: Snapshot tables, and the source whose coverage describes each.
 SNAPSHOT_TABLES: Final = {"registration": "registration", "privileged": "roles"}
 #: Where each snapshot source's snapshots lie: (folder, file suffix); one file per UTC day.
@@ -39,6 +41,21 @@ def choose_snapshot(moments: Sequence[datetime], end: datetime, tolerance: timed
         return min(near, key=lambda m: (abs(m - end), -m.timestamp()))
     before = [m for m in moments if m < end]
     return max(before) if before else min(moments)
+
+
+def too_far(cov: Coverage, max_distance: timedelta) -> Coverage:
+    """The coverage of a snapshot kind whose nearest snapshot (``cov``'s) lies further than ``max_distance`` from
+    the week's end: none, the reason naming that snapshot (a data gap, never another season's data)."""
+    assert cov.snapshot is not None and cov.offset is not None
+    days = max_distance.total_seconds() / 86400
+    return Coverage(
+        cov.kind,
+        None,
+        None,
+        False,
+        f"no {cov.kind} snapshot within {days:g} days of the week's end ([review] snapshot_max_days); the nearest is"
+        f" of {cov.snapshot:%Y-%m-%d %H:%M} UTC, {describe_offset(cov.offset)}",
+    )
 
 
 def day_in(stem: str, start: datetime | None, end: datetime | None) -> bool:

@@ -7,6 +7,7 @@ The sections by family:
 - :mod:`.context`: :func:`open_review` (the display set up, then the application's
   :func:`~sspr_review.app.notebook.open_context`: the :class:`~sspr_review.app.notebook.Context` sections take)
 - :mod:`.weekly`: header, coverage banner, needs attention, KPI tiles, charts, changes, configuration, explore
+- :mod:`.sspr_config`: the SSPR configuration (the week's changes and the posture) and a user's changes
 - :mod:`.findings`: blocked users, leaked credentials, takeover signals, admin/helpdesk resets, writeback
 - :mod:`.risk`: risk detections and password resets
 - :mod:`.user`: the user investigation
@@ -28,6 +29,7 @@ from .findings import (
 )
 from .render import MAX_USERS_SHOWN, display_frame, table
 from .risk import risk_and_resets
+from .sspr_config import sspr_configuration, user_policy_changes
 from .trends import TRENDS, leak_fix_trend, trend, trend_table, trends_header
 from .user import user_correlations, user_flows, user_profile, user_risk
 from .weekly import (
@@ -67,6 +69,7 @@ __all__ = [
     "open_review",
     "risk_and_resets",
     "setup",
+    "sspr_configuration",
     "table",
     "takeover_signals",
     "trend",
@@ -75,6 +78,7 @@ __all__ = [
     "unrecognised",
     "user_correlations",
     "user_flows",
+    "user_policy_changes",
     "user_profile",
     "user_risk",
     "write_findings",

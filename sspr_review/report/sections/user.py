@@ -70,6 +70,7 @@ def user_profile(ctx: Context, upn: str | None = None) -> HTML:
         roles = roles[roles["snapshot_date"] == latest_day][["role_name", "assignment", "via_group_name"]]
     return section(
         "user_profile.html.j2",
+        note=ctx.user_note if upn == ctx.user else "",
         upn=upn,
         registration=table(latest, _no_registration(ctx), tz),
         roles=table(roles, "No administrator role.", tz),

@@ -101,3 +101,11 @@ class Planted:
     reset_then_risk_user: PlantedUser  # a spike account: its reset, then a detection from the reset's IP
     reset_then_risk_ip: str
     reset_then_risk_detection_id: str
+    # 10. SSPR configuration changes (see policy_plants.py), in the review week
+    policy_admin: PlantedUser  # methods 2 → 1 with security questions added, admin notification off, writeback off
+    policy_other_admin: PlantedUser  # a benign change (the helpdesk link) and a save that changed nothing
+    policy_weakening_id: str  # the "Update SSPR Settings" record of the methods change
+    policy_admin_notify_id: str  # NotifyTenantAdminOfReset True → False
+    policy_writeback_id: str  # "Disable password writeback for directory"
+    policy_benign_id: str  # CustomContactAdminLink changed
+    policy_unchanged_id: str  # a save whose every value stayed the same

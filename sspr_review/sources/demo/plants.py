@@ -31,6 +31,7 @@ from .constants import (
 )
 from .generator import History, User
 from .planted import Planted, PlantedUser
+from .policy_plants import plant_policy
 
 __all__ = ["PlantedHistory"]
 
@@ -126,7 +127,8 @@ class PlantedHistory(History):
         )
 
     def plant_more(self, found: dict[str, Any]) -> Planted:
-        """The planted cases 3 to 9, in a fixed order (each draws from the random stream in turn)."""
+        """The planted cases 3 to 10, in a fixed order (each draws from the random stream in turn; 9 and 10 from
+        streams of their own)."""
         self.plant_blocked(found)
         notices = self.plant_admins(found)
         desk = self.plant_helpdesk(found)
@@ -140,6 +142,7 @@ class PlantedHistory(History):
         finally:
             self.rng = main
         self.plant_correlations(found, spike=found["spike_users"][0], banned=banned[0], helped=desk[4])
+        plant_policy(self, self.at, found)
         return Planted(**found)
 
     def plant_blocked(self, found: dict[str, Any]) -> None:

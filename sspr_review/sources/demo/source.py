@@ -88,9 +88,12 @@ class DemoSource(Source):
 
     async def policy(self) -> dict[str, Any]:
         settings = self.tenant_data.group_settings()
+        org = self.tenant_data.organization()[0]
         return {
             "passwordRuleSettings": next((s for s in settings if s.get("templateId") == PASSWORD_RULE_TEMPLATE), None),
             "authenticationMethodsPolicy": self.tenant_data.authentication_methods_policy(),
+            "authorizationPolicy": {"allowedToUseSSPR": self.tenant_data.authorization_policy()["allowedToUseSSPR"]},
+            "organization": {"onPremisesSyncEnabled": org.get("onPremisesSyncEnabled")},
         }
 
 

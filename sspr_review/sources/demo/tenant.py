@@ -1,8 +1,9 @@
 """The deterministic demo tenant "Northgate Engineering": Microsoft Graph records with planted cases.
 
 :class:`DemoTenant` emits directoryAudit, riskDetection, userRegistrationDetails, role, groupSetting,
-authentication-methods-policy and organization records in exactly Graph's JSON shape (camelCase keys, UTC
-timestamps with seven fractional digits), generated from a seed: the same arguments give identical records.
+authentication-methods-policy, authorization-policy and organization records in exactly Graph's JSON shape
+(camelCase keys, UTC timestamps with seven fractional digits), generated from a seed: the same arguments give
+identical records.
 
 The history has a normal rhythm (password-expiry-driven changes and self-service resets with weekday peaks,
 registration campaigns, a few helpdesk resets, risk detections) and, in the last review week, the planted cases a
@@ -268,4 +269,28 @@ class DemoTenant:
             for name in (DOMAIN, INITIAL_DOMAIN)
         ]
         org = {"id": self.tenant_id, "displayName": DEMO_TENANT_NAME, "countryLetterCode": "GB", "tenantType": "AAD"}
-        return [org | {"verifiedDomains": domains}]
+        synced = {
+            "onPremisesSyncEnabled": True,
+            "onPremisesLastSyncDateTime": graph_time(as_ticks(self.end) - 1800 * 10**7),
+        }
+        return [org | {"verifiedDomains": domains} | synced]
+
+    def authorization_policy(self) -> Record:
+        """The tenant's authorizationPolicy (``allowedToUseSSPR``: administrators may use SSPR)."""
+        return {
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#policies/authorizationPolicy/$entity",
+            "id": "authorizationPolicy",
+            "displayName": "Authorization Policy",
+            "description": "Used to manage authorization related settings across the company.",
+            "allowInvitesFrom": "everyone",
+            "allowedToSignUpEmailBasedSubscriptions": True,
+            "allowedToUseSSPR": True,
+            "allowEmailVerifiedUsersToJoinOrganization": False,
+            "blockMsolPowerShell": True,
+            "guestUserRoleId": "10dae51f-b6af-4016-8d66-8c2a99b929b3",
+            "defaultUserRolePermissions": {
+                "allowedToCreateApps": False,
+                "allowedToCreateSecurityGroups": False,
+                "allowedToReadOtherUsers": True,
+            },
+        }

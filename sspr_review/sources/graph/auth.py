@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -105,6 +106,23 @@ def build_credential(settings: AuthSettings, *, env: Mapping[str, str] | None = 
     raise AuthError(f"unknown [auth] mode {mode!r}")  # pragma: no cover - the config validates modes
 
 
+#: One attempted credential in azure-identity's chained message: "\tEnvironmentCredential: <why it failed>".
+_ATTEMPT = re.compile(r"^\s+(\w+Credential): ", re.MULTILINE)
+
+
+def token_error(scope: str, exc: Exception) -> AuthError:
+    """The :class:`AuthError` of a failed token request: a chained credential's failure shortened to its first line
+    and the credentials it tried (each named once), the whole text kept in ``detail``."""
+    text = str(exc).strip()
+    tried = list(dict.fromkeys(_ATTEMPT.findall(text)))
+    summary = text.splitlines()[0] if text else type(exc).__name__
+    if tried:
+        summary += f" (tried {len(tried)}: {', '.join(tried)})"
+    error = AuthError(f"could not acquire a token for {scope}: {summary}")
+    error.detail = text
+    return error
+
+
 class CredentialTokenProvider(AccessTokenProvider):
     """Kiota token provider over a *sync* azure-identity credential (works for every mode, in notebooks too).
 
@@ -133,7 +151,7 @@ class CredentialTokenProvider(AccessTokenProvider):
                 try:
                     self._token = await asyncio.to_thread(self._credential.get_token, self._scope)
                 except Exception as exc:
-                    raise AuthError(f"could not acquire a token for {self._scope}: {exc}") from exc
+                    raise token_error(self._scope, exc) from exc
             return self._token.token
 
     def get_allowed_hosts_validator(self) -> AllowedHostsValidator:

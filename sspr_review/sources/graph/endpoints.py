@@ -61,6 +61,7 @@ ROLE_ELIGIBILITY = Endpoint(
 GROUP_MEMBERS = Endpoint("groups/{id}/transitiveMembers", "directory", "GroupMember.Read.All")
 GROUP_SETTINGS = Endpoint("groupSettings", "directory", "Directory.Read.All")
 AUTH_METHODS_POLICY = Endpoint("policies/authenticationMethodsPolicy", "directory", "Policy.Read.AuthenticationMethod")
+AUTHORIZATION_POLICY = Endpoint("policies/authorizationPolicy", "directory", "Policy.Read.All")
 ORGANIZATION = Endpoint("organization", "directory", "Organization.Read.All")
 
 

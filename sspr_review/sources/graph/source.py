@@ -15,6 +15,7 @@ from .client import GraphClient, app_budget
 from .endpoints import (
     AUDITS,
     AUTH_METHODS_POLICY,
+    AUTHORIZATION_POLICY,
     GROUP_MEMBERS,
     GROUP_SETTINGS,
     LEAN_FILTERS,
@@ -58,6 +59,8 @@ class GraphSource(Source):
         #: The store's record of how SSPR's events are selected (:meth:`resume`); this fetch's stream.
         self.kept: Selection | None = None
         self.sspr: SsprStream | None = None
+        #: The organization record :meth:`tenant` read (its ``onPremisesSyncEnabled`` goes into the policy snapshot).
+        self._organization: dict[str, Any] | None = None
 
     def now(self) -> datetime:
         return self._clock() if self._clock is not None else datetime.now(UTC)
@@ -226,7 +229,27 @@ class GraphSource(Source):
         out["authenticationMethodsPolicy"] = await self.client.get_json(
             request, AUTH_METHODS_POLICY, self._stats("policy"), "policy"
         )
+        try:
+            request = self.client.sdk.policies.authorization_policy.to_get_request_information()
+            found = await self.client.get_json(request, AUTHORIZATION_POLICY, self._stats("policy"), "policy")
+            out["authorizationPolicy"] = {"allowedToUseSSPR": found.get("allowedToUseSSPR")}
+        except SourceError as exc:
+            out["authorizationPolicyError"] = str(exc)
+        out["organization"] = await self._sync_state()
         return out
+
+    async def _sync_state(self) -> dict[str, Any] | None:
+        """The organization's ``onPremisesSyncEnabled`` (from the record :meth:`tenant` read, else read now);
+        ``None`` when it cannot be read."""
+        if self._organization is None:
+            try:
+                orgs = await self._list(self.client.sdk.organization, None, ORGANIZATION, "policy")
+            except SourceError:
+                return None
+            self._organization = orgs[0] if orgs else None
+        if self._organization is None:
+            return None
+        return {"onPremisesSyncEnabled": self._organization.get("onPremisesSyncEnabled")}
 
     async def tenant(self) -> dict[str, Any]:
         """The tenant's id and name; the fetch's first request, so a rejected token stops it here, once
@@ -237,6 +260,8 @@ class GraphSource(Source):
             raise
         except SourceError:
             return {}
+        if orgs:
+            self._organization = orgs[0]
         return {"id": orgs[0].get("id"), "name": orgs[0].get("displayName")} if orgs else {}
 
     async def aclose(self) -> None:

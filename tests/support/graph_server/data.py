@@ -26,6 +26,7 @@ class DemoSource(Protocol):
     def group_members(self, group_id: str) -> list[Record]: ...
     def group_settings(self) -> list[Record]: ...
     def authentication_methods_policy(self) -> Record | None: ...
+    def authorization_policy(self) -> Record | None: ...
     def organization(self) -> Any: ...
 
 
@@ -45,6 +46,7 @@ class GraphData:
     group_members: dict[str, list[Record]] = field(default_factory=dict)
     group_settings: list[Record] = field(default_factory=list)
     authentication_methods_policy: Record | None = None
+    authorization_policy: Record | None = None
     organization: list[Record] = field(default_factory=list)
     #: Every accepted ``POST /users/{id}/sendMail``: the request JSON plus ``"userId"`` (the path's user).
     sent_mail: list[Record] = field(default_factory=list)
@@ -75,6 +77,7 @@ class GraphData:
             group_members={gid: list(tenant.group_members(gid)) for gid in group_ids},
             group_settings=list(tenant.group_settings()),
             authentication_methods_policy=tenant.authentication_methods_policy(),
+            authorization_policy=tenant.authorization_policy(),
             organization=list(organization or []),
         )
 

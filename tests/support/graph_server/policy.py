@@ -1,5 +1,5 @@
-"""The policies the review reads: the authentication methods policy (one entity, a 404 while there is none) and
-the directory's group settings (password protection's banned-password settings)."""
+"""The policies the review reads: the authentication methods policy and the authorization policy (one entity each,
+a 404 while there is none) and the directory's group settings (password protection's banned-password settings)."""
 
 from __future__ import annotations
 
@@ -13,5 +13,11 @@ ROUTES = (
         ("GET",),
         "policies/authenticationMethodsPolicy/$entity",
         entity(lambda data: data.authentication_methods_policy),
+    ),
+    Route(
+        "/policies/authorizationPolicy",
+        ("GET",),
+        "policies/authorizationPolicy/$entity",
+        entity(lambda data: data.authorization_policy),
     ),
 )

@@ -1,6 +1,7 @@
 """Directory roles: role definitions, active assignments and PIM eligibility instances (``$expand`` of
 ``principal`` and ``roleDefinition``), and the transitive members of the groups they are assigned to (all of them,
-or the users only through the ``microsoft.graph.user`` cast), pages of up to 999."""
+or the users only through the ``microsoft.graph.user`` cast), pages of up to 999; ``/groups`` lists those groups
+(what ``sspr-review doctor`` asks to check GroupMember.Read.All)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,16 @@ def _members(data: GraphData, group_id: str) -> list[Record]:
     return list(members)
 
 
+def _groups(data: GraphData, _: str) -> list[Record]:
+    """The groups the tenant's roles are assigned to (the directory's other groups play no part here)."""
+    out: dict[str, Record] = {}
+    for assignment in (*data.role_assignments, *data.role_eligibility_schedule_instances):
+        principal = assignment.get("principal")
+        if isinstance(principal, dict) and str(principal.get("@odata.type", "")).lower() == "#microsoft.graph.group":
+            out.setdefault(str(principal.get("id")), {k: v for k, v in principal.items() if k != "@odata.type"})
+    return list(out.values())
+
+
 def _user_members(data: GraphData, group_id: str) -> list[Record]:
     return [
         m
@@ -76,6 +87,7 @@ ROUTES = (
         expand=_EXPAND,
         hidden=frozenset(_EXPAND),
     ),
+    Route("/groups", ("GET",), "groups", listing(_groups), page_size=(100, 999), top=True),
     Route(
         "/groups/{id}/transitiveMembers/microsoft.graph.user",
         ("GET",),
