@@ -167,3 +167,5 @@ def graph_exports(folder: Path, data: Any, moment: datetime) -> None:
     save("organization", data.organization)
     if data.authentication_methods_policy is not None:
         (folder / "auth-methods-policy.json").write_text(json.dumps(data.authentication_methods_policy))
+    if data.authorization_policy is not None:
+        (folder / "authorization-policy.json").write_text(json.dumps(data.authorization_policy))
