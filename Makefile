@@ -37,6 +37,7 @@ bench: $(STAMP)  ## Run the benchmarks (about 10 minutes) and write docs/benchma
 	$(BIN)/python benchmarks/bench_run.py
 	$(BIN)/python benchmarks/bench_lean.py
 	$(BIN)/python benchmarks/bench_log_analytics.py
+	$(BIN)/python benchmarks/bench_history.py
 	$(BIN)/python benchmarks/bench_spikes.py
 	$(BIN)/python benchmarks/bench_first_contact.py
 	$(BIN)/python benchmarks/render.py

@@ -55,13 +55,17 @@ def measure(root: str, week_ending: str) -> None:
         return wrapper
 
     from sspr_review.analysis import inputs as analysis_inputs
+    from sspr_review.app import aggregates as app_aggregates
     from sspr_review.app import inputs as app_inputs
+    from sspr_review.app import review as app_review
 
     # The review looks these up in the modules' globals when it runs, so patching them there times them.
     Store.read = timed("read tables", Store.read)  # type: ignore[method-assign]
-    app_inputs.registration_counts_arrow = timed(
-        "registration counts (52 snapshots, streamed)", app_inputs.registration_counts_arrow
+    app_inputs.registration_counts = timed(
+        "registration counts (per snapshot, kept in the store)", app_inputs.registration_counts
     )
+    app_aggregates.history = timed("weekly aggregates (the trend's earlier weeks)", app_aggregates.history)
+    app_review.keep_recent = timed("weekly aggregates kept", app_review.keep_recent)
     analysis_inputs.prepare = timed("prepare (events, flows, resets)", analysis_inputs.prepare)
     review_mod.weekly_metrics = timed("weekly metrics (trend)", review_mod.weekly_metrics)
     review_mod.week_findings = timed("findings (this week and last)", review_mod.week_findings)

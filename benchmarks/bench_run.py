@@ -135,6 +135,7 @@ def end_to_end() -> dict[str, Any]:
     parts = {
         "interpreter start and imports": child["startup_s"],
         "fetch (demo store, week by week)": timings.get("fetch", 0.0),
+        "review (once, saved for the notebooks)": timings.get("review", 0.0),
         "kernel start-up": kernel_start,
         "notebook execution": execute - kernel_start - kernel_stop,
         "kernel shutdown": kernel_stop,

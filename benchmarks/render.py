@@ -448,6 +448,48 @@ def _log_analytics(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def _history(r: dict[str, Any]) -> list[str]:
+    entries = sorted(r["lengths"].values(), key=lambda e: e["weeks"])
+    out = [
+        "## B9 Review cost against the length of the history",
+        "",
+        f"`benchmarks/bench_history.py`: the store of B3 (`synth.py`) at {int(r['users']):,} users with "
+        f"{', '.join(str(e['weeks']) for e in entries)} weeks of history. A first review computes and keeps the "
+        "store's weekly aggregates (a one-off cost per store, shown apart); then fresh processes time "
+        "`Workspace.review()` of the last week, which reads the week, the week before and the windows its rules "
+        "declare and takes the trend's earlier weeks from the aggregates.",
+        "",
+        "| | " + " | ".join(f"{e['weeks']} weeks" for e in entries) + " |",
+        "|---|" + "---|" * len(entries),
+    ]
+
+    def row(label: str, values: list[str]) -> None:
+        out.append(f"| {label} | " + " | ".join(values) + " |")
+
+    row("audit events in the store", [f"{e['store']['audit']:,}" for e in entries])
+    row("review wall time", [f"{e['wall_s']:.2f} s (runs: {', '.join(map(str, e['runs_wall_s']))})" for e in entries])
+    row("peak RSS", [f"{e['peak_rss_mb_max']:,.0f} MB (baseline {e['baseline_rss_mb']:.0f} MB)" for e in entries])
+    row("weeks in the trend", [f"{e['weeks_in_trend']}" for e in entries])
+    row("first review (aggregates computed)", [f"{e['first_review_s']:.2f} s" for e in entries])
+    phases = sorted({p for e in entries for p in e["phases_s"]})
+    for phase in phases:
+        row(f"— {phase}", [_fmt(e["phases_s"].get(phase)) + " s" for e in entries])
+    growth = r.get("growth")
+    out += [
+        "",
+        f"The review at {entries[-1]['weeks']} weeks takes {_fmt(growth)} × the review at {entries[0]['weeks']} "
+        f"weeks (target ≤ {r['growth_target']:g} ×): {_verdict(r.get('growth_met'))}."
+        + (
+            f" Target at {int(r['users']):,} users: ≤ {r['target_s']:g} s and ≤ {r['target_mb']:g} MB at every "
+            f"length: {_verdict(r.get('target_met'))}."
+            if r.get("target_s") is not None
+            else ""
+        ),
+        "",
+    ]
+    return out
+
+
 def _first_contact(r: dict[str, Any]) -> list[str]:
     up = r["start_up"]
     out = [
@@ -506,7 +548,8 @@ def render() -> str:
         "# Benchmarks",
         "",
         "Written by `make bench` (`benchmarks/bench_fetch.py`, `bench_analysis.py`, `bench_run.py`, "
-        "`bench_lean.py`, `bench_log_analytics.py`, `bench_spikes.py`, `bench_first_contact.py`; each can "
+        "`bench_lean.py`, `bench_log_analytics.py`, `bench_spikes.py`, `bench_first_contact.py`, "
+        "`bench_history.py`; each can "
         "be run alone and updates its section). These are measurements, not tests: the test suite stays fast "
         "and never times anything. Expect about 10 minutes for all of them, most of it the plain msgraph-sdk "
         "fetch of B1 and building the 500,000-user store the first time (cached afterwards).",
@@ -532,6 +575,9 @@ def render() -> str:
     first = common.load("first_contact")
     if first:
         lines += _first_contact(first)
+    history = common.load("history")
+    if history:
+        lines += _history(history)
     lines += _missed(fetch, analysis, run)
     text = "\n".join(lines).rstrip() + "\n"
     common.DOCS.parent.mkdir(parents=True, exist_ok=True)

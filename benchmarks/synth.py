@@ -12,7 +12,9 @@ Registration: one snapshot per week (52), the demo's final state with adoption g
 share of the users that is registered at the end was not yet registered in earlier snapshots). Roles: one
 snapshot per week. Risk detections: repeated like the audit events. Coverage says the year is complete.
 
-The store is cached in ``benchmarks/.cache`` (keyed by size and format) and reused.
+The store is cached in ``benchmarks/.cache`` (keyed by size, history length and format) and reused. ``weeks``
+(:func:`build`) sets the history's length (52 by default; the history-length table of ``bench_history.py`` builds
+13, 26, 52 and 104): the same two weeks repeated ``weeks / 2`` times, one snapshot per week.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ SEED = 7
 ADOPTION_GROWTH = 0.30
 
 
-def store_root(users: int, end: datetime) -> Path:
-    return common.CACHE / f"store-{users}-{end:%Y%m%d}-v{VERSION}"
+def store_root(users: int, end: datetime, weeks: int = WEEKS) -> Path:
+    span = "" if weeks == WEEKS else f"-{weeks}w"
+    return common.CACHE / f"store-{users}-{end:%Y%m%d}{span}-v{VERSION}"
 
 
 def _copy(frame: pd.DataFrame, k: int, time_cols: tuple[str, ...], id_cols: tuple[str, ...]) -> pd.DataFrame:
@@ -51,13 +54,14 @@ def _copy(frame: pd.DataFrame, k: int, time_cols: tuple[str, ...], id_cols: tupl
     return out
 
 
-def build(users: int, end: datetime, *, progress: bool = True) -> Path:
-    """Build (or reuse) the store for ``users`` ending at ``end``; returns the store root (tenant "graph")."""
+def build(users: int, end: datetime, *, weeks: int = WEEKS, progress: bool = True) -> Path:
+    """Build (or reuse) the store for ``users`` ending at ``end`` with ``weeks`` weeks of history (even); returns
+    the store root (tenant "graph")."""
     from sspr_review.ingest import normalize
     from sspr_review.ingest.store.history import Store
     from sspr_review.sources.demo.tenant import DemoTenant
 
-    root = store_root(users, end)
+    root = store_root(users, end, weeks)
     if (root / "graph" / "coverage.json").exists() and (root / "graph" / ".complete").exists():
         return root
     shutil.rmtree(root, ignore_errors=True)
@@ -86,7 +90,7 @@ def build(users: int, end: datetime, *, progress: bool = True) -> Path:
         end,
         users=registration,
     )
-    copies = WEEKS // 2
+    copies = weeks // 2
     store = Store(root, "graph")
     with store.writing():
         store.write_tenant({"id": "00000000-0000-4000-8000-benchmark000", "name": f"Benchmark {users} users"})
@@ -116,11 +120,11 @@ def build(users: int, end: datetime, *, progress: bool = True) -> Path:
         capable = registration["is_sspr_capable"].fillna(False).to_numpy(dtype=bool)
         ids = registration["user_id"].astype(str).to_numpy()
         rank = np.array([int(hashlib.blake2b(i.encode(), digest_size=4).hexdigest(), 16) for i in ids]) / 2**32
-        for j in range(WEEKS - 1, -1, -1):
+        for j in range(weeks - 1, -1, -1):
             moment = end - timedelta(days=7 * j)
             snap = registration.copy()
             snap["snapshot_date"] = pd.Timestamp(moment).tz_convert("UTC").normalize()
-            later = capable & (rank < ADOPTION_GROWTH * j / (WEEKS - 1))
+            later = capable & (rank < ADOPTION_GROWTH * j / (weeks - 1))
             if later.any():
                 snap.loc[later, ["is_sspr_registered", "is_sspr_capable"]] = False
                 snap.loc[later, "methods_registered"] = ""
@@ -131,7 +135,7 @@ def build(users: int, end: datetime, *, progress: bool = True) -> Path:
             roles["snapshot_date"] = pd.Timestamp(moment).tz_convert("UTC").normalize()
             store.write_snapshot("privileged", roles, moment)
             store.record_snapshot("roles", moment)
-        say(f"registration and roles: {WEEKS} weekly snapshots of {len(registration)} users")
+        say(f"registration and roles: {weeks} weekly snapshots of {len(registration)} users")
     (root / "graph" / ".complete").touch()
     say("done")
     return root

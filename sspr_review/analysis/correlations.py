@@ -57,6 +57,7 @@ from .window import ReviewWindow
 
 __all__ = [
     "FIXES",
+    "LEAK_COUNTS",
     "OUTCOMES",
     "RESET_TO_RISK_FIELDS",
     "RISK_TO_RESET_FIELDS",
@@ -64,6 +65,7 @@ __all__ = [
     "Correlations",
     "correlate",
     "correlations_json",
+    "leak_counts",
     "leak_fix_trend",
     "reset_to_risk",
     "risk_outcomes",
@@ -397,6 +399,32 @@ def reset_to_risk(
 # --------------------------------------------------------------------------------------- the leak trend
 
 
+#: The leaked-credentials trend's counts per week (:func:`leak_counts`; a week's row of the weekly aggregates
+#: holds them).
+LEAK_COUNTS: Final = ("leak_users", "leak_fixed", "leak_median_hours")
+
+
+def leak_counts(data: ReviewData, bounds: np.ndarray, settings: AnalysisSettings, end: int) -> dict[str, np.ndarray]:
+    """Per week of ``bounds`` (float64): ``leak_users`` (users with a leakedCredentials detection in the week),
+    ``leak_fixed`` (those whose SSPR reset or password change followed within ``remediation_days``, before
+    ``end``, int64 ns) and ``leak_median_hours`` (the median hours to that fix, NaN without one)."""
+    weeks = len(bounds) - 1
+    det = _detections(data, int(bounds[0]), int(bounds[-1]))
+    det = det[lower(det["risk_event_type"]).eq("leakedcredentials").to_numpy(dtype=bool)].reset_index(drop=True)
+    det["week"] = week_index(det["detected_ns"].to_numpy(dtype=np.int64), bounds)
+    fixes = _fixes(data, det, end)
+    fixes = fixes[fixes["fix"].to_numpy() < 2].reset_index(drop=True)
+    out = _outcomes(det, fixes, ["week", "key"], settings)
+    week = out["week"].to_numpy(dtype=np.int64)
+    fixed = out["fix"].to_numpy(dtype=np.int64) >= 0
+    median = out[fixed].groupby("week")["hours_to_fix"].median().reindex(range(weeks)).to_numpy(dtype=np.float64)
+    return {
+        "leak_users": np.bincount(week, minlength=weeks).astype(np.float64),
+        "leak_fixed": np.bincount(week[fixed], minlength=weeks).astype(np.float64),
+        "leak_median_hours": median,
+    }
+
+
 def leak_fix_trend(
     data: ReviewData,
     window: ReviewWindow,
@@ -410,20 +438,17 @@ def leak_fix_trend(
     ``leak_users`` (users with a leakedCredentials detection in the week), ``fixed_themselves`` (of those, the
     ones whose SSPR reset or password change followed within ``remediation_days``, before ``as_of``, default the
     end of the review week), ``share`` and ``median_hours`` (over those who fixed it themselves). Weeks where
-    ``covered`` is False, and shares without users, are ``<NA>``: gaps in the chart, not zeros."""
+    ``covered`` is False, and shares without users, are ``<NA>``: gaps in the chart, not zeros. The weeks
+    before the tables (``data.history``) come from the weekly aggregates (they end at least ``remediation_days``
+    before ``as_of``, which then limits nothing)."""
     bounds = week_bounds(window, weeks)
     end = to_ns(window.end if as_of is None else as_of)
-    det = _detections(data, int(bounds[0]), int(bounds[-1]))
-    det = det[lower(det["risk_event_type"]).eq("leakedcredentials").to_numpy(dtype=bool)].reset_index(drop=True)
-    det["week"] = week_index(det["detected_ns"].to_numpy(dtype=np.int64), bounds)
-    fixes = _fixes(data, det, end)
-    fixes = fixes[fixes["fix"].to_numpy() < 2].reset_index(drop=True)
-    out = _outcomes(det, fixes, ["week", "key"], settings)
-    week = out["week"].to_numpy(dtype=np.int64)
-    fixed = out["fix"].to_numpy(dtype=np.int64) >= 0
-    users = np.bincount(week, minlength=weeks).astype(np.float64)
-    done = np.bincount(week[fixed], minlength=weeks).astype(np.float64)
-    median = out[fixed].groupby("week")["hours_to_fix"].median().reindex(range(weeks)).to_numpy(dtype=np.float64)
+    first = 0 if data.history is None else int(np.searchsorted(bounds[1:], data.history.since, side="right"))
+    counts = leak_counts(data, bounds[first:], settings, end) if first < weeks else {}
+    if data.history is not None:
+        _, known = data.history.known(bounds, LEAK_COUNTS)
+        counts = {name: np.concatenate([known[name][:first], counts.get(name, np.zeros(0))]) for name in LEAK_COUNTS}
+    users, done, median = (counts[name] for name in LEAK_COUNTS)
     ok = np.ones(weeks, dtype=bool) if covered is None else np.asarray(covered, dtype=bool)
     tz = zone(window.timezone)
     frame = pd.DataFrame(
@@ -480,19 +505,7 @@ def _gap(data: ReviewData, coverage: Mapping[str, Coverage]) -> str | None:
 def _history(data: ReviewData, history_start: Mapping[str, datetime] | None) -> dict[str, int | None]:
     """When each needed source's history begins (given, else its earliest record; ``None``: no history)."""
     given = {k: to_ns(v) for k, v in (history_start or {}).items()}
-    earliest = {
-        "audit": data.events["time"].to_numpy(),
-        "risk": ns(data.risk["detected_time"].fillna(data.risk["activity_time"])),
-    }
-    out: dict[str, int | None] = {}
-    for source, _ in _NEEDED:
-        if source in given:
-            out[source] = given[source]
-            continue
-        values = earliest[source]
-        values = values[values != NAT]
-        out[source] = int(values.min()) if len(values) else None
-    return out
+    return {source: given[source] if source in given else data.first_time(source) for source, _ in _NEEDED}
 
 
 def correlate(

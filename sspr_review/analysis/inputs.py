@@ -13,6 +13,7 @@ import pandas as pd
 from ..core.coverage import Coverage
 from ..core.settings import AnalysisSettings
 from ..core.vocabulary import SNAPSHOT_KINDS
+from .history import History
 from .model import Finding
 from .prepare import ReviewData, prepare
 from .window import ReviewWindow
@@ -44,6 +45,9 @@ class ReviewInputs:
     (default: those of ``tables["audit"]`` when it has ``raw``); ``policy_snapshots``: the policy snapshots the
     week and the week before use, by when they were taken (the SSPR configuration's posture reads them).
     ``prepared``: :func:`~.prepare.prepare` of all that, when already done (:func:`prepare_inputs`).
+    ``history``: when the time-ranged tables hold only what the review reads in full (see :mod:`.reads`), the
+    weekly aggregates and per-account summaries of the weeks before (:class:`~.history.History`); ``None``: the
+    tables hold the whole history.
     """
 
     tables: Mapping[str, pd.DataFrame]
@@ -59,6 +63,7 @@ class ReviewInputs:
     policy_events: pd.DataFrame | None = field(default=None, repr=False)
     policy_snapshots: Mapping[datetime, Mapping[str, Any]] | None = field(default=None, repr=False)
     prepared: ReviewData | None = field(default=None, repr=False, compare=False)
+    history: History | None = field(default=None, repr=False, compare=False)
 
 
 def prepared_data(inputs: ReviewInputs, settings: AnalysisSettings) -> ReviewData:
@@ -71,6 +76,7 @@ def prepared_data(inputs: ReviewInputs, settings: AnalysisSettings) -> ReviewDat
         coverage=inputs.coverage,
         registration_counts=inputs.registration_counts,
         registration_lean=inputs.registration_lean,
+        history=inputs.history,
         policy_events=inputs.policy_events,
         policy_snapshots=inputs.policy_snapshots,
     )

@@ -40,13 +40,17 @@ from .reasons import END_STATES, METHODS
 from .window import ReviewWindow
 
 __all__ = [
+    "AUDIT_METRICS",
     "METRIC_SPECS",
     "REGISTRATION_COUNT_COLUMNS",
     "REGISTRATION_COUNT_INPUT",
     "Metric",
     "MetricSpec",
+    "audit_counts",
+    "combine_registration_counts",
     "registration_counts",
     "registration_counts_arrow",
+    "trend_weeks",
     "week_bounds",
     "weekly_metrics",
     "window_metrics",
@@ -104,6 +108,8 @@ METRIC_SPECS: Final[tuple[MetricSpec, ...]] = (
     *_method_specs(),
 )
 _SPEC: Final = {s.name: s for s in METRIC_SPECS}
+#: The metrics counted from audit events (a week's row of the weekly aggregates holds them).
+AUDIT_METRICS: Final = tuple(s.name for s in METRIC_SPECS if s.kind == "audit")
 
 
 @dataclass(frozen=True)
@@ -132,18 +138,13 @@ def week_bounds(window: ReviewWindow, weeks: int) -> np.ndarray:
 
 
 def _earliest(data: ReviewData) -> dict[str, int]:
-    out = {}
+    out: dict[str, int] = {kind: first for kind in TIMED_KINDS if (first := data.first_time(kind)) is not None}
     registration = ns(data.registration["snapshot_date"])
     if data.registration_counts is not None:
         registration = np.concatenate([registration, data.registration_counts["first_ns"].to_numpy(dtype=np.int64)])
-    for source, values in (
-        ("audit", data.events["time"].to_numpy()),
-        ("risk", ns(data.risk["detected_time"].fillna(data.risk["activity_time"]))),
-        ("registration", registration),
-    ):
-        values = values[values != NAT]
-        if len(values):
-            out[source] = int(values.min())
+    registration = registration[registration != NAT]
+    if len(registration):
+        out["registration"] = int(registration.min())
     return out
 
 
@@ -317,6 +318,13 @@ def registration_counts_arrow(privileged: pd.DataFrame, tables: Iterable[pa.Tabl
             non_member=np.zeros(int(hit.sum()), dtype=bool),
         )
         counts = pd.concat([counts, found], ignore_index=True)
+    return combine_registration_counts(counts)
+
+
+def combine_registration_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """Partial counts (:data:`REGISTRATION_COUNT_COLUMNS`, several rows a day) summed as one row per day."""
+    if counts.empty:
+        return pd.DataFrame({c: np.zeros(0, dtype=np.int64) for c in REGISTRATION_COUNT_COLUMNS})
     summed = counts.groupby("day", sort=True).agg(
         first_ns=("first_ns", "min"),
         enabled_members=("enabled_members", "sum"),
@@ -396,7 +404,8 @@ def _registration(
     return out
 
 
-def _audit_counts(data: ReviewData, bounds: np.ndarray, settings: AnalysisSettings) -> dict[str, np.ndarray]:
+def audit_counts(data: ReviewData, bounds: np.ndarray, settings: AnalysisSettings) -> dict[str, np.ndarray]:
+    """Each audit metric per week of ``bounds`` (float64; NaN: an undefined ratio), from the tables."""
     events = data.events
     success = events["success"].to_numpy(dtype=bool)
     time = events["time"].to_numpy()
@@ -487,15 +496,15 @@ def weekly_metrics(
     settings = AnalysisSettings() if settings is None else settings
     earliest = _earliest(data)
     if weeks is None:
-        first = min(earliest.values(), default=to_ns(window.previous_start))
-        span = to_ns(window.end) - first
-        weeks = max(2, min(settings.max_history_weeks, math.ceil(span / (7 * NS_PER_DAY))))
+        weeks = trend_weeks(window, settings, earliest.values())
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
     bounds = week_bounds(window, weeks)
-    values = _audit_counts(data, bounds, settings) | _registration(
-        data, bounds, window.timezone, registration_snapshots
-    )
+    values = audit_counts(data, bounds, settings)
+    if data.history is not None:  # the weeks before the tables: from the weekly aggregates
+        before, known = data.history.known(bounds, AUDIT_METRICS)
+        values = {name: np.where(before, known[name], column) for name, column in values.items()}
+    values |= _registration(data, bounds, window.timezone, registration_snapshots)
     starts = {**earliest, **{k: to_ns(v) for k, v in (history_start or {}).items()}}
     last = weeks - 1
     tz = zone(window.timezone)
@@ -524,6 +533,13 @@ def weekly_metrics(
         else:
             frame[spec.name] = pd.array(_floats(column), dtype="Float64")
     return frame
+
+
+def trend_weeks(window: ReviewWindow, settings: AnalysisSettings, earliest: Iterable[int]) -> int:
+    """The trend's weeks: from the earliest record (ns) to the week's end, 2 to ``max_history_weeks``."""
+    first = min(earliest, default=to_ns(window.previous_start))
+    span = to_ns(window.end) - first
+    return max(2, min(settings.max_history_weeks, math.ceil(span / (7 * NS_PER_DAY))))
 
 
 def _weeks_inside(bounds: np.ndarray, intervals: Sequence[tuple[datetime, datetime]]) -> np.ndarray:

@@ -35,13 +35,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from ..core.settings import AnalysisSettings
 from ..core.vocabulary import SEVERITIES
 from ._util import as_datetime, iso, plain
 from .prepare import ReviewData
+from .reads import Reads
 from .window import ReviewWindow
 
 __all__ = [
@@ -123,14 +124,14 @@ def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 @dataclass(frozen=True)
 class Rule:
     """A rule and its sources: every group in ``requires`` needs one complete source; ``uses`` are optional
-    sources whose absence weakens the rule; ``lookback`` (from the settings): how much history before the review
-    week the rule reads (``None``: not declared)."""
+    sources whose absence weakens the rule; ``reads`` what it reads of the time-ranged kinds outside the week it
+    reviews (:class:`~.reads.Reads`: the review reads the store for that and no more)."""
 
     kind: str
     function: Callable[[ReviewData, ReviewWindow, AnalysisSettings], list[Finding]]
     requires: tuple[tuple[str, ...], ...]
     uses: tuple[str, ...] = field(default=())
-    lookback: Callable[[AnalysisSettings], timedelta] | None = field(default=None)
+    reads: tuple[Reads, ...] = field(default=())
 
 
 def finding_to_dict(finding: Finding) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from ._util import (
     user_key,
 )
 from .flows import classify_events, completed_resets, flows, is_kind
+from .history import History
 from .lean import lean_counts
 from .policy_changes import PolicyChanges, parse_policy_changes
 
@@ -108,6 +109,26 @@ class ReviewData:
     #: baseline counts only hours inside them as history. ``None``: the history held runs from the earliest
     #: event on.
     covered: Mapping[str, Sequence[tuple[datetime, datetime]]] | None = field(default=None, compare=False)
+
+    #: The history before the tables (weekly aggregates and per-account summaries kept in the store), when the
+    #: tables hold only the part of it the review reads in full (see :mod:`.history`); ``None``: they hold all.
+    history: History | None = field(default=None, compare=False)
+
+    def first_time(self, kind: str) -> int | None:
+        """The first record of ``kind`` (``audit`` or ``risk``) in the store (int64 ns): the history's, else the
+        tables' (``None`` when there is none)."""
+        if self.history is not None and kind in self.history.earliest:
+            return int(self.history.earliest[kind])
+        if kind == "audit":
+            values = self.events["time"].to_numpy()
+        else:
+            values = ns(self.risk["detected_time"].fillna(self.risk["activity_time"]))
+        values = values[values != NAT]
+        return int(values.min()) if values.size else None
+
+    def since(self) -> int | None:
+        """From when the tables hold every record of the history (``None``: all of it; see :attr:`history`)."""
+        return None if self.history is None else self.history.since
 
     def has(self, kind: str) -> bool:
         """The kind of data is complete for the review window."""
@@ -262,6 +283,7 @@ def prepare(
     coverage: Mapping[str, Coverage] | None = None,
     registration_counts: pd.DataFrame | None = None,
     registration_lean: Mapping[int, int] | None = None,
+    history: History | None = None,
     policy_events: pd.DataFrame | None = None,
     policy_snapshots: Mapping[datetime, Mapping[str, Any]] | None = None,
 ) -> ReviewData:
@@ -274,6 +296,8 @@ def prepare(
     :func:`~.metrics.registration_counts`) stands in for the registration snapshots ``tables`` leaves out;
     ``registration_lean`` names the lean snapshots (see :attr:`ReviewData.registration_lean`), whose member
     counts in ``registration_counts`` are taken from Graph's count here.
+
+    ``history``: what the weeks before the tables hold (see :attr:`ReviewData.history`).
 
     ``policy_events``: the audit rows (with ``raw``) of the SSPR configuration changes, for
     :func:`~.policy_changes.parse_policy_changes` (default: ``tables["audit"]`` when it has ``raw``);
@@ -306,6 +330,7 @@ def prepare(
         registration_counts=None if registration_counts is None else lean_counts(registration_counts, lean),
         gaps=gaps,
         registration_lean=lean,
+        history=history,
         policy=parse_policy_changes(
             audit if policy_events is None and "raw" in audit else _policy_events(policy_events),
             settings.sspr_reconfirm_max_days,

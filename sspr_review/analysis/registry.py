@@ -1,5 +1,6 @@
-"""The rule registry: every rule with the kinds of data it needs (:data:`RULES`), running them (:func:`evaluate`),
-and ``data_gap`` findings for the kinds that were missing (:func:`data_gaps`)."""
+"""The rule registry: every rule with the kinds of data it needs and what it reads around the week (:data:`RULES`,
+:func:`review_spans`), running them (:func:`evaluate`), and ``data_gap`` findings for the kinds that were missing
+(:func:`data_gaps`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ._util import iso, plain
 from .metrics import METRIC_SPECS
 from .model import Finding, Rule, fingerprint
 from .prepare import ReviewData
+from .reads import ALL_HISTORY, REVIEW_READS, Reads, Span, days, hours, spans
 from .rules_blocked import find_blocked_users
 from .rules_leaked import find_leaked_credentials_remediated, find_leaked_credentials_unremediated
 from .rules_policy import find_configuration_gap, find_sspr_policy_changes, find_writeback_disabled
@@ -23,27 +25,78 @@ from .rules_writeback import find_writeback_failures
 from .takeover import find_phone_only_resets_new_ip, find_security_info_changes_after_reset
 from .window import ReviewWindow
 
-__all__ = ["RULES", "data_gaps", "evaluate"]
+__all__ = ["RULES", "data_gaps", "evaluate", "review_spans"]
 
 #: Every rule, by kind (``data_gap`` comes from :func:`data_gaps`).
 RULES: Final[Mapping[str, Rule]] = {
     r.kind: r
     for r in (
-        Rule("reset_spike", find_reset_spikes, (("audit",),), lookback=spike_lookback),
-        Rule("blocked_user", find_blocked_users, (("audit",),), ("risk", "registration", "roles")),
-        Rule("leaked_credentials_unremediated", find_leaked_credentials_unremediated, (("risk",), ("audit",))),
-        Rule("leaked_credentials_remediated", find_leaked_credentials_remediated, (("risk",), ("audit",))),
+        Rule("reset_spike", find_reset_spikes, (("audit",),), reads=(Reads("audit", spike_lookback),)),
+        Rule(
+            "blocked_user",
+            find_blocked_users,
+            (("audit",),),
+            ("risk", "registration", "roles"),
+            reads=(Reads("risk", days("blocked_risk_lookback_days")),),
+        ),
+        Rule(
+            "leaked_credentials_unremediated",
+            find_leaked_credentials_unremediated,
+            (("risk",), ("audit",)),
+            reads=(Reads("risk", ALL_HISTORY), Reads("audit", ALL_HISTORY, summary="fixes")),
+        ),
+        Rule(
+            "leaked_credentials_remediated",
+            find_leaked_credentials_remediated,
+            (("risk",), ("audit",)),
+            reads=(Reads("risk", days("leak_remediation_days")), Reads("audit", days("leak_remediation_days"))),
+        ),
         Rule("admin_password_reset", find_admin_password_resets, (("audit",), ("roles", "registration")), ("roles",)),
-        Rule("helpdesk_reset", find_helpdesk_resets, (("audit",),), ("roles", "registration")),
+        Rule(
+            "helpdesk_reset",
+            find_helpdesk_resets,
+            (("audit",),),
+            ("roles", "registration"),
+            reads=(Reads("audit", hours("tap_match_hours"), hours("tap_match_hours")),),
+        ),
         Rule("writeback_failure", find_writeback_failures, (("audit",),)),
         Rule("registration_gap", find_registration_gaps, (("registration",),), ("roles",)),
-        Rule("security_info_changed_after_reset", find_security_info_changes_after_reset, (("audit",),)),
-        Rule("phone_only_reset_new_ip", find_phone_only_resets_new_ip, (("audit",),), ("registration",)),
-        Rule("sspr_policy_changed", find_sspr_policy_changes, (("audit",),), ("risk",)),
-        Rule("password_writeback_disabled", find_writeback_disabled, (("audit",),), ("risk", "policy")),
+        Rule(
+            "security_info_changed_after_reset",
+            find_security_info_changes_after_reset,
+            (("audit",),),
+            reads=(Reads("audit", hours("takeover_window_hours", 2), hours("takeover_window_hours")),),
+        ),
+        Rule(
+            "phone_only_reset_new_ip",
+            find_phone_only_resets_new_ip,
+            (("audit",),),
+            ("registration",),
+            reads=(Reads("audit", days("new_ip_lookback_days")), Reads("audit", ALL_HISTORY, summary="methods")),
+        ),
+        Rule(
+            "sspr_policy_changed",
+            find_sspr_policy_changes,
+            (("audit",),),
+            ("risk",),
+            reads=(Reads("audit", hours("policy_chain_hours")), Reads("risk", hours("policy_chain_hours"))),
+        ),
+        Rule(
+            "password_writeback_disabled",
+            find_writeback_disabled,
+            (("audit",),),
+            ("risk", "policy"),
+            reads=(Reads("audit", hours("policy_chain_hours")), Reads("risk", hours("policy_chain_hours"))),
+        ),
         Rule("configuration_gap", find_configuration_gap, (("audit", "policy"),)),
     )
 }
+
+
+def review_spans(settings: AnalysisSettings) -> dict[str, Span]:
+    """What a review reads of each time-ranged kind outside the weeks it reviews: the union of every rule's
+    :attr:`~.model.Rule.reads` and the review's own (:data:`~.reads.REVIEW_READS`; see :mod:`.reads`)."""
+    return spans([*REVIEW_READS, *(read for rule in RULES.values() for read in rule.reads)], settings)
 
 
 def evaluate(

@@ -26,7 +26,7 @@ from .model import Finding, fingerprint
 from .prepare import ReviewData
 from .window import ReviewWindow
 
-__all__ = ["find_leaked_credentials_remediated", "find_leaked_credentials_unremediated"]
+__all__ = ["find_leaked_credentials_remediated", "find_leaked_credentials_unremediated", "password_fixes"]
 
 
 def _leaks(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
@@ -42,26 +42,7 @@ def _leaks(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
     # Remediations: completed SSPR resets and successful self-service password changes, of these users only
     # (an account matches on its id or UPN: rows with neither in common cannot pair in account_pairs).
     ids, upns = set(lower(leaks["user_id"]).dropna()), set(lower(leaks["user_upn"]).dropna())
-    end = to_ns(window.end)
-    events = data.events
-    change_rows = np.flatnonzero(
-        is_kind(events, "change") & events["success"].to_numpy(dtype=bool) & (events["time"].to_numpy() < end)
-    )
-    change_rows = change_rows[
-        may_pair(data.audit["user_id"].iloc[change_rows], data.audit["user_upn"].iloc[change_rows], ids, upns)
-    ]
-    changes = take_rows(data.audit, change_rows, ["user_id", "user_upn"]).reset_index(drop=True)
-    changes["time"] = events["time"].to_numpy()[change_rows]
-    changes["how"] = "password_change"
-    reset_time = ns(data.resets["time"])
-    reset_rows = np.flatnonzero(reset_time < end)
-    reset_rows = reset_rows[
-        may_pair(data.resets["user_id"].iloc[reset_rows], data.resets["user_upn"].iloc[reset_rows], ids, upns)
-    ]
-    resets = data.resets[["user_id", "user_upn"]].iloc[reset_rows].reset_index(drop=True)
-    resets["time"] = reset_time[reset_rows]
-    resets["how"] = "sspr_reset"
-    fixes = pd.concat([resets, changes], ignore_index=True)
+    fixes = password_fixes(data, to_ns(window.end), ids, upns)
     leaks["fix_ns"] = NAT
     leaks["fix_how"] = pd.array([None] * len(leaks), dtype="string")
     if len(leaks) and len(fixes):
@@ -74,6 +55,50 @@ def _leaks(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
         leaks.loc[pairs["l"].to_numpy(), "fix_how"] = pairs["how"].to_numpy()
     result: pd.DataFrame = leaks
     return result
+
+
+def password_fixes(
+    data: ReviewData, end: int | None = None, ids: set[str] | None = None, upns: set[str] | None = None
+) -> pd.DataFrame:
+    """The password fixes before ``end`` (int64 ns; ``None``: all): completed SSPR resets (one per flow) and
+    successful self-service password changes, of the accounts ``ids``/``upns`` (lower-cased; ``None``: all):
+    ``user_id``, ``user_upn``, ``time`` (int64 ns), ``how`` (``sspr_reset``, ``password_change``). With
+    ``data.history``, the fixes before its ``since`` are each account's last one there (the tables' own are not
+    whole before it): a fix after a detection is then found exactly when there is one."""
+    since = data.since()
+    events = data.events
+    times = events["time"].to_numpy()
+    keep = is_kind(events, "change") & events["success"].to_numpy(dtype=bool)
+    keep &= (times < end) if end is not None else True
+    keep &= (times >= since) if since is not None else True
+    change_rows = np.flatnonzero(keep)
+    if ids is not None and upns is not None:
+        audit = data.audit
+        change_rows = change_rows[
+            may_pair(audit["user_id"].iloc[change_rows], audit["user_upn"].iloc[change_rows], ids, upns)
+        ]
+    changes = take_rows(data.audit, change_rows, ["user_id", "user_upn"]).reset_index(drop=True)
+    changes["time"] = times[change_rows]
+    changes["how"] = "password_change"
+    reset_time = ns(data.resets["time"])
+    keep = np.ones(len(reset_time), dtype=bool) if end is None else reset_time < end
+    keep &= (reset_time >= since) if since is not None else True
+    reset_rows = np.flatnonzero(keep)
+    if ids is not None and upns is not None:
+        found = data.resets
+        reset_rows = reset_rows[
+            may_pair(found["user_id"].iloc[reset_rows], found["user_upn"].iloc[reset_rows], ids, upns)
+        ]
+    resets = data.resets[["user_id", "user_upn"]].iloc[reset_rows].reset_index(drop=True)
+    resets["time"] = reset_time[reset_rows]
+    resets["how"] = "sspr_reset"
+    parts = [resets, changes]
+    if data.history is not None:
+        earlier = data.history.fixes
+        if ids is not None and upns is not None:
+            earlier = earlier[may_pair(earlier["user_id"], earlier["user_upn"], ids, upns)]
+        parts.append(earlier[["user_id", "user_upn", "time", "how"]].reset_index(drop=True))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _leak_records(leaks: pd.DataFrame) -> list[dict[str, Any]]:
@@ -155,9 +180,7 @@ def find_leaked_credentials_unremediated(
     closed = state.isin(["dismissed", "remediated", "confirmedsafe"]).to_numpy(dtype=bool)
     old = leaks["detected_ns"].to_numpy(dtype=np.int64) <= to_ns(window.end) - settings.leak_grace_days * NS_PER_DAY
     open_ = (leaks["fix_ns"].to_numpy(dtype=np.int64) == NAT) & ~closed & old
-    audit_from = data.events["time"].to_numpy()
-    audit_from = audit_from[audit_from != NAT]
-    first_audit = iso(int(audit_from.min())) if audit_from.size else None
+    first_audit = iso(data.first_time("audit"))
     end = to_ns(window.end)
     out = []
     for rec in _leak_records(leaks[open_]):

@@ -375,14 +375,11 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
     if found is None:
         return []
     hits, new_ips, all_ips = found
-    flows = data.flows
     sub = resets.iloc[hits].reset_index(drop=True)
-    used_bits = _non_phone_used(flows, sub)
+    used_bits = _non_phone_used(data, sub)
     reg = registration_lookup(data, sub["time"].to_numpy(), sub["user_id"], sub["user_upn"])
     snap = _snapshot_dates(data, sub)
     sub = sub.assign(_key=account_key(sub).to_numpy(), _shown=display_name(sub).to_numpy())
-    times = data.events["time"].to_numpy()
-    times = times[times != NAT]
     context = _PhoneOnly(
         data=data,
         settings=settings,
@@ -393,7 +390,7 @@ def find_phone_only_resets_new_ip(data: ReviewData, window: ReviewWindow, settin
         used_bits=used_bits,
         reg=reg,
         snap=snap,
-        history_from=iso(int(times.min())) if times.size else None,
+        history_from=iso(data.first_time("audit")),
     )
     return [_phone_only_finding(context, j, li) for j, li in enumerate(hits.tolist())]
 
@@ -432,12 +429,38 @@ def _new_ips(
     return hits, new_ips, all_ips
 
 
-def _non_phone_used(flows: pd.DataFrame, sub: pd.DataFrame) -> pd.Series:
+def verified_non_phone(data: ReviewData) -> pd.DataFrame:
+    """The SSPR flows in which a non-phone method was verified: ``user_id``, ``user_upn``, ``start`` (int64 ns),
+    ``bits`` (those methods). With ``data.history``, the flows started before its ``since`` are each account's
+    methods there (``start`` just before ``since``; the tables' own flows are not whole before it)."""
+    flows = data.flows
+    start = ns(flows["start"])
+    bits = flows["verified_bits"].to_numpy() & _NON_PHONE_BITS
+    keep = bits != 0
+    since = data.since()
+    if since is not None:
+        keep &= start >= since
+    out = pd.DataFrame(
+        {
+            "user_id": flows["user_id"].to_numpy()[keep],
+            "user_upn": flows["user_upn"].to_numpy()[keep],
+            "start": start[keep],
+            "bits": bits[keep].astype(np.int64),
+        }
+    ).astype({"user_id": "string", "user_upn": "string"})
+    if data.history is None or data.history.methods.empty:
+        return out
+    earlier = data.history.methods[["user_id", "user_upn", "bits"]].assign(start=data.history.since - 1)
+    return pd.concat([out, earlier[list(out.columns)]], ignore_index=True)
+
+
+def _non_phone_used(data: ReviewData, sub: pd.DataFrame) -> pd.Series:
     """Per reset of ``sub``: the non-phone methods (bits) verified in an earlier flow of the user."""
+    flows = verified_non_phone(data)
     fpairs = account_pairs(sub, flows)
-    fstart = ns(flows["start"])[fpairs["r"].to_numpy()]
-    fbits = flows["verified_bits"].to_numpy()[fpairs["r"].to_numpy()] & _NON_PHONE_BITS
-    before = (fstart < sub["flow_start"].to_numpy()[fpairs["l"].to_numpy()]) & (fbits != 0)
+    fstart = flows["start"].to_numpy()[fpairs["r"].to_numpy()]
+    fbits = flows["bits"].to_numpy()[fpairs["r"].to_numpy()]
+    before = fstart < sub["flow_start"].to_numpy()[fpairs["l"].to_numpy()]
     used = pd.DataFrame({"l": fpairs["l"].to_numpy()[before], "bits": fbits[before]})
     return used.groupby("l")["bits"].agg(lambda s: int(np.bitwise_or.reduce(s.to_numpy())))
 

@@ -1,9 +1,11 @@
 """Loading a review's inputs from the store: I/O only, the one place every caller reads them.
 
-:func:`load_inputs` reads what :func:`sspr_review.analysis.build_review` needs for one week (and the week before),
-built for a year of a large tenant: the tables are read once, compactly (string columns as categoricals).
-Registration snapshots are loaded in full only from the one in force when the earliest reviewed week began; the
-older ones are streamed, one at a time, into the per-snapshot counts the adoption trend needs. Call it inside
+:func:`load_inputs` reads what :func:`sspr_review.analysis.build_review` needs for one week (and the week before):
+the time-ranged tables for what the rules and the review declare they read around those weeks
+(:mod:`.reads`), once, compactly (string columns as categoricals); the trend's earlier weeks and the per-account
+summaries the rules need of them from the store's weekly aggregates (:mod:`.aggregates`). Registration snapshots
+are loaded in full only from the one in force when the earliest reviewed week began; every snapshot's counts (the
+adoption trend) are kept in the store, each snapshot read once, streamed. Call it inside
 :func:`~sspr_review.ingest.store.lean_arrow_memory` (as :func:`sspr_review.app.review.review_week` does), which
 hands Arrow's memory back to the system.
 """
@@ -17,8 +19,9 @@ from typing import Any
 import pandas as pd
 
 from ..analysis import ReviewInputs, ReviewWindow
+from ..analysis._util import to_ns
 from ..analysis.flows import classify_events
-from ..analysis.metrics import REGISTRATION_COUNT_INPUT, registration_counts_arrow
+from ..analysis.metrics import trend_weeks, week_bounds
 from ..core.config import Config
 from ..core.coverage import Coverage
 from ..core.reason_rules import ReasonRule
@@ -26,7 +29,9 @@ from ..core.vocabulary import DATA_KINDS, TIMED_KINDS
 from ..ingest.store import Store, release_arrow_memory
 from ..ingest.store.lean_summary import lean_days
 from ..ingest.store.policy_events import read_policy_events
-from . import unobserved
+from . import aggregates, unobserved
+from .aggregates import registration_counts, week_signatures
+from .reads import plan_reads, whole_weeks
 
 
 def coverage(store: Store, config: Config, start: datetime, end: datetime) -> dict[str, Coverage]:
@@ -57,34 +62,45 @@ def event_tables(store: Store) -> dict[str, pd.DataFrame]:
     }
 
 
-def load_inputs(store: Store, config: Config, window: ReviewWindow, *, compare: bool = True) -> ReviewInputs:
-    """Everything the review of ``window`` reads from ``store``; with ``compare`` the week before's coverage too
-    (the review then compares with that week, reviewed from the same tables).
+def load_inputs(
+    store: Store, config: Config, window: ReviewWindow, *, compare: bool = True, extra: timedelta = timedelta(0)
+) -> ReviewInputs:
+    """Everything the review of ``window`` reads from ``store`` (see :func:`load`)."""
+    return load(store, config, window, compare=compare, extra=extra)[0]
 
-    Each week reads the registration, roles and policy snapshot its coverage chose (the one nearest to the
-    week's end; see :func:`coverage`), so a review run any day after the week, or a catch-up review of an older
-    week, sees the same data."""
+
+def load(
+    store: Store, config: Config, window: ReviewWindow, *, compare: bool = True, extra: timedelta = timedelta(0)
+) -> tuple[ReviewInputs, pd.DataFrame]:
+    """Everything the review of ``window`` reads from ``store``; with ``compare`` the week before's coverage too
+    (the review then compares with that week, reviewed from the same tables). Also the signatures of the weeks the
+    tables hold whole, taken before they were read (for :func:`~.aggregates.keep_recent`).
+
+    The time-ranged tables are read for what the rules and the review declare (:func:`~.reads.plan_reads`;
+    ``extra``: at least this much before the week's end too); the weeks of the trend before that, and the
+    per-account summaries the rules need of them, come from the store's weekly aggregates
+    (:func:`~.aggregates.history`, computed when missing). Each week reads the registration, roles and policy
+    snapshot its coverage chose (the one nearest to the week's end; see :func:`coverage`), so a review run any
+    day after the week, or a catch-up review of an older week, sees the same data."""
+    settings = config.analysis_settings()
     before = window.shift(1)
-    earliest = before.start if compare else window.start
     now = coverage(store, config, window.start, window.end)
     previous = coverage(store, config, before.start, before.end) if compare else None
-    chosen = [
-        c.snapshot.replace(hour=0, minute=0, second=0, microsecond=0)
-        for c in (now["registration"], (previous or {}).get("registration"))
-        if c is not None and c.snapshot is not None
-    ]
     privileged = store.read("privileged")
-    snapshots = store.iter_snapshots("registration", REGISTRATION_COUNT_INPUT)
-    counts = registration_counts_arrow(privileged, snapshots)
-    anchor = max((d for d in store.snapshot_days("registration") if d <= earliest), default=None)
-    if chosen:  # the registration rows the two weeks' snapshots hold are read in full too
-        anchor = min([*chosen, *([anchor] if anchor is not None else [])])
+    counts = registration_counts(store, privileged)
+    plan = plan_reads(store, settings, window, compare=compare, extra=extra)
+    first = {kind: to_ns(when) for kind, when in plan.first.items()}
+    registration_first = [int(counts["first_ns"].min())] if len(counts) else []
+    bounds = week_bounds(window, trend_weeks(window, settings, [*first.values(), *registration_first]))
+    whole = whole_weeks(plan, settings, window, bounds)
+    recent = week_signatures(store, bounds[whole[0] : whole[-1] + 2] if whole.size else bounds[:1], settings)
     tables = {
-        "audit": store.read("audit", compact=True),
-        "risk": store.read("risk"),
-        "registration": store.read("registration", anchor, compact=True),
+        "audit": store.read("audit", *plan.spans["audit"], compact=True),
+        "risk": store.read("risk", *plan.spans["risk"]),
+        "registration": store.read("registration", _anchor(store, window, now, previous, compare), compact=True),
         "privileged": privileged,
     }
+    history = None if plan.since is None else aggregates.history(store, settings, bounds, to_ns(plan.since), first)
     # the trend and last week's figures count only weeks the store holds complete, never the rows of a fetch
     # that failed part-way
     covered: dict[str, list[tuple[datetime, datetime]]] = {
@@ -100,11 +116,33 @@ def load_inputs(store: Store, config: Config, window: ReviewWindow, *, compare: 
         covered=covered,
         registration_counts=counts,
         registration_lean=lean_days(store.path),
+        history=history,
         policy_events=read_policy_events(store),
         policy_snapshots=policy_snapshots(store, [now, *([previous] if previous else [])]),
     )
     release_arrow_memory()
-    return inputs
+    return inputs, recent
+
+
+def _anchor(
+    store: Store,
+    window: ReviewWindow,
+    now: dict[str, Coverage],
+    previous: dict[str, Coverage] | None,
+    compare: bool,
+) -> datetime | None:
+    """The first registration snapshot day read in full: the one in force when the earliest reviewed week began,
+    or the earlier of the two weeks' chosen snapshots (the older ones come as counts)."""
+    earliest = window.shift(1).start if compare else window.start
+    chosen = [
+        c.snapshot.replace(hour=0, minute=0, second=0, microsecond=0)
+        for c in (now["registration"], (previous or {}).get("registration"))
+        if c is not None and c.snapshot is not None
+    ]
+    anchor = max((d for d in store.snapshot_days("registration") if d <= earliest), default=None)
+    if chosen:
+        anchor = min([*chosen, *([anchor] if anchor is not None else [])])
+    return anchor
 
 
 def policy_snapshots(store: Store, coverages: list[dict[str, Coverage]]) -> dict[datetime, Mapping[str, Any]]:

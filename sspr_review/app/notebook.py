@@ -18,6 +18,7 @@ from ..analysis import Finding, Review, review_window
 from ..core.errors import ParameterError
 from ..core.vocabulary import SEVERITIES
 from ..sources import PROVIDERS, source_kind
+from .saved import load_review
 from .workspace import Workspace, open_workspace
 
 #: At most this many candidates are named when a ``user`` parameter matches several users.
@@ -26,15 +27,16 @@ MAX_CANDIDATES = 8
 HIGH = SEVERITIES.index("high")
 
 
-def notebook_parameters(ws: Workspace, week_ending: str) -> dict[str, str]:
+def notebook_parameters(ws: Workspace, week_ending: str, saved_review: Path | None = None) -> dict[str, str]:
     """The notebooks' papermill parameters for ``ws`` and the week: where things are, never secrets (the
-    inverse of :func:`open_context`)."""
+    inverse of :func:`open_context`); ``saved_review``: the review of the week saved for them (:mod:`.saved`)."""
     return {
         "config_path": str(Path(ws.config.source_path).resolve()) if ws.config.source_path else "",
         "source": ws.source_name,
         "week_ending": week_ending,
         "store": str(ws.store.root.resolve()),
         "files": str(ws.files.resolve()) if ws.files else "",
+        "saved_review": str(saved_review.resolve()) if saved_review else "",
     }
 
 
@@ -139,10 +141,12 @@ def open_context(
     compare: bool = True,
     user: str | None = None,
     weeks: int | None = None,
+    saved_review: str = "",
 ) -> Context:
     """Open the workspace the parameters describe and review the week. Never fetches from Graph: the CLI
     (``sspr-review fetch`` / ``run``) does that. The demo store is built on first use (a notebook that finds
-    another process building it waits for that build).
+    another process building it waits for that build). With ``saved_review`` (what ``sspr-review run`` hands
+    the notebooks) the review it computed is loaded instead (:func:`~.saved.load_review`): one review per run.
 
     The parameters are checked first (:func:`check_parameters`); with ``user`` (user_investigation) the user
     is looked up by UPN or display-name fragment (:func:`find_user`)."""
@@ -152,8 +156,12 @@ def open_context(
         raise ParameterError(EMPTY_USER)
     ws = open_workspace(config_path or None, source=source, store=store or None, files=files or None)
     check_parameters(source=source, week_ending=week_ending, timezone=ws.config.review.timezone)
-    ws.ensure_store()
-    ctx = Context(ws, ws.review(week_ending or None, compare=compare))
+    if saved_review:
+        review = load_review(saved_review, week_ending=ws.window(week_ending or None).week_ending.isoformat())
+    else:
+        ws.ensure_store()
+        review = ws.review(week_ending or None, compare=compare)
+    ctx = Context(ws, review)
     if user is None:
         return ctx
     if not empty:

@@ -70,6 +70,9 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n"))
 
 
-def write_parquet(path: Path, frame: pd.DataFrame) -> None:
-    """Write ``frame`` as zstd-compressed Parquet atomically to ``path``, readable by the owner only."""
-    atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"))
+def write_parquet(path: Path, frame: pd.DataFrame, *, row_group_rows: int | None = None) -> None:
+    """Write ``frame`` as zstd-compressed Parquet atomically to ``path``, readable by the owner only (in row groups
+    of ``row_group_rows`` rows when given)."""
+    atomic_write(
+        path, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd", row_group_size=row_group_rows)
+    )

@@ -10,8 +10,9 @@ Output, readable by its owner only (it holds user names and IP addresses)::
         findings.json           the machine-readable review (docs/findings-json.md)
         charts.json             the figures, for the e-mail's images
 
-findings.json and charts.json are built here from the review (:mod:`.outputs`, the code path ``review --json``
-uses too), not by a notebook: the notebooks only display.
+The week is reviewed once: the review is saved in the folder (:mod:`sspr_review.app.saved`, removed once the
+notebooks ran), the notebooks load it and only display it, and findings.json and charts.json are built here from
+the same object (:mod:`.outputs`, the code path ``review --json`` uses too).
 
 The folder is built as ``<out>/.<week ending>.partial-<token>/`` next to it and moved into place only when
 complete (:func:`sspr_review.core.swap.publish`: an atomic exchange on Linux and macOS; elsewhere, as on Windows,
@@ -33,6 +34,7 @@ from typing import Any
 
 from ..app.fetching import FetchResult
 from ..app.notebook import notebook_parameters
+from ..app.saved import save_review
 from ..app.workspace import Workspace
 from ..core.errors import NotebookFailed
 from ..core.files import private_dir
@@ -105,10 +107,18 @@ def _run_into(
     folder = partial_folder(out, week, token)
     folder.mkdir(mode=0o700)
     try:
-        html = _build(ws, week, folder, final, timings, log)
+        t0 = time.perf_counter()
+        log(f"reviewing the week ending {week}")
+        review = ws.review(week)
+        saved = save_review(review, folder)
+        timings["review"] = time.perf_counter() - t0
+        try:
+            html = _build(ws, week, folder, final, timings, log, saved)
+        finally:
+            saved.unlink(missing_ok=True)  # the notebooks ran: a copy of the week's data less in the reports
         t0 = time.perf_counter()
         log("writing findings.json and charts.json")
-        findings = outputs.write_outputs(ws.review(week), folder)
+        findings = outputs.write_outputs(review, folder)
         timings["findings"] = time.perf_counter() - t0
     except NotebookFailed as exc:
         failed = out / f"{week}.failed"
@@ -125,10 +135,17 @@ def _run_into(
 
 
 def _build(
-    ws: Workspace, week: str, folder: Path, final: Path, timings: dict[str, float], log: Callable[[str], None]
+    ws: Workspace,
+    week: str,
+    folder: Path,
+    final: Path,
+    timings: dict[str, float],
+    log: Callable[[str], None],
+    saved: Path,
 ) -> list[Path]:
-    """Execute and export every notebook into ``folder``; slim the executed notebooks for ``final``."""
-    params = notebook_parameters(ws, week)
+    """Execute and export every notebook into ``folder``, each displaying the ``saved`` review; slim the executed
+    notebooks for ``final`` (their ``saved_review`` parameter blanked: run again, they compute the review)."""
+    params = notebook_parameters(ws, week, saved)
     # SSPR_REVIEW_* variables the configuration does not read were warned about here: a kernel would only warn
     # again, into the reports
     unread = ws.config.unknown_env(os.environ)
@@ -144,5 +161,6 @@ def _build(
         timings[f"export {stem}"] = time.perf_counter() - t0
         executed_books.append(executed)
     for executed in executed_books:
-        notebooks.slim(executed, replace={str(folder.resolve()): str(final.resolve()), str(folder): str(final)})
+        blank = {params["saved_review"]: ""}  # first: before the folder is renamed in it
+        notebooks.slim(executed, replace=blank | {str(folder.resolve()): str(final.resolve()), str(folder): str(final)})
     return html

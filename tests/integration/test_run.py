@@ -96,6 +96,8 @@ def test_executed_notebooks_keep_their_figures_without_plotly_js(
         # the parameters name the report folder, not the temporary folder the run built it in
         injected = next(c for c in book.cells if "injected-parameters" in c.metadata.get("tags", []))
         assert ".partial-" not in injected.source and ".partial-" not in json.dumps(book.metadata)
+        # they displayed the review the run saved (removed since): run again, they compute it
+        assert 'saved_review = ""' in injected.source and "review.pickle" not in json.dumps(book.metadata)
     doc = nbformat.read(folder / "weekly_review.ipynb", as_version=4)
     assert "findings_json" not in "".join(c.source for c in doc.cells)  # the run writes findings.json, not it
     # JupyterLab draws that mimetype through plotly's own lab extension (installed with plotly)

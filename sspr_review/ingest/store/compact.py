@@ -20,7 +20,7 @@ from ...core import schema
 #: activity name, a reason text, a user's id and UPN on every event of the user). Ids that are distinct per row or
 #: per few rows (record ids, correlation ids) and the registration report's user columns (one row per user and
 #: snapshot) stay strings: a categorical would cost more time to build than it saves memory.
-_COMPACT_COLUMNS: Final[dict[str, frozenset[str]]] = {
+COMPACT_COLUMNS: Final[dict[str, frozenset[str]]] = {
     "audit": frozenset(c for c, t in schema.AUDIT.items() if t == schema.STR) - {"id", "correlation_id"},
     "risk": frozenset(
         {"risk_event_type", "risk_state", "risk_level", "risk_detail", "source", "detection_timing_type", "activity"}
@@ -81,7 +81,7 @@ def read_compact(
     are kept by ``time_column`` in ``[start, end)`` when it is given.
     """
     spec = schema.TABLES[table]
-    dictionary = [c for c in wanted if c in _COMPACT_COLUMNS[table]]
+    dictionary = [c for c in wanted if c in COMPACT_COLUMNS[table]]
     with contextlib.ExitStack() as stack:
         handles = []
         for file in files:

@@ -52,7 +52,8 @@ from ...core.errors import StoreError
 from ...core.files import atomic_write, write_json, write_parquet
 from ...core.timefmt import iso_z, parse_iso
 from ...core.vocabulary import DATA_KINDS, TIMED_KINDS
-from .compact import read_compact
+from .bounded import ROW_GROUP_ROWS, first_time, read_bounded
+from .compact import COMPACT_COLUMNS, read_compact
 from .lean_summary import clear_summary, snapshot_coverage, write_summary
 from .lock import write_lock
 from .snapshots import SNAPSHOT_FILES, SNAPSHOT_TABLES, choose_snapshot, day_in, file_day, parse_day, too_far
@@ -156,7 +157,7 @@ class Store:
                 merged = merged.sort_values(["last_updated_time", "fetched_at"], kind="stable", na_position="first")
             merged = merged.drop_duplicates("id", keep="last")
             merged = merged.sort_values([TIME_COLUMN[table], "id"], kind="stable").reset_index(drop=True)
-            write_parquet(path, merged)
+            write_parquet(path, merged, row_group_rows=ROW_GROUP_ROWS)
         return new_ids
 
     def write_snapshot(self, table: str, frame: pd.DataFrame, day: datetime) -> None:
@@ -420,12 +421,18 @@ class Store:
     ) -> pd.DataFrame:
         """Rows of ``table`` in ``[start, end)`` (by time column, or by snapshot day), typed per the schema.
 
+        A time range reads only the month files it touches, as one Arrow dataset filtered on the time column
+        (row groups outside the range are skipped; see :mod:`.bounded`).
+
         ``raw=True`` adds the ``raw`` JSON text column. ``compact=True`` returns the string columns whose values
         repeat (activity names, reasons, user ids and UPNs on events) as categoricals: the same values in a
         fraction of the memory, for a year of a large tenant (each distinct text is held once; see
         :func:`~sspr_review.ingest.store.compact.read_compact`).
         """
         files, wanted = self._files(table, start, end, columns, raw)
+        if table in TIME_COLUMN and (start is not None or end is not None):
+            categorical = COMPACT_COLUMNS[table] if compact else frozenset()
+            return read_bounded(files, table, wanted, TIME_COLUMN[table], start, end, categorical=sorted(categorical))
         if compact:
             return read_compact(files, table, wanted, start, end, TIME_COLUMN.get(table))
         frames = []
@@ -468,6 +475,18 @@ class Store:
         if raw:
             wanted.append("raw")
         return files, wanted
+
+    def first_time(self, table: str) -> datetime | None:
+        """The time of the first dated row of a time-ranged table (from the files' statistics), ``None`` when it
+        holds none."""
+        if table not in TIME_COLUMN:
+            raise StoreError(f"{table} is not a time-ranged table")
+        files, _ = self._files(table, None, None)
+        return first_time(files, TIME_COLUMN[table])
+
+    def files(self, table: str, start: datetime | None = None, end: datetime | None = None) -> list[Path]:
+        """The data files of ``table`` a read of ``[start, end)`` opens (month files, or snapshot days)."""
+        return self._files(table, start, end)[0]
 
     def table_files(self, table: str) -> list[Path]:
         """The files of ``table`` the store holds, oldest first (for readers that filter rows themselves)."""

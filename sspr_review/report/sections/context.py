@@ -60,10 +60,22 @@ def open_review(
     compare: bool = True,
     user: str | None = None,
     weeks: int | None = None,
+    saved_review: str = "",
 ) -> Context:
     """The notebooks' first call: set up the display, then open the workspace the parameters describe and review
-    the week (:func:`~sspr_review.app.notebook.open_context`; never fetches from Graph). A bad parameter raises
-    :class:`ParameterError`, shown as one line."""
+        the week (:func:`~sspr_review.app.notebook.open_context`; never fetches from Graph), or load the review
+    ``saved_review`` names (what ``sspr-review run`` computed once for its notebooks). A bad parameter raises
+        :class:`ParameterError`, shown as one line."""
     setup()
     _short_parameter_errors()
-    return open_context(config_path, source, week_ending, store, files, compare=compare, user=user, weeks=weeks)
+    return open_context(
+        config_path,
+        source,
+        week_ending,
+        store,
+        files,
+        compare=compare,
+        user=user,
+        weeks=weeks,
+        saved_review=saved_review,
+    )

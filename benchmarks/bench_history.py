@@ -1,0 +1,102 @@
+"""B9: the review's cost against the length of the history (13, 26, 52 and 104 weeks at 100,000 users).
+
+A review reads the week, the week before and the windows its rules declare, and takes the trend's earlier weeks
+from the weekly aggregates the store keeps (issue 24): its cost should not grow with the history. For each
+length a store is built once (``synth.py``, cached, not timed), a first review computes and keeps the store's
+weekly aggregates (timed apart: the one-off cost of a store's first review), then fresh Python processes time
+``Workspace.review()`` of the last week (``bench_analysis.measure``: wall time, phases, peak resident memory).
+
+Target: the review at 104 weeks takes at most 1.15 times the review at 13 weeks; at 100,000 users, at most 1.5 s
+and 500 MB.
+
+Run: ``python benchmarks/bench_history.py [--users 100000] [--weeks 13 26 52 104] [--repeat 2]``; the smallest
+check: ``--users 2000 --weeks 4 8 --repeat 1 --no-save``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+import common
+import synth
+
+#: The review at the longest history takes at most this many times the review at the shortest.
+GROWTH = 1.15
+#: The review of the last week at 100,000 users: seconds, MB.
+TARGET_100K = (1.5, 500.0)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--weeks", type=int, nargs="+", default=[13, 26, 52, 104])
+    parser.add_argument("--repeat", type=int, default=2, help="timed runs per length (the fastest is reported)")
+    parser.add_argument("--no-save", action="store_true", help="print the figures only (a check of the script)")
+    args = parser.parse_args(argv)
+    from sspr_review.core.weeks import last_monday
+
+    end = last_monday("UTC")
+    week_ending = f"{end:%Y-%m-%d}"
+    measure = "import bench_analysis; bench_analysis.measure({root!r}, {week!r})"
+    lengths: dict[str, Any] = {}
+    for weeks in args.weeks:
+        weeks += weeks % 2  # the synthetic history repeats two weeks
+        print(f"B9: {args.users} users, {weeks} weeks of history: building or reusing the store ...", flush=True)
+        root = synth.build(args.users, end, weeks=weeks, progress=False)
+        size = synth.sizes(root)
+        t0 = time.perf_counter()
+        first = common.child(measure.format(root=str(root), week=week_ending))
+        first_s = time.perf_counter() - t0
+        runs = [common.child(measure.format(root=str(root), week=week_ending)) for _ in range(args.repeat)]
+        best = min(runs, key=lambda r: r["wall_s"])
+        lengths[str(weeks)] = {
+            "weeks": weeks,
+            "store": size,
+            "first_review_s": first["wall_s"],
+            "first_review_process_s": round(first_s, 2),
+            "first_peak_rss_mb": first["peak_rss_mb"],
+            **best,
+            "runs_wall_s": [r["wall_s"] for r in runs],
+            "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs),
+        }
+        print(
+            f"B9 {weeks} weeks: {size['audit']} audit rows; first review {first['wall_s']} s; review "
+            f"{best['wall_s']} s (runs {lengths[str(weeks)]['runs_wall_s']}), peak RSS "
+            f"{lengths[str(weeks)]['peak_rss_mb_max']} MB; phases {best['phases_s']}",
+            flush=True,
+        )
+    entries = sorted(lengths.values(), key=lambda e: e["weeks"])
+    shortest, longest = entries[0], entries[-1]
+    ratio = round(longest["wall_s"] / shortest["wall_s"], 2) if shortest["wall_s"] else None
+    result: dict[str, Any] = {
+        "users": args.users,
+        "week_ending": week_ending,
+        "lengths": lengths,
+        "growth": ratio,
+        "growth_target": GROWTH,
+        "growth_met": None if ratio is None or len(entries) < 2 else ratio <= GROWTH,
+        "target_s": TARGET_100K[0] if args.users == 100_000 else None,
+        "target_mb": TARGET_100K[1] if args.users == 100_000 else None,
+    }
+    if result["target_s"] is not None:
+        result["target_met"] = all(
+            e["wall_s"] <= TARGET_100K[0] and e["peak_rss_mb_max"] <= TARGET_100K[1] for e in entries
+        )
+    print(
+        f"B9: the review at {longest['weeks']} weeks takes {ratio} × the review at {shortest['weeks']} weeks "
+        f"(target ≤ {GROWTH})",
+        flush=True,
+    )
+    if args.no_save:
+        print(json.dumps(result, indent=1, default=str))
+    else:
+        common.save("history", result)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

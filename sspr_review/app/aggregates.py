@@ -1,0 +1,246 @@
+"""The aggregates a store keeps of its history, computed as reviews need them: each registration snapshot's counts
+(:func:`registration_counts`) and the weekly aggregates of the weeks before what a review reads in full
+(:func:`history`, :func:`keep_recent`).
+
+Each is computed once and kept in the store (:mod:`sspr_review.ingest.store.aggregates`) under a key (the
+analyses' :data:`~sspr_review.analysis.aggregates.ANALYSIS_VERSION`, the kit's version, the settings) with the
+signature of the data files it was computed from, taken before they were read. A fetch that writes late events
+into a month's file (or any other change to a file: replaced, removed) makes the weeks that file holds be
+computed again at the next review; a new version or other settings, all of them. The first review of a store
+computes its whole history, :data:`CHUNK_WEEKS` weeks at a time; every review also stores the weeks it computed
+from the tables it read anyway, so the next week's review finds them. A store that cannot be written (read-only)
+still reviews: its aggregates are computed each time instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from ..analysis import ReviewData, prepare
+from ..analysis.aggregates import (
+    ANALYSIS_VERSION,
+    FIX_COLUMNS,
+    METHOD_COLUMNS,
+    WEEK_COLUMNS,
+    WeekAggregates,
+    reach,
+    summarise,
+    week_aggregates,
+)
+from ..analysis.history import History, empty_frame
+from ..analysis.metrics import REGISTRATION_COUNT_INPUT, combine_registration_counts, registration_counts_arrow
+from ..core.settings import AnalysisSettings
+from ..ingest.store import Store, release_arrow_memory
+from ..ingest.store.aggregates import read_aggregate, signature, write_aggregate
+from ..ingest.store.snapshots import parse_day
+
+__all__ = ["CHUNK_WEEKS", "aggregates_key", "history", "keep_recent", "registration_counts", "week_signatures"]
+
+#: Weeks computed together when a store's weekly aggregates are missing (bounds the memory of a first review).
+CHUNK_WEEKS: Final = 6
+
+
+@cache
+def kit_version() -> str:
+    """The installed kit's version (part of the aggregates' key)."""
+    try:
+        return metadata.version("sspr-review")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def aggregates_key(settings: AnalysisSettings | None = None) -> str:
+    """The key the aggregates computed with ``settings`` are kept under (``None``: those that depend on no
+    setting, the registration counts)."""
+    parts = {"analysis": ANALYSIS_VERSION, "kit": kit_version()}
+    if settings is not None:
+        parts |= {"settings": settings.as_dict(), "rules": [repr(rule) for rule in settings.rules()]}
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _save(store: Store, name: str, key: str, rows: pd.DataFrame, covering: pd.DataFrame | None = None) -> None:
+    # a store that cannot be written (read-only) keeps nothing: computed again next time, the review the same
+    with contextlib.suppress(OSError):
+        write_aggregate(store.path, name, key, rows, covering)
+
+
+# ------------------------------------------------------------------------------------------ registration
+def _in_force(roles: Sequence[Path], day: Path) -> list[Path]:
+    """The roles snapshot file a registration snapshot's admins are matched against: the latest one of its day or
+    before, else the first (see :func:`~sspr_review.analysis.prepare.roles_match`)."""
+    when = parse_day(day.stem)
+    dated = [(d, f) for f in roles if (d := parse_day(f.stem)) is not None]
+    before = [f for d, f in dated if when is not None and d <= when]
+    return before[-1:] or [f for _, f in dated[:1]]
+
+
+def registration_counts(store: Store, privileged: pd.DataFrame) -> pd.DataFrame:
+    """Every registration snapshot's counts (:func:`~sspr_review.analysis.metrics.registration_counts`), each
+    snapshot file read only when its counts are not kept yet (or it, or the roles snapshot in force, changed)."""
+    key = aggregates_key()
+    files, roles = store.files("registration"), store.files("privileged")
+    signatures = {f.name: signature([f, *_in_force(roles, f)]) for f in files}
+    stored = read_aggregate(store.path, "registration", key)
+    if not stored.empty:
+        stored = stored[stored["file"].map(signatures).eq(stored["signature"]).to_numpy(dtype=bool)]
+    done = set(stored["file"]) if not stored.empty else set()
+    fresh = []
+    for file in files:
+        if file.name in done:
+            continue
+        try:
+            table = pq.read_table(file, columns=list(REGISTRATION_COUNT_INPUT))
+        except FileNotFoundError:
+            continue
+        counts = registration_counts_arrow(privileged, [table])
+        del table
+        fresh.append(counts.assign(file=file.name, signature=signatures[file.name]))
+        release_arrow_memory()
+    new = pd.concat(fresh, ignore_index=True) if fresh else pd.DataFrame()
+    _save(store, "registration", key, new)
+    parts = [p for p in (stored, new) if not p.empty]
+    counts = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return combine_registration_counts(counts.drop(columns=["file", "signature"], errors="ignore"))
+
+
+# ------------------------------------------------------------------------------------------------- weeks
+def week_signatures(store: Store, bounds: np.ndarray, settings: AnalysisSettings) -> pd.DataFrame:
+    """Per week of ``bounds`` (int64 ns): ``week_start``, ``week_end`` and the ``signature`` of the data files
+    its aggregates are computed from: the audit files from its reach before its start to its reach after its end
+    (:func:`~sspr_review.analysis.aggregates.reach`), the risk files of the week."""
+    before, after = reach(settings)
+    signatures = []
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        start, end = pd.Timestamp(a, tz="UTC"), pd.Timestamp(b, tz="UTC")
+        signatures.append(
+            signature([*store.files("audit", start - before, end + after), *store.files("risk", start, end)])
+        )
+    return pd.DataFrame({"week_start": bounds[:-1], "week_end": bounds[1:], "signature": signatures}).astype(
+        {"week_start": np.int64, "week_end": np.int64, "signature": "string"}
+    )
+
+
+def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of consecutive week indices, each at most :data:`CHUNK_WEEKS` long: (first, last + 1)."""
+    out: list[tuple[int, int]] = []
+    for i in indices.tolist():
+        if out and out[-1][1] == i and i - out[-1][0] < CHUNK_WEEKS:
+            out[-1] = (out[-1][0], i + 1)
+        else:
+            out.append((i, i + 1))
+    return out
+
+
+def _read_weeks(store: Store, key: str, wanted: pd.DataFrame) -> WeekAggregates:
+    """The stored aggregates of the weeks of ``wanted`` whose signature still matches."""
+    rows = read_aggregate(store.path, "weeks", key)
+    if rows.empty or wanted.empty:
+        return week_aggregates_empty()
+    rows = rows.astype({"signature": "string"}).merge(wanted, on=["week_start", "week_end", "signature"])
+    parts = {part: rows[rows["part"] == part] for part in ("week", "fix", "method")}
+    return WeekAggregates(
+        weeks=parts["week"][list(WEEK_COLUMNS)].reset_index(drop=True),
+        fixes=_typed(parts["fix"], FIX_COLUMNS),
+        methods=_typed(parts["method"], METHOD_COLUMNS),
+    )
+
+
+def _typed(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    empty = empty_frame(columns)
+    return frame[list(columns)].astype(dict(empty.dtypes)).reset_index(drop=True) if not frame.empty else empty
+
+
+def _save_weeks(store: Store, key: str, found: WeekAggregates, signatures: pd.DataFrame) -> None:
+    """Store the weeks of ``found`` with their signatures, in one write: each week's row, fixes and methods
+    replace whatever was stored for the week."""
+    weeks = found.weeks.merge(signatures, on=["week_start", "week_end"])
+    if weeks.empty:
+        return
+    sig = signatures[["week_end", "week_start", "signature"]]
+    rows = pd.concat(
+        [
+            weeks.assign(part="week"),
+            found.fixes.astype({"time": "Int64"}).merge(sig, on="week_end").assign(part="fix"),
+            found.methods.astype({"bits": "Int64"}).merge(sig, on="week_end").assign(part="method"),
+        ],
+        ignore_index=True,
+    )
+    _save(store, "weeks", key, rows, covering=weeks[["week_start", "week_end"]])
+
+
+def _compute(store: Store, settings: AnalysisSettings, bounds: np.ndarray) -> WeekAggregates:
+    """The aggregates of the weeks of ``bounds``, from the tables read for them (with their reach)."""
+    before, after = reach(settings)
+    start, end = pd.Timestamp(int(bounds[0]), tz="UTC"), pd.Timestamp(int(bounds[-1]), tz="UTC")
+    tables = {
+        "audit": store.read("audit", start - before, end + after, compact=True),
+        "risk": store.read("risk", start, end),
+    }
+    data = prepare(tables, settings)
+    del tables
+    found = week_aggregates(data, bounds, settings)
+    del data
+    release_arrow_memory()
+    return found
+
+
+def _together(parts: Sequence[WeekAggregates]) -> WeekAggregates:
+    parts = [week_aggregates_empty(), *parts]
+    return WeekAggregates(
+        weeks=pd.concat([p.weeks for p in parts if not p.weeks.empty] or [parts[0].weeks], ignore_index=True),
+        fixes=pd.concat([p.fixes for p in parts if not p.fixes.empty] or [parts[0].fixes], ignore_index=True),
+        methods=pd.concat([p.methods for p in parts if not p.methods.empty] or [parts[0].methods], ignore_index=True),
+    )
+
+
+def week_aggregates_empty() -> WeekAggregates:
+    """The aggregates of no week."""
+    weeks = pd.DataFrame({c: pd.Series(dtype=np.float64) for c in WEEK_COLUMNS})
+    weeks = weeks.astype({"week_start": np.int64, "week_end": np.int64})
+    return WeekAggregates(weeks, empty_frame(FIX_COLUMNS), empty_frame(METHOD_COLUMNS))
+
+
+def history(
+    store: Store, settings: AnalysisSettings, bounds: np.ndarray, since: int, earliest: Mapping[str, int]
+) -> History:
+    """The :class:`~sspr_review.analysis.history.History` of the weeks of ``bounds`` (the trend's weeks, int64
+    ns) ending at or before ``since``: their aggregates from the store, those missing or out of date computed and
+    stored."""
+    old = int(np.searchsorted(bounds[1:], since, side="right"))  # the weeks ending at or before since
+    key = aggregates_key(settings)
+    wanted = week_signatures(store, bounds[: old + 1], settings)
+    stored = _read_weeks(store, key, wanted)
+    missing = np.flatnonzero(~wanted["week_end"].isin(stored.weeks["week_end"]).to_numpy(dtype=bool))
+    fresh = _together([_compute(store, settings, bounds[a : b + 1]) for a, b in _runs(missing)])
+    _save_weeks(store, key, fresh, wanted)
+    return summarise(_together([stored, fresh]), since, earliest)
+
+
+def keep_recent(store: Store, settings: AnalysisSettings, data: ReviewData, signatures: pd.DataFrame) -> None:
+    """Store the aggregates of the weeks of ``signatures`` (taken before the tables were read) not kept yet,
+    computed from ``data``: a review's prepared tables, which hold those weeks whole."""
+    if signatures.empty:
+        return
+    key = aggregates_key(settings)
+    stored = _read_weeks(store, key, signatures)
+    todo = signatures[~signatures["week_end"].isin(stored.weeks["week_end"]).to_numpy(dtype=bool)]
+    if todo.empty:
+        return
+    bounds = np.append(signatures["week_start"].to_numpy(np.int64), signatures["week_end"].to_numpy(np.int64)[-1])
+    whole = replace(data, history=None)
+    index = np.flatnonzero(signatures["week_end"].isin(todo["week_end"]).to_numpy(dtype=bool))
+    found = _together([week_aggregates(whole, bounds[a : b + 1], settings) for a, b in _runs(index)])
+    _save_weeks(store, key, found, signatures)

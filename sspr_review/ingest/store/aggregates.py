@@ -1,0 +1,87 @@
+"""What the store keeps computed from its data, beside it: weekly aggregates and registration snapshot counts.
+
+Layout, in the tenant's folder::
+
+    aggregates/weeks.parquet          per week: the trend's audit metrics and leak counts (``part`` "week"),
+                                      and per account the last password fix ("fix") and the non-phone methods
+                                      verified ("method"), written together
+    aggregates/registration.parquet   per registration snapshot file: its counts per day
+
+Every row carries the ``key`` it was computed under (the analyses' version, the kit's version and the settings:
+rows of another key are dropped at the next write) and the ``signature`` of the data files it was computed from
+(:func:`signature`): a row whose files changed since (a fetch wrote late events into them, a file was replaced
+or removed) no longer matches and is computed again. The application layer (:mod:`sspr_review.app.aggregates`)
+decides what to compute; this module only reads and writes the files, atomically and owner-only, without the
+store's write lock (they are a cache: two processes writing at once lose at most rows computed again later).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+import pandas as pd
+
+from ...core.files import write_parquet
+
+#: The aggregate files, by name, and the columns identifying what a row belongs to (rows written for it replace
+#: every stored row of it).
+AGGREGATES: Final = {"weeks": ("week_start", "week_end"), "registration": ("file",)}
+FOLDER: Final = "aggregates"
+
+
+def signature(files: Sequence[Path]) -> str:
+    """What identifies the content of ``files``: each one's name, size, modification time and inode (the store
+    writes a new file and renames it over the old one, so these change whenever its content does); a missing
+    file counts as missing."""
+    parts = []
+    for file in sorted(files):
+        try:
+            info = os.stat(file)
+        except FileNotFoundError:
+            parts.append(f"{file.parent.name}/{file.name}:-")
+            continue
+        parts.append(f"{file.parent.name}/{file.name}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+def _path(store_path: Path, name: str) -> Path:
+    if name not in AGGREGATES:
+        raise ValueError(f"unknown aggregate {name!r}; they are {', '.join(AGGREGATES)}")
+    return store_path / FOLDER / f"{name}.parquet"
+
+
+def read_aggregate(store_path: Path, name: str, key: str) -> pd.DataFrame:
+    """The stored rows of ``name`` computed under ``key`` (empty when none)."""
+    path = _path(store_path, name)
+    try:
+        frame = pd.read_parquet(path)
+    except (FileNotFoundError, OSError, ValueError):
+        return pd.DataFrame()
+    if "key" not in frame:
+        return pd.DataFrame()
+    rows: pd.DataFrame = frame[frame["key"] == key].drop(columns="key").reset_index(drop=True)
+    return rows
+
+
+def write_aggregate(
+    store_path: Path, name: str, key: str, rows: pd.DataFrame, covering: pd.DataFrame | None = None
+) -> None:
+    """Store ``rows`` of ``name`` under ``key``: they replace every stored row of what they belong to (the
+    identifying columns of ``covering``, default of ``rows``: a week, a file); the rows of other keys go.
+    Raises ``OSError`` when the store cannot be written (a read-only store)."""
+    ident = list(AGGREGATES[name])
+    if covering is None and rows.empty:
+        return
+    covering = rows[ident] if covering is None else covering[ident]
+    if covering.empty:
+        return
+    kept = read_aggregate(store_path, name, key)
+    if not kept.empty:
+        fresh = pd.MultiIndex.from_frame(covering.drop_duplicates())
+        kept = kept[~pd.MultiIndex.from_frame(kept[ident]).isin(fresh)]
+    merged = pd.concat([kept, rows], ignore_index=True) if not kept.empty else rows.reset_index(drop=True)
+    write_parquet(_path(store_path, name), merged.assign(key=key))

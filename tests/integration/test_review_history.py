@@ -1,0 +1,185 @@
+"""A review reads what its week needs (issue 24): the time-ranged tables from a week boundary on, the trend's
+earlier weeks and the per-account summaries from the weekly aggregates kept in the store. Whatever it reads, it
+must give exactly what a review of the full tables gives, for every week of the demo, and keep doing so when late
+events land in an old week, when the analyses' version changes, and when the store cannot be written."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from sspr_review import open_workspace
+from sspr_review.analysis import Review, ReviewInputs, build_review, findings_json, prepare
+from sspr_review.analysis._util import NS_PER_DAY, to_ns
+from sspr_review.analysis.reads import CONTINUITY
+from sspr_review.app import aggregates
+from sspr_review.app.inputs import policy_snapshots
+from sspr_review.app.workspace import Workspace
+from sspr_review.core import schema
+
+GENERATED = datetime(2030, 1, 1, tzinfo=UTC)
+DEMO = "[demo]\nusers = 2000\nweeks = 26\n"  # the demo's defaults, written out
+
+
+@pytest.fixture(scope="module")
+def demo26(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo tenant at its defaults (2,000 users, 26 weeks), as `sspr-review demo` builds it."""
+    folder = tmp_path_factory.mktemp("demo26")
+    config = folder / "config.toml"
+    config.write_text(DEMO)
+    ws = open_workspace(config, source="demo", store=folder / "store")
+    ws.build_demo_history(progress=False)
+    return folder
+
+
+def workspace(folder: Path, store: Path | None = None) -> Workspace:
+    return open_workspace(folder / "config.toml", source="demo", store=store or folder / "store")
+
+
+class Reference:
+    """The review as computed before issue 24: every table in full, prepared once, every week from it."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.settings = ws.config.analysis_settings()
+        # the audit table with its records: the SSPR configuration's changes are parsed from them
+        self.tables = {name: ws.store.read(name, raw=name == "audit") for name in schema.TABLES}
+        self.data = prepare(self.tables, self.settings)
+
+    def review(self, week_ending: Any) -> Review:
+        ws, window = self.ws, self.ws.window(week_ending)
+        before = window.shift(1)
+        now, previous = ws.coverage(window.start, window.end), ws.coverage(before.start, before.end)
+        inputs = ReviewInputs(
+            self.tables,
+            now,
+            window,
+            tenant=ws.tenant(),
+            previous_coverage=previous,
+            history_start={k: ivs[0].start for k in ("audit", "risk") if (ivs := ws.store.intervals(k))},
+            covered={k: [(i.start, i.end) for i in ws.store.intervals(k)] for k in ("audit", "risk")},
+            prepared=replace(self.data, policy_snapshots=_by_day(policy_snapshots(ws.store, [now, previous]))),
+        )
+        return build_review(inputs, self.settings)
+
+
+def _by_day(snapshots: Mapping[datetime, Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The policy snapshots as the prepared data holds them (by UTC day)."""
+    return {to_ns(when) // NS_PER_DAY: dict(doc) for when, doc in snapshots.items()}
+
+
+def assert_same(got: Review, want: Review) -> None:
+    assert findings_json(got, generated_at=GENERATED) == findings_json(want, generated_at=GENERATED)
+    pd.testing.assert_frame_equal(got.weekly, want.weekly)
+    assert got.correlations is not None and want.correlations is not None
+    pd.testing.assert_frame_equal(got.correlations.leak_trend, want.correlations.leak_trend)
+
+
+def weeks_of(ws: Workspace) -> Iterator[str]:
+    end = ws.store.high_water("audit")
+    assert end is not None
+    last = ws.window(end)
+    for back in range(26):
+        yield last.shift(back).week_ending.isoformat()
+
+
+@pytest.mark.slow
+def test_every_week_of_the_demo_reviews_as_from_the_full_tables(demo26: Path) -> None:
+    ws = workspace(demo26)
+    reference = Reference(ws)
+    weeks = list(weeks_of(ws))
+    for week in weeks:
+        assert_same(ws.review(week), reference.review(week))
+    # the whole history's trend: 26 weeks, every one of them from the aggregates but the last ones
+    assert len(ws.review(weeks[0]).weekly) >= 26
+
+
+@pytest.mark.slow
+def test_the_review_reads_the_weeks_its_rules_need_not_the_whole_history(demo26: Path) -> None:
+    ws = workspace(demo26)
+    review = ws.review()
+    assert review.data is not None
+    held = review.data.audit["activity_time"]
+    everything = ws.store.read("audit", columns=["activity_time"])["activity_time"]
+    settings = review.settings
+    # the reviewed weeks, the rules' longest lookback (90 days of IP history), a week boundary and the margins
+    reach = timedelta(days=settings.new_ip_lookback_days + 7) + 2 * CONTINUITY
+    assert held.min() >= pd.Timestamp(review.window.previous_start - reach)
+    assert everything.min() < held.min()
+    assert len(held) < len(everything) * 0.8
+    assert review.data.history is not None and len(review.data.history.weeks) >= 8  # the older weeks
+
+
+@pytest.mark.slow
+def test_late_events_in_an_old_week_change_its_aggregates(demo26: Path, tmp_path: Path) -> None:
+    """A fetch that writes late events into a week the aggregates hold: the next review counts them."""
+    store = tmp_path / "store"
+    shutil.copytree(demo26 / "store", store)
+    ws = workspace(demo26, store)
+    ws.review()  # the aggregates are kept
+    audit = ws.store.read("audit")
+    old = audit["activity_time"].min() + pd.Timedelta(days=21)
+    late = audit[audit["activity"] == "Change password (self-service)"].iloc[:3].copy()
+    late["id"] = late["id"] + "-late"
+    late["activity_time"] = [old + pd.Timedelta(hours=h) for h in range(3)]
+    with ws.store.writing():
+        ws.store.write("audit", late.assign(raw="{}"))
+    got = ws.review()
+    assert_same(got, Reference(ws).review(got.window.week_ending))
+    week = got.weekly[(got.weekly["week_start"] <= old) & (got.weekly["week_end"] > old)]
+    assert len(week) == 1 and int(week["password_changes"].iloc[0]) >= 3
+
+
+@pytest.mark.slow
+def test_a_new_analysis_version_recomputes_the_aggregates(
+    demo26: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(demo26 / "store", store)
+    ws = workspace(demo26, store)
+    ws.review()
+    key = aggregates.aggregates_key(ws.config.analysis_settings())
+    monkeypatch.setattr(aggregates, "ANALYSIS_VERSION", 10_000)
+    assert aggregates.aggregates_key(ws.config.analysis_settings()) != key
+    got = ws.review()
+    kept = pd.read_parquet(ws.store.path / "aggregates" / "weeks.parquet")
+    assert set(kept["key"]) == {aggregates.aggregates_key(ws.config.analysis_settings())}
+    assert_same(got, Reference(ws).review(got.window.week_ending))
+
+
+@pytest.mark.slow
+def test_a_store_whose_aggregates_cannot_be_written_still_reviews(demo26: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(demo26 / "store", store)
+    ws = workspace(demo26, store)
+    shutil.rmtree(ws.store.path / "aggregates", ignore_errors=True)
+    (ws.store.path / "aggregates").write_text("not a folder")  # every write there fails, as on a read-only disk
+    got = ws.review()
+    assert_same(got, Reference(ws).review(got.window.week_ending))
+    assert (ws.store.path / "aggregates").read_text() == "not a folder"
+
+
+@pytest.mark.slow
+def test_the_summaries_stand_in_for_the_history_before_the_tables(demo26: Path) -> None:
+    """The rules that read the whole history through a summary (a leak's fix, a method verified long ago) find in
+    it what the full tables hold."""
+    ws = workspace(demo26)
+    review = ws.review()
+    assert review.data is not None and review.data.history is not None
+    history = review.data.history
+    full = Reference(ws).data
+    earlier = full.resets[full.resets["time"] < pd.Timestamp(history.since, tz="UTC")]
+    last = earlier.assign(user_id=earlier["user_id"].str.lower()).groupby("user_id")["time"].max()
+    kept = history.fixes.dropna(subset=["user_id"]).set_index("user_id")["time"]
+    # every account's last SSPR reset before the tables is there, or a later password change of it
+    assert len(last) and all(kept.get(user, -1) >= pd.Timestamp(t).value for user, t in last.items())
+    assert history.fixes["time"].max() < history.since
+    assert review.data.first_time("audit") == full.first_time("audit")
+    assert replace(review.data, history=None).first_time("audit") > full.first_time("audit")
