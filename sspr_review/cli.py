@@ -4,7 +4,8 @@ Exit codes: 0 success; 2 bad usage or configuration; 3 a source could not be fet
 4 the store is unusable, or input files or records cannot be read (each named; the readable ones landed);
 5 authentication failed; 6 a report notebook failed, or a notebook,
 the report template or a Python kernel is missing;
-7 findings at or above ``run --fail-on`` exist; 8 the e-mail could not be sent; 1 ``doctor`` found a problem.
+7 findings at or above ``run --fail-on`` exist; 8 the e-mail could not be sent; 1 ``doctor`` found a problem;
+9 with ``--tenants``: one or more tenants failed or returned a partial result (:mod:`.fleet`).
 
 Each command imports the heavy machinery it uses when it runs (the workspace and the analyses with pandas,
 papermill and nbconvert, the mail composer), so that ``--help``, a usage error or ``sspr-review lab`` does not
@@ -13,94 +14,46 @@ first load what only another command needs.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .cli_setup import CONFIG_KEY, VERBOSE_KEY, LazyChoice, init_command, providers, quiet_azure, verbose_option
+from . import exits
+from .cli_setup import (
+    CONFIG_KEY,
+    VERBOSE_KEY,
+    config_option,
+    files_option,
+    init_command,
+    progress_option,
+    quiet_azure,
+    source_option,
+    store_option,
+    verbose_option,
+)
 from .core.errors import (
-    AuthError,
     ConfigError,
-    CopyRefused,
-    InputError,
-    NotebookFailed,
-    SsprReviewError,
-    StoreError,
-    ToolchainMissing,
 )
 from .core.vocabulary import SEVERITIES
-from .hints import auth_failure, demo_beside, held_line, holds_nothing, nothing_to_review
+from .exits import (
+    EXIT_FETCH,
+    EXIT_FINDINGS,
+    EXIT_MAIL,
+    EXIT_STORE,
+)
+from .exits import exit_codes as _exit_codes
+from .exits import fail as _fail
+from .fleet_cli import notebook_jobs_option, out_option, tenants_option
+from .fleet_cli import week_option as portfolio_week_option
+from .hints import demo_beside, held_line, holds_nothing, nothing_to_review
 from .report.notebooks import copy_notebooks
 
 if TYPE_CHECKING:
     from .core.config import Config
-
-EXIT_CONFIG, EXIT_FETCH, EXIT_STORE, EXIT_AUTH, EXIT_NOTEBOOK, EXIT_FINDINGS, EXIT_MAIL = 2, 3, 4, 5, 6, 7, 8
-EXIT_INPUT = EXIT_STORE  # input files or records that cannot be read (named; the readable ones still land)
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="SSPR_REVIEW_CONFIG",
-    help="TOML configuration file ('sspr-review init FILE' writes one). Env: SSPR_REVIEW_CONFIG.",
-)
-store_option = click.option(
-    "--store",
-    "store_path",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="History store folder; overrides [store] path.",
-)
-progress_option = click.option(
-    "--progress/--no-progress", default=None, help="Progress bars (default: on a terminal only)."
-)
-
-
-source_option = click.option(
-    "--source",
-    type=LazyChoice(providers),
-    metavar="NAME",
-    default="graph",
-    show_default=True,
-    help="graph: Microsoft Graph; demo: the built-in demo tenant; files: a folder of Graph JSON (--files); "
-    "log-analytics: audit and risk from the [log_analytics] workspace, the rest from Graph.",
-)
-files_option = click.option(
-    "--files",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of Graph JSON saved from Graph Explorer or 'az rest' (with --source files).",
-)
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"sspr-review: {message}", err=True)
-    sys.exit(code)
-
-
-@contextlib.contextmanager
-def _exit_codes(other: int = EXIT_FETCH, prefix: str = "") -> Iterator[None]:
-    """Turn the kit's errors into the documented exit codes, with the message (and its fix) on stderr."""
-    try:
-        yield
-    except (ConfigError, CopyRefused) as exc:
-        _fail(str(exc), EXIT_CONFIG)
-    except AuthError as exc:
-        meta = click.get_current_context().meta
-        _fail(auth_failure(exc, meta.get(CONFIG_KEY), verbose=meta.get(VERBOSE_KEY, False)), EXIT_AUTH)
-    except (StoreError, InputError) as exc:
-        _fail(str(exc), EXIT_STORE)
-    except NotebookFailed as exc:
-        _fail(f"report notebook failed: {exc}", EXIT_NOTEBOOK)
-    except ToolchainMissing as exc:
-        _fail(f"cannot build the reports: {exc} (sspr-review doctor checks the installation)", EXIT_NOTEBOOK)
-    except SsprReviewError as exc:
-        _fail(f"{prefix}{exc}", other)
 
 
 def _config(config_path: Path | None, store_path: Path | None = None, **overrides: Any) -> Config:
@@ -144,27 +97,12 @@ def _summary(ws: Any, week_ending: str | None) -> Any:
     return review
 
 
-def _outcome(result: Any, ws: Any, tail: str) -> None:
-    """Exit 5 once when Graph rejected the token part-way (a 401), else 4 when input records could not be read
-    (listed; the others landed), else 3 when a source had no data."""
-    rejected = [o for o in result.outcomes.values() if o.kind == "auth"]
-    if rejected:
-        _fail(f"authentication failed: {rejected[0].reason}", EXIT_AUTH)
-    missing = ", ".join(name for name, o in result.outcomes.items() if not o.ok)
-    unreadable = result.report.unreadable
-    if unreadable:
-        if missing:
-            click.echo(f"sspr-review: no data from: {missing} ({tail})", err=True)
-        shown = "".join(f"\n  {r.line()}" for r in unreadable[:20])
-        more = f"\n  and {len(unreadable) - 20} more" if len(unreadable) > 20 else ""
-        _fail(
-            f"{len(unreadable)} input {'record' if len(unreadable) == 1 else 'records'} could not be read and"
-            f" {'was' if len(unreadable) == 1 else 'were'} not stored (the readable ones landed; each is kept in"
-            f" {ws.store.path / 'rejects'} with the reason; fix or re-export them and fetch again):{shown}{more}",
-            EXIT_INPUT,
-        )
-    if missing:
-        _fail(f"no data from: {missing} ({tail})", EXIT_FETCH)
+def _store_damage(ws: Any, review: Any) -> None:
+    """Exit 4 when this command found the store damaged, or the week lacks data a damaged file held (named)."""
+    from .app.store_health import damage_message  # lazy: the store loads pandas, which --help must not
+
+    if message := damage_message(ws.store, review.coverage.values()):
+        _fail(message, EXIT_STORE)
 
 
 week_option = click.option(
@@ -177,7 +115,8 @@ week_option = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="sspr-review")
-def main() -> None:
+@click.option("--verbose", is_flag=True, help="Also print the Python traceback of a failure.")
+def main(verbose: bool) -> None:
     """Weekly review of Microsoft Entra ID self-service password reset (SSPR).
 
     Fetches SSPR audit events, risk detections, registration state and administrator roles from
@@ -193,11 +132,14 @@ def main() -> None:
     How reason texts classify:    sspr-review reasons --from-store --config config.toml
     The notebooks, for JupyterLab: sspr-review notebooks DIR
     Explore in JupyterLab:        sspr-review lab
+    Check the store's files:      sspr-review store verify --config config.toml
     """
+    exits.verbose = verbose
     quiet_azure()
 
 
 @main.command()
+@tenants_option("fetch")
 @config_option
 @store_option
 @source_option
@@ -221,7 +163,7 @@ def fetch(
     with _exit_codes():
         result = ws.fetch(progress=progress)
     _report(result, ws)
-    _outcome(result, ws, "see the reasons above")
+    exits.outcome(result, ws, "see the reasons above")
 
 
 @main.command()
@@ -253,6 +195,7 @@ def demo(
 
 
 @main.command()
+@tenants_option("run", notebook_jobs_option)
 @config_option
 @store_option
 @source_option
@@ -280,6 +223,7 @@ def demo(
     "--dry-run", is_flag=True, help="With --email: write the message as weekly-review.eml instead of sending."
 )
 @progress_option
+@click.option("--notebook-slots", type=click.Path(file_okay=False, path_type=Path), hidden=True)  # run --tenants
 @verbose_option
 def run(
     config_path: Path | None,
@@ -293,6 +237,7 @@ def run(
     do_email: bool,
     dry_run: bool,
     progress: bool | None,
+    notebook_slots: Path | None,
 ) -> None:
     """Fetch, then build the week's reports: weekly-review.html, adoption-trends.html, the executed
     notebooks and findings.json, in OUT/<week ending>/.
@@ -303,6 +248,10 @@ def run(
     4 store unusable or input records unreadable (named);
     5 authentication failed; 6 a notebook failed, or a notebook, the report
     template or the kernel is missing; 7 --fail-on matched; 8 the e-mail could not be sent.
+
+    With --tenants FILE: every tenant's reports in OUT/<name>/<week ending>/, then the portfolio
+    (OUT/portfolio/<week ending>/portfolio.html and .json, most urgent tenant first); exit 9 when a tenant
+    failed or returned a partial result, else 8, else 7 (--fail-on over all tenants), else 0.
     """
     from .report.run import run as run_reports  # lazy: papermill and nbconvert are heavy
 
@@ -317,6 +266,7 @@ def run(
             fetch=do_fetch,
             progress=progress,
             log=lambda msg: click.echo(msg, err=True),
+            notebook_slots=notebook_slots,
         )
     if result.fetch is not None:
         for line in result.fetch.lines():
@@ -334,7 +284,7 @@ def run(
     if do_email:
         _email(ws.config, result.folder, dry_run)
     if result.fetch is not None:
-        _outcome(result.fetch, ws, "the reports show the gap")
+        exits.outcome(result.fetch, ws, "the reports show the gap")
     if fail_on and (matched := result.at_or_above(fail_on)):
         _fail(f"{len(matched)} findings at or above {fail_on}", EXIT_FINDINGS)
 
@@ -350,24 +300,29 @@ def _email(cfg: Config, folder: Path, dry_run: bool) -> None:
 
 
 @main.command()
+@tenants_option("email", out_option, portfolio_week_option)
 @config_option
 @store_option
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False)
 @click.option("--dry-run", is_flag=True, help="Write the message as FOLDER/weekly-review.eml instead of sending.")
 @verbose_option
-def email(config_path: Path | None, store_path: Path | None, folder: Path, dry_run: bool) -> None:
+def email(config_path: Path | None, store_path: Path | None, folder: Path | None, dry_run: bool) -> None:
     """E-mail the review in FOLDER (a report folder of 'sspr-review run') as configured in [mail].
 
     The body holds the data coverage, the findings that need attention with their actions, the KPIs against
     last week and the charts as inline images (rendered through a local Chromium; without one the body goes
     without images). The interactive HTML reports are attached unless configured off or pseudonymised.
     Transports: SMTP (STARTTLS by default; login from SSPR_REVIEW_SMTP_USERNAME/PASSWORD) or Microsoft Graph
-    sendMail (Mail.Send).
+    sendMail (Mail.Send). With --tenants: the portfolio run --tenants wrote, to [portfolio] to, and each
+    tenant's report to that tenant's own [mail] to.
     """
+    if folder is None:
+        raise click.UsageError("missing FOLDER: the report folder to e-mail (or --tenants FILE)")
     _email(_config(config_path, store_path), folder, dry_run)
 
 
 @main.command()
+@tenants_option("review")
 @config_option
 @store_option
 @source_option
@@ -395,8 +350,10 @@ def review(
             _fail(nothing_to_review(ws), EXIT_FETCH)
         result = _summary(ws, week_ending)
     if json_path is not None:
-        write_findings(result, json_path)
+        with _exit_codes():
+            write_findings(result, json_path)
         click.echo(f"findings.json written to {json_path}")
+    _store_damage(ws, result)
 
 
 main.add_command(init_command)
@@ -419,6 +376,7 @@ def notebooks_command(folder: Path, force: bool) -> None:
 
 
 @main.command()
+@tenants_option("doctor")
 @config_option
 @click.option("--no-graph", is_flag=True, help="Skip the Microsoft Graph checks (e.g. to test only the mail relay).")
 @verbose_option
@@ -436,12 +394,12 @@ def doctor(config_path: Path | None, no_graph: bool) -> None:
     if config_path is not None and not config_path.expanduser().exists():
         click.echo(f"[FAIL] configuration: {config_path} does not exist")
         click.echo(f"       fix: sspr-review init {config_path} writes a commented one to edit")
-        sys.exit(1)
+        sys.exit(exits.EXIT_DOCTOR)
     try:
         cfg = config_mod.load(config_path)
     except ConfigError as exc:
         click.echo(f"[FAIL] configuration: {exc}\n       fix: correct the key named above")
-        sys.exit(1)
+        sys.exit(exits.EXIT_DOCTOR)
     checks = run_checks(cfg, dict(os.environ), graph=not no_graph)
     verbose = click.get_current_context().meta.get(VERBOSE_KEY, False)
     for check in checks:
@@ -449,10 +407,11 @@ def doctor(config_path: Path | None, no_graph: bool) -> None:
     failed = [c for c in checks if not c.ok]
     click.echo(f"{len(checks) - len(failed)} ok, {len(failed)} to fix")
     if failed:
-        sys.exit(1)
+        sys.exit(exits.EXIT_DOCTOR)
 
 
 @main.command()
+@tenants_option("status")
 @config_option
 @store_option
 @source_option
@@ -465,22 +424,58 @@ def status(config_path: Path | None, store_path: Path | None, source: str, as_js
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    click.echo(f"Store {info['path']}")
-    if info["tenant"]:
-        click.echo(f"Tenant {info['tenant'].get('name')} ({info['tenant'].get('id')})")
-    for name, entry in info["sources"].items():
-        if entry["intervals"]:
-            held = "; ".join(f"{a[:16]} → {b[:16]}" for a, b in entry["intervals"])
-        elif entry["snapshots"]:
-            held = f"{entry['snapshots']} snapshots, newest {entry['latest_snapshot'][:16]}"
-        else:
-            held = "nothing yet"
-        click.echo(f"  {name:<13} {held}")
-        if entry["last_failure"]:
-            failure = entry["last_failure"]
-            click.echo(f"  {'':<13} last failure ({failure['kind']}, {failure['at'][:16]}): {failure['reason']}")
+    from .app.store_health import status_lines  # lazy: the store loads pandas, which --help must not
+
+    for line in status_lines(info):
+        click.echo(line)
     if holds_nothing(info) and (hint := demo_beside(ws)):
         click.echo(f"Hint: {hint}")
+
+
+@main.group("store")
+def store_group() -> None:
+    """Check the history store's files (verify), or quarantine the damaged ones and rebuild what can be (repair)."""
+
+
+@store_group.command("verify")
+@config_option
+@store_option
+@source_option
+def store_verify(config_path: Path | None, store_path: Path | None, source: str) -> None:
+    """Check every file of the store against its manifest (size, checksum, rows, columns); change nothing.
+    Exit 4 when a file is damaged, each named: 'sspr-review store repair' repairs the store."""
+    from .app.store_health import verify_store  # lazy: the store loads pandas, which --help must not
+
+    ws = _workspace(config_path, store_path, source)
+    with _exit_codes():
+        lines, damaged = verify_store(ws.store)
+    click.echo("\n".join(lines))
+    if damaged:
+        _fail("the store is damaged: 'sspr-review store repair' quarantines the damaged files and rebuilds", EXIT_STORE)
+
+
+@store_group.command("repair")
+@config_option
+@store_option
+@source_option
+@files_option
+@click.option("--fetch/--no-fetch", "do_fetch", default=True, help="Fetch afterwards (default).")
+@progress_option
+def store_repair(
+    config_path: Path | None, store_path: Path | None, source: str, files: Path | None, do_fetch: bool, **kw: Any
+) -> None:
+    """Move every damaged file to the store's quarantine/ folder (with a note), rebuild coverage.json from the
+    files when it is damaged, then fetch: what the source still holds of the damaged files' data is read again
+    and new snapshots are taken; what it no longer holds is named (exit 4)."""
+    from .app.store_health import repair_store  # lazy: the store loads pandas, which --help must not
+
+    ws = _workspace(config_path, store_path, source, files)
+    with _exit_codes():
+        click.echo("\n".join(repair_store(ws.store)))
+        result = ws.update(progress=kw["progress"]) if do_fetch else None
+    if result is not None:
+        click.echo("\n".join(result.lines()))
+        exits.outcome(result, ws, "see the reasons above")
 
 
 def _tsv_field(value: object) -> str:

@@ -1,4 +1,5 @@
-"""The command line's setting-up parts, kept out of ``cli.py``: choices loaded only when needed, and
+"""The command line's setting-up parts, kept out of ``cli.py``: choices loaded only when needed, the options
+several commands share (``--config``, ``--store``, ``--source``, ``--files``, ``--progress``, ``--verbose``), and
 ``sspr-review init`` (the commented configuration, :mod:`.starter`).
 
 Nothing here imports the configuration (pydantic) or the source registry at import time: ``sspr-review --help``
@@ -105,3 +106,37 @@ def init_command(path: Path, tenant_id: str | None, client_id: str | None, mode:
         sys.exit(EXIT_CONFIG)
     for line in next_steps(path, cfg):
         click.echo(line)
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SSPR_REVIEW_CONFIG",
+    help="TOML configuration file ('sspr-review init FILE' writes one). Env: SSPR_REVIEW_CONFIG.",
+)
+store_option = click.option(
+    "--store",
+    "store_path",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="History store folder; overrides [store] path.",
+)
+progress_option = click.option(
+    "--progress/--no-progress", default=None, help="Progress bars (default: on a terminal only)."
+)
+
+
+source_option = click.option(
+    "--source",
+    type=LazyChoice(providers),
+    metavar="NAME",
+    default="graph",
+    show_default=True,
+    help="graph: Microsoft Graph; demo: the built-in demo tenant; files: a folder of Graph JSON (--files); "
+    "log-analytics: audit and risk from the [log_analytics] workspace, the rest from Graph.",
+)
+files_option = click.option(
+    "--files",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of Graph JSON saved from Graph Explorer or 'az rest' (with --source files).",
+)

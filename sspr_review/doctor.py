@@ -33,6 +33,7 @@ from .core.errors import (
     TokenRejected,
     ToolchainMissing,
     WorkspaceNotFound,
+    WrongTenant,
 )
 from .hints import NO_CONFIG, credential_fix
 from .ingest.store import Store
@@ -155,11 +156,14 @@ def graph_checks(config: Config) -> list[Check]:
     async def go() -> list[Check]:
         out: list[Check] = []
         settings = config.graph.model_copy(update={"max_retries": 1})
-        async with GraphClient(settings, credential, budget=app_budget(config)) as client:
+        tenant = config.auth.tenant_id
+        async with GraphClient(settings, credential, budget=app_budget(config), tenant_id=tenant) as client:
             try:
-                await CredentialTokenProvider(credential, config.graph.base_url).get_authorization_token(
+                await CredentialTokenProvider(credential, config.graph.base_url, tenant).get_authorization_token(
                     config.graph.base_url
                 )
+            except WrongTenant as exc:
+                return [Check("token", False, str(exc), "use a credential for the tenant [auth] tenant_id names")]
             except AuthError as exc:
                 return [Check("token", False, str(exc), credential_fix(config), exc.detail)]
             out.append(Check("token", True, f"acquired for {config.graph.base_url}"))

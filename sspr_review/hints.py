@@ -103,13 +103,14 @@ def demo_beside(ws: Any) -> str | None:
     """When ``ws`` is not the demo tenant and the demo's store beside its own holds data (``make demo`` ran, then a
     plain command looked at the empty Graph store): the hint to add ``--source demo``; else ``None``."""
     from .ingest.store import Store  # lazy: the store loads pandas, which --help must not
+    from .ingest.store.health import status  # lazy: the store loads pandas, which --help must not
     from .sources import KINDS  # lazy: the registry loads pydantic, which --help must not
 
     demo = next((kind for kind in KINDS.values() if kind.rebuilds_history), None)
     if demo is None or ws.kind.rebuilds_history:
         return None
     store = Store(ws.store.root, demo.store_key(ws.config))
-    if not store.path.is_dir() or holds_nothing(store.status()):
+    if not store.path.is_dir() or holds_nothing(status(store)):
         return None
     return f"the demo tenant's store {store.path} holds data: add --source {demo.name} to look at it"
 

@@ -18,9 +18,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .core.config import default_home
 from .core.errors import ConfigError
 from .core.files import private_dir, write_private_text
+from .core.home import default_home
 from .report.copies import Action, sync_copies
 from .report.notebooks import notebook_files
 
@@ -38,7 +38,7 @@ c.FileContentsManager.delete_to_trash = False
 
 def working_folder(env: dict[str, str] | None = None) -> Path:
     """The default working folder: ``lab/`` in the project root of a git checkout (git ignores it), else
-    ``lab/`` in the user data folder of a pip install (see :func:`sspr_review.core.config.default_home`)."""
+    ``lab/`` in the user data folder of a pip install (see :func:`sspr_review.core.home.default_home`)."""
     return default_home(env) / "lab"
 
 

@@ -1,6 +1,7 @@
-"""One fetch: the source opened (from the configuration, a clock and the options), the tenant's name noted, every
-kind of data fetched into the store under its write lock, and the users a lean registration snapshot must hold
-looked up by the analyses (:mod:`.lookups`)."""
+"""One fetch: the source opened (from the configuration, a clock and the options), the store's files checked (the
+damaged ones quarantined), the tenant's name noted, every kind of data fetched into the store under its write lock
+(what damaged files took out read again), and the users a lean registration snapshot must hold looked up by the
+analyses (:mod:`.lookups`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from ..core.config import Config
 from ..core.timefmt import Clock
 from ..ingest.fetch import FetchResult, fetch_into
 from ..ingest.store import Store
+from ..ingest.store.health import settle, sweep
 from ..sources import SourceOptions, open_source
 from ..sources.base import run_sync
 from .lookups import registration_needs
@@ -31,12 +33,19 @@ def fetch(
         try:
             windows = source.windows()
             with store.writing():
+                first = len(store.found)
+                sweep(store)
+                before = store.damage_records()
                 info = await source.tenant()
                 if info:
                     store.write_tenant(info)
-                return await fetch_into(
+                result = await fetch_into(
                     store, source, config, progress=progress, windows=windows, needs=registration_needs
                 )
+                settled = settle(store, before, {name for name, o in result.outcomes.items() if o.ok})
+                result.damaged = [f"{d}; moved to quarantine/" for d in store.found[first:]]
+                result.recovered, result.unrecovered = settled.recovered, settled.lost
+                return result
         finally:
             await source.aclose()
 

@@ -27,7 +27,10 @@ def review_week(
     weeks). The weeks the tables read hold whole are kept in the store's weekly aggregates for the next review."""
     settings = config.analysis_settings()
     with lean_arrow_memory():
+        found = len(store.found)
         inputs, recent = load(store, config, window, compare=compare, extra=extra)
+        if len(store.found) > found:  # a file read was damaged: quarantined, its data is no longer covered
+            inputs, recent = load(store, config, window, compare=compare, extra=extra)
         inputs = prepare_inputs(inputs, settings)
         release_arrow_memory()
         assert inputs.prepared is not None

@@ -25,6 +25,7 @@ from ..core.reason_rules import ReasonRule
 from ..core.timefmt import Clock, system_clock
 from ..ingest.fetch import FetchResult
 from ..ingest.store import Store
+from ..ingest.store.health import status as store_status
 from ..sources import SourceKind, SourceOptions, source_kind
 from ..sources.base import Provider
 from ..sources.demo.source import demo_end, demo_tenant
@@ -139,7 +140,7 @@ class Workspace:
         return inputs.coverage(self.store, self.config, start, end)
 
     def status(self) -> dict[str, Any]:
-        return self.store.status()
+        return store_status(self.store)
 
     def tenant(self) -> dict[str, str]:
         """Tenant id and name for reports: ``[tenant] name`` wins over what the store learnt from Graph."""

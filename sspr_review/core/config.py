@@ -37,6 +37,8 @@ from pydantic import AliasChoices, ConfigDict, Field, ValidationError, create_mo
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
+from .home import HOME_ENV, default_home
+from .plain import unreadable_config, validation_errors
 from .sections import LOOPBACK_HOSTS as LOOPBACK_HOSTS
 from .sections import ArchiveSettings as ArchiveSettings
 from .sections import LogAnalyticsSettings as LogAnalyticsSettings
@@ -92,6 +94,7 @@ class AuthSettings(_Section):
     client_secret_env: str = "AZURE_CLIENT_SECRET"
     certificate_path: str = ""
     certificate_password_env: str = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
+    token_env: str = "SSPR_REVIEW_ACCESS_TOKEN"  # a ready token for mode auto or token (one per tenant: its own)
 
 
 class StoreSettings(_Section):
@@ -196,11 +199,12 @@ class RegistrationSettings(_Section):
 
 
 class DemoSettings(_Section):
-    """``[demo]``: size of the built-in demo tenant."""
+    """``[demo]``: the built-in demo tenant: its size, seed and name (a second demo tenant: another seed and name)."""
 
     users: int = Field(2000, ge=50, le=1_000_000)
     weeks: int = Field(26, ge=2, le=104)
     seed: int = 7
+    name: str = Field("Northgate Engineering", min_length=1, max_length=256)
 
 
 #: ``[analysis]``: thresholds and windows of the findings, one key per :class:`AnalysisSettings` field
@@ -271,25 +275,6 @@ class Config(_Section):
         return default_home() / path
 
 
-#: Environment variable naming the folder for the default store when no config file is used.
-HOME_ENV = "SSPR_REVIEW_HOME"
-
-
-def default_home(env: Mapping[str, str] | None = None) -> Path:
-    """Where the default ``store`` lives without a config file (the demo): ``$SSPR_REVIEW_HOME`` when set,
-    else the project root of a git checkout (where ``make demo`` puts it), else the user data folder
-    (``$XDG_DATA_HOME/sspr-review``, by default ``~/.local/share/sspr-review``) for a pip install."""
-    env = os.environ if env is None else env
-    if env.get(HOME_ENV):
-        return Path(env[HOME_ENV]).expanduser().resolve()
-    root = Path(__file__).resolve().parents[2]  # sspr_review/core/config.py → the checkout
-    project = root / "pyproject.toml"
-    if project.is_file() and 'name = "sspr-review"' in project.read_text(encoding="utf-8"):
-        return root
-    data = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share").expanduser()
-    return data / "sspr-review"
-
-
 #: Keys that name a file or folder. Written in the configuration file, a relative one is taken from the file's
 #: folder; from the command line or the environment, from the current folder. Empty means "not set".
 PATH_KEYS: frozenset[tuple[str, str]] = frozenset(
@@ -331,15 +316,20 @@ SYNONYMS: dict[str, dict[str, str]] = {
 }
 
 
-def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
-    """Read ``path`` (TOML; optional), apply environment overrides, then ``overrides``.
-
-    ``overrides`` are ``section__key=value`` pairs (for command-line options); ``None`` values are ignored.
-    Raises :class:`ConfigError` naming the file, key and accepted values when anything is wrong. ``SSPR_REVIEW_*``
-    variables the kit does not read are warned about (once per process) with a suggestion.
+def load(
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    base: Mapping[str, Mapping[str, Any]] | None = None,
+    **overrides: Any,
+) -> Config:
+    """Read ``path`` (TOML; optional) over ``base`` (sections it overrides key by key: a tenants file's
+    ``[defaults]``), apply environment overrides, then ``overrides`` (``section__key=value`` pairs, for command-line
+    options; ``None`` values are ignored). Raises :class:`ConfigError` naming the file, key and accepted values when
+    anything is wrong. ``SSPR_REVIEW_*`` variables the kit does not read are warned about (once per process).
     """
     env = os.environ if env is None else env
-    data: dict[str, dict[str, Any]] = {}
+    data: dict[str, dict[str, Any]] = {section: dict(values) for section, values in (base or {}).items()}
     origin = "environment and defaults"
     if path is not None:
         file = Path(path).expanduser()
@@ -350,15 +340,10 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
         except FileNotFoundError:
             hint = f"write a commented one with 'sspr-review init {file}' (or try the kit without one: --source demo)"
             raise ConfigError(f"config file {file} does not exist: {hint}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file} is not valid TOML: {exc}") from None
-        for section, values in raw.items():
-            if section not in SECTIONS:
-                raise ConfigError(f"{file}: unknown section [{section}]{_suggest(section, SECTIONS)}")
-            if not isinstance(values, dict):
-                raise ConfigError(f"{file}: [{section}] must be a table of keys, got {values!r}")
-            _check_keys(section, values, origin)
-            data[section] = {key: _absolute(section, key, value, file.parent) for key, value in values.items()}
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(unreadable_config(file, exc)) from None
+        for section, values in sections(raw, origin, file.parent).items():
+            data.setdefault(section, {}).update(values)
     from_env, variables = _env_values(env)
     for section, values in from_env.items():
         data.setdefault(section, {}).update({key: _absolute(section, key, v) for key, v in values.items()})
@@ -375,10 +360,23 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
         raise ConfigError(_describe(exc, origin, variables)) from None
     try:
         cfg.analysis_settings()
-    except ValueError as exc:
-        raise ConfigError(f"invalid configuration ({origin}): [analysis] {exc}") from None
+    except ValueError as exc:  # pydantic's wording (types, ArgsKwargs, links) is not for users: plain words
+        raise ConfigError(f"invalid configuration ({origin}): [analysis] {validation_errors(exc)}") from None
     _warn_unknown(env, cfg)
     return cfg
+
+
+def sections(raw: Mapping[str, Any], origin: str, folder: Path) -> dict[str, dict[str, Any]]:
+    """TOML tables as sections: unknown ones and unknown keys refused (named), paths made absolute from ``folder``."""
+    out: dict[str, dict[str, Any]] = {}
+    for section, values in raw.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"{origin}: unknown section [{section}]{_suggest(section, SECTIONS)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{origin}: [{section}] must be a table of keys, got {values!r}")
+        _check_keys(section, values, origin)
+        out[section] = {key: _absolute(section, key, value, folder) for key, value in values.items()}
+    return out
 
 
 def _absolute(section: str, key: str, value: Any, folder: Path | None = None) -> Any:

@@ -5,7 +5,8 @@
     SsprReviewError                 anything the kit raises on purpose; ``str()`` says what and how to fix it
     ├── ConfigError                 a bad or unknown configuration key or value, or a bad command-line value
     ├── AuthError                   no credential could be built or no token acquired
-    │   └── TokenRejected           401: Graph rejected the token (also a SourceError, kind "auth")
+    │   ├── TokenRejected           401: Graph rejected the token (also a SourceError, kind "auth")
+    │   └── WrongTenant             the token, or Graph's organization, is another tenant than [auth] tenant_id
     ├── SourceError                 a source could not deliver data for a window
     │   ├── AccessDenied            403: the app lacks a named permission (or a workspace role)
     │   ├── LicenceRequired         403: the tenant lacks a named licence
@@ -18,6 +19,7 @@
     │   └── ParameterError          a notebook parameter is missing or malformed (one line, no traceback)
     ├── ReasonRulesError            a reason-rule table that cannot be used (also a ValueError)
     ├── StoreError                  the history store is unusable (locked by another fetch, corrupt file)
+    │   └── StoreDamaged            a file of the store fails its check (unreadable, not what the kit wrote)
     ├── InputError                  a file given to the kit (Graph JSON export) is not what it claims
     │   └── NotARecord              an archived line the kit cannot read (also a ValueError; set aside)
     ├── NotebookFailed              a report notebook raised while executing (exit 6)
@@ -117,8 +119,24 @@ class TokenRejected(AuthError, SourceError):
     kind = "auth"
 
 
+class WrongTenant(AuthError):
+    """The credential gave a token for another tenant than ``[auth] tenant_id`` (its ``tid`` claim), or Graph
+    answered for another organization: nothing is fetched, since one customer's data would be reported under
+    another's name. An authentication failure (exit 5)."""
+
+
 class StoreError(SsprReviewError):
     """The history store cannot be used as asked."""
+
+
+class StoreDamaged(StoreError):
+    """A file of the store is damaged: unreadable, or not what the kit wrote (its size, checksum, row count or
+    columns differ from the store's manifest). ``file`` is its path inside the tenant's folder, ``why`` says how."""
+
+    def __init__(self, file: str, why: str) -> None:
+        super().__init__(f"{file} is damaged: {why}")
+        self.file = file
+        self.why = why
 
 
 class InputError(SsprReviewError):

@@ -14,11 +14,11 @@ import difflib
 import functools
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from .errors import ReasonRulesError
 
@@ -107,12 +107,30 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern[len(REGEX_PREFIX) :], re.IGNORECASE)
 
 
+def _rows(reader: Any, source: str) -> Iterator[tuple[int, list[str]]]:
+    """The CSV's rows with the line each starts on; a CSV syntax error (a quoted field never closed, text after a
+    closing quote) is a :class:`ReasonRulesError` naming that line."""
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ReasonRulesError(
+                f"{source} line {line}: CSV syntax error ({exc}): a field that starts with a double quote must end "
+                'with one (write a double quote inside it as two: "say ""hi""")'
+            ) from None
+        yield line, row
+
+
 def parse_rules(text: str, source: str = RULES_NAME) -> tuple[ReasonRule, ...]:
     """Rules from CSV text; :class:`ReasonRulesError` (a ``ValueError``) naming ``source``, the line, the column
     and what is wrong for a malformed table: a missing or unknown column, an empty pattern, a value that is not
     a known stage, method or end state, a bad regular expression, a rule that sets nothing, a repeated pattern."""
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
-    header = [h.strip().lower() for h in next(reader, [])]
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")), strict=True)
+    rows = _rows(reader, source)
+    header = [h.strip().lower() for h in next(rows, (0, []))[1]]
     if not any(header):
         raise ReasonRulesError(f"{source} line 1: no header; the first line must be {','.join(COLUMNS)}")
     unknown = [h for h in header if h not in COLUMNS]
@@ -128,8 +146,7 @@ def parse_rules(text: str, source: str = RULES_NAME) -> tuple[ReasonRule, ...]:
         raise ReasonRulesError(f"{source} line 1: {what}; the columns are {', '.join(COLUMNS)} (note optional)")
     rules: list[ReasonRule] = []
     seen: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
+    for line, row in rows:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) > len(header):

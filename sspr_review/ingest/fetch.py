@@ -7,7 +7,7 @@ as "no data" for that window, with the reason, and the others still land.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,12 +15,13 @@ from typing import Any
 import pandas as pd
 
 from ..core.config import Config
-from ..core.errors import SourceError
+from ..core.errors import SourceError, TokenRejected
 from ..core.vocabulary import DATA_KINDS
-from ..sources.base import FetchStats, Pages, RoleData, Source
+from ..sources.base import POLICY_ERROR_KIND, FetchStats, Pages, RoleData, Source
 from . import lean, normalize
 from .progress import Progress
 from .store import Store
+from .store.health import unread_damage
 
 #: Records buffered before they are normalised and written (bounds memory on large tenants).
 FLUSH_RECORDS = 50_000
@@ -43,19 +44,23 @@ class Outcome:
     reason: str = ""
     notes: list[str] = field(default_factory=list)
     stats: FetchStats | None = None
+    #: The parts of the kind that could not be read (the kind landed, PARTIAL), each with the reason.
+    partial: list[str] = field(default_factory=list)
+    #: Why the access token was rejected (a 401) on a part of the kind, when it was.
+    rejected: str = ""
 
     def line(self) -> str:
         """One line for the terminal."""
         if not self.ok:
-            reason = (
-                "Graph rejected the access token (the reason and fix follow)" if self.kind == "auth" else self.reason
-            )
+            reason = "the access token was rejected (the reason and fix follow)" if self.kind == "auth" else self.reason
             return f"{self.source:<13} NO DATA ({self.kind}): {reason}"
         span = f" {self.start:%Y-%m-%d %H:%M} → {self.end:%Y-%m-%d %H:%M} UTC" if self.start and self.end else ""
         stats = ""
         if self.stats and self.stats.requests:
             stats = f", {self.stats.requests} requests, {self.stats.throttled} throttled"
         counts = f"{self.records} records, {self.new} new" if self.start else f"snapshot of {self.records} records"
+        if self.partial:  # never "ok": the parts not read are named
+            return f"{self.source:<13} PARTIAL{span}: {counts}{stats}; not read: {'; '.join(self.partial)}"
         return f"{self.source:<13} ok{span}: {counts}{stats}"
 
 
@@ -64,13 +69,20 @@ class FetchResult:
     store: Store
     outcomes: dict[str, Outcome]
     report: normalize.Report
+    #: The store's own health: damaged files found and quarantined, data of theirs read again, data that could
+    #: not be (each a sentence naming the file; see :mod:`.store.health`).
+    damaged: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    unrecovered: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return all(o.ok for o in self.outcomes.values())
 
     def lines(self) -> list[str]:
-        return [o.line() for o in self.outcomes.values()] + [n for o in self.outcomes.values() for n in o.notes]
+        notes = [n for o in self.outcomes.values() for n in o.notes]
+        store = [f"store: {line}" for line in (*self.damaged, *self.recovered)]
+        return [o.line() for o in self.outcomes.values()] + notes + store
 
 
 class _Chunks:
@@ -130,13 +142,36 @@ class _Writer:
             if not self.chunks.buffered:
                 return
             done = await self.chunks.take()
-            await asyncio.to_thread(self._write, done)
+            await _in_thread(lambda: self._write(done))
 
     def _write(self, done: list[tuple[pd.DataFrame, normalize.Report]]) -> None:
         for _frame, report in done:
             self.report.merge(report)
             self.store.write_rejects(self.table, report.rejected)
         self.outcome.new += self.store.write(self.table, _concat([f for f, _ in done]))
+
+
+async def _all_or_none(steps: Sequence[Awaitable[None]]) -> None:
+    """Run ``steps`` concurrently; when one raises, cancel the others and wait until they have stopped (their
+    writes done), so that nothing writes to the store after the caller has released its lock."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def _in_thread(work: Callable[[], None]) -> None:
+    """Run ``work`` in a worker thread; cancelled, wait for it to finish (a thread cannot be stopped) first."""
+    future = asyncio.ensure_future(asyncio.to_thread(work))
+    try:
+        await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait({future})
+        raise
 
 
 async def _drain(
@@ -211,13 +246,14 @@ class FetchRun:
         risk = self.window("risk", store.risk_overlap_hours, graph.risk_lookback_days)
         audit_job = self.timed("audit", self.source.audit, *audit)
         risk_job = self.timed("risk", self.source.risk, *risk)
+        steps = [
+            self.guarded("audit", audit_job, *audit),
+            self.guarded("risk", risk_job, *risk),
+            self.snapshots(),
+            self.guarded("policy", self.policy()),
+        ]
         try:
-            await asyncio.gather(
-                self.guarded("audit", audit_job, *audit),
-                self.guarded("risk", risk_job, *risk),
-                self.snapshots(),
-                self.guarded("policy", self.policy()),
-            )
+            await _all_or_none(steps)
         finally:
             self.bars.finish()
         self.keep_source_report()  # after reading: an archive sets lines aside as it streams
@@ -239,6 +275,9 @@ class FetchRun:
         floor = self.now - timedelta(days=self.source.lookback_days(name, lookback_days))  # a workspace: further
         hwm = self.store.high_water(name)
         start = floor if hwm is None else max(floor, min(hwm, self.now) - timedelta(hours=overlap_hours))
+        damaged = unread_damage(self.store, name)  # what a damaged file took out: read again what the source holds
+        if damaged is not None:
+            start = min(start, max(floor, damaged))
         return start, self.now
 
     def stats_of(self, name: str) -> Callable[[], FetchStats | None]:
@@ -371,6 +410,8 @@ class FetchRun:
             )
         except SourceError as exc:
             chunks.cancel()
+            if isinstance(exc, TokenRejected):  # read whole instead, but the token was rejected: exit 5
+                outcome.rejected = str(exc)
             outcome.notes.append(
                 f"registration: a lean snapshot was asked for ({mode.why}) but {exc}; read the whole report"
             )
@@ -394,26 +435,28 @@ class FetchRun:
                 raise data
             frame = normalize.privileged_from_flags(users, self.now)
             missing = [f"role assignments are not included, only the registration report's isAdmin flag ({data})"]
-            outcome.notes.append(
-                f"roles: using the registration report's isAdmin flag instead of role assignments ({data})"
-            )
+            errors: list[SourceError] = [data]
+            outcome.notes.append("roles: using the registration report's isAdmin flag instead of role assignments")
         else:
-            missing = list(data.notes)
-            outcome.notes.extend(f"roles: {n}" for n in data.notes)
+            missing, errors = list(data.notes), list(data.errors)
             frame = normalize.privileged(
                 data.definitions, data.assignments, data.eligibility, data.group_members, self.now, users=users
             )
-        outcome.records = len(frame)
+        outcome.records, outcome.partial = len(frame), missing
+        outcome.rejected = next((str(e) for e in errors if isinstance(e, TokenRejected)), "")
         self.store.write_snapshot("privileged", frame, self.now)
         self.store.record_snapshot("roles", self.now, missing)  # what could not be read stays in the coverage
 
     async def policy(self) -> None:
         data = await self.source.policy()
+        rejected = data.pop(POLICY_ERROR_KIND, None) == TokenRejected.kind
         self.store.write_policy(data, self.now)
         error = data.get("passwordRuleSettingsError")
         missing = [f"password protection settings are not included: {error}"] if error else []
         if data.get("authorizationPolicyError"):
             missing.append(f"administrators' SSPR switch is not included: {data['authorizationPolicyError']}")
-        self.outcomes["policy"].notes.extend(f"policy: {m}" for m in missing)
+        outcome = self.outcomes["policy"]
+        outcome.partial = missing  # PARTIAL, naming the parts (issue 27.2)
+        outcome.rejected = str(error or data.get("authorizationPolicyError") or "") if rejected else ""
         self.store.record_snapshot("policy", self.now, missing)
         self.outcomes["policy"].records = sum(1 for v in data.values() if v)

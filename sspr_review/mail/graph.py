@@ -75,7 +75,10 @@ def graph_send(message: EmailMessage, config: Config) -> None:
         )
 
     async def go() -> None:
-        async with GraphClient(config.graph, build_credential(config.auth), budget=app_budget(config)) as client:
+        credential = build_credential(config.auth)
+        async with GraphClient(
+            config.graph, credential, budget=app_budget(config), tenant_id=config.auth.tenant_id
+        ) as client:
             request = RequestInformation(
                 Method.POST, "{+baseurl}/users/{user_id}/sendMail", {"user_id": config.mail.sender}
             )

@@ -37,10 +37,11 @@ from ..app.notebook import notebook_parameters
 from ..app.saved import save_review
 from ..app.workspace import Workspace
 from ..core.errors import NotebookFailed
-from ..core.files import private_dir
+from ..core.files import naming, private_dir
 from ..core.swap import holding, new_token, partial_folder, publish, remove_leftovers
 from ..core.vocabulary import SEVERITIES
 from . import notebooks, outputs
+from .slots import notebook_slot
 
 #: The notebooks ``run`` executes, in order: (notebook stem, HTML stem).
 RUN_NOTEBOOKS = ("weekly_review", "adoption_trends")
@@ -68,8 +69,10 @@ def run(
     fetch: bool = True,
     progress: bool | None = None,
     log: Callable[[str], None] = lambda _: None,
+    notebook_slots: Path | None = None,
 ) -> RunResult:
-    """Fetch (unless ``fetch`` is false), then build the week's reports into ``out/<week ending>/``.
+    """Fetch (unless ``fetch`` is false), then build the week's reports into ``out/<week ending>/``, the notebooks
+    executing while holding one of ``notebook_slots``' slots (:mod:`.slots`; none: unbounded).
 
     Raises :class:`~sspr_review.report.NotebookFailed` when a notebook fails and
     :class:`~sspr_review.core.errors.ToolchainMissing` (before fetching) when a notebook, the report template
@@ -89,7 +92,7 @@ def run(
     remove_leftovers(out)
     token = new_token()
     with holding(out, token):
-        return _run_into(ws, week, out, token, result, timings, started, log)
+        return _run_into(ws, week, out, token, result, timings, started, log, notebook_slots)
 
 
 def _run_into(
@@ -101,6 +104,7 @@ def _run_into(
     timings: dict[str, float],
     started: float,
     log: Callable[[str], None],
+    notebook_slots: Path | None,
 ) -> RunResult:
     """Build the week's folder beside ``out/<week>`` and publish it (the caller holds the run's lock)."""
     final = out / week
@@ -113,7 +117,9 @@ def _run_into(
         saved = save_review(review, folder)
         timings["review"] = time.perf_counter() - t0
         try:
-            html = _build(ws, week, folder, final, timings, log, saved)
+            # a full disk while papermill or nbconvert writes: name the out folder
+            with notebook_slot(notebook_slots, log), naming(out):
+                html = _build(ws, week, folder, final, timings, log, saved)
         finally:
             saved.unlink(missing_ok=True)  # the notebooks ran: a copy of the week's data less in the reports
         t0 = time.perf_counter()

@@ -30,6 +30,8 @@ SEVERITY_COLOURS: Final = {
     "low": GREY,
     "info": BLUE,
 }
+#: Badge colour per tenant status in the portfolio (:mod:`sspr_review.report.portfolio`; white text on each).
+STATUS_COLOURS: Final = {"ok": GREEN, "partial": ORANGE, "failed": RED}
 #: Badge colour per status of the SSPR configuration's posture (``sspr-posture-<status>``, white text).
 POSTURE_COLOURS: Final = {"ok": GREEN, "deviates": RED, "unknown": GREY}
 #: Chart colours (:mod:`sspr_review.report.charts`): self-service against helpdesk, failed against passed.

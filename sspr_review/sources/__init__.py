@@ -64,6 +64,9 @@ class SourceKind:
     #: Without ``--week-ending``, the week reviewed is the last complete one its records cover (exported files,
     #: which end when they were saved), not the most recent calendar week.
     week_from_records: bool = False
+    #: It reads Microsoft Graph for ``[auth] tenant_id``: a tenants file's row must name that tenant (else the
+    #: credential's own tenant would be read under the row's name).
+    tenant_bound: bool = False
 
 
 def _credential(config: Config) -> Callable[[], TokenCredential]:
@@ -112,7 +115,11 @@ KINDS: dict[Provider, SourceKind] = {
     kind.name: kind
     for kind in (
         SourceKind(
-            Provider("graph"), "Microsoft Graph (the configured tenant)", _with_workspace(_open_graph), _graph_store
+            Provider("graph"),
+            "Microsoft Graph (the configured tenant)",
+            _with_workspace(_open_graph),
+            _graph_store,
+            tenant_bound=True,
         ),
         SourceKind(
             Provider("demo"),
@@ -134,6 +141,7 @@ KINDS: dict[Provider, SourceKind] = {
             "audit and risk from the [log_analytics] workspace, the rest from Microsoft Graph",
             _with_workspace(_open_graph, both=True),
             _graph_store,
+            tenant_bound=True,
         ),
     )
 }

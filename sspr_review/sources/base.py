@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NewType, Protocol, TypeVar
 
+from ..core.errors import SourceError
 from ..core.records import SetAside
 
 Record = dict[str, Any]
@@ -47,6 +48,13 @@ class RoleData:
     eligibility: list[Record] = field(default_factory=list)
     group_members: dict[str, list[Record]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: The errors behind ``notes`` (a 401 on a part of the roles is an authentication failure: exit 5).
+    errors: list[SourceError] = field(default_factory=list)
+
+
+#: The key of a policy snapshot (``Source.policy()``) naming the kind of error its password rule settings gave
+#: (:attr:`SourceError.kind <sspr_review.core.errors.SourceError.kind>`); the fetch takes it out before storing.
+POLICY_ERROR_KIND = "passwordRuleSettingsErrorKind"
 
 
 class TimedSource(ABC):

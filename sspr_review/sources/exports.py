@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -208,39 +208,44 @@ def read_file(file: Path) -> FileRecords:
     """The JSON objects in ``file`` (``.json``: a Graph response, a list or one object; ``.jsonl``: one per line)."""
     out = FileRecords()
     try:
+        if file.suffix == ".jsonl":
+            with file.open("rb") as fh:
+                if _encoding(fh.read(4)) == "utf-8":
+                    fh.seek(0)
+                    _read_lines(file, fh, out)
+                    return out
         data = file.read_bytes()
     except OSError as exc:
-        out.rejected.append(Rejected(f"cannot be read ({exc.strerror or exc}); no record in it was loaded", str(file)))
+        loaded = (
+            f"the {len(out.records)} records before it were loaded" if out.records else "no record in it was loaded"
+        )
+        out.rejected.append(Rejected(f"cannot be read ({exc.strerror or exc}); {loaded}", str(file)))
         return out
     encoding = _encoding(data)
     items: list[tuple[Any, str]] = []
     if encoding == "utf-8":
         surrogates = bool(_SURROGATE_ESCAPE_BYTES.search(data))
-    if file.suffix == ".jsonl" and encoding == "utf-8":
-        for number, line in enumerate(data.split(b"\n"), 1):
-            if not line.strip():
-                continue
-            where = f"{file} line {number}"
-            try:
-                text = _decode(line, encoding)
-            except ValueError as exc:
-                out.rejected.append(Rejected(str(exc), where, line[:2000].decode("utf-8", "replace")))
-                continue
-            items.extend(_parse_document(text, where, out, line=True))
+    try:
+        text = _decode(data, encoding).lstrip("\ufeff")
+    except ValueError as exc:
+        out.rejected.append(Rejected(f"{exc}; no record in it was loaded", str(file)))
+        return out
+    del data
+    if encoding != "utf-8":
+        surrogates = bool(_SURROGATE_ESCAPE.search(text))
+    if file.suffix == ".jsonl":
+        for number, row in enumerate(text.split("\n"), 1):
+            if row.strip():
+                items.extend(_parse_document(row, f"{file} line {number}", out, line=True))
     else:
-        try:
-            text = _decode(data, encoding).lstrip("\ufeff")
-        except ValueError as exc:
-            out.rejected.append(Rejected(f"{exc}; no record in it was loaded", str(file)))
-            return out
-        if encoding != "utf-8":
-            surrogates = bool(_SURROGATE_ESCAPE.search(text))
-        if file.suffix == ".jsonl":
-            for number, row in enumerate(text.split("\n"), 1):
-                if row.strip():
-                    items.extend(_parse_document(row, f"{file} line {number}", out, line=True))
-        else:
-            items = _parse_document(text, str(file), out)
+        items = _parse_document(text, str(file), out)
+    del text
+    _keep_objects(items, out, surrogates)
+    return out
+
+
+def _keep_objects(items: list[tuple[Any, str]], out: FileRecords, surrogates: bool) -> None:
+    """Move the JSON objects of ``items`` to ``out.records``; anything else (and bad Unicode) is rejected."""
     for item, where in items:
         if not isinstance(item, dict):
             kind = "null" if item is None else type(item).__name__
@@ -250,4 +255,19 @@ def read_file(file: Path) -> FileRecords:
             out.rejected.append(Rejected(problem, where, json.dumps(item, ensure_ascii=True)[:2000]))
             continue
         out.records.append((item, where))
-    return out
+
+
+def _read_lines(file: Path, fh: BinaryIO, out: FileRecords) -> None:
+    """The records of a UTF-8 JSON Lines file, read a line at a time (the file is never held whole in memory)."""
+    for number, line in enumerate(fh, 1):
+        line = line.rstrip(b"\n")
+        if not line.strip():
+            continue
+        where = f"{file} line {number}"
+        try:
+            text = _decode(line, "utf-8")
+        except ValueError as exc:
+            out.rejected.append(Rejected(str(exc), where, line[:2000].decode("utf-8", "replace")))
+            continue
+        surrogates = bool(_SURROGATE_ESCAPE.search(text))
+        _keep_objects(_parse_document(text, where, out, line=True), out, surrogates)

@@ -208,3 +208,29 @@ def test_group_members_unreadable_keep_the_group_admin_privileged(
     assert roles["complete"] is False and any("members of role group" in m for m in roles["missing"])
     roles_line = next(line for line in reviewed.stdout.splitlines() if line.strip().startswith("roles"))
     assert "PARTIAL" in roles_line and "members of role group" in roles_line
+
+
+# ------------------------------------------- issue 27.2: a 401 on one part of a source is never "ok"
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "part"),
+    [
+        ("/roleManagement/directory/roleAssignments", "roles", "role assignments are not included"),
+        ("/groupSettings", "policy", "password protection settings are not included"),
+    ],
+)
+def test_token_rejected_on_one_part_is_partial_and_exit_5(
+    server: GraphServer, tenant: DemoTenant, tmp_path: Path, path: str, kind: str, part: str
+) -> None:
+    server.add_fault(Fault(path, 401, times=100))
+    env = _env(server, tmp_path / "store")
+    fetched = _cli(env, "fetch", "--no-progress")
+    assert fetched.returncode == 5, fetched.stdout[-2000:] + fetched.stderr
+    line = next(line for line in fetched.stdout.splitlines() if line.startswith(f"{kind} "))
+    assert " ok" not in line and "PARTIAL" in line and part in line and "HTTP 401" in line, line
+    assert fetched.stderr.count("authentication failed") == 1 and "HTTP 401" in fetched.stderr
+    assert "Traceback" not in fetched.stderr
+    reviewed = _cli(env, "review", "--week-ending", _week(tenant))
+    assert reviewed.returncode == 0, reviewed.stderr
+    assert "PARTIAL" in next(x for x in reviewed.stdout.splitlines() if x.strip().startswith(f"{kind} "))

@@ -37,8 +37,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -48,15 +49,30 @@ import pyarrow.parquet as pq
 
 from ...core import schema
 from ...core.coverage import DEFAULT_SNAPSHOT_TOLERANCE_DAYS, Coverage, describe_offset
-from ...core.errors import StoreError
-from ...core.files import atomic_write, write_json, write_parquet
+from ...core.errors import StoreDamaged, StoreError
+from ...core.files import atomic_write, machine_problem, write_json, write_parquet
 from ...core.timefmt import iso_z, parse_iso
 from ...core.vocabulary import DATA_KINDS, TIMED_KINDS
+from . import damage, quarantine
 from .bounded import ROW_GROUP_ROWS, first_time, read_bounded
 from .compact import COMPACT_COLUMNS, read_compact
+from .integrity import Integrity
+from .intervals import Interval, merge_intervals
 from .lean_summary import clear_summary, snapshot_coverage, write_summary
 from .lock import write_lock
-from .snapshots import SNAPSHOT_FILES, SNAPSHOT_TABLES, choose_snapshot, day_in, file_day, parse_day, too_far
+from .reasons import last_failure, why_missing
+from .rebuild import coverage_from_files
+from .selfcheck import SelfChecking
+from .snapshots import (
+    SNAPSHOT_FILES,
+    SNAPSHOT_TABLES,
+    choose_snapshot,
+    day_in,
+    file_day,
+    month_overlaps,
+    parse_day,
+    too_far,
+)
 
 if TYPE_CHECKING:
     from ...core.records import Rejected
@@ -66,34 +82,27 @@ TIME_COLUMN: Final = {"audit": "activity_time", "risk": "detected_time"}
 FORMAT_VERSION: Final = 1
 
 
-@dataclass(frozen=True)
-class Interval:
-    start: datetime
-    end: datetime
-
-
-def merge_intervals(intervals: Sequence[Interval]) -> list[Interval]:
-    """Union of closed intervals, sorted."""
-    out: list[Interval] = []
-    for item in sorted(intervals, key=lambda i: i.start):
-        if out and item.start <= out[-1].end:
-            if item.end > out[-1].end:
-                out[-1] = Interval(out[-1].start, item.end)
-        else:
-            out.append(item)
-    return out
-
-
-class Store:
+class Store(SelfChecking):
     """One tenant's history. Readers need nothing; a writer holds :meth:`writing`."""
 
     def __init__(self, root: str | Path, tenant: str) -> None:
         if not tenant or "/" in tenant or tenant.startswith("."):
             raise StoreError(f"invalid tenant folder name {tenant!r}")
         self.root = Path(root).expanduser()
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(
+                f"the store path {self.root} is a file, not a folder: give a folder ([store] path, "
+                "SSPR_REVIEW_STORE_PATH or --store)"
+            )
         self.tenant = tenant
         self.path = self.root / tenant
         self._locked = False
+        #: The manifest and the checks of the store's files (:mod:`.integrity`).
+        self.integrity = Integrity(self.path)
+        #: Damaged files this process found (each quarantined, or left out of reads while another process writes).
+        self.found: list[StoreDamaged] = []
+        self._held: list[StoreDamaged] = []
+        self._doc_lock = threading.RLock()  # coverage.json is updated from the fetch's worker threads too
 
     # ------------------------------------------------------------------ writing
     @contextlib.contextmanager
@@ -129,10 +138,13 @@ class Store:
 
     def tenant_info(self) -> dict[str, Any]:
         try:
-            data = json.loads((self.path / "tenant.json").read_text())
-            return data if isinstance(data, dict) else {}
+            data = json.loads((self.path / "tenant.json").read_bytes())
         except FileNotFoundError:
             return {}
+        except ValueError as exc:
+            self.found_damage(StoreDamaged("tenant.json", f"it is not valid JSON ({exc})"))
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def write(self, table: str, frame: pd.DataFrame) -> int:
         """Merge normalised rows (with ``raw``) into a time-ranged table; return how many ids were new."""
@@ -147,7 +159,7 @@ class Store:
         new_ids = 0
         for key, part in frame.groupby(keys, sort=True):
             path = self.path / table / f"{key}.parquet"
-            old = pd.read_parquet(path) if path.exists() else None
+            old = pd.read_parquet(path) if self.checked([path]) else None
             merged = part if old is None else pd.concat([old, part], ignore_index=True)
             if old is not None:
                 new_ids += int((~part["id"].isin(old["id"])).sum())
@@ -157,7 +169,7 @@ class Store:
                 merged = merged.sort_values(["last_updated_time", "fetched_at"], kind="stable", na_position="first")
             merged = merged.drop_duplicates("id", keep="last")
             merged = merged.sort_values([TIME_COLUMN[table], "id"], kind="stable").reset_index(drop=True)
-            write_parquet(path, merged, row_group_rows=ROW_GROUP_ROWS)
+            write_parquet(path, merged, self.integrity.write, row_group_rows=ROW_GROUP_ROWS)
         return new_ids
 
     def write_snapshot(self, table: str, frame: pd.DataFrame, day: datetime) -> None:
@@ -166,11 +178,11 @@ class Store:
         if table not in SNAPSHOT_TABLES:
             raise StoreError(f"{table} is not a snapshot table")
         path = self.path / table / f"{file_day(day)}.parquet"
-        write_parquet(path, frame)
+        write_parquet(path, frame, self.integrity.write)
 
     def write_policy(self, data: dict[str, Any], day: datetime) -> None:
         self._require_lock()
-        write_json(self.path / "policy" / f"{file_day(day)}.json", data)
+        write_json(self.path / "policy" / f"{file_day(day)}.json", data, self.integrity.write)
 
     def read_policy(self, at: datetime | None = None) -> tuple[datetime, dict[str, Any]] | None:
         """The newest policy snapshot taken on or before the day of ``at`` (default: the newest), with its day."""
@@ -178,8 +190,8 @@ class Store:
         days = sorted(p for p in folder.glob("*.json") if not p.name.startswith(".")) if folder.exists() else []
         for path in reversed(days):
             day = parse_day(path.stem)
-            if day is not None and (at is None or day <= at):
-                data = json.loads(path.read_text())
+            if day is not None and (at is None or day <= at) and self.checked([path]):
+                data = json.loads(path.read_bytes())
                 return (day, data) if isinstance(data, dict) else None
         return None
 
@@ -194,14 +206,15 @@ class Store:
 
     # ----------------------------------------------------------------- coverage
     def _coverage_doc(self) -> dict[str, Any]:
-        try:
-            doc = json.loads((self.path / "coverage.json").read_text())
-        except FileNotFoundError:
-            doc = {}
-        except ValueError as exc:
-            raise StoreError(f"{self.path / 'coverage.json'} is not valid JSON ({exc})") from None
-        if not isinstance(doc, dict):
-            raise StoreError(f"{self.path / 'coverage.json'} is not a JSON object")
+        with self._doc_lock:
+            try:
+                doc = json.loads((self.path / "coverage.json").read_bytes())
+                if not isinstance(doc, dict) or not isinstance(doc.get("sources", {}), dict):
+                    raise ValueError("it is not a JSON object with the sources")
+            except FileNotFoundError:
+                doc = {}
+            except ValueError as exc:
+                doc = self._rebuild_coverage(str(exc))
         doc.setdefault("format", FORMAT_VERSION)
         sources = doc.setdefault("sources", {})
         for kind in DATA_KINDS:
@@ -209,13 +222,17 @@ class Store:
             entry.setdefault("intervals", [])
             entry.setdefault("snapshots", [])
             entry.setdefault("failures", [])
-        return doc
+        for held in self._held:  # damage found while another process writes: left out of this process's reads
+            if (of := damage.kind_of(held.file)) is not None:
+                damage.take_out(sources[of], of, held.file, held.why, None, datetime.now(UTC))
+        return dict(doc)
 
     def _update(self, kind: str, change: Any) -> None:
         self._require_lock()
-        doc = self._coverage_doc()
-        change(doc["sources"][kind])
-        write_json(self.path / "coverage.json", doc)
+        with self._doc_lock:
+            doc = self._coverage_doc()
+            change(doc["sources"][kind])
+            write_json(self.path / "coverage.json", doc)
 
     def record_interval(self, kind: str, start: datetime, end: datetime) -> None:
         """Declare ``[start, end]`` of ``kind`` complete in the store (call after the data is written)."""
@@ -224,6 +241,7 @@ class Store:
             items = [Interval(parse_iso(a), parse_iso(b)) for a, b in entry["intervals"]]
             items.append(Interval(start, end))
             entry["intervals"] = [[iso_z(i.start), iso_z(i.end)] for i in merge_intervals(items)]
+            damage.narrow(entry, start, end)  # what a damaged file took out and this fetch read again
 
         self._update(kind, change)
 
@@ -281,6 +299,7 @@ class Store:
                 parts[at] = [str(m) for m in missing]
             if parts or "missing" in entry:
                 entry["missing"] = dict(sorted(parts.items()))
+            damage.clear_day(entry, moment)  # a damaged snapshot of the day is replaced
 
         self._update(kind, change)
 
@@ -353,7 +372,7 @@ class Store:
             return replace(cov, selection=selection) if selection else cov
         if cov.start is None or cov.end is None:
             return cov
-        cov = replace(cov, missing=self.missing_parts(kind, cov.start, cov.end))
+        cov = replace(cov, missing=(*self.missing_parts(kind, cov.start, cov.end), *cov.missing))
         if kind == "registration":  # which mode produced the snapshot (see ingest.lean)
             cov = snapshot_coverage(self.path, cov, start, end)
         return cov
@@ -369,16 +388,31 @@ class Store:
                 for i in self.intervals(kind)
                 if i.end > start and i.start < end
             ]
+            damaged = damage.reason(entry, start, end)
             if not parts:
-                return Coverage(kind, None, None, False, _why(failures, start, end, kind, self))
+                why = damaged or why_missing(failures, start, end, kind, self.intervals(kind))
+                return Coverage(kind, None, None, False, why)
             first, last = parts[0].start, parts[-1].end
             complete = len(parts) == 1 and first <= start and last >= end
-            reason = None if complete else _why(failures, start, end, kind, self, partial=(first, last))
-            return Coverage(kind, first, last, complete, reason)
+            why = damaged or why_missing(failures, start, end, kind, self.intervals(kind), partial=True)
+            return Coverage(kind, first, last, complete, None if complete else why)
         snaps = self.snapshot_moments(kind)
         chosen = choose_snapshot(snaps, end, tolerance)
+        lost = damage.damaged_moments(entry)
+        nearest = choose_snapshot(sorted({*snaps, *lost}), end, tolerance)
+        if nearest is not None and nearest in lost:  # the snapshot the week would use was damaged
+            why = damage.describe(lost[nearest])
+            if chosen is None:
+                return Coverage(kind, None, None, False, why)
+            cov = self._snapshot_coverage(kind, chosen, end, tolerance, failures)
+            return replace(cov, missing=(*cov.missing, f"{why}; using the snapshot of {chosen:%Y-%m-%d %H:%M} UTC"))
         if chosen is None:
-            return Coverage(kind, None, None, False, _last_failure(failures) or f"no {kind} snapshot yet")
+            return Coverage(kind, None, None, False, last_failure(failures) or f"no {kind} snapshot yet")
+        return self._snapshot_coverage(kind, chosen, end, tolerance, failures)
+
+    def _snapshot_coverage(
+        self, kind: str, chosen: datetime, end: datetime, tolerance: timedelta, failures: list[dict[str, Any]]
+    ) -> Coverage:
         offset = chosen - end
         approximate = abs(offset) > tolerance
         reason = None
@@ -400,7 +434,8 @@ class Store:
             raise StoreError(f"{kind} is not a snapshot kind; they are {', '.join(SNAPSHOT_FILES)}")
         folder, suffix = SNAPSHOT_FILES[kind]
         path = self.path / folder
-        days = {p.stem for p in path.glob(f"*{suffix}") if not p.name.startswith(".")} if path.exists() else set()
+        files = sorted(p for p in path.glob(f"*{suffix}") if not p.name.startswith(".")) if path.exists() else []
+        days = {p.stem for p in self.checked(files)}  # a damaged snapshot is quarantined, never chosen
         newest: dict[str, datetime] = {}
         for moment in self.snapshots(kind):
             day = file_day(moment)
@@ -468,9 +503,10 @@ class Store:
         folder = self.path / table
         files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(".")) if folder.exists() else []
         if table in TIME_COLUMN:
-            files = [f for f in files if _month_overlaps(f.stem, start, end)]
+            files = [f for f in files if month_overlaps(f.stem, start, end)]
         else:
             files = [f for f in files if day_in(f.stem, start, end)]
+        files = self.checked(files)
         wanted = list(columns) if columns is not None else list(schema.TABLES[table])
         if raw:
             wanted.append("raw")
@@ -511,58 +547,31 @@ class Store:
             with contextlib.suppress(FileNotFoundError):
                 yield pq.read_table(file, columns=wanted)
 
-    def status(self) -> dict[str, Any]:
-        """A summary of what the store holds, per kind."""
-        doc = self._coverage_doc()
-        out: dict[str, Any] = {"path": str(self.path), "tenant": self.tenant_info(), "sources": {}}
-        for kind in DATA_KINDS:
-            entry = doc["sources"][kind]
-            out["sources"][kind] = {
-                "intervals": entry["intervals"],
-                "snapshots": len(entry["snapshots"]),
-                "latest_snapshot": entry["snapshots"][-1] if entry["snapshots"] else None,
-                "last_failure": entry["failures"][-1] if entry["failures"] else None,
-            }
-        for table in schema.TABLES:
-            folder = self.path / table
-            out.setdefault("files", {})[table] = (
-                len([p for p in folder.glob("*.parquet") if not p.name.startswith(".")]) if folder.exists() else 0
-            )
-        return out
+    # ---------------------------------------------------------------- integrity
+    def _rebuild_coverage(self, why: str) -> dict[str, Any]:
+        """A damaged coverage.json, when the write lock can be had: quarantined first (a crash then leaves a store
+        that claims nothing), then rebuilt from the files that pass their check (:mod:`.rebuild`)."""
+        self.found.append(StoreDamaged("coverage.json", why))
+        try:
+            with contextlib.ExitStack() as stack:
+                if not self._locked:
+                    stack.enter_context(self.writing())
+                at = datetime.now(UTC)
+                quarantine.move(self.path, "coverage.json", {"kind": None, "why": why, "rows": None}, at)
+                files = {t: self._files(t, None, None)[0] for t in schema.TABLES}
+                policy = self.checked(sorted((self.path / "policy").glob("[!.]*.json")))
+                timed = {k: (c, files[k]) for k, c in TIME_COLUMN.items()}
+                snaps = {"registration": files["registration"], "roles": files["privileged"], "policy": policy}
+                doc = coverage_from_files(timed, snaps, why, at)
+                write_json(self.path / "coverage.json", doc)
+                return doc
+        except (StoreError, OSError) as exc:
+            held = machine_problem(exc) if isinstance(exc, OSError) else "another fetch is writing the store"
+            raise StoreError(
+                f"{self.path / 'coverage.json'} is damaged ({why}) and cannot be rebuilt now ({held}): run "
+                "'sspr-review store repair' when it can (it rebuilds the file from the stored data)"
+            ) from None
 
-
-def _month_overlaps(stem: str, start: datetime | None, end: datetime | None) -> bool:
-    if stem == "undated":
-        return start is None and end is None
-    try:
-        month = datetime.strptime(stem, "%Y-%m").replace(tzinfo=UTC)
-    except ValueError:
-        return False
-    after = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return (end is None or month < end) and (start is None or after > start)
-
-
-def _last_failure(failures: Sequence[dict[str, Any]]) -> str | None:
-    return str(failures[-1]["reason"]) if failures else None
-
-
-def _why(
-    failures: Sequence[dict[str, Any]],
-    start: datetime,
-    end: datetime,
-    kind: str,
-    store: Store,
-    partial: tuple[datetime, datetime] | None = None,
-) -> str:
-    for failure in reversed(failures):
-        f_start = parse_iso(failure["from"]) if failure.get("from") else None
-        f_end = parse_iso(failure["to"]) if failure.get("to") else None
-        if (f_start is None or f_start < end) and (f_end is None or f_end > start):
-            return str(failure["reason"])
-    held = store.intervals(kind)
-    if not held:
-        return f"the store holds no {kind} data yet: run a fetch"
-    span = f"{held[0].start:%Y-%m-%d %H:%M} to {held[-1].end:%Y-%m-%d %H:%M} UTC"
-    if partial:
-        return f"the store holds {kind} data only for part of this window (it covers {span})"
-    return f"the window lies outside what the store holds ({span})"
+    def document(self) -> dict[str, Any]:
+        """coverage.json as read (each kind's entry with its defaults; a damaged one rebuilt when it can be)."""
+        return self._coverage_doc()

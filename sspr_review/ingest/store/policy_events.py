@@ -110,6 +110,8 @@ def read_policy_events(store: Store) -> pd.DataFrame:
                 keys[file.name] = known
                 pieces.append(cached[cached[_FILE] == file.name].drop(columns=_FILE))
                 continue
+            if not store.checked([file]):  # damaged: quarantined by the check, its interval no data (issue 27)
+                continue
             keys[file.name], rows = _scan(file)
             pieces.append(rows)
             changed = True

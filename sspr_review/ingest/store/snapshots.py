@@ -66,3 +66,15 @@ def day_in(stem: str, start: datetime | None, end: datetime | None) -> bool:
     return (start is None or day >= start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)) and (
         end is None or day < end
     )
+
+
+def month_overlaps(stem: str, start: datetime | None, end: datetime | None) -> bool:
+    """Whether the month file ``stem`` (``2026-11``) overlaps ``[start, end)``; ``undated`` only an unbounded read."""
+    if stem == "undated":
+        return start is None and end is None
+    try:
+        month = datetime.strptime(stem, "%Y-%m").replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    after = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return (end is None or month < end) and (start is None or after > start)

@@ -4,6 +4,7 @@ roles, IP ranges (documentation ranges only: RFC 5737, RFC 3849), the weekly rhy
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -66,12 +67,23 @@ __all__ = [
     "Record",
     "as_datetime",
     "as_ticks",
+    "domains",
     "graph_time",
 ]
 
 DEMO_TENANT_NAME: Final = "Northgate Engineering"
 DOMAIN: Final = "northgate-eng.example"
 INITIAL_DOMAIN: Final = "northgateeng.onmicrosoft.example"
+
+
+def domains(name: str) -> tuple[str, str]:
+    """A demo tenant's default and initial domain: Northgate's own, else made from ``name`` (``[demo] name`` of a
+    second demo tenant): "Harbour Freight" → ``harbour-freight.example``, ``harbourfreight.onmicrosoft.example``."""
+    if name == DEMO_TENANT_NAME:
+        return DOMAIN, INITIAL_DOMAIN
+    slug = "-".join(re.findall(r"[a-z0-9]+", name.lower())) or "demo"
+    return f"{slug}.example", f"{slug.replace('-', '')}.onmicrosoft.example"
+
 
 Record = dict[str, Any]
 

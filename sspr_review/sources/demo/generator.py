@@ -110,9 +110,10 @@ class Risk:
 class History:
     """Generates everything once; :class:`DemoTenant` filters and copies from it."""
 
-    def __init__(self, n: int, weeks: int, seed: int, end: datetime) -> None:
+    def __init__(self, n: int, weeks: int, seed: int, end: datetime, domain: str = DOMAIN) -> None:
         self.rng = random.Random(seed)
-        self.ns = uuid.uuid5(uuid.NAMESPACE_DNS, f"{DOMAIN}/seed/{seed}")
+        self.domain = domain  # the users' UPN domain
+        self.ns = uuid.uuid5(uuid.NAMESPACE_DNS, f"{domain}/seed/{seed}")
         self.t1 = as_ticks(end)
         self.t0 = self.t1 - weeks * WEEK
         self.weeks = weeks
@@ -153,7 +154,7 @@ class History:
             base = f"{first}.{last}".lower()
             count = seen[base] = seen.get(base, 0) + 1
             local = base if count == 1 else f"{base}{count}"
-            upn = f"{local}_{rng.choice(PARTNERS)}#EXT#@{DOMAIN}" if guest else f"{local}@{DOMAIN}"
+            upn = f"{local}_{rng.choice(PARTNERS)}#EXT#@{self.domain}" if guest else f"{local}@{self.domain}"
             ip = (
                 f"2001:db8:4e47:{rng.getrandbits(16):x}::{rng.getrandbits(16):x}"
                 if rng.random() < 0.04

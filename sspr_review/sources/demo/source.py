@@ -22,14 +22,14 @@ def demo_end(config: Config, now: datetime) -> datetime:
 
 
 @functools.lru_cache(maxsize=1)
-def _tenant(users: int, weeks: int, seed: int, end: datetime) -> DemoTenant:
-    return DemoTenant(users=users, weeks=weeks, seed=seed, end=end)
+def _tenant(users: int, weeks: int, seed: int, end: datetime, name: str) -> DemoTenant:
+    return DemoTenant(users=users, weeks=weeks, seed=seed, end=end, name=name)
 
 
 def demo_tenant(settings: DemoSettings, end: datetime) -> DemoTenant:
     """The demo tenant of ``[demo]`` ending at ``end``; the last one built is kept, since a demo history is built
     by one fetch per week of the same tenant."""
-    return _tenant(settings.users, settings.weeks, settings.seed, end)
+    return _tenant(settings.users, settings.weeks, settings.seed, end, settings.name)
 
 
 def open_demo(

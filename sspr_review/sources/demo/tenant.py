@@ -29,14 +29,13 @@ from .constants import (
     ADMIN_GROUP,
     AUTH_METHOD_STATES,
     DEMO_TENANT_NAME,
-    DOMAIN,
-    INITIAL_DOMAIN,
     METHODS,
     MFA_METHODS,
     PASSWORD_RULES,
     ROLES,
     Record,
     as_ticks,
+    domains,
     graph_time,
 )
 from .generator import User
@@ -62,23 +61,34 @@ def _aware(moment: datetime, name: str) -> int:
 
 class DemoTenant:
     """The demo tenant "Northgate Engineering": ``users`` accounts and ``weeks`` weeks of history ending at ``end``
-    (default: the most recent Monday 00:00 UTC), generated from ``seed`` on first use and cached."""
+    (default: the most recent Monday 00:00 UTC), generated from ``seed`` on first use and cached. Another ``name``
+    makes another tenant (its domain made from the name; with another ``seed``, other people and events)."""
 
-    def __init__(self, *, users: int = 2000, weeks: int = 26, seed: int = 7, end: datetime | None = None) -> None:
-        for name, value, least in (("users", users, 50), ("weeks", weeks, 2)):
+    def __init__(
+        self,
+        *,
+        users: int = 2000,
+        weeks: int = 26,
+        seed: int = 7,
+        end: datetime | None = None,
+        name: str = DEMO_TENANT_NAME,
+    ) -> None:
+        for what, value, least in (("users", users, 50), ("weeks", weeks, 2)):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"DemoTenant {name} must be a whole number of at least {least}, not {value!r}")
+                raise ValueError(f"DemoTenant {what} must be a whole number of at least {least}, not {value!r}")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"DemoTenant seed must be an integer, not {seed!r}")
         if end is None:
             end = last_monday("UTC")
         elif not isinstance(end, datetime) or end.tzinfo is None or end.utcoffset() is None:
             raise ValueError(f"DemoTenant end must be a timezone-aware datetime (UTC), not {end!r}")
-        self.users, self.weeks, self.seed = users, weeks, seed
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"DemoTenant name must be a non-empty string, not {name!r}")
+        self.users, self.weeks, self.seed, self.name = users, weeks, seed, name
         self.end: datetime = end.astimezone(UTC)
         self.start: datetime = self.end - timedelta(weeks=weeks)
-        self.domain: str = DOMAIN
-        self.tenant_id: str = str(uuid.uuid5(uuid.NAMESPACE_DNS, f"tenant.{DOMAIN}/seed/{seed}"))
+        self.domain, self.initial_domain = domains(name)
+        self.tenant_id: str = str(uuid.uuid5(uuid.NAMESPACE_DNS, f"tenant.{self.domain}/seed/{seed}"))
         self._history: PlantedHistory | None = None
         self._planted: Planted | None = None
         self._times: list[int] = []
@@ -86,11 +96,14 @@ class DemoTenant:
         self._registration: list[tuple[Record | None, Record | None]] = []
 
     def __repr__(self) -> str:
-        return f"DemoTenant(users={self.users}, weeks={self.weeks}, seed={self.seed}, end={self.end.isoformat()})"
+        named = "" if self.name == DEMO_TENANT_NAME else f", name={self.name!r}"
+        return (
+            f"DemoTenant(users={self.users}, weeks={self.weeks}, seed={self.seed}, end={self.end.isoformat()}{named})"
+        )
 
     def _data(self) -> PlantedHistory:
         if self._history is None:
-            history = PlantedHistory(self.users, self.weeks, self.seed, self.end)
+            history = PlantedHistory(self.users, self.weeks, self.seed, self.end, self.domain)
             self._planted = history.generate()
             self._times = [t for t, _ in history.events]
             self._records = [r for _, r in history.events]
@@ -265,10 +278,15 @@ class DemoTenant:
     def organization(self) -> list[Record]:
         """The organization object (tenant id, name, verified domains)."""
         domains = [
-            {"isDefault": name == DOMAIN, "isInitial": name == INITIAL_DOMAIN, "name": name, "type": "Managed"}
-            for name in (DOMAIN, INITIAL_DOMAIN)
+            {
+                "isDefault": name == self.domain,
+                "isInitial": name == self.initial_domain,
+                "name": name,
+                "type": "Managed",
+            }
+            for name in (self.domain, self.initial_domain)
         ]
-        org = {"id": self.tenant_id, "displayName": DEMO_TENANT_NAME, "countryLetterCode": "GB", "tenantType": "AAD"}
+        org = {"id": self.tenant_id, "displayName": self.name, "countryLetterCode": "GB", "tenantType": "AAD"}
         synced = {
             "onPremisesSyncEnabled": True,
             "onPremisesLastSyncDateTime": graph_time(as_ticks(self.end) - 1800 * 10**7),

@@ -3,9 +3,10 @@
 Modes (``[auth] mode``):
 
 ========================  ===================================================================================
-``auto`` (default)        ``SSPR_REVIEW_ACCESS_TOKEN`` if set, else azure-identity's DefaultAzureCredential
-                          (environment service principal, workload identity, managed identity, Azure CLI...)
-``token``                 a ready access token in ``SSPR_REVIEW_ACCESS_TOKEN`` (for tests and short jobs)
+``auto`` (default)        a ready token in ``token_env`` (``SSPR_REVIEW_ACCESS_TOKEN``) if set, else azure-identity's
+                          DefaultAzureCredential (environment service principal, workload identity, managed
+                          identity, Azure CLI...)
+``token``                 a ready access token in ``token_env`` (for tests and short jobs)
 ``browser``               InteractiveBrowserCredential (an analyst in JupyterLab)
 ``device_code``           DeviceCodeCredential (an analyst on a machine with no browser)
 ``azure_cli``             AzureCliCredential (the CLI's app may lack AuditLog.Read.All: prefer your own app)
@@ -16,14 +17,24 @@ Modes (``[auth] mode``):
 ========================  ===================================================================================
 
 Secrets never come from the config file: only names of environment variables and file paths do.
+
+The tenant a token is for: with ``[auth] tenant_id`` a GUID, every token is checked before it is used
+(:func:`check_tenant`): its ``tid`` claim must name that tenant, or nothing is sent with it. A token for another
+tenant is valid at Graph, which would answer with that tenant's data: under a tenants file, one customer's data
+in another's report. The claim is read without checking the token's signature: reading a claim needs no trust
+in it (Graph checks the token); the check only refuses to use a token the kit was not meant to have.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
 import os
 import re
 import time
+import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -31,7 +42,7 @@ from urllib.parse import urlsplit
 from kiota_abstractions.authentication import AccessTokenProvider, AllowedHostsValidator
 
 from ...core.config import LOOPBACK_HOSTS, AuthSettings
-from ...core.errors import AuthError
+from ...core.errors import AuthError, WrongTenant
 
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, TokenCredential
@@ -55,10 +66,12 @@ def build_credential(settings: AuthSettings, *, env: Mapping[str, str] | None = 
     """Build the credential ``settings.mode`` asks for; raise :class:`AuthError` saying what is missing."""
     env = os.environ if env is None else env
     mode = settings.mode
-    token = env.get(TOKEN_ENV, "")
+    token = env.get(settings.token_env, "")
     if mode == "token" or (mode == "auto" and token):
         if not token:
-            raise AuthError(f"[auth] mode = 'token' needs the access token in the environment variable {TOKEN_ENV}")
+            raise AuthError(
+                f"[auth] mode = 'token' needs the access token in the environment variable {settings.token_env}"
+            )
         return StaticToken(token)
 
     import azure.identity as identity  # lazy: azure-identity takes about a second to import
@@ -106,6 +119,48 @@ def build_credential(settings: AuthSettings, *, env: Mapping[str, str] | None = 
     raise AuthError(f"unknown [auth] mode {mode!r}")  # pragma: no cover - the config validates modes
 
 
+def token_tenant(token: str) -> str | None:
+    """The ``tid`` claim of an Entra ID access token (a JWT: its middle part, base64url JSON), the tenant it was
+    issued for; ``None`` when the token is not a JWT or names no tenant. The signature is not checked (see the
+    module's doc)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    tid = claims.get("tid") if isinstance(claims, dict) else None
+    return tid if isinstance(tid, str) and tid else None
+
+
+def is_guid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def check_tenant(token: str, tenant_id: str) -> None:
+    """Raise :class:`WrongTenant` unless ``token`` was issued for ``tenant_id``. Only a GUID can be compared
+    with the claim: a domain name or an empty ``tenant_id`` is not checked."""
+    if not is_guid(tenant_id):
+        return
+    tid = token_tenant(token)
+    if tid is None:
+        raise WrongTenant(
+            f"the access token does not say which tenant it is for (no tid claim), so it cannot be checked against "
+            f"[auth] tenant_id {tenant_id}; nothing was fetched. Use a token Entra ID issued for that tenant."
+        )
+    if tid.lower() != tenant_id.lower():
+        raise WrongTenant(
+            f"the access token was issued for tenant {tid}, not for [auth] tenant_id {tenant_id}; nothing was fetched "
+            "(the report would show another tenant's data under this one's name). Check the credential: its "
+            "tenant, or the token in the environment variable [auth] token_env names."
+        )
+
+
 #: One attempted credential in azure-identity's chained message: "\tEnvironmentCredential: <why it failed>".
 _ATTEMPT = re.compile(r"^\s+(\w+Credential): ", re.MULTILINE)
 
@@ -126,11 +181,13 @@ def token_error(scope: str, exc: Exception) -> AuthError:
 class CredentialTokenProvider(AccessTokenProvider):
     """Kiota token provider over a *sync* azure-identity credential (works for every mode, in notebooks too).
 
-    Tokens are only sent to the configured Graph host, and over plain http only to a loopback address.
+    Tokens are only sent to the configured Graph host, over plain http only to a loopback address, and with a
+    ``tenant_id`` (a GUID) only when issued for that tenant (:func:`check_tenant`).
     """
 
-    def __init__(self, credential: TokenCredential, base_url: str) -> None:
+    def __init__(self, credential: TokenCredential, base_url: str, tenant_id: str = "") -> None:
         self._credential = credential
+        self._tenant_id = tenant_id
         parts = urlsplit(base_url)
         host = parts.hostname or ""
         self._hosts = AllowedHostsValidator([host if parts.port is None else f"{host}:{parts.port}", host])
@@ -149,9 +206,11 @@ class CredentialTokenProvider(AccessTokenProvider):
         async with self._lock:
             if self._token is None or self._token.expires_on - time.time() < 300:
                 try:
-                    self._token = await asyncio.to_thread(self._credential.get_token, self._scope)
+                    token = await asyncio.to_thread(self._credential.get_token, self._scope)
                 except Exception as exc:
                     raise token_error(self._scope, exc) from exc
+                check_tenant(token.token, self._tenant_id)
+                self._token = token
             return self._token.token
 
     def get_allowed_hosts_validator(self) -> AllowedHostsValidator:

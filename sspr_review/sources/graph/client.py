@@ -131,7 +131,8 @@ class GraphClient:
     Create it inside the event loop that uses it (the limiters belong to that loop) and close it with
     :meth:`aclose` or ``async with``. ``budget`` is where the limiters record recent requests; by default the
     record every process of this user shares for ``settings.base_url`` (:func:`app_budget` gives the one keyed by
-    the configured tenant and application).
+    the configured tenant and application). With ``tenant_id`` (``[auth] tenant_id``, a GUID) a token issued for
+    another tenant is refused before any request is sent (:func:`~.auth.check_tenant`).
     """
 
     def __init__(
@@ -141,6 +142,7 @@ class GraphClient:
         *,
         sleep: Callable[[float], Any] = asyncio.sleep,
         budget: Record | None = None,
+        tenant_id: str = "",
     ) -> None:
         from kiota_http.kiota_client_factory import (
             KiotaClientFactory,  # lazy: msgraph-sdk takes about a second to import
@@ -164,7 +166,7 @@ class GraphClient:
             middleware, client=httpx.AsyncClient(timeout=timeout, http2=False)
         )
         self._http = http
-        auth = BaseBearerTokenAuthenticationProvider(CredentialTokenProvider(credential, settings.base_url))
+        auth = BaseBearerTokenAuthenticationProvider(CredentialTokenProvider(credential, settings.base_url, tenant_id))
         adapter = GraphRequestAdapter(auth, client=http)
         adapter.base_url = settings.base_url
         self.adapter = adapter
@@ -361,7 +363,8 @@ def _map_error(status: int, problem: str, endpoint: Endpoint, source: str) -> So
         return TokenRejected(
             f"Microsoft Graph rejected the access token (HTTP 401 from {endpoint.name}: {problem}): it is invalid, "
             "expired, or issued for another tenant or another resource than Microsoft Graph. Check [auth] mode, "
-            f"tenant_id and client_id and the credential they use; a token in {TOKEN_ENV} is sent as it is "
+            f"tenant_id and client_id and the credential they use; a ready token ([auth] token_env, {TOKEN_ENV} by "
+            "default) is sent as it is "
             "(mode auto or token): replace it with a current token for Microsoft Graph.",
             source=source,
             status=status,

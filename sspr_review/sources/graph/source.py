@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 
-from ...core.errors import SourceError, TokenRejected
+from ...core.errors import SourceError, TokenRejected, WrongTenant
 from ...core.vocabulary import PASSWORD_RULE_TEMPLATE
-from ..base import FetchStats, Pages, Record, RegistrationParts, RoleData, Source, collect
+from ..base import POLICY_ERROR_KIND, FetchStats, Pages, Record, RegistrationParts, RoleData, Source, collect
+from .auth import is_guid
 from .client import GraphClient, app_budget
 from .endpoints import (
     AUDITS,
@@ -51,7 +52,8 @@ class GraphSource(Source):
     def __init__(
         self, config: Config, credential: TokenCredential, *, clock: Callable[[], datetime] | None = None
     ) -> None:
-        self.client = GraphClient(config.graph, credential, budget=app_budget(config))
+        self.client = GraphClient(config.graph, credential, budget=app_budget(config), tenant_id=config.auth.tenant_id)
+        self._tenant_id = config.auth.tenant_id
         self.stats: dict[str, FetchStats] = {}
         self._clock = clock
         #: How far back a probe of the ``loggedByService`` values looks (the audit look-back).
@@ -203,6 +205,7 @@ class GraphSource(Source):
             )
         except SourceError as exc:
             data.notes.append(f"PIM-eligible administrators are not included: {exc}")
+            data.errors.append(exc)
         groups = {
             str(a.get("principalId") or a["principal"].get("id"))
             for a in [*data.assignments, *data.eligibility]
@@ -214,6 +217,7 @@ class GraphSource(Source):
                 data.group_members[group] = await self._list(builder, None, GROUP_MEMBERS, "roles")
             except SourceError as exc:
                 data.notes.append(f"members of role group {group} are not included: {exc}")
+                data.errors.append(exc)
         return data
 
     async def policy(self) -> dict[str, Any]:
@@ -225,6 +229,7 @@ class GraphSource(Source):
             )
         except SourceError as exc:
             out["passwordRuleSettingsError"] = str(exc)
+            out[POLICY_ERROR_KIND] = exc.kind
         request = self.client.sdk.policies.authentication_methods_policy.to_get_request_information()
         out["authenticationMethodsPolicy"] = await self.client.get_json(
             request, AUTH_METHODS_POLICY, self._stats("policy"), "policy"
@@ -235,6 +240,8 @@ class GraphSource(Source):
             out["authorizationPolicy"] = {"allowedToUseSSPR": found.get("allowedToUseSSPR")}
         except SourceError as exc:
             out["authorizationPolicyError"] = str(exc)
+            if isinstance(exc, TokenRejected):  # a 401 on a part exits 5 (issue 27.2)
+                out[POLICY_ERROR_KIND] = exc.kind
         out["organization"] = await self._sync_state()
         return out
 
@@ -253,7 +260,9 @@ class GraphSource(Source):
 
     async def tenant(self) -> dict[str, Any]:
         """The tenant's id and name; the fetch's first request, so a rejected token stops it here, once
-        (:class:`~sspr_review.core.errors.TokenRejected` is an authentication error), before any source is tried."""
+        (:class:`~sspr_review.core.errors.TokenRejected` is an authentication error), before any source is tried.
+        A token for another tenant than ``[auth] tenant_id`` is refused before this request is sent, and an
+        organization other than it stops the fetch here (:class:`~sspr_review.core.errors.WrongTenant`)."""
         try:
             orgs = await self._list(self.client.sdk.organization, None, ORGANIZATION, "tenant")
         except TokenRejected:
@@ -262,6 +271,12 @@ class GraphSource(Source):
             return {}
         if orgs:
             self._organization = orgs[0]
+        found = str(orgs[0].get("id") or "") if orgs else ""
+        if found and is_guid(self._tenant_id) and found.lower() != self._tenant_id.lower():
+            raise WrongTenant(
+                f"Microsoft Graph answered for the organization {found}, not for [auth] tenant_id {self._tenant_id}; "
+                "nothing was fetched. Check [graph] base_url and the credential."
+            )
         return {"id": orgs[0].get("id"), "name": orgs[0].get("displayName")} if orgs else {}
 
     async def aclose(self) -> None:

@@ -24,7 +24,9 @@ this server over real HTTP, so it behaves like Graph where the kit depends on it
   second **without** ``Retry-After``; a sliding window over request arrival times, rejected requests do not
   consume budget;
 * Graph error bodies (``{"error": {"code", "message", "innerError": {...}}}``), 401 without the bearer
-  token, permanent 403s (:meth:`GraphServer.deny`) and injected faults (:class:`Fault`).
+  token, permanent 403s (:meth:`GraphServer.deny`) and injected faults (:class:`Fault`);
+* several tenants behind one server (``tenants``: one per bearer token, each throttled in its own buckets), with
+  tokens shaped like Entra ID's whose ``tid`` claim names the tenant (:func:`mint_token`).
 
 ``time_scale`` shrinks the throttling windows (``0.01`` turns 10 s into 0.1 s). The scaled ``Retry-After``
 is then sent as a decimal string (``"0.1"``); real Graph, and this server at ``time_scale=1``, send whole
@@ -44,6 +46,7 @@ per endpoint family (:mod:`.audit`, :mod:`.risk`, :mod:`.registration`, :mod:`.r
 
 from __future__ import annotations
 
+from .auth import mint_token
 from .cli import main, serve_until_stopped
 from .data import DemoSource, GraphData
 from .faults import Fault
@@ -63,5 +66,6 @@ __all__ = [
     "GraphServer",
     "RequestLog",
     "main",
+    "mint_token",
     "serve_until_stopped",
 ]

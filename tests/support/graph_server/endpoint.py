@@ -58,10 +58,11 @@ class Call:
     arguments: str  # a function's "(...)" text, or ""
     pairs: list[tuple[str, str]]  # the decoded query, in order
     body: bytes
+    tenant: GraphData  # what the request is answered from (its token's tenant, when the server serves several)
 
     @property
     def data(self) -> GraphData:
-        return self.server.data
+        return self.tenant
 
     @property
     def context(self) -> str:

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Mapping
 
 from . import routes
-from .auth import WWW_AUTHENTICATE, authorise
+from .auth import WWW_AUTHENTICATE, authorise, bearer
 from .collection import Snapshots
 from .data import GraphData
 from .endpoint import Call
@@ -28,6 +28,10 @@ class GraphServer:
     and :meth:`stop`. ``page_sizes`` overrides the (default, maximum) page size per endpoint template (see
     :data:`DEFAULT_PAGE_SIZES`); ``strict_filters`` rejects directoryAudits filters on properties or with
     operators Microsoft does not document; ``echo`` prints one line per request to stderr.
+
+    ``tenants`` serves several tenants, one per bearer token (:func:`.auth.mint_token` makes them): a request is
+    answered from its token's tenant and throttled in that tenant's own buckets (Graph's budgets are per application
+    and tenant), and an unknown token is a 401. ``data`` is then not served.
     """
 
     def __init__(
@@ -42,6 +46,7 @@ class GraphServer:
         host: str = "127.0.0.1",
         port: int = 0,
         echo: bool = False,
+        tenants: Mapping[str, GraphData] | None = None,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
@@ -65,6 +70,8 @@ class GraphServer:
         self.stopping = threading.Event()
         self._faults = Faults()
         self._throttle = Throttle(time_scale)
+        self.tenants = dict(tenants or {})
+        self._tenant_throttles = {token: Throttle(time_scale) for token in self.tenants}
         self._connections: set[socket.socket] = set()
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -154,8 +161,13 @@ class GraphServer:
 
     @property
     def throttled(self) -> dict[str, int]:
-        """How many requests each throttling bucket answered with 429 (injected faults not included)."""
-        return self._throttle.rejected
+        """How many requests each throttling bucket answered with 429 (injected faults not included), over every
+        tenant served."""
+        counts = self._throttle.rejected
+        for throttle in self._tenant_throttles.values():
+            for bucket, rejected in throttle.rejected.items():
+                counts[bucket] += rejected
+        return counts
 
     def log_request(self, entry: RequestLog) -> None:
         with self.lock:
@@ -185,6 +197,7 @@ class GraphServer:
         delay = 0.0
         try:
             authorise(self.token, headers)
+            data, throttle = self._tenant(headers)
             fault = self._faults.match(path)
             if fault is not None:
                 delay = fault.delay
@@ -196,7 +209,7 @@ class GraphServer:
                     if fault.retry_after is not None:
                         extra["Retry-After"] = format_seconds(fault.retry_after)
                     raise GraphError(fault.status, fault.code, fault.message, extra)
-            response = self._route(method, path, pairs, body, too_large)
+            response = self._route(method, path, pairs, body, too_large, data, throttle)
         except GraphError as error:
             headers_out = dict(error.headers)
             headers_out["Content-Type"] = "application/json"
@@ -210,7 +223,25 @@ class GraphServer:
             self.stopping.wait(delay)
         return response
 
-    def _route(self, method: str, path: str, pairs: list[tuple[str, str]], body: bytes, too_large: bool) -> Response:
+    def _tenant(self, headers: Mapping[str, str]) -> tuple[GraphData, Throttle]:
+        """The data and buckets the request's token gives: the one tenant's, or (``tenants``) its token's."""
+        if not self.tenants:
+            return self.data, self._throttle
+        token = bearer(headers)
+        if token not in self.tenants:
+            raise GraphError(401, "InvalidAuthenticationToken", "Access token validation failure.")
+        return self.tenants[token], self._tenant_throttles[token]
+
+    def _route(
+        self,
+        method: str,
+        path: str,
+        pairs: list[tuple[str, str]],
+        body: bytes,
+        too_large: bool,
+        data: GraphData,
+        throttle: Throttle,
+    ) -> Response:
         """The version, the route (404), a denial, the method (405), throttling (429), the size (413), then the
         route's answer."""
         stripped = path.rstrip("/")
@@ -228,9 +259,10 @@ class GraphServer:
         if method not in route.methods:
             raise GraphError(405, "Request_BadRequest", f"The method '{method}' is not allowed here.")
         if route.bucket is not None and self.throttle:
-            self._throttle.admit(route.bucket)
+            throttle.admit(route.bucket)
         if too_large:
             raise GraphError(413)
         groups = match.groupdict()
-        call = Call(self, route, version, relative, groups.get("id") or "", groups.get("arguments") or "", pairs, body)
+        path_id, arguments = groups.get("id") or "", groups.get("arguments") or ""
+        call = Call(self, route, version, relative, path_id, arguments, pairs, body, data)
         return route.answer(call)

@@ -1,0 +1,46 @@
+"""A JSON Lines export is read a line at a time, never whole (issue 27, point 8: bounded memory for imports)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sspr_review.sources import exports
+
+
+def _lines(path: Path) -> None:
+    rows = [json.dumps({"id": f"a{i}", "activityDisplayName": "Reset password (self-service)"}) for i in range(3)]
+    path.write_bytes(("\n".join(rows[:2]) + "\n\n{broken\n" + rows[2] + "\r\n").encode())
+
+
+def test_utf8_json_lines_are_read_without_reading_the_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    _lines(path)
+
+    def whole(self: Path) -> bytes:
+        raise AssertionError(f"{self} was read whole")
+
+    monkeypatch.setattr(Path, "read_bytes", whole)
+    got = exports.read_file(path)
+    assert [r["id"] for r, _ in got.records] == ["a0", "a1", "a2"]
+    assert [where for _, where in got.records] == [f"{path} line 1", f"{path} line 2", f"{path} line 5"]
+    assert [(r.reason.split(" (")[0], r.where) for r in got.rejected] == [("not valid JSON", f"{path} line 4")]
+
+
+def test_utf16_json_lines_are_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    rows = "\n".join(json.dumps({"id": f"a{i}", "activityDisplayName": "x"}) for i in range(2))
+    path.write_bytes(rows.encode("utf-16"))
+    assert [r["id"] for r, _ in exports.read_file(path).records] == ["a0", "a1"]
+
+
+def test_a_lone_surrogate_on_one_line_rejects_that_line_only(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    path.write_text('{"id": "a0", "name": "\\ud800"}\n{"id": "a1", "name": "ok"}\n')
+    got = exports.read_file(path)
+    assert [r["id"] for r, _ in got.records] == ["a1"]
+    assert [r.where for r in got.rejected] == [f"{path} line 1"]
