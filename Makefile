@@ -4,9 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 KUSTO  := tests/kusto/node_modules/@kusto/language-service-next/package.json
+AZURITE := tests/azurite/node_modules/azurite/package.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast bench check format lab browser kql clean
+.PHONY: help install demo test test-fast bench check format lab browser kql azurite clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,7 +25,7 @@ install: $(STAMP)  ## Create .venv and install the kit with its test tools
 demo: $(STAMP)  ## Build the demo tenant and its weekly reports in reports/, and print where they are
 	$(BIN)/sspr-review run --source demo
 
-test: $(STAMP) browser kql  ## Run the whole test suite (what CI runs; about 12 minutes)
+test: $(STAMP) browser kql azurite  ## Run the whole test suite (what CI runs; about 12 minutes)
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP) kql  ## Unit tests and the quick integration tests (under 2 minutes): no slow, notebook, browser or install test
@@ -65,6 +66,17 @@ kql:  ## Install Microsoft's Kusto parser for the KQL check (npm ci in tests/kus
 	    echo "Installing @kusto/language-service-next (tests/kusto/package-lock.json) for the KQL check"; \
 	    (cd tests/kusto && npm ci --no-audit --no-fund --loglevel=error) && touch $(KUSTO); \
 	  else echo "node or npm is missing: the KQL check will be skipped (sudo apt-get install nodejs npm)"; fi; }
+
+azurite:  ## Install Microsoft's storage emulator for the archive tests (npm ci in tests/azurite) when missing
+	@{ [ -f $(AZURITE) ] && [ $(AZURITE) -nt tests/azurite/package-lock.json ]; } || { \
+	  if ! command -v npm >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's nodejs and npm for the archive tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; fi; \
+	  if command -v npm >/dev/null 2>&1; then \
+	    echo "Installing azurite (tests/azurite/package-lock.json) for the archive tests"; \
+	    (cd tests/azurite && npm ci --no-audit --no-fund --loglevel=error) && touch $(AZURITE); \
+	  else echo "node or npm is missing: the Azurite tests will be skipped (sudo apt-get install nodejs npm)"; fi; }
 
 check: $(STAMP)  ## ruff (lint and format) and mypy
 	$(BIN)/ruff check .

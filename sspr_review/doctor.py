@@ -1,11 +1,13 @@
 """``sspr-review doctor``: is this installation ready for a scheduled run? One line per check, with the fix.
 
 Checks: the configuration; a token; each Graph source with a minimal request (ok, missing permission, missing
-licence; the role groups' members by listing one group, GroupMember.Read.All); with a Log Analytics workspace
-configured, each table with a ``take 1`` (ok, missing role, missing table); the SMTP relay (connect, TLS, login, no
-mail sent) when ``[mail] transport = "smtp"`` and recipients are set; with recipients and ``[mail] charts``, kaleido
-(the ``[mail]`` extra) and Chromium for the e-mail's chart images; the report notebooks, the report template and a
-Python kernel (what ``run`` needs besides data).
+licence; the role groups' members by listing one group, GroupMember.Read.All); which ``loggedByService`` value
+returns SSPR's events (and what the store chose), or, with none, whether SSPR-enabled users make that the SSPR audit
+opt-in trap; with a Log Analytics workspace configured, each table with a ``take 1`` (ok, missing role, missing
+table); with ``[sources]`` reading an archive, each storage container (one blob listed and read); the SMTP relay
+(connect, TLS, login, no mail sent) when ``[mail] transport = "smtp"`` and recipients are set; with recipients and
+``[mail] charts``, kaleido (the ``[mail]`` extra) and Chromium for the e-mail's chart images; the report notebooks,
+the report template and a Python kernel (what ``run`` needs besides data).
 """
 
 from __future__ import annotations
@@ -13,15 +15,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 
+from .app import unobserved
 from .core.config import Config
 from .core.errors import (
     AccessDenied,
     AuthError,
+    ConfigError,
     MailError,
     SsprReviewError,
     TableMissing,
@@ -31,11 +36,15 @@ from .core.errors import (
     WrongTenant,
 )
 from .hints import NO_CONFIG, credential_fix
+from .ingest.store import Store
 from .mail.chromium import INSTALL_HINT, KALEIDO_HINT, find_chromium, has_kaleido
 from .mail.smtp import connect
 from .report import notebooks
+from .sources import source_kind
 from .sources.base import FetchStats, run_sync
+from .sources.combined import open_archive
 from .sources.graph import endpoints as s
+from .sources.graph import sspr_service
 from .sources.graph.auth import CredentialTokenProvider, build_credential
 from .sources.graph.client import GraphClient, app_budget
 from .sources.log_analytics import queries
@@ -173,9 +182,63 @@ def graph_checks(config: Config) -> list[Check]:
                     out.append(Check(name, False, str(exc), fix))
                 else:
                     out.append(Check(name, True, f"readable ({endpoint.permission})"))
+            if all(c.ok for c in out[:2]):  # the token and the audit source: look for SSPR's events
+                out.append(await sspr_events_check(client, config))
         return out
 
     return run_sync(go())
+
+
+async def sspr_events_check(client: GraphClient, config: Config) -> Check:
+    """Which ``loggedByService`` value returns SSPR's events on this tenant (one ``$top=1`` request each, over
+    the audit look-back), what the store recorded, and the opt-in trap: no SSPR event while users are SSPR-enabled
+    (see :mod:`sspr_review.app.unobserved`)."""
+    from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
+        DirectoryAuditsRequestBuilder as Audits,  # lazy: msgraph-sdk takes about a second to import
+    )
+    from msgraph.generated.reports.authentication_methods.user_registration_details.user_registration_details_request_builder import (  # noqa: E501
+        UserRegistrationDetailsRequestBuilder as Registration,  # lazy: msgraph-sdk takes about a second to import
+    )
+
+    name, days = "SSPR audit events", config.graph.audit_lookback_days
+    since = s.graph_time(datetime.now(UTC) - timedelta(days=days))
+    found: dict[str, bool] = {}
+    try:
+        for value in sspr_service.VALUES:
+            query = Audits.DirectoryAuditsRequestBuilderGetQueryParameters(
+                filter=f"{sspr_service.value_filter(value)} and activityDateTime ge {since}", top=1
+            )
+            request = client.sdk.audit_logs.directory_audits.to_get_request_information(
+                RequestConfiguration(query_parameters=query)
+            )
+            found[value] = bool((await client.get_json(request, s.AUDITS, FetchStats(), name)).get("value"))
+        kept = Store(config.store_path(), source_kind("graph").store_key(config)).selection("audit")
+        store = f"; the store's fetches: {kept}" if kept else "; the store has not fetched audit events yet"
+        values = [f"'{v}'" for v, ok in found.items() if ok]
+        if values:
+            return Check(name, True, f"in the last {days} days under loggedByService {' and '.join(values)}{store}")
+        enabled_query = Registration.UserRegistrationDetailsRequestBuilderGetQueryParameters(
+            filter="isSsprEnabled eq true"
+        )
+        request = client.sdk.reports.authentication_methods.user_registration_details.to_get_request_information(
+            RequestConfiguration(query_parameters=enabled_query)
+        )
+        enabled = bool((await client.get_json(request, s.REGISTRATION, FetchStats(), name)).get("value"))
+    except SsprReviewError as exc:
+        return Check(name, False, f"could not look for SSPR's events: {exc}", "check the audit source above")
+    if enabled:
+        detail = (
+            f"no SSPR event in the last {days} days under loggedByService 'Self-service Password Management' or"
+            " 'SSPR', although users are SSPR-enabled: SSPR's audit data is likely not being gathered (reviews"
+            " would call unobserved weeks quiet)"
+        )
+        return Check(name, False, detail, unobserved.FIX)
+    return Check(
+        name,
+        False,
+        f"no SSPR event in the last {days} days and no SSPR-enabled user",
+        "enable SSPR for your users (Protection ▸ Password reset ▸ Properties), or check AuditLog.Read.All",
+    )
 
 
 def log_analytics_checks(config: Config) -> list[Check]:
@@ -213,6 +276,50 @@ def log_analytics_checks(config: Config) -> list[Check]:
         return out
 
     return run_sync(go())
+
+
+def archive_checks(config: Config) -> list[Check]:
+    """Per archive container ``[sources]`` reads: list one blob of it and read its first byte (ok, missing
+    container, the Storage Blob Data Reader role missing, an unreachable account)."""
+    from .sources.archive.storage import explain  # lazy: azure-storage-blob is heavy
+
+    chosen = config.sources
+    kinds = [k for k in ("audit", "risk") if getattr(chosen, k) == "archive"]
+    try:
+        source: Any = open_archive(config, clock=None, credential=lambda: build_credential(config.auth))
+    except (AuthError, ConfigError) as exc:
+        return [
+            Check(
+                "archive",
+                False,
+                str(exc),
+                "set [archive] account_url and [auth] (README: Archived logs in Azure Storage)",
+            )
+        ]
+    out = []
+    for kind in kinds:
+        name = f"archive {source.container(kind)}"
+        try:
+            container = source.client().get_container_client(source.container(kind))
+            first = next(iter(container.list_blobs(results_per_page=1)), None)
+            if first is None:
+                out.append(
+                    Check(name, False, "the container holds no blob", "check the diagnostic setting's categories")
+                )
+                continue
+            container.download_blob(first.name, offset=0, length=1).readall()
+        except Exception as exc:  # the storage client's errors, explained as the fetch would
+            error = explain(exc, source.where(kind), kind)
+            out.append(Check(name, False, str(error), _archive_fix(error)))
+        else:
+            out.append(Check(name, True, f"readable in {source.account} (first blob {first.name})"))
+    return out
+
+
+def _archive_fix(error: Exception) -> str:
+    if isinstance(error, AccessDenied):
+        return "assign the Storage Blob Data Reader role on the account or container"
+    return "check [archive] account_url and the container names"
 
 
 def smtp_check(config: Config, env: Mapping[str, str]) -> Check:
@@ -288,6 +395,8 @@ def run_checks(config: Config, env: dict[str, str], *, graph: bool = True) -> li
     sources = config.sources
     if config.log_analytics.workspace_id or "log_analytics" in (sources.audit, sources.risk):
         checks += log_analytics_checks(config)
+    if "archive" in (sources.audit, sources.risk):
+        checks += archive_checks(config)
     if config.mail.to:
         if config.mail.transport == "smtp":
             checks.append(smtp_check(config, env))

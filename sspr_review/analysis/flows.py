@@ -8,10 +8,12 @@ events it has.
 
 The end state of a flow is ``completed`` when it completed, else the end state of its last step that ends
 something (unlocked, abandoned, cancelled, contacted admin, throttled, failed configuration, failed writeback,
-banned password, failed password policy, failed system), else ``in_progress``. An unlock ("User successfully
-unlocked the account") ends a flow without a reset: it is no completed reset. A method was *tried* when a gate
-for it started or completed, or the user was throttled or contacted an admin after trying it; *verified* when its
-gate completed; *failed* when tried and never verified in the flow.
+banned password, failed password policy, failed system), else ``in_progress``. A flow with a step logged as
+success whose password the cloud refused after Active Directory took it (``OnPremisesSuccessCloudFailure``:
+``cloud_password_rejected``) ends so and is never completed; such an event is not counted as a success. An
+unlock ("User successfully unlocked the account") ends a flow without a reset: it is no completed reset. A method
+was *tried* when a gate for it started or completed, or the user was throttled or contacted an admin after trying
+it; *verified* when its gate completed; *failed* when tried and never verified in the flow.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from ..core.reason_rules import FAILED_DESPITE_SUCCESS, NO_REASON
 from . import activities as act
 from ._util import NAT, lower, ns, timestamps, to_ns
 from .reasons import END_STATES, METHODS, STAGES, ReasonRule, classification_frame, classify_unique
@@ -64,10 +67,15 @@ def classify_events(audit: pd.DataFrame, rules: tuple[ReasonRule, ...] | None = 
     success = act.is_success(audit)
     codes, uniques = pd.factorize(audit["result_reason"], use_na_sentinel=True)
     texts = pd.Index(uniques)
-    blank = np.append(texts.astype("string").str.strip().to_numpy(dtype=object, na_value="") == "", True)
-    frame = pd.DataFrame({"kind": kind.array}, index=audit.index)
-    classified = is_kind(frame, "progress") | (is_kind(frame, *_FAILURE_CLASSIFIED) & ~success & ~blank[codes])
+    lowered = texts.astype("string").str.strip().str.lower().to_numpy(dtype=object, na_value="")
+    blank = np.append(np.isin(lowered, list(NO_REASON)), True)  # "None" is no reason; code -1: none given
     found = classify_unique(texts, rules)
+    # an event logged as success that did not do what it says (AD took the password, the cloud refused it)
+    despite = np.append(np.isin(found.end_state, [END_STATES.index(s) for s in FAILED_DESPITE_SUCCESS]), False)
+    frame = pd.DataFrame({"kind": kind.array}, index=audit.index)
+    outcome = is_kind(frame, *_FAILURE_CLASSIFIED) & ~blank[codes]
+    classified = is_kind(frame, "progress") | (outcome & (~success | despite[codes]))
+    success = success & ~(classified & despite[codes])
     classes = classification_frame(found, np.where(classified, codes, -1), audit.index, rules)
     return pd.DataFrame(
         {
@@ -203,6 +211,7 @@ def flows(audit: pd.DataFrame, events: pd.DataFrame | None = None) -> Flows:
     is_reset = (kind_codes == act.KINDS.index("sspr_reset")) & success
     is_progress_done = end_code == END_STATES.index("completed")
     done = is_reset | is_progress_done
+    despite = np.isin(end_code, [END_STATES.index(s) for s in FAILED_DESPITE_SUCCESS])
     bit = np.where(method_code >= 0, np.left_shift(1, np.maximum(method_code, 0)), 0).astype(np.int16)
     del method_code
     gate = np.isin(stage_code, [STAGES.index("gate_started"), STAGES.index("gate_verified")])
@@ -217,7 +226,9 @@ def flows(audit: pd.DataFrame, events: pd.DataFrame | None = None) -> Flows:
         return np.asarray(ufunc.reduceat(values, starts))
 
     completion_events = reduce(np.add, done.astype(np.int64))
-    completed = completion_events > 0
+    # a flow whose password the cloud refused is never a completed reset, whatever else it logged
+    refused = reduce(np.add, despite.astype(np.int64)) > 0
+    completed = (completion_events > 0) & ~refused
     done_time = reduce(np.minimum, np.where(done, ts, np.iinfo(np.int64).max))
     last_terminal = np.full(n_flows, END_STATES.index("in_progress"), dtype=np.int16)
     term = np.flatnonzero(terminal)
@@ -225,6 +236,11 @@ def flows(audit: pd.DataFrame, events: pd.DataFrame | None = None) -> Flows:
         last = term[np.r_[fs[term][1:] != fs[term][:-1], True]]
         last_terminal[fs[last]] = end_code[last]
     end_state = np.where(completed, END_STATES.index("completed"), last_terminal)
+    if refused.any():
+        last_refused = np.full(n_flows, -1, dtype=np.int16)
+        where = np.flatnonzero(despite)
+        last_refused[fs[where]] = end_code[where]  # the last such state of each flow (sorted by time)
+        end_state = np.where(refused, last_refused, end_state)
     tried_bits = reduce(np.bitwise_or, tried)
     verified_bits = reduce(np.bitwise_or, verified)
     failed_bits = tried_bits & ~verified_bits

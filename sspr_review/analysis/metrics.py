@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..core.reason_rules import END_STATES, METHODS, WRITEBACK_END_STATES
 from ..core.settings import AnalysisSettings
 from ..core.vocabulary import TIMED_KINDS
 from ..core.weeks import zone
@@ -35,7 +36,6 @@ from ._util import NAT, NS_PER_DAY, lower_isin, ns, take_rows, timestamps, to_ns
 from .flows import is_kind
 from .lean import lean_counts
 from .prepare import ReviewData, role_candidates, roles_match
-from .reasons import END_STATES, METHODS
 from .window import ReviewWindow
 
 __all__ = [
@@ -453,7 +453,7 @@ def audit_counts(data: ReviewData, bounds: np.ndarray, settings: AnalysisSetting
 def _writeback_failures(events: pd.DataFrame, bounds: np.ndarray) -> np.ndarray:
     """Per week, the writeback failures as the ``writeback_failure`` findings count attempts: one per SSPR flow
     (in the week of its first failed event), one per failed event outside a flow."""
-    rows = np.flatnonzero(np.asarray(events["end_state"].cat.codes) == END_STATES.index("failed_writeback"))
+    rows = np.flatnonzero(np.isin(events["end_state"].cat.codes, [END_STATES.index(s) for s in WRITEBACK_END_STATES]))
     times = events["time"].to_numpy()[rows]
     flow = events["flow"].to_numpy()[rows] if "flow" in events else np.full(rows.size, -1)
     in_flow = flow >= 0

@@ -188,7 +188,7 @@ def explain_reasons(texts: pd.Series, rules: tuple[ReasonRule, ...] | None = Non
     ``pattern (file:line)``, joined by " + " ("" when the text is unrecognised).
 
     >>> explain_reasons(pd.Series(["User started the mobile SMS verification option"])).loc[0, "rule"]
-    'user started the (result_reasons.csv:11) + sms verification (result_reasons.csv:46)'
+    'user started the (result_reasons.csv:11) + sms verification (result_reasons.csv:47)'
     """
     rules = reason_rules() if rules is None else rules
     codes, uniques = pd.factorize(texts, use_na_sentinel=True)

@@ -269,6 +269,9 @@ def _coverage(coverage: Mapping[str, Coverage]) -> dict[str, dict[str, Any]]:
             "snapshot": iso(cov.snapshot),
             "snapshot_offset_days": cov.offset_days,
             "mode": cov.mode,
+            "notes": list(cov.notes),
+            "selection": cov.selection,
+            "suspect": cov.suspect,
         }
     return out
 

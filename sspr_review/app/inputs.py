@@ -29,7 +29,7 @@ from ..core.vocabulary import DATA_KINDS, TIMED_KINDS
 from ..ingest.store import Store, release_arrow_memory
 from ..ingest.store.lean_summary import lean_days
 from ..ingest.store.policy_events import read_policy_events
-from . import aggregates
+from . import aggregates, unobserved
 from .aggregates import registration_counts, week_signatures
 from .reads import plan_reads, whole_weeks
 
@@ -40,7 +40,10 @@ def coverage(store: Store, config: Config, start: datetime, end: datetime) -> di
     ``snapshot_max_days`` none: the kind has no data for the week)."""
     tolerance = timedelta(days=config.review.snapshot_tolerance_days)
     farthest = timedelta(days=config.review.snapshot_max_days)
-    return {kind: store.coverage(kind, start, end, tolerance=tolerance, max_distance=farthest) for kind in DATA_KINDS}
+    found: dict[str, Coverage] = {
+        kind: store.coverage(kind, start, end, tolerance=tolerance, max_distance=farthest) for kind in DATA_KINDS
+    }
+    return unobserved.check(store, found, end)  # SSPR enabled, no SSPR event: unobserved, not quiet
 
 
 def tenant(store: Store, config: Config) -> dict[str, str]:

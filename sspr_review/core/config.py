@@ -28,19 +28,22 @@ import logging
 import os
 import string
 import tomllib
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_type_hints
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import AliasChoices, ConfigDict, Field, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
 from .home import HOME_ENV, default_home
 from .plain import unreadable_config, validation_errors
+from .sections import LOOPBACK_HOSTS as LOOPBACK_HOSTS
+from .sections import ArchiveSettings as ArchiveSettings
+from .sections import LogAnalyticsSettings as LogAnalyticsSettings
+from .sections import SourcesSettings as SourcesSettings
+from .sections import _check_http_url, _Section
 from .settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
@@ -51,23 +54,13 @@ ENV_ALIASES = {
     "SSPR_REVIEW_GRAPH_URL": ("graph", "base_url"),
     "SSPR_REVIEW_LOG_ANALYTICS_URL": ("log_analytics", "endpoint"),
 }
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
+# fmt: off
 AuthMode = Literal[
-    "auto",
-    "token",
-    "browser",
-    "device_code",
-    "azure_cli",
-    "client_secret",
-    "certificate",
-    "managed_identity",
+    "auto", "token", "browser", "device_code", "azure_cli", "client_secret", "certificate", "managed_identity",
     "workload_identity",
 ]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
+# fmt: on
 
 
 class TenantSettings(_Section):
@@ -90,56 +83,6 @@ class GraphSettings(_Section):
     @classmethod
     def _check_url(cls, value: str) -> str:
         return _check_http_url(value, "https://graph.microsoft.com/v1.0")
-
-
-def _check_http_url(value: str, example: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"{value!r} is not an http(s) URL such as {example}")
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        raise ValueError(f"{value!r} uses plain http; tokens may only travel unencrypted to localhost. Use https.")
-    return value.rstrip("/")
-
-
-class SourcesSettings(_Section):
-    """``[sources]``: where each time-ranged kind of data comes from (registration, roles and policy always come
-    from the run's source: graph, demo or files)."""
-
-    audit: Literal["graph", "log_analytics"] = "graph"
-    risk: Literal["graph", "log_analytics"] = "graph"
-
-
-class LogAnalyticsSettings(_Section):
-    """``[log_analytics]``: the Log Analytics workspace (Microsoft Sentinel's) that audit and risk may come from."""
-
-    workspace_id: str = Field("", description="The workspace's Workspace ID (a GUID, on its Overview page)")
-    endpoint: str = "https://api.loganalytics.io/v1"
-    backfill_days: int = Field(180, ge=1, le=730)
-    max_rows: int = Field(500_000, ge=10, le=500_000)
-    max_bytes: int = Field(64_000_000, ge=100_000, le=100_000_000)
-    ingestion_delay_minutes: float = Field(30.0, ge=0, le=24 * 60)
-    timeout_seconds: int = Field(180, ge=1, le=600)
-    max_retries: int = Field(6, ge=0, le=20)
-    retry_backoff_seconds: float = Field(2.0, ge=0, le=300)
-    concurrent_queries: int = Field(4, ge=1, le=5)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _check_endpoint(cls, value: str) -> str:
-        return _check_http_url(value, "https://api.loganalytics.io/v1")
-
-    @field_validator("workspace_id")
-    @classmethod
-    def _check_workspace(cls, value: str) -> str:
-        if value:
-            try:
-                uuid.UUID(value)
-            except ValueError:
-                raise ValueError(
-                    f"{value!r} is not a workspace ID: copy the Workspace ID (a GUID such as "
-                    "1b2c3d4e-0000-0000-0000-000000000000) from the workspace's Overview page"
-                ) from None
-        return value
 
 
 class AuthSettings(_Section):
@@ -195,8 +138,8 @@ class MailSettings(_Section):
     """``[mail]``: the emailed weekly review. Passwords and keys stay in the environment."""
 
     transport: Literal["smtp", "graph"] = "smtp"
-    to: list[str] = []
-    cc: list[str] = []
+    to: list[str] = Field(default_factory=list)
+    cc: list[str] = Field(default_factory=list)
     sender: str = Field("", description="From address; with transport graph, the mailbox that sends")
     subject: str = "SSPR review {tenant}, week ending {week_ending}: {high_count} high or critical findings"
     attach_html: bool = True
@@ -290,6 +233,7 @@ class Config(_Section):
     mail: MailSettings = MailSettings()
     sources: SourcesSettings = SourcesSettings()
     log_analytics: LogAnalyticsSettings = LogAnalyticsSettings()
+    archive: ArchiveSettings = ArchiveSettings()
     analysis: AnalysisSection = AnalysisSection()
     source_path: str | None = Field(None, exclude=True)
 
@@ -363,6 +307,7 @@ SYNONYMS: dict[str, dict[str, str]] = {
     "review": {"tz": "timezone", "zone": "timezone"},
     "graph": {"url": "base_url", "endpoint": "base_url", "retries": "max_retries", "timeout": "timeout_seconds"},
     "log_analytics": {"url": "endpoint", "workspace": "workspace_id", "retries": "max_retries"},
+    "archive": {"url": "account_url", "account": "account_url", "container": "audit_container"},
     "mail": {"recipients": "to", "recipient": "to", "from": "sender", "from_address": "sender", "host": "smtp_host"}
     | {"port": "smtp_port", "server": "smtp_host", "smtp_server": "smtp_host"},
     "store": {"folder": "path", "dir": "path", "directory": "path", "location": "path"},

@@ -45,6 +45,13 @@ class Coverage:
     #: Where a time-ranged kind's data came from, when that needs saying (a Log Analytics workspace and which
     #: column held the SSPR step text).
     notes: tuple[str, ...] = ()
+    #: How the latest fetch selected a time-ranged kind's records, when the source had to choose (Graph: which
+    #: ``loggedByService`` value selects SSPR's events); ``None`` elsewhere.
+    selection: str | None = None
+    #: Why the data, complete as far as the store knows, is likely not what happened (audit: SSPR enabled for many
+    #: users and no SSPR event in the look-back, the opt-in trap; see :mod:`sspr_review.app.unobserved`), with the
+    #: fix; ``None`` when nothing is suspect. A verdict must not call such a week quiet.
+    suspect: str | None = None
 
     @property
     def available(self) -> bool:
@@ -70,7 +77,9 @@ class Coverage:
         return f"{kind} of {self.snapshot:%Y-%m-%d %H:%M} UTC, {describe_offset(self.offset)}"
 
     def state(self) -> str:
-        """One word for reports: complete, approximate, partial or no data."""
+        """One word for reports: suspect, complete, approximate, partial or no data."""
+        if self.suspect and self.available:
+            return "suspect"
         if self.approximate:
             return "approximate"
         if self.whole:

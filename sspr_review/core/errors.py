@@ -21,6 +21,7 @@
     ├── StoreError                  the history store is unusable (locked by another fetch, corrupt file)
     │   └── StoreDamaged            a file of the store fails its check (unreadable, not what the kit wrote)
     ├── InputError                  a file given to the kit (Graph JSON export) is not what it claims
+    │   └── NotARecord              an archived line the kit cannot read (also a ValueError; set aside)
     ├── NotebookFailed              a report notebook raised while executing (exit 6)
     ├── ToolchainMissing            a packaged notebook, the report template or a Python kernel is missing (exit 6)
     ├── CopyRefused                 ``sspr-review notebooks`` would overwrite copies an analyst edited
@@ -140,6 +141,10 @@ class StoreDamaged(StoreError):
 
 class InputError(SsprReviewError):
     """An input file is malformed; the message names the file and what is wrong."""
+
+
+class NotARecord(InputError, ValueError):
+    """An archived line (a diagnostic setting's envelope) the kit cannot read; the message says why."""
 
 
 class ParameterError(ConfigError):

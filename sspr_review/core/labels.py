@@ -164,6 +164,7 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
         "agent_unreachable": "the on-premises agent was unreachable",
         "ad_refused": "Active Directory refused the change",
         "cloud_update_failed": "the on-premises password changed but the cloud update failed",
+        "cloud_password_rejected": "the cloud refused the password Active Directory took",
         "other": "another on-premises error",
     },
     "risk_state": {
@@ -243,6 +244,7 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
         "throttled": "throttled",
         "failed_configuration": "failed: SSPR not set up for the user",
         "failed_writeback": "failed: on-premises writeback",
+        "cloud_password_rejected": "failed: the cloud refused the password Active Directory took",
         "banned_password": "new password banned",
         "failed_password_policy": "new password broke the policy",
         "failed_system": "failed: an error on Microsoft's side",
@@ -258,6 +260,7 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
         "complete": "complete",
         "partial": "partial",
         "approximate": "approximate",
+        "suspect": "probably not collected",
         "no data": "missing",
     },
     "data_kind": {

@@ -51,11 +51,20 @@ END_STATES: Final = (
     "throttled",
     "failed_configuration",
     "failed_writeback",
+    "cloud_password_rejected",
     "banned_password",
     "failed_password_policy",
     "failed_system",
     "in_progress",
 )
+#: End states of an event logged with result *success* that did not do what it says: Active Directory took the new
+#: password and the cloud refused it (``OnPremisesSuccessCloudFailure``, MicrosoftDocs/entra-docs #694), so the
+#: user's on-premises and cloud passwords differ. Such an event is no completed reset or change.
+FAILED_DESPITE_SUCCESS: Final = ("cloud_password_rejected",)
+#: The end states of the writeback family (what the ``writeback_failure`` findings and the metric count).
+WRITEBACK_END_STATES: Final = ("failed_writeback", "cloud_password_rejected")
+#: Reason texts that mean "no reason" (compared trimmed, lower case): "None" on successful self-service changes.
+NO_REASON: Final = frozenset({"", "none"})
 #: Stages that name a verification gate (and so should name a method).
 GATE_STAGES: Final = ("gate_started", "gate_verified")
 

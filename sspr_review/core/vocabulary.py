@@ -35,6 +35,22 @@ PASSWORD_RULE_TEMPLATE: Final = "5cf42378-d67d-4f36-ba46-e8b86229381d"
 # ---------------------------------------------------------------------------------------- audit events
 #: ``loggedByService`` of SSPR's own audit events.
 SSPR_SERVICE: Final = "Self-service Password Management"
+#: The other value public scripts filter Graph with for SSPR's events (:mod:`sspr_review.sources.graph.sspr_service`).
+SSPR_SERVICE_SHORT: Final = "SSPR"
+#: SSPR's own activities, as Microsoft lists them for the service (the fetch's fallback filter, the opt-in check).
+SSPR_ACTIVITY_NAMES: Final = (
+    "Blocked from self-service password reset",
+    "Change password (self-service)",
+    "Reset password (by admin)",
+    "Reset password (self-service)",
+    "Security info saved for self-service password reset",
+    "Self-service password reset flow activity progress",
+    "Unlock user account (self-service)",
+    "User registered for self-service password reset",
+    "Enable password writeback for directory",
+    "Disable password writeback for directory",
+    "Self-service password reset policy changes",
+)
 
 SSPR_RESET: Final = "reset password (self-service)"
 SSPR_PROGRESS: Final = "self-service password reset flow activity progress"

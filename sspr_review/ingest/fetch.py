@@ -241,7 +241,6 @@ class FetchRun:
         self.users: pd.DataFrame | None = None
 
     async def run(self) -> FetchResult:
-        self.keep_source_report()
         store, graph = self.config.store, self.config.graph
         audit = self.window("audit", store.audit_overlap_hours, graph.audit_lookback_days)
         risk = self.window("risk", store.risk_overlap_hours, graph.risk_lookback_days)
@@ -257,10 +256,12 @@ class FetchRun:
             await _all_or_none(steps)
         finally:
             self.bars.finish()
+        self.keep_source_report()  # after reading: an archive sets lines aside as it streams
         return FetchResult(self.store, self.outcomes, self.report)
 
     def keep_source_report(self) -> None:
-        """Merge what the source set aside while reading (the files source) and keep it in ``rejects/``."""
+        """Merge what the source set aside while reading (the files source, an archive) and keep it in
+        ``rejects/``."""
         loaded = self.source.set_aside()
         if loaded is not None:
             self.report.merge(loaded)
@@ -308,12 +309,25 @@ class FetchRun:
         outcome, source = self.outcomes[name], self.source
         start, end = await source.limit_window(name, start, end)  # a source may answer less (a workspace's retention)
         outcome.start, outcome.end = start, end
+        source.resume(name, self.store.source_state(name))  # e.g. which loggedByService value selects SSPR's events
         writer = _Writer(self.store, name, outcome, self.report)
         try:
             await _drain(read(start, end), writer.add, self.bars.bar(name), self.stats_of(name))
         finally:
             await writer.flush()  # what arrived is kept even when a later page fails (coverage is not claimed)
-        self.store.record_interval(name, start, end)
+        state = source.state(name)
+        if state is not None:
+            self.store.record_source_state(name, state)
+        held = start
+        for gap_start, gap_end, why in source.gaps(name, start, end):  # an archive's missing hours: no data
+            if gap_start > held:
+                self.store.record_interval(name, held, gap_start)
+            if why:  # a gap without a reason is only not claimed (an hour whose blob may not exist yet)
+                self.store.record_failure(name, gap_start, gap_end, "gap", why)
+                outcome.notes.append(f"{name}: {why}")
+            held = max(held, gap_end)
+        if held < end:
+            self.store.record_interval(name, held, end)
         for note in source.notes(name):
             self.store.record_note(name, start, end, note)
             outcome.notes.append(f"{name}: from {note}")

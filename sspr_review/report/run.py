@@ -14,20 +14,19 @@ The week is reviewed once: the review is saved in the folder (:mod:`sspr_review.
 notebooks ran), the notebooks load it and only display it, and findings.json and charts.json are built here from
 the same object (:mod:`.outputs`, the code path ``review --json`` uses too).
 
-The folder is built as ``<out>/.<week ending>.partial-<pid>-<random>/`` next to it and moved into place only
-when complete (an atomic exchange on Linux, replacing the previous complete folder), so a reader or a mailer
-never sees a mixed or half-written folder; a run killed part-way leaves the previous folder as it was, and the
-next run removes the leftover. A notebook that fails leaves its folder as ``<out>/<week ending>.failed/``.
+The folder is built as ``<out>/.<week ending>.partial-<token>/`` next to it and moved into place only when
+complete (:func:`sspr_review.core.swap.publish`: an atomic exchange on Linux and macOS; elsewhere, as on Windows,
+two renames), replacing the previous complete folder, so a reader or a mailer never sees a mixed or half-written
+folder; a run killed part-way leaves the previous folder as it was, and the next run removes the leftover (the run
+holds a lock named by its token while its folders exist). A notebook that fails leaves its folder as
+``<out>/<week ending>.failed/``.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -40,6 +39,7 @@ from ..app.saved import save_review
 from ..app.workspace import Workspace
 from ..core.errors import NotebookFailed
 from ..core.files import naming, private_dir
+from ..core.swap import holding, new_token, partial_folder, publish, remove_leftovers
 from ..core.vocabulary import SEVERITIES
 from . import notebooks, outputs
 from .slots import notebook_slot
@@ -91,8 +91,25 @@ def run(
     week = ws.window(week_ending).week_ending.isoformat()
     private_dir(out)
     remove_leftovers(out)
+    token = new_token()
+    with holding(out, token):
+        return _run_into(ws, week, out, token, result, timings, started, log, notebook_slots)
+
+
+def _run_into(
+    ws: Workspace,
+    week: str,
+    out: Path,
+    token: str,
+    result: FetchResult | None,
+    timings: dict[str, float],
+    started: float,
+    log: Callable[[str], None],
+    notebook_slots: Path | None,
+) -> RunResult:
+    """Build the week's folder beside ``out/<week>`` and publish it (the caller holds the run's lock)."""
     final = out / week
-    folder = out / f".{week}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    folder = partial_folder(out, week, token)
     folder.mkdir(mode=0o700)
     try:
         t0 = time.perf_counter()
@@ -119,7 +136,7 @@ def run(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    publish(folder, final)
+    publish(folder, final, token)
     timings["total"] = time.perf_counter() - started
     return RunResult(final, result, findings, [final / p.name for p in html], timings)
 
@@ -156,71 +173,3 @@ def _build(
         blank = {params["saved_review"]: ""}  # first: before the folder is renamed in it
         notebooks.slim(executed, replace=blank | {str(folder.resolve()): str(final.resolve()), str(folder): str(final)})
     return html
-
-
-def remove_leftovers(out: Path) -> None:
-    """Remove what runs that were killed left (their process is gone): a temporary folder, or a previous
-    folder set aside for the swap (restored when the swap did not finish)."""
-    for leftover in sorted(out.glob(".*.partial-*")) + sorted(out.glob(".*.previous-*")):
-        week, _, rest = leftover.name[1:].partition(".partial-" if ".partial-" in leftover.name else ".previous-")
-        try:
-            pid = int(rest.split("-")[0])
-        except ValueError:
-            continue
-        if pid == os.getpid() or _alive(pid):
-            continue
-        if ".previous-" in leftover.name and not (out / week).exists():
-            leftover.rename(out / week)
-        else:
-            shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where that is not available."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return False
-    try:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    renameat2.restype = ctypes.c_int
-    return bool(renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0)
-
-
-def publish(folder: Path, final: Path) -> None:
-    """Move the complete ``folder`` to ``final``, replacing a previous complete folder only now."""
-    _fsync_dir(folder)
-    if final.exists() and _exchange(folder, final):
-        shutil.rmtree(folder, ignore_errors=True)  # now the previous folder
-    else:
-        previous = final.with_name(f".{final.name}.previous-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-        if final.exists():
-            final.rename(previous)
-        folder.rename(final)
-        shutil.rmtree(previous, ignore_errors=True)
-    _fsync_dir(final.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -69,7 +69,11 @@ def _coverage_lines(review: Review) -> list[str]:
             reason += (": " if not reason else "; ") + "; ".join(clean(m) for m in cov.missing)
         used_note = cov.snapshot_note()
         used = f" ({clean(used_note)})" if used_note and not cov.approximate else ""
+        if cov.suspect and cov.available:  # the opt-in trap: unobserved, not quiet
+            state, reason = "SUSPECT", f"{reason}: {clean(cov.suspect)}"
         lines.append(f"  {name:<13} {state}{used}{reason}")
+        if cov.selection:
+            lines.append(f"  {'':<13} {clean(cov.selection)}")
     return lines
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NewType, Protocol, TypeVar
@@ -102,6 +102,21 @@ class TimedSource(ABC):
 
     def set_aside(self) -> SetAside | None:
         """What the source set aside while reading its input (exported files), or ``None``."""
+        return None
+
+    def gaps(self, kind: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
+        """The parts of ``[start, end]`` the source holds nothing for (an archive's missing hours), in order, each
+        with why: the fetch claims the rest of the window and records each gap as "no data" with the reason (a gap
+        with an empty reason is only not claimed)."""
+        return []
+
+    def resume(self, kind: str, state: Mapping[str, Any] | None) -> None:
+        """What the store kept of the source's choices for ``kind`` (see :meth:`state`), before it is read."""
+        return None
+
+    def state(self, kind: str) -> dict[str, Any] | None:
+        """The source's choices for ``kind`` in this fetch that the store keeps for the next (Graph: which
+        ``loggedByService`` value selects SSPR's events), or ``None``."""
         return None
 
     async def aclose(self) -> None:

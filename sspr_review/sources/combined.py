@@ -1,5 +1,6 @@
-"""One source made of two: the time-ranged kinds named in ``[sources]`` (audit, risk) from a Log Analytics workspace,
-everything else (registration, roles, policy, the tenant) from the run's source (graph, demo or files).
+"""One source made of two: the time-ranged kinds named in ``[sources]`` (audit, risk) from a Log Analytics workspace
+or a storage account's diagnostic-setting archive, everything else (registration, roles, policy, the tenant) from
+the run's source (graph, demo or files).
 
 ``sspr-review --source log-analytics`` is Graph with audit and risk from the workspace. The fetch sees one
 :class:`~sspr_review.sources.base.Source`: each capability is answered by the source that serves the kind asked
@@ -8,10 +9,12 @@ about (``lookback_days``, ``limit_window``, ``notes``), the rest by the base sou
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..core.errors import ConfigError
 from ..core.records import SetAside
 from ..core.vocabulary import TIMED_KINDS
 from .base import FetchStats, Pages, RegistrationParts, RoleData, Source, TimedSource
@@ -73,6 +76,15 @@ class CombinedSource(Source):
     def notes(self, kind: str) -> list[str]:
         return self._serving(kind).notes(kind)
 
+    def gaps(self, kind: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
+        return self._serving(kind).gaps(kind, start, end)
+
+    def resume(self, kind: str, state: Mapping[str, Any] | None) -> None:
+        self._serving(kind).resume(kind, state)
+
+    def state(self, kind: str) -> dict[str, Any] | None:
+        return self._serving(kind).state(kind)
+
     async def tenant(self) -> dict[str, Any]:
         return await self.base.tenant()
 
@@ -125,9 +137,29 @@ def compose(
     workspace for audit or risk. ``credential`` builds the azure-identity credential (only when needed)."""
     chosen = config.sources.model_dump()
     kinds = [k for k in TIMED_KINDS if log_analytics or chosen[k] == "log_analytics"]
-    if not kinds:
-        return base
-    from .log_analytics.source import LogAnalyticsSource  # lazy: azure-monitor-query and azure-identity are heavy
+    stored = [k for k in TIMED_KINDS if not log_analytics and chosen[k] == "archive"]
+    timed: dict[str, TimedSource] = {}
+    if kinds:
+        from .log_analytics.source import LogAnalyticsSource  # lazy: azure-monitor-query and azure-identity are heavy
 
-    workspace = LogAnalyticsSource(config.log_analytics, credential(), clock=clock)
-    return CombinedSource(base, dict.fromkeys(kinds, workspace))
+        workspace = LogAnalyticsSource(config.log_analytics, credential(), clock=clock)
+        timed.update(dict.fromkeys(kinds, workspace))
+    if stored:
+        timed.update(dict.fromkeys(stored, open_archive(config, clock=clock, credential=credential)))
+    return CombinedSource(base, timed) if timed else base
+
+
+def open_archive(
+    config: Config, *, clock: Callable[[], datetime] | None, credential: Callable[[], TokenCredential]
+) -> TimedSource:
+    """The storage-account archive of ``[archive]`` (:mod:`.archive.storage`)."""
+    from .archive.storage import ArchiveSource  # lazy: azure-storage-blob is heavy
+
+    settings = config.archive
+    connection = os.environ.get(settings.connection_string_env) if settings.connection_string_env else None
+    if not settings.account_url and not connection:
+        raise ConfigError(
+            "[sources] reads from the archive but [archive] account_url is empty: set it to the storage account's"
+            f" Blob endpoint (https://<account>.blob.core.windows.net), or set {settings.connection_string_env}"
+        )
+    return ArchiveSource(settings, credential, connection_string=connection or None, clock=clock)

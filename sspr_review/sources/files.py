@@ -14,6 +14,7 @@ from ..core.errors import FetchFailed, InputError
 from ..core.records import SetAside, raw_json, record_key, safe_text, time_problem
 from ..core.schema import parse_times
 from ..core.vocabulary import PASSWORD_RULE_TEMPLATE
+from .archive.tree import ArchiveTree, container_of
 from .base import FetchStats, Pages, Record, RoleData, Source, one_page
 from .exports import read_file
 
@@ -86,7 +87,10 @@ FILE_TIMES: dict[str, tuple[str, str, str | None]] = {
 
 
 class FilesSource(Source):
-    """A folder of Graph JSON as saved from Graph Explorer or ``az rest`` (for air-gapped review).
+    """A folder of Graph JSON as saved from Graph Explorer or ``az rest`` (for air-gapped review), and of Entra logs
+    archived by a diagnostic setting to Azure Storage, downloaded (``insights-logs-auditlogs/``,
+    ``insights-logs-userriskevents/``: :mod:`.archive.tree`, streamed a blob at a time when its kind is read; the
+    kind's window is then the hours the archive holds, and a missing hour inside it a gap).
 
     Each ``*.json`` file holds one Graph response (``{"value": [...]}``), a bare list of records, or one
     object; ``*.jsonl`` holds one record per line; UTF-8, or UTF-16/32 with a byte-order mark (PowerShell).
@@ -113,9 +117,13 @@ class FilesSource(Source):
         self.given: dict[str, int] = {}
         self._set_aside = SetAside()
         self._times: dict[str, pd.Series] = {}
-        files = sorted([*self.folder.rglob("*.json"), *self.folder.rglob("*.jsonl")])
-        if not files:
+        found = sorted([*self.folder.rglob("*.json"), *self.folder.rglob("*.jsonl")])
+        if not found:
             raise InputError(f"{self.folder} holds no .json or .jsonl files")
+        # a downloaded diagnostic-setting archive (insights-logs-*/.../PT1H.json) is streamed when its kind is read
+        blobs = [f for f in found if container_of(f.relative_to(self.folder)) is not None and f.is_file()]
+        self.archive = ArchiveTree(self.folder, blobs, self._set_aside) if blobs else None
+        files = [f for f in found if f not in set(blobs)]
         for file in files:
             if file.is_dir():
                 continue
@@ -208,7 +216,8 @@ class FilesSource(Source):
         return self._set_aside
 
     def windows(self) -> dict[str, tuple[datetime, datetime]]:
-        """Per time-ranged kind, the span of its own records' times (the second is exclusive)."""
+        """Per time-ranged kind, the span of its own records' times (the second is exclusive), and of the hours
+        an archive holds blobs for."""
         out = {}
         for kind, times in self._times.items():
             readable = times.dropna()
@@ -217,7 +226,23 @@ class FilesSource(Source):
                     readable.min().floor("s").to_pydatetime(),
                     readable.max().floor("s").to_pydatetime() + timedelta(seconds=1),
                 )
+        for kind in ("audit", "risk"):
+            span = self.archive.span(kind) if self.archive is not None else None
+            if span is not None:
+                mine = out.get(kind)
+                out[kind] = span if mine is None else (min(mine[0], span[0]), max(mine[1], span[1]))
         return out
+
+    def gaps(self, kind: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
+        """The hours an archive holds no blob for, between its first and last (when no export covers the kind)."""
+        if self.archive is None or not self.archive.has(kind) or self.records.get(kind):
+            return []
+        return self.archive.gaps(kind, start, end)
+
+    def notes(self, kind: str) -> list[str]:
+        """What an archive gave of ``kind`` (blobs, hours, records, repeated deliveries dropped)."""
+        note = self.archive.note(kind) if self.archive is not None else None
+        return [note] if note else []
 
     def now(self) -> datetime:
         ends = [end for _, end in self.windows().values()]
@@ -232,12 +257,13 @@ class FilesSource(Source):
         return {"id": orgs[0].get("id"), "name": orgs[0].get("displayName")} if orgs else {}
 
     def _filtered(self, kind: str, start: datetime, end: datetime) -> list[Pages]:
+        archived = [self.archive.pages(kind)] if self.archive is not None and self.archive.has(kind) else []
         if not self.has(kind):
-            return [_missing(self.folder, kind, self.given.get(kind, 0))]
+            return archived or [_missing(self.folder, kind, self.given.get(kind, 0))]
         times = self._times[kind]
         inside = ((times >= pd.Timestamp(start)) & (times <= pd.Timestamp(end))).to_numpy()
         records = self.records[kind]
-        return [one_page([r for r, ok in zip(records, inside, strict=True) if ok], len(records) or 1)]
+        return [one_page([r for r, ok in zip(records, inside, strict=True) if ok], len(records) or 1), *archived]
 
     def audit(self, start: datetime, end: datetime) -> list[Pages]:
         return self._filtered("audit", start, end)

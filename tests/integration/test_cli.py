@@ -71,7 +71,7 @@ def test_reasons_classifies_stdin_as_a_tsv() -> None:
         "gate_started",
         "app_notification",
         "in_progress",
-        "user started the (result_reasons.csv:11) + mobile app (result_reasons.csv:59)",
+        "user started the (result_reasons.csv:11) + mobile app (result_reasons.csv:60)",
     ]
     assert rows[2] == ["User verified with a passkey", "", "", "", ""]
     assert rows[3][0] == "Evil\\treason\\x1b[31m\\u202e"

@@ -21,7 +21,7 @@ from sspr_review.core.errors import AuthError, TokenRejected
 from sspr_review.core.weeks import last_monday
 from sspr_review.ingest.fetch import FetchResult
 from sspr_review.sources.demo.tenant import DemoTenant
-from sspr_review.sources.graph.endpoints import SSPR, audit_filters, risk_filter
+from sspr_review.sources.graph.endpoints import SSPR, audit_filters, graph_time, risk_filter
 from tests.support.graph_server import Fault, GraphData, GraphServer
 
 SCALE = 0.02  # 10 s throttle windows become 0.2 s; client and server use the same scale
@@ -108,9 +108,15 @@ def test_filters_and_page_sizes_sent(server: GraphServer, tmp_path: Path, monkey
     result = workspace(server, tmp_path, monkeypatch).fetch(progress=False)
     audit, risk = result.outcomes["audit"], result.outcomes["risk"]
     assert audit.start and audit.end and risk.start and risk.end
-    sent = first_requests(server, "/auditLogs/directoryAudits")
+    every = first_requests(server, "/auditLogs/directoryAudits")
+    sent = [q for q in every if q["$top"] != "1"]
     assert sorted(q["$filter"] for q in sent) == sorted(audit_filters(audit.start, audit.end))
     assert {q["$top"] for q in sent} == {"999"}
+    # the first fetch probed which loggedByService value selects SSPR's events, once each (sources/graph/sspr_service)
+    since = f"activityDateTime ge {graph_time(audit.end - timedelta(days=30))}"
+    assert sorted(q["$filter"] for q in every if q["$top"] == "1") == sorted(
+        [f"loggedByService eq '{SSPR}' and {since}", f"loggedByService eq 'SSPR' and {since}"]
+    )
     assert audit.end - audit.start == timedelta(days=30)
     (risk_query,) = first_requests(server, "/identityProtection/riskDetections")
     assert risk_query["$filter"] == risk_filter(risk.start, risk.end) and risk_query["$top"] == "500"

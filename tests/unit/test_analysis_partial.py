@@ -229,6 +229,9 @@ def test_the_review_notes_accounts_flagged_is_admin_that_the_role_data_does_not_
         "snapshot": None,
         "snapshot_offset_days": None,
         "mode": None,
+        "notes": [],
+        "selection": None,
+        "suspect": None,
     }
 
 

@@ -85,7 +85,7 @@ EXAMPLES = [
     ),
     ("OnPremisesAdminActionRequired", None, None, "failed_writeback"),
     ("OnPremisesConnectivityError", None, None, "failed_writeback"),
-    ("OnPremisesSuccessCloudFailure", None, None, "failed_writeback"),
+    ("OnPremisesSuccessCloudFailure", None, None, "cloud_password_rejected"),
     ("FuzzyPolicyViolationInvalidPassword", None, None, "banned_password"),
     ("PasswordDoesnotComplyFuzzyPolicy", None, None, "banned_password"),
 ]
@@ -209,7 +209,7 @@ def test_user_rules_are_tried_before_the_packaged_ones(tmp_path: Path) -> None:
     assert out["end_state"].tolist() == ["in_progress", "abandoned", "in_progress", "completed"]
     shown = explain_reasons(texts, rules)["rule"].tolist()
     assert shown[0] == "user completed the (result_reasons.csv:12) + passkey verification (my_rules.csv:2)"
-    assert shown[1] == "sms verification (result_reasons.csv:46) + too many (my_rules.csv:3)"
+    assert shown[1] == "sms verification (result_reasons.csv:47) + too many (my_rules.csv:3)"
 
 
 def test_the_review_uses_the_configured_rules(tmp_path: Path) -> None:

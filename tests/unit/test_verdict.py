@@ -3,7 +3,6 @@ and the top actions, most urgent first, a group counting as one."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -93,22 +92,17 @@ def test_missing_data_comes_first_and_the_week_is_never_quiet() -> None:
     assert [(i.kind, i.state) for i in verdict.data_issues] == [("audit", "no data")]
 
 
-@dataclass(frozen=True)
-class SuspectCoverage(Coverage):
-    """A coverage state a source may add later (the SSPR audit data likely not being collected)."""
-
-    def state(self) -> str:
-        return "suspect"
-
-
 def test_the_caveat_is_generic_over_coverage_states() -> None:
     cov = coverage()
-    cov["audit"] = SuspectCoverage("audit", WINDOW.start, WINDOW.end, True, "no SSPR event in 30 days")
+    # the opt-in trap (issue 22): audit data held, but probably not collected — never a quiet week
+    cov["audit"] = Coverage("audit", WINDOW.start, WINDOW.end, True, None, suspect="no SSPR event in 30 days")
     cov["registration"] = Coverage(
         "registration", WINDOW.end, WINDOW.end, True, "far", snapshot=WINDOW.end, approximate=True
     )
     verdict = judge([], cov)
-    assert verdict.caveat == "Audit data suspect and registration data approximate: this verdict is incomplete."
+    assert verdict.caveat == (
+        "Audit data probably not collected and registration data approximate: this verdict is incomplete."
+    )
     assert not verdict.quiet and "Nothing needs you" not in verdict.sentence
     only_old = coverage()
     only_old["roles"] = Coverage("roles", WINDOW.end, WINDOW.end, True, "far", snapshot=WINDOW.end, approximate=True)

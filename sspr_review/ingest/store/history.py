@@ -259,6 +259,28 @@ class Store(SelfChecking):
 
         self._update(kind, change)
 
+    def record_source_state(self, kind: str, state: dict[str, Any]) -> None:
+        """Keep what the source chose for ``kind`` in this fetch (``state`` in coverage.json), for the next fetch
+        and the coverage (a ``selection`` text in it says how the kind's records were selected)."""
+
+        def change(entry: dict[str, Any]) -> None:
+            entry["state"] = state
+
+        self._update(kind, change)
+
+    def source_state(self, kind: str) -> dict[str, Any] | None:
+        """What the last fetch's source chose for ``kind`` (:meth:`record_source_state`), or ``None``."""
+        state = self._coverage_doc()["sources"].get(kind, {}).get("state")
+        return state if isinstance(state, dict) else None
+
+    def selection(self, kind: str) -> str | None:
+        """How the latest fetch selected the records of ``kind``, in words (e.g. which ``loggedByService`` value
+        selects SSPR's events), or ``None``."""
+        for value in (self.source_state(kind) or {}).values():
+            if isinstance(value, dict) and isinstance(value.get("selection"), str):
+                return str(value["selection"])
+        return None
+
     def notes(self, kind: str, start: datetime, end: datetime) -> tuple[str, ...]:
         """The notes of the fetches of ``kind`` overlapping ``[start, end)``, once each, in order."""
         entry = self._coverage_doc()["sources"].get(kind, {})
@@ -345,7 +367,9 @@ class Store(SelfChecking):
             return too_far(cov, max_distance)
         if kind in TIME_COLUMN:
             notes = self.notes(kind, start, end)
-            return replace(cov, notes=notes) if notes else cov
+            cov = replace(cov, notes=notes) if notes else cov
+            selection = self.selection(kind)
+            return replace(cov, selection=selection) if selection else cov
         if cov.start is None or cov.end is None:
             return cov
         cov = replace(cov, missing=(*self.missing_parts(kind, cov.start, cov.end), *cov.missing))

@@ -102,8 +102,12 @@ def coverage_banner(ctx: Context) -> HTML:
     missing: list[str] = []
     parts: list[str] = []
     approximate: list[str] = []
+    suspect: list[str] = []
     for name, cov in ctx.review.coverage.items():
-        if cov.approximate:
+        if cov.suspect and cov.available:  # the opt-in trap: unobserved, not quiet
+            state = "SUSPECT"
+            suspect.append(f"{name}: {cov.suspect}")
+        elif cov.approximate:
             state = "APPROXIMATE"
             approximate.append(f"{name} ({cov.snapshot_note()})")
             if cov.missing:
@@ -125,17 +129,18 @@ def coverage_banner(ctx: Context) -> HTML:
                 "why": "; ".join([*why, *cov.missing]),
             }
         )
-    complete = not (missing or parts or approximate)
+    complete = not (missing or parts or approximate or suspect)
     return section(
         "coverage_banner.html.j2",
         missing=missing,
         parts=parts,
         approximate=approximate,
+        suspect=suspect,
         complete=complete,
         kinds=count(len(rows), "kind") + " of data",
         snapshots=_snapshots_line(ctx.review) if complete else "",
         table=table(pd.DataFrame(rows), ""),
-        notes=list(ctx.review.notes),
+        notes=[*ctx.review.notes, *(c.selection for c in ctx.review.coverage.values() if c.selection)],
     )
 
 

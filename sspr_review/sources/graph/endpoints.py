@@ -70,11 +70,20 @@ def graph_time(moment: datetime) -> str:
     return iso_z(moment, 0)
 
 
-def audit_filters(start: datetime, end: datetime) -> list[str]:
-    """The server-side ``$filter`` of each directoryAudits query for ``[start, end]``."""
-    window = f"activityDateTime ge {graph_time(start)} and activityDateTime le {graph_time(end)}"
+def audit_window(start: datetime, end: datetime) -> str:
+    """The ``$filter`` clause of a directoryAudits window ``[start, end]``."""
+    return f"activityDateTime ge {graph_time(start)} and activityDateTime le {graph_time(end)}"
+
+
+def audit_filters(
+    start: datetime, end: datetime, sspr: tuple[str, ...] = (f"loggedByService eq '{SSPR}'",)
+) -> list[str]:
+    """The server-side ``$filter`` of each directoryAudits query for ``[start, end]``: SSPR's events selected by
+    each clause of ``sspr`` (see :mod:`.sspr_service`; by default the documented service name), then the directory's
+    resets and the authentication methods' events."""
+    window = audit_window(start, end)
     return [
-        f"loggedByService eq '{SSPR}' and {window}",
+        *(f"{clause} and {window}" for clause in sspr),
         f"loggedByService eq 'Core Directory' and activityDisplayName eq 'Reset user password' and {window}",
         f"loggedByService eq 'Core Directory' and startswith(activityDisplayName, 'Reset password') and {window}",
         f"loggedByService eq 'Authentication Methods' and {window}",

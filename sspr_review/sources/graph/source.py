@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -30,9 +30,12 @@ from .endpoints import (
     ROLE_ELIGIBILITY,
     Endpoint,
     audit_filters,
+    audit_window,
+    graph_time,
     lookup_filters,
     risk_filter,
 )
+from .sspr_service import Selection, SsprStream
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -53,6 +56,11 @@ class GraphSource(Source):
         self._tenant_id = config.auth.tenant_id
         self.stats: dict[str, FetchStats] = {}
         self._clock = clock
+        #: How far back a probe of the ``loggedByService`` values looks (the audit look-back).
+        self.lookback = config.graph.audit_lookback_days
+        #: The store's record of how SSPR's events are selected (:meth:`resume`); this fetch's stream.
+        self.kept: Selection | None = None
+        self.sspr: SsprStream | None = None
         #: The organization record :meth:`tenant` read (its ``onPremisesSyncEnabled`` goes into the policy snapshot).
         self._organization: dict[str, Any] | None = None
 
@@ -78,17 +86,40 @@ class GraphSource(Source):
         )
 
         builder = self.client.sdk.audit_logs.directory_audits
-        return [
-            self._pages(
-                builder,
-                RequestConfiguration(
-                    query_parameters=B.DirectoryAuditsRequestBuilderGetQueryParameters(filter=f, top=999)
-                ),
-                AUDITS,
-                "audit",
+
+        def read(clause: str) -> Pages:
+            query = B.DirectoryAuditsRequestBuilderGetQueryParameters(filter=clause, top=999)
+            return self._pages(builder, RequestConfiguration(query_parameters=query), AUDITS, "audit")
+
+        async def ask(clause: str) -> bool:
+            since = self.now() - timedelta(days=self.lookback)
+            query = B.DirectoryAuditsRequestBuilderGetQueryParameters(
+                filter=f"{clause} and activityDateTime ge {graph_time(since)}", top=1
             )
-            for f in audit_filters(start, end)
-        ]
+            request = builder.to_get_request_information(RequestConfiguration(query_parameters=query))
+            body = await self.client.get_json(request, AUDITS, self._stats("audit"), "audit")
+            return bool(body.get("value"))
+
+        window = audit_window(start, end)
+        self.sspr = SsprStream(self.kept, lambda clause: read(f"{clause} and {window}"), ask, self.now())
+        return [self.sspr.pages(), *(read(f) for f in audit_filters(start, end, sspr=()))]
+
+    def resume(self, kind: str, state: Mapping[str, Any] | None) -> None:
+        """The store's record of which ``loggedByService`` value selects SSPR's events (:mod:`.sspr_service`)."""
+        if kind == "audit":
+            self.kept = Selection.restore(state)
+
+    def state(self, kind: str) -> dict[str, Any] | None:
+        """Which ``loggedByService`` value selected SSPR's events in this fetch, for the store to keep."""
+        if kind == "audit" and self.sspr is not None and self.sspr.selection is not None:
+            return self.sspr.selection.state()
+        return None
+
+    def notes(self, kind: str) -> list[str]:
+        """How SSPR's events were selected (:meth:`.sspr_service.Selection.describe`)."""
+        if kind == "audit" and self.sspr is not None and self.sspr.selection is not None:
+            return [f"Microsoft Graph, {self.sspr.selection.describe()}"]
+        return []
 
     def risk(self, since: datetime, end: datetime) -> list[Pages]:
         from msgraph.generated.identity_protection.risk_detections.risk_detections_request_builder import (

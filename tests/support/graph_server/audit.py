@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .collection import listing
+from .data import Record
 from .endpoint import Route
+
+if TYPE_CHECKING:
+    from .server import GraphServer
 
 #: directoryAudits properties Microsoft documents as filterable, with their operators. ``any`` marks a
 #: lambda over a collection (``targetResources/any(t: t/id eq '...')``).
@@ -25,6 +30,17 @@ DIRECTORY_AUDIT_FILTERS: Mapping[str, frozenset[str]] = {
     "targetResources/any/displayName": frozenset({"eq", "startswith"}),
 }
 
+
+def _service_views(server: GraphServer, record: Record) -> list[Record]:
+    """The record as ``$filter`` sees it: under each ``loggedByService`` value the server matches for the value it
+    carries (:attr:`GraphServer.logged_by_service`; by default the value itself)."""
+    carried = record.get("loggedByService")
+    names = server.logged_by_service.get(str(carried)) if carried is not None else None
+    if names is None:
+        return [record]
+    return [{**record, "loggedByService": name} for name in names]
+
+
 ROUTES = (
     Route(
         "/auditLogs/directoryAudits",
@@ -37,5 +53,6 @@ ROUTES = (
         orderable=frozenset({"activityDateTime"}),
         default_order=(("activityDateTime", True),),
         strict_filters=DIRECTORY_AUDIT_FILTERS,
+        filter_views=_service_views,
     ),
 )

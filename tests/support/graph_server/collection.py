@@ -107,7 +107,11 @@ def _query(call: Call, items: list[Record], options: Mapping[str, str]) -> list[
         allowed = route.strict_filters if call.server.strict_filters else None
         try:
             node = parse_filter(options["filter"], allowed)
-            items = [r for r in items if matches(node, r, {})]
+            views = route.filter_views
+            if views is None:
+                items = [r for r in items if matches(node, r, {})]
+            else:
+                items = [r for r in items if any(matches(node, v, {}) for v in views(call.server, r))]
         except FilterError as exc:
             raise bad_request(f"Invalid filter clause: {exc}") from None
     order = query.orderby(route, options)

@@ -36,6 +36,8 @@ class Route:
     orderable: frozenset[str] | None = None  # None: any property path
     default_order: tuple[tuple[str, bool], ...] = ()  # (property, descending)
     strict_filters: Mapping[str, frozenset[str]] | None = None  # what Microsoft documents as filterable
+    # the forms of a record $filter is matched against (a record is listed when one matches); None: the record
+    filter_views: Callable[[GraphServer, Record], list[Record]] | None = None
 
     @functools.cached_property
     def pattern(self) -> re.Pattern[str]:

@@ -56,6 +56,10 @@ class GraphServer:
         self.token = token
         self.page_sizes: dict[str, tuple[int, int]] = {**routes.DEFAULT_PAGE_SIZES, **(page_sizes or {})}
         self.strict_filters = strict_filters
+        #: Which ``loggedByService`` values directoryAudits' ``$filter`` matches for the records carrying a value
+        #: (by default that value only): ``{"Self-service Password Management": ("SSPR",)}`` serves SSPR's events
+        #: under ``'SSPR'`` only, as public scripts suggest Graph may; the documented value then selects nothing.
+        self.logged_by_service: dict[str, tuple[str, ...]] = {}
         self.host = host
         self.port = port
         self.echo = echo

@@ -1,0 +1,81 @@
+"""The opt-in trap: SSPR enabled for many users, and not one SSPR event in the look-back.
+
+Microsoft documents that SSPR's audit data is gathered only after someone has opened the SSPR audit or reporting
+view once. A tenant whose registration data shows SSPR-enabled users and whose store holds no SSPR event at all in
+the weeks before the review's end is far more likely unobserved than quiet: the audit coverage is then marked
+``suspect`` (:attr:`~sspr_review.core.coverage.Coverage.suspect`) with the likely causes and the fix, the terminal
+and the report say so loudly, findings.json carries it, and a verdict must not call the week quiet. ``doctor``
+checks the same on the live tenant (:func:`sspr_review.doctor.opt_in_check`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Final
+
+import pandas as pd
+
+from ..core.coverage import Coverage
+from ..core.vocabulary import SSPR_ACTIVITY_NAMES, SSPR_SERVICE, SSPR_SERVICE_SHORT
+from ..ingest.store import Store
+from ..ingest.store.lean_summary import read_summary
+
+#: How far back a store with no SSPR event is looked at (Graph keeps audit events 30 days).
+LOOKBACK_DAYS: Final = 30
+#: From this many SSPR-enabled users on, a look-back without one SSPR event (no reset, change, registration or
+#: attempt) is taken for unobserved rather than quiet.
+MIN_ENABLED_USERS: Final = 50
+#: What to do about it, in the order to try.
+FIX: Final = (
+    "open the Entra admin center at Protection ▸ Password reset ▸ Audit logs once (SSPR's audit data is gathered"
+    " only after that view has been opened), then fetch again; check that the app has AuditLog.Read.All; check that"
+    " SSPR is enabled (Protection ▸ Password reset ▸ Properties: Selected or All)"
+)
+
+
+def sspr_events(audit: pd.DataFrame) -> int:
+    """How many of ``audit``'s rows are SSPR's own events (by service, either name, or by activity)."""
+    service = audit["service"].astype("string").str.strip()
+    activity = audit["activity"].astype("string").str.strip().str.lower()
+    names = [a.lower() for a in SSPR_ACTIVITY_NAMES]
+    mask = service.isin([SSPR_SERVICE, SSPR_SERVICE_SHORT]).fillna(False) | activity.isin(names).fillna(False)
+    return int(mask.sum())
+
+
+def enabled_users(store: Store, snapshot: datetime) -> int:
+    """SSPR-enabled users in the registration snapshot of ``snapshot``'s day: Graph's ``ssprEnabled`` count for a
+    lean snapshot, else the rows flagged ``isSsprEnabled``."""
+    day = snapshot.replace(hour=0, minute=0, second=0, microsecond=0)
+    summary = read_summary(store.path, day)
+    if summary is not None:
+        for item in (summary.get("usersRegisteredByFeature") or {}).get("userRegistrationFeatureCounts") or []:
+            if isinstance(item, dict) and item.get("feature") == "ssprEnabled":
+                return int(item.get("userCount") or 0)
+    rows = store.read("registration", day, day + timedelta(days=1), columns=["is_sspr_enabled"])
+    return int(rows["is_sspr_enabled"].fillna(False).astype(bool).sum())
+
+
+def check(store: Store, coverage: Mapping[str, Coverage], end: datetime) -> dict[str, Coverage]:
+    """``coverage`` with the audit coverage marked ``suspect`` when the trap is likely (see the module)."""
+    coverage = dict(coverage)
+    audit, registration = coverage.get("audit"), coverage.get("registration")
+    if audit is None or registration is None or not audit.available or registration.snapshot is None:
+        return coverage
+    start = end - timedelta(days=LOOKBACK_DAYS)
+    held = [i for i in store.intervals("audit") if i.end > start and i.start < end]
+    if not held:
+        return coverage
+    since = max(start, held[0].start)
+    if sspr_events(store.read("audit", since, end, columns=["activity_time", "service", "activity"])):
+        return coverage
+    enabled = enabled_users(store, registration.snapshot)
+    if enabled < MIN_ENABLED_USERS:
+        return coverage
+    days = max(1, round((end - since).total_seconds() / 86400))
+    why = (
+        f"no SSPR event in the {days} days to {end:%Y-%m-%d} although {enabled:,} users are SSPR-enabled: SSPR's"
+        " audit data is likely not being gathered, so this is unobserved, not quiet. Fix: " + FIX
+    )
+    return {**coverage, "audit": replace(audit, suspect=why)}
