@@ -60,7 +60,8 @@ def _coverage_lines(review: Review) -> list[str]:
     """One line when every kind of data is complete; otherwise each kind with its state and why."""
     if all(cov.state() == "complete" for cov in review.coverage.values()):
         kinds = words_list([label("data_kind", k) for k in review.coverage])
-        return [f"Data: complete for the week ({kinds} data)."]
+        lean = "".join(f" {k}: {clean(c.snapshot_note())}." for k, c in review.coverage.items() if c.mode == "lean")
+        return [f"Data: complete for the week ({kinds} data).{lean}"]
     lines = ["Data coverage (this review is incomplete)"]
     for name, cov in review.coverage.items():
         state = cov.state().upper() if cov.state() != "complete" else "complete"

@@ -110,7 +110,7 @@ def test_clean_export_lands_whole_and_reviews_the_week_it_covers(tmp_path: Path)
     assert "risk          ok 2026-10-01 03:00 → 2026-10-05 03:00 UTC: 5 records, 5 new" in done.stdout
     assert len(stored(tmp_path / "store", "audit")) == 5
     assert "Week: the last complete week the files cover (audit records from 2026-11-09 00:00" in done.stdout
-    assert "Review of Contoso Pharma: week ending Mon 2026-11-16" in done.stdout
+    assert "SSPR weekly review — Contoso Pharma — week ending Mon 2026-11-16" in done.stdout
     review = cli("review", "--source", "files", "--store", tmp_path / "store")
     assert review.returncode == 0 and "week ending Mon 2026-11-16" in review.stdout
 

@@ -88,7 +88,7 @@ def test_notebook_executes_with_papermill_and_passes_nbval(
     if stem == "user_investigation":
         assert "robert.tables@northgate-eng.example" in html and "Reset" in html
         # the user's rows of the correlation tables: reset by the helpdesk this week, no detections around it
-        assert "Password resets and the detections around them" in html and "by an administrator" in html
+        assert "Password resets and the detections around them" in html and "administrator reset" in html
         assert "No change of the SSPR configuration by robert.tables@northgate-eng.example" in html
     figures = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
     assert figures if stem != "user_investigation" else True

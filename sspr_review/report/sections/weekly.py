@@ -91,7 +91,8 @@ def _snapshots_line(review: Review) -> str:
         cov = review.coverage.get(kind)
         if cov is not None and cov.offset is not None:
             by_offset.setdefault(describe_offset(cov.offset), []).append(kind)
-    return "; ".join(f"{words_list(kinds)} from snapshots {when}" for when, kinds in by_offset.items())
+    lean = [f"{kind}: {cov.snapshot_note()}" for kind, cov in review.coverage.items() if cov.mode == "lean"]
+    return "; ".join([*(f"{words_list(kinds)} from snapshots {when}" for when, kinds in by_offset.items()), *lean])
 
 
 def coverage_banner(ctx: Context) -> HTML:
