@@ -396,6 +396,11 @@ def _missed(fetch: dict[str, Any] | None, analysis: dict[str, Any] | None, run: 
             f"B8: a start-up question takes 0.3 s or more (bare interpreter {up['python_s']:.3f} s, load average "
             f"{up['load_average']})" + (f", or imports {', '.join(heavy)}" if heavy else "") + "."
         )
+    if not common.load("history"):
+        notes.append(
+            "B9 (review cost against the history's length at 100,000 users) has not been run on this machine "
+            "yet: `python benchmarks/bench_history.py` writes its section."
+        )
     notes += tenants_missed(common.load("tenants"))
     imports = common.load("import")
     if imports and (not all(x["ok"] for x in imports["runs"]) or _import_at_a_million(imports) > imports["target_mb"]):
