@@ -25,7 +25,7 @@ install: $(STAMP)  ## Create .venv and install the kit with its test tools
 demo: $(STAMP)  ## Build the demo tenant and its weekly reports in reports/, and print where they are
 	$(BIN)/sspr-review run --source demo
 
-test: $(STAMP) browser kql azurite  ## Run the whole test suite (what CI runs; about 12 minutes)
+test: $(STAMP) browser kql azurite  ## Run the whole test suite (what CI runs; about 27 minutes on 2 cores)
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP) kql  ## Unit tests and the quick integration tests (under 2 minutes): no slow, notebook, browser or install test
