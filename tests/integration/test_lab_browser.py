@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,17 +19,12 @@ from typing import Any
 
 import pytest
 
+from tests.support import free_port
 from tests.support.browser import NEEDS_BROWSER
 from tests.support.browser import driver as chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.browser, NEEDS_BROWSER]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Lab:
