@@ -27,6 +27,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from ..analysis.model import KINDS
 from ..core.files import private_dir, write_private_text
@@ -244,7 +245,7 @@ def render(doc: Mapping[str, Any]) -> str:
 
     return _ENV.get_template("portfolio.html.j2").render(
         doc=doc,
-        css=_page_css(),
+        css=Markup(_page_css()),  # the kit's own stylesheet: escaped, 'Segoe UI' broke the whole font rule
         severities=SEVERITIES,
         numbers=[(key, labels[key][0]) for key in shown],
         cell=cell,
