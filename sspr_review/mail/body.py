@@ -24,7 +24,7 @@ from ..report.numbers import change, meaning
 from ..report.rollup import Rollup, distinct, roll_up, status_counts
 from ..report.style import BANNER, CHANGE_COLOURS, SEVERITY_COLOURS
 from ..report.summary import fmt_value
-from ..report.verdict_words import Verdict, counts_text, of_document, users_text
+from ..report.verdict_words import Verdict, banner_state, counts_text, of_document, who_text
 from .identities import Identities
 
 CHART_TITLES = {
@@ -161,7 +161,7 @@ def context(
         sentence="" if verdict is None else verdict.sentence,
         counts="" if verdict is None else counts_text(verdict),
         actions=[] if verdict is None else top_actions(verdict, ids),
-        state="ok" if verdict is None or verdict.quiet else "bad" if (verdict.urgent or verdict.caveat) else "warn",
+        state="ok" if verdict is None else banner_state(verdict),
         tenant=str(doc.get("tenant", {}).get("name", "")),
         week=str(window.get("week_ending", "")),
         time_zone=str(window.get("time_zone")),
@@ -187,7 +187,7 @@ def top_actions(verdict: Verdict, ids: Identities) -> list[TopAction]:
         TopAction(
             severity=a.severity,
             headline=ids.text(a.headline),
-            who=users_text(a, ids.user) if a.count > 1 or any(u not in a.headline for u in a.users) else "",
+            who=who_text(a, ids.user),
             status=a.status,
             do=ids.text(a.do),
         )

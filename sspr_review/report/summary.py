@@ -12,7 +12,7 @@ from ..core.vocabulary import KPIS
 from ..core.wording import capitalised, words_list
 from .numbers import change, meaning, number
 from .rollup import Rollup, distinct, roll_up, status_counts
-from .verdict_words import counts_text, of_document, users_text
+from .verdict_words import counts_text, of_document, who_text
 
 if TYPE_CHECKING:
     from ..analysis import Metric, Review
@@ -40,7 +40,7 @@ def verdict_lines(verdict: Verdict) -> list[str]:
     if verdict.actions:
         lines.append("Top actions:")
     for i, action in enumerate(verdict.actions, 1):
-        who = users_text(action) if action.count > 1 or any(u not in action.headline for u in action.users) else ""
+        who = who_text(action)
         status = f" ({action.status})" if action.status else ""
         lines.append(f"  {i}. {action.severity.upper():<8} {clean(action.headline)}{status}")
         if who:
