@@ -17,10 +17,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from ..core.labels import METRICS
 from ..core.settings import AnalysisSettings
 from ..core.vocabulary import KPIS
-from ..report.numbers import change, meaning
+from ..report.numbers import better_of, change, meaning
 from ..report.rollup import Rollup, distinct, roll_up, status_counts
 from ..report.style import BANNER, CHANGE_COLOURS, SEVERITY_COLOURS
 from ..report.summary import fmt_value
@@ -206,7 +205,7 @@ def kpis(metrics: Mapping[str, Any]) -> list[Kpi]:
         unit = str(m.get("unit", "count"))
         value, previous = m.get("value"), m.get("previous")
         delta = value - previous if isinstance(value, int | float) and isinstance(previous, int | float) else None
-        what = meaning(delta, str(m.get("better") or (METRICS[name].better if name in METRICS else "neither")))
+        what = meaning(delta, str(m.get("better") or better_of(name)))
         out.append(
             Kpi(
                 label=label,
