@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import bench_analysis
@@ -36,6 +37,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--weeks", type=int, nargs="+", default=[13, 26, 52, 104])
     parser.add_argument("--repeat", type=int, default=2, help="timed runs per length (the fastest is reported)")
+    parser.add_argument(
+        "--sample",
+        type=int,
+        nargs="*",
+        default=[0, 13, 26, 39],
+        help="weeks back from the last whose review is compared with a review of the full tables (issue 24's "
+        "equivalence on a large store), on the store with the most history up to 52 weeks; none: skip",
+    )
     parser.add_argument("--no-save", action="store_true", help="print the figures only (a check of the script)")
     args = parser.parse_args(argv)
     from sspr_review.core.weeks import last_monday
@@ -67,6 +76,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             flush=True,
         )
     entries = sorted(lengths.values(), key=lambda e: e["weeks"])
+    if args.sample:
+        weeks = max((e["weeks"] for e in entries if e["weeks"] <= 52), default=entries[0]["weeks"])
+        root = synth.build(args.users, end, weeks=weeks, progress=False)
+        print(f"B9: {weeks} weeks: comparing the reviews of {args.sample} weeks back with the full tables' ...")
+        equivalence = {"weeks": weeks, **equivalent(str(root), end, [b for b in args.sample if b < weeks])}
+        print(f"B9: identical: {equivalence['identical']}", flush=True)
     shortest, longest = entries[0], entries[-1]
     ratio = round(longest["wall_s"] / shortest["wall_s"], 2) if shortest["wall_s"] else None
     result: dict[str, Any] = {
@@ -74,6 +89,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "week_ending": week_ending,
         "lengths": lengths,
         "growth": ratio,
+        **({"equivalence": equivalence} if args.sample else {}),
         "growth_target": GROWTH,
         "growth_met": None if ratio is None or len(entries) < 2 else ratio <= GROWTH,
         "target_s": TARGET_100K[0] if args.users == 100_000 else None,
@@ -93,6 +109,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     else:
         common.save("history", result)
     return result
+
+
+def equivalent(root: str, end: Any, back: list[int]) -> dict[str, Any]:
+    """Review each of the weeks ``back`` weeks before ``end``'s as ``Workspace.review`` does (time-bounded reads,
+    weekly aggregates) and from the store's full tables (``tests/support/reference.py``, the computation before
+    issue 24); the same findings.json, trend and leaked-credential trend, week by week."""
+    sys.path.insert(0, str(common.ROOT))
+    import pandas as pd
+
+    from sspr_review.analysis import findings_json
+    from sspr_review.app.workspace import Workspace
+    from sspr_review.core import config
+    from tests.support.reference import Reference
+
+    ws = Workspace(config.load(env={"SSPR_REVIEW_STORE_PATH": root}), "graph")
+    reference = Reference(ws)
+    at = datetime(2030, 1, 1, tzinfo=UTC)
+    weeks: dict[str, bool] = {}
+    for b in back:
+        week = ws.window(end).shift(b).week_ending.isoformat()
+        got, want = ws.review(week), reference.review(week)
+        same = findings_json(got, generated_at=at) == findings_json(want, generated_at=at)
+        try:
+            pd.testing.assert_frame_equal(got.weekly, want.weekly)
+            assert got.correlations is not None and want.correlations is not None
+            pd.testing.assert_frame_equal(got.correlations.leak_trend, want.correlations.leak_trend)
+        except AssertionError:
+            same = False
+        weeks[week] = same
+        print(f"B9: week ending {week}: {'identical' if same else 'DIFFERENT'}", flush=True)
+    return {"compared": weeks, "identical": all(weeks.values())}
 
 
 if __name__ == "__main__":

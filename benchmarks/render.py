@@ -397,11 +397,27 @@ def _missed(results: dict[str, dict[str, Any] | None]) -> list[str]:
             f"B8: a start-up question takes 0.3 s or more (bare interpreter {up['python_s']:.3f} s, load average "
             f"{up['load_average']})" + (f", or imports {', '.join(heavy)}" if heavy else "") + "."
         )
-    if not results["history"]:
+    history = results["history"]
+    if not history:
         notes.append(
             "B9 (review cost against the history's length at 100,000 users) has not been run on this machine "
             "yet: `python benchmarks/bench_history.py` writes its section."
         )
+    else:
+        if history.get("growth_met") is False:
+            notes.append(
+                f"B9: the review at the longest history takes {history['growth']} × the review at the shortest "
+                f"(target ≤ {history['growth_target']:g} ×)."
+            )
+        if history.get("target_met") is False:
+            worst = max(history["lengths"].values(), key=lambda e: e["wall_s"])
+            notes.append(
+                f"B9: a review at {int(history['users']):,} users takes up to {worst['wall_s']:.2f} s and "
+                f"{max(e['peak_rss_mb_max'] for e in history['lengths'].values()):,.0f} MB "
+                f"(target ≤ {history['target_s']:g} s and ≤ {history['target_mb']:g} MB)."
+            )
+        if history.get("equivalence") and not history["equivalence"]["identical"]:
+            notes.append("B9: a sampled week of the large store reviews differently from its full tables.")
     notes += tenants_missed(results["tenants"])
     imports = results["import"]
     at_a_million = _import_at_a_million(imports) if imports else 0.0
@@ -502,6 +518,17 @@ def _history(r: dict[str, Any]) -> list[str]:
         ),
         "",
     ]
+    eq = r.get("equivalence")
+    if eq:
+        out += [
+            f"**The same findings** (issue 24): on the {eq['weeks']}-week store, the review of each of "
+            f"{len(eq['compared'])} weeks (ending {', '.join(eq['compared'])}) compared with a review of the store's "
+            "full tables (`tests/support/reference.py`, the computation before issue 24): findings.json, the trend "
+            f"and the leaked-credential trend {'identical for every week' if eq['identical'] else 'DIFFER for '}"
+            + ", ".join(w for w, same in eq["compared"].items() if not same)
+            + ".",
+            "",
+        ]
     return out
 
 
