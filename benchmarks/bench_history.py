@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "first_review_process_s": round(first_s, 2),
             "first_peak_rss_mb": first["peak_rss_mb"],
             **best,
+            "load_average": round(os.getloadavg()[0], 1),  # a shared machine's load explains a missed target
         }
         print(
             f"B9 {weeks} weeks: {size['audit']} audit rows; first review {first['wall_s']} s; review "

@@ -502,6 +502,7 @@ def _history(r: dict[str, Any]) -> list[str]:
     row("peak RSS", [f"{e['peak_rss_mb_max']:,.0f} MB (baseline {e['baseline_rss_mb']:.0f} MB)" for e in entries])
     row("weeks in the trend", [f"{e['weeks_in_trend']}" for e in entries])
     row("first review (aggregates computed)", [f"{e['first_review_s']:.2f} s" for e in entries])
+    row("machine load average (1 min) after", [_fmt(e.get("load_average"), 1) for e in entries])
     phases = sorted({p for e in entries for p in e["phases_s"]})
     for phase in phases:
         row(f"— {phase}", [_fmt(e["phases_s"].get(phase)) + " s" for e in entries])
