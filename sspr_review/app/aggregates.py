@@ -19,6 +19,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -78,12 +79,12 @@ def _save(store: Store, name: str, key: str, rows: pd.DataFrame, covering: pd.Da
 
 
 # ------------------------------------------------------------------------------------------ registration
-def _in_force(roles: Sequence[Path], day: Path) -> list[Path]:
-    """The roles snapshot file a registration snapshot's admins are matched against: the latest one of its day or
-    before, else the first (see :func:`~sspr_review.analysis.prepare.roles_match`)."""
+def _in_force(dated: Sequence[tuple[datetime, Path]], day: Path) -> list[Path]:
+    """The roles snapshot file (of ``dated``: each one's day and path, oldest first) a registration snapshot's
+    admins are matched against: the latest one of its day or before, else the first (see
+    :func:`~sspr_review.analysis.prepare.roles_match`)."""
     when = parse_day(day.stem)
-    dated = [(d, f) for f in roles if (d := parse_day(f.stem)) is not None]
-    before = [f for d, f in dated if when is not None and d <= when]
+    before = [] if when is None else [f for d, f in dated if d <= when]
     return before[-1:] or [f for _, f in dated[:1]]
 
 
@@ -91,7 +92,8 @@ def registration_counts(store: Store, privileged: pd.DataFrame) -> pd.DataFrame:
     """Every registration snapshot's counts (:func:`~sspr_review.analysis.metrics.registration_counts`), each
     snapshot file read only when its counts are not kept yet (or it, or the roles snapshot in force, changed)."""
     key = aggregates_key()
-    files, roles = store.files("registration"), store.files("privileged")
+    files = store.files("registration")
+    roles = [(d, f) for f in store.files("privileged") if (d := parse_day(f.stem)) is not None]
     signatures = {f.name: signature([f, *_in_force(roles, f)]) for f in files}
     stored = read_aggregate(store.path, "registration", key)
     if not stored.empty:
@@ -144,17 +146,31 @@ def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
-def _read_weeks(store: Store, key: str, wanted: pd.DataFrame) -> WeekAggregates:
-    """The stored aggregates of the weeks of ``wanted`` whose signature still matches."""
-    rows = read_aggregate(store.path, "weeks", key)
-    if rows.empty or wanted.empty:
-        return week_aggregates_empty()
-    rows = rows.astype({"signature": "string"}).merge(wanted, on=["week_start", "week_end", "signature"])
-    parts = {part: rows[rows["part"] == part] for part in ("week", "fix", "method")}
+def _read_weeks(store: Store, key: str, wanted: pd.DataFrame, *, accounts: bool = True) -> WeekAggregates:
+    """The stored aggregates of the weeks of ``wanted`` whose signature still matches; ``accounts`` false: their
+    week rows only (what is kept, not the per-account fixes and methods). Each part is read with its own columns
+    and the week's rows only: a week's three parts are written together, under one signature."""
+    empty = week_aggregates_empty()
+    if wanted.empty:
+        return empty
+    ident = ["week_start", "week_end", "signature"]
+    weeks = read_aggregate(
+        store.path, "weeks", key, columns=[*WEEK_COLUMNS, "signature"], where=[("part", "==", "week")]
+    )
+    if weeks.empty:
+        return empty
+    weeks = weeks.astype({"signature": "string"}).merge(wanted[ident], on=ident)
+    if not accounts or weeks.empty:
+        return replace(empty, weeks=weeks[list(WEEK_COLUMNS)])
+    valid = [("week_end", "in", weeks["week_end"].tolist()), ("signature", "in", weeks["signature"].tolist())]
+    part = {
+        name: read_aggregate(store.path, "weeks", key, columns=columns, where=[("part", "==", name), *valid])
+        for name, columns in (("fix", FIX_COLUMNS), ("method", METHOD_COLUMNS))
+    }
     return WeekAggregates(
-        weeks=parts["week"][list(WEEK_COLUMNS)].reset_index(drop=True),
-        fixes=_typed(parts["fix"], FIX_COLUMNS),
-        methods=_typed(parts["method"], METHOD_COLUMNS),
+        weeks=weeks[list(WEEK_COLUMNS)].reset_index(drop=True),
+        fixes=_typed(part["fix"], FIX_COLUMNS),
+        methods=_typed(part["method"], METHOD_COLUMNS),
     )
 
 
@@ -235,7 +251,7 @@ def keep_recent(store: Store, settings: AnalysisSettings, data: ReviewData, sign
     if signatures.empty:
         return
     key = aggregates_key(settings)
-    stored = _read_weeks(store, key, signatures)
+    stored = _read_weeks(store, key, signatures, accounts=False)
     todo = signatures[~signatures["week_end"].isin(stored.weeks["week_end"]).to_numpy(dtype=bool)]
     if todo.empty:
         return

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Final
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ...core.files import write_parquet
 
@@ -31,6 +32,9 @@ from ...core.files import write_parquet
 #: every stored row of it).
 AGGREGATES: Final = {"weeks": ("week_start", "week_end"), "registration": ("file",)}
 FOLDER: Final = "aggregates"
+#: How an aggregate file's rows are ordered when written, so that its row groups each hold few parts and weeks.
+ORDER: Final = {"weeks": ["part", "week_end"]}
+ROW_GROUP_ROWS: Final = 32_768
 
 
 def signature(files: Sequence[Path]) -> str:
@@ -54,16 +58,27 @@ def _path(store_path: Path, name: str) -> Path:
     return store_path / FOLDER / f"{name}.parquet"
 
 
-def read_aggregate(store_path: Path, name: str, key: str) -> pd.DataFrame:
-    """The stored rows of ``name`` computed under ``key`` (empty when none)."""
+def read_aggregate(
+    store_path: Path,
+    name: str,
+    key: str,
+    *,
+    columns: Sequence[str] | None = None,
+    where: Sequence[tuple[str, str, object]] = (),
+) -> pd.DataFrame:
+    """The stored rows of ``name`` computed under ``key`` (empty when none, or when the file lacks a column asked
+    for): only ``columns`` (default all), only the rows matching ``where`` (pyarrow filters such as
+    ``("part", "==", "fix")``), both applied while reading, before any row becomes a Python object."""
     path = _path(store_path, name)
     try:
-        frame = pd.read_parquet(path)
-    except (FileNotFoundError, OSError, ValueError):
+        table = pq.read_table(
+            path,
+            columns=None if columns is None else list(dict.fromkeys([*columns, "key"])),
+            filters=[("key", "==", key), *where],
+        )
+    except (FileNotFoundError, OSError, ValueError):  # pyarrow.ArrowInvalid is a ValueError: a damaged file
         return pd.DataFrame()
-    if "key" not in frame:
-        return pd.DataFrame()
-    rows: pd.DataFrame = frame[frame["key"] == key].drop(columns="key").reset_index(drop=True)
+    rows: pd.DataFrame = table.drop_columns("key").to_pandas()
     return rows
 
 
@@ -84,4 +99,6 @@ def write_aggregate(
         fresh = pd.MultiIndex.from_frame(covering.drop_duplicates())
         kept = kept[~pd.MultiIndex.from_frame(kept[ident]).isin(fresh)]
     merged = pd.concat([kept, rows], ignore_index=True) if not kept.empty else rows.reset_index(drop=True)
-    write_parquet(_path(store_path, name), merged.assign(key=key))
+    if name in ORDER:  # a read of one part skips the row groups of the others (their statistics say so)
+        merged = merged.sort_values(ORDER[name], kind="stable", ignore_index=True)
+    write_parquet(_path(store_path, name), merged.assign(key=key), row_group_rows=ROW_GROUP_ROWS)

@@ -1,0 +1,64 @@
+"""The store's aggregate files (ingest/store/aggregates.py): read back by key, by part and by column, written in
+row groups ordered by part so that a read of one part skips the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from sspr_review.ingest.store.aggregates import ROW_GROUP_ROWS, read_aggregate, write_aggregate
+
+
+def _rows(weeks: range, part: str, per_week: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "week_start": [w * 7 for w in weeks for _ in range(per_week)],
+            "week_end": [w * 7 + 7 for w in weeks for _ in range(per_week)],
+            "part": part,
+            "user_id": [f"u{w}-{i}" for w in weeks for i in range(per_week)],
+            "value": 1.0,
+        }
+    )
+
+
+def test_a_read_takes_its_key_part_and_columns_only(tmp_path: Path) -> None:
+    fixes, week_rows = _rows(range(3), "fix", 4), _rows(range(3), "week", 1)
+    write_aggregate(tmp_path, "weeks", "k1", pd.concat([week_rows, fixes]))
+
+    got = read_aggregate(tmp_path, "weeks", "k1", columns=["week_end", "user_id"], where=[("part", "==", "fix")])
+    assert list(got.columns) == ["week_end", "user_id"]
+    assert sorted(got["user_id"]) == sorted(fixes["user_id"])
+
+    got = read_aggregate(tmp_path, "weeks", "k1", where=[("part", "==", "fix"), ("week_end", "in", [14])])
+    assert sorted(got["user_id"]) == ["u1-0", "u1-1", "u1-2", "u1-3"]
+    assert "key" not in got
+    assert read_aggregate(tmp_path, "weeks", "another key").empty
+
+
+def test_a_file_without_the_columns_asked_for_reads_as_nothing_kept(tmp_path: Path) -> None:
+    folder = tmp_path / "aggregates"
+    folder.mkdir()
+    pd.DataFrame({"week_end": [7]}).to_parquet(folder / "weeks.parquet")  # an older layout, without key or part
+    assert read_aggregate(tmp_path, "weeks", "k1", where=[("part", "==", "week")]).empty
+    (folder / "weeks.parquet").write_bytes(b"not parquet")
+    assert read_aggregate(tmp_path, "weeks", "k1").empty
+
+
+def test_the_weeks_file_is_written_in_row_groups_by_part(tmp_path: Path) -> None:
+    many = ROW_GROUP_ROWS // 2 + 1
+    # written twice, each time some of every part: the file still holds each part in its own row groups
+    for weeks in (range(0, 2), range(2, 4)):
+        rows = pd.concat([_rows(weeks, "week", 1), _rows(weeks, "fix", many // 2), _rows(weeks, "method", 3)])
+        write_aggregate(tmp_path, "weeks", "k1", rows)
+    meta = pq.ParquetFile(tmp_path / "aggregates" / "weeks.parquet").metadata
+    part = meta.schema.to_arrow_schema().get_field_index("part")
+    spans = [
+        (meta.row_group(g).column(part).statistics.min, meta.row_group(g).column(part).statistics.max)
+        for g in range(meta.num_row_groups)
+    ]
+    assert meta.num_row_groups > 1
+    week_groups = [span for span in spans if span[0] <= "week" <= span[1]]
+    assert len(week_groups) == 1 and week_groups[0][0] != "fix"  # the week rows are not spread among the fixes
+    assert len(read_aggregate(tmp_path, "weeks", "k1", where=[("part", "==", "week")])) == 4
