@@ -18,6 +18,7 @@ from markupsafe import escape
 from ..analysis import spike_hours
 from ..core.labels import label, metric_label
 from ..core.reason_rules import METHODS, STAGES
+from . import shapes
 from .policy_marks import mark_policy_changes
 from .style import CHART_COLOURS, GREY, SERIES_COLOURS
 
@@ -255,14 +256,14 @@ TREND_LABELS = {
 
 def _no_data_weeks(fig: go.Figure, x: pd.Series, uncovered: pd.Series) -> None:
     """Grey bands over the weeks a source did not cover: there the chart has no value (a gap), which is not 0."""
-    for when in x[uncovered.to_numpy(dtype=bool)]:
-        fig.add_vrect(
-            x0=when - pd.Timedelta(days=3.5),
-            x1=when + pd.Timedelta(days=3.5),
-            fillcolor=GREY,
-            opacity=0.12,
-            line_width=0,
-        )
+    half = pd.Timedelta(days=3.5)
+    shapes.add(
+        fig,
+        (
+            shapes.vband(when - half, when + half, color=GREY, opacity=0.12)
+            for when in x[uncovered.to_numpy(dtype=bool)]
+        ),
+    )
 
 
 def trend(review: Review, columns: list[str], title: str, *, y_title: str, percent: bool = False) -> go.Figure:

@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from markupsafe import escape
 
+from . import shapes
 from .style import GREY, RED
 
 if TYPE_CHECKING:
@@ -72,5 +73,4 @@ def mark_policy_changes(fig: go.Figure, review: Review) -> None:
         showarrow=False,
         font={"size": 11, "color": GREY},
     )
-    for day in (d for d in x if weak[d]):
-        fig.add_vline(x=day, line_dash="dot", line_color=RED, line_width=1, opacity=0.6)
+    shapes.add(fig, (shapes.vline(day, color=RED, dash="dot", opacity=0.6) for day in x if weak[day]))
