@@ -294,6 +294,18 @@ def _run(r: dict[str, Any]) -> list[str]:
         "Plotly.js (about 4.6 MB of the page) is embedded once per report; the rest of each report is well under 1 MB.",
         "",
     ]
+    large = r.get("large")
+    if large:
+        out += [
+            f"`sspr-review run --no-fetch` of the last week on the store of B3 at {large['users']:,} users (a year of "
+            "history, its weekly aggregates already kept):",
+            "",
+            "| phase | seconds |",
+            "|---|---|",
+            *(f"| {name} | {seconds:.2f} |" for name, seconds in large["phases_s"].items() if seconds >= 0.05),
+            f"| **total** | **{large['wall_s']:.2f}** (target ≤ {large['target_s']:g} s: {_verdict(large['met'])}) |",
+            "",
+        ]
     return out
 
 
@@ -384,6 +396,12 @@ def _missed(results: dict[str, dict[str, Any] | None]) -> list[str]:
                     f"≤ {e['target_s']:g} s and ≤ {e['target_mb'] / 1024:g} GB"
                     + _loaded(e.get("load_average"), analysis["machine"]["cores"])
                 )
+    if run and run.get("large") and not run["large"]["met"]:
+        large = run["large"]
+        notes.append(
+            f"B4: `run --no-fetch` at {large['users']:,} users takes {large['wall_s']:.1f} s (target ≤ "
+            f"{large['target_s']:g} s)."
+        )
     if run and not run["run"]["html_met"]:
         notes.append("B4: a report is over 6 MB or embeds plotly.js more than once.")
     if run and not run["imports"]["met"]:
