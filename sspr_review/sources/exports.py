@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -207,20 +208,44 @@ def _parse_document(text: str, where: str, out: FileRecords, *, line: bool = Fal
 def read_file(file: Path) -> FileRecords:
     """The JSON objects in ``file`` (``.json``: a Graph response, a list or one object; ``.jsonl``: one per line)."""
     out = FileRecords()
+    out.records = list(stream_file(file, out))
+    return out
+
+
+def stream_file(file: Path, out: FileRecords) -> Iterator[tuple[dict[str, Any], str]]:
+    """The JSON objects of ``file`` with where each was, one at a time (what :func:`read_file` lists); what cannot
+    be read goes to ``out.rejected`` and the file's ``@odata.context`` to ``out.context``.
+
+    A UTF-8 JSON Lines file is read a line at a time, so its records are never held together in memory.
+    """
+    given = 0
     try:
         if file.suffix == ".jsonl":
             with file.open("rb") as fh:
                 if _encoding(fh.read(4)) == "utf-8":
                     fh.seek(0)
-                    _read_lines(file, fh, out)
-                    return out
+                    for record in _read_lines(file, fh, out):
+                        given += 1
+                        yield record
+                    return
+    except OSError as exc:
+        loaded = f"the {given} records before it were loaded" if given else "no record in it was loaded"
+        out.rejected.append(Rejected(f"cannot be read ({exc.strerror or exc}); {loaded}", str(file)))
+        return
+    whole = FileRecords()
+    _read_whole(file, whole)
+    out.rejected.extend(whole.rejected)
+    out.context = out.context or whole.context
+    yield from whole.records
+
+
+def _read_whole(file: Path, out: FileRecords) -> None:
+    """The records of a ``.json`` file (or a JSON Lines file not in UTF-8), read whole."""
+    try:
         data = file.read_bytes()
     except OSError as exc:
-        loaded = (
-            f"the {len(out.records)} records before it were loaded" if out.records else "no record in it was loaded"
-        )
-        out.rejected.append(Rejected(f"cannot be read ({exc.strerror or exc}); {loaded}", str(file)))
-        return out
+        out.rejected.append(Rejected(f"cannot be read ({exc.strerror or exc}); no record in it was loaded", str(file)))
+        return
     encoding = _encoding(data)
     items: list[tuple[Any, str]] = []
     if encoding == "utf-8":
@@ -229,7 +254,7 @@ def read_file(file: Path) -> FileRecords:
         text = _decode(data, encoding).lstrip("\ufeff")
     except ValueError as exc:
         out.rejected.append(Rejected(f"{exc}; no record in it was loaded", str(file)))
-        return out
+        return
     del data
     if encoding != "utf-8":
         surrogates = bool(_SURROGATE_ESCAPE.search(text))
@@ -240,12 +265,11 @@ def read_file(file: Path) -> FileRecords:
     else:
         items = _parse_document(text, str(file), out)
     del text
-    _keep_objects(items, out, surrogates)
-    return out
+    out.records = list(_objects(items, out, surrogates))
 
 
-def _keep_objects(items: list[tuple[Any, str]], out: FileRecords, surrogates: bool) -> None:
-    """Move the JSON objects of ``items`` to ``out.records``; anything else (and bad Unicode) is rejected."""
+def _objects(items: list[tuple[Any, str]], out: FileRecords, surrogates: bool) -> Iterator[tuple[dict[str, Any], str]]:
+    """The JSON objects of ``items``; anything else (and bad Unicode) goes to ``out.rejected``."""
     for item, where in items:
         if not isinstance(item, dict):
             kind = "null" if item is None else type(item).__name__
@@ -254,10 +278,10 @@ def _keep_objects(items: list[tuple[Any, str]], out: FileRecords, surrogates: bo
         if surrogates and (problem := unicode_problem(item)):
             out.rejected.append(Rejected(problem, where, json.dumps(item, ensure_ascii=True)[:2000]))
             continue
-        out.records.append((item, where))
+        yield item, where
 
 
-def _read_lines(file: Path, fh: BinaryIO, out: FileRecords) -> None:
+def _read_lines(file: Path, fh: BinaryIO, out: FileRecords) -> Iterator[tuple[dict[str, Any], str]]:
     """The records of a UTF-8 JSON Lines file, read a line at a time (the file is never held whole in memory)."""
     for number, line in enumerate(fh, 1):
         line = line.rstrip(b"\n")
@@ -270,4 +294,4 @@ def _read_lines(file: Path, fh: BinaryIO, out: FileRecords) -> None:
             out.rejected.append(Rejected(str(exc), where, line[:2000].decode("utf-8", "replace")))
             continue
         surrogates = bool(_SURROGATE_ESCAPE.search(text))
-        _keep_objects(_parse_document(text, where, out, line=True), out, surrogates)
+        yield from _objects(_parse_document(text, where, out, line=True), out, surrogates)
