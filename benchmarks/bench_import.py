@@ -117,11 +117,14 @@ def measure(folder: Path, store: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, nargs="+", default=[100_000, 1_000_000], help="sizes to measure")
+    parser.add_argument(
+        "--formats", nargs="+", choices=("jsonl", "json"), default=["jsonl", "json"], help="export formats to measure"
+    )
     args = parser.parse_args(argv)
     result: dict[str, Any] = {"target_mb": TARGET_MB, "load": [round(x, 1) for x in os.getloadavg()], "runs": []}
     with tempfile.TemporaryDirectory(prefix="sspr-bench-import-") as tmp:
         for records in sorted(args.records):
-            for fmt in ("jsonl", "json"):
+            for fmt in args.formats:
                 folder = Path(tmp) / f"{fmt}-{records}"
                 print(f"B11: writing {records:,} audit events as {fmt} ...", flush=True)
                 size = write_export(folder, records, fmt)
