@@ -25,7 +25,7 @@ install: $(STAMP)  ## Create .venv and install the kit with its test tools
 demo: $(STAMP)  ## Build the demo tenant and its weekly reports in reports/, and print where they are
 	$(BIN)/sspr-review run --source demo
 
-test: $(STAMP) browser kql azurite  ## Run the whole test suite (what CI runs; about 12 minutes)
+test: $(STAMP) browser kql azurite  ## Run the whole test suite (what CI runs; about 27 minutes on 2 cores)
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP) kql  ## Unit tests and the quick integration tests (under 2 minutes): no slow, notebook, browser or install test
@@ -57,26 +57,24 @@ browser:  ## Install Debian's Chromium and chromium-driver for the browser tests
 	  else echo "Chromium or chromedriver is missing: the browser tests will be skipped (sudo apt-get install chromium chromium-driver)"; fi; }
 
 kql:  ## Install Microsoft's Kusto parser for the KQL check (npm ci in tests/kusto) when missing
-	@{ [ -f $(KUSTO) ] && [ $(KUSTO) -nt tests/kusto/package-lock.json ]; } || { \
-	  if ! command -v npm >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "Installing Debian's nodejs and npm for the KQL check"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; fi; \
-	  if command -v npm >/dev/null 2>&1; then \
-	    echo "Installing @kusto/language-service-next (tests/kusto/package-lock.json) for the KQL check"; \
-	    (cd tests/kusto && npm ci --no-audit --no-fund --loglevel=error) && touch $(KUSTO); \
-	  else echo "node or npm is missing: the KQL check will be skipped (sudo apt-get install nodejs npm)"; fi; }
+	$(call npm_ci,tests/kusto,$(KUSTO),@kusto/language-service-next,the KQL check,the KQL check)
 
 azurite:  ## Install Microsoft's storage emulator for the archive tests (npm ci in tests/azurite) when missing
-	@{ [ -f $(AZURITE) ] && [ $(AZURITE) -nt tests/azurite/package-lock.json ]; } || { \
-	  if ! command -v npm >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "Installing Debian's nodejs and npm for the archive tests"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; fi; \
-	  if command -v npm >/dev/null 2>&1; then \
-	    echo "Installing azurite (tests/azurite/package-lock.json) for the archive tests"; \
-	    (cd tests/azurite && npm ci --no-audit --no-fund --loglevel=error) && touch $(AZURITE); \
-	  else echo "node or npm is missing: the Azurite tests will be skipped (sudo apt-get install nodejs npm)"; fi; }
+	$(call npm_ci,tests/azurite,$(AZURITE),azurite,the archive tests,the Azurite tests)
+
+# npm ci in $(1) when $(2) (a file npm installs) is missing or older than $(1)/package-lock.json; Debian's nodejs
+# and npm first when root and npm is missing. $(3) the package, $(4) what needs it, $(5) what is skipped without.
+define npm_ci
+@{ [ -f $(2) ] && [ $(2) -nt $(1)/package-lock.json ]; } || { \
+  if ! command -v npm >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+    echo "Installing Debian's nodejs and npm for $(4)"; \
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; fi; \
+  if command -v npm >/dev/null 2>&1; then \
+    echo "Installing $(3) ($(1)/package-lock.json) for $(4)"; \
+    (cd $(1) && npm ci --no-audit --no-fund --loglevel=error) && touch $(2); \
+  else echo "node or npm is missing: $(5) will be skipped (sudo apt-get install nodejs npm)"; fi; }
+endef
 
 check: $(STAMP)  ## ruff (lint and format) and mypy
 	$(BIN)/ruff check .

@@ -21,6 +21,7 @@ import sys
 import time
 from typing import Any
 
+import bench_analysis
 import common
 import synth
 
@@ -41,7 +42,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     end = last_monday("UTC")
     week_ending = f"{end:%Y-%m-%d}"
-    measure = "import bench_analysis; bench_analysis.measure({root!r}, {week!r})"
     lengths: dict[str, Any] = {}
     for weeks in args.weeks:
         weeks += weeks % 2  # the synthetic history repeats two weeks
@@ -49,10 +49,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         root = synth.build(args.users, end, weeks=weeks, progress=False)
         size = synth.sizes(root)
         t0 = time.perf_counter()
-        first = common.child(measure.format(root=str(root), week=week_ending))
+        first = bench_analysis.review_once(str(root), week_ending)
         first_s = time.perf_counter() - t0
-        runs = [common.child(measure.format(root=str(root), week=week_ending)) for _ in range(args.repeat)]
-        best = min(runs, key=lambda r: r["wall_s"])
+        best = bench_analysis.timed_reviews(str(root), week_ending, args.repeat)
         lengths[str(weeks)] = {
             "weeks": weeks,
             "store": size,
@@ -60,8 +59,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "first_review_process_s": round(first_s, 2),
             "first_peak_rss_mb": first["peak_rss_mb"],
             **best,
-            "runs_wall_s": [r["wall_s"] for r in runs],
-            "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs),
         }
         print(
             f"B9 {weeks} weeks: {size['audit']} audit rows; first review {first['wall_s']} s; review "

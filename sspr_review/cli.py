@@ -24,8 +24,6 @@ import click
 
 from . import exits
 from .cli_setup import (
-    CONFIG_KEY,
-    VERBOSE_KEY,
     config_option,
     files_option,
     init_command,
@@ -40,10 +38,12 @@ from .core.errors import (
 )
 from .core.vocabulary import SEVERITIES
 from .exits import (
+    CONFIG_KEY,
     EXIT_FETCH,
     EXIT_FINDINGS,
     EXIT_MAIL,
     EXIT_STORE,
+    VERBOSE_KEY,
 )
 from .exits import exit_codes as _exit_codes
 from .exits import fail as _fail

@@ -9,18 +9,13 @@ loads this module.
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
 
 from .core.errors import ConfigError, ToolchainMissing
-
-EXIT_CONFIG = 2
-#: Where the running command keeps the configuration it loaded, and --verbose (click's ``Context.meta``).
-CONFIG_KEY = "sspr_review.config"
-VERBOSE_KEY = "sspr_review.verbose"
+from .exits import EXIT_CONFIG, VERBOSE_KEY, fail
 
 
 def _remember_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -101,9 +96,8 @@ def init_command(path: Path, tenant_id: str | None, client_id: str | None, mode:
 
     try:
         cfg = write_config(path, AppIds(tenant_id, client_id, mode))
-    except (ConfigError, ToolchainMissing) as exc:
-        click.echo(f"sspr-review: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
+    except (ConfigError, ToolchainMissing) as exc:  # a missing template too: init's own usage error (exit 2)
+        fail(str(exc), EXIT_CONFIG)
     for line in next_steps(path, cfg):
         click.echo(line)
 

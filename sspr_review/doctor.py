@@ -202,16 +202,18 @@ async def sspr_events_check(client: GraphClient, config: Config) -> Check:
 
     name, days = "SSPR audit events", config.graph.audit_lookback_days
     since = s.graph_time(datetime.now(UTC) - timedelta(days=days))
-    found: dict[str, bool] = {}
+
+    async def ask(clause: str) -> bool:
+        query = Audits.DirectoryAuditsRequestBuilderGetQueryParameters(
+            filter=f"{clause} and activityDateTime ge {since}", top=1
+        )
+        request = client.sdk.audit_logs.directory_audits.to_get_request_information(
+            RequestConfiguration(query_parameters=query)
+        )
+        return bool((await client.get_json(request, s.AUDITS, FetchStats(), name)).get("value"))
+
     try:
-        for value in sspr_service.VALUES:
-            query = Audits.DirectoryAuditsRequestBuilderGetQueryParameters(
-                filter=f"{sspr_service.value_filter(value)} and activityDateTime ge {since}", top=1
-            )
-            request = client.sdk.audit_logs.directory_audits.to_get_request_information(
-                RequestConfiguration(query_parameters=query)
-            )
-            found[value] = bool((await client.get_json(request, s.AUDITS, FetchStats(), name)).get("value"))
+        found = await sspr_service.probe(ask)  # the fetch's own probe: each value, one $top=1 request
         kept = Store(config.store_path(), source_kind("graph").store_key(config)).selection("audit")
         store = f"; the store's fetches: {kept}" if kept else "; the store has not fetched audit events yet"
         values = [f"'{v}'" for v, ok in found.items() if ok]

@@ -19,7 +19,6 @@ from typing import Any, NoReturn
 
 import click
 
-from .cli_setup import CONFIG_KEY, VERBOSE_KEY
 from .core.errors import (
     AuthError,
     ConfigError,
@@ -38,6 +37,10 @@ EXIT_INPUT = EXIT_STORE  # input files or records that cannot be read (named; th
 EXIT_MACHINE = EXIT_STORE  # a folder the kit uses cannot be (full disk, read-only, missing, a file)
 EXIT_DOCTOR = 1  # doctor found a problem
 EXIT_TENANTS = 9  # with --tenants: at least one tenant failed (the others' results stand)
+
+#: Where the running command keeps the configuration it loaded, and --verbose (click's ``Context.meta``).
+CONFIG_KEY = "sspr_review.config"
+VERBOSE_KEY = "sspr_review.verbose"
 
 #: Set by ``sspr-review --verbose``: a failure also prints its Python traceback.
 verbose = False

@@ -30,9 +30,8 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -81,7 +80,6 @@ class Done:
     seconds: float = 0.0
     started: float = 0.0
     message: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------------ the tenants
@@ -92,6 +90,11 @@ class Plan:
     file: tenants_mod.TenantsFile
     configs: dict[str, config_mod.Config]
     failed: list[Done]
+
+    @property
+    def runnable(self) -> list[tenants_mod.Tenant]:
+        """The tenants whose configuration is sound, in the file's order."""
+        return [t for t in self.file.tenants if t.name in self.configs]
 
 
 def plan(options: Options, env: Mapping[str, str]) -> Plan:

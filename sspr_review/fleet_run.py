@@ -63,8 +63,7 @@ def simple(command: str, planned: Plan, options: Options, work: Path, env: dict[
     extra = {"fetch": ["--no-progress"], "status": ["--json"] if options.as_json else [], "doctor": []}[command]
     if command == "doctor" and options.no_graph:
         extra.append("--no-graph")
-    runnable = [t for t in planned.file.tenants if t.name in planned.configs]
-    jobs = [(t, argv(command, planned, t, work, *extra)) for t in runnable]
+    jobs = [(t, argv(command, planned, t, work, *extra)) for t in planned.runnable]
     results = list(planned.failed)
     for done in planned.failed:
         show(done, "failed")
@@ -98,8 +97,7 @@ def run_tenants(planned: Plan, options: Options, work: Path, env: dict[str, str]
     extra = ["--no-progress", "--notebook-slots", str(slots)]
     extra += ["--week-ending", options.week_ending] if options.week_ending else []
     extra += [] if options.fetch else ["--no-fetch"]
-    runnable = [t for t in planned.file.tenants if t.name in planned.configs]
-    jobs = [(t, argv("run", planned, t, work, "--out", str(out / t.name), *extra)) for t in runnable]
+    jobs = [(t, argv("run", planned, t, work, "--out", str(out / t.name), *extra)) for t in planned.runnable]
     rows = [_failed(done) for done in planned.failed]
     codes = [done.code for done in planned.failed]
     for done in run_jobs(jobs, options.parallel, child_env(env)):
@@ -133,8 +131,9 @@ def review_tenants(planned: Plan, options: Options, work: Path, env: dict[str, s
     """``review --tenants``: each tenant's review from its store, then the week's rows most urgent first (``--json
     PATH``: as portfolio.json); the exit code."""
     extra = ["--week-ending", options.week_ending] if options.week_ending else []
-    runnable = [t for t in planned.file.tenants if t.name in planned.configs]
-    jobs = [(t, argv("review", planned, t, work, *extra, "--json", str(work / f"{t.name}.json"))) for t in runnable]
+    jobs = [
+        (t, argv("review", planned, t, work, *extra, "--json", str(work / f"{t.name}.json"))) for t in planned.runnable
+    ]
     rows = [_failed(done) for done in planned.failed]
     codes = [done.code for done in planned.failed]
     for done in run_jobs(jobs, options.parallel, child_env(env)):

@@ -58,5 +58,5 @@ class History:
         out = {}
         for name in columns:
             values = np.append(rows[name].to_numpy(dtype=np.float64) if name in rows else np.zeros(0), np.nan)
-            out[name] = values[np.where(at >= 0, at, -1)]  # the NaN appended where no row is kept
+            out[name] = values[at]  # at -1 (no row kept): the NaN appended
         return ends <= self.since, out

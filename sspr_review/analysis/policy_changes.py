@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.vocabulary import POLICY_ACTIVITIES, SSPR_POLICY_UPDATE, WRITEBACK_DISABLE
-from ._util import NAT, lower, ns, to_ns
+from ._util import NAT, lower, lower_isin, ns, to_ns
 from .activities import is_success
 from .sspr_settings import WRITEBACK, canonical, decode_value, judge, setting, shown
 
@@ -140,10 +140,7 @@ class PolicyChanges:
 
 def _policy_rows(audit: pd.DataFrame) -> np.ndarray:
     """Positions of the successful policy events (computed on the distinct activity names)."""
-    codes, uniques = pd.factorize(audit["activity"], use_na_sentinel=True)
-    names = lower(pd.Series(pd.Index(uniques), dtype="string")).fillna("")
-    wanted = np.append(names.isin(POLICY_ACTIVITIES).to_numpy(dtype=bool), False)[codes]
-    return np.flatnonzero(wanted & is_success(audit))
+    return np.flatnonzero(lower_isin(audit["activity"], POLICY_ACTIVITIES) & is_success(audit))
 
 
 def _record(text: Any) -> Mapping[str, Any] | None:

@@ -71,29 +71,25 @@ def password_fixes(
     ``data.history``, the fixes before its ``since`` are each account's last one there (the tables' own are not
     whole before it): a fix after a detection is then found exactly when there is one."""
     since = data.since()
+
+    def rows(frame: pd.DataFrame, times: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """Positions of ``frame``'s rows ``keep`` marks, before ``end``, from ``since`` on, of the accounts."""
+        keep = keep & (times < end) if end is not None else keep
+        keep = keep & (times >= since) if since is not None else keep
+        found = np.flatnonzero(keep)
+        if ids is None or upns is None:
+            return found
+        mine: np.ndarray = found[may_pair(frame["user_id"].iloc[found], frame["user_upn"].iloc[found], ids, upns)]
+        return mine
+
     events = data.events
     times = events["time"].to_numpy()
-    keep = is_kind(events, "change") & events["success"].to_numpy(dtype=bool)
-    keep &= (times < end) if end is not None else True
-    keep &= (times >= since) if since is not None else True
-    change_rows = np.flatnonzero(keep)
-    if ids is not None and upns is not None:
-        audit = data.audit
-        change_rows = change_rows[
-            may_pair(audit["user_id"].iloc[change_rows], audit["user_upn"].iloc[change_rows], ids, upns)
-        ]
+    change_rows = rows(data.audit, times, is_kind(events, "change") & events["success"].to_numpy(dtype=bool))
     changes = take_rows(data.audit, change_rows, ["user_id", "user_upn"]).reset_index(drop=True)
     changes["time"] = times[change_rows]
     changes["how"] = "password_change"
     reset_time = ns(data.resets["time"])
-    keep = np.ones(len(reset_time), dtype=bool) if end is None else reset_time < end
-    keep &= (reset_time >= since) if since is not None else True
-    reset_rows = np.flatnonzero(keep)
-    if ids is not None and upns is not None:
-        found = data.resets
-        reset_rows = reset_rows[
-            may_pair(found["user_id"].iloc[reset_rows], found["user_upn"].iloc[reset_rows], ids, upns)
-        ]
+    reset_rows = rows(data.resets, reset_time, np.ones(len(reset_time), dtype=bool))
     resets = data.resets[["user_id", "user_upn"]].iloc[reset_rows].reset_index(drop=True)
     resets["time"] = reset_time[reset_rows]
     resets["how"] = "sspr_reset"

@@ -19,6 +19,7 @@ __all__ = [
     "AUTH_METHODS_SERVICE",
     "CHANGE_ACTIVITIES",
     "UNKNOWN_CHANGE",
+    "flow_rows",
     "reset_ips",
     "reset_record",
     "resets_with_flows",
@@ -135,7 +136,7 @@ def security_info_changes(data: ReviewData, start: int | None = None, end: int |
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
 
 
-def _flow_rows(data: ReviewData, flow_ids: pd.Series, start: int, end: int) -> np.ndarray:
+def flow_rows(data: ReviewData, flow_ids: pd.Series, start: int, end: int) -> np.ndarray:
     """Row numbers in ``data.flows`` of the flows ``flow_ids`` that completed in ``[start, end)`` (-1 when not
     found); only those flows are indexed."""
     flows = data.flows
@@ -159,7 +160,7 @@ def resets_with_flows(data: ReviewData, start: int, end: int) -> pd.DataFrame:
     """:func:`~.accounts.resets_between` with ``flow`` (row in ``data.flows``, -1 for admin resets) and the
     flow's ``verified_bits`` (0 for admin resets)."""
     frame = resets_between(data, start, end)
-    flow = _flow_rows(data, frame["flow_id"], start, end)
+    flow = flow_rows(data, frame["flow_id"], start, end)
     verified = data.flows["verified_bits"].to_numpy()
     frame["flow"] = flow.astype(np.int64)
     frame["verified_bits"] = np.where(flow >= 0, verified[np.maximum(flow, 0)] if len(verified) else 0, 0).astype(

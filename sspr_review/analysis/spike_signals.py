@@ -42,6 +42,7 @@ from ..core.settings import AnalysisSettings
 from ._util import NAT, NS_PER_DAY, NS_PER_MINUTE, lower, ns, user_key
 from .accounts import account_key
 from .prepare import ReviewData
+from .security_info import flow_rows
 from .sliding import sliding_accounts
 from .takeover import PHONE_BITS, initiated_events
 
@@ -95,22 +96,16 @@ def network_of(ips: pd.Series) -> pd.Series:
 
 def _flow_facts(data: ReviewData, resets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per reset: its flow's start (the reset's time when the flow is not found) and verified bits."""
-    flows = data.flows
     times = ns(resets["time"])
-    completed = ns(flows["completed_time"])
-    within = flows["completed"].to_numpy(dtype=bool)
-    if len(times):  # a reset's time is its flow's completion: only those flows are looked at
-        within = within & (completed >= times.min()) & (completed <= times.max())
-    done = flows[within]
-    ids = pd.Series(done["flow_id"].astype("string").to_numpy(), dtype="string")
-    first = ~ids.duplicated().to_numpy()
-    index = pd.Index(ids[first])
-    row = np.asarray(index.get_indexer(pd.Index(resets["flow_id"].astype("string"))), dtype=np.int64)
-    starts = ns(done["start"])[first]
-    bits = done["verified_bits"].to_numpy()[first]
-    found = row >= 0
-    at = np.where(found, starts[np.maximum(row, 0)] if starts.size else 0, times)
-    verified = np.where(found, bits[np.maximum(row, 0)] if bits.size else 0, 0)
+    if not len(times):
+        return times, np.zeros(0, dtype=np.int64)
+    # a reset's time is its flow's completion: only the flows completed from the first to the last are looked at
+    row = flow_rows(data, resets["flow_id"], int(times.min()), int(times.max()) + 1)
+    found, at_row = row >= 0, np.maximum(row, 0)
+    flows = data.flows
+    starts, bits = ns(flows["start"]), flows["verified_bits"].to_numpy()
+    at = np.where(found, starts[at_row] if starts.size else 0, times)
+    verified = np.where(found, bits[at_row] if bits.size else 0, 0)
     return np.asarray(at, dtype=np.int64), np.asarray(verified, dtype=np.int64)
 
 

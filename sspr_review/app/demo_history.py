@@ -53,7 +53,8 @@ def build_demo_history(
         try:
             target = Store(building, store.tenant)
             for moment in moments:
-                bar.set_postfix_str(f"week ending {week_label(moment, timezone)}", refresh=False)
+                # drawn now: a week's fetch may end within tqdm's redraw interval, and each week should be seen
+                bar.set_postfix_str(f"week ending {week_label(moment, timezone)}", refresh=True)
                 results.append(fetch_week(target, moment))
                 bar.update(1)
             (target.path / ".lock").unlink(missing_ok=True)

@@ -66,14 +66,23 @@ def _is_date(text: str) -> bool:
     return True
 
 
-def held_span(store: Store) -> tuple[str, Interval] | None:
-    """The kind of data and the span (first start, last end) of the store's time-ranged records: audit events,
-    else risk detections; ``None`` before the first fetch."""
+def _held(store: Store) -> tuple[str, list[Interval]]:
+    """The kind of data whose intervals say what the store holds (audit events, else risk detections), and those
+    intervals (none before the first fetch)."""
     for kind in TIMED_KINDS:
         intervals = store.intervals(kind)
         if intervals:
-            return kind, Interval(min(i.start for i in intervals), max(i.end for i in intervals))
-    return None
+            return kind, intervals
+    return TIMED_KINDS[0], []
+
+
+def held_span(store: Store) -> tuple[str, Interval] | None:
+    """The kind of data and the span (first start, last end) of the store's time-ranged records: audit events,
+    else risk detections; ``None`` before the first fetch."""
+    kind, intervals = _held(store)
+    if not intervals:
+        return None
+    return kind, Interval(min(i.start for i in intervals), max(i.end for i in intervals))
 
 
 def check_week(window: ReviewWindow, now: datetime, held: tuple[str, Interval] | None, *, exact: bool = False) -> None:
@@ -123,14 +132,8 @@ def check_week(window: ReviewWindow, now: datetime, held: tuple[str, Interval] |
 def held_weeks(store: Store, config: Config) -> list[date]:
     """The week endings (local dates in ``[review] timezone``) of the weeks the store holds complete: every week
     within one of the intervals of its audit events (else risk detections), oldest first."""
-    for kind in TIMED_KINDS:
-        intervals = store.intervals(kind)
-        if intervals:
-            break
-    else:
-        return []
     weeks: set[date] = set()
-    for interval in intervals:
+    for interval in _held(store)[1]:
         week = review_window(None, config.review.timezone, now=interval.end)
         while week.start >= interval.start:
             weeks.add(week.week_ending)
@@ -141,11 +144,8 @@ def held_weeks(store: Store, config: Config) -> list[date]:
 def records_week(store: Store, config: Config) -> ChosenWeek | None:
     """The last complete week the stored records cover (audit records, else risk detections), or, when they cover
     no complete week, the week their newest record falls in; ``None`` before the first fetch."""
-    for kind in TIMED_KINDS:
-        intervals = store.intervals(kind)
-        if intervals:
-            break
-    else:
+    kind, intervals = _held(store)
+    if not intervals:
         return None
     first, last = intervals[-1].start, intervals[-1].end
     span = f"{kind} records from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"

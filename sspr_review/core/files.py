@@ -26,8 +26,9 @@ def private_dir(path: Path) -> None:
         folder.mkdir(mode=0o700, exist_ok=True)
 
 
-def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Write through ``write(tmp_path)`` then rename onto ``path``; fsync file and folder. Owner-only.
+def atomic_write(path: Path, write: Callable[[Path], Any], publish: Callable[[Path, Path], Any] = os.replace) -> None:
+    """Write through ``write(tmp_path)`` then ``publish(tmp_path, path)`` (a rename, or the caller's step that
+    renames, such as the store's manifest entry and rename under its lock); fsync file and folder. Owner-only.
 
     The temporary file is named ``.tmp-*`` beside ``path`` (a store writer removes a crashed one's leftovers).
     """
@@ -43,7 +44,7 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(tmp, path)
+            publish(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -17,14 +17,13 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from ..core.labels import METRICS
 from ..core.settings import AnalysisSettings
 from ..core.vocabulary import KPIS
-from ..report.numbers import change, meaning
+from ..report.numbers import better_of, change, meaning
 from ..report.rollup import Rollup, distinct, roll_up, status_counts
 from ..report.style import BANNER, CHANGE_COLOURS, SEVERITY_COLOURS
 from ..report.summary import fmt_value
-from ..report.verdict_words import Verdict, counts_text, of_document, users_text
+from ..report.verdict_words import Verdict, banner_state, counts_text, of_document, who_text
 from .identities import Identities
 
 CHART_TITLES = {
@@ -161,7 +160,7 @@ def context(
         sentence="" if verdict is None else verdict.sentence,
         counts="" if verdict is None else counts_text(verdict),
         actions=[] if verdict is None else top_actions(verdict, ids),
-        state="ok" if verdict is None or verdict.quiet else "bad" if (verdict.urgent or verdict.caveat) else "warn",
+        state="ok" if verdict is None else banner_state(verdict),
         tenant=str(doc.get("tenant", {}).get("name", "")),
         week=str(window.get("week_ending", "")),
         time_zone=str(window.get("time_zone")),
@@ -187,7 +186,7 @@ def top_actions(verdict: Verdict, ids: Identities) -> list[TopAction]:
         TopAction(
             severity=a.severity,
             headline=ids.text(a.headline),
-            who=users_text(a, ids.user) if a.count > 1 or any(u not in a.headline for u in a.users) else "",
+            who=who_text(a, ids.user),
             status=a.status,
             do=ids.text(a.do),
         )
@@ -206,7 +205,7 @@ def kpis(metrics: Mapping[str, Any]) -> list[Kpi]:
         unit = str(m.get("unit", "count"))
         value, previous = m.get("value"), m.get("previous")
         delta = value - previous if isinstance(value, int | float) and isinstance(previous, int | float) else None
-        what = meaning(delta, str(m.get("better") or (METRICS[name].better if name in METRICS else "neither")))
+        what = meaning(delta, str(m.get("better") or better_of(name)))
         out.append(
             Kpi(
                 label=label,

@@ -13,11 +13,22 @@ from .message import ReportFolder, compose
 from .smtp import smtp_send
 
 
-def save_eml(message: EmailMessage, folder: Path) -> Path:
-    """``--dry-run``: write the message as a .eml file into the report folder (owner-only)."""
-    path = folder / "weekly-review.eml"
+def save_eml(message: EmailMessage, folder: Path, name: str = "weekly-review.eml") -> Path:
+    """``--dry-run``: write the message as the .eml file ``name`` into the report folder (owner-only)."""
+    path = folder / name
     write_private_text(path, message.as_string())
     return path
+
+
+def transmit(message: EmailMessage, config: Config) -> str:
+    """Send ``message`` by ``config``'s ``[mail] transport`` (Graph ``sendMail`` also reads ``[graph]`` and
+    ``[auth]``); where it went."""
+    settings = config.mail
+    if settings.transport == "graph":
+        graph_send(message, config)
+        return f"sent through Microsoft Graph as {settings.sender}"
+    smtp_send(message, settings)
+    return f"sent through {settings.smtp_host}:{settings.smtp_port}"
 
 
 #: The addresses of a dry run without configured ones (the reserved .invalid domain: nothing can be sent there).
@@ -52,8 +63,4 @@ def send(report: ReportFolder, config: Config, *, dry_run: bool = False) -> tupl
         composed = compose(report, settings)
     if dry_run:
         return f"saved to {save_eml(composed.message, report.folder)}", [*placeheld, *composed.notes]
-    if settings.transport == "graph":
-        graph_send(composed.message, config)
-        return f"sent through Microsoft Graph as {settings.sender}", composed.notes
-    smtp_send(composed.message, settings)
-    return f"sent through {settings.smtp_host}:{settings.smtp_port}", composed.notes
+    return transmit(composed.message, config), composed.notes

@@ -79,6 +79,19 @@ def subject(settings: MailSettings, findings: Mapping[str, Any]) -> str:
     return " ".join(text.split())  # no header injection through tenant text
 
 
+def addressed(settings: MailSettings, subject_line: str) -> EmailMessage:
+    """A new message with its headers: ``subject_line``, From, To and Cc as ``settings`` say, the date and an id."""
+    msg = EmailMessage()
+    msg["Subject"] = subject_line
+    msg["From"] = settings.sender
+    msg["To"] = ", ".join(settings.to)
+    if settings.cc:
+        msg["Cc"] = ", ".join(settings.cc)
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain="sspr-review.invalid")
+    return msg
+
+
 def render_charts(charts: Mapping[str, Any]) -> tuple[list[tuple[str, bytes]], str | None]:
     """PNG images of the report's charts via kaleido, or ([], why not)."""
     if not charts:
@@ -220,14 +233,7 @@ def _message(
 ) -> EmailMessage:
     attached = [f"{name} ({inside}, {len(content) / 1e6:.1f} MB)" for name, content, inside in parts.attachments]
     body_html, body_text = body.render(body.context(report.findings, ids, parts.cids, attached, notes))
-    msg = EmailMessage()
-    msg["Subject"] = subject(settings, report.findings)
-    msg["From"] = settings.sender
-    msg["To"] = ", ".join(settings.to)
-    if settings.cc:
-        msg["Cc"] = ", ".join(settings.cc)
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain="sspr-review.invalid")
+    msg = addressed(settings, subject(settings, report.findings))
     msg.set_content(body_text)
     msg.add_alternative(body_html, subtype="html")
     html_part = msg.get_body(("html",))

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
 from ..core.config import Config
 from ..core.errors import ConfigError
-from ..core.files import write_private_text
 from ..report.numbers import number
 from ..report.style import SEVERITY_COLOURS, STATUS_COLOURS
 from .body import environment
-from .graph import graph_send
-from .smtp import smtp_send
+from .deliver import save_eml, transmit
+from .message import addressed
 
 
 def portfolio_subject(doc: Mapping[str, Any]) -> str:
@@ -51,14 +49,7 @@ def compose_portfolio(doc: Mapping[str, Any], config: Config) -> EmailMessage:
     ]
     env = environment()
     values = {"doc": doc, "rows": rows, "severity_colours": SEVERITY_COLOURS, "status_colours": STATUS_COLOURS}
-    msg = EmailMessage()
-    msg["Subject"] = portfolio_subject(doc)
-    msg["From"] = settings.sender
-    msg["To"] = ", ".join(settings.to)
-    if settings.cc:
-        msg["Cc"] = ", ".join(settings.cc)
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain="sspr-review.invalid")
+    msg = addressed(settings, portfolio_subject(doc))
     msg.set_content(env.get_template("portfolio.txt.j2").render(**values))
     msg.add_alternative(env.get_template("portfolio.html.j2").render(**values), subtype="html")
     return msg
@@ -68,11 +59,5 @@ def send_portfolio(doc: Mapping[str, Any], folder: Path, config: Config, *, dry_
     """Send the portfolio e-mail (or, ``dry_run``, write it as ``folder/portfolio.eml``); where it went."""
     message = compose_portfolio(doc, config)
     if dry_run:
-        path = Path(folder) / "portfolio.eml"
-        write_private_text(path, message.as_string())
-        return f"saved to {path}"
-    if config.mail.transport == "graph":
-        graph_send(message, config)
-        return f"sent through Microsoft Graph as {config.mail.sender}"
-    smtp_send(message, config.mail)
-    return f"sent through {config.mail.smtp_host}:{config.mail.smtp_port}"
+        return f"saved to {save_eml(message, Path(folder), 'portfolio.eml')}"
+    return transmit(message, config)

@@ -5,7 +5,7 @@ package (``report.open_review``, ``report.header``, ...) are reached through thi
 use so that ``sspr_review.report.run`` does not pay for IPython and plotly. The rest: :mod:`.run` (``sspr-review
 run``), :mod:`.notebooks` (papermill and nbconvert), :mod:`.outputs` (findings.json and charts.json from the
 review), :mod:`.charts`, :mod:`.summary` (the text summary), :mod:`.numbers`, :mod:`.style`, :mod:`.rollup`,
-``templates/`` (the sections' Jinja2 templates and the nbconvert report template).
+``templates/`` (the sections' Jinja2 templates, loaded by :mod:`.templating`, and the nbconvert report template).
 """
 
 from __future__ import annotations

@@ -10,9 +10,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
+
+from ..core.labels import METRICS
 
 #: What a missing value shows as in tables (a summary line says "no data" instead).
 MISSING = "—"
@@ -53,6 +55,17 @@ def change(value: float, unit: str = "") -> str:
     if text.lstrip("+-").rstrip(" p") in ("0", "0.0"):  # rounds to nothing: still say which way
         text = f"{'+' if value > 0 else '-'}<0.1 pp" if unit == "ratio" else f"{'+' if value > 0 else '-'}<1"
     return text.replace("-", MINUS)
+
+
+def better_of(name: str) -> str:
+    """The direction that is good for metric ``name`` (:data:`~sspr_review.core.labels.METRICS`): "higher",
+    "lower", or "neither" (also for a metric it does not list)."""
+    words = METRICS.get(name)
+    return words.better if words is not None else "neither"
+
+
+#: What a change means, in words after it (``+2 (worse)``); nothing for a neutral one.
+JUDGED: Final = {"good": " (better)", "bad": " (worse)"}
 
 
 def meaning(value: float | None, better: str) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from ..analysis.model import KINDS
 from ..core.files import private_dir, write_private_text
@@ -34,6 +34,7 @@ from ..core.timefmt import iso_z
 from ..core.vocabulary import SEVERITIES
 from . import style
 from .numbers import number
+from .templating import ENV
 
 #: portfolio.json's format version (docs/portfolio-json.md): readers accept any 1.x.
 SCHEMA_VERSION = "1.0"
@@ -205,16 +206,6 @@ def report_link(name: str, week: str) -> str:
     return f"../../{quote(name)}/{quote(week)}/weekly-review.html"
 
 
-#: The portfolio page's template (autoescaped: tenant names, reasons and titles are text, never markup).
-_ENV = Environment(
-    loader=PackageLoader("sspr_review.report", "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
 def _page_css() -> str:
     """The reports' stylesheet (:data:`.style.CSS`) and the page's own rules: the status badges."""
     r = f".{style.ROOT}"
@@ -242,9 +233,10 @@ def render(doc: Mapping[str, Any]) -> str:
         unit = labels[key][1]
         return number((row["numbers"] or {}).get(key), unit)
 
-    return _ENV.get_template("portfolio.html.j2").render(
+    # autoescaped: tenant names, reasons and titles are text, never markup
+    return ENV.get_template("portfolio.html.j2").render(
         doc=doc,
-        css=_page_css(),
+        css=Markup(_page_css()),  # the kit's own stylesheet: escaped, 'Segoe UI' broke the whole font rule
         severities=SEVERITIES,
         numbers=[(key, labels[key][0]) for key in shown],
         cell=cell,

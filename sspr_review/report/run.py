@@ -120,7 +120,7 @@ def _run_into(
         try:
             # a full disk while papermill or nbconvert writes: name the out folder
             with notebook_slot(notebook_slots, log), naming(out):
-                html = _build(ws, week, folder, final, timings, log, saved)
+                html = _build(ws, week, folder, final, timings, log, saved, review.tenant.get("name") or "")
         finally:
             saved.unlink(missing_ok=True)  # the notebooks ran: a copy of the week's data less in the reports
         t0 = time.perf_counter()
@@ -149,11 +149,12 @@ def _build(
     timings: dict[str, float],
     log: Callable[[str], None],
     saved: Path,
+    tenant: str,
 ) -> list[Path]:
-    """Execute and export every notebook into ``folder``, each displaying the ``saved`` review; slim the executed
-    notebooks for ``final`` (their ``saved_review`` parameter blanked: run again, they compute the review)."""
+    """Execute and export every notebook into ``folder``, each displaying the ``saved`` review of ``tenant`` (its
+    name, for the page titles); slim the executed notebooks for ``final`` (their ``saved_review`` parameter
+    blanked: run again, they compute the review)."""
     params = notebook_parameters(ws, week, saved)
-    tenant = ws.tenant().get("name") or ""
     # SSPR_REVIEW_* variables the configuration does not read were warned about here: a kernel would only warn
     # again, into the reports
     unread = ws.config.unknown_env(os.environ)

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..analysis import Verdict, verdict_of
-from ..core.labels import METRICS, label, metric_label
+from ..core.labels import label, metric_label
 from ..core.vocabulary import KPIS
 from ..core.wording import capitalised, words_list
-from .numbers import change, meaning, number
+from .numbers import JUDGED, better_of, change, meaning, number
 from .rollup import Rollup, distinct, roll_up, status_counts
-from .verdict_words import counts_text, of_document, users_text
+from .verdict_words import counts_text, of_document, who_text
 
 if TYPE_CHECKING:
     from ..analysis import Metric, Review
@@ -40,7 +40,7 @@ def verdict_lines(verdict: Verdict) -> list[str]:
     if verdict.actions:
         lines.append("Top actions:")
     for i, action in enumerate(verdict.actions, 1):
-        who = users_text(action) if action.count > 1 or any(u not in action.headline for u in action.users) else ""
+        who = who_text(action)
         status = f" ({action.status})" if action.status else ""
         lines.append(f"  {i}. {action.severity.upper():<8} {clean(action.headline)}{status}")
         if who:
@@ -87,8 +87,8 @@ def _metric_lines(review: Review) -> list[str]:
             continue
         delta = ""
         if metric.change is not None:
-            what = meaning(metric.change, METRICS[name].better if name in METRICS else "neither")
-            delta = change(metric.change, metric.unit) + {"good": " (better)", "bad": " (worse)"}.get(what, "")
+            what = meaning(metric.change, better_of(name))
+            delta = change(metric.change, metric.unit) + JUDGED.get(what, "")
         now, before = fmt(metric, metric.value), fmt(metric, metric.previous)
         lines.append(f"  {metric_label(name):<28}{now:>11}{before:>11}  {delta}")
     return lines

@@ -12,7 +12,7 @@ from ..analysis.verdict import Action
 from ..core.vocabulary import SEVERITIES
 from ..core.wording import words_list
 
-__all__ = ["Verdict", "counts_text", "of_document", "users_text"]
+__all__ = ["Verdict", "banner_state", "counts_text", "of_document", "users_text", "who_text"]
 
 
 def counts_text(verdict: Verdict) -> str:
@@ -27,6 +27,19 @@ def users_text(action: Action, user: Callable[[str], str] = str) -> str:
     if action.more_users:
         shown.append(f"{action.more_users:,} more")
     return words_list(shown)
+
+
+def who_text(action: Action, user: Callable[[str], str] = str) -> str:
+    """The action's users as its "who" line (:func:`users_text`), or "" when its headline already names its one
+    user (or it has none)."""
+    if action.count > 1 or any(u not in action.headline for u in action.users):
+        return users_text(action, user)
+    return ""
+
+
+def banner_state(verdict: Verdict) -> str:
+    """The verdict's banner: "ok" for a quiet week, "bad" with something urgent or a data caveat, else "warn"."""
+    return "ok" if verdict.quiet else "bad" if (verdict.urgent or verdict.caveat) else "warn"
 
 
 def of_document(doc: Mapping[str, Any]) -> Verdict | None:

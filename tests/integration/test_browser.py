@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -14,8 +13,8 @@ import pytest
 from sspr_review.app.workspace import Workspace
 from sspr_review.core import config
 from sspr_review.report.run import run
+from tests.support.browser import CHROMIUM, HEADLESS
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # On a developer machine without Chromium these tests skip, saying why; in CI (CI=true) they must run.
 pytestmark = [
     pytest.mark.browser,
@@ -33,13 +32,7 @@ def dump_dom(html: Path) -> str:
         done = subprocess.run(
             [
                 CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
+                *HEADLESS,
                 f"--user-data-dir={profile}",
                 "--host-resolver-rules=MAP * ~NOTFOUND",
                 "--virtual-time-budget=20000",

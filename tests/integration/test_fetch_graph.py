@@ -372,7 +372,7 @@ def test_cli_fetch_against_server_and_exit_code_for_missing_source(server: Graph
     env = graph_env(server, tmp_path / "s")
     ok = _run_cli(env)
     assert ok.returncode == 0, ok.stderr
-    assert "audit" in ok.stdout and "records" in ok.stdout and "Findings:" in ok.stdout
+    assert "audit" in ok.stdout and "records" in ok.stdout and "Findings this week:" in ok.stdout
     server.deny("/identityProtection/riskDetections")
     denied = _run_cli(env)
     assert denied.returncode == 3

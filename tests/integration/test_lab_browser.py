@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,38 +19,12 @@ from typing import Any
 
 import pytest
 
+from tests.support import free_port
+from tests.support.browser import NEEDS_BROWSER
+from tests.support.browser import driver as chromium
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-try:
-    import selenium  # noqa: F401
-
-    HAVE_SELENIUM = True
-except ImportError:  # pragma: no cover
-    HAVE_SELENIUM = False
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        (CHROMIUM is None or CHROMEDRIVER is None or not HAVE_SELENIUM) and not os.environ.get("CI"),
-        reason="needs chromium, chromium-driver (apt-get install chromium chromium-driver) and selenium ([dev])",
-    ),
-]
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1400,2000",
-)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+pytestmark = [pytest.mark.browser, NEEDS_BROWSER]
 
 
 class Lab:
@@ -122,18 +94,6 @@ def jupyterlab(demo_store: Path, tmp_path: Path) -> Iterator[Lab]:
             process.kill()
 
 
-def _driver(profile: str) -> Any:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    assert CHROMIUM is not None and CHROMEDRIVER is not None
-    options.binary_location = CHROMIUM
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-
-
 RUN_STATE = """
 const cells = [...document.querySelectorAll('.jp-CodeCell')];
 const prompts = cells.map(c => (c.querySelector('.jp-InputPrompt') || {}).textContent || '');
@@ -156,7 +116,7 @@ def test_weekly_review_in_jupyterlab_runs_draws_looks_like_the_report_and_stays_
         assert answer.status == 200
 
     with tempfile.TemporaryDirectory() as profile:
-        driver = _driver(profile)
+        driver = chromium(profile, 1400, 2000, offline=False)  # JupyterLab at 127.0.0.1
         try:
             driver.set_script_timeout(60)
             driver.get(f"{lab.url}/lab/tree/weekly_review.ipynb?token={lab.token}")

@@ -109,7 +109,7 @@ def test_audit_failing_part_way_gives_no_figures_for_any_week(larger_tenant: Dem
     for name in AUDIT_METRICS:
         metric = doc["metrics"][name]
         assert metric["value"] is None and metric["previous"] is None, (name, metric)
-    resets_line = next(line for line in reviewed.stdout.splitlines() if line.strip().startswith("sspr resets"))
+    resets_line = next(line for line in reviewed.stdout.splitlines() if line.strip().startswith("Self-service resets"))
     assert resets_line.count("no data") == 2, resets_line  # this week and last week
     review = ws.review(_week(tenant))
     weekly = review.weekly

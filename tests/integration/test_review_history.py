@@ -6,23 +6,20 @@ events land in an old week, when the analyses' version changes, and when the sto
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
 
 from sspr_review import open_workspace
-from sspr_review.analysis import Review, ReviewInputs, build_review, findings_json, prepare
-from sspr_review.analysis._util import NS_PER_DAY, to_ns
+from sspr_review.analysis import Review, findings_json
 from sspr_review.analysis.reads import CONTINUITY
 from sspr_review.app import aggregates
-from sspr_review.app.inputs import policy_snapshots
 from sspr_review.app.workspace import Workspace
-from sspr_review.core import schema
+from tests.support.reference import Reference
 
 GENERATED = datetime(2030, 1, 1, tzinfo=UTC)
 DEMO = "[demo]\nusers = 2000\nweeks = 26\n"  # the demo's defaults, written out
@@ -41,38 +38,6 @@ def demo26(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def workspace(folder: Path, store: Path | None = None) -> Workspace:
     return open_workspace(folder / "config.toml", source="demo", store=store or folder / "store")
-
-
-class Reference:
-    """The review as computed before issue 24: every table in full, prepared once, every week from it."""
-
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
-        self.settings = ws.config.analysis_settings()
-        # the audit table with its records: the SSPR configuration's changes are parsed from them
-        self.tables = {name: ws.store.read(name, raw=name == "audit") for name in schema.TABLES}
-        self.data = prepare(self.tables, self.settings)
-
-    def review(self, week_ending: Any) -> Review:
-        ws, window = self.ws, self.ws.window(week_ending)
-        before = window.shift(1)
-        now, previous = ws.coverage(window.start, window.end), ws.coverage(before.start, before.end)
-        inputs = ReviewInputs(
-            self.tables,
-            now,
-            window,
-            tenant=ws.tenant(),
-            previous_coverage=previous,
-            history_start={k: ivs[0].start for k in ("audit", "risk") if (ivs := ws.store.intervals(k))},
-            covered={k: [(i.start, i.end) for i in ws.store.intervals(k)] for k in ("audit", "risk")},
-            prepared=replace(self.data, policy_snapshots=_by_day(policy_snapshots(ws.store, [now, previous]))),
-        )
-        return build_review(inputs, self.settings)
-
-
-def _by_day(snapshots: Mapping[datetime, Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
-    """The policy snapshots as the prepared data holds them (by UTC day)."""
-    return {to_ns(when) // NS_PER_DAY: dict(doc) for when, doc in snapshots.items()}
 
 
 def assert_same(got: Review, want: Review) -> None:

@@ -241,7 +241,9 @@ def test_weekly_report_shows_both_takeover_kinds_with_their_evidence(
     (folder,) = (root / "reports").iterdir()
     planted = DemoTenant(users=600, weeks=6, end=datetime.fromisoformat(folder.name).replace(tzinfo=UTC)).planted
     page = html_lib.unescape((folder / "weekly-review.html").read_text())
-    section = page[page.index("Account takeover signals") : page.index("Administrator password resets")]
+    section = page[
+        page.index('<h2 id="Account-takeover-signals"') : page.index('<h2 id="Administrator-password-resets"')
+    ]
     doc = json.loads((folder / "findings.json").read_text())
     chain = next(
         f
@@ -257,12 +259,13 @@ def test_weekly_report_shows_both_takeover_kinds_with_their_evidence(
     # evidence in the report: the users, the change's IP and activity, the new and earlier IPs, the gates
     assert planted.takeover_high_user.upn in section and planted.phone_new_ip_user.upn in section
     assert f"User changed default security info (Authenticator app) from {planted.takeover_ip}" in section
-    assert "IP not used by the reset" in section and "verified by sms" in section
+    assert "IP not used by the reset" in section and "verified by SMS" in section
     assert planted.phone_new_ip in section and phone["evidence"]["earlier_ips"][0]["ip"] in section
-    assert "Phone-only resets that could not be judged" in section
+    assert "other phone-only resets" in section and "could not be judged" in section
     assert doc["not_judged"]["phone_only_reset_new_ip"]["resets"] >= 2
     # and in "needs attention"
-    attention = page[page.index("Needs attention") : page.index("This week in numbers")]
+    start = page.index('<h2 id="Needs-attention"')
+    attention = page[start : page.index("<h2 ", start + 1)]
     assert chain["title"] in attention and phone["title"] in attention
 
 
@@ -279,7 +282,8 @@ def test_weekly_report_shows_risk_detections_and_resets(
     planted = DemoTenant(users=600, weeks=6, end=last_monday("UTC", datetime.now(UTC))).planted
     assert planted.review_end.date().isoformat() == folder.name
     html = (folder / "weekly-review.html").read_text()
-    section = html[html.index("Risk detections and password resets") : html.index("Administrator password resets")]
+    start, end = '<h2 id="Risk-detections-and-password-resets"', '<h2 id="Administrator-password-resets"'
+    section = html[html.index(start) : html.index(end)]  # the section, not its line in the contents
     # types in words, unknown types named as new, times in the review's time zone, the same-IP flag visible
     for text in ("Leaked credentials", "Unfamiliar sign-in properties", "Anonymous IP address"):
         assert text in section

@@ -108,7 +108,10 @@ def _notes(store: Path) -> list[dict[str, Any]]:
 
 
 def _coverage_line(stdout: str, kind: str) -> str:
-    return next(line for line in stdout.splitlines() if line.strip().startswith(f"{kind} "))
+    """The summary's coverage line of ``kind``; every kind complete is one line for all (issue 21)."""
+    lines = stdout.splitlines()
+    complete = [line for line in lines if line.startswith("Data: complete for the week")]
+    return complete[0] if complete else next(line for line in lines if line.strip().startswith(f"{kind} "))
 
 
 def _truncate(path: Path) -> None:

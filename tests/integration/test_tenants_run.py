@@ -15,6 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from sspr_review.core.vocabulary import SEVERITIES
 from sspr_review.report.portfolio import schema
 
 CLI = [sys.executable, "-m", "sspr_review.cli"]
@@ -98,8 +99,8 @@ def test_the_portfolio_counts_what_each_tenants_own_review_found(
         assert row["new"] == sum(f["status"] == "new" for f in own["findings"])
         assert row["numbers"]["sspr_resets"] == own["metrics"]["sspr_resets"]["value"]
         assert row["tenant_id"] == own["tenant"]["id"] and row["display_name"] == own["tenant"]["name"]
-        printed = re.search(r"Findings: (.*)", blocks[row["name"]])
-        assert printed and printed.group(1) == ", ".join(f"{n} {s}" for s, n in row["findings"].items() if n)
+        printed = re.search(r"Findings this week: (.*)\.", blocks[row["name"]])
+        assert printed and printed.group(1) == " · ".join(f"{counted.get(s, 0):,} {s}" for s in SEVERITIES)
         assert (week / row["report"]).resolve() == (
             folder / "reports" / row["name"] / row["week_ending"] / "weekly-review.html"
         ).resolve()

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support import free_port
+
 AZURITE = Path(__file__).parents[1] / "azurite"
 BIN = AZURITE / "node_modules" / ".bin" / "azurite-blob"
 ACCOUNT = "devstoreaccount1"
@@ -45,16 +47,10 @@ def connection_string(port: int) -> str:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def azurite(location: Path) -> Iterator[int]:
     """Run azurite-blob with its data in ``location``; yields its port; stops it (and only it) afterwards."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             str(BIN),

@@ -26,7 +26,8 @@ NEEDS_BROWSER = pytest.mark.skipif(
     (CHROMIUM is None or CHROMEDRIVER is None or not HAVE_SELENIUM) and not os.environ.get("CI"),
     reason="needs chromium, chromium-driver (apt-get install chromium chromium-driver) and selenium ([dev])",
 )
-CHROMIUM_FLAGS = (
+#: A quiet headless Chromium: no sandbox (CI containers run as root), no GPU, no updates, sync or first-run screens.
+HEADLESS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -34,20 +35,23 @@ CHROMIUM_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-    "--hide-scrollbars",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
 )
+CHROMIUM_FLAGS = (*HEADLESS, "--hide-scrollbars")
+#: No host name resolves but localhost: a page cannot reach the network.
+OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost"
 
 
-def driver(profile: str, width: int = 1400, height: int = 2000) -> Any:
-    """A headless Chromium with its own profile folder and a window of ``width`` × ``height`` CSS pixels."""
+def driver(profile: str, width: int = 1400, height: int = 2000, *, offline: bool = True) -> Any:
+    """A headless Chromium with its own profile folder and a window of ``width`` × ``height`` CSS pixels; ``offline``
+    (the default) without the network (:data:`OFFLINE`), else free to reach a local server by its address."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     assert CHROMIUM is not None and CHROMEDRIVER is not None
     options.binary_location = CHROMIUM
-    for flag in (*CHROMIUM_FLAGS, f"--window-size={width},{height}", f"--user-data-dir={profile}"):
+    flags = (*CHROMIUM_FLAGS, *([OFFLINE] if offline else []), f"--window-size={width},{height}")
+    for flag in (*flags, f"--user-data-dir={profile}"):
         options.add_argument(flag)
     chrome = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     # the viewport itself at that size (the window's own frame would take some of it)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -34,3 +35,11 @@ def test_a_second_demo_tenant_has_its_own_name_domain_id_and_people() -> None:
     assert upns and all(u.endswith("@harbour-freight.example") for u in upns)
     assert upns != {r["userPrincipalName"] for r in northgate.user_registration_details()}
     assert "Harbour Freight" in repr(harbour)
+
+
+def test_a_second_demo_tenants_configuration_changes_name_its_own_domain() -> None:
+    cfg = config.load(env={"SSPR_REVIEW_DEMO_NAME": "Harbour Freight", "SSPR_REVIEW_DEMO_SEED": "11"}, demo__users=50)
+    harbour = demo_tenant(cfg.demo, END)
+    changes = [r for r in harbour.directory_audits() if r["category"] in ("PolicyManagement", "DirectoryManagement")]
+    text = json.dumps(changes)
+    assert "helpdesk.harbour-freight.example" in text and "northgate" not in text

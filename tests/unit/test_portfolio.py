@@ -165,6 +165,8 @@ def test_the_page_is_offline_owner_only_and_escapes_tenant_text(tmp_path: Path) 
     assert "href='../../contoso/2024-03-11/weekly-review.html'" in page
     assert not re.search(r"(src|href)=['\"]https?://", page) and "Content-Security-Policy" in page
     assert "sspr-status-failed" in page and ">67%<" in page  # registration coverage, as the reports show ratios
+    style = page[page.index("<style>") : page.index("</style>")]  # the stylesheet as written, not escaped
+    assert "font-family: -apple-system, BlinkMacSystemFont, 'Segoe UI'" in style and "&#39;" not in style
     for path in (folder, folder / "portfolio.json", folder / "portfolio.html"):
         assert path.stat().st_mode & 0o077 == 0, path
     assert portfolio.load(folder)["tenants"][0]["name"] == "fabrikam"

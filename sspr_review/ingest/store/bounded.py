@@ -21,6 +21,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ...core import schema
+from .compact import with_table_dtypes
 
 #: Rows per Parquet row group in the time-ranged tables' files (a day or two of a 100,000-user tenant).
 ROW_GROUP_ROWS: Final = 16_384
@@ -75,15 +76,7 @@ def read_bounded(
     for col in wanted:
         if col not in frame:
             frame[col] = schema.empty(table)[col] if col in spec else pd.Series(dtype="string")
-    frame = frame[list(wanted)]
-    for col in frame.columns:
-        if col in categorical:
-            continue
-        dtype = spec.get(col, schema.STR if col == "raw" else None)
-        if dtype is not None and str(frame[col].dtype) != dtype:
-            frame[col] = frame[col].astype(dtype)
-    result: pd.DataFrame = frame.reset_index(drop=True)
-    return result
+    return with_table_dtypes(frame[list(wanted)], spec, categorical)
 
 
 def first_time(files: Sequence[Path], time_column: str) -> datetime | None:

@@ -4,10 +4,10 @@ Arrow's memory handed back to the system as the read goes."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -117,11 +117,17 @@ def read_compact(
             del group
             release_arrow_memory()  # the decoded pages go back to the system now
     frame = pd.concat(pieces, axis=1) if len(pieces) > 1 else pieces[0]
+    return with_table_dtypes(frame, spec, dictionary)
+
+
+def with_table_dtypes(frame: pd.DataFrame, spec: Mapping[str, str], keep: Collection[str]) -> pd.DataFrame:
+    """``frame`` with each column in its table's dtype (``raw`` as string), except the columns in ``keep`` (read
+    as dictionaries: categories), and a fresh index."""
     for col in frame.columns:
-        if col in dictionary:
+        if col in keep:
             continue
         dtype = spec.get(col, schema.STR if col == "raw" else None)
         if dtype is not None and str(frame[col].dtype) != dtype:
-            frame[col] = frame[col].astype(dtype)
+            frame[col] = frame[col].astype(cast(Any, dtype))  # a dtype's name from the schema
     result: pd.DataFrame = frame.reset_index(drop=True)
     return result

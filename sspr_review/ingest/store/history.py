@@ -532,16 +532,12 @@ class Store(SelfChecking):
         holds none."""
         if table not in TIME_COLUMN:
             raise StoreError(f"{table} is not a time-ranged table")
-        files, _ = self._files(table, None, None)
-        return first_time(files, TIME_COLUMN[table])
+        return first_time(self.files(table), TIME_COLUMN[table])
 
     def files(self, table: str, start: datetime | None = None, end: datetime | None = None) -> list[Path]:
-        """The data files of ``table`` a read of ``[start, end)`` opens (month files, or snapshot days)."""
+        """The data files of ``table`` a read of ``[start, end)`` opens (month files, or snapshot days; all of them,
+        oldest first, without a range), each passing its check (a damaged one is quarantined and left out)."""
         return self._files(table, start, end)[0]
-
-    def table_files(self, table: str) -> list[Path]:
-        """The files of ``table`` the store holds, oldest first (for readers that filter rows themselves)."""
-        return self._files(table, None, None)[0]
 
     def snapshot_days(self, table: str) -> list[datetime]:
         """The days (UTC midnight) of the stored snapshots of a snapshot table, oldest first."""
@@ -573,7 +569,7 @@ class Store(SelfChecking):
                     stack.enter_context(self.writing())
                 at = datetime.now(UTC)
                 quarantine.move(self.path, "coverage.json", {"kind": None, "why": why, "rows": None}, at)
-                files = {t: self._files(t, None, None)[0] for t in schema.TABLES}
+                files = {t: self.files(t) for t in schema.TABLES}
                 policy = self.checked(sorted((self.path / "policy").glob("[!.]*.json")))
                 timed = {k: (c, files[k]) for k, c in TIME_COLUMN.items()}
                 snaps = {"registration": files["registration"], "roles": files["privileged"], "policy": policy}

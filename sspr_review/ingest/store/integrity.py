@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ import pyarrow.parquet as pq
 
 from ...core import schema
 from ...core.errors import StoreDamaged
-from ...core.files import fsync_folder, naming, private_dir, write_json
+from ...core.files import atomic_write, write_json
 
 MANIFEST: Final = "manifest.json"
 MANIFEST_FORMAT: Final = 1
@@ -207,18 +206,9 @@ class Integrity:
     def write(self, path: Path, write: Callable[[Path], Any]) -> None:
         """Write ``path`` through ``write(tmp)`` and enter it in the manifest, in one crash-safe step (see the
         module's docstring); owner-only, flushed to disk."""
-        private_dir(path.parent)
-        tmp = path.parent / f".tmp-{uuid.uuid4().hex}{path.suffix}"
         rel = self.rel(path)
-        try:
-            with naming(path):
-                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-                write(tmp)
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+
+        def publish(tmp: Path, path: Path) -> None:
             new = describe(tmp)
             with self._lock:
                 entries = self.entries()
@@ -227,10 +217,8 @@ class Integrity:
                 self._save(entries)
                 os.replace(tmp, path)
                 self._remember(rel, path, new)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        fsync_folder(path.parent)
+
+        atomic_write(path, write, publish)
 
     def _current(self, path: Path, rel: str, accepted: list[Version] | None) -> Version | None:
         """The version of the file now at ``path``, if it is one the kit accepts (kept accepted until the rename)."""

@@ -5,6 +5,7 @@ kind and severity as one entry with a table of the users."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -57,18 +58,22 @@ def _row(review: Review, entry: Rollup[Finding] | Finding) -> dict[str, Any]:
     }
 
 
+def _per_severity(findings: Iterable[Finding]) -> str:
+    """How many findings of each severity, most severe first: "2 high, 5 medium" (severities without any left out)."""
+    tally = Counter(f.severity for f in findings)
+    return ", ".join(f"{tally[s]} {s}" for s in SEVERITIES if tally[s])
+
+
 def _group(review: Review, kind: str, findings: list[Finding]) -> dict[str, Any]:
     """A kind's block: its heading (the kind in words, how many of each severity), its rows, and a link to the
     section that shows it in detail."""
     rows = roll_up(findings, review.settings.rollup_threshold, lambda f: f.kind, lambda f: f.severity)
-    severities = Counter(f.severity for f in findings)
-    per_severity = [f"{severities[s]} {s}" for s in SEVERITIES if severities[s]]
     tally = status_counts([review.status(f) for f in findings])
     detail = DETAIL.get(kind)
     return {
         "anchor": anchor(kind),
         "heading": capitalised(FINDING_NOUNS.get(kind, ("", humanise(kind) + " findings"))[1]),
-        "counts": ", ".join(per_severity) + (f"; {tally}" if tally else ""),
+        "counts": _per_severity(findings) + (f"; {tally}" if tally else ""),
         "rows": [_row(review, entry) for entry in rows],
         "detail": None if detail is None else {"href": f"#{heading_id(detail)}", "text": detail},
     }
@@ -81,7 +86,5 @@ def needs_attention(ctx: Context) -> HTML:
     for f in r.findings:
         kinds.setdefault(f.kind, []).append(f)
     order = sorted(kinds, key=lambda k: min(urgency(k, f.severity) for f in kinds[k]))
-    tally = Counter(f.severity for f in r.findings)
-    counts = ", ".join(f"{tally[s]} {s}" for s in SEVERITIES if tally[s])
     groups = [_group(r, kind, kinds[kind]) for kind in order]
-    return section("needs_attention.html.j2", groups=groups, counts=counts, total=len(r.findings))
+    return section("needs_attention.html.j2", groups=groups, counts=_per_severity(r.findings), total=len(r.findings))

@@ -1,8 +1,9 @@
 """How a section becomes HTML: one Jinja2 template per part, tables, times and user names.
 
-Escaping happens in one place: the Jinja2 environment below autoescapes every value a template prints, tables
-included (:func:`table` renders ``table.html.j2``), so tenant text (display names, UPNs, reasons, IPs) is text,
-never markup. Python code here computes values; the markup lives in ``sspr_review/report/templates/*.html.j2``.
+Escaping happens in one place: the Jinja2 environment (:data:`sspr_review.report.templating.ENV`) autoescapes
+every value a template prints, tables included (:func:`table` renders ``table.html.j2``), so tenant text (display
+names, UPNs, reasons, IPs) is text, never markup. Python code here computes values; the markup lives in
+``sspr_review/report/templates/*.html.j2``.
 Numbers are formatted by :mod:`sspr_review.report.numbers`.
 """
 
@@ -12,25 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from IPython.display import HTML
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from .. import style
 from ..numbers import MISSING, is_missing, number
+from ..templating import ENV
 
 if TYPE_CHECKING:
     from ...app.notebook import Context
 
 MAX_USERS_SHOWN = 8
-
-#: The sections' templates, loaded once; autoescape on, an undefined name is an error (never an empty string).
-ENV = Environment(
-    loader=PackageLoader("sspr_review.report", "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def markup(template: str, **values: Any) -> Markup:

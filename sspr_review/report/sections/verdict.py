@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ...analysis import verdict_of
 from ...app.notebook import Context
-from ..verdict_words import counts_text, users_text
+from ..verdict_words import banner_state, counts_text, who_text
 from .render import section
 
 if TYPE_CHECKING:
@@ -18,16 +18,17 @@ def verdict(ctx: Context) -> HTML:
     """The week's verdict: one sentence (the data caveat first), the findings per severity, and up to five top
     actions, most urgent first, each with who or what, what to do and a link to its detail."""
     v = verdict_of(ctx.review)
-    state = "ok" if v.quiet else "bad" if (v.urgent or v.caveat) else "warn"
     actions = [
         {
             "severity": a.severity,
             "headline": a.headline,
-            "who": users_text(a) if a.count > 1 or any(u not in a.headline for u in a.users) else "",
+            "who": who_text(a),
             "status": a.status,
             "do": a.do,
             "anchor": a.anchor,
         }
         for a in v.actions
     ]
-    return section("verdict.html.j2", sentence=v.sentence, counts=counts_text(v), state=state, actions=actions)
+    return section(
+        "verdict.html.j2", sentence=v.sentence, counts=counts_text(v), state=banner_state(v), actions=actions
+    )

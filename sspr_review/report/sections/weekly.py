@@ -12,7 +12,7 @@ from ...analysis import verdict_of
 from ...analysis.verdict import phrase, urgency
 from ...app.notebook import Context
 from ...core.coverage import describe_offset
-from ...core.labels import METRICS, label, metric_label
+from ...core.labels import label, metric_label
 from ...core.vocabulary import KPIS, SNAPSHOT_KINDS
 from ...core.wording import capitalised, count, words_list
 from .. import charts, numbers
@@ -157,14 +157,14 @@ def kpi_tiles(ctx: Context) -> HTML:
         words = metric_label(name)
         if name == "helpdesk_cost_avoided":
             words += f" ({ctx.review.settings.currency})"
-        better = METRICS[name].better if name in METRICS else "neither"
+        better = numbers.better_of(name)
         change = metric.change
         meaning = numbers.meaning(change, better)
         if change is None:
             delta = "no comparison"
         else:
             delta = f"{numbers.change(change, metric.unit)} vs last week"
-            delta += {"good": " (better)", "bad": " (worse)"}.get(meaning, "")
+            delta += numbers.JUDGED.get(meaning, "")
         tiles.append(
             {
                 "metric": name,

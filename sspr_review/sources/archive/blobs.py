@@ -94,12 +94,27 @@ class Hours:
         span = self.span(kind)
         return (span[1], end) if span is not None and span[1] < end else None
 
+    def window_gaps(
+        self, kind: str, start: datetime, end: datetime, where: str
+    ) -> list[tuple[datetime, datetime, str]]:
+        """What a source of these hours answers for :meth:`~sspr_review.sources.base.TimedSource.gaps`: each of
+        :meth:`gaps` with why (:func:`gap_reason`, ``where`` naming the archive), then :meth:`after` with no reason
+        (the current hour's blob may not exist yet: not claimed, not a gap)."""
+        named = [(a, b, gap_reason(where, (a, b))) for a, b in self.gaps(kind, start, end)]
+        after = self.after(kind, end)
+        return [*named, *([(after[0], after[1], "")] if after else [])]
+
     def describe(self, kind: str) -> str:
         hours = self.present.get(kind, set())
         span = self.span(kind)
         if span is None:
             return "no hourly blob"
         return f"{len(hours)} hourly blobs, {span[0]:%Y-%m-%d %H:%M} to {span[1]:%Y-%m-%d %H:%M} UTC"
+
+    def note(self, kind: str, where: str, reader: BlobReader | None) -> str | None:
+        """What the archive in ``where`` gave of ``kind`` (hours, blobs, records, repeated deliveries), once
+        ``reader`` read it; ``None`` before."""
+        return f"{where}: {self.describe(kind)}; {reader.describe()}" if reader is not None else None
 
 
 def gap_reason(where: str, gap: tuple[datetime, datetime]) -> str:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ...core.errors import AccessDenied, FetchFailed, TokenRejected
 from ...core.records import SetAside
 from ..base import FetchStats, Pages, Record, TimedSource
-from .blobs import PAGE, BlobReader, Hours, LineSplitter, blob_hour, day_prefix, gap_reason
+from .blobs import PAGE, BlobReader, Hours, LineSplitter, blob_hour, day_prefix
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -80,13 +80,11 @@ class ArchiveSource(TimedSource):
 
     def gaps(self, kind: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
         """The hours of ``[start, end]`` the container holds no blob for, between its first and last one read."""
-        named = [(a, b, gap_reason(self.where(kind), (a, b))) for a, b in self.hours.gaps(kind, start, end)]
-        after = self.hours.after(kind, end)  # the current hour's blob may not exist yet: not claimed, not a gap
-        return [*named, *([(after[0], after[1], "")] if after else [])]
+        return self.hours.window_gaps(kind, start, end, self.where(kind))
 
     def notes(self, kind: str) -> list[str]:
-        reader = self.readers.get(kind)
-        return [f"{self.where(kind)}: {self.hours.describe(kind)}; {reader.describe()}"] if reader else []
+        note = self.hours.note(kind, self.where(kind), self.readers.get(kind))
+        return [note] if note else []
 
     def set_aside(self) -> SetAside:
         """The archived lines the kit could not read, each with where and why; repeated deliveries counted."""

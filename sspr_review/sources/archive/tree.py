@@ -13,7 +13,7 @@ from typing import Final
 
 from ...core.records import SetAside
 from ..base import Pages
-from .blobs import BlobReader, Hours, blob_hour, gap_reason
+from .blobs import BlobReader, Hours, blob_hour
 from .envelope import CATEGORIES
 
 CONTAINER_PREFIX: Final = "insights-logs-"
@@ -59,17 +59,11 @@ class ArchiveTree:
         return self.hours.span(kind)
 
     def gaps(self, kind: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
-        where = f"the archive in {self.folder}"
-        named = [(a, b, gap_reason(where, (a, b))) for a, b in self.hours.gaps(kind, start, end)]
-        after = self.hours.after(kind, end)
-        return [*named, *([(after[0], after[1], "")] if after else [])]
+        return self.hours.window_gaps(kind, start, end, f"the archive in {self.folder}")
 
     def note(self, kind: str) -> str | None:
-        reader = self.readers.get(kind)
-        if reader is None:
-            return None
         where = f"a downloaded diagnostic-setting archive in {self.folder}"
-        return f"{where}: {self.hours.describe(kind)}; {reader.describe()}"
+        return self.hours.note(kind, where, self.readers.get(kind))
 
     async def pages(self, kind: str) -> Pages:
         """Every record of ``kind`` in the tree, a page at a time, each blob read line by line."""

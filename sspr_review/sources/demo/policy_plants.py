@@ -17,7 +17,7 @@ import random
 import uuid
 from typing import Any
 
-from .constants import DOMAIN, MINUTE, ROLES, SSPR, Record, graph_time
+from .constants import MINUTE, ROLES, SSPR, Record, graph_time
 from .generator import History, User
 from .planted import PlantedUser
 
@@ -25,8 +25,8 @@ __all__ = ["plant_policy"]
 
 METHODS_BEFORE = ["MobileAppNotification", "MobileAppCode", "Email", "MobileSMS"]
 METHODS_AFTER = [*METHODS_BEFORE, "SecurityQuestions"]
-LINK_BEFORE = f"https://helpdesk.{DOMAIN}/sspr"
-LINK_AFTER = f"https://it.{DOMAIN}/password-help"
+#: The contact link before and after the benign change, on the tenant's own domain.
+LINK_BEFORE, LINK_AFTER = "https://helpdesk.{domain}/sspr", "https://it.{domain}/password-help"
 
 
 def _quoted(value: str) -> str:
@@ -43,7 +43,7 @@ def _event(history: History, t: int, admin: User, activity: str, props: list[Rec
     update = activity == "Update SSPR Settings"
     target = {
         "id": history.oid("sspr-policy" if update else "directory"),
-        "displayName": "Self-service password reset policy" if update else DOMAIN,
+        "displayName": "Self-service password reset policy" if update else history.domain,
         "type": "Policy" if update else "Directory",
         "userPrincipalName": None,
         "modifiedProperties": props,
@@ -81,7 +81,11 @@ def plant_policy(history: History, at: Any, found: dict[str, Any]) -> None:
             "Update SSPR Settings",
             [
                 _prop("CustomizeContactAdminLink", "True", "True"),
-                _prop("CustomContactAdminLink", _quoted(LINK_BEFORE), _quoted(LINK_AFTER)),
+                _prop(
+                    "CustomContactAdminLink",
+                    _quoted(LINK_BEFORE.format(domain=history.domain)),
+                    _quoted(LINK_AFTER.format(domain=history.domain)),
+                ),
             ],
         )
         unchanged = _event(

@@ -28,6 +28,7 @@ from typing import Any, Final
 from ...core.timefmt import iso_z
 from ...core.vocabulary import SSPR_ACTIVITY_NAMES, SSPR_SERVICE, SSPR_SERVICE_SHORT
 from ..base import Pages, Record
+from .endpoints import odata_string
 
 #: The ``loggedByService`` values that may select SSPR's events: the documented one first.
 VALUES: Final = (SSPR_SERVICE, SSPR_SERVICE_SHORT)
@@ -37,16 +38,12 @@ ACTIVITIES: Final = SSPR_ACTIVITY_NAMES
 STATE_KEY: Final = "sspr_service"
 
 
-def odata(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def value_filter(value: str) -> str:
-    return f"loggedByService eq {odata(value)}"
+    return f"loggedByService eq {odata_string(value)}"
 
 
 def activity_filter() -> str:
-    return "(" + " or ".join(f"activityDisplayName eq {odata(a)}" for a in ACTIVITIES) + ")"
+    return "(" + " or ".join(f"activityDisplayName eq {odata_string(a)}" for a in ACTIVITIES) + ")"
 
 
 @dataclass
@@ -75,10 +72,12 @@ class Selection:
                 "returned an event when probed)"
             )
         else:
-            what = " and ".join(f"loggedByService eq {odata(v)}" for v in self.values)
+            what = " and ".join(value_filter(v) for v in self.values)
         probe = ""
         if self.probed:
-            found = [f"{odata(v)} {'returned events' if ok else 'returned none'}" for v, ok in self.probed.items()]
+            found = [
+                f"{odata_string(v)} {'returned events' if ok else 'returned none'}" for v, ok in self.probed.items()
+            ]
             probe = f"; probed {(self.probed_at or '')[:10]}: {', '.join(found)}"
         dupes = f"; {self.duplicates} events returned under both values counted once" if self.duplicates else ""
         return f"SSPR's events selected by {what}{probe}{dupes}"
