@@ -20,6 +20,8 @@ import pyarrow.parquet as pq
 
 #: A time that sorts after every real one (rows without a time sort last).
 _NO_TIME = 2**63
+#: Ids of a month file read at a time when counting the new ones.
+_ID_ROWS = 65_536
 
 
 def castable(old: Path, part: pa.Schema) -> bool:
@@ -32,9 +34,13 @@ def castable(old: Path, part: pa.Schema) -> bool:
 
 
 def new_rows(old: Path, ids: pd.Series) -> int:
-    """How many of ``ids`` (the new rows' ids) ``old`` does not hold (its id column alone is read)."""
-    held = pq.read_table(old, columns=["id"]).column("id")
-    return int(len(ids) - pc.sum(pc.is_in(pa.array(ids, type=pa.large_string()), value_set=held)).as_py())
+    """How many of ``ids`` (the new rows' ids) ``old`` does not hold (its id column alone is read, a row group at
+    a time: each id is in one row group at most, so the ids held add up)."""
+    given = pa.array(ids, type=pa.large_string())
+    held = 0
+    for batch in pq.ParquetFile(old).iter_batches(batch_size=_ID_ROWS, columns=["id"]):
+        held += int(pc.sum(pc.is_in(given, value_set=batch.column(0))).as_py() or 0)
+    return len(ids) - held
 
 
 def as_table(part: pd.DataFrame, time_column: str) -> pa.Table:
