@@ -89,7 +89,7 @@ FILE_TIMES: dict[str, tuple[str, str, str | None]] = {
 
 #: Records of a time-ranged kind or of the registration report read, indexed and handed on together: no more are
 #: held at once, so the import's memory is bounded whatever the export's size.
-BATCH_RECORDS = 20_000
+BATCH_RECORDS = 5_000
 
 
 class FilesSource(Source):
