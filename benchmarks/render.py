@@ -442,7 +442,17 @@ def _missed(results: dict[str, dict[str, Any] | None]) -> list[str]:
     if imports and (not all(x["ok"] for x in imports["runs"]) or at_a_million > imports["target_mb"]):
         notes.append(
             f"B11: importing 10^6 records with the files source peaks at about {at_a_million:,.0f} MB "
-            "(measured or extrapolated), not under 1 GB: the source holds every record as a Python object."
+            "(measured or extrapolated), not under 1 GB."
+        )
+    runs = imports["runs"] if imports else []
+    over = [x for x in runs if imports and x.get("command", {}).get("peak_rss_mb", 0) >= imports["target_mb"]]
+    if over:
+        big = max(over, key=lambda x: x["command"]["peak_rss_mb"])
+        notes.append(
+            f"B11: the whole `sspr-review fetch --source files` command peaks at {big['command']['peak_rss_mb']:,.0f} "
+            f"MB at {big['records']:,} records ({big['format']}; the import itself {big['peak_rss_mb']:,.0f} MB): "
+            "its closing summary reviews the week, here all of those events at once, and the review's memory "
+            "grows with the week's events."
         )
     out = ["## Targets missed", ""]
     out += [f"- {n}" for n in notes] if notes else ["None in this run: every target above is met.", ""]
@@ -608,39 +618,56 @@ def _import(r: dict[str, Any]) -> list[str]:
         "## B11 Peak memory of a big import (files source)",
         "",
         "One export of Graph directoryAudit events (about 650 bytes each, a week's span) is imported into an empty "
-        "store by `sspr-review fetch --source files` in a fresh process (`benchmarks/bench_import.py`), once as "
-        "JSON Lines and once as one `.json` Graph response; the peak resident set size is the process's own "
-        f"(`wait4`). Machine load average when measured: {', '.join(f'{x:g}' for x in r['load'])}.",
+        "store in a fresh process (`benchmarks/bench_import.py`), once as JSON Lines and once as one `.json` Graph "
+        "response, twice each: the import alone (what `sspr-review fetch --source files` does before its closing "
+        "summary) and the whole command, whose summary reviews the week: here every event of the export. The peak "
+        "resident set size is the process's own (`wait4`). Machine load average when measured: "
+        f"{', '.join(f'{x:g}' for x in r['load'])} (another test suite may have been running on this 2-core "
+        "machine: the wall times are noisy, the memory figures are not).",
         "",
-        "| records | format | file | peak memory | wall time | under 1 GB |",
-        "|---:|---|---:|---:|---:|---|",
+        "| records | format | file | import: peak memory | import: wall time | under 1 GB | whole command "
+        "(with the week's review): peak memory |",
+        "|---:|---|---:|---:|---:|---|---:|",
     ]
     for run in runs:
+        command = run.get("command")
+        whole = f"{command['peak_rss_mb']:,.0f} MB" if command else "not measured"
         out.append(
             f"| {run['records']:,} | {run['format']} | {run['file_mb']:,.1f} MB | {run['peak_rss_mb']:,.0f} MB | "
-            f"{run['wall_s']:.1f} s | {_verdict(run['ok'])} |"
+            f"{run['wall_s']:.1f} s | {_verdict(run['ok'])} | {whole} |"
         )
     for fmt in ("jsonl", "json"):
         slope = _import_slope(runs, fmt)
         if slope is not None:
-            per, at = slope
-            out += ["", f"{fmt}: {per:,.0f} MB more per 100,000 records; at 10^6 records that is about {at:,.0f} MB."]
+            per, _at = slope
+            out += ["", f"{fmt} import: {per:,.0f} MB more per 100,000 records between the two largest runs."]
     out += [
         "",
-        f"Target: a peak under {r['target_mb'] / 1024:g} GB whatever the input size (issue 27, point 8). The files "
-        "source still holds every record of the folder as a Python object until the store is written, so its peak "
-        "grows with the input; the measured sizes say by how much.",
+        f"Target: an import's peak under {r['target_mb'] / 1024:g} GB whatever the input size (issue 27, point 8). "
+        "The files source streams: it indexes the folder 5,000 records at a time (a hash of each id, its times; no "
+        "record kept), a JSON Lines file a line at a time and a `.json` file a record at a time (after one "
+        "read-through that checks it parses as a whole read would; anything else is read whole, as before), then "
+        "hands the records on in pages of 5,000; the fetch writes them every 50,000, the store merges them into a "
+        "month file a row group at a time (the new ids counted against its id column a row group at a time), and "
+        "Arrow's allocator (jemalloc) gives each merge's buffers back at once. What the import holds live is one flush "
+        "(50,000 records, normalised) and one merge: traced over a 200,000-record import, the Python heap after each "
+        "flush stays at 36 MB and Arrow's allocations at 59 MB. The peak still climbs slowly with the input (the "
+        "lines above), most likely the allocators' fragmentation over the flushes since the traced heap does not "
+        "grow (not traced at 10^6 records). The whole command's closing "
+        "summary is a review of the week, which reads the week's events (without their JSON) at once: its memory "
+        "grows with the events of the week reviewed (the review's, B3), not with the import.",
         "",
     ]
     return out
 
 
 def _import_slope(runs: list[dict[str, Any]], fmt: str) -> tuple[float, float] | None:
-    """MB more per 100,000 records between the smallest and largest size of ``fmt``, and the peak at 10^6."""
+    """MB more per 100,000 records between the two largest sizes of ``fmt``, and the peak at 10^6 (below one
+    flush of 50,000 records an import holds every record until its one write, so the smallest sizes climb faster)."""
     mine = sorted((x for x in runs if x["format"] == fmt), key=lambda x: x["records"])
-    if len(mine) < 2 or mine[0]["records"] == mine[-1]["records"]:
+    if len(mine) < 2 or mine[-2]["records"] == mine[-1]["records"]:
         return None
-    small, big = mine[0], mine[-1]
+    small, big = mine[-2], mine[-1]
     per = (big["peak_rss_mb"] - small["peak_rss_mb"]) / (big["records"] - small["records"]) * 1e5
     at = big["peak_rss_mb"] + per * (1e6 - big["records"]) / 1e5
     return per, at

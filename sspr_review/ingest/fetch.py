@@ -20,7 +20,7 @@ from ..core.vocabulary import DATA_KINDS
 from ..sources.base import POLICY_ERROR_KIND, FetchStats, Pages, RoleData, Source
 from . import lean, normalize
 from .progress import Progress
-from .store import Store
+from .store import Store, lean_arrow_memory, release_arrow_memory
 from .store.health import unread_damage
 
 #: Records buffered before they are normalised and written (bounds memory on large tenants).
@@ -149,6 +149,7 @@ class _Writer:
             self.report.merge(report)
             self.store.write_rejects(self.table, report.rejected)
         self.outcome.new += self.store.write(self.table, _concat([f for f, _ in done]))
+        release_arrow_memory()  # the merge's buffers, before the next batch is read (see fetch_into)
 
 
 async def _all_or_none(steps: Sequence[Awaitable[None]]) -> None:
@@ -204,8 +205,12 @@ async def fetch_into(
     configured overlap, or at the look-back limit on a first run, and ends at ``source.now()``.
     What the source itself set aside while reading (``source.set_aside()``, the files source) is merged into the
     result's report and kept in the store's ``rejects/``.
+
+    Arrow allocates from jemalloc meanwhile and hands back what a write freed at once
+    (:func:`.store.lean_arrow_memory`): with pyarrow's mimalloc a big import kept each merge's buffers (issue 27).
     """
-    return await FetchRun(store, source, config, progress=progress, windows=windows, needs=needs).run()
+    with lean_arrow_memory(at_once=True):
+        return await FetchRun(store, source, config, progress=progress, windows=windows, needs=needs).run()
 
 
 class FetchRun:

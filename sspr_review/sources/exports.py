@@ -13,12 +13,14 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 import numpy as np
 
+from ..core.errors import InputError
 from ..core.records import MAX_DEPTH, Rejected, unicode_problem
 
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
@@ -207,20 +209,214 @@ def _parse_document(text: str, where: str, out: FileRecords, *, line: bool = Fal
 def read_file(file: Path) -> FileRecords:
     """The JSON objects in ``file`` (``.json``: a Graph response, a list or one object; ``.jsonl``: one per line)."""
     out = FileRecords()
+    out.records = list(stream_file(file, out))
+    return out
+
+
+def stream_file(file: Path, out: FileRecords) -> Iterator[tuple[dict[str, Any], str]]:
+    """The JSON objects of ``file`` with where each was, one at a time (what :func:`read_file` lists); what cannot
+    be read goes to ``out.rejected`` and the file's ``@odata.context`` to ``out.context``.
+
+    A UTF-8 JSON Lines file is read a line at a time, and a ``.json`` file holding a list of records (bare, or a
+    Graph response's ``value``) a record at a time after one read-through that finds it parses as a whole read would
+    (:class:`_JsonStream`), so their records are never held together in memory. Anything else (a file that does
+    not parse, one object, JSON Lines not in UTF-8) is read whole, as before.
+    """
+    given = 0
     try:
         if file.suffix == ".jsonl":
             with file.open("rb") as fh:
                 if _encoding(fh.read(4)) == "utf-8":
                     fh.seek(0)
-                    _read_lines(file, fh, out)
-                    return out
+                    for record in _read_lines(file, fh, out):
+                        given += 1
+                        yield record
+                    return
+    except OSError as exc:
+        loaded = f"the {given} records before it were loaded" if given else "no record in it was loaded"
+        out.rejected.append(Rejected(f"cannot be read ({exc.strerror or exc}); {loaded}", str(file)))
+        return
+    if file.suffix != ".jsonl":
+        streamed = _streamed_json(file)
+        if streamed is not None:
+            out.context = out.context or streamed
+            yield from _stream_json(file, out)
+            return
+    whole = FileRecords()
+    _read_whole(file, whole)
+    out.rejected.extend(whole.rejected)
+    out.context = out.context or whole.context
+    yield from whole.records
+
+
+class _NotStreamable(Exception):
+    """A ``.json`` file the streaming reader leaves to :func:`_read_whole` (anything but a plain list of records:
+    JSON that does not parse, a record nested too deep, text not in its encoding, one bare object)."""
+
+
+#: Characters of a ``.json`` file decoded and parsed at a time by the streaming reader.
+_STREAM_CHARS = 1 << 22
+#: The longest value (in characters) the streaming reader reads on for before it calls the file not streamable.
+_LONGEST = 16 * _STREAM_CHARS
+_WHITESPACE = " \t\n\r"
+_DECODER = json.JSONDecoder()
+
+
+class _JsonStream:
+    """A ``.json`` document read :data:`_STREAM_CHARS` characters at a time: its records (the elements of its
+    top-level array, or of its top-level object's ``value`` array) parsed one at a time, each with its text's span.
+
+    Whatever :func:`_read_whole` would read differently from one ``json.loads`` of the whole text raises
+    :class:`_NotStreamable` (the caller then reads the file whole, as before): a syntax error anywhere, a
+    document deeper than :data:`~sspr_review.core.records.MAX_DEPTH` allows, no such array, a repeated ``value``.
+    """
+
+    def __init__(self, fh: TextIO) -> None:
+        self.fh = fh
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        self.context: Any = None
+        self.has_context = False
+        self.first = True
+
+    def _more(self) -> bool:
+        if self.eof:
+            return False
+        try:
+            chunk = self.fh.read(_STREAM_CHARS)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise _NotStreamable from exc
+        if self.first:
+            chunk, self.first = chunk.lstrip("\ufeff"), False
+        if not chunk:
+            self.eof = True
+            return False
+        if self.pos > _STREAM_CHARS:
+            self.buf, self.pos = self.buf[self.pos :], 0
+        self.buf += chunk
+        return True
+
+    def _char(self) -> str:
+        """The next character that is not whitespace ('' at the end of the file), not consumed."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in _WHITESPACE:
+                self.pos += 1
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._more():
+                return ""
+
+    def _expect(self, chars: str) -> str:
+        char = self._char()
+        if not char or char not in chars:
+            raise _NotStreamable
+        self.pos += 1
+        return char
+
+    def _value(self, level: int) -> tuple[Any, int, int]:
+        """The JSON value at the cursor, nested in ``level`` containers, and its text's span in :attr:`buf`."""
+        self._char()
+        while True:
+            start = self.pos
+            try:
+                value, end = _DECODER.raw_decode(self.buf, start)
+            except json.JSONDecodeError:
+                if len(self.buf) - start <= _LONGEST and self._more():
+                    continue  # cut by the chunk's end
+                raise _NotStreamable from None  # not JSON; or no Graph record, far longer than any
+            except RecursionError:
+                raise _NotStreamable from None
+            if self.buf[start] not in '{["' and end >= len(self.buf) and self._more():
+                continue  # a number or literal cut by the chunk's end: parse it again whole
+            text = self.buf[start:end]
+            opened = text.count("{") + text.count("[")  # at least its depth: most records need no more
+            if level + opened > MAX_DEPTH + 1 and level + depth(text) > MAX_DEPTH + 1:
+                raise _NotStreamable
+            self.pos = end
+            return value, start, end
+
+    def _elements(self, level: int) -> Iterator[tuple[Any, int, int]]:
+        """The elements of the array whose ``[`` was just consumed (nested in ``level`` containers)."""
+        if self._char() == "]":
+            self.pos += 1
+            return
+        while True:
+            yield self._value(level)
+            if self._expect(",]") == "]":
+                return
+
+    def records(self) -> Iterator[tuple[Any, int, int]]:
+        """The records, in order; then the end of the document is checked (only whitespace after it)."""
+        top = self._expect("[{")
+        if top == "[":
+            yield from self._elements(1)
+        else:
+            listed = False
+            if self._char() == "}":
+                raise _NotStreamable  # one empty object: a record, read whole
+            while True:
+                if self._char() != '"':
+                    raise _NotStreamable
+                key, _, _ = self._value(1)
+                self._expect(":")
+                if key == "value" and self._char() == "[" and not listed:
+                    self.pos += 1
+                    listed = True
+                    yield from self._elements(2)
+                elif key == "value":
+                    raise _NotStreamable  # not a list, or given twice: json.loads keeps the last
+                else:
+                    value, _, _ = self._value(1)
+                    if key == "@odata.context":
+                        self.context, self.has_context = value, True
+                if self._expect(",}") == "}":
+                    break
+            if not listed:
+                raise _NotStreamable  # one object: the record itself
+        if self._char():
+            raise _NotStreamable  # more after the document
+
+
+def _open_text(file: Path) -> TextIO:
+    with file.open("rb") as fh:
+        encoding = _encoding(fh.read(4))
+    return file.open(encoding=encoding, errors="strict", newline="")
+
+
+def _streamed_json(file: Path) -> str | None:
+    """When ``file`` (``.json``) can be streamed, its ``@odata.context`` (as :func:`_read_whole` gives it), after
+    reading it through once without keeping a record; else ``None`` (it is then read whole)."""
+    try:
+        with _open_text(file) as fh:
+            stream = _JsonStream(fh)
+            for _ in stream.records():
+                pass
+    except (_NotStreamable, OSError, LookupError):
+        return None
+    return str(stream.context) if stream.has_context else ""
+
+
+def _stream_json(file: Path, out: FileRecords) -> Iterator[tuple[dict[str, Any], str]]:
+    """The records of a ``.json`` file :func:`_streamed_json` accepted, parsed one at a time (what
+    :func:`_read_whole` gives, never holding the file or its records whole)."""
+    try:
+        with _open_text(file) as fh:
+            stream = _JsonStream(fh)
+            for number, (item, start, end) in enumerate(stream.records()):
+                surrogates = _SURROGATE_ESCAPE.search(stream.buf, start, end) is not None
+                yield from _objects([(item, f"{file} item {number}")], out, surrogates)
+    except (_NotStreamable, OSError) as exc:
+        raise InputError(f"{file} changed while it was read; run again") from exc
+
+
+def _read_whole(file: Path, out: FileRecords) -> None:
+    """The records of a ``.json`` file (or a JSON Lines file not in UTF-8), read whole."""
+    try:
         data = file.read_bytes()
     except OSError as exc:
-        loaded = (
-            f"the {len(out.records)} records before it were loaded" if out.records else "no record in it was loaded"
-        )
-        out.rejected.append(Rejected(f"cannot be read ({exc.strerror or exc}); {loaded}", str(file)))
-        return out
+        out.rejected.append(Rejected(f"cannot be read ({exc.strerror or exc}); no record in it was loaded", str(file)))
+        return
     encoding = _encoding(data)
     items: list[tuple[Any, str]] = []
     if encoding == "utf-8":
@@ -229,7 +425,7 @@ def read_file(file: Path) -> FileRecords:
         text = _decode(data, encoding).lstrip("\ufeff")
     except ValueError as exc:
         out.rejected.append(Rejected(f"{exc}; no record in it was loaded", str(file)))
-        return out
+        return
     del data
     if encoding != "utf-8":
         surrogates = bool(_SURROGATE_ESCAPE.search(text))
@@ -240,12 +436,11 @@ def read_file(file: Path) -> FileRecords:
     else:
         items = _parse_document(text, str(file), out)
     del text
-    _keep_objects(items, out, surrogates)
-    return out
+    out.records = list(_objects(items, out, surrogates))
 
 
-def _keep_objects(items: list[tuple[Any, str]], out: FileRecords, surrogates: bool) -> None:
-    """Move the JSON objects of ``items`` to ``out.records``; anything else (and bad Unicode) is rejected."""
+def _objects(items: list[tuple[Any, str]], out: FileRecords, surrogates: bool) -> Iterator[tuple[dict[str, Any], str]]:
+    """The JSON objects of ``items``; anything else (and bad Unicode) goes to ``out.rejected``."""
     for item, where in items:
         if not isinstance(item, dict):
             kind = "null" if item is None else type(item).__name__
@@ -254,10 +449,10 @@ def _keep_objects(items: list[tuple[Any, str]], out: FileRecords, surrogates: bo
         if surrogates and (problem := unicode_problem(item)):
             out.rejected.append(Rejected(problem, where, json.dumps(item, ensure_ascii=True)[:2000]))
             continue
-        out.records.append((item, where))
+        yield item, where
 
 
-def _read_lines(file: Path, fh: BinaryIO, out: FileRecords) -> None:
+def _read_lines(file: Path, fh: BinaryIO, out: FileRecords) -> Iterator[tuple[dict[str, Any], str]]:
     """The records of a UTF-8 JSON Lines file, read a line at a time (the file is never held whole in memory)."""
     for number, line in enumerate(fh, 1):
         line = line.rstrip(b"\n")
@@ -270,4 +465,4 @@ def _read_lines(file: Path, fh: BinaryIO, out: FileRecords) -> None:
             out.rejected.append(Rejected(str(exc), where, line[:2000].decode("utf-8", "replace")))
             continue
         surrogates = bool(_SURROGATE_ESCAPE.search(text))
-        _keep_objects(_parse_document(text, where, out, line=True), out, surrogates)
+        yield from _objects(_parse_document(text, where, out, line=True), out, surrogates)

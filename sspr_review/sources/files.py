@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,12 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import FetchFailed, InputError
-from ..core.records import SetAside, raw_json, record_key, safe_text, time_problem
+from ..core.records import Rejected, SetAside, raw_json, record_key, safe_text, time_problem
 from ..core.schema import parse_times
 from ..core.vocabulary import PASSWORD_RULE_TEMPLATE
 from .archive.tree import ArchiveTree, container_of
-from .base import FetchStats, Pages, Record, RoleData, Source, one_page
-from .exports import read_file
+from .base import FetchStats, Pages, Record, RoleData, Source
+from .exports import FileRecords, stream_file
 
 #: How a record's kind is recognised: a key only that kind carries.
 KIND_MARKERS: dict[str, str] = {
@@ -86,6 +87,11 @@ FILE_TIMES: dict[str, tuple[str, str, str | None]] = {
 }
 
 
+#: Records of a time-ranged kind or of the registration report read, indexed and handed on together: no more are
+#: held at once, so the import's memory is bounded whatever the export's size.
+BATCH_RECORDS = 5_000
+
+
 class FilesSource(Source):
     """A folder of Graph JSON as saved from Graph Explorer or ``az rest`` (for air-gapped review), and of Entra logs
     archived by a diagnostic setting to Azure Storage, downloaded (``insights-logs-auditlogs/``,
@@ -107,109 +113,148 @@ class FilesSource(Source):
 
     name = "files"
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, *, batch: int | None = None) -> None:
         self.folder = Path(folder).expanduser()
         if not self.folder.is_dir():
             raise InputError(f"{self.folder} is not a folder of Graph JSON files")
+        #: Records indexed, and handed on, together (:data:`BATCH_RECORDS` unless given).
+        self.batch = max(int(batch or BATCH_RECORDS), 1)
         self.stats: dict[str, FetchStats] = {}
+        #: The records of the small kinds (roles, policy, organization), whole.
         self.records: dict[str, list[Record]] = {}
-        self.where: dict[str, list[str]] = {}
         self.given: dict[str, int] = {}
         self._set_aside = SetAside()
         self._times: dict[str, pd.Series] = {}
+        self._index: dict[str, _Index] = {kind: _Index() for kind in FILE_TIMES}
         found = sorted([*self.folder.rglob("*.json"), *self.folder.rglob("*.jsonl")])
         if not found:
             raise InputError(f"{self.folder} holds no .json or .jsonl files")
         # a downloaded diagnostic-setting archive (insights-logs-*/.../PT1H.json) is streamed when its kind is read
         blobs = [f for f in found if container_of(f.relative_to(self.folder)) is not None and f.is_file()]
         self.archive = ArchiveTree(self.folder, blobs, self._set_aside) if blobs else None
-        files = [f for f in found if f not in set(blobs)]
-        for file in files:
-            if file.is_dir():
-                continue
-            loaded = read_file(file)
-            self._set_aside.rejected.extend(loaded.rejected)
-            for item, where in loaded.records:
-                kind = _kind(item, loaded.context)
-                if kind is None:
-                    self._set_aside.reject(
-                        "not a record the kit reads (directoryAudit, riskDetection, userRegistrationDetails, role"
-                        " assignment or definition, groupSetting, authentication methods policy, authorization"
-                        " policy, organization);"
-                        f" its keys are {', '.join(sorted(item)[:8])}",
-                        where,
-                        safe_text(item),
-                    )
-                    continue
-                self.records.setdefault(kind, []).append(item)
-                self.where.setdefault(kind, []).append(where)
+        self.files = [f for f in found if f not in set(blobs) and not f.is_dir()]
+        late: dict[str, list[Rejected]] = {kind: [] for kind in FILE_TIMES}  # listed after every file's, as before
+        for number, file in enumerate(self.files):
+            self._read(number, file, late)
         for kind in FILE_TIMES:
-            self.given[kind] = len(self.records.get(kind, []))
+            self._set_aside.rejected.extend(late[kind])
             self._settle(kind)
 
-    def _settle(self, kind: str) -> None:
-        """Set aside records of ``kind`` without a readable time and conflicting copies; note the window times."""
-        records, where = self.records.get(kind, []), self.where.get(kind, [])
-        if not records:
-            return
-        placed_by, window_by, newest_by = FILE_TIMES[kind]
-        keep = np.ones(len(records), dtype=bool)
-        if placed_by:
-            placed = parse_times([r.get(placed_by) for r in records])
-            for i in np.flatnonzero(placed.isna().to_numpy()):
-                rec = records[i]
+    def _read(self, number: int, file: Path, late: dict[str, list[Rejected]]) -> None:
+        """Index the records of the streamed kinds of ``file`` a batch at a time; keep the small kinds' whole."""
+        loaded = FileRecords()
+        batches: dict[str, list[tuple[Record, str]]] = {kind: [] for kind in FILE_TIMES}
+        others: list[tuple[Record, str]] = []  # their kind may need the file's @odata.context, known at its end
+        for kind in FILE_TIMES:
+            self._index[kind].start(number)
+        for item, where in stream_file(file, loaded):
+            streamed = _kind(item, "")
+            if streamed not in batches:
+                others.append((item, where))
+                continue
+            batch = batches[streamed]
+            batch.append((item, where))
+            if len(batch) >= self.batch:
+                self._index[streamed].add(streamed, batch, late[streamed])
+                batch.clear()
+        for kind, batch in batches.items():
+            if batch:
+                self._index[kind].add(kind, batch, late[kind])
+        self._set_aside.rejected.extend(loaded.rejected)
+        for item, where in others:
+            small = _kind(item, loaded.context)
+            if small is None:
                 self._set_aside.reject(
-                    time_problem(rec.get(placed_by), placed_by),
-                    f"{where[i]}{_id_of(rec)}",
-                    safe_text(rec),
+                    "not a record the kit reads (directoryAudit, riskDetection, userRegistrationDetails, role"
+                    " assignment or definition, groupSetting, authentication methods policy, authorization"
+                    " policy, organization);"
+                    f" its keys are {', '.join(sorted(item)[:8])}",
+                    where,
+                    safe_text(item),
                 )
-                keep[i] = False
-        ids = pd.Series([record_key(r) for r in records], dtype=object)
-        repeated = (ids.duplicated(keep=False) & pd.Series(keep)).to_numpy()
-        if repeated.any():
-            newest = parse_times([r.get(newest_by) for r in records]) if newest_by else None
-            for record_id, group in ids[repeated].groupby(ids[repeated], sort=False):
-                indices = [int(i) for i in group.index]
-                chosen = self._keep_one(kind, str(record_id), indices, newest)
-                keep[indices] = False
-                keep[chosen] = True
-        self.records[kind] = [r for r, k in zip(records, keep, strict=True) if k]
-        self.where[kind] = [w for w, k in zip(where, keep, strict=True) if k]
-        if window_by:
-            kept = self.records[kind]
-            times = parse_times([r.get(window_by) for r in kept])
-            if window_by != placed_by:
-                times = times.fillna(parse_times([r.get(placed_by) for r in kept]))
-            self._times[kind] = times
+                continue
+            self.records.setdefault(small, []).append(item)
 
-    def _keep_one(self, kind: str, record_id: str, indices: list[int], newest: pd.Series | None) -> int:
-        """Which of the copies ``indices`` of one id is kept: the newest by ``newest``, else the last given.
+    def _walk(self, kind: str, wanted: np.ndarray | None = None) -> Iterator[tuple[int, Record, str]]:
+        """The records of ``kind`` read again from the files, with their position among the kind's records
+        (only those at the positions ``wanted``, a mask, when given)."""
+        index = self._index[kind]
+        for number, first in index.offsets.items():
+            end = index.ends[number]
+            if wanted is not None and not wanted[first:end].any():
+                continue
+            position = first
+            for item, where in stream_file(self.files[number], FileRecords()):
+                if _kind(item, "") != kind:
+                    continue
+                if position >= end:
+                    break
+                if wanted is None or wanted[position]:
+                    yield position, item, where
+                position += 1
+            if position != end:
+                raise InputError(f"{self.files[number]} changed while it was imported; run the fetch again")
 
-        Conflicting copies set aside are listed in the report with the one kept and why; identical ones counted.
+    def _settle(self, kind: str) -> None:
+        """Set aside conflicting copies of one id of ``kind`` (the time-less are already); note the window times.
+
+        Which copy is kept follows from the index alone; the copies are read again (and only they) to compare
+        their content and to list the conflicting ones.
         """
-        records, where = self.records[kind], self.where[kind]
-        chosen, why = indices[-1], "the last one given, as a later export replaces an earlier one"
-        if newest is not None:
-            stamps = newest.iloc[indices]
-            if stamps.notna().any() and stamps.nunique() > 1:
-                top = stamps.max()
-                chosen = max(i for i, stamp in zip(indices, stamps, strict=True) if stamp == top)
-                why = f"the newest {FILE_TIMES[kind][2]}"
-        text = raw_json(_sorted(records[chosen]))
-        for i in indices:
-            if i == chosen:
-                continue
-            if raw_json(_sorted(records[i])) == text:
-                self._set_aside.identical_copies += 1
-                continue
-            self._set_aside.reject(
-                f"id {record_id!r} is given {len(indices)} times with different content; kept the copy in"
-                f" {where[chosen]} ({why})",
-                where[i],
-                safe_text(records[i]),
-                unreadable=False,
-            )
-        return chosen
+        index = self._index[kind]
+        index.finish()
+        self.given[kind] = len(index.keep)
+        if not len(index.keep):
+            return
+        window_by = FILE_TIMES[kind][1]
+        keep = index.keep
+        candidates = pd.Series(index.hashes).duplicated(keep=False).to_numpy() & keep
+        if candidates.any():
+            copies: dict[str, list[tuple[int, bytes]]] = {}
+            for position, item, _where in self._walk(kind, candidates):
+                digest = hashlib.blake2b(raw_json(_sorted(item)).encode("utf-8", "surrogatepass"), digest_size=16)
+                copies.setdefault(record_key(item), []).append((position, digest.digest()))
+            conflicts: list[tuple[str, int, str, list[int]]] = []  # id, the copy kept, why, the others
+            for record_id, group in copies.items():  # in the order the ids were first given
+                if len(group) < 2:
+                    continue  # the same hash, another id; or the other copies had no readable time
+                positions = [p for p, _ in group]
+                chosen, why = _chosen(kind, positions, index.newest)
+                keep[positions] = False
+                keep[chosen] = True
+                kept = dict(group)[chosen]
+                others = [p for p, digest in group if p != chosen and digest != kept]
+                self._set_aside.identical_copies += len(group) - 1 - len(others)
+                if others:
+                    conflicts.append((record_id, chosen, why, positions))
+            if conflicts:
+                self._list_conflicts(kind, conflicts, dict(copies))
+        if window_by:
+            self._times[kind] = index.at[keep].reset_index(drop=True)
+
+    def _list_conflicts(
+        self, kind: str, conflicts: list[tuple[str, int, str, list[int]]], copies: dict[str, list[tuple[int, bytes]]]
+    ) -> None:
+        """List each conflicting copy set aside with the one kept and why (read again, only they)."""
+        wanted = np.zeros(len(self._index[kind].keep), dtype=bool)
+        for _id, _chosen_at, _why, positions in conflicts:
+            wanted[positions] = True
+        where: dict[int, str] = {}
+        texts: dict[int, str] = {}
+        for position, item, at in self._walk(kind, wanted):
+            where[position], texts[position] = at, safe_text(item)
+        for record_id, chosen, why, positions in conflicts:
+            kept = dict(copies[record_id])[chosen]
+            for position, digest in copies[record_id]:
+                if position == chosen or digest == kept:
+                    continue
+                self._set_aside.reject(
+                    f"id {record_id!r} is given {len(positions)} times with different content; kept the copy in"
+                    f" {where[chosen]} ({why})",
+                    where[position],
+                    texts[position],
+                    unreadable=False,
+                )
 
     def set_aside(self) -> SetAside:
         """The records of the folder not handed on, each with where it was and why (and identical copies counted)."""
@@ -235,7 +280,7 @@ class FilesSource(Source):
 
     def gaps(self, kind: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
         """The hours an archive holds no blob for, between its first and last (when no export covers the kind)."""
-        if self.archive is None or not self.archive.has(kind) or self.records.get(kind):
+        if self.archive is None or not self.archive.has(kind) or self.has(kind):
             return []
         return self.archive.gaps(kind, start, end)
 
@@ -260,10 +305,19 @@ class FilesSource(Source):
         archived = [self.archive.pages(kind)] if self.archive is not None and self.archive.has(kind) else []
         if not self.has(kind):
             return archived or [_missing(self.folder, kind, self.given.get(kind, 0))]
-        times = self._times[kind]
-        inside = ((times >= pd.Timestamp(start)) & (times <= pd.Timestamp(end))).to_numpy()
-        records = self.records[kind]
-        return [one_page([r for r, ok in zip(records, inside, strict=True) if ok], len(records) or 1), *archived]
+        at = self._index[kind].at
+        inside = self._index[kind].keep & ((at >= pd.Timestamp(start)) & (at <= pd.Timestamp(end))).to_numpy()
+        return [self._pages(kind, inside), *archived]
+
+    async def _pages(self, kind: str, wanted: np.ndarray) -> Pages:
+        """The records of ``kind`` at the positions ``wanted``, read again from the files, a batch at a time."""
+        page: list[Record] = []
+        for _position, item, _where in self._walk(kind, wanted):
+            page.append(item)
+            if len(page) >= self.batch:
+                yield page
+                page = []
+        yield page
 
     def audit(self, start: datetime, end: datetime) -> list[Pages]:
         return self._filtered("audit", start, end)
@@ -274,10 +328,16 @@ class FilesSource(Source):
     def registration(self) -> list[Pages]:
         if not self.has("registration"):
             return [_missing(self.folder, "registration", self.given.get("registration", 0))]
-        return [one_page(self.records["registration"], len(self.records["registration"]))]
+        return [self._pages("registration", self._index["registration"].keep)]
+
+    def count(self, kind: str) -> int:
+        """How many records of ``kind`` are handed on (each id once)."""
+        if kind in self._index:
+            return int(self._index[kind].keep.sum())
+        return len(self.records.get(kind, []))
 
     def has(self, kind: str) -> bool:
-        return bool(self.records.get(kind))
+        return self.count(kind) > 0
 
     async def roles(self) -> RoleData:
         if not self.has("assignment"):
@@ -306,6 +366,82 @@ class FilesSource(Source):
         if orgs and "onPremisesSyncEnabled" in orgs[0]:  # GET /organization?$select=id,displayName has none
             out["organization"] = {"onPremisesSyncEnabled": orgs[0].get("onPremisesSyncEnabled")}
         return out
+
+
+def _chosen(kind: str, positions: list[int], newest: pd.Series | None) -> tuple[int, str]:
+    """Which of the copies at ``positions`` of one id is kept, and why: the newest by ``newest``, else the last
+    given (as a later export replaces an earlier one)."""
+    chosen, why = positions[-1], "the last one given, as a later export replaces an earlier one"
+    if newest is not None:
+        stamps = newest.iloc[positions]
+        if stamps.notna().any() and stamps.nunique() > 1:
+            top = stamps.max()
+            chosen = max(p for p, stamp in zip(positions, stamps, strict=True) if stamp == top)
+            why = f"the newest {FILE_TIMES[kind][2]}"
+    return chosen, why
+
+
+class _Index:
+    """What the files source keeps of each record of one streamed kind: no record, a few columns (a hash of its
+    id, whether it is kept, its window and "newest" times) and which files hold it, built a batch at a time."""
+
+    def __init__(self) -> None:
+        self.offsets: dict[int, int] = {}  # file number -> position of its first record of the kind
+        self.ends: dict[int, int] = {}
+        self.count = 0
+        self._number = -1
+        self._hashes: list[np.ndarray] = []
+        self._keep: list[np.ndarray] = []
+        self._at: list[pd.Series] = []
+        self._newest: list[pd.Series] = []
+        self.hashes = np.zeros(0, dtype=np.uint64)
+        self.keep = np.zeros(0, dtype=bool)
+        self.at: pd.Series = pd.Series([], dtype="datetime64[ns, UTC]")
+        self.newest: pd.Series | None = None
+
+    def start(self, number: int) -> None:
+        self._number = number
+
+    def add(self, kind: str, batch: list[tuple[Record, str]], late: list[Rejected]) -> None:
+        """Index ``batch`` (records of one file, in order); those without a readable time are listed in ``late``."""
+        if self._number not in self.offsets:
+            self.offsets[self._number] = self.count
+        self.count += len(batch)
+        self.ends[self._number] = self.count
+        records = [r for r, _ in batch]
+        placed_by, window_by, newest_by = FILE_TIMES[kind]
+        keep = np.ones(len(records), dtype=bool)
+        placed = None
+        if placed_by:
+            placed = parse_times([r.get(placed_by) for r in records])
+            for i in np.flatnonzero(placed.isna().to_numpy()):
+                record, where = batch[i]
+                late.append(
+                    Rejected(
+                        time_problem(record.get(placed_by), placed_by), f"{where}{_id_of(record)}", safe_text(record)
+                    )
+                )
+                keep[i] = False
+        self._keep.append(keep)
+        self._hashes.append(pd.util.hash_array(np.array([record_key(r) for r in records], dtype=object)))
+        if window_by:
+            at = parse_times([r.get(window_by) for r in records])
+            if placed is not None and window_by != placed_by:
+                at = at.fillna(placed)
+            self._at.append(at)
+        if newest_by:
+            self._newest.append(parse_times([r.get(newest_by) for r in records]))
+
+    def finish(self) -> None:
+        """Join the batches' columns."""
+        if self._keep:
+            self.keep = np.concatenate(self._keep)
+            self.hashes = np.concatenate(self._hashes)
+        if self._at:
+            self.at = pd.concat(self._at, ignore_index=True)
+        if self._newest:
+            self.newest = pd.concat(self._newest, ignore_index=True)
+        self._keep, self._hashes, self._at, self._newest = [], [], [], []
 
 
 def _id_of(record: Mapping[str, Any]) -> str:

@@ -52,7 +52,7 @@ def test_unrecognised_record_is_listed_with_its_file_and_the_others_load(tmp_pat
     source = FilesSource(folder)
     (rejected,) = source.set_aside().unreadable
     assert rejected.where.endswith("signins.json item 0") and "not a record the kit reads" in rejected.reason
-    assert len(source.records["audit"]) == 8
+    assert source.count("audit") == 8
 
 
 def test_broken_json_names_the_file(tmp_path: Path) -> None:

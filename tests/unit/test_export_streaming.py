@@ -44,3 +44,42 @@ def test_a_lone_surrogate_on_one_line_rejects_that_line_only(tmp_path: Path) -> 
     got = exports.read_file(path)
     assert [r["id"] for r, _ in got.records] == ["a1"]
     assert [r.where for r in got.rejected] == [f"{path} line 1"]
+
+
+def _response(path: Path) -> None:
+    """A Graph response whose context follows its records: four records, a number and a lone surrogate among them."""
+    items: list[object] = [{"id": f"a{i}", "n": 10**i, "t": [1.5, None, {"x": "]}"}]} for i in range(4)]
+    items[1:1] = [7, {"id": "bad", "name": "\ud800"}]  # json.dumps writes it as the escape \ud800
+    text = json.dumps(items)
+    path.write_text(f'{{"value": {text}, "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#x"}}\n')
+
+
+def test_a_graph_response_is_read_a_record_at_a_time_as_it_was_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "audit.json"
+    _response(path)
+    whole = exports.FileRecords()
+    exports._read_whole(path, whole)
+    monkeypatch.setattr(exports, "_STREAM_CHARS", 5)  # every record cut by a chunk's end
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"{self} was read whole"))
+    got = exports.read_file(path)
+    assert got.records == whole.records
+    assert [r["id"] for r, _ in got.records] == ["a0", "a1", "a2", "a3"]
+    assert [(r.reason, r.where) for r in got.rejected] == [(r.reason, r.where) for r in whole.rejected]
+    assert [r.where for r in got.rejected] == [f"{path} item 1", f"{path} item 2"]
+    assert got.context == whole.context == "https://graph.microsoft.com/v1.0/$metadata#x"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"value": [{"id": "a"},]}', '{"id": "one"}', '{"value": [{"id": "a"}], "value": [{"id": "b"}]}', "[1] [2]"],
+)
+def test_json_the_stream_does_not_read_is_read_whole_as_before(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "audit.json"
+    path.write_text(text)
+    whole = exports.FileRecords()
+    exports._read_whole(path, whole)
+    got = exports.read_file(path)
+    assert got.records == whole.records
+    assert [(r.reason, r.where) for r in got.rejected] == [(r.reason, r.where) for r in whole.rejected]

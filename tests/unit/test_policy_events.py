@@ -106,3 +106,18 @@ def test_a_store_that_cannot_be_written_keeps_no_cache(store: Store, monkeypatch
     monkeypatch.setattr(policy_events, "atomic_write", refuse)
     pd.testing.assert_frame_equal(read_policy_events(store), expected)
     assert not (store.path / CACHE).exists()
+
+
+def test_a_month_of_many_row_groups_gives_its_changes_from_the_groups_that_hold_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 27: only the row groups holding a change are decoded; the rows are those of the whole file."""
+    monkeypatch.setattr("sspr_review.ingest.store.history.ROW_GROUP_ROWS", 4)
+    store = Store(tmp_path, "t")
+    records = [(update if i in (2, 9, 10, 17) else reset)(i, T0 + timedelta(minutes=i)) for i in range(20)]
+    write(store, records)
+    frame = read_policy_events(store)
+    assert frame["id"].tolist() == ["id-2", "id-9", "id-10", "id-17"]
+    whole = store.read("audit", raw=True)
+    expected = whole[whole["activity"] == "Update SSPR Settings"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(frame[expected.columns], expected, check_dtype=False)

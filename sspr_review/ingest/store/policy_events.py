@@ -3,8 +3,8 @@
 The review reads the audit table without ``raw`` (a year of a large tenant's JSON is the store's largest column),
 but the changes of the SSPR policy are only in ``raw`` (``targetResources[].modifiedProperties``). They are a
 handful a week, in every month file: reading ``raw`` for them would decode the whole column on every review. So
-the rows are picked out once per month file (its ``activity`` column read first; ``raw`` decoded only in a file
-that holds one) and kept in ``cache/policy-events.parquet`` with, per month file, the identity of the file they
+the rows are picked out once per month file (its ``activity`` column read first; ``raw`` decoded only in the row
+groups that hold one) and kept in ``cache/policy-events.parquet`` with, per month file, the identity of the file they
 came from (inode, size, modification time): a later review reads only the month files that changed since (a fetch
 rewrites the current month's). The cache is derived data, written atomically and owner-only like the rest of the
 store; one that cannot be read is rebuilt, and one that cannot be written (a read-only store) is simply not kept:
@@ -67,9 +67,15 @@ def _scan(file: Path) -> tuple[Key, pd.DataFrame]:
         mask = pc.fill_null(pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(activity)), value_set=names), False)
         if not pc.any(mask).as_py():
             return key, _empty()
-        rows = pc.indices_nonzero(mask)
         present = [c for c in _COLUMNS if c in handle.schema_arrow.names]
-        picked = handle.read(columns=present).take(rows).to_pandas()
+        pieces, start = [], 0
+        for group in range(handle.num_row_groups):  # only the row groups holding one are decoded, one at a time
+            rows = handle.metadata.row_group(group).num_rows
+            inside = mask.slice(start, rows)
+            if pc.any(inside).as_py():
+                pieces.append(handle.read_row_group(group, columns=present).filter(inside))
+            start += rows
+        picked = pa.concat_tables(pieces).to_pandas()
     return key, _typed(picked)
 
 
