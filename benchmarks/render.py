@@ -222,7 +222,7 @@ def _analysis(r: dict[str, Any]) -> list[str]:
     row("machine load average (1 min) at the end", [_fmt(e.get("load_average"), 1) for e in entries])
     phases = sorted({p for e in entries for p in e["phases_s"]})
     for phase in phases:
-        row(f"— {phase}", [_fmt(e["phases_s"].get(phase)) + " s" for e in entries])
+        row(f"— {phase}", [f"{v:.2f} s" if (v := e["phases_s"].get(phase)) is not None else "—" for e in entries])
     out += [
         "",
         "Cost grows linearly with the records: time per audit event and memory per million audit events stay "
@@ -533,7 +533,7 @@ def _history(r: dict[str, Any]) -> list[str]:
     row("machine load average (1 min) after", [_fmt(e.get("load_average"), 1) for e in entries])
     phases = sorted({p for e in entries for p in e["phases_s"]})
     for phase in phases:
-        row(f"— {phase}", [_fmt(e["phases_s"].get(phase)) + " s" for e in entries])
+        row(f"— {phase}", [f"{v:.2f} s" if (v := e["phases_s"].get(phase)) is not None else "—" for e in entries])
     growth = r.get("growth")
     out += [
         "",
