@@ -21,7 +21,8 @@
     ├── StoreError                  the history store is unusable (locked by another fetch, corrupt file)
     │   └── StoreDamaged            a file of the store fails its check (unreadable, not what the kit wrote)
     ├── InputError                  a file given to the kit (Graph JSON export) is not what it claims
-    │   └── NotARecord              an archived line the kit cannot read (also a ValueError; set aside)
+    │   ├── NotARecord              an archived line the kit cannot read (also a ValueError; set aside)
+    │   └── NotStreamable           a .json export the streaming reader leaves to a whole read (never shown)
     ├── NotebookFailed              a report notebook raised while executing (exit 6)
     ├── ToolchainMissing            a packaged notebook, the report template or a Python kernel is missing (exit 6)
     ├── CopyRefused                 ``sspr-review notebooks`` would overwrite copies an analyst edited
@@ -145,6 +146,12 @@ class InputError(SsprReviewError):
 
 class NotARecord(InputError, ValueError):
     """An archived line (a diagnostic setting's envelope) the kit cannot read; the message says why."""
+
+
+class NotStreamable(InputError):
+    """A ``.json`` export the streaming reader leaves to a whole read (anything but a plain list of records: JSON
+    that does not parse, a record nested too deep, text not in its encoding, one bare object); caught by the
+    files source, which then reads the file whole, never shown to the user."""
 
 
 class ParameterError(ConfigError):

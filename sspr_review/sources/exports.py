@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, TextIO
 
 import numpy as np
 
-from ..core.errors import InputError
+from ..core.errors import InputError, NotStreamable
 from ..core.records import MAX_DEPTH, Rejected, unicode_problem
 
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
@@ -249,11 +249,6 @@ def stream_file(file: Path, out: FileRecords) -> Iterator[tuple[dict[str, Any], 
     yield from whole.records
 
 
-class _NotStreamable(Exception):
-    """A ``.json`` file the streaming reader leaves to :func:`_read_whole` (anything but a plain list of records:
-    JSON that does not parse, a record nested too deep, text not in its encoding, one bare object)."""
-
-
 #: Characters of a ``.json`` file decoded and parsed at a time by the streaming reader.
 _STREAM_CHARS = 1 << 22
 #: The longest value (in characters) the streaming reader reads on for before it calls the file not streamable.
@@ -267,7 +262,7 @@ class _JsonStream:
     top-level array, or of its top-level object's ``value`` array) parsed one at a time, each with its text's span.
 
     Whatever :func:`_read_whole` would read differently from one ``json.loads`` of the whole text raises
-    :class:`_NotStreamable` (the caller then reads the file whole, as before): a syntax error anywhere, a
+    :class:`NotStreamable` (the caller then reads the file whole, as before): a syntax error anywhere, a
     document deeper than :data:`~sspr_review.core.records.MAX_DEPTH` allows, no such array, a repeated ``value``.
     """
 
@@ -286,7 +281,7 @@ class _JsonStream:
         try:
             chunk = self.fh.read(_STREAM_CHARS)
         except (UnicodeDecodeError, ValueError) as exc:
-            raise _NotStreamable from exc
+            raise NotStreamable from exc
         if self.first:
             chunk, self.first = chunk.lstrip("\ufeff"), False
         if not chunk:
@@ -310,7 +305,7 @@ class _JsonStream:
     def _expect(self, chars: str) -> str:
         char = self._char()
         if not char or char not in chars:
-            raise _NotStreamable
+            raise NotStreamable
         self.pos += 1
         return char
 
@@ -324,15 +319,15 @@ class _JsonStream:
             except json.JSONDecodeError:
                 if len(self.buf) - start <= _LONGEST and self._more():
                     continue  # cut by the chunk's end
-                raise _NotStreamable from None  # not JSON; or no Graph record, far longer than any
+                raise NotStreamable from None  # not JSON; or no Graph record, far longer than any
             except RecursionError:
-                raise _NotStreamable from None
+                raise NotStreamable from None
             if self.buf[start] not in '{["' and end >= len(self.buf) and self._more():
                 continue  # a number or literal cut by the chunk's end: parse it again whole
             text = self.buf[start:end]
             opened = text.count("{") + text.count("[")  # at least its depth: most records need no more
             if level + opened > MAX_DEPTH + 1 and level + depth(text) > MAX_DEPTH + 1:
-                raise _NotStreamable
+                raise NotStreamable
             self.pos = end
             return value, start, end
 
@@ -354,10 +349,10 @@ class _JsonStream:
         else:
             listed = False
             if self._char() == "}":
-                raise _NotStreamable  # one empty object: a record, read whole
+                raise NotStreamable  # one empty object: a record, read whole
             while True:
                 if self._char() != '"':
-                    raise _NotStreamable
+                    raise NotStreamable
                 key, _, _ = self._value(1)
                 self._expect(":")
                 if key == "value" and self._char() == "[" and not listed:
@@ -365,7 +360,7 @@ class _JsonStream:
                     listed = True
                     yield from self._elements(2)
                 elif key == "value":
-                    raise _NotStreamable  # not a list, or given twice: json.loads keeps the last
+                    raise NotStreamable  # not a list, or given twice: json.loads keeps the last
                 else:
                     value, _, _ = self._value(1)
                     if key == "@odata.context":
@@ -373,9 +368,9 @@ class _JsonStream:
                 if self._expect(",}") == "}":
                     break
             if not listed:
-                raise _NotStreamable  # one object: the record itself
+                raise NotStreamable  # one object: the record itself
         if self._char():
-            raise _NotStreamable  # more after the document
+            raise NotStreamable  # more after the document
 
 
 def _open_text(file: Path) -> TextIO:
@@ -392,7 +387,7 @@ def _streamed_json(file: Path) -> str | None:
             stream = _JsonStream(fh)
             for _ in stream.records():
                 pass
-    except (_NotStreamable, OSError, LookupError):
+    except (NotStreamable, OSError, LookupError):
         return None
     return str(stream.context) if stream.has_context else ""
 
@@ -406,7 +401,7 @@ def _stream_json(file: Path, out: FileRecords) -> Iterator[tuple[dict[str, Any],
             for number, (item, start, end) in enumerate(stream.records()):
                 surrogates = _SURROGATE_ESCAPE.search(stream.buf, start, end) is not None
                 yield from _objects([(item, f"{file} item {number}")], out, surrogates)
-    except (_NotStreamable, OSError) as exc:
+    except (NotStreamable, OSError) as exc:
         raise InputError(f"{file} changed while it was read; run again") from exc
 
 
