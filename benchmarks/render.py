@@ -220,9 +220,7 @@ def _analysis(r: dict[str, Any]) -> list[str]:
     row("flows in the year / in the week", [f"{e['rows']['flows']:,} / {e['flows_in_week']:,}" for e in entries])
     row("findings", [f"{e['findings']}" for e in entries])
     row("machine load average (1 min) at the end", [_fmt(e.get("load_average"), 1) for e in entries])
-    phases = sorted({p for e in entries for p in e["phases_s"]})
-    for phase in phases:
-        row(f"— {phase}", [f"{v:.2f} s" if (v := e["phases_s"].get(phase)) is not None else "—" for e in entries])
+    _phase_rows(entries, row)
     out += [
         "",
         "Cost grows linearly with the records: time per audit event and memory per million audit events stay "
@@ -507,6 +505,12 @@ def _log_analytics(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def _phase_rows(entries: list[dict[str, Any]], row: Any) -> None:
+    """A row per phase any entry timed (``—`` where one did not)."""
+    for phase in sorted({p for e in entries for p in e["phases_s"]}):
+        row(f"— {phase}", [f"{v:.2f} s" if (v := e["phases_s"].get(phase)) is not None else "—" for e in entries])
+
+
 def _history(r: dict[str, Any]) -> list[str]:
     entries = sorted(r["lengths"].values(), key=lambda e: e["weeks"])
     out = [
@@ -531,9 +535,7 @@ def _history(r: dict[str, Any]) -> list[str]:
     row("weeks in the trend", [f"{e['weeks_in_trend']}" for e in entries])
     row("first review (aggregates computed)", [f"{e['first_review_s']:.2f} s" for e in entries])
     row("machine load average (1 min) after", [_fmt(e.get("load_average"), 1) for e in entries])
-    phases = sorted({p for e in entries for p in e["phases_s"]})
-    for phase in phases:
-        row(f"— {phase}", [f"{v:.2f} s" if (v := e["phases_s"].get(phase)) is not None else "—" for e in entries])
+    _phase_rows(entries, row)
     growth = r.get("growth")
     out += [
         "",

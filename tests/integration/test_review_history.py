@@ -8,20 +8,18 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from sspr_review import open_workspace
-from sspr_review.analysis import Review, findings_json
 from sspr_review.analysis.reads import CONTINUITY
 from sspr_review.app import aggregates
 from sspr_review.app.workspace import Workspace
-from tests.support.reference import Reference
+from tests.support.reference import Reference, assert_same
 
-GENERATED = datetime(2030, 1, 1, tzinfo=UTC)
 DEMO = "[demo]\nusers = 2000\nweeks = 26\n"  # the demo's defaults, written out
 
 
@@ -38,13 +36,6 @@ def demo26(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def workspace(folder: Path, store: Path | None = None) -> Workspace:
     return open_workspace(folder / "config.toml", source="demo", store=store or folder / "store")
-
-
-def assert_same(got: Review, want: Review) -> None:
-    assert findings_json(got, generated_at=GENERATED) == findings_json(want, generated_at=GENERATED)
-    pd.testing.assert_frame_equal(got.weekly, want.weekly)
-    assert got.correlations is not None and want.correlations is not None
-    pd.testing.assert_frame_equal(got.correlations.leak_trend, want.correlations.leak_trend)
 
 
 def weeks_of(ws: Workspace) -> Iterator[str]:

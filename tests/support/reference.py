@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sspr_review.analysis import Review, ReviewInputs, build_review, prepare
+import pandas as pd
+
+from sspr_review.analysis import Review, ReviewInputs, build_review, findings_json, prepare
 from sspr_review.analysis._util import NS_PER_DAY, to_ns
 from sspr_review.app.inputs import policy_snapshots
 from sspr_review.app.workspace import Workspace
@@ -46,3 +48,15 @@ class Reference:
 def _by_day(snapshots: Mapping[datetime, Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
     """The policy snapshots as the prepared data holds them (by UTC day)."""
     return {to_ns(when) // NS_PER_DAY: dict(doc) for when, doc in snapshots.items()}
+
+
+#: findings.json's generation time in comparisons (it is the only field that differs between two computations).
+GENERATED = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def assert_same(got: Review, want: Review) -> None:
+    """``got`` and ``want`` give the same findings.json, trend and leaked-credential trend."""
+    assert findings_json(got, generated_at=GENERATED) == findings_json(want, generated_at=GENERATED)
+    pd.testing.assert_frame_equal(got.weekly, want.weekly)
+    assert got.correlations is not None and want.correlations is not None
+    pd.testing.assert_frame_equal(got.correlations.leak_trend, want.correlations.leak_trend)
