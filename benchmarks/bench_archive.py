@@ -424,6 +424,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--days", type=int, default=28, help="the archive holds the hours of so many days")
     parser.add_argument("--sspr-share", type=float, default=0.04, help="share of audit lines the kit keeps")
+    parser.add_argument(
+        "--control-share",
+        type=float,
+        default=0.001,
+        help="the largest tree again with this share kept (0: not run): what grows with the bytes, not the events",
+    )
     args = parser.parse_args(argv)
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     result: dict[str, Any] = {
@@ -450,6 +456,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 run = {"source": where, "archive": held, **run}
                 print(f"B11 archive: {run}", flush=True)
                 result["runs"].append(run)
+            shutil.rmtree(tree)
+        if args.control_share > 0:
+            megabytes, tree = max(args.archive_mb), work / "tree-control"
+            print(f"B11 archive: {megabytes:,g} MB with {args.control_share:.1%} kept, from the tree ...", flush=True)
+            held = write_archive(tree, megabytes, args.days, args.control_share, end)
+            run = {"source": "tree", "control": True, "share": args.control_share, "archive": held}
+            run.update(runs(tree, work, {}))
+            print(f"B11 archive: {run}", flush=True)
+            result["runs"].append(run)
             shutil.rmtree(tree)
     result["load_after"] = [round(x, 1) for x in os.getloadavg()]
     common.save("archive", result)
