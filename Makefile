@@ -42,6 +42,7 @@ bench: $(STAMP)  ## Run the benchmarks (about 10 minutes) and write docs/benchma
 	$(BIN)/python benchmarks/bench_first_contact.py
 	$(BIN)/python benchmarks/bench_tenants.py
 	$(BIN)/python benchmarks/bench_import.py
+	$(BIN)/python benchmarks/bench_archive.py
 	$(BIN)/python benchmarks/render.py
 
 lab: $(STAMP)  ## Open JupyterLab on private copies of the notebooks in lab/ (LAB_OPTIONS="--no-browser --port 8899")

@@ -452,6 +452,13 @@ def _missed(results: dict[str, dict[str, Any] | None]) -> list[str]:
             "its closing summary reviews the week, here all of those events at once, and the review's memory "
             "grows with the week's events."
         )
+    archive = results["archive"]
+    for run in archive["runs"] if archive else []:
+        if not run["ok"]:
+            notes.append(
+                f"B11: importing a {run['archive']['megabytes']:,.0f} MB archive from the {run['source']} peaks at "
+                f"{run['peak_rss_mb']:,.0f} MB, not under 1 GB."
+            )
     out = ["## Targets missed", ""]
     out += [f"- {n}" for n in notes] if notes else ["None in this run: every target above is met.", ""]
     return [*out, ""]
@@ -663,6 +670,72 @@ def _import(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def _archive(r: dict[str, Any]) -> list[str]:
+    """B11's second part: a diagnostic-setting archive, from a downloaded tree and from Azure Storage (Azurite)."""
+    runs = r["runs"]
+    out = [
+        "### B11, archive: a diagnostic-setting archive (files source and archive source)",
+        "",
+        f"A synthetic archive of hourly `PT1H.json` blobs over {r['days']} days (`benchmarks/bench_archive.py`), "
+        "written as reference `archive-format.md` describes a storage account's: the containers "
+        "`insights-logs-auditlogs` (documented `resourceId=/tenants/<id>/providers/microsoft.aadiam/y=…/m=00/` "
+        "layout) and `insights-logs-userriskevents` (live `tenantId=<id>/` layout), one envelope a line with CRLF, "
+        "busy working hours and quiet nights and weekends. Most AuditLogs lines are other services' directory "
+        "events of 1-3 KB (users, groups, devices, applications, policies; some name passwords, so the reader's byte "
+        f"pre-filter passes them and they are parsed and dropped); {r['sspr_share']:.0%} are SSPR and "
+        "authentication-methods events the kit keeps; 3 % of lines are delivered again (the same `properties`, a "
+        "newer envelope `time`) in the same or the next hour's blob. Each size is imported into an empty store in a "
+        "fresh process: from the tree with `sspr-review fetch --source files --files <tree>`, and from the same "
+        'blobs uploaded to Azurite as append blobs (4 MiB appends) with `[sources] audit = risk = "archive"` '
+        "and a connection string (the files source then holds only an `organization` export); twice each, the "
+        "import alone and the whole command (its closing summary reviews the week). Peak resident set size from "
+        "`wait4`. Machine load average when measured: "
+        f"{', '.join(f'{x:g}' for x in r['load'])}, after: {', '.join(f'{x:g}' for x in r['load_after'])} (a "
+        "2-core machine shared with other jobs: the wall times are noisy, the memory figures are not).",
+        "",
+        "| read from | archive | blobs | lines | events kept (audit + risk) | import: peak memory | import: wall time "
+        "| under 1 GB | whole command: peak memory | whole command: wall time |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    where = {"tree": "downloaded tree", "storage": "Azurite"}
+    for run in runs:
+        held, kept, whole = run["archive"], run["stored"], run["command"]
+        label = where[run["source"]] + (f" ({run['share']:.1%} kept)" if run.get("control") else "")
+        out.append(
+            f"| {label} | {held['megabytes']:,.0f} MB | {held['blobs']:,} | {held['lines']:,} | "
+            f"{kept['audit']:,} + {kept['risk']:,} | {run['peak_rss_mb']:,.0f} MB | {run['wall_s']:.0f} s | "
+            f"{_verdict(run['ok'])} | {whole['peak_rss_mb']:,.0f} MB | {whole['wall_s']:.0f} s |"
+        )
+    for source in ("tree", "storage"):
+        mine = sorted(
+            (x for x in runs if x["source"] == source and not x.get("control")), key=lambda x: x["archive"]["megabytes"]
+        )
+        if len(mine) >= 2 and mine[-1]["archive"]["megabytes"] > mine[-2]["archive"]["megabytes"]:
+            small, big = mine[-2], mine[-1]
+            events = sum(big["stored"].values()) - sum(small["stored"].values())
+            per = (big["peak_rss_mb"] - small["peak_rss_mb"]) / max(events, 1) * 1000
+            out += ["", f"{where[source]}: {per:+,.1f} MB of peak per 1,000 events kept between the two sizes."]
+    uploads = [f"{x['archive']['megabytes']:,.0f} MB in {x['upload_s']:,.0f} s" for x in runs if "upload_s" in x]
+    out += [
+        "",
+        f"Target: an import's peak under {r['target_mb'] / 1024:g} GB whatever the archive's size (issue 27). The "
+        "reader never reads a blob whole: a tree's blob is read a line at a time, a storage blob a download chunk "
+        "at a time (azure-storage-blob's defaults: the first request takes up to 32 MiB, so a blob that small is "
+        "held once in full, then 4 MiB chunks), "
+        "the lines of other "
+        "services are skipped on a byte test before any JSON parse, and what it holds beyond a page of 5,000 "
+        "records is the ids of the records kept (for the repeated deliveries) and the hours present. The peak "
+        "grows with the events kept, not with the archive's bytes (the control row: the largest archive with "
+        "almost no event kept peaks below the smallest one): the fetch holds the records it normalised until "
+        "it writes them, every 50,000, so what the events add is bounded by one such batch (reached at about 3 GB "
+        "of such an archive; the files export above holds the same batches, at 10^6 records). Uploading into "
+        "Azurite: "
+        f"{', '.join(uploads) or 'not measured'}.",
+        "",
+    ]
+    return out
+
+
 def _import_slope(runs: list[dict[str, Any]], fmt: str) -> tuple[float, float] | None:
     """MB more per 100,000 records between the two largest sizes of ``fmt``, and the peak at 10^6 (below one
     flush of 50,000 records an import holds every record until its one write, so the smallest sizes climb faster)."""
@@ -694,6 +767,7 @@ SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], list[str]]], ...] = (
     ("history", _history),
     ("tenants", tenants_section),
     ("import", _import),
+    ("archive", _archive),
 )
 
 
@@ -704,7 +778,7 @@ def render() -> str:
         "",
         "Written by `make bench` (`benchmarks/bench_fetch.py`, `bench_analysis.py`, `bench_run.py`, "
         "`bench_lean.py`, `bench_log_analytics.py`, `bench_spikes.py`, `bench_first_contact.py`, "
-        "`bench_history.py`, `bench_tenants.py`, `bench_import.py`; each can "
+        "`bench_history.py`, `bench_tenants.py`, `bench_import.py`, `bench_archive.py`; each can "
         "be run alone and updates its section). These are measurements, not tests: the test suite stays fast "
         "and never times anything. Expect about 10 minutes for all of them, most of it the plain msgraph-sdk "
         "fetch of B1 and building the 500,000-user store the first time (cached afterwards).",
