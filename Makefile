@@ -31,7 +31,7 @@ test: $(STAMP) browser kql azurite  ## Run the whole test suite (what CI runs; a
 test-fast: $(STAMP) kql  ## Unit tests and the quick integration tests (under 2 minutes): no slow, notebook, browser or install test
 	$(BIN)/python -m pytest -m "not (slow or notebook or browser or install)"
 
-bench: $(STAMP)  ## Run the benchmarks (about 10 minutes) and write docs/benchmarks.md
+bench: $(STAMP)  ## Run the benchmarks (about 30 minutes) and write docs/benchmarks.md
 	$(BIN)/python benchmarks/bench_fetch.py
 	$(BIN)/python benchmarks/bench_analysis.py
 	$(BIN)/python benchmarks/bench_run.py
