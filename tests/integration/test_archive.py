@@ -360,3 +360,39 @@ def test_doctor_probes_each_container(small: dict[tuple[str, str], bytes], tmp_p
     assert done.returncode == 1, done.stdout
     assert "[ok  ] archive insights-logs-auditlogs" in done.stdout
     assert "[FAIL] archive insights-logs-userriskevents" in done.stdout and "does not exist" in done.stdout
+
+
+@needs_azurite
+def test_a_big_blob_is_downloaded_in_bounded_requests(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A blob bigger than one download request (9 MiB of lines) is asked for in ranges of at most DOWNLOAD_BYTES
+    (the client's default first request would take 32 MiB at once, held whole), and its lines split across
+    requests read intact."""
+    import logging
+    import re
+
+    from azure.storage.blob import BlobServiceClient
+
+    from sspr_review.sources.archive import storage
+
+    line = json.dumps({"time": "2026-11-30T10:00:00Z", "category": "AuditLogs", "properties": {"pad": "x" * 900}})
+    data = (line.encode() + b"\r\n") * (9 * 1024 * 1024 // (len(line) + 2))
+    name = "tenantId=t/y=2026/m=11/d=30/h=10/m=00/PT1H.json"
+    with azurite(tmp_path / "azurite") as port:
+        with BlobServiceClient.from_connection_string(connection_string(port)) as service:
+            service.create_container("insights-logs-auditlogs").upload_blob(name, data)
+        source = storage.ArchiveSource(
+            config.load(env={}).archive,
+            lambda: None,  # type: ignore[arg-type,return-value]
+            connection_string=connection_string(port),
+        )
+        container = source.client().get_container_client("insights-logs-auditlogs")
+        lines = storage.LineSplitter()
+        with caplog.at_level(logging.INFO, logger="azure.core.pipeline.policies.http_logging_policy"):
+            read = [line for chunk in storage._chunks(container, name) for line in lines.push(chunk)] + lines.rest()
+        source.client().close()
+    # azure-core's request log: the GET answers' lengths (Azurite's response headers, lower case; the upload above
+    # is outside the captured block)
+    answers = [int(n) for n in re.findall(r"'content-length': '(\d+)'", caplog.text)]
+    assert len(answers) >= 3 and max(answers) <= storage.DOWNLOAD_BYTES, answers
+    assert sum(answers) == len(data)
+    assert read == data.split(b"\n")[:-1]  # every line whole, its CR kept (the reader strips it)

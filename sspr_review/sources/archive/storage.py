@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 #: What to grant when reading is refused.
 ROLE = "Storage Blob Data Reader"
+#: Bytes per download request: azure-storage-blob's first request of a blob otherwise takes up to 32 MiB at once,
+#: which a reader holding a line at a time would hold whole (the hourly blobs of a large tenant reach that).
+DOWNLOAD_BYTES = 4 * 1024 * 1024
 ROLE_FIX = (
     f"assign the {ROLE} role on the storage account or the container to the identity the kit signs in as (Owner or"
     " Contributor can list the blobs but not read them, which looks like an empty archive)"
@@ -101,18 +104,20 @@ class ArchiveSource(TimedSource):
         if self._service is None:
             from azure.storage.blob import BlobServiceClient  # lazy: azure-storage-blob is heavy
 
-            retries: dict[str, Any] = {
+            options: dict[str, Any] = {
                 "retry_total": self.settings.max_retries,
                 "retry_connect": self.settings.max_retries,
+                "max_single_get_size": DOWNLOAD_BYTES,
+                "max_chunk_get_size": DOWNLOAD_BYTES,
             }
             if self._connection_string:
                 text = self._connection_string
                 if text.lower().startswith(("http://", "https://")):  # a SAS URL of the account
-                    self._service = BlobServiceClient(text, **retries)
+                    self._service = BlobServiceClient(text, **options)
                 else:
-                    self._service = BlobServiceClient.from_connection_string(text, **retries)
+                    self._service = BlobServiceClient.from_connection_string(text, **options)
             else:
-                self._service = BlobServiceClient(self.settings.account_url, credential=self._credential(), **retries)
+                self._service = BlobServiceClient(self.settings.account_url, credential=self._credential(), **options)
         return self._service
 
     async def _call(self, kind: str, function: Callable[[], Any]) -> Any:
@@ -208,7 +213,8 @@ def _names(container: Any, prefix: str) -> list[str]:
 
 
 def _chunks(container: Any, name: str) -> Any:
-    """The chunks of a blob's download (azure-storage-blob reads one chunk per request)."""
+    """The chunks of a blob's download (azure-storage-blob reads one chunk per request, at most
+    :data:`DOWNLOAD_BYTES`)."""
     return container.download_blob(name).chunks()
 
 
