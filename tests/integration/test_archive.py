@@ -373,6 +373,7 @@ def test_a_big_blob_is_downloaded_in_bounded_requests(tmp_path: Path, caplog: py
     from azure.storage.blob import BlobServiceClient
 
     from sspr_review.sources.archive import storage
+    from sspr_review.sources.archive.blobs import LineSplitter
 
     line = json.dumps({"time": "2026-11-30T10:00:00Z", "category": "AuditLogs", "properties": {"pad": "x" * 900}})
     data = (line.encode() + b"\r\n") * (9 * 1024 * 1024 // (len(line) + 2))
@@ -386,7 +387,7 @@ def test_a_big_blob_is_downloaded_in_bounded_requests(tmp_path: Path, caplog: py
             connection_string=connection_string(port),
         )
         container = source.client().get_container_client("insights-logs-auditlogs")
-        lines = storage.LineSplitter()
+        lines = LineSplitter()
         with caplog.at_level(logging.INFO, logger="azure.core.pipeline.policies.http_logging_policy"):
             read = [line for chunk in storage._chunks(container, name) for line in lines.push(chunk)] + lines.rest()
         source.client().close()
