@@ -222,8 +222,9 @@ def stream_file(file: Path, out: FileRecords) -> Iterator[tuple[dict[str, Any], 
     JSON Lines are read a line at a time (UTF-16/32 after one pass that finds the whole file decodes), and a
     ``.json`` file holding a list of records (bare, or a Graph response's ``value``) a record at a time by ijson
     after one pass that finds it reads as a whole read would (:func:`_survey`), so their records are never held
-    together in memory. Anything else (a ``.json`` file that does not parse, or one object) is read whole, as
-    before.
+    together in memory. Anything else (one object, what yajl reads otherwise than ``json.loads``, a ``.json`` file
+    up to :data:`_BROKEN_READ_WHOLE` bytes that does not parse) is read whole, as before; a bigger file that does
+    not parse is rejected without being read whole (:func:`_broken`).
     """
     given = 0
     try:
@@ -248,9 +249,12 @@ def stream_file(file: Path, out: FileRecords) -> Iterator[tuple[dict[str, Any], 
         out.rejected.append(Rejected(f"cannot be read ({exc.strerror or exc}); {loaded}", str(file)))
         return
     survey = _survey(file)
-    if survey is not None:
+    if isinstance(survey, _Survey):
         out.context = out.context or survey.context
         yield from _stream_json(file, out, survey)
+        return
+    if isinstance(survey, _Broken) and _size(file) > _BROKEN_READ_WHOLE:
+        out.rejected.append(_broken(file, survey))
         return
     whole = FileRecords()
     _read_whole(file, whole)
@@ -315,6 +319,12 @@ _PYTHON = ijson.get_backend("python")
 _YAJL = str(_IJSON.backend_name).startswith("yajl")
 #: Bytes of a ``.json`` file handed to ijson at a time (characters, for a file in UTF-16 or UTF-32).
 _STREAM_CHARS = 1 << 22
+#: The largest ``.json`` file that does not parse read whole for the message ``json.loads`` gives (its line and
+#: column); a bigger one is rejected with what yajl says and where, so a broken export is never held whole.
+_BROKEN_READ_WHOLE = 1 << 24
+#: What yajl fails on where ``json.loads`` may not: ``NaN``, ``Infinity``, ``-Infinity``, an integer beyond 64
+#: bits, ``1e400``. A file yajl fails on so is read whole.
+_YAJL_ONLY = ("invalid char in json text", "digit is required after the minus sign", "overflow")
 #: A surrogate escape, as the high and low halves of one character or alone (which yajl reads as ``?``).
 _SURROGATES = re.compile(
     rb"(?P<pair>\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
@@ -341,6 +351,8 @@ class _Utf8:
         self.text = None if encoding == "utf-8" else io.TextIOWrapper(fh, encoding, errors="strict", newline="")
         self.neutral = neutral
         self.lone = False
+        #: The UTF-8 bytes handed on, and those of the last read: where yajl stopped, when it stops.
+        self.given, self.last = 0, 0
         self.first = True
         self.tail = b""  # the end of the last chunk, where a surrogate escape may go on into the next
 
@@ -355,14 +367,20 @@ class _Utf8:
                 if self.first:
                     chunk = self.text.read(size)
         except (UnicodeDecodeError, ValueError) as exc:
-            raise NotStreamable from exc
+            raise NotStreamable("not text in its encoding") from exc
         return chunk.encode("utf-8")
 
     def read(self, size: int) -> bytes:
+        data = self._read(size)
+        if size:
+            self.given, self.last = self.given + len(data), len(data)
+        return data
+
+    def _read(self, size: int) -> bytes:
         while True:
             data = self._chunk(size)
             if b"\x0b" in data or b"\x0c" in data:
-                raise NotStreamable
+                raise NotStreamable("a vertical tab or form feed, which JSON allows neither between values nor in text")
             if not self.neutral:
                 return data
             buf, self.tail = self.tail + data, b""
@@ -399,10 +417,20 @@ class _Survey:
     lone: bool
 
 
-def _survey(file: Path) -> _Survey | None:
+@dataclass
+class _Broken:
+    """Where and why :func:`_survey` found a ``.json`` file is not JSON (``json.loads`` would fail on it too)."""
+
+    why: str
+    start: int  # the UTF-8 bytes yajl was reading
+    end: int
+    utf8: bool  # whether those are the file's bytes (else of its text encoded as UTF-8)
+
+
+def _survey(file: Path) -> _Survey | _Broken | None:
     """When ``file`` (``.json``) holds a list of records (bare, or the ``value`` of a Graph response) that ijson
     reads as one ``json.loads`` of its text would, what streaming it needs to know (one pass through it with yajl,
-    keeping no record); else ``None``, and the file is read whole.
+    keeping no record); when it is not JSON, why and where; else ``None``, and the file is read whole.
 
     Not streamed: JSON that does not parse (nor what yajl reads differently: ``NaN``, ``Infinity``, an integer
     beyond 64 bits, ``1e400``; see also :class:`_Utf8`), a document deeper than
@@ -446,12 +474,46 @@ def _survey(file: Path) -> _Survey | None:
                         context = value
                 elif level == 1 or (within and level == 2):
                     records += 1
-    except (ijson.JSONError, NotStreamable, OSError, ValueError):
+    except (ijson.JSONError, NotStreamable, UnicodeDecodeError) as exc:
+        said = exc.args[0] if exc.args else ""
+        lines = (said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)).splitlines() or [""]
+        if isinstance(exc, ijson.JSONError) and any(text in lines[0] for text in _YAJL_ONLY):
+            return None
+        near = f' near "{lines[1].strip()}"' if len(lines) > 2 and lines[1].strip() else ""
+        start = utf8.given - utf8.last
+        return _Broken(lines[0].rstrip(".") + near, start, utf8.given, utf8.text is None)
+    except (OSError, ValueError):
         return None
     if top == "start_map" and not listed:
         return None  # one object: the record itself
     prefix = "value.item" if top == "start_map" else "item"
     return _Survey(prefix, records, "" if context is None else str(context), utf8.lone)
+
+
+def _size(file: Path) -> int:
+    try:
+        return file.stat().st_size
+    except OSError:
+        return 0
+
+
+def _broken(file: Path, broken: _Broken) -> Rejected:
+    """The file :func:`_survey` found broken, rejected without reading it whole: as a whole read rejects it when it
+    is not text in its encoding, else with what yajl says and where."""
+    with file.open("rb") as fh:
+        encoding = _encoding(fh.read(4))
+        fh.seek(0)
+        if problem := _undecodable(fh, encoding):
+            return Rejected(f"{problem}; no record in it was loaded", str(file))
+        fh.seek(0)
+        head = io.TextIOWrapper(fh, encoding, newline="").read(4000).lstrip("\ufeff")[:2000]
+    at = (
+        f"at its end, byte {broken.end:,}"
+        if broken.start == broken.end
+        else f"in bytes {broken.start:,}-{broken.end:,}"
+    )
+    utf8 = "" if broken.utf8 else " of its text in UTF-8"
+    return Rejected(f"not valid JSON ({broken.why}, {at}{utf8}); no record in it was loaded", str(file), head)
 
 
 def _stream_json(file: Path, out: FileRecords, survey: _Survey) -> Iterator[tuple[dict[str, Any], str]]:

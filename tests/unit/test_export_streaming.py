@@ -154,7 +154,7 @@ def test_the_streamed_json_read_is_the_whole_read(
     monkeypatch.setattr(exports, "_STREAM_CHARS", 7)  # most values cut by a chunk's end
     if streamed:
         monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"{self} was read whole"))
-    assert (exports._survey(path) is not None) == streamed
+    assert isinstance(exports._survey(path), exports._Survey) == streamed
     assert _seen(exports.read_file(path)) == _seen(whole)
 
 
@@ -171,14 +171,14 @@ def test_numbers_are_json_loads_numbers(tmp_path: Path) -> None:
     path.write_text("[" + ", ".join(f'{{"id": "n{i}", "x": {t}}}' for i, t in enumerate(texts)) + "]")
     got = [record["x"] for record, _ in exports.read_file(path).records]
     assert got == [json.loads(t) for t in texts]
-    assert exports._survey(path) is not None
+    assert isinstance(exports._survey(path), exports._Survey)
 
 
 def test_a_lone_surrogate_is_read_by_the_python_backend_and_its_record_rejected(tmp_path: Path) -> None:
     path = tmp_path / "audit.json"
     path.write_text('{"value": [{"id": "a"}, {"id": "b", "name": "x\\ud800"}, {"id": "c"}]}')
     survey = exports._survey(path)
-    assert survey is not None and survey.lone
+    assert isinstance(survey, exports._Survey) and survey.lone
     got = exports.read_file(path)
     assert [r["id"] for r, _ in got.records] == ["a", "c"]
     assert [(r.where, r.reason.split(" (")[0]) for r in got.rejected] == [
@@ -224,3 +224,60 @@ def test_json_lines_not_in_their_encoding_are_rejected_as_read_whole(
         monkeypatch.undo()
         assert _seen(got) == _seen(whole)
         assert not got.records and got.rejected[0].reason.startswith(f"not {encoding.upper()} text (byte ")
+
+
+BROKEN = [
+    ('[{"id": "a"}, {"id": "b"', "parse error: premature EOF"),  # a download cut short
+    ('{"value": [{"id": "a"},]}', "parse error: unallowed token at this point in JSON text"),
+    ('[{"id": "a"}] [{"id": "b"}]', "parse error: trailing garbage"),
+    ('[{"id": "a"}, {"id" "b"}]', "parse error: object key and value must be separated by a colon (':')"),
+    ('[{"id": "a\tb"}]', "lexical error: invalid character inside string"),
+    (
+        '[{"id": "a"},\x0c{"id": "b"}]',
+        "a vertical tab or form feed, which JSON allows neither between values nor in text",
+    ),
+    (" ", "parse error: premature EOF"),
+]
+
+
+@pytest.mark.parametrize(("text", "why"), BROKEN)
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_big_json_file_that_does_not_parse_is_rejected_without_reading_it_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, why: str, encoding: str
+) -> None:
+    path = tmp_path / "audit.json"
+    path.write_bytes(text.encode(encoding))
+    whole = exports.FileRecords()
+    exports._read_whole(path, whole)
+    monkeypatch.setattr(exports, "_BROKEN_READ_WHOLE", 0)  # as if it were bigger than any read whole
+    monkeypatch.setattr(exports, "_STREAM_CHARS", 16)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"{self} was read whole"))
+    got = exports.read_file(path)
+    assert not got.records and not whole.records
+    ((reason, where, head),) = [(r.reason, r.where, r.text) for r in got.rejected]
+    assert reason.startswith(f"not valid JSON ({why}") and reason.endswith("; no record in it was loaded")
+    assert (where, head) == (whole.rejected[0].where, whole.rejected[0].text) == (str(path), text)
+    assert (" in bytes " in reason or " at its end, byte " in reason) and ("of its text in UTF-8" in reason) == (
+        encoding != "utf-8"
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "\n".join(json.dumps({"id": f"a{i}"}) for i in range(200)).encode("utf-16") + b"\x00\xd8A\x00",  # not UTF-16
+        b'[{"id": "a"}, {"id": "b\xff"}]',  # not UTF-8
+        b'[{"id": "a"}, {"id": "b"}, NaN]',  # a whole read reads it
+        b'{"value": [{"id": "a", "n": 1e400}, {"id": "b", "n": 18446744073709551616}]}',
+    ],
+)
+def test_a_big_json_file_the_survey_fails_on_gives_what_a_whole_read_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes
+) -> None:
+    path = tmp_path / "audit.json"
+    path.write_bytes(data)
+    whole = exports.FileRecords()
+    exports._read_whole(path, whole)
+    monkeypatch.setattr(exports, "_BROKEN_READ_WHOLE", 0)
+    monkeypatch.setattr(exports, "_STREAM_CHARS", 16)
+    assert _seen(exports.read_file(path)) == _seen(whole)
