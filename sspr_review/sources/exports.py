@@ -461,6 +461,8 @@ def _survey(file: Path) -> _Survey | _Broken | None:
                 elif event in _ENDS:
                     level -= 1
                     within = within and level > 1
+                elif level > 2:
+                    continue  # a key or value inside a record: most of the events
                 elif level == 0:
                     return None  # one bare value: read whole
                 elif level == 1 and event == "map_key":
