@@ -654,8 +654,9 @@ def _import(r: dict[str, Any]) -> list[str]:
         "",
         f"Target: an import's peak under {r['target_mb'] / 1024:g} GB whatever the input size (issue 27, point 8). "
         "The files source streams: it indexes the folder 5,000 records at a time (a hash of each id, its times; no "
-        "record kept), a JSON Lines file a line at a time and a `.json` file a record at a time (after one "
-        "read-through that checks it parses as a whole read would; anything else is read whole, as before), then "
+        "record kept), a JSON Lines file a line at a time (UTF-16 too) and a `.json` file a record at a time by "
+        "ijson (after one read-through that checks it parses as a whole read would; one object, or what ijson "
+        "reads otherwise than Python's json, is read whole, as before), then "
         "hands the records on in pages of 5,000; the fetch writes them every 50,000, the store merges them into a "
         "month file a row group at a time (the new ids counted against its id column a row group at a time), and "
         "Arrow's allocator (jemalloc) gives each merge's buffers back at once. What the import holds live is one flush "

@@ -149,9 +149,9 @@ class NotARecord(InputError, ValueError):
 
 
 class NotStreamable(InputError):
-    """A ``.json`` export the streaming reader leaves to a whole read (anything but a plain list of records: JSON
-    that does not parse, a record nested too deep, text not in its encoding, one bare object); caught by the
-    files source, which then reads the file whole, never shown to the user."""
+    """A ``.json`` export the streaming reader leaves to a whole read (text not in its encoding, or what ijson's
+    yajl reads otherwise than ``json.loads``: raised by the bytes it hands ijson); caught by the streaming reader,
+    which then reads the file whole, never shown to the user."""
 
 
 class ParameterError(ConfigError):

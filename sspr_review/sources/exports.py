@@ -11,13 +11,15 @@ that is not valid Unicode (a lone surrogate from a ``\\ud800`` escape).
 from __future__ import annotations
 
 import codecs
+import io
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO
 
+import ijson  # type: ignore[import-untyped]
 import numpy as np
 
 from ..core.errors import InputError, NotStreamable
@@ -217,31 +219,43 @@ def stream_file(file: Path, out: FileRecords) -> Iterator[tuple[dict[str, Any], 
     """The JSON objects of ``file`` with where each was, one at a time (what :func:`read_file` lists); what cannot
     be read goes to ``out.rejected`` and the file's ``@odata.context`` to ``out.context``.
 
-    A UTF-8 JSON Lines file is read a line at a time, and a ``.json`` file holding a list of records (bare, or a
-    Graph response's ``value``) a record at a time after one read-through that finds it parses as a whole read would
-    (:class:`_JsonStream`), so their records are never held together in memory. Anything else (a file that does
-    not parse, one object, JSON Lines not in UTF-8) is read whole, as before.
+    JSON Lines are read a line at a time (UTF-16/32 after one pass that finds the whole file decodes), and a
+    ``.json`` file holding a list of records (bare, or a Graph response's ``value``) a record at a time by ijson
+    after one pass that finds it reads as a whole read would (:func:`_survey`), so their records are never held
+    together in memory. Anything else (one object, what yajl reads otherwise than ``json.loads``, a ``.json`` file
+    up to :data:`_BROKEN_READ_WHOLE` bytes that does not parse) is read whole, as before; a bigger file that does
+    not parse is rejected without being read whole (:func:`_broken`).
     """
     given = 0
     try:
         if file.suffix == ".jsonl":
             with file.open("rb") as fh:
-                if _encoding(fh.read(4)) == "utf-8":
-                    fh.seek(0)
-                    for record in _read_lines(file, fh, out):
-                        given += 1
-                        yield record
+                encoding = _encoding(fh.read(4))
+                fh.seek(0)
+                if encoding == "utf-8":
+                    lines: Iterator[tuple[dict[str, Any], str]] = _read_lines(file, fh, out)
+                elif (problem := _undecodable(fh, encoding)) is not None:
+                    out.rejected.append(Rejected(f"{problem}; no record in it was loaded", str(file)))
                     return
+                else:
+                    fh.seek(0)
+                    lines = _read_text_lines(file, fh, encoding, out)
+                for record in lines:
+                    given += 1
+                    yield record
+                return
     except OSError as exc:
         loaded = f"the {given} records before it were loaded" if given else "no record in it was loaded"
         out.rejected.append(Rejected(f"cannot be read ({exc.strerror or exc}); {loaded}", str(file)))
         return
-    if file.suffix != ".jsonl":
-        streamed = _streamed_json(file)
-        if streamed is not None:
-            out.context = out.context or streamed
-            yield from _stream_json(file, out)
-            return
+    survey = _survey(file)
+    if isinstance(survey, _Survey):
+        out.context = out.context or survey.context
+        yield from _stream_json(file, out, survey)
+        return
+    if isinstance(survey, _Broken) and _size(file) > _BROKEN_READ_WHOLE:
+        out.rejected.append(_broken(file, survey))
+        return
     whole = FileRecords()
     _read_whole(file, whole)
     out.rejected.extend(whole.rejected)
@@ -249,160 +263,276 @@ def stream_file(file: Path, out: FileRecords) -> Iterator[tuple[dict[str, Any], 
     yield from whole.records
 
 
-#: Characters of a ``.json`` file decoded and parsed at a time by the streaming reader.
+def _undecodable(fh: BinaryIO, encoding: str) -> str | None:
+    """Why the bytes of ``fh`` are not text in ``encoding`` (what :func:`_decode` says of them read whole), read a
+    chunk at a time; ``None`` when they are."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    offset = 0  # of the chunk's first byte in the file
+    while True:
+        chunk = fh.read(_STREAM_CHARS)
+        pending = decoder.getstate()[0]  # the bytes of a character the last chunk cut
+        try:
+            decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            at = offset - len(pending) + exc.start
+            return (
+                f"not {encoding.upper().removesuffix('-SIG')} text (byte {at}: 0x{exc.object[exc.start]:02x});"
+                " save the export as UTF-8"
+            )
+        if not chunk:
+            return None
+        offset += len(chunk)
+
+
+def _read_text_lines(file: Path, fh: BinaryIO, encoding: str, out: FileRecords) -> Iterator[tuple[dict[str, Any], str]]:
+    """The records of a JSON Lines file in UTF-16 or UTF-32 (PowerShell's ``Out-File``), which
+    :func:`_undecodable` found decodes, read a line at a time: the lines, their numbers and what each gives are
+    those of the file read whole (split at ``\\n`` only, leading byte-order marks dropped)."""
+    text = io.TextIOWrapper(fh, encoding=encoding, errors="strict", newline="\n")
+    try:
+        for number, row in enumerate(text, 1):
+            row = row.removesuffix("\n")
+            if number == 1:
+                row = row.lstrip("\ufeff")
+            if not row.strip():
+                continue
+            where = f"{file} line {number}"
+            surrogates = bool(_SURROGATE_ESCAPE.search(row))
+            yield from _objects(_parse_document(row, where, out, line=True), out, surrogates)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{file} changed while it was read; run again") from exc
+
+
+def _ijson_backend() -> Any:
+    """ijson's C backend (yajl2_c), else the best one installed (ijson's default)."""
+    try:
+        return ijson.get_backend("yajl2_c")
+    except ImportError:  # no compiled backend for this platform
+        return ijson
+
+
+_IJSON = _ijson_backend()
+#: ijson's Python backend, whose strings are json.loads' (a lone surrogate escape kept as it is): see :class:`_Utf8`.
+_PYTHON = ijson.get_backend("python")
+#: Whether :data:`_IJSON` is one of yajl's (C, cffi, ctypes), whose grammar :func:`_survey` checks against json's;
+#: ijson's pure-Python backend also takes ``+1`` and Unicode spaces, so with it a ``.json`` file is read whole.
+_YAJL = str(_IJSON.backend_name).startswith("yajl")
+#: Bytes of a ``.json`` file handed to ijson at a time (characters, for a file in UTF-16 or UTF-32).
 _STREAM_CHARS = 1 << 22
-#: The longest value (in characters) the streaming reader reads on for before it calls the file not streamable.
-_LONGEST = 16 * _STREAM_CHARS
-_WHITESPACE = " \t\n\r"
-_DECODER = json.JSONDecoder()
+#: The largest ``.json`` file that does not parse read whole for the message ``json.loads`` gives (its line and
+#: column); a bigger one is rejected with what yajl says and where, so a broken export is never held whole.
+_BROKEN_READ_WHOLE = 1 << 24
+#: What yajl fails on where ``json.loads`` may not: ``NaN``, ``Infinity``, ``-Infinity``, an integer beyond 64
+#: bits, ``1e400``. A file yajl fails on so is read whole.
+_YAJL_ONLY = ("invalid char in json text", "digit is required after the minus sign", "overflow")
+#: A surrogate escape, as the high and low halves of one character or alone (which yajl reads as ``?``).
+_SURROGATES = re.compile(
+    rb"(?P<pair>\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+)
+_CONTAINERS = frozenset({"start_map", "start_array"})
+_ENDS = frozenset({"end_map", "end_array"})
 
 
-class _JsonStream:
-    """A ``.json`` document read :data:`_STREAM_CHARS` characters at a time: its records (the elements of its
-    top-level array, or of its top-level object's ``value`` array) parsed one at a time, each with its text's span.
+class _Utf8:
+    """A ``.json`` file as the UTF-8 bytes ijson reads, a chunk at a time: decoded from the encoding
+    :func:`_encoding` finds (UTF-8 passes as it is), leading byte-order marks dropped as a whole read drops them.
 
-    Whatever :func:`_read_whole` would read differently from one ``json.loads`` of the whole text raises
-    :class:`NotStreamable` (the caller then reads the file whole, as before): a syntax error anywhere, a
-    document deeper than :data:`~sspr_review.core.records.MAX_DEPTH` allows, no such array, a repeated ``value``.
+    Raises :class:`NotStreamable` at text not in its encoding and at a vertical tab or form feed (whitespace to yajl,
+    an error to ``json.loads``). With ``neutral``, a lone surrogate escape such as ``\\ud800`` (``json.loads`` keeps
+    it, and the record is then rejected; yajl reads it as ``?``, or with another as one character, or fails) is
+    handed on as ``\\u003f`` and :attr:`lone` is set: such a file's records are read by ijson's Python backend,
+    whose strings are ``json.loads``'.
     """
 
-    def __init__(self, fh: TextIO) -> None:
+    def __init__(self, fh: BinaryIO, *, neutral: bool) -> None:
         self.fh = fh
-        self.buf = ""
-        self.pos = 0
-        self.eof = False
-        self.context: Any = None
-        self.has_context = False
+        encoding = _encoding(fh.read(4))
+        fh.seek(0)
+        self.text = None if encoding == "utf-8" else io.TextIOWrapper(fh, encoding, errors="strict", newline="")
+        self.neutral = neutral
+        self.lone = False
+        #: The UTF-8 bytes handed on, and those of the last read: where yajl stopped, when it stops.
+        self.given, self.last = 0, 0
         self.first = True
+        self.tail = b""  # the end of the last chunk, where a surrogate escape may go on into the next
 
-    def _more(self) -> bool:
-        if self.eof:
-            return False
+    def _chunk(self, size: int) -> bytes:
+        if self.text is None:
+            return self.fh.read(size)
         try:
-            chunk = self.fh.read(_STREAM_CHARS)
+            chunk = self.text.read(size)
+            while self.first and chunk:
+                chunk = chunk.lstrip("\ufeff")
+                self.first = not chunk
+                if self.first:
+                    chunk = self.text.read(size)
         except (UnicodeDecodeError, ValueError) as exc:
-            raise NotStreamable from exc
-        if self.first:
-            chunk, self.first = chunk.lstrip("\ufeff"), False
-        if not chunk:
-            self.eof = True
-            return False
-        if self.pos > _STREAM_CHARS:
-            self.buf, self.pos = self.buf[self.pos :], 0
-        self.buf += chunk
-        return True
+            raise NotStreamable("not text in its encoding") from exc
+        return chunk.encode("utf-8")
 
-    def _char(self) -> str:
-        """The next character that is not whitespace ('' at the end of the file), not consumed."""
+    def read(self, size: int) -> bytes:
+        data = self._read(size)
+        if size:
+            self.given, self.last = self.given + len(data), len(data)
+        return data
+
+    def _read(self, size: int) -> bytes:
         while True:
-            while self.pos < len(self.buf) and self.buf[self.pos] in _WHITESPACE:
-                self.pos += 1
-            if self.pos < len(self.buf):
-                return self.buf[self.pos]
-            if not self._more():
-                return ""
-
-    def _expect(self, chars: str) -> str:
-        char = self._char()
-        if not char or char not in chars:
-            raise NotStreamable
-        self.pos += 1
-        return char
-
-    def _value(self, level: int) -> tuple[Any, int, int]:
-        """The JSON value at the cursor, nested in ``level`` containers, and its text's span in :attr:`buf`."""
-        self._char()
-        while True:
-            start = self.pos
-            try:
-                value, end = _DECODER.raw_decode(self.buf, start)
-            except json.JSONDecodeError:
-                if len(self.buf) - start <= _LONGEST and self._more():
-                    continue  # cut by the chunk's end
-                raise NotStreamable from None  # not JSON; or no Graph record, far longer than any
-            except RecursionError:
-                raise NotStreamable from None
-            if self.buf[start] not in '{["' and end >= len(self.buf) and self._more():
-                continue  # a number or literal cut by the chunk's end: parse it again whole
-            text = self.buf[start:end]
-            opened = text.count("{") + text.count("[")  # at least its depth: most records need no more
-            if level + opened > MAX_DEPTH + 1 and level + depth(text) > MAX_DEPTH + 1:
-                raise NotStreamable
-            self.pos = end
-            return value, start, end
-
-    def _elements(self, level: int) -> Iterator[tuple[Any, int, int]]:
-        """The elements of the array whose ``[`` was just consumed (nested in ``level`` containers)."""
-        if self._char() == "]":
-            self.pos += 1
-            return
-        while True:
-            yield self._value(level)
-            if self._expect(",]") == "]":
-                return
-
-    def records(self) -> Iterator[tuple[Any, int, int]]:
-        """The records, in order; then the end of the document is checked (only whitespace after it)."""
-        top = self._expect("[{")
-        if top == "[":
-            yield from self._elements(1)
-        else:
-            listed = False
-            if self._char() == "}":
-                raise NotStreamable  # one empty object: a record, read whole
-            while True:
-                if self._char() != '"':
-                    raise NotStreamable
-                key, _, _ = self._value(1)
-                self._expect(":")
-                if key == "value" and self._char() == "[" and not listed:
-                    self.pos += 1
-                    listed = True
-                    yield from self._elements(2)
-                elif key == "value":
-                    raise NotStreamable  # not a list, or given twice: json.loads keeps the last
-                else:
-                    value, _, _ = self._value(1)
-                    if key == "@odata.context":
-                        self.context, self.has_context = value, True
-                if self._expect(",}") == "}":
+            data = self._chunk(size)
+            if b"\x0b" in data or b"\x0c" in data:
+                raise NotStreamable("a vertical tab or form feed, which JSON allows neither between values nor in text")
+            if not self.neutral:
+                return data
+            buf, self.tail = self.tail + data, b""
+            if b"\\" not in buf:
+                return buf
+            # each escape is judged once, whole: one that starts in the last 11 bytes may go on in the next chunk
+            limit = len(buf) - 11 if data else len(buf)
+            pieces: list[bytes] = []
+            done = judged = 0
+            for match in _SURROGATES.finditer(buf):
+                if match.start() >= limit:
                     break
-            if not listed:
-                raise NotStreamable  # one object: the record itself
-        if self._char():
-            raise NotStreamable  # more after the document
+                judged = match.end()
+                if match.lastgroup != "pair":
+                    pieces += [buf[done : match.start()], b"\\u003f"]
+                    done, self.lone = judged, True
+            cut = max(judged, limit, 0)
+            pieces.append(buf[done:cut])
+            self.tail = buf[cut:]
+            given = b"".join(pieces)
+            if given or not data:  # an empty read is the end of the file to ijson
+                return given
 
 
-def _open_text(file: Path) -> TextIO:
+@dataclass
+class _Survey:
+    """What :func:`_survey` found of a ``.json`` file it can stream: the ijson prefix of its records, their
+    number, its ``@odata.context`` (as :func:`_read_whole` gives it) and whether it holds a lone surrogate
+    escape (see :class:`_Utf8`)."""
+
+    prefix: str
+    records: int
+    context: str
+    lone: bool
+
+
+@dataclass
+class _Broken:
+    """Where and why :func:`_survey` found a ``.json`` file is not JSON (``json.loads`` would fail on it too)."""
+
+    why: str
+    start: int  # the UTF-8 bytes yajl was reading
+    end: int
+    utf8: bool  # whether those are the file's bytes (else of its text encoded as UTF-8)
+
+
+def _survey(file: Path) -> _Survey | _Broken | None:
+    """When ``file`` (``.json``) holds a list of records (bare, or the ``value`` of a Graph response) that ijson
+    reads as one ``json.loads`` of its text would, what streaming it needs to know (one pass through it with yajl,
+    keeping no record); when it is not JSON, why and where; else ``None``, and the file is read whole.
+
+    Not streamed: JSON that does not parse (nor what yajl reads differently: ``NaN``, ``Infinity``, an integer
+    beyond 64 bits, ``1e400``; see also :class:`_Utf8`), a document deeper than
+    :data:`~sspr_review.core.records.MAX_DEPTH` allows, one object or value, a ``value`` that is not a list or
+    that is given twice (``json.loads`` keeps the last), an ``@odata.context`` that is not text or a number.
+    """
+    if not _YAJL:
+        return None
+    level, top, key, records = 0, "", "", 0
+    listed = within = False
+    context: Any = None
+    try:
+        with file.open("rb") as fh:
+            utf8 = _Utf8(fh, neutral=True)
+            for event, value in _IJSON.basic_parse(utf8, buf_size=_STREAM_CHARS, use_float=True):
+                if event in _CONTAINERS:
+                    level += 1
+                    if level > MAX_DEPTH + 1:
+                        return None
+                    if level == 1:
+                        top = event
+                    elif level == 2 and key in ("value", "@odata.context"):
+                        if key != "value" or event != "start_array":
+                            return None  # a value that is not a list, or an @odata.context that is no text
+                        listed = within = True
+                    elif level == 2 + (top == "start_map") and (within or top == "start_array"):
+                        records += 1
+                elif event in _ENDS:
+                    level -= 1
+                    within = within and level > 1
+                elif level > 2:
+                    continue  # a key or value inside a record: most of the events
+                elif level == 0:
+                    return None  # one bare value: read whole
+                elif level == 1 and event == "map_key":
+                    key = str(value)
+                    if key == "value" and listed:
+                        return None  # given twice: json.loads keeps the last
+                elif level == 1 and top == "start_map":
+                    if key == "value":
+                        return None  # not a list
+                    if key == "@odata.context":
+                        context = value
+                elif level == 1 or (within and level == 2):
+                    records += 1
+    except (ijson.JSONError, NotStreamable, UnicodeDecodeError) as exc:
+        said = exc.args[0] if exc.args else ""
+        lines = (said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)).splitlines() or [""]
+        if isinstance(exc, ijson.JSONError) and any(text in lines[0] for text in _YAJL_ONLY):
+            return None
+        near = f' near "{lines[1].strip()}"' if len(lines) > 2 and lines[1].strip() else ""
+        start = utf8.given - utf8.last
+        return _Broken(lines[0].rstrip(".") + near, start, utf8.given, utf8.text is None)
+    except (OSError, ValueError):
+        return None
+    if top == "start_map" and not listed:
+        return None  # one object: the record itself
+    prefix = "value.item" if top == "start_map" else "item"
+    return _Survey(prefix, records, "" if context is None else str(context), utf8.lone)
+
+
+def _size(file: Path) -> int:
+    try:
+        return file.stat().st_size
+    except OSError:
+        return 0
+
+
+def _broken(file: Path, broken: _Broken) -> Rejected:
+    """The file :func:`_survey` found broken, rejected without reading it whole: as a whole read rejects it when it
+    is not text in its encoding, else with what yajl says and where."""
     with file.open("rb") as fh:
         encoding = _encoding(fh.read(4))
-    return file.open(encoding=encoding, errors="strict", newline="")
+        fh.seek(0)
+        if problem := _undecodable(fh, encoding):
+            return Rejected(f"{problem}; no record in it was loaded", str(file))
+        fh.seek(0)
+        head = io.TextIOWrapper(fh, encoding, newline="").read(4000).lstrip("\ufeff")[:2000]
+    at = (
+        f"at its end, byte {broken.end:,}"
+        if broken.start == broken.end
+        else f"in bytes {broken.start:,}-{broken.end:,}"
+    )
+    utf8 = "" if broken.utf8 else " of its text in UTF-8"
+    return Rejected(f"not valid JSON ({broken.why}, {at}{utf8}); no record in it was loaded", str(file), head)
 
 
-def _streamed_json(file: Path) -> str | None:
-    """When ``file`` (``.json``) can be streamed, its ``@odata.context`` (as :func:`_read_whole` gives it), after
-    reading it through once without keeping a record; else ``None`` (it is then read whole)."""
-    try:
-        with _open_text(file) as fh:
-            stream = _JsonStream(fh)
-            for _ in stream.records():
-                pass
-    except (NotStreamable, OSError, LookupError):
-        return None
-    return str(stream.context) if stream.has_context else ""
-
-
-def _stream_json(file: Path, out: FileRecords) -> Iterator[tuple[dict[str, Any], str]]:
-    """The records of a ``.json`` file :func:`_streamed_json` accepted, parsed one at a time (what
+def _stream_json(file: Path, out: FileRecords, survey: _Survey) -> Iterator[tuple[dict[str, Any], str]]:
+    """The records of a ``.json`` file :func:`_survey` accepted, parsed one at a time by ijson (what
     :func:`_read_whole` gives, never holding the file or its records whole)."""
+    number = -1
+    backend = _PYTHON if survey.lone else _IJSON
     try:
-        with _open_text(file) as fh:
-            stream = _JsonStream(fh)
-            for number, (item, start, end) in enumerate(stream.records()):
-                surrogates = _SURROGATE_ESCAPE.search(stream.buf, start, end) is not None
-                yield from _objects([(item, f"{file} item {number}")], out, surrogates)
-    except (NotStreamable, OSError) as exc:
+        with file.open("rb") as fh:
+            utf8 = _Utf8(fh, neutral=not survey.lone)
+            items = backend.items(utf8, survey.prefix, buf_size=_STREAM_CHARS, use_float=True)
+            for number, item in enumerate(items):
+                yield from _objects([(item, f"{file} item {number}")], out, survey.lone)
+    except (ijson.JSONError, NotStreamable, OSError, ValueError) as exc:
         raise InputError(f"{file} changed while it was read; run again") from exc
+    if number + 1 != survey.records or utf8.lone:
+        raise InputError(f"{file} changed while it was read; run again")
 
 
 def _read_whole(file: Path, out: FileRecords) -> None:

@@ -116,3 +116,34 @@ def test_a_batched_import_leaves_the_same_store_as_a_whole_one(tmp_path: Path, m
     assert any("detectedDateTime is missing" in r for r in reasons)
     assert any(where.endswith("audits-2.jsonl line 14") for _, where, _ in whole["set_aside"])  # {broken
     assert any("identical copies" in line for line in whole["lines"])
+
+
+def test_json_lines_in_utf16_import_in_batches_as_their_utf8_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JSON Lines saved by PowerShell (UTF-16 with a byte-order mark) stream a line at a time, never read
+    whole, and leave the store their UTF-8 copy leaves."""
+    export = _export(tmp_path / "utf8")
+    utf16 = tmp_path / "utf16"
+    utf16.mkdir()
+    for file in export.iterdir():
+        data = file.read_bytes()
+        if file.suffix == ".jsonl":
+            data = data.decode("utf-8").encode("utf-16")
+        (utf16 / file.name).write_bytes(data)
+    read_bytes = Path.read_bytes
+
+    def not_whole(self: Path) -> bytes:
+        assert self.suffix != ".jsonl", f"{self} was read whole"
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", not_whole)
+    plain = _import(export, tmp_path / "plain", 2, monkeypatch)
+    wide = _import(utf16, tmp_path / "wide", 2, monkeypatch)
+    for table, frame in plain["tables"].items():
+        pd.testing.assert_frame_equal(wide["tables"][table], frame, obj=table)
+    assert wide["intervals"] == plain["intervals"]
+    for key in ("set_aside", "lines"):  # their messages name the file a kept copy is in
+        assert repr(wide[key]).replace(str(utf16), "") == repr(plain[key]).replace(str(export), "")
+    assert wide["outcomes"] == plain["outcomes"]
+    assert any(where.endswith("audits-2.jsonl line 14") for _, where, _ in wide["set_aside"])  # {broken
