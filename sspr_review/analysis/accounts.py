@@ -52,18 +52,35 @@ def display_name(frame: pd.DataFrame, upn: str = "user_upn", ident: str = "user_
 
 def account_pairs(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
     """Row pairs (``l``, ``r``, positional) of the same account: equal object id, else equal UPN when one side
-    has no id."""
-    cols = ["l", "id", "upn"]
-    a = pd.DataFrame(
-        {"l": np.arange(len(left)), "id": lower(left["user_id"]).array, "upn": lower(left["user_upn"]).array}
+    has no id. The pairs by id come first, then those by UPN, each ordered by ``l`` then ``r``."""
+    lid, rid = _key_codes(left["user_id"], right["user_id"])
+    lupn, rupn = _key_codes(left["user_upn"], right["user_upn"])
+    l_id, r_id = _equal_codes(lid, rid)
+    l_upn, r_upn = _equal_codes(lupn, rupn)
+    by_upn = (lid[l_upn] < 0) | (rid[r_upn] < 0)
+    return pd.DataFrame(
+        {"l": np.concatenate([l_id, l_upn[by_upn]]), "r": np.concatenate([r_id, r_upn[by_upn]])}, dtype=np.int64
     )
-    b = pd.DataFrame(
-        {"r": np.arange(len(right)), "id": lower(right["user_id"]).array, "upn": lower(right["user_upn"]).array}
-    )
-    by_id = a[cols].dropna(subset=["id"]).merge(b.dropna(subset=["id"]), on="id")[["l", "r"]]
-    by_upn = a.dropna(subset=["upn"]).merge(b.dropna(subset=["upn"]), on="upn", suffixes=("", "_r"))
-    by_upn = by_upn[by_upn["id"].isna().to_numpy() | by_upn["id_r"].isna().to_numpy()][["l", "r"]]
-    return pd.concat([by_id, by_upn], ignore_index=True).drop_duplicates().reset_index(drop=True)
+
+
+def _key_codes(left: pd.Series, right: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The lower-cased values of two columns as integer codes shared by both (-1: missing or blank)."""
+    codes, _ = pd.factorize(pd.concat([lower(left), lower(right)], ignore_index=True), use_na_sentinel=True)
+    codes = np.asarray(codes, dtype=np.int64)
+    return codes[: len(left)], codes[len(left) :]
+
+
+def _equal_codes(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (left row, right row) pair with equal non-negative codes, ordered by left row then right row."""
+    order = np.argsort(right, kind="stable")
+    ranked = right[order]
+    lo = np.searchsorted(ranked, left, side="left")
+    counts = np.searchsorted(ranked, left, side="right") - lo
+    counts[left < 0] = 0
+    total = int(counts.sum())
+    rows = np.repeat(np.arange(len(left), dtype=np.int64), counts)
+    within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return rows, order[np.repeat(lo, counts) + within].astype(np.int64)
 
 
 def account_key(frame: pd.DataFrame) -> pd.Series:
