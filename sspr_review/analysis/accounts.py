@@ -28,6 +28,7 @@ __all__ = [
     "as_flag",
     "as_int",
     "display_name",
+    "every_reset",
     "in_window",
     "may_pair",
     "resets_between",
@@ -107,13 +108,27 @@ def week_resets(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
 
 def resets_between(data: ReviewData, start: int, end: int) -> pd.DataFrame:
     """Every password reset in ``[start, end)`` (ns): self-service (one per completed flow, with its
-    ``flow_id``) and by an administrator (``flow_id`` missing), in time order, with ``key`` and ``shown``."""
+    ``flow_id``) and by an administrator (``flow_id`` missing), in time order, with ``key`` and ``shown``.
+
+    A time range of :func:`every_reset` (built once per :class:`~.prepare.ReviewData`), ``key`` numbering the
+    unknown accounts' rows in the range (:func:`account_key`)."""
+    table, keys, shown = data.reset_table
+    times = table["time"].to_numpy()
+    first, last = np.searchsorted(times, [start, end], side="left")
+    frame = table.iloc[first:last].reset_index(drop=True)
+    fallback = pd.Series("row:" + pd.Series(np.arange(len(frame))).astype(str).to_numpy(), dtype="string")
+    frame["key"] = keys.iloc[first:last].reset_index(drop=True).fillna(fallback).to_numpy()
+    frame["shown"] = shown.iloc[first:last].to_numpy()
+    return frame
+
+
+def every_reset(data: ReviewData) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Every password reset of the tables with a time (see :func:`resets_between`), in time order, without ``key``
+    and ``shown``; its accounts' :func:`~._util.user_key` and :func:`display_name` (same rows)."""
     resets = data.resets
-    t = ns(resets["time"])
-    sspr = resets[(t >= start) & (t < end) & (t != NAT)]
+    sspr = resets[ns(resets["time"]) != NAT]
     admin = data.admin_resets
-    ta = ns(admin["time"])
-    admin = admin[(ta >= start) & (ta < end) & (ta != NAT)]
+    admin = admin[ns(admin["time"]) != NAT]
     frame = pd.concat(
         [
             pd.DataFrame(
@@ -161,6 +176,4 @@ def resets_between(data: ReviewData, start: int, end: int) -> pd.DataFrame:
         frame[col] = frame[col].astype("string")
     frame["time"] = frame["time"].astype(np.int64)
     frame = frame.sort_values("time", kind="stable").reset_index(drop=True)
-    frame["key"] = account_key(frame).to_numpy()
-    frame["shown"] = display_name(frame).to_numpy()
-    return frame
+    return frame, user_key(frame), display_name(frame)

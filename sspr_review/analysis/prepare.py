@@ -162,6 +162,13 @@ class ReviewData:
         return rows
 
     @functools.cached_property
+    def reset_table(self) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+        """:func:`~.accounts.every_reset`, built on first use: :func:`~.accounts.resets_between` selects from it."""
+        from .accounts import every_reset  # the accounts module builds on this one
+
+        return every_reset(self)
+
+    @functools.cached_property
     def privileged_index(self) -> PrivilegedIndex:
         """What :func:`privileged_lookup` reads of the role and registration data for the window, prepared on its
         first lookup and reused by the rules' later ones. A :class:`ReviewData` serves one window (the review
