@@ -228,8 +228,10 @@ def snapshot_lookup(
     # Only the snapshots needed, and only rows whose id or UPN (as given or lower-cased) an event names.
     event_ids = _distinct(ids, left["_id"])
     event_upns = _distinct(upns, left["_upn"])
-    rows = np.flatnonzero(np.isin(snap_ns, np.unique(dates[pos])))
-    wanted = rows[isin(snapshots[id_col].iloc[rows], event_ids) | isin(snapshots[upn_col].iloc[rows], event_upns)]
+    wanted = np.flatnonzero(
+        np.isin(snap_ns, np.unique(dates[pos]))
+        & (isin(snapshots[id_col], event_ids) | isin(snapshots[upn_col], event_upns))
+    )
     right = pd.DataFrame(
         {
             "_snap": snap_ns[wanted],
