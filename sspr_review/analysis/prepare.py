@@ -182,8 +182,9 @@ class PrivilegedIndex:
 
     ``role_users``: the user principals (``principal_type`` user or missing) of the roles the window uses
     (:meth:`ReviewData.roles`), with ``_snap`` (int64 ns), ``_id`` and ``_upn`` (lower-cased) and ``_key``
-    (:func:`~._util.user_key`); ``registration``: the registration columns the ``is_admin`` flag is read from,
-    with ``registration_snap`` its snapshot times (int64 ns).
+    (:func:`~._util.user_key`); ``registration``: the registration columns the ``is_admin`` flag is read from
+    (of the snapshot day the window uses, when one is chosen), with ``registration_snap`` their snapshot times
+    (int64 ns).
     """
 
     role_users: pd.DataFrame
@@ -202,7 +203,12 @@ class PrivilegedIndex:
             _key=user_key(users, "principal_id", "user_upn").array,
         )
         registration = data.registration[["snapshot_date", "user_id", "user_upn", "is_admin"]]
-        return cls(users, registration, ns(registration["snapshot_date"]))
+        snap = ns(registration["snapshot_date"])
+        day = data.snapshot_day("registration")
+        if day is not None:  # the window reads only that day's snapshot (snapshot_lookup's ``day``)
+            keep = snap // NS_PER_DAY == day
+            registration, snap = registration[keep], snap[keep]
+        return cls(users, registration, snap)
 
 
 def _table(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
