@@ -111,9 +111,27 @@ def strings(values: pd.Series) -> pd.Series:
 
 
 def lower(values: pd.Series) -> pd.Series:
-    """Strip and lower-case a string column; blanks become missing."""
-    out = values.astype("string").str.strip().str.lower()
-    return out.mask(out == "")
+    """Strip and lower-case a string column; blanks become missing.
+
+    Computed by Arrow on the column's buffer (``utf8_trim_whitespace``, ``utf8_lower``: what pandas' ``.str.strip()``
+    and ``.str.lower()`` run on an Arrow-backed column), and for a categorical column on its categories only.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        names = _lowered(pd.Series(values.cat.categories).astype("string"))
+        codes = values.cat.codes.to_numpy()
+        taken = names.take(pa.array(codes, mask=codes < 0))
+        return pd.Series(pd.arrays.ArrowStringArray(taken), index=values.index, name=values.name)
+    text = values.astype("string")
+    if not isinstance(text.array, pd.arrays.ArrowStringArray):  # string storage set to "python"
+        out = text.str.strip().str.lower()
+        return out.mask(out == "")
+    return pd.Series(pd.arrays.ArrowStringArray(_lowered(text)), index=values.index, name=values.name)
+
+
+def _lowered(text: pd.Series) -> pa.Array:
+    """The Arrow array of an Arrow-backed string Series, trimmed and lower-cased, blanks as nulls."""
+    arr = pc.utf8_lower(pc.utf8_trim_whitespace(pa.array(text.array)))
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
 
 
 def isin(values: pd.Series, pool: pd.Series | Iterable[Any]) -> np.ndarray:
@@ -135,7 +153,16 @@ def isin(values: pd.Series, pool: pd.Series | Iterable[Any]) -> np.ndarray:
 def lower_isin(values: pd.Series, wanted: Iterable[str]) -> np.ndarray:
     """Boolean array: the trimmed, lower-cased value is in ``wanted`` (computed on the distinct values)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    hit = lower(pd.Series(pd.Index(uniques), dtype="string")).isin(set(wanted)).to_numpy(dtype=bool, na_value=False)
+    names = lower(pd.Series(pd.Index(uniques), dtype="string"))
+    pool: list[Any] = list(wanted)
+    # as pandas' ``isin`` on a string column takes them: the strings, and a missing value matching a blank one
+    texts: list[str | None] = [v for v in pool if isinstance(v, str)]
+    if any(v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) for v in pool):
+        texts.append(None)
+    if not texts:
+        return np.zeros(len(codes), dtype=bool)
+    found = pc.is_in(pa.array(names.array), value_set=pa.array(texts, type=pa.large_string()))
+    hit = np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
     return np.append(hit, False)[codes]
 
 
@@ -168,6 +195,7 @@ def snapshot_lookup(
     upn_col: str,
     columns: Sequence[str],
     day: int | None = None,
+    snap_ns: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """For each event, ``columns`` of its user's row in the latest snapshot at or before the event.
 
@@ -175,10 +203,11 @@ def snapshot_lookup(
     first snapshot uses the first one. ``day`` (UTC days since the epoch): every event uses the snapshot of that
     day instead (none found when there is none). Users match on object id, else on UPN (case-insensitive).
     Returns a frame with one row per event, in event order (positional index), with a boolean ``found`` column.
+    ``snap_ns``: ``snapshots["snapshot_date"]`` as int64 ns, when the caller holds it already.
     """
     n = len(times)
     out = pd.DataFrame(index=pd.RangeIndex(n))
-    snap_ns = ns(snapshots["snapshot_date"])
+    snap_ns = ns(snapshots["snapshot_date"]) if snap_ns is None else snap_ns
     dates = np.unique(snap_ns[snap_ns != NAT])
     if day is not None:
         dates = dates[dates // NS_PER_DAY == day]
@@ -197,20 +226,21 @@ def snapshot_lookup(
         }
     )
     # Only the snapshots needed, and only rows whose id or UPN (as given or lower-cased) an event names.
-    event_ids = {v for s in (ids, left["_id"]) for v in s.dropna()} if len(ids) else set()
-    event_upns = {v for s in (upns, left["_upn"]) for v in s.dropna()} if len(upns) else set()
-    wanted = np.isin(snap_ns, np.unique(dates[pos])) & (
-        isin(snapshots[id_col], event_ids) | isin(snapshots[upn_col], event_upns)
+    event_ids = _distinct(ids, left["_id"])
+    event_upns = _distinct(upns, left["_upn"])
+    wanted = np.flatnonzero(
+        np.isin(snap_ns, np.unique(dates[pos]))
+        & (isin(snapshots[id_col], event_ids) | isin(snapshots[upn_col], event_upns))
     )
     right = pd.DataFrame(
         {
             "_snap": snap_ns[wanted],
-            "_id": lower(snapshots[id_col][wanted]).to_numpy(),
-            "_upn": lower(snapshots[upn_col][wanted]).to_numpy(),
+            "_id": lower(snapshots[id_col].iloc[wanted]).to_numpy(),
+            "_upn": lower(snapshots[upn_col].iloc[wanted]).to_numpy(),
         }
     )
     for col in columns:
-        right[col] = snapshots[col][wanted].to_numpy()
+        right[col] = snapshots[col].iloc[wanted].to_numpy()
     by_id = left.dropna(subset=["_id"]).merge(
         right.dropna(subset=["_id"]).drop(columns="_upn").drop_duplicates(["_snap", "_id"]),
         on=["_snap", "_id"],
@@ -228,3 +258,8 @@ def snapshot_lookup(
         out[col] = found[col].astype(snapshots[col].dtype).to_numpy()
     out["found"] = found["_snap"].notna().to_numpy()
     return out
+
+
+def _distinct(*columns: pd.Series) -> set[Any]:
+    """The distinct non-missing values of ``columns``."""
+    return {v for column in columns for v in pd.Series(column).dropna().unique().tolist()}

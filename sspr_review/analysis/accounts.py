@@ -28,6 +28,7 @@ __all__ = [
     "as_flag",
     "as_int",
     "display_name",
+    "every_reset",
     "in_window",
     "may_pair",
     "resets_between",
@@ -52,18 +53,35 @@ def display_name(frame: pd.DataFrame, upn: str = "user_upn", ident: str = "user_
 
 def account_pairs(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
     """Row pairs (``l``, ``r``, positional) of the same account: equal object id, else equal UPN when one side
-    has no id."""
-    cols = ["l", "id", "upn"]
-    a = pd.DataFrame(
-        {"l": np.arange(len(left)), "id": lower(left["user_id"]).array, "upn": lower(left["user_upn"]).array}
+    has no id. The pairs by id come first, then those by UPN, each ordered by ``l`` then ``r``."""
+    lid, rid = _key_codes(left["user_id"], right["user_id"])
+    lupn, rupn = _key_codes(left["user_upn"], right["user_upn"])
+    l_id, r_id = _equal_codes(lid, rid)
+    l_upn, r_upn = _equal_codes(lupn, rupn)
+    by_upn = (lid[l_upn] < 0) | (rid[r_upn] < 0)
+    return pd.DataFrame(
+        {"l": np.concatenate([l_id, l_upn[by_upn]]), "r": np.concatenate([r_id, r_upn[by_upn]])}, dtype=np.int64
     )
-    b = pd.DataFrame(
-        {"r": np.arange(len(right)), "id": lower(right["user_id"]).array, "upn": lower(right["user_upn"]).array}
-    )
-    by_id = a[cols].dropna(subset=["id"]).merge(b.dropna(subset=["id"]), on="id")[["l", "r"]]
-    by_upn = a.dropna(subset=["upn"]).merge(b.dropna(subset=["upn"]), on="upn", suffixes=("", "_r"))
-    by_upn = by_upn[by_upn["id"].isna().to_numpy() | by_upn["id_r"].isna().to_numpy()][["l", "r"]]
-    return pd.concat([by_id, by_upn], ignore_index=True).drop_duplicates().reset_index(drop=True)
+
+
+def _key_codes(left: pd.Series, right: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The lower-cased values of two columns as integer codes shared by both (-1: missing or blank)."""
+    codes, _ = pd.factorize(pd.concat([lower(left), lower(right)], ignore_index=True), use_na_sentinel=True)
+    codes = np.asarray(codes, dtype=np.int64)
+    return codes[: len(left)], codes[len(left) :]
+
+
+def _equal_codes(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (left row, right row) pair with equal non-negative codes, ordered by left row then right row."""
+    order = np.argsort(right, kind="stable")
+    ranked = right[order]
+    lo = np.searchsorted(ranked, left, side="left")
+    counts = np.searchsorted(ranked, left, side="right") - lo
+    counts[left < 0] = 0
+    total = int(counts.sum())
+    rows = np.repeat(np.arange(len(left), dtype=np.int64), counts)
+    within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return rows, order[np.repeat(lo, counts) + within].astype(np.int64)
 
 
 def account_key(frame: pd.DataFrame) -> pd.Series:
@@ -90,13 +108,27 @@ def week_resets(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
 
 def resets_between(data: ReviewData, start: int, end: int) -> pd.DataFrame:
     """Every password reset in ``[start, end)`` (ns): self-service (one per completed flow, with its
-    ``flow_id``) and by an administrator (``flow_id`` missing), in time order, with ``key`` and ``shown``."""
+    ``flow_id``) and by an administrator (``flow_id`` missing), in time order, with ``key`` and ``shown``.
+
+    A time range of :func:`every_reset` (built once per :class:`~.prepare.ReviewData`), ``key`` numbering the
+    unknown accounts' rows in the range (:func:`account_key`)."""
+    table, keys, shown = data.reset_table
+    times = table["time"].to_numpy()
+    first, last = np.searchsorted(times, [start, end], side="left")
+    frame = table.iloc[first:last].reset_index(drop=True)
+    fallback = pd.Series("row:" + pd.Series(np.arange(len(frame))).astype(str).to_numpy(), dtype="string")
+    frame["key"] = keys.iloc[first:last].reset_index(drop=True).fillna(fallback).to_numpy()
+    frame["shown"] = shown.iloc[first:last].to_numpy()
+    return frame
+
+
+def every_reset(data: ReviewData) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Every password reset of the tables with a time (see :func:`resets_between`), in time order, without ``key``
+    and ``shown``; its accounts' :func:`~._util.user_key` and :func:`display_name` (same rows)."""
     resets = data.resets
-    t = ns(resets["time"])
-    sspr = resets[(t >= start) & (t < end) & (t != NAT)]
+    sspr = resets[ns(resets["time"]) != NAT]
     admin = data.admin_resets
-    ta = ns(admin["time"])
-    admin = admin[(ta >= start) & (ta < end) & (ta != NAT)]
+    admin = admin[ns(admin["time"]) != NAT]
     frame = pd.concat(
         [
             pd.DataFrame(
@@ -144,6 +176,4 @@ def resets_between(data: ReviewData, start: int, end: int) -> pd.DataFrame:
         frame[col] = frame[col].astype("string")
     frame["time"] = frame["time"].astype(np.int64)
     frame = frame.sort_values("time", kind="stable").reset_index(drop=True)
-    frame["key"] = account_key(frame).to_numpy()
-    frame["shown"] = display_name(frame).to_numpy()
-    return frame
+    return frame, user_key(frame), display_name(frame)

@@ -7,6 +7,7 @@ tables by time; none of them loops over events.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +41,7 @@ from .policy_changes import PolicyChanges, parse_policy_changes
 
 __all__ = [
     "TABLE_KINDS",
+    "PrivilegedIndex",
     "ReviewData",
     "admin_resets",
     "chosen_snapshots",
@@ -158,6 +160,55 @@ class ReviewData:
             return self.privileged
         rows: pd.DataFrame = self.privileged[ns(self.privileged["snapshot_date"]) // NS_PER_DAY == day]
         return rows
+
+    @functools.cached_property
+    def reset_table(self) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+        """:func:`~.accounts.every_reset`, built on first use: :func:`~.accounts.resets_between` selects from it."""
+        from .accounts import every_reset  # the accounts module builds on this one
+
+        return every_reset(self)
+
+    @functools.cached_property
+    def privileged_index(self) -> PrivilegedIndex:
+        """What :func:`privileged_lookup` reads of the role and registration data for the window, prepared on its
+        first lookup and reused by the rules' later ones. A :class:`ReviewData` serves one window (the review
+        makes one per week with :func:`dataclasses.replace`, which starts without it), so it is never stale."""
+        return PrivilegedIndex.of(self)
+
+
+@dataclass(frozen=True)
+class PrivilegedIndex:
+    """The part of :func:`privileged_lookup` that does not depend on the accounts looked up, for one window.
+
+    ``role_users``: the user principals (``principal_type`` user or missing) of the roles the window uses
+    (:meth:`ReviewData.roles`), with ``_snap`` (int64 ns), ``_id`` and ``_upn`` (lower-cased) and ``_key``
+    (:func:`~._util.user_key`); ``registration``: the registration columns the ``is_admin`` flag is read from
+    (of the snapshot day the window uses, when one is chosen), with ``registration_snap`` their snapshot times
+    (int64 ns).
+    """
+
+    role_users: pd.DataFrame
+    registration: pd.DataFrame
+    registration_snap: np.ndarray
+
+    @classmethod
+    def of(cls, data: ReviewData) -> PrivilegedIndex:
+        priv = data.roles()
+        ptype = lower(priv["principal_type"])
+        users = priv[((ptype == "user") | ptype.isna()).to_numpy(dtype=bool)]
+        users = users.assign(
+            _snap=ns(users["snapshot_date"]),
+            _id=lower(users["principal_id"]).array,
+            _upn=lower(users["user_upn"]).array,
+            _key=user_key(users, "principal_id", "user_upn").array,
+        )
+        registration = data.registration[["snapshot_date", "user_id", "user_upn", "is_admin"]]
+        snap = ns(registration["snapshot_date"])
+        day = data.snapshot_day("registration")
+        if day is not None:  # the window reads only that day's snapshot (snapshot_lookup's ``day``)
+            keep = snap // NS_PER_DAY == day
+            registration, snap = registration[keep], snap[keep]
+        return cls(users, registration, snap)
 
 
 def _table(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
@@ -426,24 +477,17 @@ def _role_holders(
     n = len(times)
     listed = np.zeros(n, dtype=bool)
     found_cols: dict[str, np.ndarray] = {c: np.full(n, None, dtype=object) for c in ("roles", "assignments", "groups")}
-    priv = data.roles()
-    ptype = lower(priv["principal_type"])
-    users = priv[((ptype == "user") | ptype.isna()).to_numpy(dtype=bool)]
+    users = data.privileged_index.role_users
     if not (len(users) and n):
         return listed, found_cols
-    snap_ns = ns(users["snapshot_date"])
+    snap_ns = users["_snap"].to_numpy()
     dates = np.unique(snap_ns[snap_ns != NAT])
     needed = dates[np.clip(np.searchsorted(dates, times, side="right") - 1, 0, None)]
-    wanted_ids = set(lower(pd.Series(ids.to_numpy(), dtype="string")).dropna())
-    wanted_upns = set(lower(pd.Series(upns.to_numpy(), dtype="string")).dropna())
-    users = users[
-        np.isin(snap_ns, needed)
-        & (lower_isin(users["principal_id"], wanted_ids) | lower_isin(users["user_upn"], wanted_upns))
-    ]
-    key = user_key(users, "principal_id", "user_upn")
+    wanted_ids = set(lower(pd.Series(ids.to_numpy(), dtype="string")).dropna().tolist())
+    wanted_upns = set(lower(pd.Series(upns.to_numpy(), dtype="string")).dropna().tolist())
+    users = users[np.isin(snap_ns, needed) & (isin(users["_id"], wanted_ids) | isin(users["_upn"], wanted_upns))]
     agg = (
-        users.assign(_key=key.to_numpy())
-        .groupby(["snapshot_date", "_key"], sort=False, dropna=True)
+        users.groupby(["snapshot_date", "_key"], sort=False, dropna=True)
         .agg(
             principal_id=("principal_id", "first"),
             user_upn=("user_upn", "first"),
@@ -472,15 +516,17 @@ def _admin_flags(data: ReviewData, times: np.ndarray, ids: pd.Series, upns: pd.S
     """Per account at its time: flagged ``is_admin`` by the registration snapshot in force."""
     if not len(times):
         return np.zeros(0, dtype=bool)
+    index = data.privileged_index
     reg = snapshot_lookup(
         times,
         ids,
         upns,
-        data.registration,
+        index.registration,
         id_col="user_id",
         upn_col="user_upn",
         columns=["is_admin"],
         day=data.snapshot_day("registration"),
+        snap_ns=index.registration_snap,
     )
     return reg["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
 

@@ -122,7 +122,9 @@ def _flow_signals(
     return failed_bits, config, flow_ips
 
 
-def _accounts_by_ip(data: ReviewData, window: ReviewWindow, candidate_ips: set[str]) -> dict[str, pd.DataFrame]:
+def _accounts_by_ip(
+    data: ReviewData, window: ReviewWindow, candidate_ips: set[str]
+) -> dict[str, list[tuple[str, str]]]:
     """Accounts seen this week in SSPR events from the given IPs (``key``, ``shown``), by IP."""
     events, audit = data.events, data.audit
     times = events["time"].to_numpy()
@@ -133,19 +135,19 @@ def _accounts_by_ip(data: ReviewData, window: ReviewWindow, candidate_ips: set[s
         {"ip": seen["ip"].to_numpy(), "key": account_key(seen).to_numpy(), "shown": display_name(seen).to_numpy()}
     ).dropna(subset=["ip"])
     seen = seen.drop_duplicates(["ip", "key"])
-    return {str(ip): group for ip, group in seen.groupby("ip", sort=False)} if len(seen) else {}
+    out: dict[str, list[tuple[str, str]]] = {}
+    for ip, account, shown in zip(seen["ip"].tolist(), seen["key"].tolist(), seen["shown"].tolist(), strict=True):
+        out.setdefault(str(ip), []).append((str(account), str(shown)))
+    return out
 
 
-def _others_by_ip(per_ip: dict[str, pd.DataFrame], ips: list[str], key: str) -> dict[str, list[str]]:
+def _others_by_ip(per_ip: dict[str, list[tuple[str, str]]], ips: list[str], key: str) -> dict[str, list[str]]:
     """The other accounts (shown, sorted) seen from each of ``ips``."""
     ip_others = {}
     for ip in ips:
-        group = per_ip.get(ip)
-        if group is None:
-            continue
-        others = group[group["key"] != key]
-        if len(others):
-            ip_others[ip] = sorted(others["shown"].astype(str))
+        others = sorted(shown for account, shown in per_ip.get(ip, ()) if account != key)
+        if others:
+            ip_others[ip] = others
     return ip_others
 
 
