@@ -231,10 +231,10 @@ def execute(
 def load_toolchain() -> None:
     """Import papermill, nbconvert and jupyter_client up front: notebooks about to execute in threads then never
     import them at the same time (the first import of a package from two threads is where trouble hides)."""
-    import jupyter_client.manager  # noqa: F401  # lazy everywhere else: --help imports this module
-    import nbconvert  # noqa: F401
-    import nbformat  # noqa: F401
-    import papermill  # noqa: F401
+    import jupyter_client.manager  # noqa: F401  # lazy: jupyter_client loads zmq; --help imports this module
+    import nbconvert  # noqa: F401  # lazy: nbconvert takes over a second to import; only a run exports
+    import nbformat  # noqa: F401  # lazy: nbformat loads jsonschema (about a second); only a run needs it
+    import papermill  # noqa: F401  # lazy: papermill takes over a second to import; only a run executes
 
 
 #: The HTML reports' page titles (what a browser tab and a bookmark show), by notebook.
