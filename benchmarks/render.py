@@ -266,6 +266,7 @@ def _run(r: dict[str, Any]) -> list[str]:
     out += [
         f"| **total** | **{run['wall_s']:.2f}** | |",
         "",
+        *_notebook_work(run),
         f"Peak RSS of the command: {run['peak_rss_mb']:,.0f} MB (the kernels are separate processes).",
         "",
         "| report | size | plotly.js copies | charts | target | |",
@@ -303,8 +304,24 @@ def _run(r: dict[str, Any]) -> list[str]:
             *(f"| {name} | {seconds:.2f} |" for name, seconds in large["phases_s"].items() if seconds >= 0.05),
             f"| **total** | **{large['wall_s']:.2f}** (target ≤ {large['target_s']:g} s: {_verdict(large['met'])}) |",
             "",
+            *_notebook_work(large),
         ]
     return out
+
+
+def _notebook_work(run: dict[str, Any]) -> list[str]:
+    """What the notebooks' phase of a B4 run spent, summed over both notebooks (results of before the notebooks
+    ran side by side have their phases in the table instead: nothing)."""
+    work = run.get("notebook_work_s")
+    if not work:
+        return []
+    how = (
+        "side by side, so the sums exceed the phase's wall time"
+        if run["notebooks_side_by_side"]
+        else "one after the other"
+    )
+    parts = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in work.items())
+    return [f"Inside the notebooks' phase, summed over the two notebooks ({how}): {parts}.", ""]
 
 
 def _lean(r: dict[str, Any]) -> list[str]:

@@ -8,9 +8,10 @@ report folder (``OUT/<name>/<week ending>/``). So a tenant's run is exactly ``ss
 configuration>``, and a tenant that fails (authentication, a permission, a missing source, a crash of its review,
 even of its interpreter) is recorded with its reason while the others go on. Up to ``--parallel`` tenants run at
 once: Graph's budgets are per application and tenant, and the kit's record of recent requests is kept per host,
-tenant and client, so parallel tenants never share a budget. Their report notebooks execute at most
-``--notebook-jobs`` at a time (:mod:`sspr_review.report.slots`). Each tenant's process ends with its tenant, so
-the memory in use at any time is that of ``--parallel`` tenants, however many the file holds.
+tenant and client, so parallel tenants never share a budget. At most ``--notebook-jobs`` report notebooks
+execute at a time across the tenants, each holding a slot (:mod:`sspr_review.report.slots`). Each tenant's
+process ends with its tenant, so the memory in use at any time is that of ``--parallel`` tenants, however many
+the file holds.
 
 The environment's ``SSPR_REVIEW_<SECTION>_<KEY>`` settings are part of each tenant's configuration as layered (a
 row's ``tenant_id`` and ``client_id`` win over them) and are not passed on again; everything else in the

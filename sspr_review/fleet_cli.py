@@ -59,7 +59,7 @@ notebook_jobs_option = click.option(
     "--notebook-jobs",
     type=click.IntRange(1, 16),
     default=None,
-    help="With --tenants: at most this many tenants execute report notebooks at once (default 2).",
+    help="With --tenants: at most this many report notebooks execute at once, across the tenants (default 2).",
 )
 out_option = click.option(
     "--out",

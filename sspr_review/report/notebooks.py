@@ -133,9 +133,21 @@ def preflight(stems: tuple[str, ...] = tuple(REPORTS), kernel_name: str = KERNEL
     kernel_python(kernel_name)
 
 
+def kernel_env(hide_env: Collection[str] = ()) -> dict[str, str]:
+    """The environment a kernel starts with: this process's, without the variables ``hide_env``, with a PATH that
+    finds this interpreter first (:func:`_kernel_path`). Built from ``os.environ`` without changing it, so
+    notebooks executing at once in threads never see each other's changes."""
+    hidden = set(hide_env)
+    env = {name: value for name, value in os.environ.copy().items() if name not in hidden}
+    env["PATH"] = _kernel_path()
+    return env
+
+
 @contextlib.contextmanager
-def _ipc_kernels() -> Iterator[type]:
-    """A kernel manager class whose kernels listen on IPC sockets in a private temporary folder.
+def _ipc_kernels(env: Mapping[str, str], cwd: Path) -> Iterator[type]:
+    """A kernel manager class whose kernels listen on IPC sockets in a private temporary folder, and start with
+    the environment ``env`` in the folder ``cwd`` (given to the kernel's process: no change of this process's
+    environment or working folder, which threads share).
 
     Over TCP every kernel start prints "Kernel is running over TCP without encryption" (ipykernel 7), and any
     local user could reach the ports; IPC sockets in a 0700 folder are reachable by the owner only."""
@@ -143,11 +155,17 @@ def _ipc_kernels() -> Iterator[type]:
         AsyncKernelManager,  # lazy: jupyter_client loads zmq; --help imports this module
     )
 
-    folder = Path(tempfile.mkdtemp(prefix="sspr-kernel-"))  # mkdtemp: owner-only
+    folder = Path(tempfile.mkdtemp(prefix="sspr-kernel-"))  # mkdtemp: owner-only; one per execution
+    launch = {"env": dict(env), "cwd": str(cwd)}
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(transport="ipc", ip=str(folder / "kernel"), **kwargs)
+
+        # the async manager's start_kernel is a coroutine where the sync base's returns None; jupyter_client
+        # declares it with the same ignore. A restart starts the kernel again with these arguments.
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            await super().start_kernel(**kw, **launch)
 
     try:
         yield IPCKernelManager
@@ -172,7 +190,8 @@ def execute(
     """Execute ``notebook`` with papermill into ``output`` (owner-only). Raises :class:`NotebookFailed`.
 
     Parameters are written into the executed notebook: never pass secrets. The kernel does not see the
-    environment variables ``hide_env``.
+    environment variables ``hide_env``. Safe to call from several threads at once: it changes neither the
+    environment nor the working folder of this process (the kernel gets its own, :func:`kernel_env`).
     """
     import papermill  # lazy: papermill takes over a second to import, and --help must not wait for it
     from jupyter_client.kernelspec import NoSuchKernel  # lazy: with papermill, only a run needs it
@@ -182,18 +201,15 @@ def execute(
         raise ToolchainMissing(f"the notebook {notebook} is missing; {REINSTALL}")
     output.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     output.touch(mode=0o600)
-    path = os.environ.get("PATH", "")
-    hidden = {name: os.environ.pop(name) for name in hide_env if name in os.environ}
-    os.environ["PATH"] = _kernel_path()
     try:
-        with _ipc_kernels() as manager:
+        # no cwd for papermill: it would os.chdir the whole process; the kernel manager starts the kernel there
+        with _ipc_kernels(kernel_env(hide_env), cwd or Path.cwd()) as manager:
             papermill.execute_notebook(
                 str(notebook),
                 str(output),
                 parameters=dict(parameters),
                 kernel_name=kernel_name,
                 progress_bar=False,
-                cwd=str(cwd or Path.cwd()),
                 log_output=False,
                 kernel_manager_class=manager,
             )
@@ -208,11 +224,17 @@ def execute(
             f"(the executed notebook {output} shows the failing cell)",
             notebook=output,
         ) from None
-    finally:
-        os.environ["PATH"] = path
-        os.environ.update(hidden)
     private_file(output)
     return output
+
+
+def load_toolchain() -> None:
+    """Import papermill, nbconvert and jupyter_client up front: notebooks about to execute in threads then never
+    import them at the same time (the first import of a package from two threads is where trouble hides)."""
+    import jupyter_client.manager  # noqa: F401  # lazy: jupyter_client loads zmq; --help imports this module
+    import nbconvert  # noqa: F401  # lazy: nbconvert takes over a second to import; only a run exports
+    import nbformat  # noqa: F401  # lazy: nbformat loads jsonschema (about a second); only a run needs it
+    import papermill  # noqa: F401  # lazy: papermill takes over a second to import; only a run executes
 
 
 #: The HTML reports' page titles (what a browser tab and a bookmark show), by notebook.

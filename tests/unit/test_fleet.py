@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sspr_review import fleet
 from sspr_review.fleet_run import exit_code
-from sspr_review.report.slots import make_slots, notebook_slot
+from sspr_review.report.slots import make_slots, notebook_slots
 
 
 def test_the_exit_code_says_a_tenant_failed_before_mail_and_findings() -> None:
@@ -61,7 +61,7 @@ def test_notebook_slots_bound_the_executions_at_once(tmp_path: Path) -> None:
     said: list[str] = []
 
     def holder() -> None:
-        with notebook_slot(slots):
+        with notebook_slots(slots, 1):
             inside.set()
             release.wait(5)
 
@@ -70,10 +70,38 @@ def test_notebook_slots_bound_the_executions_at_once(tmp_path: Path) -> None:
     assert inside.wait(5)
     threading.Timer(0.4, release.set).start()
     t0 = time.monotonic()
-    with notebook_slot(slots, said.append):
+    with notebook_slots(slots, 2, said.append) as held:
         waited = time.monotonic() - t0
     thread.join(5)
     assert waited >= 0.3 and said == ["waiting for a notebook slot (1 in use by other tenants)"]
-    with notebook_slot(None, said.append), notebook_slot(tmp_path / "none", said.append):
-        pass  # no slots: no bound, nothing said
+    assert len(held) == 1  # one slot in all: a run's notebooks take turns in it
+    with notebook_slots(None, 2, said.append) as free, notebook_slots(tmp_path / "none", 2, said.append) as none:
+        assert len(free) == len(none) == 2  # no slots: no bound, nothing said
     assert len(said) == 1
+
+
+def test_a_run_takes_the_free_slots_and_never_waits_holding_one(tmp_path: Path) -> None:
+    """Two slots, tenants wanting two each: the first takes both and gives one back when its first notebook is
+    done; the second, finding one free, runs with that one instead of waiting for a second (so tenants holding one
+    each never wait on each other); a third waits while none is free."""
+    slots = make_slots(tmp_path / "slots", 2)
+    entered: list[int] = []
+
+    def third() -> None:
+        with notebook_slots(slots, 2) as held:
+            entered.append(len(held))
+
+    with notebook_slots(slots, 2) as first:
+        assert len(first) == 2
+        first[0].release()  # one execution done: its slot goes back while the other still runs
+        first[0].release()  # released once, whoever asks again
+        with notebook_slots(slots, 2) as second:
+            assert len(second) == 1
+            waiting = threading.Thread(target=third)
+            waiting.start()
+            time.sleep(0.4)
+            assert entered == []  # both slots held: it waits
+    waiting.join(5)
+    assert entered and entered[0] >= 1  # the blocks' ends released their slots
+    with notebook_slots(slots, 2) as again:
+        assert len(again) == 2
