@@ -12,6 +12,8 @@ import common
 import render_spikes
 from render_tenants import tenants_missed, tenants_section
 
+from sspr_review.ingest.fetch import FLUSH_RECORDS
+
 
 def _fmt(value: Any, digits: int = 2) -> str:
     if value is None:
@@ -674,13 +676,15 @@ def _import(r: dict[str, Any]) -> list[str]:
         "record kept), a JSON Lines file a line at a time (UTF-16 too) and a `.json` file a record at a time by "
         "ijson (after one read-through that checks it parses as a whole read would; one object, or what ijson "
         "reads otherwise than Python's json, is read whole, as before), then "
-        "hands the records on in pages of 5,000; the fetch writes them every 50,000, the store merges them into a "
+        f"hands the records on in pages of 5,000; the fetch writes them every {FLUSH_RECORDS:,}, the store merges "
+        "them into a "
         "month file a row group at a time (the new ids counted against its id column a row group at a time), and "
         "Arrow's allocator (jemalloc) gives each merge's buffers back at once. What the import holds live is one flush "
-        "(50,000 records, normalised) and one merge: traced over a 200,000-record import, the Python heap after each "
-        "flush stays at 36 MB and Arrow's allocations at 59 MB. The peak still climbs slowly with the input (the "
-        "lines above), most likely the allocators' fragmentation over the flushes since the traced heap does not "
-        "grow (not traced at 10^6 records). The whole command's closing "
+        f"({FLUSH_RECORDS:,} records, normalised) and one merge, and of every record a few columns of the folder's "
+        "index (a hash and its times: about 25 bytes). With flushes of 50,000 records the peak climbed with the "
+        "input (813 MB at 10^6 records, 961 MB at 2·10^6, the Python heap flat: the allocators' fragmentation over "
+        "the larger flushes); with 25,000 it stayed flat over a 10^6-record import (sampled every 5 s: 665 MB, "
+        "its merges the slower part). The whole command's closing "
         "summary is a review of the week, which reads the week's events (without their JSON) at once: its memory "
         "grows with the events of the week reviewed (the review's, B3), not with the import.",
         "",
@@ -738,15 +742,14 @@ def _archive(r: dict[str, Any]) -> list[str]:
         "",
         f"Target: an import's peak under {r['target_mb'] / 1024:g} GB whatever the archive's size (issue 27). The "
         "reader never reads a blob whole: a tree's blob is read a line at a time, a storage blob a download chunk "
-        "at a time (azure-storage-blob's defaults: the first request takes up to 32 MiB, so a blob that small is "
-        "held once in full, then 4 MiB chunks), "
+        "at a time (requests of at most 4 MiB: azure-storage-blob's first request would take up to 32 MiB), "
         "the lines of other "
         "services are skipped on a byte test before any JSON parse, and what it holds beyond a page of 5,000 "
         "records is the ids of the records kept (for the repeated deliveries) and the hours present. The peak "
         "grows with the events kept, not with the archive's bytes (the control row: the largest archive with "
         "almost no event kept peaks below the smallest one): the fetch holds the records it normalised until "
-        "it writes them, every 50,000, so what the events add is bounded by one such batch (reached at about 3 GB "
-        "of such an archive; the files export above holds the same batches, at 10^6 records). Uploading into "
+        f"it writes them, every {FLUSH_RECORDS:,}, so what the events add is bounded by one such batch (the "
+        "files export above holds the same batches, at 10^6 records). Uploading into "
         "Azurite: "
         f"{', '.join(uploads) or 'not measured'}.",
         "",
@@ -756,7 +759,7 @@ def _archive(r: dict[str, Any]) -> list[str]:
 
 def _import_slope(runs: list[dict[str, Any]], fmt: str) -> tuple[float, float] | None:
     """MB more per 100,000 records between the two largest sizes of ``fmt``, and the peak at 10^6 (below one
-    flush of 50,000 records an import holds every record until its one write, so the smallest sizes climb faster)."""
+    flush an import holds every record until its one write, so the smallest sizes climb faster)."""
     mine = sorted((x for x in runs if x["format"] == fmt), key=lambda x: x["records"])
     if len(mine) < 2 or mine[-2]["records"] == mine[-1]["records"]:
         return None
