@@ -30,7 +30,8 @@ from .flows import Flows, classify_events, completed_resets, flows, unrecognised
 from .inputs import ReviewInputs, holds_data, prepare_inputs
 from .metrics import METRIC_SPECS, Metric, MetricSpec, weekly_metrics, window_metrics
 from .model import KINDS, SEVERITIES, Finding, Rule, finding_from_dict, finding_to_dict, fingerprint, sort_findings
-from .prepare import ReviewData, prepare, privileged_lookup
+from .prepare import ReviewData, prepare
+from .privileged import privileged_lookup
 from .reasons import END_STATES, METHODS, STAGES, ReasonRule, classify_reasons, reason_rules
 from .registry import RULES, data_gaps, evaluate
 from .review import SCHEMA_VERSION, Review, build_review, findings_json, findings_schema, verdict_of

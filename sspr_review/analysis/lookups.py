@@ -29,7 +29,7 @@ def accounts_looked_up(
     """The accounts (``user_id``, ``user_upn``) whose registration row the rules look up for each of ``weeks``
     (window and coverage, as :func:`~.review.week_findings` takes them): the rules that declare the
     registration source (:data:`~.registry.RULES`) are run as the review runs them, and every
-    :func:`~.prepare.registration_lookup` they make is recorded. The rules decide whom to look up before they
+    :func:`~.privileged.registration_lookup` they make is recorded. The rules decide whom to look up before they
     read a registration row, so the snapshot being fetched need not exist yet."""
     calls: list[pd.DataFrame] = []
     readers = [r for r in RULES.values() if "registration" in r.uses or any("registration" in g for g in r.requires)]

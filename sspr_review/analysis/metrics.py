@@ -35,7 +35,8 @@ from ..core.weeks import zone
 from ._util import NAT, NS_PER_DAY, lower_isin, ns, take_rows, timestamps, to_ns, user_key, week_index
 from .flows import is_kind
 from .lean import lean_counts
-from .prepare import ReviewData, role_candidates, roles_match
+from .prepare import ReviewData
+from .privileged import role_candidates, roles_match
 from .window import ReviewWindow
 
 __all__ = [
@@ -106,7 +107,6 @@ METRIC_SPECS: Final[tuple[MetricSpec, ...]] = (
     MetricSpec("admins_not_capable", "count", "registration", "Administrators not SSPR-capable"),
     *_method_specs(),
 )
-_SPEC: Final = {s.name: s for s in METRIC_SPECS}
 #: The metrics counted from audit events (a week's row of the weekly aggregates holds them).
 AUDIT_METRICS: Final = tuple(s.name for s in METRIC_SPECS if s.kind == "audit")
 
@@ -257,8 +257,8 @@ def registration_counts_arrow(privileged: pd.DataFrame, tables: Iterable[pa.Tabl
     """:func:`registration_counts` of stored snapshots read one at a time as Arrow tables (the columns
     ``snapshot_date``, ``user_id``, ``user_upn``, ``user_type``, ``is_sspr_enabled``, ``is_sspr_capable``,
     ``is_admin``), without turning their hundreds of thousands of ids into Python objects: the flags are
-    computed in Arrow, and only the rows that can be in a role (:func:`~.prepare.role_candidates`) are kept, to
-    go through :func:`~.prepare.roles_match` together at the end."""
+    computed in Arrow, and only the rows that can be in a role (:func:`~.privileged.role_candidates`) are kept, to
+    go through :func:`~.privileged.roles_match` together at the end."""
     ids, upns = role_candidates(privileged)
     id_set = pa.array(sorted(ids), pa.string())
     parts: list[pd.DataFrame] = []

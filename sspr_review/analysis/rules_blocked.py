@@ -22,7 +22,8 @@ from ._util import (
 from .accounts import account_key, account_pairs, as_flag, as_int, display_name, in_window
 from .flows import is_kind
 from .model import Finding, fingerprint
-from .prepare import ReviewData, privileged_lookup, registration_lookup
+from .prepare import ReviewData
+from .privileged import privileged_lookup, registration_lookup
 from .reasons import METHOD_REGISTRATIONS, METHODS
 from .window import ReviewWindow
 

@@ -21,7 +21,8 @@ from ._util import (
 from .accounts import display_name
 from .lean import lean_member_counts
 from .model import Finding, fingerprint
-from .prepare import ReviewData, in_roles
+from .prepare import ReviewData
+from .privileged import in_roles
 from .window import ReviewWindow
 
 __all__ = ["admins_not_in_roles", "find_registration_gaps"]
@@ -127,7 +128,7 @@ def _registration_action(admins: list[str], below: bool) -> str:
 
 def admins_not_in_roles(data: ReviewData, window: ReviewWindow) -> list[str]:
     """Accounts the week's registration snapshot flags ``isAdmin`` that the role data does not list (sorted; empty
-    unless both sources are complete). They count as privileged (:func:`~.prepare.privileged_lookup`); the
+    unless both sources are complete). They count as privileged (:func:`~.privileged.privileged_lookup`); the
     review notes the mismatch."""
     if not (data.has("roles") and data.has("registration")):
         return []

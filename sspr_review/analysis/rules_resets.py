@@ -21,7 +21,8 @@ from ._util import (
 )
 from .accounts import account_pairs, as_flag, week_resets
 from .model import Finding, fingerprint
-from .prepare import ReviewData, privileged_lookup
+from .prepare import ReviewData
+from .privileged import privileged_lookup
 from .window import ReviewWindow
 
 __all__ = ["find_admin_password_resets", "find_helpdesk_resets"]
@@ -72,7 +73,7 @@ def _distinct(cols: dict[str, list[Any]], name: str, rows: list[int], split: boo
 def find_admin_password_resets(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[Finding]:
     """``admin_password_reset`` (high): any password reset of a privileged role holder in the week, self-service
     or by someone else; one finding per account. Privileged = any available signal (see
-    :func:`~.prepare.privileged_lookup`): in the latest roles snapshot at or before the reset (active, eligible,
+    :func:`~.privileged.privileged_lookup`): in the latest roles snapshot at or before the reset (active, eligible,
     through a group, or ``isAdmin``), or flagged ``is_admin`` by the registration report. An account only the
     flag names is reported as not in the role data (``evidence.not_in_role_data``), with what the role data
     lacked (``evidence.role_data_gaps``)."""

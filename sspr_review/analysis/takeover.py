@@ -37,7 +37,8 @@ from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, as_datetime, iso, lower, lower_
 from .accounts import account_key, account_pairs, as_int, display_name
 from .flows import is_kind, method_labels
 from .model import Finding, fingerprint
-from .prepare import ReviewData, registration_lookup
+from .prepare import ReviewData
+from .privileged import registration_lookup
 from .reasons import METHODS
 from .security_info import (
     AUTH_METHODS_SERVICE,
@@ -538,7 +539,7 @@ def _phone_only_finding(context: _PhoneOnly, j: int, li: int) -> Finding:
 
 
 def _snapshot_dates(data: ReviewData, frame: pd.DataFrame) -> list[str | None]:
-    """Date (ISO) of the registration snapshot :func:`~.prepare.registration_lookup` uses for each row."""
+    """Date (ISO) of the registration snapshot :func:`~.privileged.registration_lookup` uses for each row."""
     reg = data.registration
     if not data.has("registration") or reg.empty:
         return [None] * len(frame)

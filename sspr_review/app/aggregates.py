@@ -82,7 +82,7 @@ def _save(store: Store, name: str, key: str, rows: pd.DataFrame, covering: pd.Da
 def _in_force(dated: Sequence[tuple[datetime, Path]], day: Path) -> list[Path]:
     """The roles snapshot file (of ``dated``: each one's day and path, oldest first) a registration snapshot's
     admins are matched against: the latest one of its day or before, else the first (see
-    :func:`~sspr_review.analysis.prepare.roles_match`)."""
+    :func:`~sspr_review.analysis.privileged.roles_match`)."""
     when = parse_day(day.stem)
     before = [] if when is None else [f for d, f in dated if d <= when]
     return before[-1:] or [f for _, f in dated[:1]]

@@ -178,7 +178,7 @@ def test_pim_eligibility_unlicensed_is_shown_as_missing_and_eligible_admins_stay
     # the eligible administrators are still privileged: the registration report flags them isAdmin
     eligible = {u.upn for u in tenant.planted.eligible_admins}
     review = ws.review(_week(tenant))
-    from sspr_review.analysis.prepare import privileged_lookup
+    from sspr_review.analysis.privileged import privileged_lookup
 
     assert review.data is not None
     upns = pd.Series(sorted(eligible), dtype="string")

@@ -19,7 +19,7 @@ from sspr_review.analysis import (
     prepare,
     weekly_metrics,
 )
-from sspr_review.analysis.prepare import privileged_lookup
+from sspr_review.analysis.privileged import privileged_lookup
 from sspr_review.core import schema
 from sspr_review.core.coverage import Coverage
 from sspr_review.ingest.store.history import Store

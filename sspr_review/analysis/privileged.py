@@ -1,0 +1,244 @@
+"""Who held a privileged role when, and what the registration report says of an account at a time: the lookups the
+rules make of the role and registration snapshots (:func:`privileged_lookup`, :func:`registration_lookup`), and the
+role match the registration counts use (:func:`role_candidates`, :func:`roles_match`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ._util import NAT, NS_PER_DAY, isin, lower, lower_isin, ns, snapshot_lookup, user_key
+from .prepare import ReviewData
+
+__all__ = [
+    "PrivilegedIndex",
+    "in_roles",
+    "privileged_lookup",
+    "registration_lookup",
+    "role_candidates",
+    "roles_match",
+]
+
+
+@dataclass(frozen=True)
+class PrivilegedIndex:
+    """The part of :func:`privileged_lookup` that does not depend on the accounts looked up, for one window.
+
+    ``role_users``: the user principals (``principal_type`` user or missing) of the roles the window uses
+    (:meth:`~.prepare.ReviewData.roles`), with ``_snap`` (int64 ns), ``_id`` and ``_upn`` (lower-cased) and ``_key``
+    (:func:`~._util.user_key`); ``registration``: the registration columns the ``is_admin`` flag is read from
+    (of the snapshot day the window uses, when one is chosen), with ``registration_snap`` their snapshot times
+    (int64 ns).
+    """
+
+    role_users: pd.DataFrame
+    registration: pd.DataFrame
+    registration_snap: np.ndarray
+
+    @classmethod
+    def of(cls, data: ReviewData) -> PrivilegedIndex:
+        priv = data.roles()
+        ptype = lower(priv["principal_type"])
+        users = priv[((ptype == "user") | ptype.isna()).to_numpy(dtype=bool)]
+        users = users.assign(
+            _snap=ns(users["snapshot_date"]),
+            _id=lower(users["principal_id"]).array,
+            _upn=lower(users["user_upn"]).array,
+            _key=user_key(users, "principal_id", "user_upn").array,
+        )
+        registration = data.registration[["snapshot_date", "user_id", "user_upn", "is_admin"]]
+        snap = ns(registration["snapshot_date"])
+        day = data.snapshot_day("registration")
+        if day is not None:  # the window reads only that day's snapshot (snapshot_lookup's ``day``)
+            keep = snap // NS_PER_DAY == day
+            registration, snap = registration[keep], snap[keep]
+        return cls(users, registration, snap)
+
+
+def _join(values: pd.Series) -> str:
+    return "; ".join(sorted({str(v) for v in values.dropna() if str(v)}))
+
+
+def privileged_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upns: pd.Series) -> pd.DataFrame:
+    """Whether each account held a privileged role at the time: any available signal says so.
+
+    The signals are the ``privileged`` table (active, eligible, via a group, or ``isAdmin``; the latest roles
+    snapshot at or before the time) when the roles source is complete, and the registration report's
+    ``is_admin`` flag (latest snapshot at or before the time) when registration is complete. An account flagged
+    ``is_admin`` but absent from the role data is privileged, and ``mismatch`` marks it. Returns one row per
+    event (positional): ``privileged`` (nullable boolean; missing when neither source is there), ``roles``,
+    ``assignments``, ``groups`` ("; "-joined), ``basis`` ("roles" when the role data lists the account,
+    "registration" when only ``is_admin`` does or when it is the only signal, missing without either),
+    ``mismatch`` (boolean) and ``gaps`` (what the role data lacks, "; "-joined, or missing when it is whole:
+    a "not privileged" answer is then certain only when ``gaps`` is missing).
+    """
+    n = len(times)
+    out = pd.DataFrame(index=pd.RangeIndex(n))
+    has_roles, has_registration = data.has("roles"), data.has("registration")
+    if has_roles:
+        listed, found_cols = _role_holders(data, times, ids, upns)
+    else:
+        listed = np.zeros(n, dtype=bool)
+        found_cols = {c: np.full(n, None, dtype=object) for c in ("roles", "assignments", "groups")}
+    flagged = _admin_flags(data, times, ids, upns) if has_registration and n else np.zeros(n, dtype=bool)
+    if not has_roles and not has_registration:
+        out["privileged"] = pd.array([None] * n, dtype="boolean")
+        for col in ("roles", "assignments", "groups", "basis"):
+            out[col] = pd.array([None] * n, dtype="string")
+        out["mismatch"] = np.zeros(n, dtype=bool)
+        out["gaps"] = pd.array(["; ".join(data.lacks("roles"))] * n, dtype="string")
+        return out
+    only_flag = flagged & ~listed
+    out["privileged"] = pd.array(listed | flagged, dtype="boolean")
+    roles = found_cols["roles"].copy()
+    roles[only_flag] = "(an administrator role; from the registration report's isAdmin)"
+    assignments = found_cols["assignments"].copy()
+    assignments[only_flag] = "isAdmin"
+    out["roles"] = pd.array(roles, dtype="string")
+    out["assignments"] = pd.array(assignments, dtype="string")
+    out["groups"] = pd.array(found_cols["groups"], dtype="string")
+    basis = np.where(listed, "roles", np.where(only_flag | (not has_roles), "registration", "roles"))
+    out["basis"] = pd.array(basis.astype(object), dtype="string")
+    out["mismatch"] = only_flag & has_roles
+    gaps = "; ".join(data.lacks("roles")) or None
+    out["gaps"] = pd.array([gaps] * n, dtype="string")
+    return out
+
+
+def _role_holders(
+    data: ReviewData, times: np.ndarray, ids: pd.Series, upns: pd.Series
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Per account at its time: listed in the roles snapshot in force (latest at or before the time), and its
+    ``roles``, ``assignments`` and ``groups`` ("; "-joined, ``None`` when not listed)."""
+    n = len(times)
+    listed = np.zeros(n, dtype=bool)
+    found_cols: dict[str, np.ndarray] = {c: np.full(n, None, dtype=object) for c in ("roles", "assignments", "groups")}
+    users = data.derived(PrivilegedIndex.of).role_users
+    if not (len(users) and n):
+        return listed, found_cols
+    snap_ns = users["_snap"].to_numpy()
+    dates = np.unique(snap_ns[snap_ns != NAT])
+    needed = dates[np.clip(np.searchsorted(dates, times, side="right") - 1, 0, None)]
+    wanted_ids = set(lower(pd.Series(ids.to_numpy(), dtype="string")).dropna().tolist())
+    wanted_upns = set(lower(pd.Series(upns.to_numpy(), dtype="string")).dropna().tolist())
+    users = users[np.isin(snap_ns, needed) & (isin(users["_id"], wanted_ids) | isin(users["_upn"], wanted_upns))]
+    agg = (
+        users.groupby(["snapshot_date", "_key"], sort=False, dropna=True)
+        .agg(
+            principal_id=("principal_id", "first"),
+            user_upn=("user_upn", "first"),
+            roles=("role_name", _join),
+            assignments=("assignment", _join),
+            groups=("via_group_name", _join),
+        )
+        .reset_index()
+    )
+    found = snapshot_lookup(
+        times,
+        ids,
+        upns,
+        agg,
+        id_col="principal_id",
+        upn_col="user_upn",
+        columns=["roles", "assignments", "groups"],
+    )
+    listed = found["found"].to_numpy(dtype=bool)
+    for col in found_cols:
+        found_cols[col] = found[col].to_numpy(dtype=object)
+    return listed, found_cols
+
+
+def _admin_flags(data: ReviewData, times: np.ndarray, ids: pd.Series, upns: pd.Series) -> np.ndarray:
+    """Per account at its time: flagged ``is_admin`` by the registration snapshot in force."""
+    if not len(times):
+        return np.zeros(0, dtype=bool)
+    index = data.derived(PrivilegedIndex.of)
+    reg = snapshot_lookup(
+        times,
+        ids,
+        upns,
+        index.registration,
+        id_col="user_id",
+        upn_col="user_upn",
+        columns=["is_admin"],
+        day=data.snapshot_day("registration"),
+        snap_ns=index.registration_snap,
+    )
+    return reg["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
+def registration_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upns: pd.Series) -> pd.DataFrame:
+    """Each account's row in the latest registration snapshot at or before the time (positional), with
+    ``found``; empty columns when registration is not complete."""
+    columns: Sequence[str] = (
+        "is_admin",
+        "is_sspr_registered",
+        "is_sspr_enabled",
+        "is_sspr_capable",
+        "methods_registered",
+        "method_count",
+    )
+    if data.lookups is not None:
+        data.lookups.append(pd.DataFrame({"user_id": ids.to_numpy(), "user_upn": upns.to_numpy()}, dtype="string"))
+    reg = data.registration if data.has("registration") else data.registration.iloc[0:0]
+    return snapshot_lookup(
+        times,
+        ids,
+        upns,
+        reg,
+        id_col="user_id",
+        upn_col="user_upn",
+        columns=list(columns),
+        day=data.snapshot_day("registration"),
+    )
+
+
+def in_roles(data: ReviewData, reg: pd.DataFrame, reg_snap: np.ndarray) -> np.ndarray:
+    """Registration rows whose user is in the roles snapshot the window uses (:meth:`ReviewData.roles`; without
+    a chosen one, the latest roles snapshot at or before the registration snapshot)."""
+    return roles_match(data.roles(), reg, reg_snap)
+
+
+def role_candidates(priv: pd.DataFrame) -> tuple[set[str], set[str]]:
+    """The ids (as given and lower-cased) and lower-cased UPNs of the user principals in ``priv``: a
+    registration row can be in a role only if its ``user_id`` is one of the ids, or, without an id, its
+    lower-cased UPN is one of the UPNs (see :func:`roles_match`)."""
+    ptype = lower(priv["principal_type"])
+    priv = priv[((ptype == "user") | ptype.isna()).to_numpy(dtype=bool)]
+    return set(lower(priv["principal_id"]).dropna()) | set(priv["principal_id"].dropna()), set(
+        lower(priv["user_upn"]).dropna()
+    )
+
+
+def roles_match(priv: pd.DataFrame, reg: pd.DataFrame, reg_snap: np.ndarray) -> np.ndarray:
+    """:func:`in_roles` against the ``privileged`` table ``priv``."""
+    if priv.empty or reg.empty:
+        return np.zeros(len(reg), dtype=bool)
+    ptype = lower(priv["principal_type"])
+    priv = priv[((ptype == "user") | ptype.isna()).to_numpy(dtype=bool)]
+    ids = lower(priv["principal_id"])
+    upns = lower(priv["user_upn"])
+    reg_ids = reg["user_id"].astype("string")
+    reg_upns = reg["user_upn"].astype("string")
+    candidates = isin(reg_ids, set(ids.dropna()) | set(priv["principal_id"].dropna()))
+    no_id = np.flatnonzero(reg_ids.isna().to_numpy(dtype=bool))
+    candidates[no_id] = lower_isin(reg_upns.iloc[no_id], upns.dropna())
+    rows = np.flatnonzero(candidates)
+    out = np.zeros(len(reg), dtype=bool)
+    if rows.size == 0:
+        return out
+    priv_ns = ns(priv["snapshot_date"])
+    dates = np.unique(priv_ns[priv_ns != NAT])
+    use = dates[np.clip(np.searchsorted(dates, reg_snap[rows], side="right") - 1, 0, None)]
+    keys = pd.DataFrame({"_snap": priv_ns, "_id": ids.to_numpy(), "_upn": upns.to_numpy()})
+    left = pd.DataFrame(
+        {"_snap": use, "_id": lower(reg_ids.iloc[rows]).to_numpy(), "_upn": lower(reg_upns.iloc[rows]).to_numpy()}
+    )
+    by_id = left.reset_index().merge(keys[["_snap", "_id"]].dropna().drop_duplicates(), on=["_snap", "_id"])
+    by_upn = left.reset_index().merge(keys[["_snap", "_upn"]].dropna().drop_duplicates(), on=["_snap", "_upn"])
+    hit = np.union1d(by_id["index"].to_numpy(), by_upn["index"].to_numpy()).astype(np.int64)
+    out[rows[hit]] = True
+    return out
