@@ -86,8 +86,12 @@ def _equal_codes(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def account_key(frame: pd.DataFrame) -> pd.Series:
     """Account key, falling back to a per-row placeholder so rows of unknown accounts never merge."""
-    key = user_key(frame)
-    fallback = pd.Series("row:" + pd.Series(np.arange(len(frame))).astype(str).to_numpy(), dtype="string")
+    return _or_row(user_key(frame))
+
+
+def _or_row(key: pd.Series) -> pd.Series:
+    """``key`` (positional), a missing one replaced by its row's placeholder (``row:<position>``)."""
+    fallback = pd.Series("row:" + pd.Series(np.arange(len(key))).astype(str).to_numpy(), dtype="string")
     return key.reset_index(drop=True).fillna(fallback)
 
 
@@ -116,8 +120,7 @@ def resets_between(data: ReviewData, start: int, end: int) -> pd.DataFrame:
     times = table["time"].to_numpy()
     first, last = np.searchsorted(times, [start, end], side="left")
     frame = table.iloc[first:last].reset_index(drop=True)
-    fallback = pd.Series("row:" + pd.Series(np.arange(len(frame))).astype(str).to_numpy(), dtype="string")
-    frame["key"] = keys.iloc[first:last].reset_index(drop=True).fillna(fallback).to_numpy()
+    frame["key"] = _or_row(keys.iloc[first:last]).to_numpy()
     frame["shown"] = shown.iloc[first:last].to_numpy()
     return frame
 
