@@ -90,10 +90,11 @@ def _in_force(dated: Sequence[tuple[datetime, Path]], day: Path) -> list[Path]:
 
 def registration_counts(store: Store, privileged: pd.DataFrame) -> pd.DataFrame:
     """Every registration snapshot's counts (:func:`~sspr_review.analysis.metrics.registration_counts`), each
-    snapshot file read only when its counts are not kept yet (or it, or the roles snapshot in force, changed)."""
+    snapshot file read (and checked) only when its counts are not kept yet (or it, or the roles snapshot in force,
+    changed): a year of snapshots whose counts are kept costs a listing of their folder."""
     key = aggregates_key()
-    files = store.files("registration")
-    roles = [(d, f) for f in store.files("privileged") if (d := parse_day(f.stem)) is not None]
+    files = store.listed("registration")
+    roles = [(d, f) for f in store.listed("privileged") if (d := parse_day(f.stem)) is not None]
     signatures = {f.name: signature([f, *_in_force(roles, f)]) for f in files}
     stored = read_aggregate(store.path, "registration", key)
     if not stored.empty:
@@ -101,7 +102,7 @@ def registration_counts(store: Store, privileged: pd.DataFrame) -> pd.DataFrame:
     done = set(stored["file"]) if not stored.empty else set()
     fresh = []
     for file in files:
-        if file.name in done:
+        if file.name in done or not store.checked([file]):  # a damaged one is quarantined, its counts not kept
             continue
         try:
             table = pq.read_table(file, columns=list(REGISTRATION_COUNT_INPUT))
@@ -122,13 +123,14 @@ def registration_counts(store: Store, privileged: pd.DataFrame) -> pd.DataFrame:
 def week_signatures(store: Store, bounds: np.ndarray, settings: AnalysisSettings) -> pd.DataFrame:
     """Per week of ``bounds`` (int64 ns): ``week_start``, ``week_end`` and the ``signature`` of the data files
     its aggregates are computed from: the audit files from its reach before its start to its reach after its end
-    (:func:`~sspr_review.analysis.aggregates.reach`), the risk files of the week."""
+    (:func:`~sspr_review.analysis.aggregates.reach`), the risk files of the week. The files are not checked for
+    this (a signature is their names and stat); those the review reads are checked when read."""
     before, after = reach(settings)
     signatures = []
     for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         start, end = pd.Timestamp(a, tz="UTC"), pd.Timestamp(b, tz="UTC")
         signatures.append(
-            signature([*store.files("audit", start - before, end + after), *store.files("risk", start, end)])
+            signature([*store.listed("audit", start - before, end + after), *store.listed("risk", start, end)])
         )
     return pd.DataFrame({"week_start": bounds[:-1], "week_end": bounds[1:], "signature": signatures}).astype(
         {"week_start": np.int64, "week_end": np.int64, "signature": "string"}

@@ -175,3 +175,35 @@ def test_a_store_path_that_is_a_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("")
     with pytest.raises(StoreError, match="is a file, not a folder"):
         Store(tmp_path / "afile", "t")
+
+
+def test_only_the_snapshot_a_week_uses_is_checked_and_a_damaged_one_is_never_chosen(tmp_path: Path) -> None:
+    """A review checks the snapshot its week chooses, not the whole history of snapshots; when that one is damaged
+    it is quarantined and the week uses the next nearest one, naming the damaged file."""
+    store = Store(tmp_path, "t")
+    frame, _ = normalize.registration([{"id": "u1", "isSsprRegistered": True}], T0)
+    moments = [T0 - timedelta(days=28), T0 - timedelta(days=14), T0 - timedelta(days=7), T0 + timedelta(hours=5)]
+    with store.writing():
+        for moment in moments:
+            store.write_snapshot("registration", frame.drop(columns="raw"), moment)
+            store.record_snapshot("registration", moment)
+
+    def flip(moment: datetime) -> Path:
+        path = store.path / "registration" / f"{moment:%Y-%m-%d}.parquet"
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        stat = path.stat()
+        path.write_bytes(bytes(data))
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the same size and time: only the checksum tells
+        return path
+
+    old, chosen = flip(moments[0]), flip(moments[3])
+    reader = Store(tmp_path, "t")  # a fresh process
+    cov = reader.coverage("registration", T0 - timedelta(days=7), T0)
+    assert cov.snapshot == moments[2]  # the next nearest, within the tolerance
+    assert [d.file for d in reader.found] == [f"registration/{chosen.name}"]
+    assert not chosen.exists() and f"registration/{chosen.name}" in " ".join(cov.missing)
+    assert old.exists()  # never chosen, so never checked by this review: `store verify` finds it
+    assert reader.coverage("registration", T0 - timedelta(days=35), T0 - timedelta(days=28)).snapshot == moments[1]
+    assert [d.file for d in reader.found] == [f"registration/{chosen.name}", f"registration/{old.name}"]
+    assert not old.exists()

@@ -411,9 +411,8 @@ class Store(SelfChecking):
             complete = len(parts) == 1 and first <= start and last >= end
             why = damaged or why_missing(failures, start, end, kind, self.intervals(kind), partial=True)
             return Coverage(kind, first, last, complete, None if complete else why)
-        snaps = self.snapshot_moments(kind)
-        chosen = choose_snapshot(snaps, end, tolerance)
-        lost = damage.damaged_moments(entry)
+        snaps, chosen = self._chosen_snapshot(kind, end, tolerance)
+        lost = damage.damaged_moments(self._coverage_doc()["sources"][kind])  # with what choosing quarantined
         nearest = choose_snapshot(sorted({*snaps, *lost}), end, tolerance)
         if nearest is not None and nearest in lost:  # the snapshot the week would use was damaged
             why = damage.describe(lost[nearest])
@@ -444,19 +443,35 @@ class Store(SelfChecking):
 
     def snapshot_moments(self, kind: str) -> list[datetime]:
         """When each stored snapshot of a snapshot kind was taken, oldest first: one per UTC day (a later fetch
-        the same day replaces that day's file, so the day's newest recorded time), only days whose file exists."""
+        the same day replaces that day's file, so the day's newest recorded time), only days whose file exists and
+        was not found damaged by this process. The files are not checked here: a window checks the one it uses
+        (:meth:`_chosen_snapshot`), so a long history of snapshots costs a review no more than a short one."""
         if kind not in SNAPSHOT_FILES:
             raise StoreError(f"{kind} is not a snapshot kind; they are {', '.join(SNAPSHOT_FILES)}")
         folder, suffix = SNAPSHOT_FILES[kind]
         path = self.path / folder
-        files = sorted(p for p in path.glob(f"*{suffix}") if not p.name.startswith(".")) if path.exists() else []
-        days = {p.stem for p in self.checked(files)}  # a damaged snapshot is quarantined, never chosen
+        damaged = {d.file for d in self.found}
+        days = {p.stem for p in path.glob(f"*{suffix}") if not p.name.startswith(".")} if path.exists() else set[str]()
+        days = {day for day in days if f"{folder}/{day}{suffix}" not in damaged}
         newest: dict[str, datetime] = {}
         for moment in self.snapshots(kind):
             day = file_day(moment)
             if day in days and (day not in newest or moment > newest[day]):
                 newest[day] = moment
         return sorted(newest.values())
+
+    def _chosen_snapshot(
+        self, kind: str, end: datetime, tolerance: timedelta
+    ) -> tuple[list[datetime], datetime | None]:
+        """The stored snapshots of ``kind`` (:meth:`snapshot_moments`) and the one a window ending at ``end`` uses
+        (:func:`choose_snapshot`), its file checked: a damaged one is quarantined and the choice made again
+        without it, so a damaged snapshot is never chosen."""
+        folder, suffix = SNAPSHOT_FILES[kind]
+        while True:
+            snaps = self.snapshot_moments(kind)
+            chosen = choose_snapshot(snaps, end, tolerance)
+            if chosen is None or self.checked([self.path / folder / f"{file_day(chosen)}{suffix}"]):
+                return snaps, chosen
 
     # ------------------------------------------------------------------ reading
     def read(
@@ -513,26 +528,32 @@ class Store(SelfChecking):
         columns: Sequence[str] | None = None,
         raw: bool = False,
     ) -> tuple[list[Path], list[str]]:
-        if table not in schema.TABLES:
-            raise StoreError(f"unknown table {table!r}; tables are {', '.join(schema.TABLES)}")
-        folder = self.path / table
-        files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(".")) if folder.exists() else []
-        if table in TIME_COLUMN:
-            files = [f for f in files if month_overlaps(f.stem, start, end)]
-        else:
-            files = [f for f in files if day_in(f.stem, start, end)]
-        files = self.checked(files)
+        files = self.checked(self.listed(table, start, end))
         wanted = list(columns) if columns is not None else list(schema.TABLES[table])
         if raw:
             wanted.append("raw")
         return files, wanted
 
+    def listed(self, table: str, start: datetime | None = None, end: datetime | None = None) -> list[Path]:
+        """The data files of ``table`` a read of ``[start, end)`` would open (month files, or snapshot days; all
+        of them, oldest first, without a range), as listed: not checked (:meth:`files` checks them)."""
+        if table not in schema.TABLES:
+            raise StoreError(f"unknown table {table!r}; tables are {', '.join(schema.TABLES)}")
+        folder = self.path / table
+        files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(".")) if folder.exists() else []
+        if table in TIME_COLUMN:
+            return [f for f in files if month_overlaps(f.stem, start, end)]
+        return [f for f in files if day_in(f.stem, start, end)]
+
     def first_time(self, table: str) -> datetime | None:
         """The time of the first dated row of a time-ranged table (from the files' statistics), ``None`` when it
-        holds none."""
+        holds none. The month files are checked oldest first, only until one holds a dated row."""
         if table not in TIME_COLUMN:
             raise StoreError(f"{table} is not a time-ranged table")
-        return first_time(self.files(table), TIME_COLUMN[table])
+        for file in self.listed(table):
+            if self.checked([file]) and (found := first_time([file], TIME_COLUMN[table])) is not None:
+                return found
+        return None
 
     def files(self, table: str, start: datetime | None = None, end: datetime | None = None) -> list[Path]:
         """The data files of ``table`` a read of ``[start, end)`` opens (month files, or snapshot days; all of them,
@@ -540,10 +561,11 @@ class Store(SelfChecking):
         return self._files(table, start, end)[0]
 
     def snapshot_days(self, table: str) -> list[datetime]:
-        """The days (UTC midnight) of the stored snapshots of a snapshot table, oldest first."""
+        """The days (UTC midnight) of the stored snapshots of a snapshot table, oldest first, as listed (their
+        files are not checked: a read of one checks it)."""
         if table not in SNAPSHOT_TABLES:
             raise StoreError(f"{table} is not a snapshot table")
-        files, _ = self._files(table, None, None)
+        files = self.listed(table)
         return [day for f in files if (day := parse_day(f.stem)) is not None]
 
     def iter_snapshots(

@@ -109,12 +109,14 @@ def read_policy_events(store: Store) -> pd.DataFrame:
     keys: dict[str, Key] = {}
     pieces: list[pd.DataFrame] = []
     changed = False
-    for file in store.files("audit"):  # a damaged one is quarantined by the check, its interval no data (issue 27)
+    for file in store.listed("audit"):
         with contextlib.suppress(FileNotFoundError):  # replaced or removed by a fetch meanwhile
             known = index.get(file.name)
             if known is not None and known == _identity(file.stat()):
                 keys[file.name] = known
                 pieces.append(cached[cached[_FILE] == file.name].drop(columns=_FILE))
+                continue
+            if not store.checked([file]):  # a damaged one is quarantined, its interval no data (issue 27)
                 continue
             keys[file.name], rows = _scan(file)
             pieces.append(rows)
