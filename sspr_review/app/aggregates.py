@@ -8,7 +8,10 @@ signature of the data files it was computed from, taken before they were read. A
 into a month's file (or any other change to a file: replaced, removed) makes the weeks that file holds be
 computed again at the next review; a new version or other settings, all of them. The first review of a store
 computes its whole history, :data:`CHUNK_WEEKS` weeks at a time; every review also stores the weeks it computed
-from the tables it read anyway, so the next week's review finds them. A store that cannot be written (read-only)
+from the tables it read anyway, so the next week's review finds them. The accounts' part of that history (each
+account's last fix, the methods it verified) is also kept summed up to the newest weeks reviewed, under the chain of
+their weeks' signatures: a review reads one summary and the weeks after it, not every week's rows, so its cost does
+not grow with the history; a change to any week's files breaks the chain. A store that cannot be written (read-only)
 still reviews: its aggregates are computed each time instead.
 """
 
@@ -148,10 +151,13 @@ def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
-def _read_weeks(store: Store, key: str, wanted: pd.DataFrame, *, accounts: bool = True) -> WeekAggregates:
+def _read_weeks(
+    store: Store, key: str, wanted: pd.DataFrame, *, accounts: bool = True, after: int | None = None
+) -> WeekAggregates:
     """The stored aggregates of the weeks of ``wanted`` whose signature still matches; ``accounts`` false: their
-    week rows only (what is kept, not the per-account fixes and methods). Each part is read with its own columns
-    and the week's rows only: a week's three parts are written together, under one signature."""
+    week rows only (what is kept, not the per-account fixes and methods); ``after``: the per-account parts of the
+    weeks ending after it only (a summary holds those before). Each part is read with its own columns and the
+    week's rows only: a week's three parts are written together, under one signature."""
     empty = week_aggregates_empty()
     if wanted.empty:
         return empty
@@ -162,9 +168,10 @@ def _read_weeks(store: Store, key: str, wanted: pd.DataFrame, *, accounts: bool 
     if weeks.empty:
         return empty
     weeks = weeks.astype({"signature": "string"}).merge(wanted[ident], on=ident)
-    if not accounts or weeks.empty:
-        return replace(empty, weeks=weeks[list(WEEK_COLUMNS)])
-    valid = [("week_end", "in", weeks["week_end"].tolist()), ("signature", "in", weeks["signature"].tolist())]
+    later = weeks[weeks["week_end"] > after] if after is not None else weeks
+    if not accounts or later.empty:
+        return replace(empty, weeks=weeks[list(WEEK_COLUMNS)].reset_index(drop=True))
+    valid = [("week_end", "in", later["week_end"].tolist()), ("signature", "in", later["signature"].tolist())]
     part = {
         name: read_aggregate(store.path, "weeks", key, columns=columns, where=[("part", "==", name), *valid])
         for name, columns in (("fix", FIX_COLUMNS), ("method", METHOD_COLUMNS))
@@ -236,15 +243,76 @@ def history(
 ) -> History:
     """The :class:`~sspr_review.analysis.history.History` of the weeks of ``bounds`` (the trend's weeks, int64
     ns) ending at or before ``since``: their aggregates from the store, those missing or out of date computed and
-    stored."""
+    stored. The per-account part comes from the newest kept summary still valid (:func:`_read_summary`) and the
+    weeks after it, so its cost does not grow with the history; the summary at ``since`` is then kept."""
     old = int(np.searchsorted(bounds[1:], since, side="right"))  # the weeks ending at or before since
     key = aggregates_key(settings)
     wanted = week_signatures(store, bounds[: old + 1], settings)
-    stored = _read_weeks(store, key, wanted)
+    chains = _chains(wanted)
+    summary, upto = _read_summary(store, key, chains)
+    stored = _read_weeks(store, key, wanted, after=upto)
     missing = np.flatnonzero(~wanted["week_end"].isin(stored.weeks["week_end"]).to_numpy(dtype=bool))
     fresh = _together([_compute(store, settings, bounds[a : b + 1]) for a, b in _runs(missing)])
     _save_weeks(store, key, fresh, wanted)
-    return summarise(_together([stored, fresh]), since, earliest)
+    found = summarise(_together([summary, stored, fresh]), since, earliest)
+    if upto != since and not chains.empty and int(chains["week_end"].iloc[-1]) == since:
+        _save_summary(store, key, found, str(chains["chain"].iloc[-1]))
+    return found
+
+
+# ------------------------------------------------------------------------------------------------ summaries
+#: The summaries kept: those of the newest weeks (a weekly review, the one before, an investigation's).
+KEEP_SUMMARIES: Final = 3
+
+
+def _chains(wanted: pd.DataFrame) -> pd.DataFrame:
+    """Per week of ``wanted`` (oldest first): ``week_end`` and the ``chain`` of the signatures of every week up to
+    it (a summary up to a week is valid while none of those weeks' files changed)."""
+    chain, out = "", []
+    for sig in wanted["signature"].astype(str).tolist():
+        chain = hashlib.sha256(f"{chain}:{sig}".encode()).hexdigest()[:24]
+        out.append(chain)
+    return pd.DataFrame({"week_end": wanted["week_end"].to_numpy(np.int64), "chain": pd.array(out, dtype="string")})
+
+
+def _read_summary(store: Store, key: str, chains: pd.DataFrame) -> tuple[WeekAggregates, int | None]:
+    """The newest kept summary whose chain still matches (its fixes and methods as one pseudo-week ending at its
+    week), and that week's end; the aggregates of no week and ``None`` when there is none."""
+    empty = week_aggregates_empty()
+    if chains.empty:
+        return empty, None
+    where = [("chain", "in", chains["chain"].tolist())]
+    kept = read_aggregate(store.path, "summary", key, columns=["week_end", "chain"], where=where)
+    if kept.empty:
+        return empty, None
+    upto = int(kept["week_end"].max())
+    chain = str(chains.loc[chains["week_end"] == upto, "chain"].iloc[0])
+    parts = {
+        name: read_aggregate(
+            store.path, "summary", key, columns=columns, where=[("part", "==", name), ("chain", "==", chain)]
+        )
+        for name, columns in (("fix", FIX_COLUMNS), ("method", METHOD_COLUMNS))
+    }
+    summary = replace(empty, fixes=_typed(parts["fix"], FIX_COLUMNS), methods=_typed(parts["method"], METHOD_COLUMNS))
+    return summary, upto
+
+
+def _save_summary(store: Store, key: str, found: History, chain: str) -> None:
+    """Keep ``found``'s fixes and methods as the summary up to its week, the older summaries beyond
+    :data:`KEEP_SUMMARIES` dropped; nothing when newer ones fill the quota."""
+    kept = read_aggregate(store.path, "summary", key, columns=["week_end"])
+    ends = sorted({*(kept["week_end"].astype(np.int64).tolist() if not kept.empty else []), found.since})
+    if found.since not in ends[-KEEP_SUMMARIES:]:
+        return
+    rows = pd.concat(
+        [
+            found.fixes.astype({"time": "Int64"}).assign(part="fix"),
+            found.methods.astype({"bits": "Int64"}).assign(part="method"),
+        ],
+        ignore_index=True,
+    ).assign(week_end=np.int64(found.since), chain=chain)
+    gone = pd.DataFrame({"week_end": [e for e in ends if e not in ends[-KEEP_SUMMARIES:] or e == found.since]})
+    _save(store, "summary", key, rows, covering=gone)
 
 
 def keep_recent(store: Store, settings: AnalysisSettings, data: ReviewData, signatures: pd.DataFrame) -> None:

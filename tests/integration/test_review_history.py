@@ -53,8 +53,14 @@ def test_every_week_of_the_demo_reviews_as_from_the_full_tables(demo26: Path) ->
     weeks = list(weeks_of(ws))
     for week in weeks:
         assert_same(ws.review(week), reference.review(week))
-    # the whole history's trend: 26 weeks, every one of them from the aggregates but the last ones
-    assert len(ws.review(weeks[0]).weekly) >= 26
+    # the whole history's trend: 26 weeks, every one of them from the aggregates but the last ones; the accounts'
+    # history now from the summary the first review kept
+    again = ws.review(weeks[0])
+    assert len(again.weekly) >= 26
+    assert again.data is not None and again.data.history is not None
+    kept = pd.read_parquet(ws.store.path / "aggregates" / "summary.parquet")
+    assert again.data.history.since in set(kept["week_end"]) and kept["week_end"].nunique() <= 3
+    assert_same(again, reference.review(weeks[0]))
 
 
 @pytest.mark.slow
@@ -79,7 +85,9 @@ def test_late_events_in_an_old_week_change_its_aggregates(demo26: Path, tmp_path
     store = tmp_path / "store"
     shutil.copytree(demo26 / "store", store)
     ws = workspace(demo26, store)
-    ws.review()  # the aggregates are kept
+    ws.review()  # the aggregates are kept, and the accounts' summary up to the tables
+    summary = ws.store.path / "aggregates" / "summary.parquet"
+    chains = set(pd.read_parquet(summary)["chain"])
     audit = ws.store.read("audit")
     old = audit["activity_time"].min() + pd.Timedelta(days=21)
     late = audit[audit["activity"] == "Change password (self-service)"].iloc[:3].copy()
@@ -91,6 +99,8 @@ def test_late_events_in_an_old_week_change_its_aggregates(demo26: Path, tmp_path
     assert_same(got, Reference(ws).review(got.window.week_ending))
     week = got.weekly[(got.weekly["week_start"] <= old) & (got.weekly["week_end"] > old)]
     assert len(week) == 1 and int(week["password_changes"].iloc[0]) >= 3
+    # the summary covered that week: it was not used, and the one kept now is another
+    assert set(pd.read_parquet(summary)["chain"]) - chains
 
 
 @pytest.mark.slow

@@ -6,6 +6,9 @@ Layout, in the tenant's folder::
                                       and per account the last password fix ("fix") and the non-phone methods
                                       verified ("method"), written together
     aggregates/registration.parquet   per registration snapshot file: its counts per day
+    aggregates/summary.parquet        per week (its end): each account's last password fix ("fix") and the
+                                      non-phone methods it verified ("method") in all the weeks up to it, under
+                                      the chained signature of those weeks (the newest few weeks only)
 
 Every row carries the ``key`` it was computed under (the analyses' version, the kit's version and the settings:
 rows of another key are dropped at the next write) and the ``signature`` of the data files it was computed from
@@ -30,10 +33,10 @@ from ...core.files import write_parquet
 
 #: The aggregate files, by name, and the columns identifying what a row belongs to (rows written for it replace
 #: every stored row of it).
-AGGREGATES: Final = {"weeks": ("week_start", "week_end"), "registration": ("file",)}
+AGGREGATES: Final = {"weeks": ("week_start", "week_end"), "registration": ("file",), "summary": ("week_end",)}
 FOLDER: Final = "aggregates"
 #: How an aggregate file's rows are ordered when written, so that its row groups each hold few parts and weeks.
-ORDER: Final = {"weeks": ["part", "week_end"]}
+ORDER: Final = {"weeks": ["part", "week_end"], "summary": ["week_end", "part"]}
 ROW_GROUP_ROWS: Final = 32_768
 
 

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ...core import schema
@@ -500,16 +501,16 @@ class Store(SelfChecking):
             return read_bounded(files, table, wanted, TIME_COLUMN[table], start, end, categorical=sorted(categorical))
         if compact:
             return read_compact(files, table, wanted, start, end, TIME_COLUMN.get(table))
-        frames = []
-        for file in files:
+        tables = []
+        for file in files:  # as Arrow tables, made one frame at once (a year of snapshots is a hundred files)
             with contextlib.suppress(FileNotFoundError):
-                frames.append(pd.read_parquet(file, columns=wanted))
-        if not frames:
+                tables.append(pq.read_table(file, columns=wanted))
+        if not tables:
             out = schema.empty(table)[[c for c in wanted if c in schema.TABLES[table]]]
             if raw:
                 out["raw"] = pd.Series(dtype="string")
             return out
-        frame = pd.concat(frames, ignore_index=True)
+        frame: pd.DataFrame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
         if table in TIME_COLUMN and (start is not None or end is not None):
             times = frame[TIME_COLUMN[table]]
             mask = pd.Series(True, index=frame.index)

@@ -151,6 +151,8 @@ class Integrity:
         self.folder = folder
         self._lock = threading.RLock()
         self._known: dict[str, tuple[tuple[int, int, int, int], Version]] = {}
+        #: The manifest as last parsed, by the stat key of its file (a run checks many files against it).
+        self._manifest: tuple[tuple[int, int, int, int], dict[str, list[Version]]] | None = None
         #: Why the manifest itself could not be read, when it could not (every file is then checked whole).
         self.problem: str | None = None
 
@@ -163,6 +165,10 @@ class Integrity:
         """The manifest as it is on disk now: file → accepted versions, newest first (empty without one)."""
         path = self.folder / MANIFEST
         try:
+            info = path.stat()
+            key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+            if self._manifest is not None and self._manifest[0] == key:  # written by a rename: a new one differs
+                return dict(self._manifest[1])
             doc = json.loads(path.read_bytes())
         except FileNotFoundError:
             return {}
@@ -178,7 +184,8 @@ class Integrity:
             parsed = [v for v in map(Version.from_doc, versions if isinstance(versions, list) else []) if v]
             if parsed:
                 out[str(rel)] = parsed
-        return out
+        self._manifest = (key, out)
+        return dict(out)
 
     def _save(self, entries: dict[str, list[Version]]) -> None:
         doc = {"format": MANIFEST_FORMAT, "files": {k: [asdict(v) for v in vs] for k, vs in sorted(entries.items())}}
