@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ...core import schema
@@ -82,6 +83,21 @@ if TYPE_CHECKING:
 #: Time-ranged tables: the column that places a row in time (the kind of the same name describes it).
 TIME_COLUMN: Final = {"audit": "activity_time", "risk": "detected_time"}
 FORMAT_VERSION: Final = 1
+
+
+def _read_files(files: Sequence[Path], columns: Sequence[str]) -> pa.Table | None:
+    """``columns`` of ``files`` as one Arrow table (``None`` for no file): scanned as one dataset (a year of
+    snapshots is a hundred small files), else, when one went missing meanwhile or their columns differ, file by
+    file (a file gone is left out, the columns made one)."""
+    if not files:
+        return None
+    with contextlib.suppress(FileNotFoundError, pa.ArrowException):
+        return ds.dataset([str(f) for f in files], format="parquet").to_table(columns=list(columns))
+    tables = []
+    for file in files:
+        with contextlib.suppress(FileNotFoundError):
+            tables.append(pq.read_table(file, columns=list(columns)))
+    return pa.concat_tables(tables, promote_options="permissive") if tables else None
 
 
 class Store(SelfChecking):
@@ -501,16 +517,13 @@ class Store(SelfChecking):
             return read_bounded(files, table, wanted, TIME_COLUMN[table], start, end, categorical=sorted(categorical))
         if compact:
             return read_compact(files, table, wanted, start, end, TIME_COLUMN.get(table))
-        tables = []
-        for file in files:  # as Arrow tables, made one frame at once (a year of snapshots is a hundred files)
-            with contextlib.suppress(FileNotFoundError):
-                tables.append(pq.read_table(file, columns=wanted))
-        if not tables:
+        found = _read_files(files, wanted)
+        if found is None:
             out = schema.empty(table)[[c for c in wanted if c in schema.TABLES[table]]]
             if raw:
                 out["raw"] = pd.Series(dtype="string")
             return out
-        frame: pd.DataFrame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
+        frame: pd.DataFrame = found.to_pandas()
         if table in TIME_COLUMN and (start is not None or end is not None):
             times = frame[TIME_COLUMN[table]]
             mask = pd.Series(True, index=frame.index)

@@ -107,22 +107,23 @@ def read_policy_events(store: Store) -> pd.DataFrame:
     cache = store.path / CACHE
     index, cached = _load(cache)
     keys: dict[str, Key] = {}
-    pieces: list[pd.DataFrame] = []
-    changed = False
+    reused: list[str] = []  # month files unchanged since the cache was written: their rows taken from it at once
+    scanned: list[pd.DataFrame] = []
     for file in store.listed("audit"):
         with contextlib.suppress(FileNotFoundError):  # replaced or removed by a fetch meanwhile
             known = index.get(file.name)
             if known is not None and known == _identity(file.stat()):
                 keys[file.name] = known
-                pieces.append(cached[cached[_FILE] == file.name].drop(columns=_FILE))
+                reused.append(file.name)
                 continue
             if not store.checked([file]):  # a damaged one is quarantined, its interval no data (issue 27)
                 continue
             keys[file.name], rows = _scan(file)
-            pieces.append(rows)
-            changed = True
-    frame = _typed(pd.concat(pieces, ignore_index=True)) if pieces else _empty()
-    if changed or set(index) != set(keys):
-        names = [name for name, piece in zip(keys, pieces, strict=True) for _ in range(len(piece))]
-        _save(cache, keys, frame.assign(**{_FILE: names}))
+            scanned.append(rows.assign(**{_FILE: file.name}))
+    pieces = [cached[cached[_FILE].isin(reused).to_numpy(dtype=bool)]] if reused else []
+    pieces = [p for p in (*pieces, *scanned) if not p.empty]
+    frame = pd.concat(pieces, ignore_index=True) if pieces else _empty().assign(**{_FILE: pd.Series(dtype="string")})
+    if scanned or set(index) != set(keys):
+        _save(cache, keys, frame)
+    frame = _typed(frame.drop(columns=_FILE))
     return frame.sort_values("activity_time", kind="stable").reset_index(drop=True)
