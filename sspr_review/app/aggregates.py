@@ -48,7 +48,7 @@ from ..analysis.metrics import REGISTRATION_COUNT_INPUT, combine_registration_co
 from ..core.settings import AnalysisSettings
 from ..ingest.store import Store, release_arrow_memory
 from ..ingest.store.aggregates import read_aggregate, signature, write_aggregate
-from ..ingest.store.snapshots import parse_day
+from ..ingest.store.snapshots import month_overlaps, parse_day
 
 __all__ = ["CHUNK_WEEKS", "aggregates_key", "history", "keep_recent", "registration_counts", "week_signatures"]
 
@@ -129,12 +129,12 @@ def week_signatures(store: Store, bounds: np.ndarray, settings: AnalysisSettings
     (:func:`~sspr_review.analysis.aggregates.reach`), the risk files of the week. The files are not checked for
     this (a signature is their names and stat); those the review reads are checked when read."""
     before, after = reach(settings)
+    audit, risk = store.listed("audit"), store.listed("risk")  # each folder listed once, not once per week
     signatures = []
     for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         start, end = pd.Timestamp(a, tz="UTC"), pd.Timestamp(b, tz="UTC")
-        signatures.append(
-            signature([*store.listed("audit", start - before, end + after), *store.listed("risk", start, end)])
-        )
+        files = [f for f in audit if month_overlaps(f.stem, start - before, end + after)]
+        signatures.append(signature([*files, *(f for f in risk if month_overlaps(f.stem, start, end))]))
     return pd.DataFrame({"week_start": bounds[:-1], "week_end": bounds[1:], "signature": signatures}).astype(
         {"week_start": np.int64, "week_end": np.int64, "signature": "string"}
     )
@@ -232,7 +232,13 @@ def _together(parts: Sequence[WeekAggregates]) -> WeekAggregates:
 
 
 def week_aggregates_empty() -> WeekAggregates:
-    """The aggregates of no week."""
+    """The aggregates of no week (copies: a caller may change them)."""
+    empty = _empty_aggregates()
+    return WeekAggregates(empty.weeks.copy(), empty.fixes.copy(), empty.methods.copy())
+
+
+@cache
+def _empty_aggregates() -> WeekAggregates:
     weeks = pd.DataFrame({c: pd.Series(dtype=np.float64) for c in WEEK_COLUMNS})
     weeks = weeks.astype({"week_start": np.int64, "week_end": np.int64})
     return WeekAggregates(weeks, empty_frame(FIX_COLUMNS), empty_frame(METHOD_COLUMNS))

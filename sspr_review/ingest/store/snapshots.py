@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Final
 
 from ...core.coverage import Coverage, describe_offset
@@ -72,9 +73,18 @@ def month_overlaps(stem: str, start: datetime | None, end: datetime | None) -> b
     """Whether the month file ``stem`` (``2026-11``) overlaps ``[start, end)``; ``undated`` only an unbounded read."""
     if stem == "undated":
         return start is None and end is None
+    bounds = _month(stem)
+    if bounds is None:
+        return False
+    month, after = bounds
+    return (end is None or month < end) and (start is None or after > start)
+
+
+@lru_cache(maxsize=4096)
+def _month(stem: str) -> tuple[datetime, datetime] | None:
+    """The start of the month file ``stem`` and of the month after it; ``None`` when it names no month."""
     try:
         month = datetime.strptime(stem, "%Y-%m").replace(tzinfo=UTC)
     except ValueError:
-        return False
-    after = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return (end is None or month < end) and (start is None or after > start)
+        return None
+    return month, (month.replace(day=28) + timedelta(days=4)).replace(day=1)
