@@ -546,7 +546,10 @@ def _history(r: dict[str, Any]) -> list[str]:
         f"{', '.join(str(e['weeks']) for e in entries)} weeks of history. A first review computes and keeps the "
         "store's weekly aggregates (a one-off cost per store, shown apart); then fresh processes time "
         "`Workspace.review()` of the last week, which reads the week, the week before and the windows its rules "
-        "declare and takes the trend's earlier weeks from the aggregates.",
+        "declare and takes the trend's earlier weeks from the aggregates (and the accounts' history from the "
+        "summary kept up to the newest week reviewed). The timed runs go round the lengths in turn, one run of "
+        "each per round, so that the machine's drift over the minutes of the benchmark falls on every length alike; "
+        "the fastest run of each length is reported.",
         "",
         "| | " + " | ".join(f"{e['weeks']} weeks" for e in entries) + " |",
         "|---|" + "---|" * len(entries),
