@@ -1,7 +1,8 @@
 """Time-bounded reads of the store's time-ranged tables: the month files a time range touches (partition pruning,
 done by :meth:`~.history.Store.read` when it lists the files), read as one Arrow dataset filtered on the time
 column, so Parquet row groups outside the range are skipped by their statistics and only the rows inside are
-decoded; and the store's first record of a table, from the statistics alone.
+decoded; the store's first record of a table, from the statistics alone; and many small files (a year of
+snapshots) read as one table (:func:`read_files`).
 
 A table's files are written sorted by time in row groups of :data:`ROW_GROUP_ROWS` rows
 (:meth:`~.history.Store.write`), so a week's read of a month file decodes about that week.
@@ -9,6 +10,7 @@ A table's files are written sorted by time in row groups of :data:`ROW_GROUP_ROW
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,3 +109,18 @@ def first_time(files: Sequence[Path], time_column: str) -> datetime | None:
         if best is not None:
             break  # files are months in order: the first one holding a dated row has the earliest
     return best  # a pandas Timestamp (a datetime keeping the nanoseconds)
+
+
+def read_files(files: Sequence[Path], columns: Sequence[str]) -> pa.Table | None:
+    """``columns`` of ``files`` as one Arrow table (``None`` for no file): scanned as one dataset (a year of
+    snapshots is a hundred small files), else, when one went missing meanwhile or their columns differ, file by
+    file (a file gone is left out, the columns made one)."""
+    if not files:
+        return None
+    with contextlib.suppress(FileNotFoundError, pa.ArrowException):
+        return ds.dataset([str(f) for f in files], format="parquet").to_table(columns=list(columns))
+    tables = []
+    for file in files:
+        with contextlib.suppress(FileNotFoundError):
+            tables.append(pq.read_table(file, columns=list(columns)))
+    return pa.concat_tables(tables, promote_options="permissive") if tables else None

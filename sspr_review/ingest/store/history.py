@@ -46,8 +46,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ...core import schema
@@ -57,7 +55,7 @@ from ...core.files import atomic_write, machine_problem, write_json, write_parqu
 from ...core.timefmt import iso_z, parse_iso
 from ...core.vocabulary import DATA_KINDS, TIMED_KINDS
 from . import damage, merge, quarantine
-from .bounded import ROW_GROUP_ROWS, first_time, read_bounded
+from .bounded import ROW_GROUP_ROWS, first_time, read_bounded, read_files
 from .compact import COMPACT_COLUMNS, read_compact
 from .integrity import Integrity
 from .intervals import Interval, merge_intervals
@@ -83,21 +81,6 @@ if TYPE_CHECKING:
 #: Time-ranged tables: the column that places a row in time (the kind of the same name describes it).
 TIME_COLUMN: Final = {"audit": "activity_time", "risk": "detected_time"}
 FORMAT_VERSION: Final = 1
-
-
-def _read_files(files: Sequence[Path], columns: Sequence[str]) -> pa.Table | None:
-    """``columns`` of ``files`` as one Arrow table (``None`` for no file): scanned as one dataset (a year of
-    snapshots is a hundred small files), else, when one went missing meanwhile or their columns differ, file by
-    file (a file gone is left out, the columns made one)."""
-    if not files:
-        return None
-    with contextlib.suppress(FileNotFoundError, pa.ArrowException):
-        return ds.dataset([str(f) for f in files], format="parquet").to_table(columns=list(columns))
-    tables = []
-    for file in files:
-        with contextlib.suppress(FileNotFoundError):
-            tables.append(pq.read_table(file, columns=list(columns)))
-    return pa.concat_tables(tables, promote_options="permissive") if tables else None
 
 
 class Store(SelfChecking):
@@ -428,7 +411,7 @@ class Store(SelfChecking):
             complete = len(parts) == 1 and first <= start and last >= end
             why = damaged or why_missing(failures, start, end, kind, self.intervals(kind), partial=True)
             return Coverage(kind, first, last, complete, None if complete else why)
-        snaps, chosen = self._chosen_snapshot(kind, end, tolerance)
+        snaps, chosen = self.checked_snapshot(kind, end, tolerance)
         lost = damage.damaged_moments(self._coverage_doc()["sources"][kind])  # with what choosing quarantined
         nearest = choose_snapshot(sorted({*snaps, *lost}), end, tolerance)
         if nearest is not None and nearest in lost:  # the snapshot the week would use was damaged
@@ -462,7 +445,8 @@ class Store(SelfChecking):
         """When each stored snapshot of a snapshot kind was taken, oldest first: one per UTC day (a later fetch
         the same day replaces that day's file, so the day's newest recorded time), only days whose file exists and
         was not found damaged by this process. The files are not checked here: a window checks the one it uses
-        (:meth:`_chosen_snapshot`), so a long history of snapshots costs a review no more than a short one."""
+        (:meth:`~.selfcheck.SelfChecking.checked_snapshot`), so a long history of snapshots costs a review no
+        more than a short one."""
         if kind not in SNAPSHOT_FILES:
             raise StoreError(f"{kind} is not a snapshot kind; they are {', '.join(SNAPSHOT_FILES)}")
         folder, suffix = SNAPSHOT_FILES[kind]
@@ -476,19 +460,6 @@ class Store(SelfChecking):
             if day in days and (day not in newest or moment > newest[day]):
                 newest[day] = moment
         return sorted(newest.values())
-
-    def _chosen_snapshot(
-        self, kind: str, end: datetime, tolerance: timedelta
-    ) -> tuple[list[datetime], datetime | None]:
-        """The stored snapshots of ``kind`` (:meth:`snapshot_moments`) and the one a window ending at ``end`` uses
-        (:func:`choose_snapshot`), its file checked: a damaged one is quarantined and the choice made again
-        without it, so a damaged snapshot is never chosen."""
-        folder, suffix = SNAPSHOT_FILES[kind]
-        while True:
-            snaps = self.snapshot_moments(kind)
-            chosen = choose_snapshot(snaps, end, tolerance)
-            if chosen is None or self.checked([self.path / folder / f"{file_day(chosen)}{suffix}"]):
-                return snaps, chosen
 
     # ------------------------------------------------------------------ reading
     def read(
@@ -517,7 +488,7 @@ class Store(SelfChecking):
             return read_bounded(files, table, wanted, TIME_COLUMN[table], start, end, categorical=sorted(categorical))
         if compact:
             return read_compact(files, table, wanted, start, end, TIME_COLUMN.get(table))
-        found = _read_files(files, wanted)
+        found = read_files(files, wanted)
         if found is None:
             out = schema.empty(table)[[c for c in wanted if c in schema.TABLES[table]]]
             if raw:

@@ -5,7 +5,7 @@ coverage (:mod:`.damage`), and what a later fetch re-read of it is settled there
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ from ...core.errors import StoreDamaged, StoreError
 from ...core.timefmt import iso_z
 from ...core.vocabulary import DATA_KINDS
 from . import damage, quarantine
+from .snapshots import SNAPSHOT_FILES, choose_snapshot, file_day
 
 if TYPE_CHECKING:
     from .integrity import Integrity
@@ -32,6 +33,20 @@ class SelfChecking:
         def writing(self) -> contextlib.AbstractContextManager[Any]: ...
         def _update(self, kind: str, change: Any) -> None: ...
         def _coverage_doc(self) -> dict[str, Any]: ...
+        def snapshot_moments(self, kind: str) -> list[datetime]: ...
+
+    def checked_snapshot(
+        self, kind: str, end: datetime, tolerance: timedelta
+    ) -> tuple[list[datetime], datetime | None]:
+        """The stored snapshots of ``kind`` (:meth:`snapshot_moments`) and the one a window ending at ``end`` uses
+        (:func:`choose_snapshot`), its file checked: a damaged one is quarantined and the choice made again
+        without it, so a damaged snapshot is never chosen."""
+        folder, suffix = SNAPSHOT_FILES[kind]
+        while True:
+            snaps = self.snapshot_moments(kind)
+            chosen = choose_snapshot(snaps, end, tolerance)
+            if chosen is None or self.checked([self.path / folder / f"{file_day(chosen)}{suffix}"]):
+                return snaps, chosen
 
     def checked(self, files: list[Path]) -> list[Path]:
         """The files that pass their check (:meth:`.Integrity.check`); a damaged one is quarantined and left out."""
