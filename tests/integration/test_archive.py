@@ -130,7 +130,7 @@ def made(via_graph: Workspace, moment: datetime) -> dict[tuple[str, str], bytes]
 @pytest.fixture(scope="module")
 def small(made: dict[tuple[str, str], bytes], moment: datetime) -> dict[tuple[str, str], bytes]:
     """The archive's last three days (for the tests that need no equivalence: fewer blobs to upload)."""
-    days = {f"d={moment - timedelta(days=n):%d}/" for n in range(3)}
+    days = {f"/y={moment - timedelta(days=n):%Y/m=%m/d=%d}/" for n in range(3)}  # not the same day a month before
     return {key: data for key, data in made.items() if any(d in key[1] for d in days)}
 
 
@@ -307,9 +307,8 @@ def test_later_fetches_read_only_the_new_hours_and_the_overlap(
         assert first.fetch(progress=False).ok
         # an hour's blob grows after it was read: a late line appended to the last hour
         service = BlobServiceClient.from_connection_string(connection_string(port))
-        (last,) = [
-            p for c, p in small if c == "insights-logs-auditlogs" and f"h={moment:%H}/" in p and f"d={moment:%d}/" in p
-        ]
+        hour = f"/y={moment:%Y}/m={moment:%m}/d={moment:%d}/h={moment:%H}/"
+        (last,) = [p for c, p in small if c == "insights-logs-auditlogs" and hour in p]
         late = archive.envelope(
             "audit",
             {
