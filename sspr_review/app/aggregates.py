@@ -293,14 +293,14 @@ def _read_summary(store: Store, key: str, chains: pd.DataFrame) -> tuple[WeekAgg
         return empty, None
     upto = int(kept["week_end"].max())
     chain = str(chains.loc[chains["week_end"] == upto, "chain"].iloc[0])
-    parts = {
-        name: read_aggregate(
-            store.path, "summary", key, columns=columns, where=[("part", "==", name), ("chain", "==", chain)]
-        )
-        for name, columns in (("fix", FIX_COLUMNS), ("method", METHOD_COLUMNS))
-    }
-    summary = replace(empty, fixes=_typed(parts["fix"], FIX_COLUMNS), methods=_typed(parts["method"], METHOD_COLUMNS))
-    return summary, upto
+    rows = read_aggregate(
+        store.path, "summary", key, columns=["part", *FIX_COLUMNS, "bits"], where=[("chain", "==", chain)]
+    )
+    if rows.empty:  # rewritten by another review since the read above
+        return empty, None
+    part = rows["part"].to_numpy()
+    fixes, methods = rows[part == "fix"], rows[part == "method"]
+    return replace(empty, fixes=_typed(fixes, FIX_COLUMNS), methods=_typed(methods, METHOD_COLUMNS)), upto
 
 
 def _save_summary(store: Store, key: str, found: History, chain: str) -> None:
