@@ -92,7 +92,7 @@ class GraphSource(Source):
             return self._pages(builder, RequestConfiguration(query_parameters=query), AUDITS, "audit")
 
         async def ask(clause: str) -> bool:
-            since = self.now() - timedelta(days=self.lookback)
+            since = end - timedelta(days=self.lookback)  # the fetch's own end: one clock reading for the whole fetch
             query = B.DirectoryAuditsRequestBuilderGetQueryParameters(
                 filter=f"{clause} and activityDateTime ge {graph_time(since)}", top=1
             )
