@@ -37,6 +37,8 @@ HEAVY = ("msgraph", "kiota_http", "azure.identity", "pandas", "pyarrow", "numpy"
 CHILD = r"""
 import json, resource, sys, threading, time
 started = time.perf_counter()
+from sspr_review.report.notebooks import load_toolchain
+load_toolchain()  # what the run does first: before nbclient loads nbformat and jsonschema
 import nbclient.client as nc
 import sspr_review.report.run as run_mod
 from sspr_review.cli import main

@@ -8,10 +8,12 @@ up the display; :func:`find_user` resolves the ``user`` parameter of user_invest
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..analysis import Finding, Review, review_window
@@ -87,6 +89,18 @@ class Context:
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
+
+    @functools.cached_property
+    def display_names(self) -> tuple[pd.Index, np.ndarray]:
+        """Lower-cased UPNs (a unique index) and each one's display name from the user's latest registration row;
+        built once, as the report's sections name users in several tables."""
+        data = self.review.data
+        if data is None or data.registration.empty:
+            return pd.Index([], dtype="string"), np.array([], dtype=object)
+        reg = data.registration.sort_values("snapshot_date")
+        upns = reg["user_upn"].str.lower()
+        latest = ~upns.duplicated(keep="last").to_numpy()
+        return pd.Index(upns[latest].to_numpy()), reg["user_name"].to_numpy(dtype=object)[latest]
 
     # The DataFrames to dig into (UTC timestamps; report.display_frame shows them as the report does).
     @property

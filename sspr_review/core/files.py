@@ -26,9 +26,16 @@ def private_dir(path: Path) -> None:
         folder.mkdir(mode=0o700, exist_ok=True)
 
 
-def atomic_write(path: Path, write: Callable[[Path], Any], publish: Callable[[Path, Path], Any] = os.replace) -> None:
+def atomic_write(
+    path: Path,
+    write: Callable[[Path], Any],
+    publish: Callable[[Path, Path], Any] = os.replace,
+    *,
+    durable: bool = True,
+) -> None:
     """Write through ``write(tmp_path)`` then ``publish(tmp_path, path)`` (a rename, or the caller's step that
-    renames, such as the store's manifest entry and rename under its lock); fsync file and folder. Owner-only.
+    renames, such as the store's manifest entry and rename under its lock); fsync file and folder unless not
+    ``durable`` (a file that lives only while its process does: a crash loses nothing worth the wait). Owner-only.
 
     The temporary file is named ``.tmp-*`` beside ``path`` (a store writer removes a crashed one's leftovers).
     """
@@ -39,16 +46,18 @@ def atomic_write(path: Path, write: Callable[[Path], Any], publish: Callable[[Pa
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             os.close(fd)
             write(tmp)
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            if durable:
+                fd = os.open(tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
             publish(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-    fsync_folder(path.parent)
+    if durable:
+        fsync_folder(path.parent)
 
 
 @contextlib.contextmanager

@@ -165,6 +165,7 @@ def _ipc_kernels(env: Mapping[str, str], cwd: Path) -> Iterator[type]:
         # the async manager's start_kernel is a coroutine where the sync base's returns None; jupyter_client
         # declares it with the same ignore. A restart starts the kernel again with these arguments.
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            kw["extra_arguments"] = [*kw.get("extra_arguments", ()), _KERNEL_SKIPS]
             await super().start_kernel(**kw, **launch)
 
     try:
@@ -193,6 +194,7 @@ def execute(
     environment variables ``hide_env``. Safe to call from several threads at once: it changes neither the
     environment nor the working folder of this process (the kernel gets its own, :func:`kernel_env`).
     """
+    skip_slow_imports()
     import papermill  # lazy: papermill takes over a second to import, and --help must not wait for it
     from jupyter_client.kernelspec import NoSuchKernel  # lazy: with papermill, only a run needs it
     from papermill.exceptions import PapermillExecutionError  # lazy: papermill takes over a second to import
@@ -211,7 +213,12 @@ def execute(
                 kernel_name=kernel_name,
                 progress_bar=False,
                 log_output=False,
+                # saved once, when the last cell ran (or failed): after every cell, nbformat validated and wrote
+                # the whole notebook, plotly.js included, twice per cell (4 s of this process at 100,000 users)
+                request_save_on_cell_execute=False,
                 kernel_manager_class=manager,
+                # every output is in: the kernel has nothing left worth a graceful exit (0.7 s of freeing memory)
+                shutdown_kernel="immediate",
             )
     except NoSuchKernel:
         raise ToolchainMissing(
@@ -228,9 +235,25 @@ def execute(
     return output
 
 
+#: A module jsonschema imports when it is installed, to check the "iri" formats: rfc3987-syntax, which JupyterLab
+#: brings (jupyter-events asks for jsonschema's format-nongpl extra). Its import compiles 38 grammars, a second of
+#: CPU, and nothing a run does checks a format: nbformat validates notebooks without a format checker. The
+#: processes of a run (this one, the kernels it starts) skip it. Not a notebook's own kernel in JupyterLab.
+SKIPPED_IMPORT = "rfc3987_syntax"
+#: The same in a kernel: IPython runs these lines before the notebook's first cell.
+_KERNEL_SKIPS = f"--IPKernelApp.exec_lines=import sys; sys.modules.setdefault({SKIPPED_IMPORT!r}, None)"
+
+
+def skip_slow_imports() -> None:
+    """Skip :data:`SKIPPED_IMPORT` in this process unless it was imported already (then it costs nothing more):
+    jsonschema, which papermill and nbconvert load through nbformat, then goes without the "iri" format check."""
+    sys.modules.setdefault(SKIPPED_IMPORT, None)  # type: ignore[arg-type]  # None: "import fails", by design
+
+
 def load_toolchain() -> None:
     """Import papermill, nbconvert and jupyter_client up front: notebooks about to execute in threads then never
     import them at the same time (the first import of a package from two threads is where trouble hides)."""
+    skip_slow_imports()
     import jupyter_client.manager  # noqa: F401  # lazy: jupyter_client loads zmq; --help imports this module
     import nbconvert  # noqa: F401  # lazy: nbconvert takes over a second to import; only a run exports
     import nbformat  # noqa: F401  # lazy: nbformat loads jsonschema (about a second); only a run needs it

@@ -129,3 +129,27 @@ def test_a_failing_notebook_names_the_cell(tmp_path: Path, demo_store: Path) -> 
             cwd=tmp_path,
         )
     assert (tmp_path / "out.ipynb").stat().st_mode & 0o077 == 0
+
+
+def test_a_runs_processes_skip_the_slow_optional_import(tmp_path: Path) -> None:
+    """jsonschema's optional rfc3987-syntax (a second of import) is skipped by the run's process and its kernels,
+    and the notebooks still validate and execute without it."""
+    book = nbformat.v4.new_notebook()
+    book.cells = [
+        nbformat.v4.new_code_cell("import sys, nbformat\nprint(repr(sys.modules.get('rfc3987_syntax', 'absent')))")
+    ]
+    source = tmp_path / "probe.ipynb"
+    nbformat.write(book, source)
+    executed = notebooks.execute(source, tmp_path / "out.ipynb", {}, cwd=tmp_path)
+    outputs = nbformat.read(executed, as_version=4).cells[0].outputs
+    assert [o.get("text") for o in outputs] == ["None\n"]
+    probe = (
+        "import sys\n"
+        "from sspr_review.report import notebooks\n"
+        "notebooks.load_toolchain()\n"
+        "import nbformat\n"
+        f"nbformat.validate(nbformat.read({str(executed)!r}, as_version=4))\n"
+        "print(repr(sys.modules['rfc3987_syntax']), 'jsonschema' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert result.stdout.split() == ["None", "True"]

@@ -90,12 +90,11 @@ def when(value: Any, tz: str) -> str:
 
 def names(ctx: Context, upns: pd.Series) -> pd.Series:
     """``Display Name <upn>`` from the latest registration snapshot (the UPN alone when unknown)."""
-    data = ctx.review.data
-    if data is None or data.registration.empty:
+    known, display = ctx.display_names
+    if known.empty:
         return upns.astype("string")
-    reg = data.registration.sort_values("snapshot_date").drop_duplicates("user_upn", keep="last")
-    lookup = pd.Series(reg["user_name"].to_numpy(), index=reg["user_upn"].str.lower().to_numpy())
-    found = upns.astype("string").str.lower().map(lookup)
+    at = known.get_indexer(pd.Index(upns.astype("string").str.lower()))
+    found = pd.Series(display[at], index=upns.index, dtype="string").mask(at < 0)
     labelled: pd.Series = (found + " <" + upns.astype("string") + ">").fillna(upns.astype("string"))
     return labelled
 
