@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Collection, Iterator, Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from ..core.errors import NotebookFailed, ToolchainMissing
 from ..core.files import write_private_text
@@ -235,19 +235,25 @@ def execute(
     return output
 
 
-#: A module jsonschema imports when it is installed, to check the "iri" formats: rfc3987-syntax, which JupyterLab
-#: brings (jupyter-events asks for jsonschema's format-nongpl extra). Its import compiles 38 grammars, a second of
-#: CPU, and nothing a run does checks a format: nbformat validates notebooks without a format checker. The
-#: processes of a run (this one, the kernels it starts) skip it. Not a notebook's own kernel in JupyterLab.
-SKIPPED_IMPORT = "rfc3987_syntax"
+#: Optional imports the processes of a run (this one and the kernels it starts; not a notebook's own kernel in
+#: JupyterLab) skip: modules libraries import whenever they are installed, for features a run never uses.
+SKIPPED_IMPORTS: Final = (
+    # jsonschema's "iri" format check. JupyterLab brings it (jupyter-events asks for jsonschema's format-nongpl
+    # extra); its import compiles 38 grammars, a second of CPU. nbformat validates notebooks without format checks.
+    "rfc3987_syntax",
+    # papermill's abs:// paths (Azure Blob Storage), which load azure-storage-blob and azure-identity: a quarter of
+    # a second. A run's notebooks are local files.
+    "papermill.abs",
+)
 #: The same in a kernel: IPython runs these lines before the notebook's first cell.
-_KERNEL_SKIPS = f"--IPKernelApp.exec_lines=import sys; sys.modules.setdefault({SKIPPED_IMPORT!r}, None)"
+_KERNEL_SKIPS = f"--IPKernelApp.exec_lines=import sys; [sys.modules.setdefault(m, None) for m in {SKIPPED_IMPORTS!r}]"
 
 
 def skip_slow_imports() -> None:
-    """Skip :data:`SKIPPED_IMPORT` in this process unless it was imported already (then it costs nothing more):
-    jsonschema, which papermill and nbconvert load through nbformat, then goes without the "iri" format check."""
-    sys.modules.setdefault(SKIPPED_IMPORT, None)  # type: ignore[arg-type]  # None: "import fails", by design
+    """Skip :data:`SKIPPED_IMPORTS` in this process, those not imported already (then they cost nothing more): an
+    import of one fails, which the libraries that ask for them take as "not installed"."""
+    for name in SKIPPED_IMPORTS:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "import fails", by design
 
 
 def load_toolchain() -> None:

@@ -132,8 +132,8 @@ def test_a_failing_notebook_names_the_cell(tmp_path: Path, demo_store: Path) -> 
 
 
 def test_a_runs_processes_skip_the_slow_optional_import(tmp_path: Path) -> None:
-    """jsonschema's optional rfc3987-syntax (a second of import) is skipped by the run's process and its kernels,
-    and the notebooks still validate and execute without it."""
+    """jsonschema's optional rfc3987-syntax (a second of import) and papermill's Azure Blob Storage paths are
+    skipped by a run's process and its kernels; notebooks still validate, execute and export without them."""
     book = nbformat.v4.new_notebook()
     book.cells = [
         nbformat.v4.new_code_cell("import sys, nbformat\nprint(repr(sys.modules.get('rfc3987_syntax', 'absent')))")
@@ -144,12 +144,15 @@ def test_a_runs_processes_skip_the_slow_optional_import(tmp_path: Path) -> None:
     outputs = nbformat.read(executed, as_version=4).cells[0].outputs
     assert [o.get("text") for o in outputs] == ["None\n"]
     probe = (
-        "import sys\n"
+        "import pathlib, sys\n"
         "from sspr_review.report import notebooks\n"
         "notebooks.load_toolchain()\n"
         "import nbformat\n"
         f"nbformat.validate(nbformat.read({str(executed)!r}, as_version=4))\n"
-        "print(repr(sys.modules['rfc3987_syntax']), 'jsonschema' in sys.modules)\n"
+        "import papermill\n"
+        f"notebooks.export_html(pathlib.Path({str(executed)!r}), pathlib.Path({str(tmp_path / 'out.html')!r}))\n"
+        "print(repr(sys.modules['rfc3987_syntax']), 'jsonschema' in sys.modules, 'azure.storage.blob' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
-    assert result.stdout.split() == ["None", "True"]
+    assert result.stdout.split() == ["None", "True", "False"]
+    assert "None" in (tmp_path / "out.html").read_text(encoding="utf-8")
