@@ -136,13 +136,17 @@ def test_a_runs_processes_skip_the_slow_optional_import(tmp_path: Path) -> None:
     skipped by a run's process and its kernels; notebooks still validate, execute and export without them."""
     book = nbformat.v4.new_notebook()
     book.cells = [
-        nbformat.v4.new_code_cell("import sys, nbformat\nprint(repr(sys.modules.get('rfc3987_syntax', 'absent')))")
+        nbformat.v4.new_code_cell("import sys, nbformat\nprint(repr(sys.modules.get('rfc3987_syntax', 'absent')))"),
+        # the kernel inherits the kit's choice of Arrow's pool (sspr_review/__init__.py)
+        nbformat.v4.new_code_cell("import pandas, pyarrow\nprint(pyarrow.default_memory_pool().backend_name)"),
     ]
     source = tmp_path / "probe.ipynb"
     nbformat.write(book, source)
     executed = notebooks.execute(source, tmp_path / "out.ipynb", {}, cwd=tmp_path)
-    outputs = nbformat.read(executed, as_version=4).cells[0].outputs
-    assert [o.get("text") for o in outputs] == ["None\n"]
+    cells = nbformat.read(executed, as_version=4).cells
+    assert [o.get("text") for o in cells[0].outputs] == ["None\n"]
+    if sys.platform.startswith("linux"):
+        assert [o.get("text") for o in cells[1].outputs] == ["jemalloc\n"]
     probe = (
         "import pathlib, sys\n"
         "from sspr_review.report import notebooks\n"

@@ -63,3 +63,19 @@ def test_an_unknown_source_is_an_argument_error_without_the_sdks() -> None:
     done, modules = imported("fetch", "--source", "graf")
     assert done.returncode == 2 and "'graf' is not one of" in done.stderr and "'demo'" in done.stderr
     assert not heavy(modules, HEAVY_FOR_ANY_ERROR), heavy(modules, HEAVY_FOR_ANY_ERROR)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kit chooses Arrow's pool on Linux only")
+def test_arrow_allocates_from_jemalloc_unless_the_user_chose_a_pool() -> None:
+    """Importing the kit before pandas makes Arrow's default pool jemalloc (it returns freed memory to the system);
+    a pool the user chose stays."""
+    import os
+
+    code = "import sspr_review, pandas, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    for chosen, expected in ((None, "jemalloc"), ("system", "system")):
+        extra = {"ARROW_DEFAULT_MEMORY_POOL": chosen} if chosen else {}
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env={**env, **extra}, check=True
+        )
+        assert done.stdout.strip() == expected

@@ -37,7 +37,9 @@ def lean_arrow_memory(*, at_once: bool = False) -> Iterator[None]:
     pyarrow's default allocator on most platforms, mimalloc, keeps the pages of freed arrays: reading and
     preparing a year of a large tenant leaves hundreds of MB of them (about 400 MB more peak memory, and a
     slower review, at 500,000 users). jemalloc gives them back within a second. The previous default pool is
-    restored afterwards (arrays keep the pool they came from).
+    restored afterwards (arrays keep the pool they came from). This chooses the pool of the calls made from
+    Python; Arrow's C++ code (Parquet decoding, dataset scans) takes the process's pool, which
+    ``sspr_review/__init__.py`` makes jemalloc in the kit's own processes (:data:`sspr_review.ARROW_POOL_VARIABLE`).
 
     ``at_once``: jemalloc gives freed pages back immediately rather than within a second (a fetch's merges free
     a month file's row groups one after another: about 100 MB less peak memory; it holds for the process's
