@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -186,42 +185,32 @@ def week_index(times: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     return idx
 
 
-@dataclass(frozen=True)
-class SnapshotKeys:
-    """A snapshot table keyed for :func:`snapshot_lookup`, built once per table: its rows (``frame``), their
-    snapshot times (``snap``, int64 ns) and their lower-cased ids and UPNs (Arrow-backed string Series, positional).
-    """
-
-    frame: pd.DataFrame
-    snap: np.ndarray
-    ids: pd.Series
-    upns: pd.Series
-
-    @classmethod
-    def of(cls, snapshots: pd.DataFrame, *, id_col: str, upn_col: str, day: int | None = None) -> SnapshotKeys:
-        """``snapshots`` (a ``snapshot_date`` column, at most one row per user per snapshot) keyed on ``id_col``
-        and ``upn_col``; with ``day`` (UTC days since the epoch), only the rows of that day's snapshot."""
-        snap = ns(snapshots["snapshot_date"])
-        if day is not None:
-            keep = snap // NS_PER_DAY == day
-            snapshots, snap = snapshots[keep], snap[keep]
-        snapshots = snapshots.reset_index(drop=True)
-        return cls(snapshots, snap, lower(snapshots[id_col]), lower(snapshots[upn_col]))
-
-
 def snapshot_lookup(
-    times: np.ndarray, ids: pd.Series, upns: pd.Series, keys: SnapshotKeys, columns: Sequence[str]
+    times: np.ndarray,
+    ids: pd.Series,
+    upns: pd.Series,
+    snapshots: pd.DataFrame,
+    *,
+    id_col: str,
+    upn_col: str,
+    columns: Sequence[str],
+    day: int | None = None,
+    snap_ns: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """For each event, ``columns`` of its user's row in the latest snapshot of ``keys`` at or before the event.
+    """For each event, ``columns`` of its user's row in the latest snapshot at or before the event.
 
-    An event before the first snapshot uses the first one. Users match on object id, else on UPN (both
-    case-insensitive). Returns a frame with one row per event, in event order (positional index), with a boolean
-    ``found`` column.
+    ``snapshots`` has a ``snapshot_date`` column and at most one row per user per snapshot; an event before the
+    first snapshot uses the first one. ``day`` (UTC days since the epoch): every event uses the snapshot of that
+    day instead (none found when there is none). Users match on object id, else on UPN (case-insensitive).
+    Returns a frame with one row per event, in event order (positional index), with a boolean ``found`` column.
+    ``snap_ns``: ``snapshots["snapshot_date"]`` as int64 ns, when the caller holds it already.
     """
     n = len(times)
     out = pd.DataFrame(index=pd.RangeIndex(n))
-    snapshots, snap_ns = keys.frame, keys.snap
+    snap_ns = ns(snapshots["snapshot_date"]) if snap_ns is None else snap_ns
     dates = np.unique(snap_ns[snap_ns != NAT])
+    if day is not None:
+        dates = dates[dates // NS_PER_DAY == day]
     if n == 0 or snapshots.empty or dates.size == 0:
         for col in columns:
             out[col] = pd.Series(pd.NA, index=out.index, dtype=snapshots[col].dtype if col in snapshots else object)
@@ -236,15 +225,18 @@ def snapshot_lookup(
             "_row": np.arange(n),
         }
     )
-    # Only the snapshots needed, and only rows whose id or UPN an event names.
+    # Only the snapshots needed, and only rows whose id or UPN (as given or lower-cased) an event names.
+    event_ids = _distinct(ids, left["_id"])
+    event_upns = _distinct(upns, left["_upn"])
     wanted = np.flatnonzero(
-        np.isin(snap_ns, np.unique(dates[pos])) & (isin(keys.ids, left["_id"]) | isin(keys.upns, left["_upn"]))
+        np.isin(snap_ns, np.unique(dates[pos]))
+        & (isin(snapshots[id_col], event_ids) | isin(snapshots[upn_col], event_upns))
     )
     right = pd.DataFrame(
         {
             "_snap": snap_ns[wanted],
-            "_id": keys.ids.iloc[wanted].to_numpy(),
-            "_upn": keys.upns.iloc[wanted].to_numpy(),
+            "_id": lower(snapshots[id_col].iloc[wanted]).to_numpy(),
+            "_upn": lower(snapshots[upn_col].iloc[wanted]).to_numpy(),
         }
     )
     for col in columns:
@@ -266,3 +258,8 @@ def snapshot_lookup(
         out[col] = found[col].astype(snapshots[col].dtype).to_numpy()
     out["found"] = found["_snap"].notna().to_numpy()
     return out
+
+
+def _distinct(*columns: pd.Series) -> set[Any]:
+    """The distinct non-missing values of ``columns``."""
+    return {v for column in columns for v in pd.Series(column).dropna().unique().tolist()}

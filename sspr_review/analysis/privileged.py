@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._util import NAT, SnapshotKeys, isin, lower, lower_isin, ns, snapshot_lookup, user_key
+from ._util import NAT, NS_PER_DAY, isin, lower, lower_isin, ns, snapshot_lookup, user_key
 from .prepare import ReviewData
 
 __all__ = [
@@ -27,44 +27,35 @@ __all__ = [
 class PrivilegedIndex:
     """The part of :func:`privileged_lookup` that does not depend on the accounts looked up, for one window.
 
-    ``holders``: per roles snapshot and user principal (``principal_type`` user or missing) of the roles the
-    window uses (:meth:`~.prepare.ReviewData.roles`), its ``roles``, ``assignments`` and ``groups`` ("; "-joined),
-    keyed on its id and UPN; ``registration``: the registration rows the ``is_admin`` flag is read from (of the
-    snapshot day the window uses, when one is chosen), keyed likewise.
+    ``role_users``: the user principals (``principal_type`` user or missing) of the roles the window uses
+    (:meth:`~.prepare.ReviewData.roles`), with ``_snap`` (int64 ns), ``_id`` and ``_upn`` (lower-cased) and ``_key``
+    (:func:`~._util.user_key`); ``registration``: the registration columns the ``is_admin`` flag is read from
+    (of the snapshot day the window uses, when one is chosen), with ``registration_snap`` their snapshot times
+    (int64 ns).
     """
 
-    holders: SnapshotKeys
-    registration: SnapshotKeys
+    role_users: pd.DataFrame
+    registration: pd.DataFrame
+    registration_snap: np.ndarray
 
     @classmethod
     def of(cls, data: ReviewData) -> PrivilegedIndex:
         priv = data.roles()
         ptype = lower(priv["principal_type"])
         users = priv[((ptype == "user") | ptype.isna()).to_numpy(dtype=bool)]
-        holders = (
-            users.assign(_key=user_key(users, "principal_id", "user_upn").array)
-            .groupby(["snapshot_date", "_key"], sort=False, dropna=True)
-            .agg(
-                principal_id=("principal_id", "first"),
-                user_upn=("user_upn", "first"),
-                roles=("role_name", _join),
-                assignments=("assignment", _join),
-                groups=("via_group_name", _join),
-            )
-            .reset_index()
+        users = users.assign(
+            _snap=ns(users["snapshot_date"]),
+            _id=lower(users["principal_id"]).array,
+            _upn=lower(users["user_upn"]).array,
+            _key=user_key(users, "principal_id", "user_upn").array,
         )
         registration = data.registration[["snapshot_date", "user_id", "user_upn", "is_admin"]]
-        return cls(
-            SnapshotKeys.of(holders, id_col="principal_id", upn_col="user_upn"),
-            SnapshotKeys.of(registration, id_col="user_id", upn_col="user_upn", day=data.snapshot_day("registration")),
-        )
-
-
-def _registration_keys(data: ReviewData) -> SnapshotKeys:
-    """The registration rows :func:`registration_lookup` reads (the snapshot day the window uses, when one is
-    chosen; none unless registration is complete), keyed once per window."""
-    reg = data.registration if data.has("registration") else data.registration.iloc[0:0]
-    return SnapshotKeys.of(reg, id_col="user_id", upn_col="user_upn", day=data.snapshot_day("registration"))
+        snap = ns(registration["snapshot_date"])
+        day = data.snapshot_day("registration")
+        if day is not None:  # the window reads only that day's snapshot (snapshot_lookup's ``day``)
+            keep = snap // NS_PER_DAY == day
+            registration, snap = registration[keep], snap[keep]
+        return cls(users, registration, snap)
 
 
 def _join(values: pd.Series) -> str:
@@ -123,19 +114,59 @@ def _role_holders(
     """Per account at its time: listed in the roles snapshot in force (latest at or before the time), and its
     ``roles``, ``assignments`` and ``groups`` ("; "-joined, ``None`` when not listed)."""
     n = len(times)
-    columns = ("roles", "assignments", "groups")
-    holders = data.derived(PrivilegedIndex.of).holders
-    if not (len(holders.frame) and n):
-        return np.zeros(n, dtype=bool), {c: np.full(n, None, dtype=object) for c in columns}
-    found = snapshot_lookup(times, ids, upns, holders, columns)
-    return found["found"].to_numpy(dtype=bool), {c: found[c].to_numpy(dtype=object) for c in columns}
+    listed = np.zeros(n, dtype=bool)
+    found_cols: dict[str, np.ndarray] = {c: np.full(n, None, dtype=object) for c in ("roles", "assignments", "groups")}
+    users = data.derived(PrivilegedIndex.of).role_users
+    if not (len(users) and n):
+        return listed, found_cols
+    snap_ns = users["_snap"].to_numpy()
+    dates = np.unique(snap_ns[snap_ns != NAT])
+    needed = dates[np.clip(np.searchsorted(dates, times, side="right") - 1, 0, None)]
+    wanted_ids = set(lower(pd.Series(ids.to_numpy(), dtype="string")).dropna().tolist())
+    wanted_upns = set(lower(pd.Series(upns.to_numpy(), dtype="string")).dropna().tolist())
+    users = users[np.isin(snap_ns, needed) & (isin(users["_id"], wanted_ids) | isin(users["_upn"], wanted_upns))]
+    agg = (
+        users.groupby(["snapshot_date", "_key"], sort=False, dropna=True)
+        .agg(
+            principal_id=("principal_id", "first"),
+            user_upn=("user_upn", "first"),
+            roles=("role_name", _join),
+            assignments=("assignment", _join),
+            groups=("via_group_name", _join),
+        )
+        .reset_index()
+    )
+    found = snapshot_lookup(
+        times,
+        ids,
+        upns,
+        agg,
+        id_col="principal_id",
+        upn_col="user_upn",
+        columns=["roles", "assignments", "groups"],
+    )
+    listed = found["found"].to_numpy(dtype=bool)
+    for col in found_cols:
+        found_cols[col] = found[col].to_numpy(dtype=object)
+    return listed, found_cols
 
 
 def _admin_flags(data: ReviewData, times: np.ndarray, ids: pd.Series, upns: pd.Series) -> np.ndarray:
     """Per account at its time: flagged ``is_admin`` by the registration snapshot in force."""
     if not len(times):
         return np.zeros(0, dtype=bool)
-    reg = snapshot_lookup(times, ids, upns, data.derived(PrivilegedIndex.of).registration, ["is_admin"])
+    index = data.derived(PrivilegedIndex.of)
+    reg = snapshot_lookup(
+        times,
+        ids,
+        upns,
+        index.registration,
+        id_col="user_id",
+        upn_col="user_upn",
+        columns=["is_admin"],
+        day=data.snapshot_day("registration"),
+        snap_ns=index.registration_snap,
+    )
     return reg["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
@@ -152,7 +183,17 @@ def registration_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upn
     )
     if data.lookups is not None:
         data.lookups.append(pd.DataFrame({"user_id": ids.to_numpy(), "user_upn": upns.to_numpy()}, dtype="string"))
-    return snapshot_lookup(times, ids, upns, data.derived(_registration_keys), columns)
+    reg = data.registration if data.has("registration") else data.registration.iloc[0:0]
+    return snapshot_lookup(
+        times,
+        ids,
+        upns,
+        reg,
+        id_col="user_id",
+        upn_col="user_upn",
+        columns=list(columns),
+        day=data.snapshot_day("registration"),
+    )
 
 
 def in_roles(data: ReviewData, reg: pd.DataFrame, reg_snap: np.ndarray) -> np.ndarray:
