@@ -22,7 +22,7 @@ from .accounts import display_name
 from .lean import lean_member_counts
 from .model import Finding, fingerprint
 from .prepare import ReviewData
-from .privileged import in_roles
+from .privileged import WindowRegistration, in_roles
 from .window import ReviewWindow
 
 __all__ = ["admins_not_in_roles", "find_registration_gaps"]
@@ -35,13 +35,12 @@ def _week_snapshot(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
     reg = data.registration
     if reg.empty:
         return reg
+    columns = ["snapshot_date", "user_id", "user_upn", "user_type", "is_sspr_enabled", "is_sspr_capable", "is_admin"]
+    if data.snapshot_day("registration") is not None:
+        picked: pd.DataFrame = data.derived(WindowRegistration.of).rows[columns]
+        return picked
     snap = ns(reg["snapshot_date"])
     day = np.where(snap == NAT, np.iinfo(np.int64).min, snap // NS_PER_DAY)
-    columns = ["snapshot_date", "user_id", "user_upn", "user_type", "is_sspr_enabled", "is_sspr_capable", "is_admin"]
-    wanted = data.snapshot_day("registration")
-    if wanted is not None:
-        picked: pd.DataFrame = reg[columns][day == wanted]
-        return picked
     tz = zone(window.timezone)
     epoch = pd.Timestamp("1970-01-01").date().toordinal()
     end_day = window.end.astimezone(tz).date().toordinal() - epoch
