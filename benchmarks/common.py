@@ -93,6 +93,8 @@ def child(code: str, *args: str, env: dict[str, str] | None = None, timeout: flo
     Adds ``peak_rss_mb`` (the child's maximum resident set size, from ``wait4``) and ``process_seconds``.
     """
     start = datetime.now(UTC)
+    # the kit first, as in `sspr-review`: importing it chooses Arrow's memory pool, which pandas would fix on import
+    code = f"import sspr_review\n{code}"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *args],
         cwd=ROOT,
