@@ -1,0 +1,34 @@
+"""Categorical columns (a compact store read) decoded to strings as pandas would, by Arrow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sspr_review.analysis._util import strings, take_rows
+
+
+@pytest.mark.parametrize("categories", [["b", "a", "Ä c"], pd.array(["b", "a", "Ä c"], dtype="string")])
+def test_a_categorical_decodes_as_pandas_decodes_it(categories: object) -> None:
+    values = pd.Series(
+        pd.Categorical(["a", None, "Ä c", "a", "b"], categories=categories), index=[9, 3, 5, 7, 1], name="upn"
+    )
+    decoded = strings(values)
+    expected = values.astype("string")
+    pd.testing.assert_series_equal(decoded, expected)
+    assert decoded.isna().tolist() == [False, True, False, False, False]
+
+
+def test_rows_taken_from_a_compact_table_look_like_a_typed_tables() -> None:
+    frame = pd.DataFrame(
+        {
+            "user_upn": pd.Categorical(["x", "y", None, "x"]),
+            "ip": pd.array(["1.1.1.1", None, "2.2.2.2", "3.3.3.3"], dtype="string"),
+            "n": [1, 2, 3, 4],
+        }
+    )
+    picked = take_rows(frame, np.array([3, 2, 0]), ["user_upn", "ip", "n"])
+    assert picked["user_upn"].dtype == "string" and picked["ip"].dtype == "string"
+    assert picked["user_upn"].tolist() == ["x", pd.NA, "x"] and picked.index.tolist() == [3, 2, 0]
+    assert strings(pd.Series(pd.Categorical([]))).dtype == "string"
