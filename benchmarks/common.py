@@ -6,6 +6,7 @@ Each benchmark script writes its figures to ``benchmarks/results/<name>.json`` a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -121,10 +122,17 @@ def child(code: str, *args: str, env: dict[str, str] | None = None, timeout: flo
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size in MB (Linux reports KiB)."""
+    """This process's peak resident set size in MB: Linux's ``VmHWM``, the peak of this program's own memory.
+    (``ru_maxrss`` also counts the parent's memory at the fork that started this process: a benchmark parent that
+    had built a large store made every child's peak look like its own.) Elsewhere ``ru_maxrss``."""
     import resource
 
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)  # kB
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # macOS reports bytes, Linux KiB
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale, 1)
 
 
 def verdict(ok: bool | None) -> str:
