@@ -245,8 +245,12 @@ SKIPPED_IMPORTS: Final = (
     # a second. A run's notebooks are local files.
     "papermill.abs",
 )
-#: The same in a kernel: IPython runs these lines before the notebook's first cell.
-_KERNEL_SKIPS = f"--IPKernelApp.exec_lines=import sys; [sys.modules.setdefault(m, None) for m in {SKIPPED_IMPORTS!r}]"
+#: The same in a kernel: IPython runs this code as the kernel starts, before the notebook's first cell
+#: (``code_to_run``, the kernel's ``-c``: a profile's ``exec_lines`` still run).
+_KERNEL_SKIPS = (
+    f"--IPKernelApp.code_to_run=import sys; sys.modules.update({{m: None for m in {SKIPPED_IMPORTS!r} if m not in "
+    "sys.modules})"
+)
 
 
 def skip_slow_imports() -> None:

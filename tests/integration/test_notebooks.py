@@ -131,7 +131,7 @@ def test_a_failing_notebook_names_the_cell(tmp_path: Path, demo_store: Path) -> 
     assert (tmp_path / "out.ipynb").stat().st_mode & 0o077 == 0
 
 
-def test_a_runs_processes_skip_the_slow_optional_import(tmp_path: Path) -> None:
+def test_a_runs_processes_skip_the_slow_optional_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """jsonschema's optional rfc3987-syntax (a second of import) and papermill's Azure Blob Storage paths are
     skipped by a run's process and its kernels; notebooks still validate, execute and export without them."""
     book = nbformat.v4.new_notebook()
@@ -140,6 +140,12 @@ def test_a_runs_processes_skip_the_slow_optional_import(tmp_path: Path) -> None:
         # the kernel inherits the kit's choice of Arrow's pool (sspr_review/__init__.py)
         nbformat.v4.new_code_cell("import pandas, pyarrow\nprint(pyarrow.default_memory_pool().backend_name)"),
     ]
+    # a profile's own start-up lines still run in the kernels of a run
+    profile = tmp_path / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_kernel_config.py").write_text('c.IPKernelApp.exec_lines = ["PROFILE_LINE = 42"]\n')
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    book.cells.append(nbformat.v4.new_code_cell("print(PROFILE_LINE)"))
     source = tmp_path / "probe.ipynb"
     nbformat.write(book, source)
     executed = notebooks.execute(source, tmp_path / "out.ipynb", {}, cwd=tmp_path)
@@ -147,6 +153,7 @@ def test_a_runs_processes_skip_the_slow_optional_import(tmp_path: Path) -> None:
     assert [o.get("text") for o in cells[0].outputs] == ["None\n"]
     if sys.platform.startswith("linux"):
         assert [o.get("text") for o in cells[1].outputs] == ["jemalloc\n"]
+    assert [o.get("text") for o in cells[2].outputs] == ["42\n"]
     probe = (
         "import pathlib, sys\n"
         "from sspr_review.report import notebooks\n"
