@@ -194,18 +194,21 @@ def registration_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upn
     )
     if data.lookups is not None:
         data.lookups.append(pd.DataFrame({"user_id": ids.to_numpy(), "user_upn": upns.to_numpy()}, dtype="string"))
-    window = data.derived(WindowRegistration.of)
-    complete = data.has("registration")
+    if data.has("registration"):
+        window = data.derived(WindowRegistration.of)
+        rows, snap = window.rows, window.snap
+    else:
+        rows, snap = data.registration.iloc[0:0], None
     return snapshot_lookup(
         times,
         ids,
         upns,
-        window.rows if complete else data.registration.iloc[0:0],
+        rows,
         id_col="user_id",
         upn_col="user_upn",
         columns=list(columns),
         day=data.snapshot_day("registration"),
-        snap_ns=window.snap if complete else None,
+        snap_ns=snap,
     )
 
 

@@ -247,10 +247,7 @@ SKIPPED_IMPORTS: Final = (
 )
 #: The same in a kernel: IPython runs this code as the kernel starts, before the notebook's first cell
 #: (``code_to_run``, the kernel's ``-c``: a profile's ``exec_lines`` still run).
-_KERNEL_SKIPS = (
-    f"--IPKernelApp.code_to_run=import sys; sys.modules.update({{m: None for m in {SKIPPED_IMPORTS!r} if m not in "
-    "sys.modules})"
-)
+_KERNEL_SKIPS = f"--IPKernelApp.code_to_run=from {__name__} import skip_slow_imports; skip_slow_imports()"
 
 
 def skip_slow_imports() -> None:
