@@ -206,6 +206,7 @@ def snapshot_lookup(
     columns: Sequence[str],
     day: int | None = None,
     snap_ns: np.ndarray | None = None,
+    keys: tuple[pd.Series, pd.Series] | None = None,
 ) -> pd.DataFrame:
     """For each event, ``columns`` of its user's row in the latest snapshot at or before the event.
 
@@ -213,7 +214,8 @@ def snapshot_lookup(
     first snapshot uses the first one. ``day`` (UTC days since the epoch): every event uses the snapshot of that
     day instead (none found when there is none). Users match on object id, else on UPN (case-insensitive).
     Returns a frame with one row per event, in event order (positional index), with a boolean ``found`` column.
-    ``snap_ns``: ``snapshots["snapshot_date"]`` as int64 ns, when the caller holds it already.
+    ``snap_ns``: ``snapshots["snapshot_date"]`` as int64 ns, and ``keys``: its ``id_col`` and ``upn_col`` as
+    :func:`lower` gives them (positional), when the caller holds them already (once per window, not per lookup).
     """
     n = len(times)
     out = pd.DataFrame(index=pd.RangeIndex(n))
@@ -227,27 +229,18 @@ def snapshot_lookup(
         out["found"] = np.zeros(n, dtype=bool)
         return out
     pos = np.clip(np.searchsorted(dates, times, side="right") - 1, 0, None)
+    event_ids = lower(pd.Series(ids.to_numpy(), dtype="string"))
+    event_upns = lower(pd.Series(upns.to_numpy(), dtype="string"))
     left = pd.DataFrame(
-        {
-            "_snap": dates[pos],
-            "_id": lower(pd.Series(ids.to_numpy(), dtype="string")).to_numpy(),
-            "_upn": lower(pd.Series(upns.to_numpy(), dtype="string")).to_numpy(),
-            "_row": np.arange(n),
-        }
+        {"_snap": dates[pos], "_id": event_ids.to_numpy(), "_upn": event_upns.to_numpy(), "_row": np.arange(n)}
     )
-    # Only the snapshots needed, and only rows whose id or UPN (as given or lower-cased) an event names.
-    event_ids = _distinct(ids, left["_id"])
-    event_upns = _distinct(upns, left["_upn"])
+    # Only the snapshots needed, and only rows whose id or UPN (both compared lower-cased) an event names.
+    snap_ids, snap_upns = (lower(snapshots[id_col]), lower(snapshots[upn_col])) if keys is None else keys
     wanted = np.flatnonzero(
-        np.isin(snap_ns, np.unique(dates[pos]))
-        & (isin(snapshots[id_col], event_ids) | isin(snapshots[upn_col], event_upns))
+        np.isin(snap_ns, np.unique(dates[pos])) & (isin(snap_ids, event_ids) | isin(snap_upns, event_upns))
     )
     right = pd.DataFrame(
-        {
-            "_snap": snap_ns[wanted],
-            "_id": lower(snapshots[id_col].iloc[wanted]).to_numpy(),
-            "_upn": lower(snapshots[upn_col].iloc[wanted]).to_numpy(),
-        }
+        {"_snap": snap_ns[wanted], "_id": snap_ids.iloc[wanted].to_numpy(), "_upn": snap_upns.iloc[wanted].to_numpy()}
     )
     for col in columns:
         right[col] = snapshots[col].iloc[wanted].to_numpy()
@@ -268,8 +261,3 @@ def snapshot_lookup(
         out[col] = found[col].astype(snapshots[col].dtype).to_numpy()
     out["found"] = found["_snap"].notna().to_numpy()
     return out
-
-
-def _distinct(*columns: pd.Series) -> set[Any]:
-    """The distinct non-missing values of ``columns``."""
-    return {v for column in columns for v in pd.Series(column).dropna().unique().tolist()}

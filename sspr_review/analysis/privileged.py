@@ -28,10 +28,12 @@ __all__ = [
 class WindowRegistration:
     """The registration rows the window's lookups read (:func:`registration_lookup`, the ``is_admin`` flag): the
     snapshot day the window uses when one is chosen, else every snapshot read; ``snap``: their snapshot times
-    (int64 ns). Filtered once per window: at 500,000 users the table holds 1.5 million rows."""
+    (int64 ns); ``keys``: their ids and UPNs lower-cased (:func:`~._util.lower`), which the lookups match events
+    on. Built once per window: at 500,000 users the table holds 1.5 million rows."""
 
     rows: pd.DataFrame
     snap: np.ndarray
+    keys: tuple[pd.Series, pd.Series]
 
     @classmethod
     def of(cls, data: ReviewData) -> WindowRegistration:
@@ -41,7 +43,7 @@ class WindowRegistration:
         if day is not None:  # the window reads only that day's snapshot (snapshot_lookup's ``day``)
             keep = snap // NS_PER_DAY == day
             registration, snap = registration[keep], snap[keep]
-        return cls(registration, snap)
+        return cls(registration, snap, (lower(registration["user_id"]), lower(registration["user_upn"])))
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,7 @@ def _admin_flags(data: ReviewData, times: np.ndarray, ids: pd.Series, upns: pd.S
         columns=["is_admin"],
         day=data.snapshot_day("registration"),
         snap_ns=window.snap,
+        keys=window.keys,
     )
     return reg["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
@@ -194,11 +197,8 @@ def registration_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upn
     )
     if data.lookups is not None:
         data.lookups.append(pd.DataFrame({"user_id": ids.to_numpy(), "user_upn": upns.to_numpy()}, dtype="string"))
-    if data.has("registration"):
-        window = data.derived(WindowRegistration.of)
-        rows, snap = window.rows, window.snap
-    else:
-        rows, snap = data.registration.iloc[0:0], None
+    window = data.derived(WindowRegistration.of) if data.has("registration") else None
+    rows = data.registration.iloc[0:0] if window is None else window.rows
     return snapshot_lookup(
         times,
         ids,
@@ -208,7 +208,8 @@ def registration_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upn
         upn_col="user_upn",
         columns=list(columns),
         day=data.snapshot_day("registration"),
-        snap_ns=snap,
+        snap_ns=None if window is None else window.snap,
+        keys=None if window is None else window.keys,
     )
 
 

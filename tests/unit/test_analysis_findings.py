@@ -357,6 +357,21 @@ def test_registration_is_admin_is_the_fallback_without_roles() -> None:
     assert len(found) == 1 and found[0].evidence["privilege_basis"] == "registration"
 
 
+@pytest.mark.parametrize(
+    ("reg_id", "reg_upn"),
+    [(None, "Boss@Contoso.COM"), ("ID-BOSS", "someone.else@contoso.com"), (" id-Boss ", None)],
+    ids=["upn-in-other-case", "id-in-other-case", "id-padded"],
+)
+def test_registration_rows_match_events_whatever_the_case(reg_id: str | None, reg_upn: str | None) -> None:
+    # The registration report and the audit events may write a user's id or UPN in different cases: the row is
+    # found all the same (its isAdmin flag makes the reset an administrator's).
+    row = {**reg_row("boss", admin=True), "user_id": reg_id, "user_upn": reg_upn}
+    tables = {"audit": audit(completed_flow(t("2d"), "boss")), "registration": registration(row)}
+    data = prepare(tables, coverage=coverage(missing={"roles": "RoleManagement.Read.Directory missing"}))
+    found = find_admin_password_resets(data, WINDOW, S)
+    assert len(found) == 1 and found[0].evidence["privilege_basis"] == "registration"
+
+
 def test_helpdesk_reset_of_a_normal_user_with_and_without_tap() -> None:
     rows = [
         ev(BY_ADMIN, t("2d"), "alice", initiator="helpdesk"),
