@@ -22,7 +22,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -45,6 +45,7 @@ from ..analysis.aggregates import (
 )
 from ..analysis.history import History, empty_frame
 from ..analysis.metrics import REGISTRATION_COUNT_INPUT, combine_registration_counts, registration_counts_arrow
+from ..core import schema
 from ..core.settings import AnalysisSettings
 from ..ingest.store import Store, release_arrow_memory
 from ..ingest.store.aggregates import read_aggregate, signature, write_aggregate
@@ -91,14 +92,16 @@ def _in_force(dated: Sequence[tuple[datetime, Path]], day: Path) -> list[Path]:
     return before[-1:] or [f for _, f in dated[:1]]
 
 
-def registration_counts(store: Store, privileged: pd.DataFrame) -> pd.DataFrame:
+def registration_counts(store: Store) -> pd.DataFrame:
     """Every registration snapshot's counts (:func:`~sspr_review.analysis.metrics.registration_counts`), each
     snapshot file read (and checked) only when its counts are not kept yet (or it, or the roles snapshot in force,
-    changed): a year of snapshots whose counts are kept costs a listing of their folder."""
+    changed), its admins matched against the roles snapshot in force, read with it: a year of snapshots whose
+    counts are kept costs a listing of their folders."""
     key = aggregates_key()
     files = store.listed("registration")
     roles = [(d, f) for f in store.listed("privileged") if (d := parse_day(f.stem)) is not None]
-    signatures = {f.name: signature([f, *_in_force(roles, f)]) for f in files}
+    in_force = {f.name: _in_force(roles, f) for f in files}
+    signatures = {f.name: signature([f, *in_force[f.name]]) for f in files}
     stored = read_aggregate(store.path, "registration", key)
     if not stored.empty:
         stored = stored[stored["file"].map(signatures).eq(stored["signature"]).to_numpy(dtype=bool)]
@@ -111,7 +114,7 @@ def registration_counts(store: Store, privileged: pd.DataFrame) -> pd.DataFrame:
             table = pq.read_table(file, columns=list(REGISTRATION_COUNT_INPUT))
         except FileNotFoundError:
             continue
-        counts = registration_counts_arrow(privileged, [table])
+        counts = registration_counts_arrow(_roles_file(store, in_force[file.name]), [table])
         del table
         fresh.append(counts.assign(file=file.name, signature=signatures[file.name]))
         release_arrow_memory()
@@ -120,6 +123,12 @@ def registration_counts(store: Store, privileged: pd.DataFrame) -> pd.DataFrame:
     parts = [p for p in (stored, new) if not p.empty]
     counts = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     return combine_registration_counts(counts.drop(columns=["file", "signature"], errors="ignore"))
+
+
+def _roles_file(store: Store, files: Sequence[Path]) -> pd.DataFrame:
+    """The ``privileged`` rows of the roles snapshot file in ``files`` (none, or one), as the store reads them."""
+    when = parse_day(files[0].stem) if files else None
+    return schema.empty("privileged") if when is None else store.read("privileged", when, when + timedelta(days=1))
 
 
 # ------------------------------------------------------------------------------------------------- weeks

@@ -86,8 +86,7 @@ def load(
     before = window.shift(1)
     now = coverage(store, config, window.start, window.end)
     previous = coverage(store, config, before.start, before.end) if compare else None
-    privileged = store.read("privileged")
-    counts = registration_counts(store, privileged)
+    counts = registration_counts(store)
     plan = plan_reads(store, settings, window, compare=compare, extra=extra)
     first = {kind: to_ns(when) for kind, when in plan.first.items()}
     registration_first = [int(counts["first_ns"].min())] if len(counts) else []
@@ -98,7 +97,7 @@ def load(
         "audit": store.read("audit", *plan.spans["audit"], compact=True),
         "risk": store.read("risk", *plan.spans["risk"]),
         "registration": store.read("registration", _anchor(store, window, now, previous, compare), compact=True),
-        "privileged": privileged,
+        "privileged": store.read("privileged", _roles_anchor(store, plan.spans["audit"][0], now, previous)),
     }
     history = None if plan.since is None else aggregates.history(store, settings, bounds, to_ns(plan.since), first)
     # the trend and last week's figures count only weeks the store holds complete, never the rows of a fetch
@@ -143,6 +142,23 @@ def _anchor(
     if chosen:
         anchor = min([*chosen, *([anchor] if anchor is not None else [])])
     return anchor
+
+
+def _roles_anchor(
+    store: Store, start: datetime | None, now: dict[str, Coverage], previous: dict[str, Coverage] | None
+) -> datetime | None:
+    """The first roles snapshot day read: the one in force at ``start`` (the audit table's first time read; a
+    lookup asks for the roles at an event's time, in the latest snapshot at or before it), or either week's chosen
+    snapshot when earlier; ``None`` (every one) without ``start`` or a snapshot at or before it."""
+    if start is None:
+        return None
+    anchor = max((d for d in store.snapshot_days("privileged") if d <= start), default=None)
+    chosen = [
+        c.snapshot.replace(hour=0, minute=0, second=0, microsecond=0)
+        for c in (now.get("roles"), (previous or {}).get("roles"))
+        if c is not None and c.snapshot is not None
+    ]
+    return None if anchor is None else min([anchor, *chosen])
 
 
 def policy_snapshots(store: Store, coverages: list[dict[str, Coverage]]) -> dict[datetime, Mapping[str, Any]]:

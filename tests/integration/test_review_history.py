@@ -77,6 +77,12 @@ def test_the_review_reads_the_weeks_its_rules_need_not_the_whole_history(demo26:
     assert everything.min() < held.min()
     assert len(held) < len(everything) * 0.8
     assert review.data.history is not None and len(review.data.history.weeks) >= 8  # the older weeks
+    # the roles snapshots from the one in force when the first event read happened (a lookup takes the latest
+    # snapshot at or before an event), not the older ones
+    roles = review.data.privileged["snapshot_date"]
+    every_roles = ws.store.read("privileged", columns=["snapshot_date"])["snapshot_date"]
+    assert roles.min() <= held.min() and (roles < held.min()).sum() == (roles == roles.min()).sum()
+    assert every_roles.min() < roles.min() and roles.nunique() < every_roles.nunique()
 
 
 @pytest.mark.slow
