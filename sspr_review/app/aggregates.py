@@ -21,7 +21,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import metadata
@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ..analysis import ReviewData, prepare
+from ..analysis._util import to_ns
 from ..analysis.aggregates import (
     ANALYSIS_VERSION,
     FIX_COLUMNS,
@@ -49,7 +50,7 @@ from ..core import schema
 from ..core.settings import AnalysisSettings
 from ..ingest.store import Store, release_arrow_memory
 from ..ingest.store.aggregates import read_aggregate, signature, write_aggregate
-from ..ingest.store.snapshots import month_overlaps, parse_day
+from ..ingest.store.snapshots import month_span, parse_day
 
 __all__ = ["CHUNK_WEEKS", "aggregates_key", "history", "keep_recent", "registration_counts", "week_signatures"]
 
@@ -137,15 +138,38 @@ def week_signatures(store: Store, bounds: np.ndarray, settings: AnalysisSettings
     its aggregates are computed from: the audit files from its reach before its start to its reach after its end
     (:func:`~sspr_review.analysis.aggregates.reach`), the risk files of the week. The files are not checked for
     this (a signature is their names and stat); those the review reads are checked when read."""
-    before, after = reach(settings)
-    audit, risk = store.listed("audit"), store.listed("risk")  # each folder listed once, not once per week
-    signatures = []
-    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        start, end = pd.Timestamp(a, tz="UTC"), pd.Timestamp(b, tz="UTC")
-        files = [f for f in audit if month_overlaps(f.stem, start - before, end + after)]
-        signatures.append(signature([*files, *(f for f in risk if month_overlaps(f.stem, start, end))]))
+    before, after = (int(pd.Timedelta(span).value) for span in reach(settings))
+    audit, risk = _months(store.listed("audit")), _months(store.listed("risk"))  # each folder listed once
+    signatures = [
+        signature([*audit.overlapping(a - before, b + after), *risk.overlapping(a, b)])
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+    ]
     return pd.DataFrame({"week_start": bounds[:-1], "week_end": bounds[1:], "signature": signatures}).astype(
         {"week_start": np.int64, "week_end": np.int64, "signature": "string"}
+    )
+
+
+@dataclass(frozen=True)
+class _Months:
+    """Month files, oldest first, with each one's month as int64 ns (``[starts[i], ends[i])``)."""
+
+    files: list[Path]
+    starts: np.ndarray
+    ends: np.ndarray
+
+    def overlapping(self, start: int, end: int) -> list[Path]:
+        """The files whose month overlaps ``[start, end)`` (int64 ns), as
+        :func:`~sspr_review.ingest.store.snapshots.month_overlaps` decides."""
+        return self.files[int(np.searchsorted(self.ends, start, side="right")) : int(np.searchsorted(self.starts, end))]
+
+
+def _months(files: Sequence[Path]) -> _Months:
+    """The month files of ``files`` (those named for no month, ``undated``, no time-bounded read opens)."""
+    found = sorted((span, f) for f in files if (span := month_span(f.stem)) is not None)
+    return _Months(
+        [f for _, f in found],
+        np.array([to_ns(s) for (s, _), _ in found], dtype=np.int64),
+        np.array([to_ns(e) for (_, e), _ in found], dtype=np.int64),
     )
 
 

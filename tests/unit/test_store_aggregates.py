@@ -1,14 +1,22 @@
 """The store's aggregate files (ingest/store/aggregates.py): read back by key, by part and by column, written in
-row groups ordered by part so that a read of one part skips the others."""
+row groups ordered by part so that a read of one part skips the others; and the signatures the weeks' aggregates
+are kept under."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from sspr_review.ingest.store.aggregates import ROW_GROUP_ROWS, read_aggregate, write_aggregate
+from sspr_review.analysis.aggregates import reach
+from sspr_review.app.aggregates import week_signatures
+from sspr_review.core.settings import AnalysisSettings
+from sspr_review.ingest.store import Store
+from sspr_review.ingest.store.aggregates import ROW_GROUP_ROWS, read_aggregate, signature, write_aggregate
+from sspr_review.ingest.store.snapshots import month_overlaps
 
 
 def _rows(weeks: range, part: str, per_week: int) -> pd.DataFrame:
@@ -62,3 +70,28 @@ def test_the_weeks_file_is_written_in_row_groups_by_part(tmp_path: Path) -> None
     week_groups = [span for span in spans if span[0] <= "week" <= span[1]]
     assert len(week_groups) == 1 and week_groups[0][0] != "fix"  # the week rows are not spread among the fixes
     assert len(read_aggregate(tmp_path, "weeks", "k1", where=[("part", "==", "week")])) == 4
+
+
+def test_a_weeks_signature_names_the_month_files_a_bounded_read_of_its_reach_opens(tmp_path: Path) -> None:
+    # Each week's signature covers the audit files of its reach and the risk files of the week: exactly the month
+    # files month_overlaps picks (undated and oddly named files never), checked against that rule week by week.
+    store = Store(tmp_path, "t")
+    for table, stems in {
+        "audit": ["2025-11", "2025-12", "2026-01", "2026-03", "2026-04", "undated", "notes"],
+        "risk": ["2025-12", "2026-02", "2026-04"],
+    }.items():
+        (store.path / table).mkdir(parents=True, exist_ok=True)
+        for i, stem in enumerate(stems):
+            (store.path / table / f"{stem}.parquet").write_bytes(b"x" * (i + 1))
+    settings = AnalysisSettings()
+    first = pd.Timestamp("2025-11-03", tz="UTC")
+    bounds = np.array([(first + timedelta(weeks=w)).value for w in range(27)], dtype=np.int64)
+    got = week_signatures(store, bounds, settings)
+    before, after = reach(settings)
+    audit, risk = store.listed("audit"), store.listed("risk")
+    for row in got.itertuples():
+        start, end = pd.Timestamp(row.week_start, tz="UTC"), pd.Timestamp(row.week_end, tz="UTC")
+        files = [f for f in audit if month_overlaps(f.stem, start - before, end + after)]
+        files += [f for f in risk if month_overlaps(f.stem, start, end)]
+        assert row.signature == signature(files), (start, [f.name for f in files])
+    assert got["signature"].nunique() > 10

@@ -73,7 +73,7 @@ def month_overlaps(stem: str, start: datetime | None, end: datetime | None) -> b
     """Whether the month file ``stem`` (``2026-11``) overlaps ``[start, end)``; ``undated`` only an unbounded read."""
     if stem == "undated":
         return start is None and end is None
-    bounds = _month(stem)
+    bounds = month_span(stem)
     if bounds is None:
         return False
     month, after = bounds
@@ -81,7 +81,7 @@ def month_overlaps(stem: str, start: datetime | None, end: datetime | None) -> b
 
 
 @lru_cache(maxsize=4096)
-def _month(stem: str) -> tuple[datetime, datetime] | None:
+def month_span(stem: str) -> tuple[datetime, datetime] | None:
     """The start of the month file ``stem`` and of the month after it; ``None`` when it names no month."""
     try:
         month = datetime.strptime(stem, "%Y-%m").replace(tzinfo=UTC)
