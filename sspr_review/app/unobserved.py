@@ -10,11 +10,12 @@ checks the same on the live tenant (:func:`sspr_review.doctor.opt_in_check`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
 
+import numpy as np
 import pandas as pd
 
 from ..core.coverage import Coverage
@@ -37,11 +38,19 @@ FIX: Final = (
 
 def sspr_events(audit: pd.DataFrame) -> int:
     """How many of ``audit``'s rows are SSPR's own events (by service, either name, or by activity)."""
-    service = audit["service"].astype("string").str.strip()
-    activity = audit["activity"].astype("string").str.strip().str.lower()
     names = [a.lower() for a in SSPR_ACTIVITY_NAMES]
-    mask = service.isin([SSPR_SERVICE, SSPR_SERVICE_SHORT]).fillna(False) | activity.isin(names).fillna(False)
-    return int(mask.sum())
+    by_service = _each(audit["service"], lambda v: v.str.strip().isin([SSPR_SERVICE, SSPR_SERVICE_SHORT]))
+    by_activity = _each(audit["activity"], lambda v: v.str.strip().str.lower().isin(names))
+    return int((by_service | by_activity).sum())
+
+
+def _each(values: pd.Series, test: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """``test`` (text to booleans; missing is false) of each value: on the categories of a categorical column
+    (a compact read holds each distinct text once), else on the column."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        hits = test(pd.Series(values.cat.categories).astype("string")).fillna(False).to_numpy(dtype=bool)
+        return np.append(hits, False)[values.cat.codes.to_numpy()]  # code -1 (missing) takes the appended False
+    return test(values.astype("string")).fillna(False).to_numpy(dtype=bool)
 
 
 def enabled_users(store: Store, snapshot: datetime) -> int:
@@ -68,7 +77,7 @@ def check(store: Store, coverage: Mapping[str, Coverage], end: datetime) -> dict
     if not held:
         return coverage
     since = max(start, held[0].start)
-    if sspr_events(store.read("audit", since, end, columns=["activity_time", "service", "activity"])):
+    if sspr_events(store.read("audit", since, end, columns=["activity_time", "service", "activity"], compact=True)):
         return coverage
     enabled = enabled_users(store, registration.snapshot)
     if enabled < MIN_ENABLED_USERS:
