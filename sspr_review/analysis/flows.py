@@ -281,7 +281,7 @@ def completed_resets(flow_table: pd.DataFrame) -> pd.DataFrame:
     done = flow_table[flow_table["completed"].to_numpy(dtype=bool)]
     out = pd.DataFrame(
         {
-            "time": done["completed_time"].to_numpy(),
+            "time": done["completed_time"].array,  # as stored: to_numpy() would make a Timestamp of each one
             "user_id": done["user_id"].to_numpy(),
             "user_upn": done["user_upn"].to_numpy(),
             "ip": done["ip"].to_numpy(),
