@@ -8,7 +8,7 @@ tables by time; none of them loops over events.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final, TypeVar, cast
 
@@ -42,6 +42,7 @@ __all__ = [
     "admin_resets",
     "chosen_snapshots",
     "complete_kinds",
+    "for_window",
     "kind_gaps",
     "prepare",
     "temporary_access_passes",
@@ -372,3 +373,13 @@ def kind_gaps(coverage: Mapping[str, Coverage]) -> dict[str, tuple[str, ...]]:
 def chosen_snapshots(coverage: Mapping[str, Coverage]) -> dict[str, datetime]:
     """The snapshot each snapshot source's coverage says the window uses (for :attr:`ReviewData.snapshots`)."""
     return {name: cov.snapshot for name, cov in coverage.items() if cov.snapshot is not None and cov.complete}
+
+
+def for_window(data: ReviewData, coverage: Mapping[str, Coverage]) -> ReviewData:
+    """``data`` as the window ``coverage`` describes reads it: its complete sources, their gaps and the snapshots it
+    uses. ``data`` itself when it is so already, so that what was derived for the window
+    (:meth:`ReviewData.derived`) serves every part of its review, the findings and the figures alike."""
+    complete, gaps, snapshots = complete_kinds(coverage), kind_gaps(coverage), chosen_snapshots(coverage)
+    if data.complete == complete and dict(data.gaps) == gaps and dict(data.snapshots) == snapshots:
+        return data
+    return replace(data, complete=complete, gaps=gaps, snapshots=snapshots)

@@ -27,7 +27,7 @@ from .inputs import ReviewInputs, holds_data, prepared_data
 from .metrics import Metric, weekly_metrics, window_metrics
 from .model import Finding, finding_from_dict, finding_to_dict, sort_findings
 from .posture import PolicyState, policy_json, policy_state
-from .prepare import ReviewData, chosen_snapshots, complete_kinds, kind_gaps
+from .prepare import ReviewData, complete_kinds, for_window, kind_gaps
 from .reasons import END_STATES
 from .registry import data_gaps, evaluate
 from .rules_registration import admins_not_in_roles
@@ -146,7 +146,7 @@ def build_review(inputs: ReviewInputs, settings: AnalysisSettings | None = None)
     data = prepared_data(inputs, settings)
     data = replace(data, complete=complete_kinds(coverage), gaps=kind_gaps(coverage), covered=inputs.covered)
     previous, notes = _previous_week(inputs, data, settings)
-    data = replace(data, snapshots=chosen_snapshots(coverage))
+    data = for_window(data, coverage)  # the object week_findings evaluates too: what is derived serves both
     fixed = _registration_snapshots(coverage, inputs.previous_coverage)
     history_start = inputs.history_start
     weekly = weekly_metrics(
@@ -245,9 +245,7 @@ def week_findings(
     :func:`build_review` reports, without the metrics. ``data``'s complete sources and the snapshots the week
     uses are taken from ``coverage``, so one :func:`~.prepare.prepare` serves the review week and the week
     before it."""
-    data = replace(
-        data, complete=complete_kinds(coverage), gaps=kind_gaps(coverage), snapshots=chosen_snapshots(coverage)
-    )
+    data = for_window(data, coverage)
     found, not_evaluated = evaluate(data, window, settings)
     found += data_gaps(coverage, data.complete, not_evaluated, window)
     return sort_findings(found), not_evaluated
