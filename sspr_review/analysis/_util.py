@@ -139,9 +139,14 @@ def _by_codes(values: pd.Series, names: pa.Array) -> pd.Series:
 
 
 def _lowered(text: pd.Series) -> pa.Array:
-    """The Arrow array of an Arrow-backed string Series, trimmed and lower-cased, blanks as nulls."""
-    arr = pc.utf8_lower(pc.utf8_trim_whitespace(pa.array(text.array)))
-    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+    """The Arrow array of an Arrow-backed string Series, trimmed and lower-cased, blanks as nulls.
+
+    Text that is all ASCII (ids, most UPNs) is lower-cased by ``ascii_lower``, which gives what ``utf8_lower`` gives
+    on it in a third of the time; blanks are looked for before they are replaced."""
+    arr = pc.utf8_trim_whitespace(pa.array(text.array))
+    arr = pc.ascii_lower(arr) if pc.all(pc.string_is_ascii(arr)).as_py() is not False else pc.utf8_lower(arr)
+    blank = pc.equal(arr, "")
+    return pc.if_else(blank, pa.scalar(None, arr.type), arr) if pc.any(blank).as_py() else arr
 
 
 def isin(values: pd.Series, pool: pd.Series | Iterable[Any]) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Categorical columns (a compact store read) decoded to strings as pandas would, by Arrow."""
+"""Categorical columns (a compact store read) decoded to strings as pandas would, by Arrow; and text trimmed and
+lower-cased by Arrow as Python would."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sspr_review.analysis._util import strings, take_rows
+from sspr_review.analysis._util import lower, strings, take_rows
 
 
 @pytest.mark.parametrize("categories", [["b", "a", "Ä c"], pd.array(["b", "a", "Ä c"], dtype="string")])
@@ -32,3 +33,25 @@ def test_rows_taken_from_a_compact_table_look_like_a_typed_tables() -> None:
     assert picked["user_upn"].dtype == "string" and picked["ip"].dtype == "string"
     assert picked["user_upn"].tolist() == ["x", pd.NA, "x"] and picked.index.tolist() == [3, 2, 0]
     assert strings(pd.Series(pd.Categorical([]))).dtype == "string"
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        [" ANN.Lee@Contoso.com ", "id-ABC", None, "", "   ", "x\x1cY\x1f", "\tTab\n"],  # all ASCII
+        ["ÄNN@Contoso.com", "\u00a0Bob@contoso.com\u00a0", "ΣΟΦΊΑ", None, "", "plain"],  # not all ASCII
+        [None, None],
+        [],
+    ],
+    ids=["ascii", "unicode", "missing", "empty"],
+)
+def test_lower_trims_lower_cases_and_blanks_as_python_does(texts: list[str | None]) -> None:
+    # what lower() gives, on text and on a categorical, is Python's strip() and lower(), blank text missing
+    def expected(value: str | None) -> str | None:
+        out = None if value is None else value.strip().lower()
+        return out or None
+
+    for values in (pd.Series(texts, dtype="string"), pd.Series(texts, dtype="string").astype("category")):
+        got = lower(values)
+        assert got.dtype == "string"
+        assert [None if v is pd.NA else v for v in got.tolist()] == [expected(v) for v in texts]
