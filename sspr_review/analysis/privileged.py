@@ -41,8 +41,11 @@ class WindowRegistration:
         snap = ns(registration["snapshot_date"])
         day = data.snapshot_day("registration")
         if day is not None:  # the window reads only that day's snapshot (snapshot_lookup's ``day``)
-            keep = snap // NS_PER_DAY == day
-            registration, snap = registration[keep], snap[keep]
+            rows = np.flatnonzero(snap // NS_PER_DAY == day)
+            if rows.size and rows[-1] - rows[0] + 1 == rows.size:  # one file's rows, read together: a view of them
+                registration, snap = registration.iloc[rows[0] : rows[-1] + 1], snap[rows[0] : rows[-1] + 1]
+            else:
+                registration, snap = registration.iloc[rows], snap[rows]
         return cls(registration, snap, (lower(registration["user_id"]), lower(registration["user_upn"])))
 
 
