@@ -166,9 +166,13 @@ def isin(values: pd.Series, pool: pd.Series | Iterable[Any]) -> np.ndarray:
 
 
 def lower_isin(values: pd.Series, wanted: Iterable[str]) -> np.ndarray:
-    """Boolean array: the trimmed, lower-cased value is in ``wanted`` (computed on the distinct values)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    names = lower(pd.Series(pd.Index(uniques), dtype="string"))
+    """Boolean array: the trimmed, lower-cased value is in ``wanted`` (computed on the distinct values: a
+    categorical's categories as they are, another column's factorized)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, names = values.cat.codes.to_numpy(), lower(pd.Series(values.cat.categories).astype("string"))
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        names = lower(pd.Series(pd.Index(uniques), dtype="string"))
     pool: list[Any] = list(wanted)
     # as pandas' ``isin`` on a string column takes them: the strings, and a missing value matching a blank one
     texts: list[str | None] = [v for v in pool if isinstance(v, str)]

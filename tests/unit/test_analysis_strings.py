@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sspr_review.analysis._util import lower, strings, take_rows
+from sspr_review.analysis._util import lower, lower_isin, strings, take_rows
 
 
 @pytest.mark.parametrize("categories", [["b", "a", "Ä c"], pd.array(["b", "a", "Ä c"], dtype="string")])
@@ -55,3 +55,15 @@ def test_lower_trims_lower_cases_and_blanks_as_python_does(texts: list[str | Non
         got = lower(values)
         assert got.dtype == "string"
         assert [None if v is pd.NA else v for v in got.tolist()] == [expected(v) for v in texts]
+
+
+@pytest.mark.parametrize("wanted", [["user"], ["user", None], [None], [], [" USER ", "app"]])
+def test_lower_isin_is_the_same_on_a_categorical_and_on_text(wanted: list[str | None]) -> None:
+    texts = [" User", "user", None, "", "APP", "service principal", "user "]
+    text = pd.Series(texts, dtype="string")
+    compact = text.astype(pd.CategoricalDtype(["unused", " User", "user", "", "APP", "service principal", "user "]))
+    got = lower_isin(compact.iloc[[6, 0, 2, 3, 1]], wanted)
+    assert got.tolist() == lower_isin(text.iloc[[6, 0, 2, 3, 1]], wanted).tolist()
+    assert got.tolist()[:2] == ["user" in wanted] * 2  # the values trimmed and lower-cased, not what is asked
+    assert got.tolist()[3] == (None in wanted)  # a blank value matches a missing one asked for
+    assert not got[2]  # a missing value matches nothing
