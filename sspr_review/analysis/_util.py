@@ -237,36 +237,33 @@ def snapshot_lookup(
             out[col] = pd.Series(pd.NA, index=out.index, dtype=snapshots[col].dtype if col in snapshots else object)
         out["found"] = np.zeros(n, dtype=bool)
         return out
-    pos = np.clip(np.searchsorted(dates, times, side="right") - 1, 0, None)
+    at = dates[np.clip(np.searchsorted(dates, times, side="right") - 1, 0, None)]  # the snapshot of each event
     event_ids = lower(pd.Series(ids.to_numpy(), dtype="string"))
     event_upns = lower(pd.Series(upns.to_numpy(), dtype="string"))
-    left = pd.DataFrame(
-        {"_snap": dates[pos], "_id": event_ids.to_numpy(), "_upn": event_upns.to_numpy(), "_row": np.arange(n)}
-    )
     # Only the snapshots needed, and only rows whose id or UPN (both compared lower-cased) an event names.
     snap_ids, snap_upns = (lower(snapshots[id_col]), lower(snapshots[upn_col])) if keys is None else keys
-    wanted = np.flatnonzero(
-        np.isin(snap_ns, np.unique(dates[pos])) & (isin(snap_ids, event_ids) | isin(snap_upns, event_upns))
-    )
-    right = pd.DataFrame(
-        {"_snap": snap_ns[wanted], "_id": snap_ids.iloc[wanted].to_numpy(), "_upn": snap_upns.iloc[wanted].to_numpy()}
-    )
+    wanted = np.flatnonzero(np.isin(snap_ns, np.unique(at)) & (isin(snap_ids, event_ids) | isin(snap_upns, event_upns)))
+    # Each event's row by (snapshot, id), else by (snapshot, UPN): the first such row of the snapshot.
+    by_id = _first_row(at, event_ids, snap_ns[wanted], snap_ids.iloc[wanted])
+    by_upn = _first_row(at, event_upns, snap_ns[wanted], snap_upns.iloc[wanted])
+    match = np.where(by_id >= 0, by_id, by_upn)
+    rows = np.where(match >= 0, wanted[np.maximum(match, 0)] if wanted.size else 0, -1)
     for col in columns:
-        right[col] = snapshots[col].iloc[wanted].to_numpy()
-    by_id = left.dropna(subset=["_id"]).merge(
-        right.dropna(subset=["_id"]).drop(columns="_upn").drop_duplicates(["_snap", "_id"]),
-        on=["_snap", "_id"],
-        how="inner",
-    )
-    rest = left[~left["_row"].isin(by_id["_row"])].dropna(subset=["_upn"])
-    by_upn = rest.merge(
-        right.dropna(subset=["_upn"]).drop(columns="_id").drop_duplicates(["_snap", "_upn"]),
-        on=["_snap", "_upn"],
-        how="inner",
-    )
-    found = pd.concat([by_id, by_upn], ignore_index=True).drop_duplicates("_row").set_index("_row")
-    found = found.reindex(pd.RangeIndex(n))
-    for col in columns:
-        out[col] = found[col].astype(snapshots[col].dtype).to_numpy()
-    out["found"] = found["_snap"].notna().to_numpy()
+        out[col] = snapshots[col].array.take(rows, allow_fill=True)
+    out["found"] = match >= 0
+    return out
+
+
+def _first_row(at: np.ndarray, values: pd.Series, snap: np.ndarray, keys: pd.Series) -> np.ndarray:
+    """Per event (its snapshot ``at`` and key ``values``), the position in ``snap``/``keys`` of the first row with
+    the same snapshot and key; -1 for none (a missing key matches nothing)."""
+    out = np.full(len(at), -1, dtype=np.int64)
+    have, known = np.flatnonzero(values.notna().to_numpy()), np.flatnonzero(keys.notna().to_numpy())
+    if not (have.size and known.size):
+        return out
+    index = pd.MultiIndex.from_arrays([snap[known], keys.iloc[known].to_numpy()])
+    first = ~index.duplicated(keep="first")
+    index, known = index[first], known[first]
+    hit = index.get_indexer(pd.MultiIndex.from_arrays([at[have], values.iloc[have].to_numpy()]))
+    out[have] = np.where(hit >= 0, known[np.maximum(hit, 0)], -1)
     return out
