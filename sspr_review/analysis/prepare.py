@@ -7,7 +7,7 @@ tables by time; none of them loops over events.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final, TypeVar, cast
@@ -156,15 +156,16 @@ class ReviewData:
         rows: pd.DataFrame = self.privileged[ns(self.privileged["snapshot_date"]) // NS_PER_DAY == day]
         return rows
 
-    def derived(self, build: Callable[[ReviewData], T]) -> T:
-        """``build(self)``, built on its first use and kept with this data: what several rules read of the window
-        (every reset, the privileged index) is built once. A :class:`ReviewData` serves one window (the review
-        makes one per week with :func:`dataclasses.replace`, which starts without what was kept), so it is never
-        stale."""
-        kept: dict[Callable[[ReviewData], Any], Any] = self.__dict__.setdefault("_derived", {})
-        if build not in kept:
-            kept[build] = build(self)
-        return cast(T, kept[build])
+    def derived(self, build: Callable[..., T], *args: Hashable) -> T:
+        """``build(self, *args)``, built on its first use with these arguments and kept with this data: what several
+        rules read of the window (every reset, the privileged index, the week's resets with their privilege) is built
+        once. A :class:`ReviewData` serves one window (the review makes one per week with
+        :func:`dataclasses.replace`, which starts without what was kept), so it is never stale."""
+        kept: dict[tuple[Hashable, ...], Any] = self.__dict__.setdefault("_derived", {})
+        key = (build, *args)
+        if key not in kept:
+            kept[key] = build(self, *args)
+        return cast(T, kept[key])
 
 
 def _table(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:

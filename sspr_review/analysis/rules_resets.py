@@ -70,6 +70,15 @@ def _distinct(cols: dict[str, list[Any]], name: str, rows: list[int], split: boo
     return texts(values)
 
 
+def resets_with_privilege(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
+    """The week's resets (:func:`~.accounts.week_resets`) with each account's privilege at its time
+    (:func:`~.privileged.privileged_lookup`'s columns): what both rules of this module read, built once per window
+    (:meth:`~.prepare.ReviewData.derived`)."""
+    frame = week_resets(data, window)
+    priv = privileged_lookup(data, frame["time"].to_numpy(), frame["user_id"], frame["user_upn"])
+    return pd.concat([frame, priv], axis=1)
+
+
 def find_admin_password_resets(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> list[Finding]:
     """``admin_password_reset`` (high): any password reset of a privileged role holder in the week, self-service
     or by someone else; one finding per account. Privileged = any available signal (see
@@ -77,11 +86,7 @@ def find_admin_password_resets(data: ReviewData, window: ReviewWindow, settings:
     through a group, or ``isAdmin``), or flagged ``is_admin`` by the registration report. An account only the
     flag names is reported as not in the role data (``evidence.not_in_role_data``), with what the role data
     lacked (``evidence.role_data_gaps``)."""
-    frame = week_resets(data, window)
-    if frame.empty:
-        return []
-    priv = privileged_lookup(data, frame["time"].to_numpy(), frame["user_id"], frame["user_upn"])
-    frame = pd.concat([frame, priv], axis=1)
+    frame = data.derived(resets_with_privilege, window)
     frame = frame[frame["privileged"].fillna(False).to_numpy(dtype=bool)].reset_index(drop=True)
     cols, groups = _resets_by_user(frame)
     out = []
@@ -143,13 +148,9 @@ def find_helpdesk_resets(data: ReviewData, window: ReviewWindow, settings: Analy
     When the role data is missing or lacks a part (PIM eligibility, a group's members), the account may be an
     administrator's: the finding is then high (what an administrator's reset would be), and its title and action
     say so, naming what was missing (``evidence.role_data_gaps``)."""
-    frame = week_resets(data, window)
-    frame = frame[(frame["type"] == "admin").to_numpy(dtype=bool)].reset_index(drop=True)
-    if frame.empty:
-        return []
-    priv = privileged_lookup(data, frame["time"].to_numpy(), frame["user_id"], frame["user_upn"])
-    frame = pd.concat([frame, priv], axis=1)
-    frame = frame[~frame["privileged"].fillna(False).to_numpy(dtype=bool)].reset_index(drop=True)
+    frame = data.derived(resets_with_privilege, window)
+    admin, privileged = (frame["type"] == "admin").to_numpy(dtype=bool), frame["privileged"].fillna(False)
+    frame = frame[admin & ~privileged.to_numpy(dtype=bool)].reset_index(drop=True)
     if frame.empty:
         return []
     taps = data.taps
