@@ -211,7 +211,7 @@ async def fetch_into(
     Arrow allocates from jemalloc meanwhile and hands back what a write freed at once
     (:func:`.store.lean_arrow_memory`): with pyarrow's mimalloc a big import kept each merge's buffers (issue 27).
     """
-    with lean_arrow_memory(at_once=True):
+    with lean_arrow_memory(decay_ms=0):
         return await FetchRun(store, source, config, progress=progress, windows=windows, needs=needs).run()
 
 

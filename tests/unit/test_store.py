@@ -2,6 +2,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from sspr_review.core.errors import StoreError
@@ -227,3 +228,21 @@ def test_policy_snapshots_by_day(tmp_path: Path) -> None:
     assert store.read_policy() == (T0 + timedelta(days=7), {"v": 2})
     assert store.read_policy(T0 + timedelta(days=3)) == (T0, {"v": 1})
     assert store.read_policy(T0 - timedelta(days=1)) is None
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_a_read_holds_each_text_column_in_one_piece(tmp_path: Path, compact: bool) -> None:
+    # Read from several files (and row groups), a text column comes in pieces; the read joins them, so a pick of a
+    # few rows does not make Arrow join the whole column each time. The values are those written, in order.
+    store = Store(tmp_path, "t")
+    records = [audit_record(i, T0 - timedelta(days=30) + timedelta(hours=7 * i)) for i in range(200)]
+    with store.writing():
+        write_audit(store, records)
+    assert len(list((tmp_path / "t" / "audit").glob("*.parquet"))) == 3  # October to December
+    for frame in (
+        store.read("audit", T0 - timedelta(days=40), T0 + timedelta(days=40), compact=compact),
+        store.read("audit", compact=compact),
+    ):
+        assert frame["id"].tolist() == [f"id-{i}" for i in range(200)]
+        assert frame["id"].dtype == "string"
+        assert getattr(pa.array(frame["id"].array), "num_chunks", 1) == 1  # an Array, or a ChunkedArray of one

@@ -1,12 +1,13 @@
 """The history store (:class:`Store`): coverage, snapshots, the write lock and compact Arrow reads."""
 
-from .compact import lean_arrow_memory, release_arrow_memory
+from .compact import REVIEW_DECAY_MS, lean_arrow_memory, release_arrow_memory
 from .history import TIME_COLUMN, Store
 from .intervals import Interval, merge_intervals
 from .lock import waiting_lock, write_lock
 from .snapshots import SNAPSHOT_FILES, SNAPSHOT_TABLES, choose_snapshot
 
 __all__ = [
+    "REVIEW_DECAY_MS",
     "SNAPSHOT_FILES",
     "SNAPSHOT_TABLES",
     "TIME_COLUMN",

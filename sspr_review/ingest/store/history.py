@@ -56,7 +56,7 @@ from ...core.timefmt import iso_z, parse_iso
 from ...core.vocabulary import DATA_KINDS, TIMED_KINDS
 from . import damage, merge, quarantine
 from .bounded import ROW_GROUP_ROWS, first_time, read_bounded, read_files
-from .compact import COMPACT_COLUMNS, read_compact
+from .compact import COMPACT_COLUMNS, read_compact, whole_strings
 from .integrity import Integrity
 from .intervals import Interval, merge_intervals
 from .lean_summary import clear_summary, snapshot_coverage, write_summary
@@ -494,7 +494,7 @@ class Store(SelfChecking):
             if raw:
                 out["raw"] = pd.Series(dtype="string")
             return out
-        frame: pd.DataFrame = found.to_pandas()
+        frame: pd.DataFrame = whole_strings(found.to_pandas())
         if table in TIME_COLUMN and (start is not None or end is not None):
             times = frame[TIME_COLUMN[table]]
             mask = pd.Series(True, index=frame.index)
