@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--weeks", type=int, nargs="+", default=[13, 26, 52, 104])
     parser.add_argument(
-        "--repeat", type=int, default=3, help="timed runs per length, in rounds over the lengths (the fastest counts)"
+        "--repeat", type=int, default=5, help="timed runs per length, in rounds over the lengths (the fastest counts)"
     )
     parser.add_argument(
         "--sample",
