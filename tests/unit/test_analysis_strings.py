@@ -39,7 +39,9 @@ def test_rows_taken_from_a_compact_table_look_like_a_typed_tables() -> None:
     "texts",
     [
         [" ANN.Lee@Contoso.com ", "id-ABC", None, "", "   ", "x\x1cY\x1f", "\tTab\n"],  # all ASCII
-        ["ÄNN@Contoso.com", "\u00a0Bob@contoso.com\u00a0", "ΣΟΦΊΑ", None, "", "plain"],  # not all ASCII
+        # not all ASCII; no word ends in a capital sigma (Arrow's utf8_lower has no final sigma: "Σ" gives "σ" where
+        # Python gives "ς"; both sides of a match go through lower(), so no match depends on it)
+        ["ÄNN@Contoso.com", "\u00a0Bob@contoso.com\u00a0", "ΣΟΦΊΑ", None, "", "plain"],
         [None, None],
         [],
     ],
