@@ -27,7 +27,7 @@ from .inputs import ReviewInputs, holds_data, prepared_data
 from .metrics import Metric, weekly_metrics, window_metrics
 from .model import Finding, finding_from_dict, finding_to_dict, sort_findings
 from .posture import PolicyState, policy_json, policy_state
-from .prepare import ReviewData, complete_kinds, for_window, kind_gaps
+from .prepare import ReviewData, for_window
 from .reasons import END_STATES
 from .registry import data_gaps, evaluate
 from .rules_registration import admins_not_in_roles
@@ -144,9 +144,9 @@ def build_review(inputs: ReviewInputs, settings: AnalysisSettings | None = None)
     window, coverage = inputs.window, inputs.coverage
     settings = AnalysisSettings(timezone=window.timezone) if settings is None else settings
     data = prepared_data(inputs, settings)
-    data = replace(data, complete=complete_kinds(coverage), gaps=kind_gaps(coverage), covered=inputs.covered)
+    # one object for the window: week_findings evaluates it as it is, so what is derived serves the figures too
+    data = for_window(replace(data, covered=inputs.covered), coverage)
     previous, notes = _previous_week(inputs, data, settings)
-    data = for_window(data, coverage)  # the object week_findings evaluates too: what is derived serves both
     fixed = _registration_snapshots(coverage, inputs.previous_coverage)
     history_start = inputs.history_start
     weekly = weekly_metrics(

@@ -133,11 +133,7 @@ def _anchor(
     """The first registration snapshot day read in full: the one in force when the earliest reviewed week began,
     or the earlier of the two weeks' chosen snapshots (the older ones come as counts)."""
     earliest = window.shift(1).start if compare else window.start
-    chosen = [
-        c.snapshot.replace(hour=0, minute=0, second=0, microsecond=0)
-        for c in (now["registration"], (previous or {}).get("registration"))
-        if c is not None and c.snapshot is not None
-    ]
+    chosen = _chosen_days("registration", now, previous)
     anchor = max((d for d in store.snapshot_days("registration") if d <= earliest), default=None)
     if chosen:
         anchor = min([*chosen, *([anchor] if anchor is not None else [])])
@@ -153,12 +149,16 @@ def _roles_anchor(
     if start is None:
         return None
     anchor = max((d for d in store.snapshot_days("privileged") if d <= start), default=None)
-    chosen = [
+    return None if anchor is None else min([anchor, *_chosen_days("roles", now, previous)])
+
+
+def _chosen_days(kind: str, now: dict[str, Coverage], previous: dict[str, Coverage] | None) -> list[datetime]:
+    """The days of the snapshots of ``kind`` the week and the week before chose (UTC midnight)."""
+    return [
         c.snapshot.replace(hour=0, minute=0, second=0, microsecond=0)
-        for c in (now.get("roles"), (previous or {}).get("roles"))
+        for c in (now.get(kind), (previous or {}).get(kind))
         if c is not None and c.snapshot is not None
     ]
-    return None if anchor is None else min([anchor, *chosen])
 
 
 def policy_snapshots(store: Store, coverages: list[dict[str, Coverage]]) -> dict[datetime, Mapping[str, Any]]:

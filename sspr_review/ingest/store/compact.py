@@ -32,7 +32,7 @@ COMPACT_COLUMNS: Final[dict[str, frozenset[str]]] = {
 
 #: How soon a review's freed Arrow pages go back to the system: its read frees each column's row-group pieces once
 #: the column is joined (:func:`whole_strings`) and its preparation frees large temporaries; within a second, they
-#: would all be held at once (about 60 MB more at 100,000 users, 150 MB at 500,000), and at once costs a fifth of
+#: would all be held at once (about 60 MB more at 100,000 users, 100 MB at 500,000), and at once costs a fifth of
 #: a second in returning and faulting pages back.
 REVIEW_DECAY_MS: Final = 100
 
