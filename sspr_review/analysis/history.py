@@ -8,7 +8,11 @@ the full review (:mod:`.aggregates`):
 - ``weeks``: one row per week, the trend's audit metrics and the leaked-credentials trend's counts;
 - ``fixes``: each account's last password fix before ``since`` (for ``leaked_credentials_unremediated``);
 - ``methods``: the non-phone methods each account verified in SSPR flows started before ``since`` (for
-  ``phone_only_reset_new_ip``).
+  ``phone_only_reset_new_ip``);
+- over the lookbacks the rules declare (see :mod:`.reads`): ``ips``, each account's last use of each IP in each
+  week (for whether an IP is new to an account: ``phone_only_reset_new_ip``, ``reset_spike``); ``starts``, each
+  account's last SSPR flow begun in each week (an account's first SSPR use); ``resets``, the completed SSPR resets
+  (the reset-spike baseline).
 
 Accounts are named by their lower-cased object id and UPN, as :func:`~.accounts.account_pairs` compares them.
 """
@@ -23,7 +27,7 @@ import pandas as pd
 
 __all__ = ["History", "empty_frame"]
 
-_TYPES = {"user_id": "string", "user_upn": "string", "how": "string"}
+_TYPES = {"user_id": "string", "user_upn": "string", "how": "string", "ip": "string"}
 
 
 def empty_frame(columns: Sequence[str]) -> pd.DataFrame:
@@ -40,13 +44,27 @@ class History:
     kind (ns). ``weeks``: rows of the weeks ending at or before ``since`` (``week_start``, ``week_end`` in ns,
     then values, NaN where undefined). ``fixes``: each account's last fix before ``since`` (``user_id``,
     ``user_upn``, ``time``, ``how``). ``methods``: the non-phone methods each account verified in flows started
-    before ``since`` (``user_id``, ``user_upn``, ``bits``)."""
+    before ``since`` (``user_id``, ``user_upn``, ``bits``). Over the lookbacks, the events before ``since`` only:
+    ``ips``, each account's last use of an IP in a week (``user_id``, ``user_upn``, ``ip``, ``time``), from the
+    events :func:`~.takeover.initiated_events` takes; ``starts``, each account's last SSPR flow begun in a week
+    (``user_id``, ``user_upn``, ``time``: the flow's start); ``resets``, the completed SSPR resets (``user_id``,
+    ``user_upn``, ``time``)."""
 
     since: int
     earliest: Mapping[str, int] = field(default_factory=dict)
     weeks: pd.DataFrame = field(default_factory=lambda: empty_frame(("week_start", "week_end")), repr=False)
     fixes: pd.DataFrame = field(default_factory=lambda: empty_frame(("user_id", "user_upn", "time", "how")), repr=False)
     methods: pd.DataFrame = field(default_factory=lambda: empty_frame(("user_id", "user_upn", "bits")), repr=False)
+    ips: pd.DataFrame = field(default_factory=lambda: empty_frame(("user_id", "user_upn", "ip", "time")), repr=False)
+    starts: pd.DataFrame = field(default_factory=lambda: empty_frame(("user_id", "user_upn", "time")), repr=False)
+    resets: pd.DataFrame = field(default_factory=lambda: empty_frame(("user_id", "user_upn", "time")), repr=False)
+
+    def between(self, part: str, begin: int, end: int) -> pd.DataFrame:
+        """The rows of the lookback summary ``part`` (``ips``, ``starts``, ``resets``) with ``time`` in ``[begin,
+        end)`` (int64 ns)."""
+        frame: pd.DataFrame = getattr(self, part)
+        time = frame["time"].to_numpy(dtype=np.int64)
+        return frame[(time >= begin) & (time < end)].reset_index(drop=True)
 
     def known(self, bounds: np.ndarray, columns: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """For the weeks of ``bounds`` (int64 ns boundaries): which end at or before ``since`` (their values come

@@ -3,10 +3,11 @@
 A rule declares, beside its sources in the registry (:data:`~.registry.RULES`), a :class:`Reads` per kind of
 time-ranged data it looks at outside the reviewed week: how far before the week's start (``before``) and after its
 end (``after``), each a function of the settings (the lookbacks are settings), or :data:`ALL_HISTORY` for rules
-that need every record up to the week's end. A rule that needs all history only as a per-account summary (the
-last password fix of each account, the methods each account verified in earlier flows) names the ``summary``
-instead: the application layer keeps those summaries in the store week by week (see :mod:`.history`), and the
-rule reads its tables from :attr:`~.history.History.since` on and the summary before.
+that need every record up to the week's end. A rule that needs a lookback only as a per-account summary (the
+last password fix of each account, the methods each account verified in earlier flows, the last use of each IP
+by each account, each account's SSPR flows begun, the completed resets) names the ``summary`` instead: the
+application layer keeps those summaries in the store week by week (see :mod:`.history`), and the rule reads its
+tables from :attr:`~.history.History.since` on and the summary's weeks within ``before`` of the week before.
 
 The review itself reads the same way (:data:`REVIEW_READS`: the week's metrics, the correlation tables).
 :func:`spans` is the union, per kind, for reviewing a window and the week before it; the application layer reads
@@ -21,7 +22,7 @@ administrator resets that cross its edges are whole.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
 
@@ -51,8 +52,9 @@ Reach = Callable[[AnalysisSettings], timedelta]
 Lookback = Callable[[AnalysisSettings], timedelta | None]
 #: The per-account summaries of the history kept in the store (see :mod:`.history`): ``fixes`` (each account's
 #: last SSPR reset or self-service password change), ``methods`` (the non-phone methods each account verified in
-#: an SSPR flow).
-SUMMARIES: Final = ("fixes", "methods")
+#: an SSPR flow), both over all history; ``ips`` (each account's last use of each IP in a week), ``starts`` (each
+#: account's last SSPR flow begun in a week) and ``resets`` (the completed SSPR resets), over a lookback.
+SUMMARIES: Final = ("fixes", "methods", "ips", "starts", "resets")
 #: The longest an SSPR flow (events sharing a correlation id) or a run of administrator-reset events merged into
 #: one reset may last: reads are widened by this on both sides, so that what crosses their edges is read whole.
 CONTINUITY: Final = timedelta(days=1)
@@ -106,7 +108,7 @@ def minutes(setting: str) -> Reach:
 class Reads:
     """What an analysis reads of the time-ranged ``kind`` outside the week it reviews: ``before`` its start and
     ``after`` its end; ``summary`` names the per-account summary (:data:`SUMMARIES`) through which it reads the
-    history ``before`` reaches beyond what the review reads in full (``before`` is then :data:`ALL_HISTORY`)."""
+    history ``before`` reaches beyond what the review reads in full (:data:`ALL_HISTORY` or a lookback)."""
 
     kind: str
     before: Lookback = nothing
@@ -133,22 +135,31 @@ REVIEW_READS: Final = (
 @dataclass(frozen=True)
 class Span:
     """How far outside the reviewed weeks a review reads one kind: ``before`` (``None``: all history) and
-    ``after``, and the summaries it reads of the history before that."""
+    ``after``, and the summaries it reads of the history before that, each with how far before the reviewed
+    weeks (``None``: all history)."""
 
     before: timedelta | None
     after: timedelta
-    summaries: frozenset[str] = frozenset()
+    summaries: Mapping[str, timedelta | None] = field(default_factory=dict)
+
+    def summary_reach(self) -> timedelta | None:
+        """How far before the reviewed weeks the lookback summaries reach (``None``: none is read)."""
+        reaches = [r for r in self.summaries.values() if r is not None]
+        return max(reaches) if reaches else None
 
 
 def spans(reads: Iterable[Reads], settings: AnalysisSettings) -> dict[str, Span]:
     """The union of ``reads`` per time-ranged kind (every kind present, reading nothing outside the week when no
-    read names it). A read through a summary adds the summary, not its reach."""
+    read names it). A read through a summary adds the summary with its reach, not the reach itself."""
     out: dict[str, Span] = {kind: Span(timedelta(0), timedelta(0)) for kind in TIMED_KINDS}
     for read in reads:
         span = out[read.kind]
         after = max(span.after, read.after(settings))
         if read.summary is not None:
-            out[read.kind] = Span(span.before, after, span.summaries | {read.summary})
+            reach = read.before(settings)
+            kept = span.summaries.get(read.summary, timedelta(0))
+            wider = None if reach is None or kept is None else max(reach, kept)
+            out[read.kind] = Span(span.before, after, {**span.summaries, read.summary: wider})
             continue
         reach = read.before(settings)
         before = None if reach is None or span.before is None else max(span.before, reach)
@@ -156,11 +167,16 @@ def spans(reads: Iterable[Reads], settings: AnalysisSettings) -> dict[str, Span]
     return out
 
 
+def _days(reach: timedelta | None) -> str:
+    return "all history" if reach is None else f"{reach.total_seconds() / 86400:g} days before"
+
+
 def describe(spans_: Mapping[str, Span]) -> dict[str, str]:
     """Each kind's span in words (for notes and the benchmarks)."""
     out = {}
     for kind, span in spans_.items():
-        reach = "all history" if span.before is None else f"{span.before.total_seconds() / 86400:g} days before"
-        extra = f", summaries: {', '.join(sorted(span.summaries))}" if span.summaries else ""
+        reach = _days(span.before)
+        named = [f"{name} ({_days(back)})" for name, back in sorted(span.summaries.items())]
+        extra = f", summaries: {', '.join(named)}" if named else ""
         out[kind] = f"{reach}, {span.after.total_seconds() / 3600:g} h after{extra}"
     return out

@@ -47,17 +47,21 @@ from .spike_signals import burst_signals, familiarity, signal_phrases, usual_sha
 from .takeover import chained_resets
 from .window import ReviewWindow
 
-__all__ = ["TRIGGERS", "find_reset_spikes", "spike_lookback"]
+__all__ = ["TRIGGERS", "find_reset_spikes", "spike_lookback", "spike_reach"]
 
 #: The triggers, in the order the evidence lists them.
 TRIGGERS = ("volume", "one_ip", "one_network")
 
 
 def spike_lookback(settings: AnalysisSettings) -> timedelta:
-    """How far before the review week the rule reads the store: the baseline's weeks (and two windows), or the
-    lookback that decides whether an IP is new to an account, whichever is longer."""
-    baseline = timedelta(weeks=settings.spike_baseline_weeks, minutes=2 * settings.spike_window_minutes, days=1)
-    return max(baseline, timedelta(days=settings.new_ip_lookback_days))
+    """How far before the review week the baseline reads completed resets: its weeks, a day and two windows."""
+    return timedelta(weeks=settings.spike_baseline_weeks, minutes=2 * settings.spike_window_minutes, days=1)
+
+
+def spike_reach(settings: AnalysisSettings) -> timedelta:
+    """How far around the review week the rule reads the events themselves: two windows (the resets of a window
+    starting before the week, the blocked events around a burst)."""
+    return timedelta(minutes=2 * settings.spike_window_minutes)
 
 
 def _intervals(kind: str, hot: Hot, width: int, labels: Any = None) -> pd.DataFrame:

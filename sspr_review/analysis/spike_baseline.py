@@ -78,11 +78,10 @@ def _covered_hours(data: ReviewData, starts: np.ndarray, reach: int) -> np.ndarr
     if data.covered is not None:
         spans = data.covered.get("audit", ())
     if spans is None:  # no record of what the store holds: the history runs from the earliest event's day on
-        times = data.events["time"].to_numpy()
-        times = times[times != NAT]
-        if times.size == 0:
+        first = data.first_time("audit")
+        if first is None:
             return np.zeros(len(starts), dtype=bool)
-        return np.asarray(starts >= int(times.min()) // NS_PER_DAY * NS_PER_DAY, dtype=bool)
+        return np.asarray(starts >= first // NS_PER_DAY * NS_PER_DAY, dtype=bool)
     merged: list[list[int]] = []
     for lo, hi in sorted((to_ns(a), to_ns(b)) for a, b in spans):
         if merged and lo <= merged[-1][1]:
@@ -114,6 +113,22 @@ def _history(bounds: np.ndarray, first: int, peaks: np.ndarray, covered: np.ndar
     return out
 
 
+def _completed(data: ReviewData, begin: int, end: int) -> tuple[np.ndarray, pd.Series]:
+    """The times (int64 ns) and accounts (:func:`~.accounts.account_key`) of the SSPR resets completed in ``[begin,
+    end)``; with ``data.history``, those before its ``since`` from the history."""
+    resets = data.resets
+    times = ns(resets["time"])
+    since = data.since()
+    mask = (times >= (begin if since is None else max(begin, since))) & (times < end) & (times != NAT)
+    sub, at = resets[mask][["user_id", "user_upn"]].reset_index(drop=True), times[mask]
+    if data.history is not None and since is not None:
+        kept = data.history.between("resets", begin, min(end, since))
+        if len(kept):
+            sub = pd.concat([sub, kept[["user_id", "user_upn"]]], ignore_index=True)
+            at = np.concatenate([at, kept["time"].to_numpy(dtype=np.int64)])
+    return at, account_key(sub)
+
+
 def spike_baseline(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> Baseline:
     """The baseline of every hour the rule judges in ``window`` (see the module docstring)."""
     width = settings.spike_window_minutes * NS_PER_MINUTE
@@ -122,12 +137,9 @@ def spike_baseline(data: ReviewData, window: ReviewWindow, settings: AnalysisSet
     lead = -(-2 * width // NS_PER_HOUR) + 1  # hours before the week holding the starts of windows it sees
     grid_from = start - (lead + 24 * (_WEEK_DAYS * needed + 1)) * NS_PER_HOUR  # a day more: daylight saving
     bounds = np.append(np.arange(grid_from, end, NS_PER_HOUR, dtype=np.int64), np.int64(end))
-    resets = data.resets
-    times = ns(resets["time"])
-    mask = (times >= grid_from - width) & (times < end) & (times != NAT)
-    sub = resets[mask].reset_index(drop=True)
-    codes, _ = pd.factorize(account_key(sub))
-    steps = sliding_accounts(ns(sub["time"]), codes, width)
+    times, keys = _completed(data, grid_from - width, end)
+    codes, _ = pd.factorize(keys)
+    steps = sliding_accounts(times, codes, width)
     peaks = peaks_between(steps, bounds)
     first = int(np.searchsorted(bounds, start - lead * NS_PER_HOUR, side="left"))
     hours = len(bounds) - 1 - first

@@ -44,7 +44,7 @@ from .accounts import account_key
 from .prepare import ReviewData
 from .security_info import flow_rows
 from .sliding import sliding_accounts
-from .takeover import PHONE_BITS, initiated_events
+from .takeover import PHONE_BITS, ip_history
 
 __all__ = [
     "RATIO",
@@ -131,6 +131,21 @@ def _seen_before(left: pd.DataFrame, right: pd.DataFrame, on: str, by: list[str]
     return hit
 
 
+def _flows_begun(data: ReviewData, begin: int, end: int) -> pd.DataFrame:
+    """The SSPR flows begun in ``[begin, end)``: ``key`` (the account) and ``begun`` (int64 ns); with
+    ``data.history``, those begun before its ``since`` are each account's last one in a week, from the history."""
+    flows = data.flows
+    started = ns(flows["start"])
+    since = data.since()
+    keep = (started >= (begin if since is None else max(begin, since))) & (started < end) & (started != NAT)
+    frames = [flows[keep][["user_id", "user_upn"]].assign(begun=started[keep])]
+    if data.history is not None and since is not None:
+        kept = data.history.between("starts", begin, min(end, since))
+        frames.append(kept.rename(columns={"time": "begun"}))
+    found = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    return pd.DataFrame({"key": user_key(found).array, "begun": found["begun"].to_numpy(dtype=np.int64)})
+
+
 def familiarity(data: ReviewData, resets: pd.DataFrame, settings: AnalysisSettings) -> pd.DataFrame:
     """Per row of ``resets`` (rows of ``data.resets``): ``key`` (the account), ``ip`` (lower case),
     ``network``, ``new_ip``, ``first_sspr`` (no earlier SSPR use) and ``phone_only`` (see the module
@@ -145,13 +160,10 @@ def familiarity(data: ReviewData, resets: pd.DataFrame, settings: AnalysisSettin
     if len(resets):
         ids = set(lower(resets["user_id"]).dropna())
         upns = set(lower(resets["user_upn"]).dropna())
-        hist = initiated_events(data, ids, upns, int(at.min()) - lookback, int(at.max()))
+        hist = ip_history(data, ids, upns, int(at.min()) - lookback, int(at.max()))
         seen = pd.DataFrame({"key": user_key(hist).array, "ip": hist["ip"].array, "seen": hist["time"].to_numpy()})
         known = _seen_before(left, seen, "seen", ["key", "ip"], lookback)
-        flows = data.flows
-        started = ns(flows["start"])
-        flows = flows[(started >= int(at.min()) - lookback) & (started <= int(at.max())) & (started != NAT)]
-        begun = pd.DataFrame({"key": user_key(flows).array, "begun": ns(flows["start"])})
+        begun = _flows_begun(data, int(at.min()) - lookback, int(at.max()) + 1)
         earlier = _seen_before(left.drop(columns="ip"), begun, "begun", ["key"], lookback)
     return pd.DataFrame(
         {

@@ -34,7 +34,7 @@ import pandas as pd
 from ..core import vocabulary
 from ..core.settings import AnalysisSettings
 from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, as_datetime, iso, lower, lower_isin, ns, plain, take_rows, to_ns
-from .accounts import account_key, account_pairs, as_int, display_name
+from .accounts import account_key, account_pairs, as_int, display_name, may_pair
 from .flows import is_kind, method_labels
 from .model import Finding, fingerprint
 from .prepare import ReviewData
@@ -274,16 +274,19 @@ def _duration(delta: int) -> str:
 # ----------------------------------------------------------------------------------------- phone_only_reset_new_ip
 
 
-def initiated_events(data: ReviewData, ids: set[str], upns: set[str], begin: int, end: int) -> pd.DataFrame:
+def initiated_events(
+    data: ReviewData, ids: set[str] | None, upns: set[str] | None, begin: int, end: int
+) -> pd.DataFrame:
     """Events in ``[begin, end)`` with an IP that a user initiated (SSPR, password change or security info), of the
-    users whose lower-cased id or UPN is in ``ids``/``upns``: ``time``, ``user_id``, ``user_upn``, ``ip``,
-    ``flow``."""
+    users whose lower-cased id or UPN is in ``ids``/``upns`` (both ``None``: of every user): ``time``,
+    ``user_id``, ``user_upn``, ``ip`` (lower case), ``flow``."""
     audit, events = data.audit, data.events
     time = events["time"].to_numpy()
     rows = np.flatnonzero((time != NAT) & (time >= begin) & (time < end))
     rows = rows[lower_isin(audit["initiator_type"].iloc[rows], ["user"])]
-    ids_of, upns_of = audit["initiator_id"].iloc[rows], audit["initiator_upn"].iloc[rows]
-    rows = rows[lower_isin(ids_of, ids) | lower_isin(upns_of, upns)]
+    if ids is not None or upns is not None:
+        ids_of, upns_of = audit["initiator_id"].iloc[rows], audit["initiator_upn"].iloc[rows]
+        rows = rows[lower_isin(ids_of, ids or set()) | lower_isin(upns_of, upns or set())]
     services = lower_isin(audit["service"].iloc[rows], [vocabulary.SSPR_SERVICE.lower(), AUTH_METHODS_SERVICE])
     kinds = is_kind(events, "sspr_reset", "progress", "change", "unlock", "blocked")[rows]
     rows = rows[services | kinds]
@@ -298,6 +301,22 @@ def initiated_events(data: ReviewData, ids: set[str], upns: set[str], begin: int
         }
     )
     return frame.dropna(subset=["ip"]).reset_index(drop=True)
+
+
+def ip_history(data: ReviewData, ids: set[str], upns: set[str], begin: int, end: int) -> pd.DataFrame:
+    """:func:`initiated_events` of the accounts in ``[begin, end)``; with ``data.history``, those before its
+    ``since`` are each account's last use of each IP in a week, from the history (``flow`` -1: in no flow the
+    tables hold)."""
+    since = data.since()
+    if since is None:
+        return initiated_events(data, ids, upns, begin, end)
+    hist = initiated_events(data, ids, upns, max(begin, since), end)
+    assert data.history is not None
+    kept = data.history.between("ips", begin, min(end, since))
+    kept = kept[may_pair(kept["user_id"], kept["user_upn"], ids, upns)]
+    if kept.empty:
+        return hist
+    return pd.concat([hist, kept.assign(flow=np.int64(-1))[list(hist.columns)]], ignore_index=True)
 
 
 #: The last :func:`_phone_only` result, for the same events table, window and settings: the rule and
@@ -337,7 +356,7 @@ def _compute_phone_only(
     ids = set(lower(resets["user_id"]).dropna())
     upns = set(lower(resets["user_upn"]).dropna())
     lookback = settings.new_ip_lookback_days * NS_PER_DAY
-    hist = initiated_events(data, ids, upns, int(flow_start.min()) - lookback, int(flow_start.max()))
+    hist = ip_history(data, ids, upns, int(flow_start.min()) - lookback, int(flow_start.max()))
     pairs = account_pairs(resets, hist)
     ht = hist["time"].to_numpy()[pairs["r"].to_numpy()]
     fs = flow_start[pairs["l"].to_numpy()]

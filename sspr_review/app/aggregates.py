@@ -18,18 +18,21 @@ still reviews: its aggregates are computed each time instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Final
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ..analysis import ReviewData, prepare
@@ -37,6 +40,7 @@ from ..analysis._util import to_ns
 from ..analysis.aggregates import (
     ANALYSIS_VERSION,
     FIX_COLUMNS,
+    LOOKBACK_PARTS,
     METHOD_COLUMNS,
     WEEK_COLUMNS,
     WeekAggregates,
@@ -49,7 +53,7 @@ from ..analysis.metrics import REGISTRATION_COUNT_INPUT, combine_registration_co
 from ..core import schema
 from ..core.settings import AnalysisSettings
 from ..ingest.store import Store, release_arrow_memory
-from ..ingest.store.aggregates import read_aggregate, signature, write_aggregate
+from ..ingest.store.aggregates import read_aggregate, read_week_parts, signature, write_aggregate, write_week_parts
 from ..ingest.store.snapshots import month_span, parse_day
 
 __all__ = ["CHUNK_WEEKS", "aggregates_key", "history", "keep_recent", "registration_counts", "week_signatures"]
@@ -58,7 +62,7 @@ __all__ = ["CHUNK_WEEKS", "aggregates_key", "history", "keep_recent", "registrat
 CHUNK_WEEKS: Final = 6
 
 
-@cache
+@functools.cache
 def kit_version() -> str:
     """The installed kit's version (part of the aggregates' key)."""
     try:
@@ -184,13 +188,25 @@ def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
+#: The stored ``part`` of each per-account part of a week's aggregates (the :class:`WeekAggregates` field).
+_STORED: Final = {"fixes": "fix", "methods": "method", "ips": "ip", "starts": "start", "resets": "reset"}
+_COLUMNS: Final = {"fixes": FIX_COLUMNS, "methods": METHOD_COLUMNS, **LOOKBACK_PARTS}
+_EARLIEST: Final = int(np.iinfo(np.int64).min)
+
+
 def _read_weeks(
-    store: Store, key: str, wanted: pd.DataFrame, *, accounts: bool = True, after: int | None = None
+    store: Store,
+    key: str,
+    wanted: pd.DataFrame,
+    *,
+    accounts: bool = True,
+    after: int | None = None,
+    lookback_from: int | None = None,
 ) -> WeekAggregates:
     """The stored aggregates of the weeks of ``wanted`` whose signature still matches; ``accounts`` false: their
-    week rows only (what is kept, not the per-account fixes and methods); ``after``: the per-account parts of the
-    weeks ending after it only (a summary holds those before). Each part is read with its own columns and the
-    week's rows only: a week's three parts are written together, under one signature."""
+    week rows only (what is kept, not the per-account parts); ``after``: the fixes and methods of the weeks ending
+    after it only (a summary holds those before); ``lookback_from``: the lookback parts of the weeks ending after it
+    (``None``: none). A week whose per-account parts are needed but cannot be read counts as not kept."""
     empty = week_aggregates_empty()
     if wanted.empty:
         return empty
@@ -201,19 +217,31 @@ def _read_weeks(
     if weeks.empty:
         return empty
     weeks = weeks.astype({"signature": "string"}).merge(wanted[ident], on=ident)
-    later = weeks[weeks["week_end"] > after] if after is not None else weeks
-    if not accounts or later.empty:
+    if not accounts:
         return replace(empty, weeks=weeks[list(WEEK_COLUMNS)].reset_index(drop=True))
-    valid = [("week_end", "in", later["week_end"].tolist()), ("signature", "in", later["signature"].tolist())]
-    part = {
-        name: read_aggregate(store.path, "weeks", key, columns=columns, where=[("part", "==", name), *valid])
-        for name, columns in (("fix", FIX_COLUMNS), ("method", METHOD_COLUMNS))
-    }
-    return WeekAggregates(
-        weeks=weeks[list(WEEK_COLUMNS)].reset_index(drop=True),
-        fixes=_typed(part["fix"], FIX_COLUMNS),
-        methods=_typed(part["method"], METHOD_COLUMNS),
-    )
+    # the fixes and methods of the weeks after the summary, the lookback parts of the weeks in the lookback
+    chosen: dict[tuple[str, ...], int] = {("fixes", "methods"): _EARLIEST if after is None else after}
+    if lookback_from is not None:
+        chosen[tuple(LOOKBACK_PARTS)] = lookback_from
+    ends = weeks["week_end"].to_numpy(np.int64)
+    needed = np.logical_or.reduce([ends > bound for bound in chosen.values()])
+    if not needed.any():
+        return replace(empty, weeks=weeks[list(WEEK_COLUMNS)].reset_index(drop=True))
+    tests = [
+        ds.field("part").isin([_STORED[name] for name in names]) & (ds.field("week_end") > bound)
+        for names, bound in chosen.items()
+    ]
+    where = functools.reduce(operator.or_, tests)
+    columns = dict.fromkeys(c for names in chosen for n in names for c in _COLUMNS[n])
+    pairs = list(zip(ends[needed].tolist(), weeks["signature"].to_numpy()[needed].tolist(), strict=True))
+    table, lost = read_week_parts(store.path, key, pairs, list(columns), where)
+    parts = {name: getattr(empty, name) for name in _STORED}
+    for name, part in _STORED.items():
+        if table is not None:
+            rows = table.filter(pc.field("part") == part).select(list(_COLUMNS[name]))
+            parts[name] = _typed(rows.to_pandas(), _COLUMNS[name])
+    weeks = weeks[~weeks["week_end"].isin(lost)]
+    return WeekAggregates(weeks=weeks[list(WEEK_COLUMNS)].reset_index(drop=True), **parts)
 
 
 def _typed(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -221,22 +249,27 @@ def _typed(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return frame[list(columns)].astype(dict(empty.dtypes)).reset_index(drop=True) if not frame.empty else empty
 
 
+def _with_part(frame: pd.DataFrame, part: str) -> pd.DataFrame:
+    """``frame`` with its ``part`` named, its times and bits as nullable integers (joined with the other parts as
+    float64, the times in nanoseconds would be rounded)."""
+    return frame.astype({c: "Int64" for c in ("time", "bits") if c in frame}).assign(part=part)
+
+
 def _save_weeks(store: Store, key: str, found: WeekAggregates, signatures: pd.DataFrame) -> None:
-    """Store the weeks of ``found`` with their signatures, in one write: each week's row, fixes and methods
-    replace whatever was stored for the week."""
+    """Store the weeks of ``found`` with their signatures: each week's per-account parts in its own file, then
+    the weeks' rows in one write (a week whose row is kept has its parts)."""
     weeks = found.weeks.merge(signatures, on=["week_start", "week_end"])
     if weeks.empty:
         return
-    sig = signatures[["week_end", "week_start", "signature"]]
-    rows = pd.concat(
-        [
-            weeks.assign(part="week"),
-            found.fixes.astype({"time": "Int64"}).merge(sig, on="week_end").assign(part="fix"),
-            found.methods.astype({"bits": "Int64"}).merge(sig, on="week_end").assign(part="method"),
-        ],
-        ignore_index=True,
-    )
-    _save(store, "weeks", key, rows, covering=weeks[["week_start", "week_end"]])
+    parts = pd.concat([_with_part(getattr(found, name), part) for name, part in _STORED.items()], ignore_index=True)
+    by_week = {end: rows for end, rows in parts.groupby("week_end", sort=False)}
+    try:
+        for end, sig in zip(weeks["week_end"].tolist(), weeks["signature"].tolist(), strict=True):
+            rows = by_week.get(end, parts.iloc[0:0])
+            write_week_parts(store.path, key, int(end), str(sig), rows)
+    except OSError:
+        return  # a store that cannot be written (read-only) keeps nothing: computed again next time
+    _save(store, "weeks", key, weeks.assign(part="week"), covering=weeks[["week_start", "week_end"]])
 
 
 def _compute(store: Store, settings: AnalysisSettings, bounds: np.ndarray) -> WeekAggregates:
@@ -255,22 +288,25 @@ def _compute(store: Store, settings: AnalysisSettings, bounds: np.ndarray) -> We
     return found
 
 
+_PARTS: Final = ("weeks", "fixes", "methods", *LOOKBACK_PARTS)
+
+
 def _together(parts: Sequence[WeekAggregates]) -> WeekAggregates:
     parts = [week_aggregates_empty(), *parts]
-    return WeekAggregates(
-        weeks=pd.concat([p.weeks for p in parts if not p.weeks.empty] or [parts[0].weeks], ignore_index=True),
-        fixes=pd.concat([p.fixes for p in parts if not p.fixes.empty] or [parts[0].fixes], ignore_index=True),
-        methods=pd.concat([p.methods for p in parts if not p.methods.empty] or [parts[0].methods], ignore_index=True),
-    )
+    joined = {}
+    for name in _PARTS:
+        frames = [getattr(p, name) for p in parts if not getattr(p, name).empty] or [getattr(parts[0], name)]
+        joined[name] = pd.concat(frames, ignore_index=True)
+    return WeekAggregates(**joined)
 
 
 def week_aggregates_empty() -> WeekAggregates:
     """The aggregates of no week (copies: a caller may change them)."""
     empty = _empty_aggregates()
-    return WeekAggregates(empty.weeks.copy(), empty.fixes.copy(), empty.methods.copy())
+    return WeekAggregates(**{name: getattr(empty, name).copy() for name in _PARTS})
 
 
-@cache
+@functools.cache
 def _empty_aggregates() -> WeekAggregates:
     weeks = pd.DataFrame({c: pd.Series(dtype=np.float64) for c in WEEK_COLUMNS})
     weeks = weeks.astype({"week_start": np.int64, "week_end": np.int64})
@@ -278,22 +314,28 @@ def _empty_aggregates() -> WeekAggregates:
 
 
 def history(
-    store: Store, settings: AnalysisSettings, bounds: np.ndarray, since: int, earliest: Mapping[str, int]
+    store: Store,
+    settings: AnalysisSettings,
+    bounds: np.ndarray,
+    since: int,
+    earliest: Mapping[str, int],
+    lookback_from: int | None = None,
 ) -> History:
     """The :class:`~sspr_review.analysis.history.History` of the weeks of ``bounds`` (the trend's weeks, int64
     ns) ending at or before ``since``: their aggregates from the store, those missing or out of date computed and
-    stored. The per-account part comes from the newest kept summary still valid (:func:`_read_summary`) and the
-    weeks after it, so its cost does not grow with the history; the summary at ``since`` is then kept."""
+    stored. The fixes and methods come from the newest kept summary still valid (:func:`_read_summary`) and the
+    weeks after it, so their cost does not grow with the history; the summary at ``since`` is then kept. The
+    lookback parts come from the weeks ending after ``lookback_from`` (int64 ns; ``None``: none)."""
     old = int(np.searchsorted(bounds[1:], since, side="right"))  # the weeks ending at or before since
     key = aggregates_key(settings)
     wanted = week_signatures(store, bounds[: old + 1], settings)
     chains = _chains(wanted)
     summary, upto = _read_summary(store, key, chains)
-    stored = _read_weeks(store, key, wanted, after=upto)
+    stored = _read_weeks(store, key, wanted, after=upto, lookback_from=lookback_from)
     missing = np.flatnonzero(~wanted["week_end"].isin(stored.weeks["week_end"]).to_numpy(dtype=bool))
     fresh = _together([_compute(store, settings, bounds[a : b + 1]) for a, b in _runs(missing)])
     _save_weeks(store, key, fresh, wanted)
-    found = summarise(_together([summary, stored, fresh]), since, earliest)
+    found = summarise(_together([summary, stored, fresh]), since, earliest, lookback_from)
     if upto != since and not chains.empty and int(chains["week_end"].iloc[-1]) == since:
         _save_summary(store, key, found, str(chains["chain"].iloc[-1]))
     return found

@@ -99,7 +99,12 @@ def load(
         "registration": store.read("registration", _anchor(store, window, now, previous, compare), compact=True),
         "privileged": store.read("privileged", _roles_anchor(store, plan.spans["audit"][0], now, previous)),
     }
-    history = None if plan.since is None else aggregates.history(store, settings, bounds, to_ns(plan.since), first)
+    lookback_from = None if plan.lookback_from is None else to_ns(plan.lookback_from)
+    history = (
+        None
+        if plan.since is None
+        else aggregates.history(store, settings, bounds, to_ns(plan.since), first, lookback_from)
+    )
     # the trend and last week's figures count only weeks the store holds complete, never the rows of a fetch
     # that failed part-way
     covered: dict[str, list[tuple[datetime, datetime]]] = {

@@ -26,12 +26,14 @@ __all__ = ["ReadPlan", "plan_reads", "whole_weeks"]
 @dataclass(frozen=True)
 class ReadPlan:
     """What a review reads: each time-ranged table's ``[start, end)`` (``None``: open), ``since`` (a week
-    boundary: the audit table holds every record from here on; ``None``: it holds the whole history) and the
-    store's first record of each time-ranged kind."""
+    boundary: the audit table holds every record from here on; ``None``: it holds the whole history), the
+    store's first record of each time-ranged kind, and ``lookback_from``: from when the rules read the audit
+    history through its lookback summaries (``None``: none is read)."""
 
     spans: dict[str, tuple[datetime | None, datetime | None]]
     since: datetime | None
     first: dict[str, datetime]
+    lookback_from: datetime | None = None
 
 
 def _boundary(window: ReviewWindow, at_or_before: datetime) -> datetime:
@@ -57,7 +59,7 @@ def plan_reads(
     first: dict[str, datetime] = {kind: when for kind in TIMED_KINDS if (when := store.first_time(kind)) is not None}
     earliest = window.shift(1).start if compare else window.start
     out: dict[str, tuple[datetime | None, datetime | None]] = {}
-    since = None
+    since = lookback_from = None
     for kind, span in review_spans(settings).items():
         end = window.end + span.after + CONTINUITY
         if span.before is None:
@@ -67,11 +69,13 @@ def plan_reads(
         if kind == "audit":
             since = _boundary(window, start)
             start = since - CONTINUITY
+            if (reach := span.summary_reach()) is not None:
+                lookback_from = min(earliest, window.end - extra) - reach - CONTINUITY
         out[kind] = (start, end)
     audit_from = out["audit"][0]
     if since is not None and ("audit" not in first or audit_from is None or first["audit"] >= audit_from):
         since, out["audit"] = None, (None, out["audit"][1])  # the read holds the whole history anyway
-    return ReadPlan(out, since, first)
+    return ReadPlan(out, since, first, lookback_from if since is not None else None)
 
 
 def whole_weeks(plan: ReadPlan, settings: AnalysisSettings, window: ReviewWindow, bounds: np.ndarray) -> np.ndarray:

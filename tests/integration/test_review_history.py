@@ -16,6 +16,8 @@ import pytest
 
 from sspr_review import open_workspace
 from sspr_review.analysis.reads import CONTINUITY
+from sspr_review.analysis.registry import review_spans
+from sspr_review.analysis.takeover import initiated_events
 from sspr_review.app import aggregates
 from sspr_review.app.workspace import Workspace
 from tests.support.reference import Reference, assert_same
@@ -70,12 +72,15 @@ def test_the_review_reads_the_weeks_its_rules_need_not_the_whole_history(demo26:
     assert review.data is not None
     held = review.data.audit["activity_time"]
     everything = ws.store.read("audit", columns=["activity_time"])["activity_time"]
-    settings = review.settings
-    # the reviewed weeks, the rules' longest lookback (90 days of IP history), a week boundary and the margins
-    reach = timedelta(days=settings.new_ip_lookback_days + 7) + 2 * CONTINUITY
+    span = review_spans(review.settings)["audit"]
+    assert span.before is not None
+    # the reviewed weeks, the rules' longest lookback read as events (days, not the 90 days of IP history nor the
+    # spike baseline's 8 weeks: those come from summaries), a week boundary and the margins
+    reach = span.before + timedelta(days=7) + 2 * CONTINUITY
+    assert reach < timedelta(days=30)
     assert held.min() >= pd.Timestamp(review.window.previous_start - reach)
     assert everything.min() < held.min()
-    assert len(held) < len(everything) * 0.8
+    assert len(held) < len(everything) * 0.3
     assert review.data.history is not None and len(review.data.history.weeks) >= 8  # the older weeks
     # the roles snapshots from the one in force when the first event read happened (a lookup takes the latest
     # snapshot at or before an event), not the older ones
@@ -127,6 +132,27 @@ def test_a_new_analysis_version_recomputes_the_aggregates(
 
 
 @pytest.mark.slow
+def test_a_week_whose_per_account_file_went_or_broke_is_computed_again(demo26: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(demo26 / "store", store)
+    ws = workspace(demo26, store)
+    first = ws.review()
+    folder = ws.store.path / "aggregates" / "weeks"
+    assert first.data is not None and first.data.history is not None
+    ends = sorted(int(p.name.split(".")[0]) for p in folder.glob("*.parquet"))
+    before = [end for end in ends if end <= first.data.history.since]
+    assert len(before) >= 20  # one file per week, those before the tables in the review's lookbacks too
+    gone, broken = before[-1], before[-3]
+    next(folder.glob(f"{gone}.*")).unlink()
+    next(folder.glob(f"{broken}.*")).write_bytes(b"not parquet")
+    got = ws.review()
+    assert_same(got, first)
+    assert_same(got, Reference(ws).review(got.window.week_ending))
+    for end in (gone, broken):  # computed again and kept
+        assert len(pd.read_parquet(next(folder.glob(f"{end}.*")))) > 0
+
+
+@pytest.mark.slow
 def test_a_store_whose_aggregates_cannot_be_written_still_reviews(demo26: Path, tmp_path: Path) -> None:
     store = tmp_path / "store"
     shutil.copytree(demo26 / "store", store)
@@ -155,3 +181,31 @@ def test_the_summaries_stand_in_for_the_history_before_the_tables(demo26: Path) 
     assert history.fixes["time"].max() < history.since
     assert review.data.first_time("audit") == full.first_time("audit")
     assert replace(review.data, history=None).first_time("audit") > full.first_time("audit")
+
+
+@pytest.mark.slow
+def test_the_lookback_summaries_hold_what_the_events_before_the_tables_hold(demo26: Path) -> None:
+    """Each account's last use of each IP, its last SSPR flow begun and every completed reset, week by week, over
+    the rules' lookbacks: what the full tables hold before the review's tables begin."""
+    ws = workspace(demo26)
+    review = ws.review()
+    assert review.data is not None and review.data.history is not None
+    history = review.data.history
+    full = Reference(ws).data
+    settings = review.settings
+    since = history.since
+    begin = pd.Timestamp(review.window.previous_start).value - settings.new_ip_lookback_days * 86_400 * 10**9
+    events = initiated_events(full, None, None, begin, since)
+    assert len(events) and len(history.ips)
+    assert history.ips["time"].min() < begin + 7 * 86_400 * 10**9 and history.ips["time"].max() < since
+    kept = history.between("ips", begin, since)
+    last = events.assign(user_id=events["user_id"].str.lower()).groupby(["user_id", "ip"])["time"].max()
+    assert kept.groupby(["user_id", "ip"])["time"].max().to_dict() == last.to_dict()
+    lo, hi = pd.Timestamp(begin, tz="UTC"), pd.Timestamp(since, tz="UTC")
+    resets = full.resets[(full.resets["time"] >= lo) & (full.resets["time"] < hi)]
+    got = history.between("resets", begin, since)
+    assert len(resets) and sorted(got["time"]) == sorted(resets["time"].astype("int64"))
+    flows = full.flows[(full.flows["start"] >= lo) & (full.flows["start"] < hi)]
+    begun = flows.assign(user_id=flows["user_id"].str.lower()).groupby("user_id")["start"].max()
+    starts = history.between("starts", begin, since).groupby("user_id")["time"].max()
+    assert len(begun) and starts.to_dict() == begun.astype("int64").to_dict()

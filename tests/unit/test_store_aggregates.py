@@ -1,6 +1,6 @@
 """The store's aggregate files (ingest/store/aggregates.py): read back by key, by part and by column, written in
 row groups ordered by part so that a read of one part skips the others; and the signatures the weeks' aggregates
-are kept under."""
+are kept under; and each week's per-account parts, one file per week, read together."""
 
 from __future__ import annotations
 
@@ -9,13 +9,21 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from sspr_review.analysis.aggregates import reach
 from sspr_review.app.aggregates import week_signatures
 from sspr_review.core.settings import AnalysisSettings
 from sspr_review.ingest.store import Store
-from sspr_review.ingest.store.aggregates import ROW_GROUP_ROWS, read_aggregate, signature, write_aggregate
+from sspr_review.ingest.store.aggregates import (
+    ROW_GROUP_ROWS,
+    read_aggregate,
+    read_week_parts,
+    signature,
+    write_aggregate,
+    write_week_parts,
+)
 from sspr_review.ingest.store.snapshots import month_overlaps
 
 
@@ -95,3 +103,45 @@ def test_a_weeks_signature_names_the_month_files_a_bounded_read_of_its_reach_ope
         files += [f for f in risk if month_overlaps(f.stem, start, end)]
         assert row.signature == signature(files), (start, [f.name for f in files])
     assert got["signature"].nunique() > 10
+
+
+def _parts(week_end: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "week_end": week_end,
+            "part": ["ip", "ip", "fix", "reset"],
+            "user_id": ["a", "b", "a", "c"],
+            "time": pd.array([week_end - 3, week_end - 2, week_end - 1, None], dtype="Int64"),
+        }
+    )
+
+
+def test_each_weeks_parts_are_one_file_read_together_by_part_and_week(tmp_path: Path) -> None:
+    for end in (7, 14, 21):
+        write_week_parts(tmp_path, "k1", end, f"s{end}", _parts(end))
+    weeks = [(7, "s7"), (14, "s14"), (21, "s21")]
+    where = (ds.field("part") == "ip") & (ds.field("week_end") > 7)
+    table, lost = read_week_parts(tmp_path, "k1", weeks, ["week_end", "user_id", "time"], where)
+    assert lost == [] and table is not None
+    got = table.to_pandas()
+    assert sorted(got["week_end"]) == [14, 14, 21, 21] and set(got["part"]) == {"ip"}
+    assert sorted(got["time"]) == [11, 12, 18, 19]  # the nanosecond integers as written
+    # a week kept under another signature (its files changed) or another key, or whose file went, is lost
+    _, lost = read_week_parts(tmp_path, "k1", [(7, "s7"), (14, "other")], ["user_id"], ds.field("part") == "ip")
+    assert lost == [14]
+    _, lost = read_week_parts(tmp_path, "k2", weeks, ["user_id"], ds.field("part") == "ip")
+    assert lost == [7, 14, 21]
+
+
+def test_a_weeks_new_parts_replace_its_old_file_and_a_damaged_one_is_lost(tmp_path: Path) -> None:
+    write_week_parts(tmp_path, "k1", 7, "old", _parts(7))
+    write_week_parts(tmp_path, "k1", 14, "s14", _parts(14))
+    write_week_parts(tmp_path, "k2", 7, "new", _parts(7).iloc[:1])
+    folder = tmp_path / "aggregates" / "weeks"
+    assert sorted(p.name for p in folder.iterdir()) == ["14.k1.s14.parquet", "7.k2.new.parquet"]
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in folder.iterdir())
+    (folder / "14.k1.s14.parquet").write_bytes(b"not parquet")
+    write_week_parts(tmp_path, "k1", 21, "s21", _parts(21))
+    table, lost = read_week_parts(tmp_path, "k1", [(14, "s14"), (21, "s21")], ["user_id"], ds.field("part") == "fix")
+    assert lost == [14] and table is not None and table.column("user_id").to_pylist() == ["a"]

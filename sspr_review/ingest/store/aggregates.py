@@ -2,9 +2,14 @@
 
 Layout, in the tenant's folder::
 
-    aggregates/weeks.parquet          per week: the trend's audit metrics and leak counts (``part`` "week"),
-                                      and per account the last password fix ("fix") and the non-phone methods
-                                      verified ("method"), written together
+    aggregates/weeks.parquet          per week: the trend's audit metrics and leak counts (``part`` "week")
+    aggregates/weeks/<end>.<key>.<signature>.parquet
+                                      per week (its end, int64 ns), one file each: per account the last
+                                      password fix ("fix"), the non-phone methods verified ("method"), the
+                                      last use of each IP ("ip") and the last SSPR flow begun ("start"), and
+                                      every completed SSPR reset ("reset"); written before the week's row, so
+                                      a week whose row is kept has its file (unless it was removed since: the
+                                      week is then computed again)
     aggregates/registration.parquet   per registration snapshot file: its counts per day
     aggregates/summary.parquet        per week (its end): each account's last password fix ("fix") and the
                                       non-phone methods it verified ("method") in all the weeks up to it, under
@@ -27,6 +32,8 @@ from pathlib import Path
 from typing import Final
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ...core.files import write_parquet
@@ -53,6 +60,50 @@ def signature(files: Sequence[Path]) -> str:
             continue
         parts.append(f"{file.parent.name}/{file.name}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+#: The folder of the weeks' per-account parts (see the module docstring), under :data:`FOLDER`.
+PARTS_FOLDER: Final = "weeks"
+
+
+def _parts_path(store_path: Path, key: str, week_end: int, signature: str) -> Path:
+    return store_path / FOLDER / PARTS_FOLDER / f"{week_end}.{key}.{signature}.parquet"
+
+
+def write_week_parts(store_path: Path, key: str, week_end: int, signature: str, rows: pd.DataFrame) -> None:
+    """Store ``rows`` (with their ``part``) as the per-account parts of the week ending at ``week_end`` (int64 ns),
+    computed under ``key`` from files of ``signature``; the week's files of another key or signature go. Raises
+    ``OSError`` when the store cannot be written."""
+    path = _parts_path(store_path, key, week_end, signature)
+    write_parquet(path, rows.sort_values("part", kind="stable", ignore_index=True))
+    for old in path.parent.glob(f"{week_end}.*.parquet"):
+        if old != path:
+            old.unlink(missing_ok=True)
+
+
+def read_week_parts(
+    store_path: Path, key: str, weeks: Sequence[tuple[int, str]], columns: Sequence[str], where: ds.Expression
+) -> tuple[pa.Table | None, list[int]]:
+    """The rows matching ``where`` (``columns`` and ``part``) kept for ``weeks`` (each one's end, int64 ns, and
+    the signature of its files) under ``key``, read together (``None``: none could be); and the weeks whose file
+    is missing or cannot be read (they are computed again)."""
+    paths = {end: _parts_path(store_path, key, end, sig) for end, sig in weeks}
+    lost = [end for end, path in paths.items() if not path.is_file()]
+    found = [path for end, path in paths.items() if end not in lost]
+    wanted = list(dict.fromkeys([*columns, "part"]))
+    try:
+        table = ds.dataset([str(p) for p in found], format="parquet").to_table(columns=wanted, filter=where)
+    except (FileNotFoundError, OSError, ValueError, pa.ArrowException):  # one is damaged or went: file by file
+        tables = []
+        for end, path in paths.items():
+            if end in lost:
+                continue
+            try:
+                tables.append(pq.read_table(path, columns=wanted, filters=where))
+            except (FileNotFoundError, OSError, ValueError, pa.ArrowException):
+                lost.append(end)
+        table = pa.concat_tables(tables) if tables else None
+    return table, lost
 
 
 def _path(store_path: Path, name: str) -> Path:
