@@ -19,7 +19,7 @@ Accounts are named by their lower-cased object id and UPN, as :func:`~.accounts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,12 +59,30 @@ class History:
     starts: pd.DataFrame = field(default_factory=lambda: empty_frame(("user_id", "user_upn", "time")), repr=False)
     resets: pd.DataFrame = field(default_factory=lambda: empty_frame(("user_id", "user_upn", "time")), repr=False)
 
-    def between(self, part: str, begin: int, end: int) -> pd.DataFrame:
+    def between(
+        self, part: str, begin: int, end: int, ids: Collection[str] | None = None, upns: Collection[str] | None = None
+    ) -> pd.DataFrame:
         """The rows of the lookback summary ``part`` (``ips``, ``starts``, ``resets``) with ``time`` in ``[begin,
-        end)`` (int64 ns)."""
+        end)`` (int64 ns); with ``ids``/``upns``, of the accounts whose (lower-cased) id or UPN is among them."""
         frame: pd.DataFrame = getattr(self, part)
         time = frame["time"].to_numpy(dtype=np.int64)
-        return frame[(time >= begin) & (time < end)].reset_index(drop=True)
+        keep = (time >= begin) & (time < end)
+        if ids is not None or upns is not None:
+            keep &= self._accounts(part, "user_id", ids or ()) | self._accounts(part, "user_upn", upns or ())
+        return frame[keep].reset_index(drop=True)
+
+    def _accounts(self, part: str, column: str, wanted: Collection[str]) -> np.ndarray:
+        """Rows of ``part`` whose ``column`` is one of ``wanted``: the column's codes are computed on the first
+        lookup and kept (the history serves both weeks' rules), so a lookup costs its own values, not the rows'."""
+        kept: dict[tuple[str, str], tuple[np.ndarray, pd.Index]] = self.__dict__.setdefault("_codes", {})
+        if (part, column) not in kept:
+            codes, uniques = pd.factorize(getattr(self, part)[column], use_na_sentinel=True)
+            kept[part, column] = (np.asarray(codes), pd.Index(uniques))
+        codes, uniques = kept[part, column]
+        found = uniques.get_indexer(pd.Index(list(wanted))) if len(wanted) else np.zeros(0, dtype=np.int64)
+        mark = np.zeros(len(uniques) + 1, dtype=bool)
+        mark[found[found >= 0]] = True
+        return np.asarray(mark[codes], dtype=bool)  # code -1 (missing) reads the last, never marked
 
     def known(self, bounds: np.ndarray, columns: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """For the weeks of ``bounds`` (int64 ns boundaries): which end at or before ``since`` (their values come

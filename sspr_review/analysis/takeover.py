@@ -34,7 +34,7 @@ import pandas as pd
 from ..core import vocabulary
 from ..core.settings import AnalysisSettings
 from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, as_datetime, iso, lower, lower_isin, ns, plain, take_rows, to_ns
-from .accounts import account_key, account_pairs, as_int, display_name, may_pair
+from .accounts import account_key, account_pairs, as_int, display_name
 from .flows import is_kind, method_labels
 from .model import Finding, fingerprint
 from .prepare import ReviewData
@@ -312,8 +312,7 @@ def ip_history(data: ReviewData, ids: set[str], upns: set[str], begin: int, end:
         return initiated_events(data, ids, upns, begin, end)
     hist = initiated_events(data, ids, upns, max(begin, since), end)
     assert data.history is not None
-    kept = data.history.between("ips", begin, min(end, since))
-    kept = kept[may_pair(kept["user_id"], kept["user_upn"], ids, upns)]
+    kept = data.history.between("ips", begin, min(end, since), ids, upns)
     if kept.empty:
         return hist
     return pd.concat([hist, kept.assign(flow=np.int64(-1))[list(hist.columns)]], ignore_index=True)
