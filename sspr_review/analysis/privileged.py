@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,11 +75,44 @@ class PrivilegedIndex:
         return cls(users)
 
 
-def _join(values: pd.Series) -> str:
-    return "; ".join(sorted({str(v) for v in values.dropna() if str(v)}))
+def _holders(users: pd.DataFrame) -> pd.DataFrame:
+    """One row per role holder (``snapshot_date``, ``_key``; in the order they first appear, those without either
+    left out) of ``users`` (role assignments): the first ``principal_id`` and ``user_upn`` given, and its
+    ``roles``, ``assignments`` and ``groups``, each the distinct values sorted and "; "-joined. The rows are the
+    assignments of the accounts a rule looks up, a few each: joined in Python, without a groupby's overhead."""
+    columns = ("snapshot_date", "_key", "principal_id", "user_upn", "role_name", "assignment", "via_group_name")
+    holders: dict[tuple[Any, str], list[Any]] = {}
+    for snap, key, pid, upn, *values in zip(*(users[c].tolist() for c in columns), strict=True):
+        if _missing(snap) or _missing(key):
+            continue
+        held = holders.setdefault((snap, key), [None, None, set(), set(), set()])
+        held[0] = pid if held[0] is None and not _missing(pid) else held[0]
+        held[1] = upn if held[1] is None and not _missing(upn) else held[1]
+        for found, value in zip(held[2:], values, strict=True):
+            if not _missing(value) and str(value):
+                found.add(str(value))
+    held_by = list(holders.values())
+    return pd.DataFrame(
+        {
+            "snapshot_date": pd.Series([k[0] for k in holders], dtype=users["snapshot_date"].dtype),
+            "_key": pd.Series([k[1] for k in holders], dtype=users["_key"].dtype),
+            "principal_id": pd.Series([h[0] for h in held_by], dtype=users["principal_id"].dtype),
+            "user_upn": pd.Series([h[1] for h in held_by], dtype=users["user_upn"].dtype),
+            **{
+                name: pd.Series(["; ".join(sorted(h[i])) for h in held_by], dtype=object)
+                for i, name in ((2, "roles"), (3, "assignments"), (4, "groups"))
+            },
+        }
+    )
 
 
-def privileged_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upns: pd.Series) -> pd.DataFrame:
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def privileged_lookup(
+    data: ReviewData, times: np.ndarray, ids: pd.Series, upns: pd.Series, registration: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Whether each account held a privileged role at the time: any available signal says so.
 
     The signals are the ``privileged`` table (active, eligible, via a group, or ``isAdmin``; the latest roles
@@ -89,7 +123,8 @@ def privileged_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upns:
     ``assignments``, ``groups`` ("; "-joined), ``basis`` ("roles" when the role data lists the account,
     "registration" when only ``is_admin`` does or when it is the only signal, missing without either),
     ``mismatch`` (boolean) and ``gaps`` (what the role data lacks, "; "-joined, or missing when it is whole:
-    a "not privileged" answer is then certain only when ``gaps`` is missing).
+    a "not privileged" answer is then certain only when ``gaps`` is missing). ``registration``: the
+    :func:`registration_lookup` of the same accounts and times, when the caller made it (its ``is_admin`` is used).
     """
     n = len(times)
     out = pd.DataFrame(index=pd.RangeIndex(n))
@@ -99,7 +134,12 @@ def privileged_lookup(data: ReviewData, times: np.ndarray, ids: pd.Series, upns:
     else:
         listed = np.zeros(n, dtype=bool)
         found_cols = {c: np.full(n, None, dtype=object) for c in ("roles", "assignments", "groups")}
-    flagged = _admin_flags(data, times, ids, upns) if has_registration and n else np.zeros(n, dtype=bool)
+    if not (has_registration and n):
+        flagged = np.zeros(n, dtype=bool)
+    elif registration is not None:
+        flagged = registration["is_admin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    else:
+        flagged = _admin_flags(data, times, ids, upns)
     if not has_roles and not has_registration:
         out["privileged"] = pd.array([None] * n, dtype="boolean")
         for col in ("roles", "assignments", "groups", "basis"):
@@ -141,22 +181,11 @@ def _role_holders(
     wanted_ids = set(lower(pd.Series(ids.to_numpy(), dtype="string")).dropna().tolist())
     wanted_upns = set(lower(pd.Series(upns.to_numpy(), dtype="string")).dropna().tolist())
     users = users[np.isin(snap_ns, needed) & (isin(users["_id"], wanted_ids) | isin(users["_upn"], wanted_upns))]
-    agg = (
-        users.groupby(["snapshot_date", "_key"], sort=False, dropna=True)
-        .agg(
-            principal_id=("principal_id", "first"),
-            user_upn=("user_upn", "first"),
-            roles=("role_name", _join),
-            assignments=("assignment", _join),
-            groups=("via_group_name", _join),
-        )
-        .reset_index()
-    )
     found = snapshot_lookup(
         times,
         ids,
         upns,
-        agg,
+        _holders(users),
         id_col="principal_id",
         upn_col="user_upn",
         columns=["roles", "assignments", "groups"],

@@ -48,12 +48,14 @@ def find_blocked_users(data: ReviewData, window: ReviewWindow, settings: Analysi
         return []
     failed_bits, config, flow_ips = _flow_signals(data, window, users)
     per_ip = _accounts_by_ip(data, window, {ip for ips in (*block_ips.tolist(), *flow_ips.tolist()) for ip in ips})
+    last, ids, upns = users["last"].to_numpy(), users["user_id"], users["user_upn"]
+    reg = registration_lookup(data, last, ids, upns)
     context = _Context(
         data=data,
         settings=settings,
         risk_hits=_blocked_risk(data, users, settings) if data.has("risk") else None,
-        reg=registration_lookup(data, users["last"].to_numpy(), users["user_id"], users["user_upn"]),
-        priv=privileged_lookup(data, users["last"].to_numpy(), users["user_id"], users["user_upn"]),
+        reg=reg,
+        priv=privileged_lookup(data, last, ids, upns, reg),
         failed_bits=failed_bits,
         config=config,
         not_evaluated=[s for s in ("risk", "registration") if not data.has(s)],
