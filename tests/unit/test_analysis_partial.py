@@ -72,6 +72,24 @@ def _role_tables() -> dict[str, pd.DataFrame]:
     }
 
 
+def test_an_accounts_roles_assignments_and_groups_are_each_joined_once_sorted() -> None:
+    tables = _role_tables()
+    tables["privileged"] = privileged(
+        priv_row("direct", "User Administrator", snapshot="2024-03-01", assignment="eligible"),
+        priv_row("direct", "Global Administrator", snapshot="2024-03-01", group="Tier0"),
+        priv_row("direct", "User Administrator", snapshot="2024-03-01", group="Admins"),
+        priv_row("direct", "Helpdesk Administrator", snapshot="2024-02-20"),  # an older snapshot: not in force
+        priv_row("other", "Global Reader", snapshot="2024-03-01"),
+    )
+    found = _lookup(tables, coverage(), "direct", "other", "plain")
+    assert found["roles"].tolist()[0] == "Global Administrator; User Administrator"
+    assert found["assignments"].tolist()[0] == "active; eligible"
+    assert found["groups"].tolist()[0] == "Admins; Tier0"
+    assert found["roles"].tolist()[1] == "Global Reader" and pd.isna(found["groups"].tolist()[1]) is False
+    assert found["groups"].tolist()[1] == "" and pd.isna(found["roles"].tolist()[2])
+    assert found["privileged"].tolist() == [True, True, False]
+
+
 def test_privileged_when_any_signal_says_so_and_the_mismatch_is_marked() -> None:
     found = _lookup(_role_tables(), coverage(), "direct", "flagged", "plain")
     assert found["privileged"].tolist() == [True, True, False]
