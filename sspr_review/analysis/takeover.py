@@ -38,7 +38,7 @@ from .accounts import account_key, account_pairs, as_int, display_name
 from .flows import is_kind, method_labels
 from .model import Finding, fingerprint
 from .prepare import ReviewData
-from .privileged import registration_lookup
+from .privileged import WindowRegistration, registration_lookup
 from .reasons import METHODS
 from .security_info import (
     AUTH_METHODS_SERVICE,
@@ -557,12 +557,12 @@ def _phone_only_finding(context: _PhoneOnly, j: int, li: int) -> Finding:
 
 
 def _snapshot_dates(data: ReviewData, frame: pd.DataFrame) -> list[str | None]:
-    """Date (ISO) of the registration snapshot :func:`~.privileged.registration_lookup` uses for each row."""
-    reg = data.registration
-    if not data.has("registration") or reg.empty:
+    """Date (ISO) of the registration snapshot :func:`~.privileged.registration_lookup` uses for each row: the one
+    the window uses when one is chosen, else the latest at or before the row's time (the first when none is)."""
+    if not data.has("registration") or data.registration.empty:
         return [None] * len(frame)
-    dates = np.unique(ns(reg["snapshot_date"]))
-    dates = dates[dates != NAT]
+    snap = data.derived(WindowRegistration.of).snap  # the rows the lookup reads: the chosen day's, else all
+    dates = np.unique(snap[snap != NAT])
     if dates.size == 0:
         return [None] * len(frame)
     pos = np.clip(np.searchsorted(dates, frame["time"].to_numpy(), side="right") - 1, 0, None)

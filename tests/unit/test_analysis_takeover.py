@@ -4,6 +4,8 @@ phone_only_reset_new_ip, their boundaries, severities, evidence, and what happen
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
@@ -19,6 +21,7 @@ from sspr_review.analysis import (
     findings_schema,
     prepare,
 )
+from sspr_review.analysis.prepare import for_window
 from sspr_review.analysis.takeover import (
     find_phone_only_resets_new_ip,
     find_security_info_changes_after_reset,
@@ -264,6 +267,26 @@ def test_high_when_the_user_registered_or_used_a_non_phone_method() -> None:
     assert phone(*rows, reg=phones_only)[0].severity == "medium"
     (used,) = phone(flow(t("-20d"), "u1", ("mobile app notification",)), flow(t("2d 23h"), "u1", ip=ELSEWHERE))
     assert used.severity == "high" and used.evidence["non_phone_methods_used_before"] == ["app_notification"]
+
+
+def test_the_registration_snapshot_named_is_the_one_the_lookup_read() -> None:
+    """A week that chose its registration snapshot (the one nearest its end) reads every account there; the finding
+    names that snapshot, not the latest one before the reset."""
+    reg = registration(
+        reg_row("u1", "2024-03-01", methods="mobilePhone"),
+        reg_row("u1", "2024-03-11", methods="microsoftAuthenticatorPush,mobilePhone"),
+    )
+    cov = coverage()
+    cov["registration"] = replace(cov["registration"], snapshot=datetime(2024, 3, 11, tzinfo=UTC))
+    data = for_window(
+        prepare({"audit": audit(earlier("-10d"), flow(t("2d 23h"), "u1", ip=ELSEWHERE)), "registration": reg}), cov
+    )
+    (found,) = find_phone_only_resets_new_ip(data, WINDOW, S)
+    assert found.evidence["non_phone_methods_registered"] == ["microsoftAuthenticatorPush"]
+    assert found.evidence["registration_snapshot"] == "2024-03-11T00:00:00Z"
+    # without a chosen snapshot, the one in force at the reset
+    (found,) = find_phone_only_resets_new_ip(prepare({"audit": data.audit, "registration": reg}), WINDOW, S)
+    assert found.evidence["registration_snapshot"] == "2024-03-01T00:00:00Z"
 
 
 @pytest.mark.parametrize("gates", [("mobile voice call",), ("office voice call",), ("mobile SMS", "mobile voice call")])
