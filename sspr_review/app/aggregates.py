@@ -18,13 +18,13 @@ still reviews: its aggregates are computed each time instead.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cache, reduce
 from importlib import metadata
 from pathlib import Path
 from typing import Final
@@ -62,7 +62,7 @@ __all__ = ["CHUNK_WEEKS", "aggregates_key", "history", "keep_recent", "registrat
 CHUNK_WEEKS: Final = 6
 
 
-@functools.cache
+@cache
 def kit_version() -> str:
     """The installed kit's version (part of the aggregates' key)."""
     try:
@@ -231,13 +231,13 @@ def _read_weeks(
         ds.field("part").isin([_STORED[name] for name in names]) & (ds.field("week_end") > bound)
         for names, bound in chosen.items()
     ]
-    where = functools.reduce(operator.or_, tests)
+    where = reduce(operator.or_, tests)
     columns = dict.fromkeys(c for names in chosen for n in names for c in _COLUMNS[n])
     pairs = list(zip(ends[needed].tolist(), weeks["signature"].to_numpy()[needed].tolist(), strict=True))
     table, lost = read_week_parts(store.path, key, pairs, list(columns), where)
     parts = {name: getattr(empty, name) for name in _STORED}
-    for name, part in _STORED.items():
-        if table is not None:
+    if table is not None:
+        for name, part in _STORED.items():
             rows = table.filter(pc.field("part") == part).select(list(_COLUMNS[name]))
             parts[name] = _typed(rows.to_pandas(), _COLUMNS[name])
     weeks = weeks[~weeks["week_end"].isin(lost)]
@@ -306,7 +306,7 @@ def week_aggregates_empty() -> WeekAggregates:
     return WeekAggregates(**{name: getattr(empty, name).copy() for name in _PARTS})
 
 
-@functools.cache
+@cache
 def _empty_aggregates() -> WeekAggregates:
     weeks = pd.DataFrame({c: pd.Series(dtype=np.float64) for c in WEEK_COLUMNS})
     weeks = weeks.astype({"week_start": np.int64, "week_end": np.int64})
