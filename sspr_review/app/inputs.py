@@ -135,10 +135,13 @@ def _anchor(
     previous: dict[str, Coverage] | None,
     compare: bool,
 ) -> datetime | None:
-    """The first registration snapshot day read in full: the one in force when the earliest reviewed week began,
-    or the earlier of the two weeks' chosen snapshots (the older ones come as counts)."""
+    """The first registration snapshot day read in full: the earlier of the chosen snapshots when every week
+    reviewed chose one (its lookups read that snapshot only), else the one in force when the earliest reviewed
+    week began, or a chosen one when earlier (the older ones come as counts)."""
     earliest = window.shift(1).start if compare else window.start
     chosen = _chosen_days("registration", now, previous)
+    if len(chosen) == (2 if compare else 1):
+        return min(chosen)
     anchor = max((d for d in store.snapshot_days("registration") if d <= earliest), default=None)
     if chosen:
         anchor = min([*chosen, *([anchor] if anchor is not None else [])])

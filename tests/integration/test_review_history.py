@@ -88,6 +88,11 @@ def test_the_review_reads_the_weeks_its_rules_need_not_the_whole_history(demo26:
     every_roles = ws.store.read("privileged", columns=["snapshot_date"])["snapshot_date"]
     assert roles.min() <= held.min() and (roles < held.min()).sum() == (roles == roles.min()).sum()
     assert every_roles.min() < roles.min() and roles.nunique() < every_roles.nunique()
+    # the registration rows of the snapshots the two weeks chose (every lookup of a week reads its own), no older
+    days = set(review.data.registration["snapshot_date"].dt.date)
+    chosen = review.coverage["registration"].snapshot
+    assert chosen is not None and chosen.date() in days and len(days) == 2
+    assert min(days) > ws.store.read("registration", columns=["snapshot_date"])["snapshot_date"].min().date()
 
 
 @pytest.mark.slow
