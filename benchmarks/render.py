@@ -228,7 +228,7 @@ def _analysis(r: dict[str, Any]) -> list[str]:
     )
     row("time per audit event", [f"{e['us_per_audit_row']:.2f} µs" for e in entries])
     row("memory per million audit events", [f"{e['mb_per_million_audit_rows']:,.0f} MB" for e in entries])
-    row("flows in the year / in the week", [f"{e['rows']['flows']:,} / {e['flows_in_week']:,}" for e in entries])
+    row("flows read / in the week", [f"{e['rows']['flows']:,} / {e['flows_in_week']:,}" for e in entries])
     row("findings", [f"{e['findings']}" for e in entries])
     row("machine load average (1 min) at the end", [_fmt(e.get("load_average"), 1) for e in entries])
     _phase_rows(entries, row)
@@ -243,14 +243,20 @@ def _analysis(r: dict[str, Any]) -> list[str]:
         "the files that hold one; the next finds them in the cache and reads only the month files changed since "
         "(after a fetch, the current month's). The fastest run is the one reported.",
         "",
-        "What makes it fit (`Workspace.review`, `Store.read(..., compact=True)`, `analysis/`): the store is read "
-        "once, with the string columns whose values repeat (activity, reason, service, user ids and UPNs on "
-        "events, IPs) as categoricals — each distinct text held once — and record and correlation ids as Arrow "
-        "strings; a year of audit events at 500,000 users is about 1.1 GB in memory instead of about 4.2 GB. "
-        "Files are read a few columns at a time, releasing Arrow's memory between groups. The events are "
+        "What makes it fit (`Workspace.review`, `Store.read(..., compact=True)`, `analysis/`): the review reads "
+        "about three weeks of audit events (the week, the week before and the few days its rules look at around "
+        "them: a quarter of the 15 weeks it read before); the 90 days of IP history that decide whether an IP is "
+        "new to an account and the reset-spike baseline's 8 weeks come from per-week summaries kept in the store "
+        "(each account's last use of each IP, its last SSPR flow begun, every completed reset: "
+        "`aggregates/weeks/`, one file per week), the trend's earlier weeks from the weekly aggregates. What it "
+        "reads is read once, with the string columns whose values repeat (activity, reason, service, user ids "
+        "and UPNs on events, IPs) as categoricals — each distinct text held once — and record and correlation "
+        "ids as Arrow strings (a year of audit events at 500,000 users would be about 1.1 GB in memory instead "
+        "of about 4.2 GB). Files are read a few columns at a time, releasing Arrow's memory between groups. The "
+        "events are "
         "classified and grouped into flows once for both weeks (last week's findings reuse the prepared data). "
-        "Registration snapshots are loaded in full only from the one in force when last week began (three "
-        "snapshots); all 52 are streamed one at a time through Arrow into the per-snapshot counts the trend "
+        "Registration snapshots are loaded in full only for the two the weeks chose (the one nearest each "
+        "week's end); all 52 are streamed one at a time through Arrow into the per-snapshot counts the trend "
         "needs (`analysis.metrics.registration_counts_arrow`), so 26 million registration rows are never in "
         "memory together. The rules pick rows out of the big tables before converting them, and decode the "
         "categorical columns of the rows they pick with Arrow (the categories taken by their codes), not through "
@@ -581,8 +587,9 @@ def _history(r: dict[str, Any]) -> list[str]:
         f"{', '.join(str(e['weeks']) for e in entries)} weeks of history. A first review computes and keeps the "
         "store's weekly aggregates (a one-off cost per store, shown apart); then fresh processes time "
         "`Workspace.review()` of the last week, which reads the week, the week before and the windows its rules "
-        "declare and takes the trend's earlier weeks from the aggregates (and the accounts' history from the "
-        "summary kept up to the newest week reviewed). The timed runs go round the lengths in turn, one run of "
+        "declare and takes the trend's earlier weeks from the aggregates (the accounts' history from the "
+        "summary kept up to the newest week reviewed, the IP history and the spike baseline's resets from the "
+        "weeks' summaries). The timed runs go round the lengths in turn, one run of "
         "each per round, so that the machine's drift over the minutes of the benchmark falls on every length alike; "
         "the fastest run of each length is reported.",
         "",

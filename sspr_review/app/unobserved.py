@@ -53,6 +53,21 @@ def _each(values: pd.Series, test: Callable[[pd.Series], pd.Series]) -> np.ndarr
     return test(values.astype("string")).fillna(False).to_numpy(dtype=bool)
 
 
+_COLUMNS: Final = ["activity_time", "service", "activity"]
+
+
+def _any_sspr_event(store: Store, since: datetime, end: datetime) -> bool:
+    """Whether the store holds an SSPR event in ``[since, end)``: read a week at a time from the end back (a
+    tenant whose users reset passwords has one in the last week, and the rest is not read)."""
+    upto = end
+    while upto > since:
+        start = max(since, upto - timedelta(days=7))
+        if sspr_events(store.read("audit", start, upto, columns=_COLUMNS, compact=True)):
+            return True
+        upto = start
+    return False
+
+
 def enabled_users(store: Store, snapshot: datetime) -> int:
     """SSPR-enabled users in the registration snapshot of ``snapshot``'s day: Graph's ``ssprEnabled`` count for a
     lean snapshot, else the rows flagged ``isSsprEnabled``."""
@@ -77,7 +92,7 @@ def check(store: Store, coverage: Mapping[str, Coverage], end: datetime) -> dict
     if not held:
         return coverage
     since = max(start, held[0].start)
-    if sspr_events(store.read("audit", since, end, columns=["activity_time", "service", "activity"], compact=True)):
+    if _any_sspr_event(store, since, end):
         return coverage
     enabled = enabled_users(store, registration.snapshot)
     if enabled < MIN_ENABLED_USERS:

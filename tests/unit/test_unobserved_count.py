@@ -1,12 +1,18 @@
 """Counting SSPR's own events (the opt-in trap's test, app/unobserved.py) gives the same on a compact read's
-categorical columns as on text: by service (either name, padded) or by activity (any case, padded)."""
+categorical columns as on text: by service (either name, padded) or by activity (any case, padded); and the
+look-back, read a week at a time from its end, finds one in any of its weeks."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import pandas as pd
 
-from sspr_review.app.unobserved import sspr_events
+from sspr_review.app.unobserved import _any_sspr_event, sspr_events
 from sspr_review.core.vocabulary import SSPR_ACTIVITY_NAMES, SSPR_SERVICE, SSPR_SERVICE_SHORT
+from sspr_review.ingest import normalize
+from sspr_review.ingest.store.history import Store
 
 ROWS = [
     (SSPR_SERVICE, "Something else"),  # by service
@@ -23,3 +29,26 @@ def test_sspr_events_counts_the_same_on_categories_and_on_text() -> None:
     compact = text.astype("category")
     assert sspr_events(text) == sspr_events(compact) == 3
     assert sspr_events(compact.iloc[3:]) == 0
+
+
+def test_an_sspr_event_weeks_before_the_end_is_found_by_the_week_by_week_look_back(tmp_path: Path) -> None:
+    store = Store(tmp_path, "t")
+    end = datetime(2026, 12, 7, tzinfo=UTC)
+
+    def record(i: int, when: datetime, service: str, activity: str) -> dict[str, object]:
+        return {
+            "id": f"id-{i}",
+            "activityDateTime": when.strftime("%Y-%m-%dT%H:%M:%S.0000000Z"),
+            "activityDisplayName": activity,
+            "loggedByService": service,
+            "result": "success",
+            "targetResources": [{"id": f"u{i}", "type": "User", "userPrincipalName": f"u{i}@x"}],
+        }
+
+    others = [record(i, end - timedelta(days=i, hours=1), "Core Directory", "Update user") for i in range(10)]
+    sspr = record(99, end - timedelta(days=20), SSPR_SERVICE, "Reset password (self-service)")
+    with store.writing():
+        store.write("audit", normalize.audit([*others, sspr])[0])
+    assert _any_sspr_event(store, end - timedelta(days=30), end)  # found in the third week back
+    assert not _any_sspr_event(store, end - timedelta(days=19), end)  # after it: none
+    assert not _any_sspr_event(store, end - timedelta(days=30), end - timedelta(days=21))  # before it: none
