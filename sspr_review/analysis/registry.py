@@ -20,7 +20,7 @@ from .rules_leaked import find_leaked_credentials_remediated, find_leaked_creden
 from .rules_policy import find_configuration_gap, find_sspr_policy_changes, find_writeback_disabled
 from .rules_registration import find_registration_gaps
 from .rules_resets import find_admin_password_resets, find_helpdesk_resets
-from .rules_spikes import find_reset_spikes, spike_lookback, spike_reach
+from .rules_spikes import find_reset_spikes, new_ip_reach, spike_lookback, spike_reach
 from .rules_writeback import find_writeback_failures
 from .takeover import find_phone_only_resets_new_ip, find_security_info_changes_after_reset
 from .window import ReviewWindow
@@ -39,8 +39,8 @@ RULES: Final[Mapping[str, Rule]] = {
                 Reads("audit", spike_reach, spike_reach),
                 Reads("audit", hours("takeover_window_hours", 2), hours("takeover_window_hours")),
                 Reads("audit", spike_lookback, summary="resets"),
-                Reads("audit", days("new_ip_lookback_days"), summary="ips"),
-                Reads("audit", days("new_ip_lookback_days"), summary="starts"),
+                Reads("audit", new_ip_reach, summary="ips"),
+                Reads("audit", new_ip_reach, summary="starts"),
             ),
         ),
         Rule(

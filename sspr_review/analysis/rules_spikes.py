@@ -47,7 +47,7 @@ from .spike_signals import burst_signals, familiarity, signal_phrases, usual_sha
 from .takeover import chained_resets
 from .window import ReviewWindow
 
-__all__ = ["TRIGGERS", "find_reset_spikes", "spike_lookback", "spike_reach"]
+__all__ = ["TRIGGERS", "find_reset_spikes", "new_ip_reach", "spike_lookback", "spike_reach"]
 
 #: The triggers, in the order the evidence lists them.
 TRIGGERS = ("volume", "one_ip", "one_network")
@@ -56,6 +56,13 @@ TRIGGERS = ("volume", "one_ip", "one_network")
 def spike_lookback(settings: AnalysisSettings) -> timedelta:
     """How far before the review week the baseline reads completed resets: its weeks, a day and two windows."""
     return timedelta(weeks=settings.spike_baseline_weeks, minutes=2 * settings.spike_window_minutes, days=1)
+
+
+def new_ip_reach(settings: AnalysisSettings) -> timedelta:
+    """How far before the review week the rule asks whether an IP is new to an account: the lookback before the
+    flows of the resets it reads, the first of them in a window starting before the week (two windows; a flow
+    begun up to a day before its reset is in the reads' margin, :data:`~.reads.CONTINUITY`)."""
+    return timedelta(days=settings.new_ip_lookback_days) + spike_reach(settings)
 
 
 def spike_reach(settings: AnalysisSettings) -> timedelta:

@@ -34,12 +34,14 @@ def test_the_rules_read_a_few_days_of_events_and_the_long_lookbacks_through_summ
     audit = review_spans(settings)["audit"]
     # the IP history (90 days) and the spike baseline (8 weeks) no longer widen the events read
     assert audit.before is not None and audit.before < timedelta(days=15)
-    assert audit.summaries["ips"] == timedelta(days=settings.new_ip_lookback_days)
-    assert audit.summaries["starts"] == timedelta(days=settings.new_ip_lookback_days)
+    # whether an IP is new: 90 days before the flow of a reset in a spike window starting two windows before the week
+    window = timedelta(minutes=2 * settings.spike_window_minutes)
+    assert audit.summaries["ips"] == timedelta(days=settings.new_ip_lookback_days) + window
+    assert audit.summaries["starts"] == timedelta(days=settings.new_ip_lookback_days) + window
     assert audit.summaries["resets"] is not None
     assert audit.summaries["resets"] > timedelta(weeks=settings.spike_baseline_weeks)
     assert audit.summaries["fixes"] is None and audit.summaries["methods"] is None
-    assert "ips (90 days before)" in describe({"audit": audit})["audit"]
+    assert "ips (90.0833 days before)" in describe({"audit": audit})["audit"]
     longer = review_spans(AnalysisSettings(new_ip_lookback_days=200, spike_baseline_weeks=30))["audit"]
     assert longer.before == audit.before
     assert longer.summary_reach() == timedelta(weeks=30, minutes=120, days=1)
