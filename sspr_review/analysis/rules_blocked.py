@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,18 +55,18 @@ def find_blocked_users(data: ReviewData, window: ReviewWindow, settings: Analysi
         data=data,
         settings=settings,
         risk_hits=_blocked_risk(data, users, settings) if data.has("risk") else None,
-        reg=reg,
-        priv=privileged_lookup(data, last, ids, upns, reg),
+        reg=reg.to_dict("records"),
+        privileged=privileged_lookup(data, last, ids, upns, reg)["privileged"].tolist(),
         failed_bits=failed_bits,
         config=config,
         not_evaluated=[s for s in ("risk", "registration") if not data.has(s)],
     )
     out = []
-    for i in range(len(users)):
-        key = str(users.at[i, "key"])
+    for i, user in enumerate(users.to_dict("records")):  # one finding per blocked account: a row as a dict
+        key = str(user["key"])
         ips = block_ips.get(key) or flow_ips.get(key) or []
         attack = _attack_signals(context, i, key, _others_by_ip(per_ip, ips, key))
-        out.append(_blocked_finding(context, users, i, ips, attack, _registration_signals(context, i, key)))
+        out.append(_blocked_finding(context, user, ips, attack, _registration_signals(context, i, key)))
     return out
 
 
@@ -76,8 +77,8 @@ class _Context:
     data: ReviewData
     settings: AnalysisSettings
     risk_hits: dict[str, list[dict[str, Any]]] | None
-    reg: pd.DataFrame
-    priv: pd.DataFrame
+    reg: list[dict[Hashable, Any]]
+    privileged: list[Any]
     failed_bits: pd.Series
     config: pd.Series
     not_evaluated: list[str]
@@ -167,8 +168,8 @@ def _attack_signals(context: _Context, i: int, key: str, ip_others: dict[str, li
     reg = context.reg
     if context.data.has("registration"):
         failed = int(context.failed_bits.get(key, 0))
-        if bool(reg.at[i, "found"]) and failed:
-            strange = failed & ~_registered_bits(reg.at[i, "methods_registered"])
+        if bool(reg[i]["found"]) and failed:
+            strange = failed & ~_registered_bits(reg[i]["methods_registered"])
             if strange:
                 attack["failed_methods_never_registered"] = [m for j, m in enumerate(METHODS) if strange >> j & 1]
     return attack
@@ -180,16 +181,17 @@ def _registration_signals(context: _Context, i: int, key: str) -> dict[str, Any]
     help_signals: dict[str, Any] = {}
     reg, settings = context.reg, context.settings
     if context.data.has("registration"):
-        if not bool(reg.at[i, "found"]):
+        row = reg[i]
+        if not bool(row["found"]):
             help_signals["no_registration_row"] = True
         else:
-            if as_flag(reg.at[i, "is_sspr_registered"]) is False:
+            if as_flag(row["is_sspr_registered"]) is False:
                 help_signals["not_sspr_registered"] = True
-            if as_flag(reg.at[i, "is_sspr_capable"]) is False:
+            if as_flag(row["is_sspr_capable"]) is False:
                 help_signals["not_sspr_capable"] = True
-            is_admin = as_flag(context.priv.at[i, "privileged"]) or as_flag(reg.at[i, "is_admin"]) or False
+            is_admin = as_flag(context.privileged[i]) or as_flag(row["is_admin"]) or False
             needed = settings.admin_methods_required if is_admin else settings.sspr_methods_required
-            count = reg.at[i, "method_count"]
+            count = row["method_count"]
             if count is not pd.NA and count is not None and as_int(count) < needed:
                 help_signals["too_few_methods"] = {"registered": as_int(count), "needed": needed}
     if int(context.config.get(key, 0)):
@@ -199,13 +201,13 @@ def _registration_signals(context: _Context, i: int, key: str) -> dict[str, Any]
 
 def _blocked_finding(
     context: _Context,
-    users: pd.DataFrame,
-    i: int,
+    user: dict[Hashable, Any],
     ips: list[str],
     attack: dict[str, Any],
     help_signals: dict[str, Any],
 ) -> Finding:
-    """The finding of blocked user ``i``: its assessment, evidence, title and action."""
+    """The finding of a blocked ``user`` (its row of the blocked accounts): its assessment, evidence, title and
+    action."""
     data, not_evaluated = context.data, context.not_evaluated
     if attack:
         assessment = "possible_attack"
@@ -213,12 +215,12 @@ def _blocked_finding(
         assessment = "attack_not_ruled_out"
     else:
         assessment = "needs_registration_help"
-    shown = str(users.at[i, "shown"])
+    shown = str(user["shown"])
     evidence = {
         "assessment": assessment,
-        "blocks": as_int(users.at[i, "blocks"]),
-        "first_blocked": iso(as_int(users.at[i, "first"])),
-        "last_blocked": iso(as_int(users.at[i, "last"])),
+        "blocks": as_int(user["blocks"]),
+        "first_blocked": iso(as_int(user["first"])),
+        "last_blocked": iso(as_int(user["last"])),
         "ips": list(ips),
         "attack_signals": attack,
         "registration_signals": help_signals,
@@ -236,11 +238,11 @@ def _blocked_finding(
         severity="low" if assessment == "needs_registration_help" else "high",
         title=f"{shown} was blocked from self-service password reset{suffix}",
         users=(shown,),
-        start=as_datetime(as_int(users.at[i, "first"])),
-        end=as_datetime(as_int(users.at[i, "last"])),
+        start=as_datetime(as_int(user["first"])),
+        end=as_datetime(as_int(user["last"])),
         evidence=plain(evidence),
         action=_blocked_action(assessment, missing_text, [why for src in not_evaluated for why in data.lacks(src)]),
-        fingerprint=fingerprint("blocked_user", str(users.at[i, "key"])),
+        fingerprint=fingerprint("blocked_user", str(user["key"])),
     )
 
 
