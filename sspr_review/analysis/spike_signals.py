@@ -77,21 +77,29 @@ _SHARES: Final = {"new_ips": "new_ip", "no_earlier_sspr": "first_sspr", "phone_o
 _FEW: Final = 3
 
 
+#: An IPv4 address as :func:`ipaddress.ip_address` reads one: four decimal octets, none above 255 and none with a
+#: leading zero.
+_IPV4: Final = (
+    r"((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+)
+
+
 def network_of(ips: pd.Series) -> pd.Series:
     """Each IP's network: ``a.b.c.0/24`` (IPv4), ``x:y:z::/48`` (IPv6); text that is no IP stays as it is
     (computed on the distinct values)."""
     codes, uniques = pd.factorize(lower(ips), use_na_sentinel=True)
-    nets = []
-    for text in uniques.tolist():
+    text = pd.Series(uniques, dtype="string")
+    v4 = text.str.fullmatch(_IPV4).fillna(False).to_numpy(dtype=bool)
+    nets = text.str.replace(r"\.[0-9]+$", ".0/24", regex=True).to_numpy(dtype=object)
+    for i in np.flatnonzero(~v4).tolist():  # IPv6 and text that is no IP (IPv4 is the rule)
         try:
-            address = ipaddress.ip_address(str(text))
+            address = ipaddress.ip_address(str(text.iat[i]))
         except ValueError:
-            nets.append(str(text))
+            nets[i] = str(text.iat[i])
             continue
         prefix = 24 if address.version == 4 else 48
-        nets.append(str(ipaddress.ip_network(f"{address}/{prefix}", strict=False)))
-    out = pd.Series(np.array([*nets, None], dtype=object)[codes], dtype="string")
-    return out
+        nets[i] = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    return pd.Series(np.array([*nets, None], dtype=object)[codes], dtype="string")
 
 
 def _flow_facts(data: ReviewData, resets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
