@@ -216,7 +216,8 @@ def _read_weeks(
     )
     if weeks.empty:
         return empty
-    weeks = weeks.astype({"signature": "string"}).merge(wanted[ident], on=ident)
+    valid = set(zip(*(wanted[c].astype(str).tolist() for c in ident), strict=True))  # a few dozen weeks
+    weeks = weeks[[row in valid for row in zip(*(weeks[c].astype(str).tolist() for c in ident), strict=True)]]
     if not accounts:
         return replace(empty, weeks=weeks[list(WEEK_COLUMNS)].reset_index(drop=True))
     # the fixes and methods of the weeks after the summary, the lookback parts of the weeks in the lookback
