@@ -31,7 +31,6 @@ __all__ = [
     "every_reset",
     "in_window",
     "may_pair",
-    "or_row",
     "resets_between",
     "week_resets",
 ]
@@ -87,10 +86,10 @@ def _equal_codes(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def account_key(frame: pd.DataFrame) -> pd.Series:
     """Account key, falling back to a per-row placeholder so rows of unknown accounts never merge."""
-    return or_row(user_key(frame))
+    return _or_row(user_key(frame))
 
 
-def or_row(key: pd.Series) -> pd.Series:
+def _or_row(key: pd.Series) -> pd.Series:
     """``key`` (positional), a missing one replaced by its row's placeholder (``row:<position>``)."""
     fallback = pd.Series("row:" + pd.Series(np.arange(len(key))).astype(str).to_numpy(), dtype="string")
     return key.reset_index(drop=True).fillna(fallback)
@@ -121,7 +120,7 @@ def resets_between(data: ReviewData, start: int, end: int) -> pd.DataFrame:
     times = table["time"].to_numpy()
     first, last = np.searchsorted(times, [start, end], side="left")
     frame = table.iloc[first:last].reset_index(drop=True)
-    frame["key"] = or_row(keys.iloc[first:last]).to_numpy()
+    frame["key"] = _or_row(keys.iloc[first:last]).to_numpy()
     frame["shown"] = shown.iloc[first:last].to_numpy()
     return frame
 

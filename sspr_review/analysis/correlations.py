@@ -49,21 +49,8 @@ from ..core.coverage import Coverage
 from ..core.labels import RISK_TYPES
 from ..core.settings import AnalysisSettings
 from ..core.weeks import zone
-from ._util import (
-    NAT,
-    NS_PER_DAY,
-    NS_PER_HOUR,
-    iso,
-    lower,
-    ns,
-    plain,
-    take_rows,
-    timestamps,
-    to_ns,
-    user_key,
-    week_index,
-)
-from .accounts import account_pairs, display_name, may_pair, or_row, week_resets
+from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, iso, lower, ns, plain, take_rows, timestamps, to_ns, week_index
+from .accounts import account_key, account_pairs, display_name, may_pair, week_resets
 from .flows import is_kind
 from .metrics import week_bounds
 from .prepare import ReviewData
@@ -156,22 +143,10 @@ def risk_type_words(kind: object) -> str:
 
 
 def _detections(data: ReviewData, start: int, end: int) -> pd.DataFrame:
-    """The detections with a time in ``[start, end)``: type, account, state, IP and times (ns), and ``key``
-    (:func:`~.accounts.account_key` of these rows)."""
-    table, keys = data.derived(_all_detections)
-    when = table["detected_ns"].to_numpy()
-    rows = np.flatnonzero((when >= start) & (when < end))
-    out = table.iloc[rows].reset_index(drop=True)
-    out["key"] = or_row(keys.iloc[rows]).to_numpy()
-    return out
-
-
-def _all_detections(data: ReviewData) -> tuple[pd.DataFrame, pd.Series]:
-    """Every detection with a time, in the table's order (what :func:`_detections` takes time ranges of, built
-    once per window for the tables' five ranges), and its account's :func:`~._util.user_key`."""
+    """The detections with a time in ``[start, end)``: type, account, state, IP and times (ns)."""
     risk = data.risk
     when = ns(risk["detected_time"].fillna(risk["activity_time"]))
-    rows = np.flatnonzero(when != NAT)
+    rows = np.flatnonzero((when != NAT) & (when >= start) & (when < end))
     cols = ["id", "risk_event_type", "risk_state", "risk_detail", "ip", "user_id", "user_upn"]
     out = take_rows(risk, rows, cols).reset_index(drop=True)
     for col in cols:
@@ -181,7 +156,8 @@ def _all_detections(data: ReviewData) -> tuple[pd.DataFrame, pd.Series]:
     out["detected_ns"] = when[rows]
     updated = ns(risk["last_updated_time"])[rows] if len(risk) else np.zeros(0, dtype=np.int64)
     out["updated_ns"] = np.where(updated == NAT, when[rows], updated)
-    return out, user_key(out)
+    out["key"] = account_key(out).to_numpy()
+    return out
 
 
 def _fixes(data: ReviewData, detections: pd.DataFrame, as_of: int) -> pd.DataFrame:
