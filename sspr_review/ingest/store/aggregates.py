@@ -75,7 +75,7 @@ def write_week_parts(store_path: Path, key: str, week_end: int, signature: str, 
     computed under ``key`` from files of ``signature``; the week's files of another key or signature go. Raises
     ``OSError`` when the store cannot be written."""
     path = _parts_path(store_path, key, week_end, signature)
-    write_parquet(path, rows.sort_values("part", kind="stable", ignore_index=True))
+    write_parquet(path, rows)
     for old in path.parent.glob(f"{week_end}.*.parquet"):
         if old != path:
             old.unlink(missing_ok=True)
