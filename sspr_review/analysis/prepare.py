@@ -127,6 +127,18 @@ class ReviewData:
         """From when the tables hold every record of the history (``None``: all of it; see :attr:`history`)."""
         return None if self.history is None else self.history.since
 
+    def lookback(
+        self, part: str, begin: int, end: int, ids: set[str] | None = None, upns: set[str] | None = None
+    ) -> tuple[int, pd.DataFrame | None]:
+        """What ``[begin, end)`` (int64 ns) of the lookback summary ``part`` (``ips``, ``starts``, ``resets``; see
+        :mod:`.history`) comes from: the time from which the tables give it (``begin``, or :meth:`since` when
+        later), and the summary's rows before that (of the accounts ``ids``/``upns`` when given; ``None`` when the
+        tables hold the whole history)."""
+        if self.history is None:
+            return begin, None
+        since = self.history.since
+        return max(begin, since), self.history.between(part, begin, min(end, since), ids, upns)
+
     def has(self, kind: str) -> bool:
         """The kind of data is complete for the review window."""
         return kind in self.complete

@@ -83,13 +83,13 @@ def _holders(users: pd.DataFrame) -> pd.DataFrame:
     columns = ("snapshot_date", "_key", "principal_id", "user_upn", "role_name", "assignment", "via_group_name")
     holders: dict[tuple[Any, str], list[Any]] = {}
     for snap, key, pid, upn, *values in zip(*(users[c].tolist() for c in columns), strict=True):
-        if _missing(snap) or _missing(key):
+        if pd.isna(snap) or pd.isna(key):
             continue
         held = holders.setdefault((snap, key), [None, None, set(), set(), set()])
-        held[0] = pid if held[0] is None and not _missing(pid) else held[0]
-        held[1] = upn if held[1] is None and not _missing(upn) else held[1]
+        held[0] = pid if held[0] is None and not pd.isna(pid) else held[0]
+        held[1] = upn if held[1] is None and not pd.isna(upn) else held[1]
         for found, value in zip(held[2:], values, strict=True):
-            if not _missing(value) and str(value):
+            if not pd.isna(value) and str(value):
                 found.add(str(value))
     held_by = list(holders.values())
     return pd.DataFrame(
@@ -104,10 +104,6 @@ def _holders(users: pd.DataFrame) -> pd.DataFrame:
             },
         }
     )
-
-
-def _missing(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def privileged_lookup(

@@ -27,6 +27,10 @@ from .window import ReviewWindow
 
 __all__ = ["RULES", "data_gaps", "evaluate", "review_spans"]
 
+#: What the takeover chains read around the week (:func:`~.takeover.chained_resets`): a security-info change within
+#: ``takeover_window_hours`` after a reset; the spike rule reads them too.
+_CHAINS: Final = Reads("audit", hours("takeover_window_hours", 2), hours("takeover_window_hours"))
+
 #: Every rule, by kind (``data_gap`` comes from :func:`data_gaps`).
 RULES: Final[Mapping[str, Rule]] = {
     r.kind: r
@@ -37,7 +41,7 @@ RULES: Final[Mapping[str, Rule]] = {
             (("audit",),),
             reads=(
                 Reads("audit", spike_reach, spike_reach),
-                Reads("audit", hours("takeover_window_hours", 2), hours("takeover_window_hours")),
+                _CHAINS,
                 Reads("audit", spike_lookback, summary="resets"),
                 Reads("audit", new_ip_reach, summary="ips"),
                 Reads("audit", new_ip_reach, summary="starts"),
@@ -76,7 +80,7 @@ RULES: Final[Mapping[str, Rule]] = {
             "security_info_changed_after_reset",
             find_security_info_changes_after_reset,
             (("audit",),),
-            reads=(Reads("audit", hours("takeover_window_hours", 2), hours("takeover_window_hours")),),
+            reads=(_CHAINS,),
         ),
         Rule(
             "phone_only_reset_new_ip",

@@ -118,14 +118,12 @@ def _completed(data: ReviewData, begin: int, end: int) -> tuple[np.ndarray, pd.S
     end)``; with ``data.history``, those before its ``since`` from the history."""
     resets = data.resets
     times = ns(resets["time"])
-    since = data.since()
-    mask = (times >= (begin if since is None else max(begin, since))) & (times < end) & (times != NAT)
+    start, kept = data.lookback("resets", begin, end)
+    mask = (times >= start) & (times < end) & (times != NAT)
     sub, at = resets[mask][["user_id", "user_upn"]].reset_index(drop=True), times[mask]
-    if data.history is not None and since is not None:
-        kept = data.history.between("resets", begin, min(end, since))
-        if len(kept):
-            sub = pd.concat([sub, kept[["user_id", "user_upn"]]], ignore_index=True)
-            at = np.concatenate([at, kept["time"].to_numpy(dtype=np.int64)])
+    if kept is not None and len(kept):
+        sub = pd.concat([sub, kept[["user_id", "user_upn"]]], ignore_index=True)
+        at = np.concatenate([at, kept["time"].to_numpy(dtype=np.int64)])
     return at, account_key(sub)
 
 

@@ -144,11 +144,10 @@ def _flows_begun(data: ReviewData, begin: int, end: int) -> pd.DataFrame:
     ``data.history``, those begun before its ``since`` are each account's last one in a week, from the history."""
     flows = data.flows
     started = ns(flows["start"])
-    since = data.since()
-    keep = (started >= (begin if since is None else max(begin, since))) & (started < end) & (started != NAT)
+    start, kept = data.lookback("starts", begin, end)
+    keep = (started >= start) & (started < end) & (started != NAT)
     frames = [flows[keep][["user_id", "user_upn"]].assign(begun=started[keep])]
-    if data.history is not None and since is not None:
-        kept = data.history.between("starts", begin, min(end, since))
+    if kept is not None:
         frames.append(kept.rename(columns={"time": "begun"}))
     found = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
     return pd.DataFrame({"key": user_key(found).array, "begun": found["begun"].to_numpy(dtype=np.int64)})

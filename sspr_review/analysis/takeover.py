@@ -307,13 +307,9 @@ def ip_history(data: ReviewData, ids: set[str], upns: set[str], begin: int, end:
     """:func:`initiated_events` of the accounts in ``[begin, end)``; with ``data.history``, those before its
     ``since`` are each account's last use of each IP in a week, from the history (``flow`` -1: in no flow the
     tables hold)."""
-    since = data.since()
-    if since is None:
-        return initiated_events(data, ids, upns, begin, end)
-    hist = initiated_events(data, ids, upns, max(begin, since), end)
-    assert data.history is not None
-    kept = data.history.between("ips", begin, min(end, since), ids, upns)
-    if kept.empty:
+    start, kept = data.lookback("ips", begin, end, ids, upns)
+    hist = initiated_events(data, ids, upns, start, end)
+    if kept is None or kept.empty:
         return hist
     return pd.concat([hist, kept.assign(flow=np.int64(-1))[list(hist.columns)]], ignore_index=True)
 
