@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from ..analysis import Review, ReviewWindow, build_review, prepare_inputs
 from ..core.config import Config
+from ..core.heap import preexisting_frozen
 from ..ingest.store import REVIEW_DECAY_MS, Store, lean_arrow_memory, release_arrow_memory
 from .aggregates import keep_recent
 from .inputs import load
@@ -26,7 +27,7 @@ def review_week(
     every finding is new. ``extra``: read at least this much before the week's end (a user investigation's
     weeks). The weeks the tables read hold whole are kept in the store's weekly aggregates for the next review."""
     settings = config.analysis_settings()
-    with lean_arrow_memory(decay_ms=REVIEW_DECAY_MS):
+    with lean_arrow_memory(decay_ms=REVIEW_DECAY_MS), preexisting_frozen():
         found = len(store.found)
         inputs, recent = load(store, config, window, compare=compare, extra=extra)
         if len(store.found) > found:  # a file read was damaged: quarantined, its data is no longer covered
