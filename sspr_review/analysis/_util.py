@@ -229,7 +229,7 @@ def snapshot_lookup(
     n = len(times)
     out = pd.DataFrame(index=pd.RangeIndex(n))
     snap_ns = ns(snapshots["snapshot_date"]) if snap_ns is None else snap_ns
-    dates = np.unique(snap_ns[snap_ns != NAT])
+    dates = np.sort(pd.unique(snap_ns[snap_ns != NAT]))
     if day is not None:
         dates = dates[dates // NS_PER_DAY == day]
     if n == 0 or snapshots.empty or dates.size == 0:
@@ -238,14 +238,16 @@ def snapshot_lookup(
         out["found"] = np.zeros(n, dtype=bool)
         return out
     at = dates[np.clip(np.searchsorted(dates, times, side="right") - 1, 0, None)]  # the snapshot of each event
+    used = np.unique(at)
     event_ids = lower(pd.Series(ids.to_numpy(), dtype="string"))
     event_upns = lower(pd.Series(upns.to_numpy(), dtype="string"))
     # Only the snapshots needed, and only rows whose id or UPN (both compared lower-cased) an event names.
     snap_ids, snap_upns = (lower(snapshots[id_col]), lower(snapshots[upn_col])) if keys is None else keys
-    wanted = np.flatnonzero(np.isin(snap_ns, np.unique(at)) & (isin(snap_ids, event_ids) | isin(snap_upns, event_upns)))
+    in_used = snap_ns == used[0] if used.size == 1 else np.isin(snap_ns, used)  # one snapshot: the usual case
+    wanted = np.flatnonzero(in_used & (isin(snap_ids, event_ids) | isin(snap_upns, event_upns)))
     # Each event's row by (snapshot, id), else by (snapshot, UPN): the first such row of the snapshot.
-    by_id = _first_row(at, event_ids, snap_ns[wanted], snap_ids.iloc[wanted])
-    by_upn = _first_row(at, event_upns, snap_ns[wanted], snap_upns.iloc[wanted])
+    by_id = _first_row(at, used, event_ids, snap_ns[wanted], snap_ids.iloc[wanted])
+    by_upn = _first_row(at, used, event_upns, snap_ns[wanted], snap_upns.iloc[wanted])
     match = np.where(by_id >= 0, by_id, by_upn)
     rows = np.where(match >= 0, wanted[np.maximum(match, 0)] if wanted.size else 0, -1)
     for col in columns:
@@ -254,16 +256,18 @@ def snapshot_lookup(
     return out
 
 
-def _first_row(at: np.ndarray, values: pd.Series, snap: np.ndarray, keys: pd.Series) -> np.ndarray:
-    """Per event (its snapshot ``at`` and key ``values``), the position in ``snap``/``keys`` of the first row with
-    the same snapshot and key; -1 for none (a missing key matches nothing)."""
+def _first_row(at: np.ndarray, used: np.ndarray, values: pd.Series, snap: np.ndarray, keys: pd.Series) -> np.ndarray:
+    """Per event (its snapshot ``at``, one of ``used``, and key ``values``), the position in ``snap``/``keys`` of
+    the first row with the same snapshot and key; -1 for none (a missing key matches nothing). ``keys`` holds the
+    rows the events name, a few per event: Arrow's ``index_in`` gives a value's first position, per snapshot."""
     out = np.full(len(at), -1, dtype=np.int64)
-    have, known = np.flatnonzero(values.notna().to_numpy()), np.flatnonzero(keys.notna().to_numpy())
-    if not (have.size and known.size):
-        return out
-    index = pd.MultiIndex.from_arrays([snap[known], keys.iloc[known].to_numpy()])
-    first = ~index.duplicated(keep="first")
-    index, known = index[first], known[first]
-    hit = index.get_indexer(pd.MultiIndex.from_arrays([at[have], values.iloc[have].to_numpy()]))
-    out[have] = np.where(hit >= 0, known[np.maximum(hit, 0)], -1)
+    events, rows = pa.array(values.array), pa.array(keys.array)
+    for date in used.tolist():
+        mine, theirs = np.flatnonzero(at == date), np.flatnonzero(snap == date)
+        if not (mine.size and theirs.size):
+            continue
+        options = pc.SetLookupOptions(value_set=rows.take(pa.array(theirs)), skip_nulls=True)
+        hit = pc.fill_null(pc.index_in(events.take(pa.array(mine)), options=options), -1)
+        hit = np.asarray(hit.to_numpy(zero_copy_only=False), dtype=np.int64)
+        out[mine] = np.where(hit >= 0, theirs[np.maximum(hit, 0)], -1)
     return out
