@@ -38,12 +38,14 @@ def coverage(store: Store, config: Config, start: datetime, end: datetime) -> di
     """What the store holds of each kind of data for ``[start, end)``; a snapshot kind says which snapshot the
     window uses (the one nearest to ``end``; beyond ``[review] snapshot_tolerance_days`` approximate, beyond
     ``snapshot_max_days`` none: the kind has no data for the week)."""
+    return unobserved.check(store, held(store, config, start, end), end)  # SSPR enabled, no SSPR event: unobserved
+
+
+def held(store: Store, config: Config, start: datetime, end: datetime) -> dict[str, Coverage]:
+    """:func:`coverage` before the opt-in trap's check (:func:`.unobserved.check`), which reads audit events."""
     tolerance = timedelta(days=config.review.snapshot_tolerance_days)
     farthest = timedelta(days=config.review.snapshot_max_days)
-    found: dict[str, Coverage] = {
-        kind: store.coverage(kind, start, end, tolerance=tolerance, max_distance=farthest) for kind in DATA_KINDS
-    }
-    return unobserved.check(store, found, end)  # SSPR enabled, no SSPR event: unobserved, not quiet
+    return {kind: store.coverage(kind, start, end, tolerance=tolerance, max_distance=farthest) for kind in DATA_KINDS}
 
 
 def tenant(store: Store, config: Config) -> dict[str, str]:
@@ -84,8 +86,9 @@ def load(
     day after the week, or a catch-up review of an older week, sees the same data."""
     settings = config.analysis_settings()
     before = window.shift(1)
-    now = coverage(store, config, window.start, window.end)
-    previous = coverage(store, config, before.start, before.end) if compare else None
+    # the opt-in trap's check comes once the audit table is read: it looks at those rows before reading others
+    now = held(store, config, window.start, window.end)
+    previous = held(store, config, before.start, before.end) if compare else None
     counts = registration_counts(store)
     plan = plan_reads(store, settings, window, compare=compare, extra=extra)
     first = {kind: to_ns(when) for kind, when in plan.first.items()}
@@ -99,6 +102,9 @@ def load(
         "registration": store.read("registration", _anchor(store, window, now, previous, compare), compact=True),
         "privileged": store.read("privileged", _roles_anchor(store, plan.spans["audit"][0], now, previous)),
     }
+    read = (tables["audit"], *plan.spans["audit"])
+    now = unobserved.check(store, now, window.end, read)
+    previous = None if previous is None else unobserved.check(store, previous, before.end, read)
     lookback_from = None if plan.lookback_from is None else to_ns(plan.lookback_from)
     history = (
         None

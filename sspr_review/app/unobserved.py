@@ -38,10 +38,15 @@ FIX: Final = (
 
 def sspr_events(audit: pd.DataFrame) -> int:
     """How many of ``audit``'s rows are SSPR's own events (by service, either name, or by activity)."""
+    return int(_is_sspr(audit).sum())
+
+
+def _is_sspr(audit: pd.DataFrame) -> np.ndarray:
+    """Which of ``audit``'s rows are SSPR's own events (see :func:`sspr_events`)."""
     names = [a.lower() for a in SSPR_ACTIVITY_NAMES]
     by_service = _each(audit["service"], lambda v: v.str.strip().isin([SSPR_SERVICE, SSPR_SERVICE_SHORT]))
     by_activity = _each(audit["activity"], lambda v: v.str.strip().str.lower().isin(names))
-    return int((by_service | by_activity).sum())
+    return np.asarray(by_service | by_activity, dtype=bool)
 
 
 def _each(values: pd.Series, test: Callable[[pd.Series], pd.Series]) -> np.ndarray:
@@ -56,10 +61,24 @@ def _each(values: pd.Series, test: Callable[[pd.Series], pd.Series]) -> np.ndarr
 _COLUMNS: Final = ["activity_time", "service", "activity"]
 
 
-def _any_sspr_event(store: Store, since: datetime, end: datetime) -> bool:
-    """Whether the store holds an SSPR event in ``[since, end)``: read a week at a time from the end back (a
-    tenant whose users reset passwords has one in the last week, and the rest is not read)."""
+#: Audit rows a review has read already (``activity_time``, ``service``, ``activity``), and the ``[start, end)``
+#: of which they hold every row of the store (``None``: open).
+Read = tuple[pd.DataFrame, datetime | None, datetime | None]
+
+
+def _any_sspr_event(store: Store, since: datetime, end: datetime, read: Read | None = None) -> bool:
+    """Whether the store holds an SSPR event in ``[since, end)``: the rows ``read`` already looked at first, then
+    the store read a week at a time from the end back (a tenant whose users reset passwords has one in the last
+    week, and the rest is not read)."""
     upto = end
+    if read is not None and (read[2] is None or read[2] >= end):  # rows up to the end read: looked at first
+        table, held_from, _ = read
+        begin = since if held_from is None else max(since, held_from)
+        if begin < end:
+            times = table["activity_time"]
+            if (_is_sspr(table) & ((times >= begin) & (times < end)).to_numpy(dtype=bool)).any():
+                return True
+            upto = begin
     while upto > since:
         start = max(since, upto - timedelta(days=7))
         if sspr_events(store.read("audit", start, upto, columns=_COLUMNS, compact=True)):
@@ -81,8 +100,11 @@ def enabled_users(store: Store, snapshot: datetime) -> int:
     return int(rows["is_sspr_enabled"].fillna(False).astype(bool).sum())
 
 
-def check(store: Store, coverage: Mapping[str, Coverage], end: datetime) -> dict[str, Coverage]:
-    """``coverage`` with the audit coverage marked ``suspect`` when the trap is likely (see the module)."""
+def check(
+    store: Store, coverage: Mapping[str, Coverage], end: datetime, read: Read | None = None
+) -> dict[str, Coverage]:
+    """``coverage`` with the audit coverage marked ``suspect`` when the trap is likely (see the module). ``read``:
+    audit rows the caller holds already (the review's table), looked at before the store is read."""
     coverage = dict(coverage)
     audit, registration = coverage.get("audit"), coverage.get("registration")
     if audit is None or registration is None or not audit.available or registration.snapshot is None:
@@ -92,7 +114,7 @@ def check(store: Store, coverage: Mapping[str, Coverage], end: datetime) -> dict
     if not held:
         return coverage
     since = max(start, held[0].start)
-    if _any_sspr_event(store, since, end):
+    if _any_sspr_event(store, since, end, read):
         return coverage
     enabled = enabled_users(store, registration.snapshot)
     if enabled < MIN_ENABLED_USERS:

@@ -52,3 +52,15 @@ def test_an_sspr_event_weeks_before_the_end_is_found_by_the_week_by_week_look_ba
     assert _any_sspr_event(store, end - timedelta(days=30), end)  # found in the third week back
     assert not _any_sspr_event(store, end - timedelta(days=19), end)  # after it: none
     assert not _any_sspr_event(store, end - timedelta(days=30), end - timedelta(days=21))  # before it: none
+
+    # The review's own audit rows are looked at first, then the store before them; rows that stop short of the
+    # end are not taken for the whole look-back.
+    last_week = store.read("audit", end - timedelta(days=7), end, compact=True)
+    assert _any_sspr_event(store, end - timedelta(days=30), end, (last_week, end - timedelta(days=7), end))
+    assert not _any_sspr_event(store, end - timedelta(days=19), end, (last_week, end - timedelta(days=7), None))
+    everything = store.read("audit", compact=True)
+    assert _any_sspr_event(store, end - timedelta(days=30), end, (everything, None, None))
+    without = everything[everything["service"].astype("string") != SSPR_SERVICE]
+    assert not _any_sspr_event(store, end - timedelta(days=30), end, (without, None, None))  # the rows answer
+    # rows read only up to before the end: not used, the store is read (and holds the event)
+    assert _any_sspr_event(store, end - timedelta(days=30), end, (without, None, end - timedelta(days=1)))
