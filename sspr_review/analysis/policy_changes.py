@@ -23,7 +23,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,7 @@ import pandas as pd
 from ..core.vocabulary import POLICY_ACTIVITIES, SSPR_POLICY_UPDATE, WRITEBACK_DISABLE
 from ._util import NAT, lower, lower_isin, ns, to_ns
 from .activities import is_success
-from .sspr_settings import WRITEBACK, canonical, decode_value, judge, setting, shown
+from .sspr_settings import WRITEBACK, SettingType, canonical, decode_value, judge, setting, shown
 
 __all__ = ["CHANGE_COLUMNS", "SAVE_COLUMNS", "UNCHANGED_COLUMNS", "PolicyChanges", "parse_policy_changes"]
 
@@ -86,13 +86,13 @@ UNCHANGED_COLUMNS: Final[Mapping[str, str]] = {
 
 
 def _typed(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
-    out = pd.DataFrame(index=frame.index)
-    for name, dtype in columns.items():
-        if name in frame:
-            out[name] = frame[name].astype(dtype)  # type: ignore[call-overload]
-        else:
-            out[name] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
-    return out.reset_index(drop=True)
+    """``frame``'s ``columns`` in their types (missing where ``frame`` lacks one), positionally indexed."""
+    out = {}
+    for name, text in columns.items():
+        dtype = pd.api.types.pandas_dtype(text)
+        values = frame[name] if name in frame else pd.Series(pd.NA, index=frame.index, dtype=dtype)
+        out[name] = (values if values.dtype == dtype else values.astype(dtype)).array  # as it is when typed so
+    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
 
 
 @dataclass(frozen=True)
@@ -182,45 +182,56 @@ def _as_text(values: pd.Series) -> pd.Series:
 
 
 def _decode_column(values: pd.Series, kinds: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Canonical text of each value for its setting's type, and whether it was readable (per distinct pair)."""
-    pairs = pd.DataFrame({"kind": kinds.astype(str).to_numpy(), "value": values.map(json.dumps).to_numpy()})
-    distinct = pairs.drop_duplicates()
-    read = []
-    for kind, value in distinct.itertuples(index=False, name=None):
+    """Canonical text of each value for its setting's type, and whether it was readable (decoded once per
+    distinct pair: the values of a history's policy events, a handful a week)."""
+    pairs = list(zip(kinds.astype(str).tolist(), map(json.dumps, values.tolist()), strict=True))
+    read: dict[tuple[str, str], tuple[str | None, bool]] = {}
+    for kind, value in dict.fromkeys(pairs):
         found = decode_value(json.loads(value))
-        text, ok = canonical(kind, found) if found.parsed else (None, False)
-        read.append((text, ok))
-    verdicts = distinct.assign(
-        text=pd.Series([r[0] for r in read], index=distinct.index, dtype="string"),
-        ok=pd.Series([r[1] for r in read], index=distinct.index, dtype="boolean"),
-    )
-    merged = pairs.merge(verdicts, on=["kind", "value"], how="left")
-    return merged["text"].astype("string"), merged["ok"].astype("boolean")
+        read[kind, value] = canonical(cast(SettingType, kind), found) if found.parsed else (None, False)
+    verdicts = [read[pair] for pair in pairs]
+    return pd.Series([v[0] for v in verdicts], dtype="string"), pd.Series([v[1] for v in verdicts], dtype="boolean")
 
 
 def _judged(frame: pd.DataFrame, reconfirm_max_days: int) -> pd.DataFrame:
     """``direction``, ``phrase`` and ``reasons`` of each change (judged once per distinct setting, old, new)."""
     keys = frame[["setting", "old", "new"]].astype(object)
-    keys = keys.where(keys.notna(), None).assign(parsed=frame["parsed"].fillna(False).to_numpy(dtype=bool))
-    distinct = keys.drop_duplicates()
+    keys = keys.where(keys.notna(), None)
+    parsed = frame["parsed"].fillna(False).to_numpy(dtype=bool).tolist()
+    judged: dict[tuple[Any, ...], tuple[str, str, str]] = {}
     rows = []
-    for name, old, new, parsed in distinct.itertuples(index=False, name=None):
-        item = setting(str(name))
-        if not parsed:
-            rows.append(("neutral", "changed (a value could not be read)", ""))
-            continue
-        j = judge(item, old, new, reconfirm_max_days)
-        rows.append((j.direction, j.phrase, "; ".join(j.reasons)))
-    verdicts = distinct.assign(
-        direction=[r[0] for r in rows], phrase=[r[1] for r in rows], reasons=[r[2] for r in rows]
+    for name, old, new, readable in zip(*(keys[c].tolist() for c in keys), parsed, strict=True):
+        key = (name, old, new, readable)
+        if key not in judged:
+            if not readable:
+                judged[key] = ("neutral", "changed (a value could not be read)", "")
+            else:
+                j = judge(setting(str(name)), old, new, reconfirm_max_days)
+                judged[key] = (j.direction, j.phrase, "; ".join(j.reasons))
+        rows.append(judged[key])
+    return pd.DataFrame(
+        {
+            col: pd.Series([r[i] for r in rows], dtype="string")
+            for i, col in enumerate(("direction", "phrase", "reasons"))
+        }
     )
-    merged = keys.merge(verdicts, on=["setting", "old", "new", "parsed"], how="left")
-    return merged[["direction", "phrase", "reasons"]].astype("string")
+
+
+_WHO: Final = (
+    "activity_time",
+    "id",
+    "activity",
+    "initiator_upn",
+    "initiator_name",
+    "initiator_id",
+    "ip",
+    "correlation_id",
+)
 
 
 def _who(audit: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     """The events at ``rows``: when, which, who (UPN, else display name, else object id) and from where."""
-    pick = audit.iloc[rows].reset_index(drop=True)
+    pick = audit[list(_WHO)].iloc[rows].reset_index(drop=True)  # not the other columns (the raw JSON among them)
     upn = pick["initiator_upn"].astype("string")
     return pd.DataFrame(
         {
