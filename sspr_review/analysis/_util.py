@@ -192,6 +192,16 @@ def user_key(frame: pd.DataFrame, id_col: str = "user_id", upn_col: str = "user_
     return ids.fillna(upns)
 
 
+def first_sorted(values: pd.Series, k: int) -> list[str]:
+    """``sorted(values)[:k]`` of a string column without missing values: Arrow picks the ``k`` first (its byte
+    order is UTF-8's, which is the code points' order Python sorts by) without sorting the rest."""
+    if k <= 0 or values.empty:
+        return []
+    array = pa.array(values.astype("string").array)
+    picked = array.take(pc.select_k_unstable(array, k=min(k, len(array)), sort_keys=[("values", "ascending")]))
+    return sorted(str(v) for v in picked.to_pylist())
+
+
 def texts(values: Iterable[Any]) -> list[str]:
     """Sorted distinct non-missing values as strings."""
     return sorted({str(v) for v in values if v is not None and not pd.isna(v) and str(v) != ""})

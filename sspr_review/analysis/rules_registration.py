@@ -13,6 +13,7 @@ from ._util import (
     NAT,
     NS_PER_DAY,
     as_datetime,
+    first_sorted,
     iso,
     lower_isin,
     ns,
@@ -72,7 +73,7 @@ def find_registration_gaps(data: ReviewData, window: ReviewWindow, settings: Ana
         den, cap = lean_member_counts(graph_capable, member, enabled, capable)
     coverage = cap / den if den else None
     admins_missing = sorted(display_name(snap[admin & ~capable]).astype(str))
-    missing = sorted(display_name(snap[scope & ~capable & ~admin]).astype(str))
+    missing = first_sorted(display_name(snap[scope & ~capable & ~admin]), settings.max_users_listed)  # shown
     below = coverage is not None and coverage < settings.registration_target
     if not below and not admins_missing:
         return []

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sspr_review.analysis._util import lower, lower_isin, strings, take_rows
+from sspr_review.analysis._util import first_sorted, lower, lower_isin, strings, take_rows
 
 
 @pytest.mark.parametrize("categories", [["b", "a", "Ä c"], pd.array(["b", "a", "Ä c"], dtype="string")])
@@ -69,3 +69,12 @@ def test_lower_isin_is_the_same_on_a_categorical_and_on_text(wanted: list[str | 
     assert got.tolist()[:2] == ["user" in wanted] * 2  # the values trimmed and lower-cased, not what is asked
     assert got.tolist()[3] == (None in wanted)  # a blank value matches a missing one asked for
     assert not got[2]  # a missing value matches nothing
+
+
+@pytest.mark.parametrize("k", [0, 1, 3, 7, 50])
+def test_first_sorted_gives_pythons_sorted_head(k: int) -> None:
+    # Arrow's order is UTF-8's bytes: the code points' order, as Python sorts (accents, CJK, emoji, case, duplicates)
+    texts = ["zoë@x", "Zoe@x", "émile@x", "emile@x", "李@x", "😀@x", "a", "a", "(unknown account)", "ÿ", "Ā", ""]
+    for values in (pd.Series(texts, dtype="string"), pd.Series(texts, dtype="string").astype("category")):
+        assert first_sorted(values, k) == sorted(texts)[:k]
+    assert first_sorted(pd.Series([], dtype="string"), 3) == []
