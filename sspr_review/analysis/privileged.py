@@ -278,12 +278,15 @@ def roles_match(priv: pd.DataFrame, reg: pd.DataFrame, reg_snap: np.ndarray) -> 
     priv_ns = ns(priv["snapshot_date"])
     dates = np.unique(priv_ns[priv_ns != NAT])
     use = dates[np.clip(np.searchsorted(dates, reg_snap[rows], side="right") - 1, 0, None)]
-    keys = pd.DataFrame({"_snap": priv_ns, "_id": ids.to_numpy(), "_upn": upns.to_numpy()})
-    left = pd.DataFrame(
-        {"_snap": use, "_id": lower(reg_ids.iloc[rows]).to_numpy(), "_upn": lower(reg_upns.iloc[rows]).to_numpy()}
-    )
-    by_id = left.reset_index().merge(keys[["_snap", "_id"]].dropna().drop_duplicates(), on=["_snap", "_id"])
-    by_upn = left.reset_index().merge(keys[["_snap", "_upn"]].dropna().drop_duplicates(), on=["_snap", "_upn"])
-    hit = np.union1d(by_id["index"].to_numpy(), by_upn["index"].to_numpy()).astype(np.int64)
-    out[rows[hit]] = True
+    # the candidates are the role holders' rows, a few each: matched as (snapshot, id) and (snapshot, UPN) pairs
+    snaps = priv_ns.tolist()
+    by_id = {(at, key) for at, key in zip(snaps, _texts(ids), strict=True) if key is not None}
+    by_upn = {(at, key) for at, key in zip(snaps, _texts(upns), strict=True) if key is not None}
+    mine = zip(use.tolist(), _texts(lower(reg_ids.iloc[rows])), _texts(lower(reg_upns.iloc[rows])), strict=True)
+    out[rows] = [(at, key) in by_id or (at, upn) in by_upn for at, key, upn in mine]
     return out
+
+
+def _texts(values: pd.Series) -> list[str | None]:
+    """A string column's values, ``None`` where missing (``pd.NA`` cannot be compared in a set's lookup)."""
+    return [None if value is pd.NA else str(value) for value in values.tolist()]
