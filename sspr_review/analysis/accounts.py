@@ -116,7 +116,7 @@ def resets_between(data: ReviewData, start: int, end: int) -> pd.DataFrame:
 
     A time range of :func:`every_reset` (built once per :class:`~.prepare.ReviewData`), ``key`` numbering the
     unknown accounts' rows in the range (:func:`account_key`)."""
-    table, keys, shown = data.derived(every_reset)
+    table, keys, shown = data.shared(every_reset)
     times = table["time"].to_numpy()
     first, last = np.searchsorted(times, [start, end], side="left")
     frame = table.iloc[first:last].reset_index(drop=True)

@@ -110,6 +110,9 @@ class ReviewData:
     #: The history before the tables (weekly aggregates and per-account summaries kept in the store), when the
     #: tables hold only the part of it the review reads in full (see :mod:`.history`); ``None``: they hold all.
     history: History | None = field(default=None, compare=False)
+    #: What :meth:`shared` built, with the tables it was built from: :func:`dataclasses.replace` hands it on, so
+    #: every window of a review reads it.
+    built: dict[Hashable, tuple[tuple[pd.DataFrame, ...], Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def first_time(self, kind: str) -> int | None:
         """The first record of ``kind`` (``audit`` or ``risk``) in the store (int64 ns): the history's, else the
@@ -167,6 +170,16 @@ class ReviewData:
             return self.privileged
         rows: pd.DataFrame = self.privileged[ns(self.privileged["snapshot_date"]) // NS_PER_DAY == day]
         return rows
+
+    def shared(self, build: Callable[[ReviewData], T]) -> T:
+        """``build(self)`` for what depends on the tables alone, not on the window: built once for every window of
+        the review (:meth:`derived` keeps what a window derives). A copy of the data with other tables builds it
+        again."""
+        tables = (self.audit, self.events, self.flows, self.resets, self.admin_resets, self.risk, self.registration)
+        kept = self.built.get(build)
+        if kept is None or any(a is not b for a, b in zip(kept[0], tables, strict=True)):
+            kept = self.built[build] = (tables, build(self))
+        return cast(T, kept[1])
 
     def derived(self, build: Callable[..., T], *args: Hashable) -> T:
         """``build(self, *args)``, built on its first use with these arguments and kept with this data: what several

@@ -382,3 +382,24 @@ def test_findings_json_holds_both_kinds_and_the_not_judged_count() -> None:
 def test_settings_must_be_positive(name: str) -> None:
     with pytest.raises(ValueError, match=name):
         AnalysisSettings(**{name: 0})
+
+
+def test_what_depends_on_the_tables_alone_is_built_once_for_every_window() -> None:
+    from sspr_review.analysis.accounts import every_reset
+
+    data = prepare({"audit": audit(flow(t("1d"), "u1"), flow(t("-3d"), "u2"))})
+    calls: list[int] = []
+
+    def resets(d: Any) -> Any:
+        calls.append(1)
+        return every_reset(d)
+
+    cov = coverage()
+    cov["registration"] = replace(cov["registration"], snapshot=datetime(2024, 3, 11, tzinfo=UTC))
+    week = for_window(data, cov)
+    assert week is not data  # another window's data: what it derives (ReviewData.derived) starts empty
+    first = data.shared(resets)
+    assert week.shared(resets) is first and len(calls) == 1  # the other window reads what the first built
+    other = replace(data, audit=data.audit.copy())
+    assert other.shared(resets) is not first and len(calls) == 2  # other tables: built again
+    assert len(first[0]) == 2  # both resets, of either week
