@@ -97,7 +97,7 @@ def _collection(records: Callable[[GraphData, str], list[Record]], call: Call) -
         kept = [(k, v) for k, v in call.pairs if k.lower().removeprefix("$") != "skiptoken"]
         text = "&".join(f"{quote(k, safe='$')}={quote(v, safe=_QUERY_SAFE)}" for k, v in kept)
         text = f"{text}&$skiptoken={token}" if text else f"$skiptoken={token}"
-        payload["@odata.nextLink"] = f"{server.origin}{call.version}{call.relative}?{text}"
+        payload["@odata.nextLink"] = f"{server.link_origin or server.origin}{call.version}{call.relative}?{text}"
     return json_response(payload)
 
 

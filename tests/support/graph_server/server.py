@@ -63,6 +63,9 @@ class GraphServer:
         self.host = host
         self.port = port
         self.echo = echo
+        #: The origin the absolute ``@odata.nextLink`` names, when clients reach the server through another address
+        #: (a proxy, e.g. :class:`tests.support.slow_link.SlowLink`); ``None``: the server's own :attr:`origin`.
+        self.link_origin: str | None = None
         self.requests: list[RequestLog] = []
         #: Guards :attr:`requests`, the open connections and ``data.sent_mail``.
         self.lock = threading.Lock()
