@@ -1,7 +1,7 @@
 """B5: what the shared request record costs per request (issue 14 §2).
 
 Every rate-limited request takes the record's file lock, reads and parses the record, writes it back on the
-grant, and does the same once more when the answer settles a transit longer than the default allowance. This
+grant (the request in flight), and does the same once more when the answer settles the request's transit. This
 measures one ``reserve`` plus one ``settle`` with the shared record (in a fresh state directory, on the
 machine's temporary file system) against the process-local record, on a budget large enough that nothing
 waits. At Graph's budgets (5 requests / 10 s, 1 / s) the figure is to be compared with 2 s per request.
@@ -55,7 +55,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         shared = SharedRecord.for_app("https://graph.microsoft.com/v1.0", "tenant", "app", env={STATE_DIR_ENV: tmp})
         rows = []
-        for label, answer in (("answer within the default transit", 0.0), ("slower answer (settle writes)", 0.15)):
+        for label, answer in (("answered at once", 0.0), ("answered after 0.15 s", 0.15)):
             for kind in ("local", "shared"):
                 times: list[float] = []
                 for _ in range(args.requests // 5):

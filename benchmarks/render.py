@@ -431,8 +431,9 @@ def _missed(results: dict[str, dict[str, Any] | None]) -> list[str]:
         b1, plain = fetch["b1"], fetch.get("plain")
         if b1["429"]:
             notes.append(
-                "B1 received 429s: the server admitted a request later than the limiter's transit bound "
-                "(`ratelimit.MAX_TRANSIT_SECONDS`); raise it, or run the server on a less loaded machine."
+                "B1 received 429s: the server counted requests the limiter did not (it holds each slot until the "
+                "request's answer plus the window): another client of the same tenant and app, or a request in "
+                "flight longer than `ratelimit.MAX_TRANSIT_SECONDS`."
             )
         if b1["ratio_to_lower_bound"] > 1.15:
             notes.append(

@@ -77,7 +77,7 @@ def test_a_slot_is_held_for_the_answer_time_up_to_the_transit_bound(answer_after
     transit = min(max(answer_after, MARGIN_SECONDS), MAX_TRANSIT_SECONDS)
     window = 1.0 * 1.02
     assert got[1] == pytest.approx(max(window + transit, answer_after))
-    # a slow answer holds the slot longer than the default allowance (never before arrival); a quick one never
-    # frees it before the default allowance, since a server may admit a request a little after it arrives
+    # a slot frees a window after its answer (the request may have arrived just before it), and never less than
+    # a window plus the least transit after its grant
     assert got[1] >= window + MARGIN_SECONDS - 1e-9
     assert (got[1] > window + MARGIN_SECONDS + 1e-9) == (answer_after > MARGIN_SECONDS)

@@ -12,10 +12,12 @@ from sspr_review.sources.graph import ratelimit
 from sspr_review.sources.graph.ratelimit import (
     BUDGETS,
     MAX_PAUSE_SECONDS,
+    MAX_TRANSIT_SECONDS,
     STATE_DIR_ENV,
     Budget,
     SharedRecord,
     SlidingWindowLimiter,
+    Slot,
     parse_record,
     state_dir,
 )
@@ -30,7 +32,8 @@ class FakeClock:
 
 
 def run_with_fake_time(limiter: SlidingWindowLimiter, clock: FakeClock, n: int) -> list[float]:
-    """Acquire n slots; asyncio.sleep is replaced by advancing the fake clock."""
+    """Reserve n slots, each answered at once (settled at its grant); asyncio.sleep is replaced by advancing the
+    fake clock."""
     starts: list[float] = []
     real_sleep = asyncio.sleep
 
@@ -42,8 +45,9 @@ def run_with_fake_time(limiter: SlidingWindowLimiter, clock: FakeClock, n: int) 
         asyncio.sleep = fake_sleep  # type: ignore[assignment]
         try:
             for _ in range(n):
-                await limiter.acquire()
+                _, slot = await limiter.reserve()
                 starts.append(clock.now)
+                limiter.settle(slot)
         finally:
             asyncio.sleep = real_sleep
 
@@ -62,6 +66,54 @@ def test_never_more_than_limit_in_any_window_and_no_slower_than_needed() -> None
     assert 40.0 <= starts[-1] <= 40.0 * 1.03 + 4 * 0.05
 
 
+def start_while_in_flight(
+    limiter: SlidingWindowLimiter, clock: FakeClock, in_flight: list[tuple[SlidingWindowLimiter, Slot, float | None]]
+) -> float:
+    """When ``limiter`` grants one more request while others are in flight, each (its limiter, its slot) answered
+    at its time (``None``: never, as when its process was killed); asyncio.sleep advances the fake clock and
+    reports each answer that comes during a sleep."""
+    real_sleep = asyncio.sleep
+    pending = sorted(((at, owner, slot) for owner, slot, at in in_flight if at is not None), key=lambda p: p[0])
+
+    async def fake_sleep(delay: float) -> None:
+        wake = clock.now + delay
+        while pending and pending[0][0] <= wake:
+            at, owner, slot = pending.pop(0)
+            clock.now = max(clock.now, at)
+            owner.settle(slot)
+        clock.now = wake
+        await real_sleep(0)
+
+    async def go() -> float:
+        asyncio.sleep = fake_sleep  # type: ignore[assignment]
+        try:
+            await limiter.reserve()
+            return clock.now
+        finally:
+            asyncio.sleep = real_sleep
+
+    return asyncio.run(go())
+
+
+def test_a_request_in_flight_holds_its_slot_until_its_answer_however_late() -> None:
+    """A request may reach Graph any time before its answer (a loaded machine, a slow link): the next one in its
+    place starts a window after the answer, not after a fixed allowance for the transit."""
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(Budget(1, 1.0), clock=clock)
+    _, first = asyncio.run(limiter.reserve())
+    assert first is not None
+    assert start_while_in_flight(limiter, clock, [(limiter, first, 3.0)]) == pytest.approx(3.0 + 1.02, abs=1e-9)
+
+
+def test_a_request_answered_at_once_holds_its_slot_one_window() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(Budget(1, 1.0), clock=clock)
+    _, first = asyncio.run(limiter.reserve())
+    assert first is not None
+    limiter.settle(first)  # answered at its grant: the least transit
+    assert start_while_in_flight(limiter, clock, []) == pytest.approx(0.05 + 1.02, abs=1e-9)
+
+
 def test_pause_holds_the_bucket() -> None:
     clock = FakeClock()
     limiter = SlidingWindowLimiter(Budget(1, 1.0), clock=clock)
@@ -73,7 +125,7 @@ def test_time_scale_shrinks_windows() -> None:
     clock = FakeClock()
     limiter = SlidingWindowLimiter(Budget(1, 1.0), time_scale=0.01, clock=clock)
     starts = run_with_fake_time(limiter, clock, 3)
-    assert starts[2] < 2 * (0.01 * 1.02 + 0.05) + 1e-9  # two scaled windows plus the fixed jitter margin
+    assert starts[2] < 2 * (0.01 * 1.02 + 0.05) + 1e-9  # two scaled windows, each plus the least transit
 
 
 # ------------------------------------------------------------------------------ the record shared by processes
@@ -158,6 +210,31 @@ def test_a_settled_transit_is_seen_by_the_other_process(tmp_path: Path) -> None:
     clock.now += 0.15  # answered after 0.15 s: the slot is held that much longer than the default 0.05
     a.settle(slot)
     assert run_with_fake_time(b, clock, 1) == [pytest.approx(WALL + 0.15 + 1.02, rel=0, abs=1e-6)]
+
+
+def test_a_request_in_flight_in_another_process_holds_its_slot_until_its_answer(tmp_path: Path) -> None:
+    clock = FakeClock()
+    clock.now = WALL
+    a = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
+    b = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
+    _, slot = asyncio.run(a.reserve())
+    assert slot is not None
+    (written,) = json.loads(shared(tmp_path).path.read_text())["buckets"]["identity_protection"]["slots"]
+    assert written[1] == ratelimit.IN_FLIGHT  # the record says the request is in flight
+    answered = WALL + 2.5  # far past any fixed allowance for the transit
+    assert start_while_in_flight(b, clock, [(a, slot, answered)]) == pytest.approx(answered + 1.02, rel=0, abs=1e-6)
+
+
+def test_a_request_whose_answer_is_never_reported_holds_its_slot_the_longest_transit(tmp_path: Path) -> None:
+    """Its process was killed with the request in flight: it is taken to have arrived by the longest transit."""
+    clock = FakeClock()
+    clock.now = WALL
+    a = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
+    b = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
+    _, slot = asyncio.run(a.reserve())
+    assert slot is not None
+    start = start_while_in_flight(b, clock, [(a, slot, None)])
+    assert start == pytest.approx(WALL + MAX_TRANSIT_SECONDS + 1.02, rel=0, abs=1e-6)
 
 
 CORRUPT = [

@@ -93,11 +93,12 @@ def _admission() -> Any:
     """The last middleware before the HTTP transport: the request waits for its rate-limit slot right before
     its bytes are written.
 
-    The limiter counts the time from a grant to Graph's arrival as transit and bounds it (see ratelimit).
-    Granting at the moment of sending keeps out of it what happens in this process first: acquiring a token
-    from Entra ID, building the request, opening a connection (TCP and TLS), a busy event loop starting
-    several requests at once; in a fresh process these took up to 0.3 s, more than the transit allowed for.
-    A request that never reached the network (a connection that could not be opened) consumes no slot.
+    The limiter holds the slot from its grant until the answer (settled here) plus the window: Graph counts the
+    request when it arrives, at some moment between the two (see ratelimit). Granting at the moment of sending
+    keeps out of the slot what happens in this process first: acquiring a token from Entra ID, building the
+    request, opening a connection (TCP and TLS), a busy event loop starting several requests at once; in a fresh
+    process these took up to 0.3 s. A request that never reached the network (a connection that could not be
+    opened) consumes no slot.
     """
     from kiota_http.middleware.middleware import BaseMiddleware  # lazy: msgraph-sdk's HTTP layer is heavy
 

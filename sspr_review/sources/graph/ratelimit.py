@@ -3,27 +3,32 @@
 Graph counts requests per sliding window: identity and access reports (directoryAudits and the
 authentication-method reports) allow 5 requests per 10 s per app per tenant; Identity Protection allows 1
 request per second per tenant. :class:`SlidingWindowLimiter` lets a request start only when fewer than
-``limit`` requests started in the last ``window`` seconds (plus a small safety margin), so bursts use the whole
-budget and the long-run rate is exactly the budget.
+``limit`` requests may still be in Graph's window: those in flight, and those answered in the last ``window``
+seconds (plus a small safety margin). Bursts use the whole budget; in the long run each slot serves one request
+per window plus that request's round trip.
 
 Graph counts a request when it *arrives*, which is some time after it left: the limiter cannot see that
-moment, only bound it. Until a request is answered, its transit is taken as :data:`MARGIN_SECONDS`; once
-:meth:`SlidingWindowLimiter.settle` reports the answer, the transit is bounded by the time it took (the
-request cannot have arrived after its answer), never less than :data:`MARGIN_SECONDS` (a server may admit a
-request a little after it arrives) and at most :data:`MAX_TRANSIT_SECONDS`. A slow answer (a server busy
-enough to admit it late) holds its slot longer, so a late arrival does not make the request that follows it in
-the window arrive too early.
+moment, only bound it. A request arrives after its grant and before its answer, and nothing the client sees
+comes between (a loaded machine or a congested link can delay the arrival by any amount). So a slot is held
+from its grant until its answer plus the window: while the request is in flight the slot is busy (it may arrive
+at any moment), and once :meth:`SlidingWindowLimiter.settle` reports the answer, its *transit* (the time from
+grant to answer, never less than :data:`MARGIN_SECONDS`) is the latest it can have arrived. Then no ``limit + 1``
+requests arrive within one window, however late each arrives: the one granted last waited for the answer of
+another of them (a moment its request had already arrived by) plus the window, and arrived after its grant. A
+request whose answer is never reported (its process was killed while it was in flight) is taken to have arrived
+within :data:`MAX_TRANSIT_SECONDS` of its grant.
 
 The budget belongs to the application and the tenant, not to one process: a fetch started right after
 another one (or beside it, or after one was killed) must count the requests the other sent. The record of
 recent requests per bucket therefore lives in a :class:`SharedRecord`, a small JSON file in the user's state
 directory (:func:`state_dir`) keyed by Graph host, tenant and client id, read and updated under an exclusive
 file lock (``filelock``, on the ``.lock`` file beside it) for every grant, answer and pause. Its times are
-wall-clock (``time.time``) seconds, the only clock that processes share. The record only holds the last few
-seconds of grants: a stale one is empty, a corrupt one (unreadable JSON, odd values, an entry "in the future"
-after the clock was set back) is ignored entry by entry, and deleting the file at any time is safe. A
-:class:`LocalRecord` keeps the same record inside one process (monotonic clock); it is also the fallback, with a
-warning, when the shared file cannot be used.
+wall-clock (``time.time``) seconds, the only clock that processes share. The record only holds the grants of
+about the last window, and the requests still in flight (:data:`MAX_TRANSIT_SECONDS` at most): a stale one is
+empty, a corrupt one (unreadable JSON, odd values, an entry "in the future" after the clock was set back) is
+ignored entry by entry, and deleting the file at any time is safe. A :class:`LocalRecord` keeps the same record
+inside one process (monotonic clock); it is also the fallback, with a warning, when the shared file cannot be
+used.
 """
 
 from __future__ import annotations
@@ -67,13 +72,16 @@ BUDGETS: dict[str, Budget | None] = {
     "directory": None,
 }
 
-#: Safety margin added to each window: a fraction of the window plus a fixed allowance for the time a
-#: request spends between our clock and Graph's (used until the request is answered; see the module doc).
+#: Safety margin added to each window: a fraction of the window (clock rates), and the least transit a request
+#: is taken to have had (see the module doc).
 MARGIN_FRACTION = 0.02
 MARGIN_SECONDS = 0.05
-#: The most transit time a settled request's slot is held for (a bound on arrival jitter, in real seconds:
-#: network and server delays do not shrink with ``time_scale``).
-MAX_TRANSIT_SECONDS = 0.2
+#: The latest a request is taken to reach Graph after its grant, in real seconds (network and server delays do not
+#: shrink with ``time_scale``): the client's default timeout for an answer. It bounds what a slot holds when its
+#: answer is never reported (a process killed mid-request) or comes later still, and what a record may claim.
+MAX_TRANSIT_SECONDS = 60.0
+#: How a shared record writes the transit of a request still in flight (old readers take it as the least transit).
+IN_FLIGHT = -1.0
 #: The longest pause a shared record may impose (Graph's Retry-After is a few seconds; a larger value in the
 #: file is a corrupt or hostile one).
 MAX_PAUSE_SECONDS = 300.0
@@ -98,19 +106,26 @@ _id_prefix = os.urandom(3).hex()
 
 
 class Slot:
-    """One granted request start: when it was granted, the transit time assumed for it and the window span it
-    holds (``granted + transit + span`` is when it frees), with an id to settle it by."""
+    """One granted request start: when it was granted, its transit (grant to answer; ``None`` while the request
+    is in flight) and the window span it holds, with an id to settle it by."""
 
     __slots__ = ("granted", "id", "span", "transit")
 
-    def __init__(self, granted: float, transit: float, span: float = 0.0, id: str = "") -> None:
+    def __init__(self, granted: float, transit: float | None, span: float = 0.0, id: str = "") -> None:
         self.granted = granted
         self.transit = transit
         self.span = span
         self.id = id or f"{os.getpid():x}.{_id_prefix}.{next(_slot_ids):x}"
 
-    def free_at(self) -> float:
-        return self.granted + self.transit + self.span
+    def free_at(self, now: float) -> float:
+        """When the slot frees, as known at ``now``: ``span`` after the latest its request can have arrived. In
+        flight, that is no earlier than ``now`` (its answer may come next) and no later than
+        :data:`MAX_TRANSIT_SECONDS` after its grant; so a waiter wakes no later than the slot frees, and looks again."""
+        if self.transit is None:
+            arrived = min(max(now, self.granted + MARGIN_SECONDS), self.granted + MAX_TRANSIT_SECONDS)
+        else:
+            arrived = self.granted + self.transit
+        return arrived + self.span
 
 
 @dataclass
@@ -143,7 +158,7 @@ class LocalRecord:
     @contextlib.contextmanager
     def update(self, bucket: str, now: float) -> Iterator[BucketState]:
         state = self._buckets.setdefault(bucket, BucketState())
-        state.slots = [s for s in state.slots if s.free_at() > now]
+        state.slots = [s for s in state.slots if s.free_at(now) > now]
         yield state
         state.changed = False
 
@@ -259,7 +274,11 @@ class SharedRecord:
     def dumps(self, buckets: Mapping[str, BucketState], now: float) -> bytes:
         out: dict[str, Any] = {}
         for name, state in buckets.items():
-            slots = [[s.granted, s.transit, s.span, s.id] for s in state.slots if s.free_at() > now]
+            slots = [
+                [s.granted, IN_FLIGHT if s.transit is None else s.transit, s.span, s.id]
+                for s in state.slots
+                if s.free_at(now) > now
+            ]
             if slots or state.paused_until > now:
                 out[name] = {"paused_until": state.paused_until if state.paused_until > now else 0.0, "slots": slots}
         record = {"version": RECORD_VERSION, **self.key, "written": now, "buckets": out}
@@ -296,9 +315,10 @@ def parse_record(raw: bytes, now: float) -> dict[str, BucketState]:
 
     Text after the JSON object (a write cut short by a kill leaves the old record's tail) is ignored. Slots
     that have freed are dropped; values are bounded to what the kit writes: a transit within
-    ``[MARGIN_SECONDS, MAX_TRANSIT_SECONDS]``, a span no longer than the bucket's documented window with its
-    margin, a grant or pause no later than ``now`` allows (an entry in the future, after the clock was set
-    back, is taken as granted ``now``, so it holds its slot one window at most).
+    ``[MARGIN_SECONDS, MAX_TRANSIT_SECONDS]`` (a negative one, :data:`IN_FLIGHT`, is a request not answered
+    yet), a span no longer than the bucket's documented window with its margin, a grant or pause no later than
+    ``now`` allows (an entry in the future, after the clock was set back, is taken as granted ``now``, so it
+    holds its slot one window at most, or that plus :data:`MAX_TRANSIT_SECONDS` in flight).
     """
     if not raw or len(raw) > MAX_RECORD_BYTES:
         return {}
@@ -330,9 +350,9 @@ def parse_record(raw: bytes, now: float) -> dict[str, BucketState]:
                 continue
             if granted > now:
                 granted, state.changed = now, True
-            transit = min(max(transit, MARGIN_SECONDS), MAX_TRANSIT_SECONDS)
-            slot = Slot(granted, transit, min(max(span, 0.0), longest), item[3])
-            if slot.free_at() > now:
+            held = None if transit < 0 else min(max(transit, MARGIN_SECONDS), MAX_TRANSIT_SECONDS)
+            slot = Slot(granted, held, min(max(span, 0.0), longest), item[3])
+            if slot.free_at(now) > now:
                 state.slots.append(slot)
         state.slots.sort(key=lambda s: s.granted)
         out[name] = state
@@ -340,9 +360,10 @@ def parse_record(raw: bytes, now: float) -> dict[str, BucketState]:
 
 
 class SlidingWindowLimiter:
-    """At most ``budget.limit`` request starts in any ``budget.window`` seconds (scaled by ``time_scale``).
+    """At most ``budget.limit`` requests arriving in any ``budget.window`` seconds (scaled by ``time_scale``).
 
-    A slot is busy from its grant until ``granted + transit + window``; see the module doc for ``transit``.
+    A slot is busy from its grant until its request's answer plus the window (``granted + transit + span``);
+    see the module doc.
     ``record`` holds the bucket's slots (default: this process only); a shared record needs a wall clock, which
     ``clock`` defaults to then.
     """
@@ -358,32 +379,27 @@ class SlidingWindowLimiter:
     ) -> None:
         self.limit = budget.limit
         self.span = budget.window * time_scale * (1 + MARGIN_FRACTION)
-        #: The window with the default transit allowance (what a slot costs when its answer is not reported).
-        self.window = self.span + MARGIN_SECONDS
         self.record: Record = record if record is not None else LocalRecord()
         self.bucket = bucket
         self._clock = clock or (time.time if self.record.shared else time.monotonic)
         self._lock = asyncio.Lock()
         self.waited = 0.0
 
-    async def acquire(self) -> float:
-        """Wait for a slot; return the seconds waited."""
-        return (await self.reserve())[0]
-
     async def reserve(self) -> tuple[float, Slot | None]:
-        """Wait for a slot; return the seconds waited and the slot (hand it to :meth:`settle` when answered)."""
+        """Wait for a slot; return the seconds waited and the slot, in flight until :meth:`settle` reports its
+        request's answer (or failure): until then it holds its place in the window."""
         async with self._lock:
             waited = 0.0
             while True:
                 now = self._clock()
                 slot = None
                 with self.record.update(self.bucket, now) as state:
-                    busy = [s.free_at() for s in state.slots if s.free_at() > now]
+                    busy = [t for t in (s.free_at(now) for s in state.slots) if t > now]
                     delay = state.paused_until - now
                     if len(busy) >= self.limit:
                         delay = max(delay, sorted(busy)[len(busy) - self.limit] - now)
                     if delay <= 0:
-                        slot = Slot(now, MARGIN_SECONDS, self.span)
+                        slot = Slot(now, None, self.span)
                         state.slots.append(slot)
                         state.changed = True
                 if slot is not None:
@@ -393,13 +409,14 @@ class SlidingWindowLimiter:
                 waited += delay
 
     def settle(self, slot: Slot | None) -> None:
-        """The request of ``slot`` was answered (or failed) now: bound its transit by the time it took."""
+        """The request of ``slot`` was answered (or failed) now: it arrived by now, so its slot frees a window
+        from now."""
         if slot is None:
             return
         now = self._clock()
         slot.transit = min(max(now - slot.granted, MARGIN_SECONDS), MAX_TRANSIT_SECONDS)
-        if not self.record.shared or slot.transit == MARGIN_SECONDS:
-            return  # a local record holds this very slot; a shared one already holds the default transit
+        if not self.record.shared:
+            return  # a local record holds this very slot
         with self.record.update(self.bucket, now) as state:
             for held in state.slots:
                 if held.id == slot.id:
