@@ -86,11 +86,23 @@ def load(
     day after the week, or a catch-up review of an older week, sees the same data."""
     settings = config.analysis_settings()
     before = window.shift(1)
+    # The files read are checked (hashed) on a thread of their own while this one plans (Store.prefetch): first
+    # the oldest of each time-ranged table (the plan asks when the store begins), then what the reads open.
+    for timed in TIMED_KINDS:
+        store.prefetch(timed, oldest=True)
     # the opt-in trap's check comes once the audit table is read: it looks at those rows before reading others
     now = held(store, config, window.start, window.end)
     previous = held(store, config, before.start, before.end) if compare else None
-    counts = registration_counts(store)
     plan = plan_reads(store, settings, window, compare=compare, extra=extra)
+    anchors = {
+        "registration": _anchor(store, window, now, previous, compare),
+        "privileged": _roles_anchor(store, plan.spans["audit"][0], now, previous),
+    }
+    for timed in TIMED_KINDS:
+        store.prefetch(timed, *plan.spans[timed])
+    for snapshots, anchor in anchors.items():
+        store.prefetch(snapshots, anchor)
+    counts = registration_counts(store)
     first = {kind: to_ns(when) for kind, when in plan.first.items()}
     registration_first = [int(counts["first_ns"].min())] if len(counts) else []
     bounds = week_bounds(window, trend_weeks(window, settings, [*first.values(), *registration_first]))
@@ -99,8 +111,8 @@ def load(
     tables = {
         "audit": store.read("audit", *plan.spans["audit"], compact=True),
         "risk": store.read("risk", *plan.spans["risk"]),
-        "registration": store.read("registration", _anchor(store, window, now, previous, compare), compact=True),
-        "privileged": store.read("privileged", _roles_anchor(store, plan.spans["audit"][0], now, previous)),
+        "registration": store.read("registration", anchors["registration"], compact=True),
+        "privileged": store.read("privileged", anchors["privileged"]),
     }
     read = (tables["audit"], *plan.spans["audit"])
     now = unobserved.check(store, now, window.end, read)

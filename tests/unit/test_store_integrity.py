@@ -13,7 +13,7 @@ import pytest
 
 from sspr_review.core.errors import StoreDamaged, StoreError
 from sspr_review.ingest import normalize
-from sspr_review.ingest.store import health
+from sspr_review.ingest.store import health, integrity
 from sspr_review.ingest.store.history import Store
 from sspr_review.ingest.store.integrity import MANIFEST, describe
 
@@ -73,6 +73,41 @@ def test_a_flipped_byte_is_found_when_read_and_quarantined_with_a_note(tmp_path:
     cov = reader.coverage("audit", datetime(2026, 11, 9, tzinfo=UTC), datetime(2026, 11, 16, tzinfo=UTC))
     assert cov.state() == "no data" and "audit/2026-11.parquet" in (cov.reason or "")
     assert "20 records" in (cov.reason or "") and "quarantine" in (cov.reason or "")
+
+
+def test_a_file_checked_in_the_background_is_not_hashed_again_and_its_damage_still_raises(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = filled(tmp_path)
+    reader = Store(tmp_path, "t")  # a fresh process: nothing checked yet
+    hashed: list[str] = []
+    real = integrity.sha256_of
+    monkeypatch.setattr(integrity, "sha256_of", lambda path: hashed.append(path.name) or real(path))
+    reader.prefetch("audit")
+    assert len(reader.read("audit")) == 20
+    assert hashed == ["2026-11.parquet"]  # hashed once, by the background check the read waited for
+
+    # damaged after a background check passed: the read checks the changed file again and quarantines it
+    other = Store(tmp_path, "t")
+    other.prefetch("audit")
+    data = bytearray(month(store).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    other.integrity._pending["audit/2026-11.parquet"].result()  # the check of the intact file is done
+    month(store).write_bytes(bytes(data))
+    assert other.read("audit").empty
+    (found,) = other.found
+    assert found.file == "audit/2026-11.parquet" and "checksum" in found.why
+
+    # damaged before: the background check fails, and the read raises it again, naming the file
+    store = filled(tmp_path / "again")
+    data = bytearray(month(store).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    month(store).write_bytes(bytes(data))
+    third = Store(tmp_path / "again", "t")
+    third.prefetch("audit")
+    assert third.read("audit").empty
+    (found,) = third.found
+    assert found.file == "audit/2026-11.parquet" and "checksum" in found.why and not month(store).exists()
 
 
 def test_a_writer_killed_between_the_manifest_and_the_rename_leaves_an_accepted_file(tmp_path: Path) -> None:

@@ -24,7 +24,8 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -155,6 +156,9 @@ class Integrity:
         self._manifest: tuple[tuple[int, int, int, int], dict[str, list[Version]]] | None = None
         #: Why the manifest itself could not be read, when it could not (every file is then checked whole).
         self.problem: str | None = None
+        #: The checks :meth:`prefetch` started and no :meth:`check` has waited for, by file.
+        self._pending: dict[str, Future[Version]] = {}
+        self._worker: ThreadPoolExecutor | None = None
 
     def rel(self, path: Path) -> str:
         """``path`` inside the tenant's folder, with forward slashes (the manifest's key, and the name messages use)."""
@@ -237,10 +241,29 @@ class Integrity:
             return None
 
     # -------------------------------------------------------------------------------------------- checking
+    def prefetch(self, paths: Iterable[Path]) -> None:
+        """Check ``paths`` on a thread of their own, while the caller goes on: checksums are most of what a
+        process's first read of a file costs besides decoding it, and hashing and reading a file leave the
+        interpreter free. A later :meth:`check` of one of them waits for that check and takes its result when the
+        file is unchanged since (a damaged file is checked again there, and raises there)."""
+        with self._lock:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-check")
+            for path in paths:
+                rel = self.rel(path)
+                if rel not in self._pending:
+                    self._pending[rel] = self._worker.submit(self._check, path, rel)
+
     def check(self, path: Path, accepted: list[Version] | None = None) -> Version:
         """The version of ``path`` the manifest accepts, or :class:`StoreDamaged` saying why it is not one (a file
         without an entry is checked whole: :func:`deep_check`). ``FileNotFoundError`` when it is gone."""
         rel = self.rel(path)
+        pending = self._pending.pop(rel, None)
+        if pending is not None:
+            pending.exception()  # wait for it: its version is then known below, unless the file failed or changed
+        return self._check(path, rel, accepted)
+
+    def _check(self, path: Path, rel: str, accepted: list[Version] | None = None) -> Version:
         info = path.stat()
         key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
         known = self._known.get(rel)

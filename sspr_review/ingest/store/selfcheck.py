@@ -34,6 +34,7 @@ class SelfChecking:
         def _update(self, kind: str, change: Any) -> None: ...
         def _coverage_doc(self) -> dict[str, Any]: ...
         def snapshot_moments(self, kind: str) -> list[datetime]: ...
+        def listed(self, table: str, start: datetime | None = None, end: datetime | None = None) -> list[Path]: ...
 
     def checked_snapshot(
         self, kind: str, end: datetime, tolerance: timedelta
@@ -47,6 +48,15 @@ class SelfChecking:
             chosen = choose_snapshot(snaps, end, tolerance)
             if chosen is None or self.checked([self.path / folder / f"{file_day(chosen)}{suffix}"]):
                 return snaps, chosen
+
+    def prefetch(
+        self, table: str, start: datetime | None = None, end: datetime | None = None, *, oldest: bool = False
+    ) -> None:
+        """Start checking the files a read of ``[start, end)`` of ``table`` opens (:meth:`listed`; with
+        ``oldest``, its oldest file: ``first_time`` opens that) in the background (:meth:`.Integrity.prefetch`):
+        the read that follows finds them checked."""
+        files = self.listed(table, start, end)
+        self.integrity.prefetch(files[:1] if oldest else files)
 
     def checked(self, files: list[Path]) -> list[Path]:
         """The files that pass their check (:meth:`.Integrity.check`); a damaged one is quarantined and left out."""
