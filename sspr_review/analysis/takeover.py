@@ -33,7 +33,20 @@ import pandas as pd
 
 from ..core import vocabulary
 from ..core.settings import AnalysisSettings
-from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, as_datetime, iso, lower, lower_isin, ns, plain, take_rows, to_ns
+from ._util import (
+    NAT,
+    NS_PER_DAY,
+    NS_PER_HOUR,
+    as_datetime,
+    isin,
+    iso,
+    lower,
+    lower_isin,
+    ns,
+    plain,
+    take_rows,
+    to_ns,
+)
 from .accounts import account_key, account_pairs, as_int, display_name
 from .flows import is_kind, method_labels
 from .model import Finding, fingerprint
@@ -306,12 +319,48 @@ def initiated_events(
 def ip_history(data: ReviewData, ids: set[str], upns: set[str], begin: int, end: int) -> pd.DataFrame:
     """:func:`initiated_events` of the accounts in ``[begin, end)``; with ``data.history``, those before its
     ``since`` are each account's last use of each IP in a week, from the history (``flow`` -1: in no flow the
-    tables hold)."""
+    tables hold).
+
+    The window's answers are kept (:class:`_IpHistories`): accounts and times within an earlier answer's are its
+    rows of them (the phone-only rule asks for some of the accounts the spike rule asked for, over less time)."""
+    answers = data.derived(_IpHistories.of)
+    found = answers.within(ids, upns, begin, end)
+    if found is not None:
+        return found
     start, kept = data.lookback("ips", begin, end, ids, upns)
     hist = initiated_events(data, ids, upns, start, end)
-    if kept is None or kept.empty:
-        return hist
-    return pd.concat([hist, kept.assign(flow=np.int64(-1))[list(hist.columns)]], ignore_index=True)
+    if kept is not None and not kept.empty:
+        hist = pd.concat([hist, kept.assign(flow=np.int64(-1))[list(hist.columns)]], ignore_index=True)
+    answers.keep(ids, upns, begin, end, hist)
+    return hist.copy(deep=False)
+
+
+@dataclass
+class _IpHistories:
+    """The :func:`ip_history` answers of one window: their accounts (lower-cased ids and UPNs), times and rows,
+    with the rows' ids and UPNs lower-cased (how the accounts were matched: the tables' by :func:`lower`, the
+    history's as kept, lower-cased already)."""
+
+    answers: list[tuple[frozenset[str], frozenset[str], int, int, pd.DataFrame, pd.Series, pd.Series]]
+
+    @classmethod
+    def of(cls, data: ReviewData) -> _IpHistories:
+        return cls([])
+
+    def keep(self, ids: set[str], upns: set[str], begin: int, end: int, rows: pd.DataFrame) -> None:
+        self.answers.append(
+            (frozenset(ids), frozenset(upns), begin, end, rows, lower(rows["user_id"]), lower(rows["user_upn"]))
+        )
+
+    def within(self, ids: set[str], upns: set[str], begin: int, end: int) -> pd.DataFrame | None:
+        """The rows of the accounts in ``[begin, end)``, from an answer that covers them; ``None`` without one."""
+        for known_ids, known_upns, start, stop, rows, row_ids, row_upns in self.answers:
+            if start <= begin and end <= stop and ids <= known_ids and upns <= known_upns:
+                time = rows["time"].to_numpy()
+                keep = (time >= begin) & (time < end) & (isin(row_ids, ids) | isin(row_upns, upns))
+                found: pd.DataFrame = rows[keep].reset_index(drop=True)
+                return found
+        return None
 
 
 #: The last :func:`_phone_only` result, for the same events table, window and settings: the rule and

@@ -403,3 +403,30 @@ def test_what_depends_on_the_tables_alone_is_built_once_for_every_window() -> No
     other = replace(data, audit=data.audit.copy())
     assert other.shared(resets) is not first and len(calls) == 2  # other tables: built again
     assert len(first[0]) == 2  # both resets, of either week
+
+
+def test_an_ip_history_within_an_earlier_answer_is_its_rows_of_them() -> None:
+    from sspr_review.analysis.history import History
+    from sspr_review.analysis.takeover import ip_history
+
+    rows = [flow(t(f"{d}d"), user, ip=f"198.51.100.{d}") for d in range(-6, 6) for user in ("u1", "u2", "u3")]
+    tables = prepare({"audit": audit(*[row for r in rows for row in r])})
+    since = int(t("-2d").value)
+    kept = pd.DataFrame(  # the history's rows before since: lower-cased accounts, as the summaries keep them
+        {
+            "user_id": pd.array([None, None, None], dtype="string"),
+            "user_upn": pd.array(["u1@contoso.com", "u2@contoso.com", "u9@contoso.com"], dtype="string"),
+            "ip": pd.array(["192.0.2.1", "192.0.2.2", "192.0.2.9"], dtype="string"),
+            "time": [int(t("-40d").value), int(t("-20d").value), int(t("-30d").value)],
+        }
+    )
+    data = replace(tables, history=History(since=since, ips=kept))
+    everyone = {"u1@contoso.com", "u2@contoso.com", "u3@contoso.com"}
+    wide = ip_history(data, set(), everyone, int(t("-60d").value), int(t("6d").value))
+    assert len(wide) and set(wide["ip"]) >= {"192.0.2.1", "192.0.2.2"}  # tables and history both
+    for upns, begin, end in (({"u1@contoso.com"}, "-50d", "3d"), ({"u2@contoso.com", "u3@contoso.com"}, "-1d", "2d")):
+        answer = ip_history(data, set(), upns, int(t(begin).value), int(t(end).value))
+        fresh = replace(data)  # another window's data: nothing kept, computed from the tables and the history
+        expected = ip_history(fresh, set(), upns, int(t(begin).value), int(t(end).value))
+        pd.testing.assert_frame_equal(answer, expected)
+        assert len(answer) and set(answer["user_upn"].str.lower()) <= upns
