@@ -35,7 +35,8 @@ __all__ = [
 
 
 def _leaks(data: ReviewData, window: ReviewWindow) -> pd.DataFrame:
-    """leakedCredentials detections up to the window end, with their first later reset/change (before the end)."""
+    """leakedCredentials detections up to the window end, with their first later reset/change (before the end).
+    Read, not changed, by its callers (:meth:`~.prepare.ReviewData.derived` hands them the one frame)."""
     risk = data.risk
     kind = lower(risk["risk_event_type"])
     detected = ns(risk["detected_time"].fillna(risk["activity_time"]))
@@ -142,7 +143,7 @@ def find_leaked_credentials_remediated(
     """``leaked_credentials_remediated`` (info): a leakedCredentials detection followed, after its detection time
     and within ``leak_remediation_days``, by the same user's SSPR reset or self-service password change, the
     remediation falling in the week (so each is reported once)."""
-    leaks = _leaks(data, window)
+    leaks = data.derived(_leaks, window)  # built once for the window's two rules and its tally
     fix = leaks["fix_ns"].to_numpy(dtype=np.int64)
     limit = leaks["detected_ns"].to_numpy(dtype=np.int64) + settings.leak_remediation_days * NS_PER_DAY
     hit = (fix != NAT) & (fix <= limit) & in_window(fix, window)
@@ -179,7 +180,7 @@ def find_leaked_credentials_unremediated(
     """``leaked_credentials_unremediated`` (high): a leakedCredentials detection older than ``leak_grace_days`` at
     the end of the week, with no later SSPR reset or password change by the user, and not dismissed, remediated
     or confirmed safe."""
-    leaks = _leaks(data, window)
+    leaks = data.derived(_leaks, window)  # built once for the window's two rules and its tally
     state = lower(leaks["risk_state"]).fillna("")
     closed = state.isin(["dismissed", "remediated", "confirmedsafe"]).to_numpy(dtype=bool)
     old = leaks["detected_ns"].to_numpy(dtype=np.int64) <= to_ns(window.end) - settings.leak_grace_days * NS_PER_DAY
@@ -218,7 +219,7 @@ def leak_tally(data: ReviewData, window: ReviewWindow, settings: AnalysisSetting
     (neither, younger than ``leak_grace_days``: not judged yet), ``closed`` (dismissed, remediated or confirmed
     safe by an administrator or Identity Protection, without a reset or change by the user: not a finding);
     ``earlier_open``: open detections from before the week (also unremediated findings)."""
-    leaks = _leaks(data, window)
+    leaks = data.derived(_leaks, window)  # built once for the window's two rules and its tally
     detected = leaks["detected_ns"].to_numpy(dtype=np.int64)
     week = in_window(detected, window)
     fixed = leaks["fix_ns"].to_numpy(dtype=np.int64) != NAT
