@@ -113,7 +113,7 @@ def find_security_info_changes_after_reset(
     change in the week. **high** when a change deleted a method or came from an IP address none of the reset's
     events used, or when a change or the reset has no IP so that cannot be ruled out (``evidence.ip_compared``
     is then false and the title says so), else **medium**."""
-    found = _chains(data, window, settings)
+    found = data.derived(_chains, window, settings)  # once for the window: this rule's and the spike rule's
     if found is None:
         return []
     resets, changes, pairs, chains = found
@@ -140,7 +140,7 @@ def _chains(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, np.ndarray] | None:
     """The resets and security-info changes around the week, the (reset ``l``, change ``r``) pairs of the chains
     whose first change lies in the week (with reset time ``tr`` and change time ``tc``), and those chains' resets;
-    ``None`` when there are none."""
+    ``None`` when there are none. Read, not changed, by its callers (built once per window)."""
     width = settings.takeover_window_hours * NS_PER_HOUR
     start, end = to_ns(window.start), to_ns(window.end)
     # every change of a chain that may start in the week: its reset is at most one window before the week
@@ -182,7 +182,7 @@ def _chains(
 def chained_resets(data: ReviewData, window: ReviewWindow, settings: AnalysisSettings) -> pd.DataFrame:
     """The resets followed by a change to the user's security info, as :func:`find_security_info_changes_after_reset`
     chains them (first change in the week): ``key`` (the account), ``time`` (of the reset, int64 ns)."""
-    found = _chains(data, window, settings)
+    found = data.derived(_chains, window, settings)  # once for the window: this rule's and the spike rule's
     if found is None:
         return pd.DataFrame({"key": pd.Series(dtype="string"), "time": pd.Series(dtype=np.int64)})
     resets, _, pairs, _ = found
