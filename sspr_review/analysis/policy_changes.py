@@ -91,7 +91,7 @@ def _typed(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
     for name, text in columns.items():
         dtype = pd.api.types.pandas_dtype(text)
         values = frame[name] if name in frame else pd.Series(pd.NA, index=frame.index, dtype=dtype)
-        out[name] = (values if values.dtype == dtype else values.astype(dtype)).array  # as it is when typed so
+        out[name] = (values if values.dtype == dtype else values.astype(dtype)).array  # of its type: as it is
     return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
 
 
