@@ -147,6 +147,15 @@ def two_processes(record_a: SharedRecord, record_b: SharedRecord, clock: FakeClo
     return starts
 
 
+def one_per_second_in_two_processes(tmp_path: Path) -> tuple[FakeClock, SlidingWindowLimiter, SlidingWindowLimiter]:
+    """A wall clock, and two limiters of one request a second sharing a record, as two processes hold them."""
+    clock = FakeClock()
+    clock.now = WALL
+    a = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
+    b = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
+    return clock, a, b
+
+
 def test_processes_sharing_a_record_share_the_budget(tmp_path: Path) -> None:
     clock = FakeClock()
     clock.now = WALL
@@ -192,19 +201,13 @@ def test_record_file_is_owner_only_and_holds_only_live_slots(tmp_path: Path) -> 
 
 
 def test_a_pause_after_a_429_holds_every_process(tmp_path: Path) -> None:
-    clock = FakeClock()
-    clock.now = WALL
-    a = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
-    b = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
+    clock, a, b = one_per_second_in_two_processes(tmp_path)
     a.pause(5.0)
     assert run_with_fake_time(b, clock, 1) == [WALL + 5.0]
 
 
 def test_a_settled_transit_is_seen_by_the_other_process(tmp_path: Path) -> None:
-    clock = FakeClock()
-    clock.now = WALL
-    a = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
-    b = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
+    clock, a, b = one_per_second_in_two_processes(tmp_path)
 
     _, slot = asyncio.run(a.reserve())
     clock.now += 0.15  # answered after 0.15 s: the slot is held that much longer than the default 0.05
@@ -213,10 +216,7 @@ def test_a_settled_transit_is_seen_by_the_other_process(tmp_path: Path) -> None:
 
 
 def test_a_request_in_flight_in_another_process_holds_its_slot_until_its_answer(tmp_path: Path) -> None:
-    clock = FakeClock()
-    clock.now = WALL
-    a = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
-    b = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
+    clock, a, b = one_per_second_in_two_processes(tmp_path)
     _, slot = asyncio.run(a.reserve())
     assert slot is not None
     (written,) = json.loads(shared(tmp_path).path.read_text())["buckets"]["identity_protection"]["slots"]
@@ -227,10 +227,7 @@ def test_a_request_in_flight_in_another_process_holds_its_slot_until_its_answer(
 
 def test_a_request_whose_answer_is_never_reported_holds_its_slot_the_longest_transit(tmp_path: Path) -> None:
     """Its process was killed with the request in flight: it is taken to have arrived by the longest transit."""
-    clock = FakeClock()
-    clock.now = WALL
-    a = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
-    b = SlidingWindowLimiter(Budget(1, 1.0), clock=clock, record=shared(tmp_path), bucket="identity_protection")
+    clock, a, b = one_per_second_in_two_processes(tmp_path)
     _, slot = asyncio.run(a.reserve())
     assert slot is not None
     start = start_while_in_flight(b, clock, [(a, slot, None)])
