@@ -6,7 +6,7 @@ tables uses: the trend's audit metrics (:func:`~.metrics.audit_counts`), the lea
 (:func:`~.correlations.leak_counts`, fixes counted within ``remediation_days`` of each detection, whatever the
 review week: a review reads them only for weeks ending at least that long before its own end), each account's
 last password fix (:func:`~.rules_leaked.password_fixes`), the non-phone methods each account verified
-(:func:`~.takeover.verified_non_phone`), each account's last use of each IP (:func:`~.takeover.initiated_events`),
+(:func:`~.takeover.verified_non_phone`), each account's last use of each IP (:func:`~.ip_history.initiated_events`),
 each account's last SSPR flow begun, and the completed SSPR resets. The tables must hold each week whole: from
 :data:`~.reads.CONTINUITY` before its start to ``remediation_days`` and :data:`~.reads.CONTINUITY` after its end
 (:func:`reach`).
@@ -26,11 +26,12 @@ from ..core.settings import AnalysisSettings
 from ._util import lower, ns, week_index
 from .correlations import LEAK_COUNTS, leak_counts
 from .history import History, empty_frame
+from .ip_history import initiated_events
 from .metrics import AUDIT_METRICS, audit_counts
 from .prepare import ReviewData
 from .reads import CONTINUITY
 from .rules_leaked import password_fixes
-from .takeover import initiated_events, verified_non_phone
+from .takeover import verified_non_phone
 
 __all__ = [
     "ANALYSIS_VERSION",

@@ -46,7 +46,7 @@ class History:
     ``user_upn``, ``time``, ``how``). ``methods``: the non-phone methods each account verified in flows started
     before ``since`` (``user_id``, ``user_upn``, ``bits``). Over the lookbacks, the events before ``since`` only:
     ``ips``, each account's last use of an IP in a week (``user_id``, ``user_upn``, ``ip``, ``time``), from the
-    events :func:`~.takeover.initiated_events` takes; ``starts``, each account's last SSPR flow begun in a week
+    events :func:`~.ip_history.initiated_events` takes; ``starts``, each account's last SSPR flow begun in a week
     (``user_id``, ``user_upn``, ``time``: the flow's start); ``resets``, the completed SSPR resets (``user_id``,
     ``user_upn``, ``time``)."""
 

@@ -41,10 +41,11 @@ import pandas as pd
 from ..core.settings import AnalysisSettings
 from ._util import NAT, NS_PER_DAY, NS_PER_MINUTE, lower, ns, user_key
 from .accounts import account_key
+from .ip_history import ip_history
 from .prepare import ReviewData
 from .security_info import flow_rows
 from .sliding import sliding_accounts
-from .takeover import PHONE_BITS, ip_history
+from .takeover import PHONE_BITS
 
 __all__ = [
     "RATIO",

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from sspr_review import open_workspace
+from sspr_review.analysis.ip_history import initiated_events
 from sspr_review.analysis.reads import CONTINUITY
 from sspr_review.analysis.registry import review_spans
-from sspr_review.analysis.takeover import initiated_events
 from sspr_review.app import aggregates
 from sspr_review.app.workspace import Workspace
 from tests.support.reference import Reference, assert_same

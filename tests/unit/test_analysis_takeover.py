@@ -407,7 +407,7 @@ def test_what_depends_on_the_tables_alone_is_built_once_for_every_window() -> No
 
 def test_an_ip_history_within_an_earlier_answer_is_its_rows_of_them() -> None:
     from sspr_review.analysis.history import History
-    from sspr_review.analysis.takeover import ip_history
+    from sspr_review.analysis.ip_history import ip_history
 
     rows = [flow(t(f"{d}d"), user, ip=f"198.51.100.{d}") for d in range(-6, 6) for user in ("u1", "u2", "u3")]
     tables = prepare({"audit": audit(*[row for r in rows for row in r])})
