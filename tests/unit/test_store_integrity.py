@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -108,6 +109,8 @@ def test_a_file_checked_in_the_background_is_not_hashed_again_and_its_damage_sti
     assert third.read("audit").empty
     (found,) = third.found
     assert found.file == "audit/2026-11.parquet" and "checksum" in found.why and not month(store).exists()
+    # one checking thread for every store of the process (a run over many tenants keeps one, not one per store)
+    assert sum(t.name.startswith("store-check") for t in threading.enumerate()) == 1
 
 
 def test_a_writer_killed_between_the_manifest_and_the_rename_leaves_an_accepted_file(tmp_path: Path) -> None:

@@ -158,7 +158,6 @@ class Integrity:
         self.problem: str | None = None
         #: The checks :meth:`prefetch` started and no :meth:`check` has waited for, by file.
         self._pending: dict[str, Future[Version]] = {}
-        self._worker: ThreadPoolExecutor | None = None
 
     def rel(self, path: Path) -> str:
         """``path`` inside the tenant's folder, with forward slashes (the manifest's key, and the name messages use)."""
@@ -246,13 +245,12 @@ class Integrity:
         process's first read of a file costs besides decoding it, and hashing and reading a file leave the
         interpreter free. A later :meth:`check` of one of them waits for that check and takes its result when the
         file is unchanged since (a damaged file is checked again there, and raises there)."""
+        worker = _checker()
         with self._lock:
-            if self._worker is None:
-                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-check")
             for path in paths:
                 rel = self.rel(path)
                 if rel not in self._pending:
-                    self._pending[rel] = self._worker.submit(self._check, path, rel)
+                    self._pending[rel] = worker.submit(self._check, path, rel)
 
     def check(self, path: Path, accepted: list[Version] | None = None) -> Version:
         """The version of ``path`` the manifest accepts, or :class:`StoreDamaged` saying why it is not one (a file
@@ -292,6 +290,19 @@ class Integrity:
         """The rows the kit wrote to ``rel`` (its newest accepted version), when the manifest says."""
         versions = self.entries().get(rel)
         return versions[0].rows if versions else None
+
+
+_CHECKER: list[ThreadPoolExecutor] = []
+_CHECKER_LOCK = threading.Lock()
+
+
+def _checker() -> ThreadPoolExecutor:
+    """The one thread that checks files in the background (:meth:`Integrity.prefetch`), for every store the
+    process opens (a run over many tenants keeps one, not one per store)."""
+    with _CHECKER_LOCK:
+        if not _CHECKER:
+            _CHECKER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-check"))
+        return _CHECKER[0]
 
 
 def _match(path: Path, size: int, versions: list[Version]) -> tuple[Version | None, str]:
