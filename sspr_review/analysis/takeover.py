@@ -32,17 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.settings import AnalysisSettings
-from ._util import (
-    NAT,
-    NS_PER_DAY,
-    NS_PER_HOUR,
-    as_datetime,
-    iso,
-    lower,
-    ns,
-    plain,
-    to_ns,
-)
+from ._util import NAT, NS_PER_DAY, NS_PER_HOUR, as_datetime, iso, lower, ns, plain, to_ns
 from .accounts import account_key, account_pairs, as_int, display_name
 from .flows import method_labels
 from .ip_history import ip_history
