@@ -20,6 +20,7 @@ unchanged.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -292,17 +293,11 @@ class Integrity:
         return versions[0].rows if versions else None
 
 
-_CHECKER: list[ThreadPoolExecutor] = []
-_CHECKER_LOCK = threading.Lock()
-
-
+@functools.cache
 def _checker() -> ThreadPoolExecutor:
     """The one thread that checks files in the background (:meth:`Integrity.prefetch`), for every store the
     process opens (a run over many tenants keeps one, not one per store)."""
-    with _CHECKER_LOCK:
-        if not _CHECKER:
-            _CHECKER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-check"))
-        return _CHECKER[0]
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-check")
 
 
 def _match(path: Path, size: int, versions: list[Version]) -> tuple[Version | None, str]:
